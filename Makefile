@@ -1,0 +1,28 @@
+# Two commands do everything from nothing: `make demo` (the Keras tutorial's run) and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo quick test test-slow bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,onnx]'
+	touch $(STAMP)
+
+demo: $(STAMP)          ## the tutorial: MNIST, 784-32-784, adadelta, 100 epochs -> runs/tutorial
+	$(VENV)/bin/aekit train --out runs/tutorial --overwrite $(ARGS)
+
+quick: $(STAMP)         ## a first look: 5 epochs on 10,000 images -> runs/quick
+	$(VENV)/bin/aekit train --quick --out runs/quick --overwrite $(ARGS)
+
+test: $(STAMP)          ## the test suite (CPU, a few minutes)
+	$(PY) -m pytest -q -m "not slow" $(ARGS)
+
+test-slow: $(STAMP)     ## also the MNIST-scale tests
+	$(PY) -m pytest -q $(ARGS)
+
+clean:
+	rm -rf $(VENV) runs .pytest_cache .hypothesis

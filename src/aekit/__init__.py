@@ -1,0 +1,20 @@
+"""aekit: autoencoders for people who learned them from the Keras tutorial."""
+
+__version__ = "0.1.0"
+
+from .config import ModelConfig, TrainConfig  # noqa: E402
+from .errors import AekitError, ConfigError, DataError, ModelFileError, TrainingError  # noqa: E402
+from .models import Autoencoder, summary  # noqa: E402
+from .train import Callback, History, evaluate, fit  # noqa: E402
+from .callbacks import ProgressBar, TensorBoard  # noqa: E402
+from .io import load_model, save_model  # noqa: E402
+from .data import load_dataset, load_array, read_idx  # noqa: E402
+from .runs import train, load_run  # noqa: E402
+
+load = load_model
+
+__all__ = [
+    "__version__", "ModelConfig", "TrainConfig", "Autoencoder", "summary", "fit", "evaluate", "History",
+    "Callback", "ProgressBar", "TensorBoard", "save_model", "load_model", "load", "load_dataset", "load_array", "read_idx",
+    "train", "load_run", "AekitError", "ConfigError", "DataError", "ModelFileError", "TrainingError",
+]

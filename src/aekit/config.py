@@ -1,0 +1,155 @@
+"""Configurations: frozen dataclasses, validated on creation, saved as JSON beside the weights.
+
+`ModelConfig` describes the network; `TrainConfig` describes how it is trained, including the terms
+that make an autoencoder sparse, contractive or denoising (a kind is configuration, not a class).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, fields
+from typing import Any
+
+from .errors import ConfigError
+
+ACTIVATIONS = ("relu", "sigmoid", "tanh", "linear", "elu", "leaky_relu", "gelu")
+LOSSES = ("bce", "mse")
+OPTIMIZERS = ("adadelta", "adam", "sgd")
+NOISES = ("none", "gaussian", "masking", "salt_pepper")
+ARCHITECTURES = ("dense",)
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")
+
+
+def _positive_int(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        raise ConfigError(f"{name} must be a positive integer, got {value!r}; pass a whole number ≥ 1")
+
+
+def _non_negative(name: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ConfigError(f"{name} must be a finite number ≥ 0, got {value!r}")
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    input_dim: int = 784  # features per row (784 = a flattened 28×28 MNIST image)
+    encoding_dim: int = 32  # size of the code, the bottleneck (32 in the Keras tutorial)
+    hidden: tuple[int, ...] = ()  # hidden layer sizes from input to code (deep: 128,64); mirrored in the decoder
+    activation: str = "relu"  # activation of the hidden layers
+    code_activation: str = "relu"  # activation of the code layer (sigmoid for KL sparsity and closed-form CAE)
+    output_activation: str = "sigmoid"  # activation of the reconstruction (sigmoid for [0,1] data, linear else)
+    architecture: str = "dense"  # 'dense' (Linear layers) or 'conv' (Conv2d encoder, upsampling decoder)
+    image_shape: tuple[int, ...] | None = None  # (channels, height, width) of image inputs; needed for 'conv'
+    seed: int = 0  # seed of the weight initialisation (glorot-uniform weights, zero biases, as Keras)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "hidden", tuple(self.hidden))
+        if self.image_shape is not None:
+            object.__setattr__(self, "image_shape", tuple(self.image_shape))
+        _positive_int("input_dim", self.input_dim)
+        _positive_int("encoding_dim", self.encoding_dim)
+        for h in self.hidden:
+            _positive_int("each hidden size", h)
+        for name in ("activation", "code_activation", "output_activation"):
+            _choice(name, getattr(self, name), ACTIVATIONS)
+        _choice("architecture", self.architecture, ARCHITECTURES)
+        if self.image_shape is not None:
+            if len(self.image_shape) != 3 or any(
+                isinstance(s, bool) or not isinstance(s, int) or s <= 0 for s in self.image_shape
+            ):
+                raise ConfigError(f"image_shape must be (channels, height, width) of positive ints, got {self.image_shape}")
+            c, h, w = self.image_shape
+            if c * h * w != self.input_dim:
+                raise ConfigError(
+                    f"image_shape {self.image_shape} holds {c * h * w} values but input_dim is {self.input_dim}; make them agree"
+                )
+        if self.architecture == "conv" and self.image_shape is None:
+            raise ConfigError("the 'conv' architecture needs image_shape (channels, height, width); use image data such as MNIST")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+
+    @property
+    def is_overcomplete(self) -> bool:
+        """True when the code is at least as large as the input (it can learn the identity)."""
+        return self.encoding_dim >= self.input_dim
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 100  # passes over the training data
+    batch_size: int = 256  # rows per gradient step
+    optimizer: str = "adadelta"  # 'adadelta' (the tutorial's), 'adam' or 'sgd'
+    lr: float | None = None  # learning rate; None = the optimizer's Keras 2 default (adadelta 1.0, adam 1e-3, sgd 0.01)
+    loss: str = "bce"  # reconstruction loss: 'bce' (binary cross-entropy, data in [0,1]) or 'mse'
+    shuffle: bool = True  # reshuffle the training rows every epoch
+    seed: int = 0  # seed of shuffling and input corruption (the model's init has its own in ModelConfig)
+    weight_decay: float = 0.0  # L2 penalty on the weights, λ/2·Σw² added to the loss (UFLDL uses 3e-3)
+    l1: float = 0.0  # L1 activity penalty on the code, λ·Σ|h|/batch (Keras activity_regularizer=l1(λ))
+    kl_beta: float = 0.0  # weight β of the KL sparsity penalty Σ_j KL(ρ‖ρ̂_j) (UFLDL uses 3; needs a sigmoid code)
+    kl_rho: float = 0.05  # target mean activation ρ of each code unit for the KL penalty (UFLDL uses 0.1)
+    contractive: float = 0.0  # weight λ of the contractive penalty ‖J_f(x)‖²_F (Rifai et al. 2011)
+    noise: str = "none"  # input corruption for denoising: 'none', 'gaussian', 'masking' or 'salt_pepper'
+    noise_level: float = 0.0  # σ for gaussian noise, else the fraction of inputs corrupted
+    patience: int = 0  # early stopping: epochs without val_loss improvement before stopping (0 = off)
+    min_delta: float = 0.0  # early stopping: the smallest decrease of val_loss that counts as improvement
+    restore_best: bool = True  # early stopping: end with the weights of the best epoch
+
+    def __post_init__(self) -> None:
+        _positive_int("epochs", self.epochs)
+        _positive_int("batch_size", self.batch_size)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("loss", self.loss, LOSSES)
+        _choice("noise", self.noise, NOISES)
+        if self.lr is not None:
+            _non_negative("lr", self.lr)
+            if self.lr == 0:
+                raise ConfigError("lr must be greater than 0; pass a positive learning rate or omit it")
+        for name in ("weight_decay", "l1", "kl_beta", "contractive", "noise_level", "min_delta"):
+            _non_negative(name, getattr(self, name))
+        if not 0 < self.kl_rho < 1:
+            raise ConfigError(f"kl_rho must lie strictly between 0 and 1, got {self.kl_rho!r}")
+        if self.noise in ("masking", "salt_pepper") and not self.noise_level <= 1:
+            raise ConfigError(f"noise_level is a fraction for {self.noise!r} noise and must be ≤ 1, got {self.noise_level}")
+        if self.noise != "none" and self.noise_level == 0:
+            raise ConfigError(f"{self.noise!r} noise needs a noise_level > 0 (e.g. 0.5 for gaussian, 0.25 for masking)")
+        if isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 0:
+            raise ConfigError(f"patience must be an integer ≥ 0 (0 turns early stopping off), got {self.patience!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+
+    @property
+    def learning_rate(self) -> float:
+        """The learning rate in use: `lr`, or the optimizer's Keras 2 default."""
+        return self.lr if self.lr is not None else {"adadelta": 1.0, "adam": 1e-3, "sgd": 0.01}[self.optimizer]
+
+
+def to_dict(config: ModelConfig | TrainConfig) -> dict[str, Any]:
+    """A JSON-ready dict of a config (tuples become lists)."""
+    return {f.name: (list(v) if isinstance(v := getattr(config, f.name), tuple) else v) for f in fields(config)}
+
+
+def from_dict(cls: type, data: dict[str, Any]):
+    """Build `cls` from a dict, refusing unknown keys with a clear message."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{cls.__name__} must be a JSON object, got {type(data).__name__}")
+    known = {f.name for f in fields(cls)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise ConfigError(f"unknown {cls.__name__} field(s) {', '.join(unknown)}; known fields: {', '.join(sorted(known))}")
+    try:
+        return cls(**data)
+    except TypeError as exc:  # wrong type that __post_init__ did not catch
+        raise ConfigError(f"invalid {cls.__name__}: {exc}") from None
+
+
+def replace(config, **changes):
+    """`dataclasses.replace` that validates again."""
+    return dataclasses.replace(config, **changes)
+
+
+__all__ = ["ModelConfig", "TrainConfig", "to_dict", "from_dict", "replace", "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "NOISES"]

@@ -1,0 +1,147 @@
+"""Model files: safetensors weights (never pickle) with the config in the metadata, JSON beside them.
+
+A run folder holds ``config.json`` and ``model.safetensors``; a lone ``.safetensors`` file carries
+its config in its metadata, so either loads on its own. Every write goes to a temporary name in
+the same folder and is renamed into place.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import __version__
+from .config import ModelConfig, from_dict, to_dict
+from .errors import AekitError, ModelFileError
+from .models import Autoencoder
+
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write `data` to `path` through a temporary file in the same folder and an atomic rename."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def write_json(path: str | os.PathLike, data: Any) -> Path:
+    return atomic_write_text(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path: str | os.PathLike) -> Any:
+    path = Path(path)
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelFileError(f"{path}: file not found; pass a run folder written by `aekit train`") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelFileError(f"{path}: not valid JSON ({exc}); the file is damaged, re-run training or restore it") from None
+
+
+def save_model(model: Autoencoder, path: str | os.PathLike, extra: dict[str, Any] | None = None) -> Path:
+    """Save weights as safetensors; the metadata holds the aekit version and the model config.
+
+    `path` is a ``.safetensors`` file or a folder (then ``folder/model.safetensors``).
+    """
+    from safetensors.torch import save
+
+    path = Path(path)
+    if path.suffix != ".safetensors":
+        path = path / WEIGHTS
+    meta = {"format": "aekit", "aekit_version": __version__, "model_config": json.dumps(to_dict(model.config))}
+    if extra:
+        meta.update({k: json.dumps(v) for k, v in extra.items()})
+    tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    return atomic_write_bytes(path, save(tensors, metadata=meta))
+
+
+def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    from safetensors import safe_open
+
+    if not path.is_file():
+        raise ModelFileError(f"{path}: model file not found; pass a run folder or a .safetensors file written by aekit")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as exc:  # safetensors raises its own error types for truncated/garbled files
+        raise ModelFileError(
+            f"{path}: not a readable safetensors file ({str(exc).splitlines()[0]}); it is truncated or damaged, "
+            "save it again or restore it"
+        ) from None
+    return tensors, meta
+
+
+def _check_version(meta: dict[str, str], path: Path) -> None:
+    version = meta.get("aekit_version")
+    if version is None:
+        return
+    major = version.split(".")[0]
+    if major != __version__.split(".")[0]:
+        raise ModelFileError(
+            f"{path}: written by aekit {version}, which this aekit {__version__} cannot read; "
+            f"install aekit {major}.x to load it"
+        )
+
+
+def load_model(path: str | os.PathLike) -> Autoencoder:
+    """Load a model from a run folder or a ``.safetensors`` file; never unpickles, never runs code."""
+    path = Path(path)
+    if path.is_dir():
+        weights = path / WEIGHTS
+        cfg_dict = read_json(path / CONFIG).get("model") if (path / CONFIG).is_file() else None
+    else:
+        weights, cfg_dict = path, None
+    tensors, meta = _read_safetensors(weights)
+    _check_version(meta, weights)
+    if cfg_dict is None:
+        if "model_config" not in meta:
+            raise ModelFileError(f"{weights}: no model config in the file's metadata nor a config.json beside it; it was not written by aekit")
+        try:
+            cfg_dict = json.loads(meta["model_config"])
+        except json.JSONDecodeError:
+            raise ModelFileError(f"{weights}: the model config in the metadata is not valid JSON; the file was tampered with") from None
+    try:
+        config = from_dict(ModelConfig, cfg_dict)
+    except AekitError as exc:
+        raise ModelFileError(f"{weights}: bad model config ({exc})") from None
+    model = Autoencoder(config)
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in tensors.items()}
+    if expected != found:
+        missing = sorted(set(expected) - set(found))
+        wrong = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])
+        extra = sorted(set(found) - set(expected))
+        detail = "; ".join(
+            s for s in (
+                f"missing {', '.join(missing)}" if missing else "",
+                f"unexpected {', '.join(extra)}" if extra else "",
+                ", ".join(f"{k} is {found[k]} not {expected[k]}" for k in wrong),
+            ) if s
+        )
+        raise ModelFileError(f"{weights}: the weights do not match the config ({detail}); keep config.json and model.safetensors from the same run")
+    model.load_state_dict(tensors)
+    model.eval()
+    return model

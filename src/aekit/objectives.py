@@ -1,0 +1,101 @@
+"""Loss terms, penalties and input corruptions: small pure functions.
+
+`loss_terms` returns every term by name (``recon``, ``l1``, ``kl``, ``contractive``, ``weight_decay``)
+plus their sum as ``loss``, so the history, TensorBoard and the report show each one.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from .config import TrainConfig
+from .errors import ConfigError
+from .models import Autoencoder
+
+
+# --------------------------------------------------------------------------- reconstruction losses
+def bce_from_logits(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Binary cross-entropy of sigmoid(logits) against `target`, mean over all values (Keras' BCE)."""
+    return F.binary_cross_entropy_with_logits(logits, target)
+
+
+def bce(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
+    """Binary cross-entropy of probabilities, clipped to [eps, 1-eps] as Keras does."""
+    p = pred.clamp(eps, 1 - eps)
+    return -(target * p.log() + (1 - target) * (1 - p).log()).mean()
+
+
+def mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over all values."""
+    return F.mse_loss(pred, target)
+
+
+def reconstruction_loss(model: Autoencoder, code: torch.Tensor, target: torch.Tensor, loss: str) -> torch.Tensor:
+    """The reconstruction term; BCE goes through the logits when the output is a sigmoid."""
+    if loss == "bce":
+        if model.config.output_activation == "sigmoid":
+            return bce_from_logits(model.decode_logits(code), target)
+        return bce(model.decode(code), target)
+    return mse(model.decode(code), target)
+
+
+# --------------------------------------------------------------------------- penalties
+def l1_activity(code: torch.Tensor) -> torch.Tensor:
+    """Σ|h| over the batch divided by the batch size (Keras' activity_regularizer=l1, without λ)."""
+    return code.abs().sum() / code.shape[0]
+
+
+def kl_sparsity(code: torch.Tensor, rho: float, eps: float = 1e-7) -> torch.Tensor:
+    """Σ_j KL(ρ ‖ ρ̂_j), ρ̂_j the mean activation of code unit j over the batch (UFLDL; sigmoid code)."""
+    rho_hat = code.mean(dim=0).clamp(eps, 1 - eps)
+    return (rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum()
+
+
+def weight_decay(model: Autoencoder) -> torch.Tensor:
+    """½ Σ w² over every weight matrix (not the biases), as UFLDL's λ/2 ‖W‖²."""
+    return 0.5 * sum((p * p).sum() for name, p in model.named_parameters() if name.endswith("weight"))
+
+
+# --------------------------------------------------------------------------- corruptions
+def corrupt(x: torch.Tensor, noise: str, level: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A corrupted copy of `x` (fresh noise on each call); `x` itself is never changed.
+
+    gaussian: x + σ·N(0,1) clipped to [0, 1]; masking: a fraction `level` of values set to 0;
+    salt_pepper: a fraction `level` of values set to 0 or 1 with equal odds.
+    """
+    if noise == "none" or level == 0:
+        return x
+    if noise == "gaussian":
+        return (x + level * torch.randn(x.shape, generator=generator, dtype=x.dtype)).clamp_(0.0, 1.0)
+    hit = torch.rand(x.shape, generator=generator) < level
+    if noise == "masking":
+        return x.masked_fill(hit, 0.0)
+    if noise == "salt_pepper":
+        salt = torch.rand(x.shape, generator=generator) < 0.5
+        return torch.where(hit, salt.to(x.dtype), x)
+    raise ConfigError(f"unknown noise {noise!r}; choose one of: none, gaussian, masking, salt_pepper")
+
+
+# --------------------------------------------------------------------------- all terms
+def loss_terms(model: Autoencoder, x_in: torch.Tensor, target: torch.Tensor, cfg: TrainConfig) -> dict[str, torch.Tensor]:
+    """Every loss term of one batch by name, and their sum as ``loss``.
+
+    `x_in` is what the encoder sees (corrupted for a denoising run), `target` the clean rows.
+    """
+    code = model.encode(x_in)
+    terms = {"recon": reconstruction_loss(model, code, target, cfg.loss)}
+    if cfg.l1:
+        terms["l1"] = cfg.l1 * l1_activity(code)
+    if cfg.kl_beta:
+        terms["kl"] = cfg.kl_beta * kl_sparsity(code, cfg.kl_rho)
+    if cfg.contractive:
+        raise ConfigError("the contractive penalty is not available in this build")
+    if cfg.weight_decay:
+        terms["weight_decay"] = cfg.weight_decay * weight_decay(model)
+    total = terms["recon"]
+    for name, value in terms.items():
+        if name != "recon":
+            total = total + value
+    terms["loss"] = total
+    return terms

@@ -1,0 +1,369 @@
+"""Headless plots: pure functions from numpy arrays to :class:`matplotlib.figure.Figure`.
+
+No function here calls ``plt.show()`` or touches pyplot's global state: figures are built
+with :class:`~matplotlib.figure.Figure` directly and rendered through the Agg canvas, so
+they work without a display and from several threads at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import pathlib
+import tempfile
+from io import BytesIO
+from typing import Mapping, Sequence
+
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+from aekit.errors import ConfigError, DataError
+
+__all__ = [
+    "reconstruction_grid", "loss_curves", "image_grid", "code_map", "histogram",
+    "figure_to_png_bytes", "figure_to_array", "save_figure",
+]
+
+
+def _as_images(x, image_shape, name: str) -> np.ndarray:
+    """Reshape ``x`` to ``(m, *image_shape)``; raise DataError naming the mismatch."""
+    arr = np.asarray(x, dtype=np.float64)
+    size = int(np.prod(image_shape))
+    if arr.ndim == 0 or arr.size == 0:
+        raise DataError(f"{name}: expected a non-empty array of images, got shape {arr.shape}")
+    if arr.ndim == 1:
+        arr = arr[None]
+    per_item = int(np.prod(arr.shape[1:]))
+    if per_item != size:
+        raise DataError(
+            f"{name}: each item has {per_item} values (array shape {arr.shape}) but "
+            f"image_shape {tuple(image_shape)} needs {size}; pass the right image_shape "
+            f"or arrays shaped (m, {size}) / (m, 1, {', '.join(map(str, image_shape))})")
+    return arr.reshape((arr.shape[0], *image_shape))
+
+
+def _show(ax, img, cmap="gray", vmin=None, vmax=None) -> None:
+    ax.imshow(img, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    for spine in ax.spines.values():
+        spine.set_visible(False)
+
+
+def reconstruction_grid(originals, reconstructions, *, image_shape=(28, 28), n=10,
+                        noisy=None, titles=None) -> Figure:
+    """Originals on the top row, their reconstructions below (the Keras tutorial plot).
+
+    Parameters
+    ----------
+    originals, reconstructions : array_like
+        ``(m, H*W)`` or ``(m, 1, H, W)`` (any shape whose items hold ``H*W`` values).
+    image_shape : tuple of int
+        ``(H, W)`` of one image.
+    n : int
+        Number of columns; the first ``min(n, m)`` items are drawn.
+    noisy : array_like, optional
+        If given, three rows are drawn: noisy input / reconstruction / clean original.
+    titles : sequence of str, optional
+        One title per column.
+
+    Returns
+    -------
+    Figure
+        ``rows * n`` image axes, gray colour map, values shown in ``[0, 1]``, no ticks.
+    """
+    rows = [("original", _as_images(originals, image_shape, "originals")),
+            ("reconstruction", _as_images(reconstructions, image_shape, "reconstructions"))]
+    if noisy is not None:
+        rows = [("noisy", _as_images(noisy, image_shape, "noisy")), rows[1], ("clean", rows[0][1])]
+    n = min(int(n), *(len(r[1]) for r in rows))
+    if n < 1:
+        raise DataError("reconstruction_grid: n must be >= 1 and the arrays non-empty")
+    fig = Figure(figsize=(n * 1.2 + 0.6, len(rows) * 1.2 + 0.3))
+    axes = fig.subplots(len(rows), n, squeeze=False)
+    for r, (label, imgs) in enumerate(rows):
+        for c in range(n):
+            ax = axes[r, c]
+            _show(ax, imgs[c], vmin=0.0, vmax=1.0)
+            if c == 0 and noisy is not None:
+                ax.set_ylabel(label)
+            if r == 0 and titles is not None and c < len(titles):
+                ax.set_title(str(titles[c]), fontsize=8)
+    fig.subplots_adjust(left=0.05 if noisy is not None else 0.01, right=0.99,
+                        bottom=0.02, top=0.9 if titles is not None else 0.98,
+                        wspace=0.05, hspace=0.05)
+    return fig
+
+
+def _numeric_series(v) -> np.ndarray | None:
+    try:
+        arr = np.asarray(v, dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+    return arr if arr.ndim == 1 and arr.size > 0 else None
+
+
+def loss_curves(history: Mapping[str, Sequence[float]], *, title=None) -> Figure:
+    """Every numeric series of a Keras-like history as a line against epoch (1-based).
+
+    ``'x'`` is drawn solid and ``'val_x'`` dashed in the same colour. Keys whose values are
+    not a non-empty 1-D numeric list are skipped, and so is ``'epoch_time'`` (and any other
+    key ending in ``time`` or ``_s``), since seconds do not share an axis with losses. The
+    y axis is logarithmic when all values are positive and the series' medians differ by
+    more than a factor of 100.
+
+    Parameters
+    ----------
+    history : mapping of str to list of float
+        E.g. ``{"loss": [...], "val_loss": [...], "recon": [...]}``.
+    title : str, optional
+
+    Returns
+    -------
+    Figure
+        One axes with one :class:`~matplotlib.lines.Line2D` per drawn key, a legend and
+        x label ``'epoch'``.
+    """
+    series = {}
+    for key, values in history.items():
+        k = str(key)
+        if k.endswith("time") or k.endswith("_s"):
+            continue
+        arr = _numeric_series(values)
+        if arr is not None:
+            series[k] = arr
+    fig = Figure(figsize=(6.4, 4.0))
+    ax = fig.subplots()
+    colours = {}
+    palette = [f"C{i}" for i in range(10)]
+    for k in series:  # train keys first so val_x takes x's colour whatever the dict order
+        base = k[4:] if k.startswith("val_") and k[4:] in series else k
+        if base not in colours:
+            colours[base] = palette[len(colours) % len(palette)]
+    for k, arr in series.items():
+        is_val = k.startswith("val_") and k[4:] in series
+        base = k[4:] if is_val else k
+        ax.plot(np.arange(1, arr.size + 1), arr, color=colours[base],
+                linestyle="--" if is_val else "-", label=k, marker="." if arr.size < 30 else None)
+    if series:
+        allv = np.concatenate(list(series.values()))
+        finite = allv[np.isfinite(allv)]
+        meds = [np.nanmedian(np.abs(a)) for a in series.values()]
+        meds = [m for m in meds if np.isfinite(m) and m > 0]
+        if finite.size and np.all(finite > 0) and meds and max(meds) / min(meds) > 100:
+            ax.set_yscale("log")
+        ax.legend(fontsize=8)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss")
+    ax.grid(True, alpha=0.3)
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def image_grid(images, *, image_shape=(28, 28), ncols=10, titles=None, cmap="gray",
+               normalize="each") -> Figure:
+    """A grid of images, e.g. each encoder unit's weights or each code unit's decoding.
+
+    Parameters
+    ----------
+    images : array_like
+        ``(m, H*W)`` or ``(m, ..., H, W)`` with ``H*W`` values per item.
+    image_shape : tuple of int
+    ncols : int
+        Columns; rows are ``ceil(m / ncols)``. Unused cells are hidden.
+    titles : sequence of str, optional
+        One per image.
+    cmap : str
+    normalize : {"each", "none"}
+        ``"each"`` scales every image to its own min/max; ``"none"`` shows values in ``[0, 1]``.
+
+    Returns
+    -------
+    Figure
+        ``rows * ncols`` axes, of which the first ``m`` hold an image.
+    """
+    if normalize not in ("each", "none"):
+        raise ConfigError(f"normalize must be 'each' or 'none', got {normalize!r}")
+    imgs = _as_images(images, image_shape, "images")
+    m = len(imgs)
+    ncols = max(1, min(int(ncols), m))
+    nrows = -(-m // ncols)
+    fig = Figure(figsize=(ncols * 1.1 + 0.2, nrows * (1.1 if titles is None else 1.3) + 0.2))
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for i, ax in enumerate(axes):
+        if i >= m:
+            ax.set_visible(False)
+            continue
+        if normalize == "each":
+            _show(ax, imgs[i], cmap=cmap)  # imshow autoscales to the image's own min/max
+        else:
+            _show(ax, imgs[i], cmap=cmap, vmin=0.0, vmax=1.0)
+        if titles is not None and i < len(titles):
+            ax.set_title(str(titles[i]), fontsize=7)
+    has_titles = titles is not None
+    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.95 if has_titles else 0.99,
+                        wspace=0.05, hspace=0.3 if titles is not None else 0.05)
+    return fig
+
+
+def code_map(codes, labels=None, *, method="auto", random_state=0,
+             title=None) -> tuple[Figure, np.ndarray]:
+    """2-D scatter of codes, projected with PCA or t-SNE when they have more than 2 columns.
+
+    Parameters
+    ----------
+    codes : array_like, shape (n, d)
+    labels : array_like of int, shape (n,), optional
+        Colours points (``tab10``): a legend for at most 10 distinct labels, else a colorbar.
+    method : {"auto", "pca", "tsne"}
+        ``"auto"`` draws 2-D codes directly and projects others with PCA.
+    random_state : int
+        Seed for the projection.
+    title : str, optional
+
+    Returns
+    -------
+    fig : Figure
+    points : ndarray, shape (n, 2)
+        The points drawn.
+    """
+    if method not in ("auto", "pca", "tsne"):
+        raise ConfigError(f"method must be 'auto', 'pca' or 'tsne', got {method!r}")
+    x = np.asarray(codes, dtype=np.float64)
+    if x.ndim == 1:
+        x = x[:, None]
+    if x.ndim != 2 or x.shape[0] == 0:
+        raise DataError(f"codes must be a non-empty (n, d) array, got shape {x.shape}")
+    n, d = x.shape
+    if method == "auto" and d == 2:
+        points = x.copy()
+    elif d == 1:
+        points = np.column_stack([x[:, 0], np.zeros(n)])
+    elif method == "tsne":
+        from sklearn.manifold import TSNE
+        if n < 3:
+            raise DataError(f"t-SNE needs at least 3 points, got {n}")
+        perplexity = float(min(30.0, max(1.0, (n - 1) / 3)))
+        points = TSNE(n_components=2, perplexity=perplexity, init="pca",
+                      random_state=random_state).fit_transform(x)
+    else:
+        from sklearn.decomposition import PCA
+        if n < 2:
+            points = np.zeros((n, 2))
+        else:
+            proj = PCA(n_components=min(2, d, n), random_state=random_state).fit_transform(x)
+            points = np.zeros((n, 2))
+            points[:, :proj.shape[1]] = proj
+    fig = Figure(figsize=(6.0, 5.0))
+    ax = fig.subplots()
+    if labels is None:
+        ax.scatter(points[:, 0], points[:, 1], s=6, alpha=0.7)
+    else:
+        lab = np.asarray(labels).ravel()
+        if lab.shape[0] != n:
+            raise DataError(f"labels has {lab.shape[0]} entries but codes has {n} rows")
+        classes = np.unique(lab)
+        if classes.size <= 10:
+            for i, c in enumerate(classes):
+                sel = lab == c
+                ax.scatter(points[sel, 0], points[sel, 1], s=6, alpha=0.7, color=f"C{i}",
+                           label=str(c))
+            ax.legend(markerscale=2, fontsize=8, title="label")
+        else:
+            sc = ax.scatter(points[:, 0], points[:, 1], c=lab, cmap="tab10", s=6, alpha=0.7)
+            fig.colorbar(sc, ax=ax, label="label")
+    direct = method == "auto" and d == 2
+    axis_name = "code" if direct else ("t-SNE" if method == "tsne" else "PC")
+    ax.set_xlabel(f"{axis_name} 1")
+    ax.set_ylabel(f"{axis_name} 2")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig, points
+
+
+def histogram(values, *, bins=50, title=None, threshold=None, xlabel=None) -> Figure:
+    """Histogram of ``values`` (e.g. anomaly scores), with an optional vertical threshold line.
+
+    Parameters
+    ----------
+    values : array_like
+        Flattened; non-finite values are dropped.
+    bins : int or sequence
+    title, xlabel : str, optional
+    threshold : float, optional
+        Drawn as a dashed red vertical line labelled with its value.
+
+    Returns
+    -------
+    Figure
+    """
+    v = np.asarray(values, dtype=np.float64).ravel()
+    v = v[np.isfinite(v)]
+    if v.size == 0:
+        raise DataError("histogram: no finite values to plot")
+    fig = Figure(figsize=(6.4, 4.0))
+    ax = fig.subplots()
+    ax.hist(v, bins=bins, color="C0", alpha=0.8)
+    if threshold is not None:
+        ax.axvline(float(threshold), color="red", linestyle="--",
+                   label=f"threshold = {float(threshold):.4g}")
+        ax.legend(fontsize=8)
+    ax.set_xlabel(xlabel or "value")
+    ax.set_ylabel("count")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def _canvas(fig: Figure) -> FigureCanvasAgg:
+    return fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
+
+
+def figure_to_png_bytes(fig: Figure, *, dpi=100) -> bytes:
+    """Render ``fig`` to PNG bytes with the Agg canvas at ``dpi``."""
+    buf = BytesIO()
+    _canvas(fig).print_figure(buf, format="png", dpi=dpi)
+    return buf.getvalue()
+
+
+def figure_to_array(fig: Figure, *, dpi=100) -> np.ndarray:
+    """Render ``fig`` to an ``(H, W, 3)`` uint8 RGB array (e.g. for TensorBoard ``add_image``)."""
+    canvas = _canvas(fig)
+    old = fig.get_dpi()
+    fig.set_dpi(dpi)
+    try:
+        canvas.draw()
+        rgba = np.asarray(canvas.buffer_rgba())
+        return np.array(rgba[..., :3], dtype=np.uint8)  # a copy, independent of the canvas
+    finally:
+        fig.set_dpi(old)
+
+
+def save_figure(fig: Figure, path, *, dpi=100) -> pathlib.Path:
+    """Write ``fig`` as PNG to ``path`` atomically (same-folder temp file, then ``os.replace``).
+
+    The parent folder is created. Returns the path written.
+    """
+    path = pathlib.Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = figure_to_png_bytes(fig, dpi=dpi)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; os.umask is process-global, so no query
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path

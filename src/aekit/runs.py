@@ -1,0 +1,216 @@
+"""A run: data in, a trained model and its run folder out. `train` is what `aekit train` calls.
+
+A run folder holds config.json, model.safetensors, history.json / history.csv, metrics.json,
+tb/ (TensorBoard event files), reconstructions.png and loss.png.
+"""
+
+from __future__ import annotations
+
+import csv
+import io as _io
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+
+from . import __version__
+from .config import ModelConfig, TrainConfig, from_dict, replace, to_dict
+from .errors import ConfigError, DataError, ModelFileError
+from .io import CONFIG, atomic_write_text, load_model, read_json, save_model, write_json
+from .models import Autoencoder
+from .callbacks import TensorBoard
+from .train import Callback, History, as_rows, check_loss_range, fit
+
+IMAGE_DATASETS = ("mnist", "fashion-mnist")
+
+
+@dataclass
+class RunData:
+    """Training and validation rows, with labels and image shape where known."""
+
+    x_train: np.ndarray
+    x_val: np.ndarray | None
+    y_train: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+    image_shape: tuple[int, ...] | None = None
+    name: str = ""
+
+
+@dataclass
+class RunResult:
+    path: Path
+    model: Autoencoder
+    history: History
+    metrics: dict[str, float]
+
+
+def load_run_data(dataset: str = "mnist", data: str | None = None, *, val_data: str | None = None,
+                  data_dir: str | None = None, limit: int | None = None, val_split: float = 0.1, seed: int = 0) -> RunData:
+    """The rows to train on: a named image set (train / test split) or a user file (+ a validation file or split)."""
+    from .data import load_array, load_dataset
+
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
+        raise ConfigError(f"limit must be a positive integer, got {limit!r}")
+    if data is None:
+        if dataset not in IMAGE_DATASETS:
+            raise ConfigError(f"unknown dataset {dataset!r}; choose one of: {', '.join(IMAGE_DATASETS)}, or pass --data FILE")
+        ds = load_dataset(dataset, data_dir, limit=limit)
+        return RunData(ds.x_train, ds.x_test, ds.y_train, ds.y_test, ds.image_shape, ds.name)
+    x = load_array(data)
+    if limit is not None:
+        x = x[:limit]
+    if val_data is not None:
+        return RunData(x, load_array(val_data), name=Path(data).name)
+    if not 0 <= val_split < 1:
+        raise ConfigError(f"val_split must be in [0, 1), got {val_split}")
+    n_val = int(round(len(x) * val_split))
+    if n_val == 0:
+        return RunData(x, None, name=Path(data).name)
+    order = np.random.default_rng(seed).permutation(len(x))
+    return RunData(np.asarray(x[np.sort(order[n_val:])]), np.asarray(x[np.sort(order[:n_val])]), name=Path(data).name)
+
+
+def prepare_out(out: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Check that `out` can become a run folder (refusing to clobber one), without creating it yet."""
+    out = Path(out)
+    if out.exists():
+        if not out.is_dir():
+            raise ConfigError(f"{out}: exists and is a file; choose another --out folder")
+        if any(out.iterdir()):
+            if not overwrite:
+                raise ConfigError(f"{out}: run folder already exists; pass --overwrite to replace it, --resume to continue it, or choose another --out")
+            if not (out / CONFIG).is_file():
+                raise ConfigError(f"{out}: exists and is not an aekit run folder (no config.json); refusing to delete it, choose another --out")
+    parent = out.parent if not out.exists() else out
+    while not parent.exists():
+        parent = parent.parent
+    if not os.access(parent, os.W_OK):
+        raise ConfigError(f"{out}: cannot write there (no permission on {parent}); choose another --out folder")
+    return out
+
+
+def default_out(name: str) -> Path:
+    return Path("runs") / f"{name or 'run'}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
+
+
+def write_history(path: Path, history: History) -> None:
+    write_json(path / "history.json", history.to_dict())
+    keys = list(history.history)
+    buf = _io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(["epoch", *keys])
+    for i, epoch in enumerate(history.epoch):
+        w.writerow([epoch, *(repr(history.history[k][i]) if i < len(history.history[k]) else "" for k in keys)])
+    atomic_write_text(path / "history.csv", buf.getvalue())
+
+
+@torch.no_grad()
+def run_metrics(model: Autoencoder, x: np.ndarray, history: History, train_time: float) -> dict[str, float]:
+    """Final figures of a run: its last losses, mean code activation and timing."""
+    model.eval()
+    xs = as_rows(np.asarray(x[:10000]), "x")
+    codes = model.encode(xs)
+    metrics = {k: v[-1] for k, v in history.history.items() if k != "epoch_time"}
+    metrics.update(
+        epochs=len(history.epoch),
+        mean_code_activation=float(codes.mean()),
+        train_seconds=train_time,
+        seconds_per_epoch=float(np.mean(history.history["epoch_time"])) if history.epoch else 0.0,
+    )
+    return metrics
+
+
+def write_figures(path: Path, model: Autoencoder, x: np.ndarray, history: History, image_shape) -> None:
+    from .plots import loss_curves, reconstruction_grid, save_figure
+
+    save_figure(loss_curves(history.history, title="loss"), path / "loss.png")
+    if image_shape is not None:
+        with torch.no_grad():
+            xs = torch.as_tensor(np.asarray(x[:10]), dtype=torch.float32)
+            recon = model(xs).numpy()
+        save_figure(reconstruction_grid(xs.numpy(), recon, image_shape=tuple(image_shape[-2:]), n=10), path / "reconstructions.png")
+
+
+def train(
+    model_config: ModelConfig | None = None,
+    train_config: TrainConfig | None = None,
+    *,
+    dataset: str = "mnist",
+    data: str | None = None,
+    val_data: str | None = None,
+    data_dir: str | None = None,
+    limit: int | None = None,
+    val_split: float = 0.1,
+    out: str | os.PathLike | None = None,
+    overwrite: bool = False,
+    tensorboard: bool = True,
+    verbose: int = 1,
+    callbacks: Sequence[Callback] = (),
+) -> RunResult:
+    """Train an autoencoder and write its run folder; the library side of `aekit train`.
+
+    Defaults are the Keras tutorial: MNIST, 784 → 32 → 784, adadelta, BCE, 100 epochs, batch 256.
+    """
+    train_config = train_config or TrainConfig()
+    rd = load_run_data(dataset, data, val_data=val_data, data_dir=data_dir, limit=limit, val_split=val_split, seed=train_config.seed)
+    features = int(np.prod(rd.x_train.shape[1:]))
+    if model_config is None:
+        model_config = ModelConfig(input_dim=features, image_shape=rd.image_shape)
+    elif model_config.input_dim != features:
+        if model_config.input_dim == ModelConfig().input_dim:  # the default: adapt to the data
+            model_config = replace(model_config, input_dim=features, image_shape=rd.image_shape)
+        else:
+            raise DataError(f"the data has {features} features but input_dim is {model_config.input_dim}; drop --input-dim or fix the data")
+    if model_config.image_shape is None and rd.image_shape is not None:
+        model_config = replace(model_config, image_shape=rd.image_shape)
+    x_train = as_rows(rd.x_train, "training data")
+    check_loss_range(x_train, train_config, "the training data")
+    x_val = None if rd.x_val is None else as_rows(rd.x_val, "validation data")
+    path = prepare_out(out if out is not None else default_out(rd.name), overwrite)
+    model = Autoencoder(model_config)
+    if path.exists():
+        shutil.rmtree(path)
+    path.mkdir(parents=True)
+    write_json(path / CONFIG, {
+        "aekit_version": __version__,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "model": to_dict(model_config),
+        "train": to_dict(train_config),
+        "data": {"dataset": dataset if data is None else None, "data": data, "val_data": val_data, "data_dir": data_dir,
+                 "limit": limit, "val_split": val_split, "name": rd.name, "n_train": int(len(rd.x_train)),
+                 "n_val": int(len(rd.x_val)) if rd.x_val is not None else 0},
+    })
+    cbs = list(callbacks)
+    if tensorboard:
+        images = rd.x_val if rd.x_val is not None else rd.x_train
+        cbs.append(TensorBoard(str(path / "tb"), images=np.asarray(images[:10]), image_shape=rd.image_shape))
+    t0 = time.perf_counter()
+    history = fit(model, x_train, None, train_config, validation_data=x_val, callbacks=cbs, verbose=verbose)
+    train_time = time.perf_counter() - t0
+    save_model(model, path)
+    write_history(path, history)
+    eval_x = rd.x_val if rd.x_val is not None else rd.x_train
+    metrics = run_metrics(model, eval_x, history, train_time)
+    write_json(path / "metrics.json", metrics)
+    write_figures(path, model, eval_x, history, rd.image_shape)
+    return RunResult(path, model, history, metrics)
+
+
+def load_run(path: str | os.PathLike) -> tuple[Autoencoder, dict[str, Any], History]:
+    """A run folder's model, config dict and history."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ModelFileError(f"{path}: no such run folder; pass a folder written by `aekit train`")
+    config = read_json(path / CONFIG)
+    model = load_model(path)
+    hist_path = path / "history.json"
+    history = History.from_dict(read_json(hist_path)) if hist_path.is_file() else History()
+    if "train" in config:
+        from_dict(TrainConfig, config["train"])  # validates
+    return model, config, history

@@ -1,0 +1,68 @@
+"""The CLI as users meet it: real subprocesses, exit codes, one-line errors."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+def aekit(*args, cwd=None, check=False):
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.run([sys.executable, "-m", "aekit", *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+    if check:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_train_then_summary(tmp_path):
+    out = tmp_path / "run"
+    proc = aekit("train", "--limit", 1000, "--epochs", 2, "--batch-size", 128, "--out", out, "--quiet", check=True)
+    assert proc.stderr == ""
+    assert f"{out}: 2 epochs" in proc.stdout and "val_loss=" in proc.stdout
+    assert (out / "model.safetensors").is_file() and (out / "reconstructions.png").is_file()
+    summary = aekit("summary", out, check=True).stdout
+    assert "Total params: 50,992" in summary
+
+
+def test_flags_reach_the_config(tmp_path):
+    out = tmp_path / "run"
+    aekit("train", "--limit", 300, "--epochs", 1, "--hidden", "64,32", "--encoding-dim", 8, "--optimizer", "adam",
+          "--lr", 0.002, "--loss", "mse", "--seed", 7, "--out", out, "--quiet", "--no-tensorboard", check=True)
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["model"]["hidden"] == [64, 32] and cfg["model"]["encoding_dim"] == 8 and cfg["model"]["seed"] == 7
+    assert cfg["train"]["optimizer"] == "adam" and cfg["train"]["lr"] == 0.002 and cfg["train"]["loss"] == "mse"
+    assert not (out / "tb").exists()
+
+
+def test_progress_shows_by_default(tmp_path):
+    proc = aekit("train", "--limit", 300, "--epochs", 2, "--out", tmp_path / "r", "--no-tensorboard", check=True)
+    assert "Epoch 1/2" in proc.stderr and "Epoch 2/2" in proc.stderr
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--optimizer", "rmsprop9"], "unknown optimizer 'rmsprop9'"),
+    (["--loss", "hinge"], "unknown loss 'hinge'"),
+    (["--epochs", "0"], "epochs must be a positive integer"),
+    (["--batch-size", "-5"], "batch_size must be a positive integer"),
+    (["--encoding-dim", "0"], "encoding_dim must be a positive integer"),
+    (["--data", "nowhere.csv"], "nowhere.csv"),
+    (["--dataset", "cifar"], "unknown dataset 'cifar'"),
+])
+def test_bad_input_is_one_line_and_exit_2(tmp_path, args, words):
+    out = tmp_path / "r"
+    proc = aekit("train", "--epochs", 1, *args, "--out", out, "--quiet")
+    assert proc.returncode == 2
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("aekit: error: ") and words in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert not out.exists()
+
+
+def test_summary_of_a_missing_run(tmp_path):
+    proc = aekit("summary", tmp_path / "nope")
+    assert proc.returncode == 2 and "aekit: error:" in proc.stderr and "Traceback" not in proc.stderr

@@ -1,0 +1,53 @@
+import json
+
+import pytest
+
+from aekit.config import ModelConfig, TrainConfig, from_dict, to_dict
+from aekit.errors import ConfigError
+
+
+def test_defaults_are_the_tutorial():
+    m, t = ModelConfig(), TrainConfig()
+    assert (m.input_dim, m.encoding_dim, m.hidden, m.code_activation, m.output_activation) == (784, 32, (), "relu", "sigmoid")
+    assert (t.epochs, t.batch_size, t.optimizer, t.loss, t.learning_rate) == (100, 256, "adadelta", "bce", 1.0)
+
+
+@pytest.mark.parametrize("cls, kwargs, words", [
+    (ModelConfig, {"encoding_dim": 0}, "encoding_dim must be a positive integer"),
+    (ModelConfig, {"input_dim": -3}, "input_dim must be a positive integer"),
+    (ModelConfig, {"hidden": (128, 0)}, "hidden size"),
+    (ModelConfig, {"activation": "swish2"}, "unknown activation 'swish2'"),
+    (ModelConfig, {"architecture": "rnn"}, "unknown architecture"),
+    (ModelConfig, {"image_shape": (1, 28, 27)}, "make them agree"),
+    (TrainConfig, {"epochs": 0}, "epochs must be a positive integer"),
+    (TrainConfig, {"batch_size": -1}, "batch_size must be a positive integer"),
+    (TrainConfig, {"optimizer": "rmsprop2"}, "unknown optimizer"),
+    (TrainConfig, {"loss": "hinge"}, "unknown loss 'hinge'"),
+    (TrainConfig, {"lr": 0.0}, "lr must be greater than 0"),
+    (TrainConfig, {"l1": -1e-5}, "l1 must be a finite number"),
+    (TrainConfig, {"kl_rho": 1.5}, "kl_rho must lie strictly between 0 and 1"),
+    (TrainConfig, {"noise": "gaussian"}, "needs a noise_level"),
+    (TrainConfig, {"noise": "masking", "noise_level": 1.5}, "must be ≤ 1"),
+    (TrainConfig, {"noise": "blur", "noise_level": 0.1}, "unknown noise"),
+])
+def test_bad_values_are_refused_with_a_clear_message(cls, kwargs, words):
+    with pytest.raises(ConfigError, match=words):
+        cls(**kwargs)
+
+
+def test_json_round_trip():
+    m = ModelConfig(hidden=(128, 64), encoding_dim=16, image_shape=(1, 28, 28))
+    t = TrainConfig(epochs=3, noise="gaussian", noise_level=0.5, l1=1e-5)
+    m2 = from_dict(ModelConfig, json.loads(json.dumps(to_dict(m))))
+    t2 = from_dict(TrainConfig, json.loads(json.dumps(to_dict(t))))
+    assert (m2, t2) == (m, t)
+
+
+def test_unknown_field_is_named():
+    with pytest.raises(ConfigError, match="unknown ModelConfig field"):
+        from_dict(ModelConfig, {"encoding_dim": 32, "dropout": 0.1})
+
+
+def test_configs_are_frozen():
+    with pytest.raises(Exception):
+        ModelConfig().encoding_dim = 3

@@ -1,0 +1,463 @@
+"""Tests of aekit.data / aekit.datasets: IDX, MNIST, downloads, user arrays and tables."""
+
+import functools
+import gzip
+import http.server
+import shutil
+import socket
+import threading
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import aekit.datasets as datasets
+from aekit.data import (Dataset, check_range, download, find_dataset, load_array, load_dataset, read_idx,
+                        read_table, write_idx, write_table)
+from aekit.errors import DataError
+
+BUNDLED = Path(datasets.__file__).resolve().parent / "bundled" / "mnist"
+FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch, tmp_path):
+    """No user env vars, a private cache, and no proxy for 127.0.0.1."""
+    for var in ("AEKIT_MNIST", "AEKIT_FASHION_MNIST", "XDG_CACHE_HOME", "http_proxy", "HTTP_PROXY",
+                "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("AEKIT_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+
+
+@pytest.fixture(scope="module")
+def mnist():
+    with pytest.MonkeyPatch.context() as mp:
+        mp.delenv("AEKIT_MNIST", raising=False)
+        return load_dataset("mnist")
+
+
+def _fake_set(folder, n_train=12, n_test=2, n_train_labels=None, size=(28, 28), gz=True):
+    """A tiny MNIST-shaped set in ``folder``; pixel values encode the row index."""
+    rng = np.random.default_rng(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    suffix = ".gz" if gz else ""
+    for split, n, n_labels in (("train", n_train, n_train_labels or n_train), ("t10k", n_test, n_test)):
+        images = rng.integers(0, 256, size=(n, *size), dtype=np.uint8)
+        write_idx(folder / f"{split}-images-idx3-ubyte{suffix}", images)
+        write_idx(folder / f"{split}-labels-idx1-ubyte{suffix}", (np.arange(n_labels) % 10).astype(np.uint8))
+    return folder
+
+
+def _message(excinfo):
+    text = str(excinfo.value)
+    assert "\n" not in text and ";" in text  # one line: problem; fix
+    return text
+
+
+# ----------------------------------------------------------------------------------------------- IDX
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(5,), (3, 4), (2, 3, 4), (1, 2, 1, 3)])
+@pytest.mark.parametrize("name", ["a.idx", "a.idx.gz"])
+def test_idx_round_trip(tmp_path, dtype, shape, name):
+    rng = np.random.default_rng(1)
+    info = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else None
+    a = (rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype) if info
+         else rng.normal(size=shape).astype(dtype))
+    write_idx(tmp_path / name, a)
+    assert ((tmp_path / name).read_bytes()[:2] == b"\x1f\x8b") == name.endswith(".gz")
+    b = read_idx(tmp_path / name)
+    assert b.dtype == a.dtype and b.shape == a.shape and b.dtype.isnative
+    np.testing.assert_array_equal(a, b)
+    assert not list(tmp_path.glob(".*"))  # no temp files left
+
+
+def test_idx_gzip_detected_by_magic_not_name(tmp_path):
+    a = np.arange(6, dtype=np.int16).reshape(2, 3)
+    write_idx(tmp_path / "x.gz", a)
+    (tmp_path / "x.gz").rename(tmp_path / "plain-name")
+    np.testing.assert_array_equal(read_idx(tmp_path / "plain-name"), a)
+
+
+def test_write_idx_refuses_unsupported_dtype(tmp_path):
+    with pytest.raises(DataError, match="int64"):
+        write_idx(tmp_path / "x.idx", np.arange(3, dtype=np.int64))
+
+
+def _idx_bytes(a):
+    codes = {"uint8": 8, "int8": 9, "int16": 11, "int32": 12, "float32": 13, "float64": 14}
+    head = bytes([0, 0, codes[a.dtype.name], a.ndim]) + np.array(a.shape, ">u4").tobytes()
+    return head + a.astype(a.dtype.newbyteorder(">")).tobytes()
+
+
+GOOD = _idx_bytes(np.arange(24, dtype=np.uint8).reshape(2, 3, 4))
+
+
+@pytest.mark.parametrize("data, expect", [
+    (b"\x08\x03" + GOOD[2:], "not an IDX file"),
+    (GOOD[:2] + b"\x0a" + GOOD[3:], "unsupported IDX data type code 0x0A"),
+    (GOOD[:-1], "truncated"),
+    (GOOD[:10], "truncated IDX header"),
+    (GOOD + b"\x00\x00", "2 trailing bytes"),
+    (gzip.compress(GOOD)[:-12], "corrupt or truncated gzip"),
+    (b"\x1f\x8b" + bytes(range(50)), "corrupt or truncated gzip"),
+    (np.random.default_rng(2).bytes(64), "not an IDX file"),
+    (b"", "too short"),
+    (GOOD[:2] + b"\x08\x00", "0 dimensions"),
+])
+def test_read_idx_corrupt(tmp_path, data, expect):
+    path = tmp_path / "bad-idx3-ubyte"
+    path.write_bytes(data)
+    with pytest.raises(DataError, match=expect) as e:
+        read_idx(path)
+    assert str(path) in _message(e)
+
+
+def test_read_idx_missing_file(tmp_path):
+    with pytest.raises(DataError, match="no such file"):
+        read_idx(tmp_path / "nope")
+
+
+def _idx_like():
+    header = st.builds(lambda code, ndim, dims: bytes([0, 0, code, ndim]) + b"".join(
+        d.to_bytes(4, "big") for d in dims[:ndim]),
+        st.sampled_from([8, 9, 11, 12, 13, 14, 7, 255]), st.integers(0, 4),
+        st.lists(st.one_of(st.integers(0, 6), st.integers(0, 2**32 - 1)), min_size=4, max_size=4))
+    body = st.builds(lambda h, p, cut: (h + p)[:len(h + p) - cut], header, st.binary(max_size=200), st.integers(0, 3))
+    return st.one_of(st.binary(max_size=300), body, body.map(gzip.compress),
+                     st.tuples(body, st.integers(1, 30)).map(lambda t: gzip.compress(t[0])[:-t[1]]))
+
+
+@FUZZ
+@given(data=_idx_like())
+def test_fuzz_read_idx(tmp_path, data):
+    path = tmp_path / "fuzz.idx"
+    path.write_bytes(data)
+    try:
+        a = read_idx(path)
+    except DataError as e:
+        assert "\n" not in str(e)
+    else:
+        assert isinstance(a, np.ndarray)
+
+
+# ---------------------------------------------------------------------------------------------- MNIST
+def test_mnist_facts(mnist):
+    assert isinstance(mnist, Dataset) and mnist.name == "mnist" and mnist.image_shape == (1, 28, 28)
+    assert mnist.x_train.shape == (60000, 784) and mnist.x_test.shape == (10000, 784)
+    assert mnist.x_train.dtype == np.float32 and mnist.y_train.dtype == np.int64
+    assert mnist.y_train.shape == (60000,) and mnist.y_test.shape == (10000,)
+    assert mnist.y_train[:5].tolist() == [5, 0, 4, 1, 9]
+    assert abs(mnist.x_train.mean(dtype=np.float64) - 0.1307) < 1e-3
+    assert mnist.x_train.min() == 0.0 and mnist.x_train.max() == 1.0
+    assert mnist.x_test.min() >= 0.0 and mnist.x_test.max() <= 1.0
+    assert "x_train" not in repr(mnist)  # arrays are kept out of the repr
+
+
+def test_load_dataset_limit_and_raw_files(tmp_path):
+    folder = _fake_set(tmp_path / "set", gz=False)
+    d = load_dataset("mnist", folder, limit=7)
+    assert d.x_train.shape == (7, 784) and d.x_test.shape == (1, 784)
+    assert d.y_train.tolist() == list(range(7))
+    images = read_idx(folder / "train-images-idx3-ubyte")
+    np.testing.assert_allclose(d.x_train, images[:7].reshape(7, -1) / 255.0, rtol=1e-6)
+    with pytest.raises(DataError, match="limit"):
+        load_dataset("mnist", folder, limit=0)
+
+
+def test_search_order(tmp_path, monkeypatch):
+    explicit, env = _fake_set(tmp_path / "explicit"), _fake_set(tmp_path / "env")
+    monkeypatch.setenv("AEKIT_MNIST", str(env))
+    assert find_dataset("mnist", explicit) == explicit
+    assert find_dataset("mnist") == env
+    monkeypatch.delenv("AEKIT_MNIST")
+    assert find_dataset("mnist") == BUNDLED
+    # a parent folder holding <name>/ is accepted too
+    parent = tmp_path / "parent"
+    _fake_set(parent / "mnist")
+    assert find_dataset("mnist", parent) == parent / "mnist"
+
+
+def test_explicit_bad_folder_errors(tmp_path, monkeypatch):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "train-images-idx3-ubyte.gz").write_bytes(b"")
+    with pytest.raises(DataError) as e:
+        find_dataset("mnist", empty)
+    text = _message(e)
+    assert str(empty) in text and "t10k-labels-idx1-ubyte[.gz]" in text and "train-images" not in text
+    with pytest.raises(DataError, match="does not exist"):
+        load_dataset("mnist", tmp_path / "nowhere")
+    monkeypatch.setenv("AEKIT_MNIST", str(empty))
+    with pytest.raises(DataError, match="AEKIT_MNIST"):
+        find_dataset("mnist")
+
+
+def test_fashion_mnist_search(tmp_path, monkeypatch):
+    debian, cached = _fake_set(tmp_path / "debian"), _fake_set(tmp_path / "cache" / "fashion-mnist")
+    monkeypatch.setitem(datasets.SYSTEM_DIRS, "fashion-mnist", (debian,))
+    assert find_dataset("fashion-mnist") == debian
+    assert find_dataset("fashion_mnist") == debian
+    monkeypatch.setitem(datasets.SYSTEM_DIRS, "fashion-mnist", (tmp_path / "not-installed",))
+    assert find_dataset("fashion-mnist") == cached
+    shutil.rmtree(cached)
+    monkeypatch.setitem(datasets.MIRRORS, "fashion-mnist", (f"http://127.0.0.1:{_dead_port()}/",))
+    with pytest.raises(DataError, match="could not download fashion-mnist.*AEKIT_FASHION_MNIST"):
+        find_dataset("fashion-mnist")
+    with pytest.raises(DataError, match="unknown dataset"):
+        load_dataset("cifar")
+
+
+@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(),
+                    reason="dataset-fashion-mnist not installed")
+def test_debian_fashion_mnist_checksums():
+    folder = find_dataset("fashion-mnist")
+    assert all(datasets._md5(datasets._file(folder, b)) == datasets.CHECKSUMS["fashion-mnist"][b]
+               for b in datasets.FILES)
+
+
+def test_count_and_shape_mismatch(tmp_path):
+    with pytest.raises(DataError, match="12 images but train-labels-idx1-ubyte.gz holds 11 labels"):
+        load_dataset("mnist", _fake_set(tmp_path / "a", n_train_labels=11))
+    with pytest.raises(DataError, match="28x28"):
+        load_dataset("mnist", _fake_set(tmp_path / "b", size=(27, 28)))
+
+
+# ------------------------------------------------------------------------------------------- download
+def _dead_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def serve():
+    """serve(folder) -> base URL of a local HTTP server for ``folder``."""
+    servers = []
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    def start(folder):
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{server.server_address[1]}/"
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_download_verified_with_dead_mirror_first(tmp_path, serve):
+    dest = tmp_path / "dl"
+    got = download("mnist", dest, mirrors=[f"http://127.0.0.1:{_dead_port()}/", serve(BUNDLED)], timeout=5)
+    assert got == dest
+    assert sorted(p.name for p in dest.iterdir()) == sorted(b + ".gz" for b in datasets.FILES)  # no temp files
+    assert read_idx(dest / "t10k-labels-idx1-ubyte.gz")[:3].tolist() == [7, 2, 1]
+    # verified files already there are kept: no mirror needed
+    assert download("mnist", dest, mirrors=[]) == dest
+
+
+def test_download_checksum_mismatch(tmp_path, serve):
+    wrong = tmp_path / "wrong"
+    wrong.mkdir()
+    for split in ("train", "t10k"):  # t10k files served under the train names too
+        for kind in ("images-idx3", "labels-idx1"):
+            shutil.copy(BUNDLED / f"t10k-{kind}-ubyte.gz", wrong / f"{split}-{kind}-ubyte.gz")
+    dest = tmp_path / "dl"
+    with pytest.raises(DataError) as e:
+        download("mnist", dest, mirrors=[serve(wrong)])
+    text = _message(e)
+    assert "checksum mismatch" in text and "6bbc9ace898e44ae57da46a324031adb" in text
+    assert "--data-dir" in text and "AEKIT_MNIST" in text
+    assert not list(dest.iterdir())  # nothing unverified left behind
+
+
+def test_download_no_network(tmp_path, serve):
+    missing = serve(tmp_path)  # serves an empty folder: HTTP 404
+    with pytest.raises(DataError, match="HTTP 404.*127.0.0.1:[0-9]+/train-images-idx3-ubyte.gz: ") as e:
+        download("mnist", tmp_path / "dl", mirrors=[missing, f"http://127.0.0.1:{_dead_port()}/"], timeout=5)
+    _message(e)
+
+
+# ---------------------------------------------------------------------------------------- user arrays
+def test_npy_memmap_stays_memmap(tmp_path):
+    a = np.random.default_rng(3).random((50, 6), dtype=np.float32)
+    np.save(tmp_path / "a.npy", a)
+    x = load_array(tmp_path / "a.npy")
+    assert isinstance(x, np.memmap) and x.dtype == np.float32 and not x.flags.writeable
+    np.testing.assert_array_equal(x, a)
+    y = load_array(tmp_path / "a.npy", mmap=False)
+    assert not isinstance(y, np.memmap)
+    np.testing.assert_array_equal(y, a)
+
+
+def test_npy_shapes_and_dtypes(tmp_path):
+    np.save(tmp_path / "v.npy", np.arange(5, dtype=np.int64))
+    assert load_array(tmp_path / "v.npy").shape == (5, 1)
+    imgs = np.random.default_rng(4).random((4, 3, 2, 2), dtype=np.float32)
+    np.save(tmp_path / "i.npy", imgs)
+    x = load_array(tmp_path / "i.npy")
+    assert x.shape == (4, 12) and isinstance(x, np.memmap)
+    np.save(tmp_path / "d.npy", imgs.astype(np.float64))
+    assert load_array(tmp_path / "d.npy").dtype == np.float32
+    np.save(tmp_path / "o.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
+    with pytest.raises(DataError, match="not a readable .npy"):
+        load_array(tmp_path / "o.npy")
+    np.save(tmp_path / "s.npy", np.array(["a", "b"]))
+    with pytest.raises(DataError, match="not numbers"):
+        load_array(tmp_path / "s.npy")
+    np.save(tmp_path / "e.npy", np.zeros((0, 3)))
+    with pytest.raises(DataError, match="no data"):
+        load_array(tmp_path / "e.npy")
+    np.save(tmp_path / "big.npy", np.array([[1e300]]))
+    with pytest.raises(DataError, match="too large for float32"):
+        load_array(tmp_path / "big.npy")
+
+
+@pytest.mark.parametrize("mmap", [True, False])
+def test_npy_nan_inf(tmp_path, mmap):
+    a = np.zeros((10, 4), dtype=np.float32)
+    a[3, 2] = np.nan
+    np.save(tmp_path / "n.npy", a)
+    with pytest.raises(DataError, match=r"NaN.*\[3, 2\]") as e:
+        load_array(tmp_path / "n.npy", mmap=mmap)
+    _message(e)
+    assert np.isnan(load_array(tmp_path / "n.npy", allow_nan=True, mmap=mmap)[3, 2])
+    a[7, 1] = -np.inf
+    np.save(tmp_path / "i.npy", a)
+    with pytest.raises(DataError, match=r"infinite value at \[7, 1\]"):
+        load_array(tmp_path / "i.npy", allow_nan=True, mmap=mmap)
+
+
+def test_csv_with_and_without_header(tmp_path):
+    (tmp_path / "h.csv").write_text("age, height\n1,2.5\n 3 ,4e1\n")
+    x, cols = read_table(tmp_path / "h.csv")
+    assert cols == ["age", "height"] and x.dtype == np.float32
+    np.testing.assert_array_equal(x, [[1, 2.5], [3, 40]])
+    (tmp_path / "n.csv").write_text("1,2.5\n3,4\n")
+    x, cols = read_table(tmp_path / "n.csv")
+    assert cols is None and x.shape == (2, 2)
+    np.testing.assert_array_equal(load_array(tmp_path / "n.csv"), [[1, 2.5], [3, 4]])
+    (tmp_path / "m.csv").write_text("a,b\n1,\n,4\n")
+    x, _ = read_table(tmp_path / "m.csv", allow_nan=True)
+    assert np.isnan(x[0, 1]) and np.isnan(x[1, 0]) and x[1, 1] == 4
+    with pytest.raises(DataError, match=r"missing value \(NaN\) in column 'b', row 1"):
+        read_table(tmp_path / "m.csv")
+
+
+@pytest.mark.parametrize("text, expect", [
+    ("", "empty"),
+    ("\n\n", "empty"),
+    ("a,b\n", "no data rows"),
+    ("age,w\n1,2\n3,n/a\n", r"column 'w' is not numeric \(row 2: 'n/a'\)"),
+    ("1,2\nx,3\n", r"column 1 is not numeric \(row 2: 'x'\)"),
+    ("1;2\n3;4\n", "separator"),
+    ("id,2020\n1,2\n", r"column 1 is not numeric \(row 1: 'id'\) \(row 1 was read as data"),
+    ("a,b\n1,inf\n", "infinite value in column 'b', row 1"),
+    ("a,b\n1,2\n3,4,5\n", "cannot parse as CSV"),
+    ("a,b\n1,2,3\n", "more fields than the header"),
+])
+def test_csv_errors(tmp_path, text, expect):
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    with pytest.raises(DataError, match=expect) as e:
+        load_array(path)
+    assert str(path) in _message(e)
+
+
+def test_csv_not_utf8(tmp_path):
+    (tmp_path / "l.csv").write_bytes(b"caf\xe9,b\n1,2\n")
+    with pytest.raises(DataError, match="UTF-8"):
+        load_array(tmp_path / "l.csv")
+
+
+@FUZZ
+@given(data=st.one_of(st.binary(max_size=200),
+                      st.text(alphabet="0123456789.,-+eEinfaNx \"';\t\n\r", max_size=200).map(str.encode)))
+def test_fuzz_load_csv(tmp_path, data):
+    path = tmp_path / "fuzz.csv"
+    path.write_bytes(data)
+    try:
+        x = load_array(path, allow_nan=True)
+    except DataError as e:
+        assert "\n" not in str(e)
+    else:
+        assert x.ndim == 2 and x.dtype == np.float32
+
+
+def test_parquet(tmp_path):
+    df = pd.DataFrame({"a": [1.0, 2.0], "b": pd.array([3, None], dtype="Int64")})
+    df.to_parquet(tmp_path / "t.parquet")
+    x, cols = read_table(tmp_path / "t.parquet", allow_nan=True)
+    assert cols == ["a", "b"] and x.dtype == np.float32 and np.isnan(x[1, 1])
+    with pytest.raises(DataError, match=r"NaN\) in column 'b', row 2"):
+        load_array(tmp_path / "t.parquet")
+    pd.DataFrame({"a": [1.0], "s": ["x"]}).to_parquet(tmp_path / "s.parquet")
+    with pytest.raises(DataError, match=r"column 's' is not numeric \(row 1: 'x'\)"):
+        load_array(tmp_path / "s.parquet")
+    (tmp_path / "junk.parquet").write_bytes(b"not parquet at all")
+    with pytest.raises(DataError, match="not a readable parquet"):
+        load_array(tmp_path / "junk.parquet")
+
+
+def test_unknown_suffix_and_missing_file(tmp_path):
+    (tmp_path / "x.xlsx").write_bytes(b"PK")
+    with pytest.raises(DataError, match=r"unsupported file type '.xlsx'.*\.npy, \.csv, \.parquet"):
+        load_array(tmp_path / "x.xlsx")
+    with pytest.raises(DataError, match="no such file") as e:
+        load_array(tmp_path / "missing.npy")
+    _message(e)
+    with pytest.raises(DataError, match="is a folder"):
+        load_array(tmp_path)
+
+
+@pytest.mark.parametrize("suffix", [".npy", ".csv", ".parquet"])
+def test_write_table_round_trip(tmp_path, suffix):
+    a = np.random.default_rng(5).normal(size=(7, 3)).astype(np.float32)
+    path = tmp_path / "sub" / f"t{suffix}"
+    write_table(path, a, columns=["x", "y", "z"])
+    x, cols = read_table(path)
+    np.testing.assert_array_equal(x, a)
+    assert cols == (None if suffix == ".npy" else ["x", "y", "z"])
+    write_table(path, a)  # overwrite, no names
+    x, cols = read_table(path)
+    np.testing.assert_array_equal(x, a)
+    assert cols == {".npy": None, ".csv": None, ".parquet": ["0", "1", "2"]}[suffix]
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temp files left
+    with pytest.raises(DataError, match="2 column names for 3 columns"):
+        write_table(path, a, columns=["x", "y"])
+    with pytest.raises(DataError, match="unsupported file type"):
+        write_table(tmp_path / "t.txt", a)
+
+
+def test_check_range():
+    check_range(np.array([[0.0, 0.5], [1.0, np.nan]], dtype=np.float32))
+    with pytest.raises(DataError) as e:
+        check_range(np.array([[0.0, 0.5], [1.5, -0.25]]), what="data/x.npy",
+                    fix="values outside [0, 1] do not suit the 'bce' loss; "
+                        "scale your data to [0, 1] or pass --loss mse")
+    text = _message(e)
+    assert text.startswith("data/x.npy: values outside [0, 1] (min -0.25, max 1.5, first at [1, 0]);")
+    assert text.endswith("pass --loss mse")
+    check_range(np.array([-2.0, 2.0]), lo=-2, hi=2)
+    check_range(np.array(3.0), lo=3, hi=3)
+
+
+def test_check_range_memmap(tmp_path):
+    a = np.full((40, 5), 0.5, dtype=np.float32)
+    a[31, 4] = 1.25
+    np.save(tmp_path / "m.npy", a)
+    x = load_array(tmp_path / "m.npy")
+    with pytest.raises(DataError, match=r"first at \[31, 4\]"):
+        check_range(x)
+    check_range(x, hi=2)
+    np.testing.assert_array_equal(x, a)  # pages released by the scan read back fine
+    with pytest.raises(DataError, match=r"scale the values into \[-1, 1\]"):
+        check_range(np.array([-2.0, 2.0]), lo=-1, hi=1)

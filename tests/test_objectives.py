@@ -1,0 +1,70 @@
+import pytest
+import torch
+
+from aekit import Autoencoder, ModelConfig, TrainConfig
+from aekit.objectives import bce, bce_from_logits, corrupt, kl_sparsity, l1_activity, loss_terms, mse, weight_decay
+
+
+def test_bce_from_logits_equals_keras_bce_of_probabilities():
+    g = torch.Generator().manual_seed(0)
+    logits, target = torch.randn(8, 20, generator=g), torch.rand(8, 20, generator=g)
+    assert torch.allclose(bce_from_logits(logits, target), bce(torch.sigmoid(logits), target), atol=1e-5)
+    p = torch.sigmoid(logits)
+    manual = -(target * p.log() + (1 - target) * (1 - p).log()).mean()
+    assert torch.allclose(bce(p, target), manual, atol=1e-6)
+    assert torch.allclose(mse(p, target), ((p - target) ** 2).mean())
+
+
+def test_l1_activity_is_keras_sum_over_batch():
+    z = torch.tensor([[1.0, -2.0], [0.5, 0.0]])
+    assert float(l1_activity(z)) == pytest.approx(3.5 / 2)
+
+
+def test_kl_sparsity_matches_formula_and_is_zero_at_target():
+    z = torch.tensor([[0.2, 0.5], [0.4, 0.1]])
+    rho = 0.1
+    rh = z.mean(0)
+    expected = sum(rho * torch.log(rho / r) + (1 - rho) * torch.log((1 - rho) / (1 - r)) for r in rh)
+    assert float(kl_sparsity(z, rho)) == pytest.approx(float(expected), rel=1e-5)
+    assert float(kl_sparsity(torch.full((4, 3), 0.1), 0.1)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_weight_decay_counts_weights_not_biases():
+    model = Autoencoder(ModelConfig(encoding_dim=4, input_dim=6))
+    expected = 0.5 * (model.encoder[0].weight.pow(2).sum() + model.decoder[0].weight.pow(2).sum())
+    torch.nn.init.ones_(model.encoder[0].bias)
+    assert torch.allclose(weight_decay(model), expected)
+
+
+@pytest.mark.parametrize("noise, level", [("gaussian", 0.5), ("masking", 0.25), ("salt_pepper", 0.2)])
+def test_corruptions_leave_input_alone_and_change_the_expected_share(noise, level):
+    x = torch.rand(200, 50, generator=torch.Generator().manual_seed(0)).clamp(0.05, 0.95)
+    before = x.clone()
+    y = corrupt(x, noise, level, torch.Generator().manual_seed(1))
+    assert torch.equal(x, before)
+    assert float(y.min()) >= 0 and float(y.max()) <= 1
+    changed = float((y != x).float().mean())
+    if noise == "gaussian":
+        assert changed > 0.99
+    else:
+        assert changed == pytest.approx(level, abs=0.02)
+    if noise == "masking":
+        assert bool((y[y != x] == 0).all())
+    if noise == "salt_pepper":
+        assert set(torch.unique(y[y != x]).tolist()) <= {0.0, 1.0}
+
+
+def test_corruption_is_reproducible_from_the_generator():
+    x = torch.rand(10, 10)
+    a = corrupt(x, "gaussian", 0.3, torch.Generator().manual_seed(5))
+    b = corrupt(x, "gaussian", 0.3, torch.Generator().manual_seed(5))
+    assert torch.equal(a, b)
+
+
+def test_loss_terms_name_every_term_and_sum_them():
+    model = Autoencoder(ModelConfig(input_dim=12, encoding_dim=3, code_activation="sigmoid"))
+    x = torch.rand(6, 12)
+    terms = loss_terms(model, x, x, TrainConfig(l1=1e-3, kl_beta=3, kl_rho=0.1, weight_decay=3e-3))
+    assert set(terms) == {"recon", "l1", "kl", "weight_decay", "loss"}
+    assert torch.allclose(terms["loss"], terms["recon"] + terms["l1"] + terms["kl"] + terms["weight_decay"])
+    assert set(loss_terms(model, x, x, TrainConfig())) == {"recon", "loss"}

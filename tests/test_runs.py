@@ -1,0 +1,66 @@
+import json
+
+import numpy as np
+import pytest
+
+from aekit import ModelConfig, TrainConfig, load_run, train
+from aekit.errors import ConfigError, DataError
+
+RUN_FILES = {"config.json", "model.safetensors", "history.json", "history.csv", "metrics.json", "loss.png", "reconstructions.png", "tb"}
+
+
+def test_short_real_mnist_run_writes_every_file(tmp_path):
+    out = tmp_path / "run"
+    result = train(ModelConfig(encoding_dim=16), TrainConfig(epochs=2, batch_size=128), limit=2000, out=out, verbose=0)
+    assert RUN_FILES <= {p.name for p in out.iterdir()}
+    assert list((out / "tb").glob("events.out.tfevents.*"))
+    assert not list(out.glob(".*.tmp"))
+    h = json.loads((out / "history.json").read_text())["history"]
+    assert h["loss"][1] < h["loss"][0] and len(h["val_loss"]) == 2
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["model"]["encoding_dim"] == 16 and cfg["train"]["epochs"] == 2 and cfg["data"]["n_train"] == 2000
+    assert cfg["model"]["image_shape"] == [1, 28, 28]
+    lines = (out / "history.csv").read_text().splitlines()
+    assert lines[0].startswith("epoch,") and len(lines) == 3
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["val_loss"] == pytest.approx(h["val_loss"][-1]) and metrics["mean_code_activation"] > 0
+    model, config, history = load_run(out)
+    assert history.history["loss"] == h["loss"] and model.config == result.model.config
+    assert (out / "reconstructions.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_user_csv_file_with_a_validation_split(tmp_path, rng):
+    data = tmp_path / "rows.csv"
+    x = rng.random((200, 6))
+    np.savetxt(data, x, delimiter=",", header="a,b,c,d,e,f", comments="")
+    result = train(ModelConfig(encoding_dim=3), TrainConfig(epochs=2, batch_size=32, loss="mse"), data=str(data),
+                   out=tmp_path / "r", verbose=0)
+    cfg = json.loads((tmp_path / "r" / "config.json").read_text())
+    assert cfg["model"]["input_dim"] == 6 and cfg["data"]["n_train"] == 180 and cfg["data"]["n_val"] == 20
+    assert "val_loss" in result.history.history
+    assert not (tmp_path / "r" / "reconstructions.png").exists()  # a table has no images
+
+
+def test_existing_run_folder_is_refused_then_overwritten(tmp_path):
+    out = tmp_path / "run"
+    kw = dict(limit=300, out=out, verbose=0, tensorboard=False)
+    train(ModelConfig(encoding_dim=4), TrainConfig(epochs=1), **kw)
+    with pytest.raises(ConfigError, match="already exists; pass --overwrite"):
+        train(ModelConfig(encoding_dim=4), TrainConfig(epochs=1), **kw)
+    train(ModelConfig(encoding_dim=5), TrainConfig(epochs=1), overwrite=True, **kw)
+    assert json.loads((out / "config.json").read_text())["model"]["encoding_dim"] == 5
+
+
+def test_overwrite_never_deletes_a_foreign_folder(tmp_path):
+    (tmp_path / "mine.txt").write_text("precious")
+    with pytest.raises(ConfigError, match="not an aekit run folder"):
+        train(None, TrainConfig(epochs=1), limit=100, out=tmp_path, overwrite=True, verbose=0)
+    assert (tmp_path / "mine.txt").read_text() == "precious"
+
+
+def test_bad_data_leaves_no_run_folder(tmp_path):
+    data = tmp_path / "big.npy"
+    np.save(data, np.full((20, 4), 5.0, dtype=np.float32))
+    with pytest.raises(DataError, match=r"outside \[0, 1\]"):
+        train(None, TrainConfig(epochs=1), data=str(data), out=tmp_path / "r", verbose=0)
+    assert not (tmp_path / "r").exists()

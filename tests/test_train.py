@@ -1,0 +1,114 @@
+import numpy as np
+import pytest
+import torch
+
+import aekit
+from aekit import Autoencoder, ModelConfig, fit
+from aekit.errors import DataError, TrainingError
+from aekit.callbacks import TensorBoard
+from aekit.train import Callback, evaluate
+
+
+def test_fit_lowers_the_loss_on_real_mnist(mnist_small):
+    x, _, xt, _ = mnist_small
+    model = Autoencoder(ModelConfig())
+    before = evaluate(model, xt)["loss"]
+    history = fit(model, x, x, epochs=3, batch_size=64, validation_data=(xt, xt), verbose=0)
+    h = history.history
+    assert len(h["loss"]) == len(h["val_loss"]) == 3 and history.epoch == [1, 2, 3]
+    assert h["val_loss"][-1] < before - 0.1
+    assert h["loss"][-1] < h["loss"][0]
+    assert {"loss", "recon", "val_loss", "val_recon", "epoch_time"} <= set(h)
+
+
+def test_same_seed_same_weights_other_seed_other_weights(rng):
+    x = rng.random((100, 20), dtype=np.float32)
+    def run(seed):
+        m = Autoencoder(ModelConfig(input_dim=20, encoding_dim=4, seed=seed))
+        fit(m, x, epochs=2, batch_size=16, seed=seed, noise="masking", noise_level=0.3, verbose=0)
+        return m.encoder[0].weight.detach().clone()
+    assert torch.equal(run(3), run(3))
+    assert not torch.equal(run(3), run(4))
+
+
+def test_every_penalty_term_is_logged(rng):
+    x = rng.random((64, 10), dtype=np.float32)
+    m = Autoencoder(ModelConfig(input_dim=10, encoding_dim=4, code_activation="sigmoid"))
+    h = fit(m, x, epochs=1, batch_size=16, l1=1e-4, kl_beta=3.0, kl_rho=0.1, weight_decay=1e-3,
+            validation_data=x, verbose=0).history
+    for term in ("recon", "l1", "kl", "weight_decay"):
+        assert term in h and f"val_{term}" in h
+    assert h["loss"][0] == pytest.approx(h["recon"][0] + h["l1"][0] + h["kl"][0] + h["weight_decay"][0], rel=1e-5)
+
+
+def test_callbacks_see_every_hook_in_order(rng):
+    seen = []
+
+    class Spy(Callback):
+        def on_train_begin(self, s): seen.append("train_begin")
+        def on_epoch_begin(self, s): seen.append("epoch_begin")
+        def on_batch_end(self, s, b, logs): seen.append("batch")
+        def on_epoch_end(self, s, logs): seen.append("epoch_end")
+        def on_train_end(self, s): seen.append("train_end")
+
+    x = rng.random((40, 5), dtype=np.float32)
+    fit(Autoencoder(ModelConfig(input_dim=5, encoding_dim=2)), x, epochs=2, batch_size=20, callbacks=[Spy()], verbose=0)
+    assert seen == ["train_begin"] + ["epoch_begin", "batch", "batch", "epoch_end"] * 2 + ["train_end"]
+
+
+def test_early_stop_flag_is_honoured(rng):
+    class StopAfterOne(Callback):
+        def on_epoch_end(self, s, logs): s.stop_training = True
+
+    x = rng.random((40, 5), dtype=np.float32)
+    h = fit(Autoencoder(ModelConfig(input_dim=5, encoding_dim=2)), x, epochs=5, callbacks=[StopAfterOne()], verbose=0)
+    assert h.epoch == [1]
+
+
+def test_nan_loss_stops_with_epoch_and_step_named(rng):
+    x = rng.random((64, 8), dtype=np.float32) * 100
+    m = Autoencoder(ModelConfig(input_dim=8, encoding_dim=4, output_activation="linear"))
+    with pytest.raises(TrainingError, match=r"epoch 1, step \d+; lower the learning rate"):
+        fit(m, x, epochs=3, batch_size=8, optimizer="sgd", lr=1e6, loss="mse", verbose=0)
+
+
+@pytest.mark.parametrize("bad, words", [
+    (np.full((4, 784), np.nan, dtype=np.float32), "NaN or inf"),
+    (np.ones((4, 783), dtype=np.float32), "783 features but the model expects 784"),
+    (np.full((4, 784), 2.0, dtype=np.float32), r"outside \[0, 1\].*--loss mse"),
+    (np.zeros((0, 784), dtype=np.float32), "no rows"),
+])
+def test_bad_training_data_is_refused(bad, words):
+    with pytest.raises(DataError, match=words):
+        fit(Autoencoder(), bad, epochs=1, verbose=0)
+
+
+def test_progress_output_is_keras_like(rng, capsys):
+    x = rng.random((64, 6), dtype=np.float32)
+    fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x, epochs=2, batch_size=16, verbose=1)
+    err = capsys.readouterr().err
+    assert "Epoch 1/2" in err and "Epoch 2/2" in err and "4/4" in err and "loss:" in err
+    fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x, epochs=1, verbose=0)
+    assert capsys.readouterr().err == ""
+
+
+def test_tensorboard_event_files_hold_scalars_and_images(tmp_path, mnist_small):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    x, _, xt, _ = mnist_small
+    model = Autoencoder(ModelConfig(encoding_dim=8))
+    tb = TensorBoard(tmp_path / "tb", images=xt[:10], image_shape=(1, 28, 28))
+    h = fit(model, x[:500], epochs=2, batch_size=128, validation_data=xt[:100], callbacks=[tb], verbose=0).history
+    acc = EventAccumulator(str(tmp_path / "tb"), size_guidance={"images": 0, "scalars": 0}).Reload()
+    tags = acc.Tags()
+    assert {"loss", "val_loss", "recon", "val_recon"} <= set(tags["scalars"])
+    assert [e.step for e in acc.Scalars("val_loss")] == [1, 2]
+    assert [e.value for e in acc.Scalars("val_loss")] == pytest.approx(h["val_loss"], rel=1e-6)
+    assert "reconstructions" in tags["images"]
+    img = acc.Images("reconstructions")[-1]
+    assert img.width > 100 and img.height > 20 and img.encoded_image_string[:4] == b"\x89PNG"
+
+
+def test_public_api_names():
+    for name in ("Autoencoder", "fit", "load", "train", "load_dataset", "summary", "ModelConfig", "TrainConfig"):
+        assert hasattr(aekit, name)
