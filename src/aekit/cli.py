@@ -76,6 +76,7 @@ def configs_from_args(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .distributed import is_main
     from .runs import train
 
     if args.quick:
@@ -88,7 +89,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                    tensorboard=not args.no_tensorboard, verbose=verbose)
     m = result.metrics
     figures = " ".join(f"{k}={m[k]:.4f}" for k in ("loss", "val_loss") if k in m)
-    print(f"{result.path}: {m['epochs']} epochs, {figures}, {m['seconds_per_epoch']:.2f} s/epoch")
+    if is_main():  # under torchrun only rank 0 reports
+        print(f"{result.path}: {m['epochs']} epochs, {figures}, {m['seconds_per_epoch']:.2f} s/epoch")
     return 0
 
 

@@ -19,7 +19,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from . import __version__
+from . import __version__, distributed
 from .config import ModelConfig, TrainConfig, from_dict, replace, to_dict
 from .errors import ConfigError, DataError, ModelFileError
 from .io import CONFIG, atomic_write_text, load_model, read_json, save_model, write_json
@@ -158,6 +158,8 @@ def train(
     Defaults are the Keras tutorial: MNIST, 784 → 32 → 784, adadelta, BCE, 100 epochs, batch 256.
     """
     train_config = train_config or TrainConfig()
+    distributed.init()  # under torchrun: join the process group; only rank 0 writes the run folder
+    distributed.per_rank_batch(train_config.batch_size)  # refuse a batch that does not split, before any file
     rd = load_run_data(dataset, data, val_data=val_data, data_dir=data_dir, limit=limit, val_split=val_split, seed=train_config.seed)
     features = int(np.prod(rd.x_train.shape[1:]))
     if model_config is None:
@@ -172,12 +174,14 @@ def train(
     x_train = as_rows(rd.x_train, "training data")
     check_loss_range(x_train, train_config, "the training data")
     x_val = None if rd.x_val is None else as_rows(rd.x_val, "validation data")
-    path = prepare_out(out if out is not None else default_out(rd.name), overwrite)
+    path = distributed.on_main(prepare_out, out if out is not None else default_out(rd.name), overwrite)
     model = Autoencoder(model_config)
-    if path.exists():
+    main = distributed.is_main()
+    if main and path.exists():
         shutil.rmtree(path)
-    path.mkdir(parents=True)
-    write_json(path / CONFIG, {
+    if main:
+        path.mkdir(parents=True)
+        write_json(path / CONFIG, {
         "aekit_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": to_dict(model_config),
@@ -185,20 +189,23 @@ def train(
         "data": {"dataset": dataset if data is None else None, "data": data, "val_data": val_data, "data_dir": data_dir,
                  "limit": limit, "val_split": val_split, "name": rd.name, "n_train": int(len(rd.x_train)),
                  "n_val": int(len(rd.x_val)) if rd.x_val is not None else 0},
+        "distributed": {"world_size": distributed.world_size(), "backend": distributed.backend()},
     })
     cbs = list(callbacks)
-    if tensorboard:
+    if tensorboard and main:
         images = rd.x_val if rd.x_val is not None else rd.x_train
         cbs.append(TensorBoard(str(path / "tb"), images=np.asarray(images[:10]), image_shape=rd.image_shape))
     t0 = time.perf_counter()
-    history = fit(model, x_train, None, train_config, validation_data=x_val, callbacks=cbs, verbose=verbose)
+    history = fit(model, x_train, None, train_config, validation_data=x_val, callbacks=cbs, verbose=verbose if main else 0)
     train_time = time.perf_counter() - t0
-    save_model(model, path)
-    write_history(path, history)
     eval_x = rd.x_val if rd.x_val is not None else rd.x_train
     metrics = run_metrics(model, eval_x, history, train_time)
-    write_json(path / "metrics.json", metrics)
-    write_figures(path, model, eval_x, history, rd.image_shape)
+    if main:
+        save_model(model, path)
+        write_history(path, history)
+        write_json(path / "metrics.json", metrics)
+        write_figures(path, model, eval_x, history, rd.image_shape)
+    distributed.barrier()  # on every rank, train() returns once the run folder is complete
     return RunResult(path, model, history, metrics)
 
 

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from .config import TrainConfig, replace
+from .distributed import DataParallel
 from .errors import DataError, TrainingError
 from .models import Autoencoder
 from .objectives import corrupt, loss_terms
@@ -176,11 +177,13 @@ def fit(
         check_features(model, vx, "validation x")
         check_loss_range(vy, cfg, "the validation target")
     n, bs = x.shape[0], cfg.batch_size
+    par = DataParallel(model, cfg)  # under torchrun: DDP, this rank's shard, batch_size / world_size rows per step
+    bs = par.batch_size
     if state is None:
         state = TrainState(model, make_optimizer(model, cfg), cfg, torch.Generator().manual_seed(cfg.seed), History())
-    state.steps_per_epoch = math.ceil(n / bs)
+    state.steps_per_epoch = math.ceil(par.shard_size(n) / bs)
     callbacks = list(callbacks)
-    if verbose:
+    if verbose and par.is_main:
         from .callbacks import ProgressBar
 
         callbacks.insert(0, ProgressBar(verbose))
@@ -192,12 +195,13 @@ def fit(
             cb.on_epoch_begin(state)
         t0 = time.perf_counter()
         order = torch.randperm(n, generator=state.generator) if cfg.shuffle else torch.arange(n)
+        order, noise = par.shard(order, state)
         sums: dict[str, float] = {}
-        for batch, start in enumerate(range(0, n, bs)):
+        for batch, start in enumerate(range(0, len(order), bs)):
             idx = order[start:start + bs]
             xb = x[idx]
             yb = xb if y is x else y[idx]
-            terms = loss_terms(model, corrupt(xb, cfg.noise, cfg.noise_level, state.generator), yb, cfg)
+            terms = par.loss_terms(corrupt(xb, cfg.noise, cfg.noise_level, noise), yb)
             state.optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
             state.optimizer.step()
@@ -212,14 +216,15 @@ def fit(
                 sums[k] = sums.get(k, 0.0) + (loss if k == "loss" else v.item()) * idx.numel()
             for cb in callbacks:
                 cb.on_batch_end(state, batch, {"loss": loss})
-        logs = {k: v / n for k, v in sums.items()}
+        logs = par.mean(sums, len(order))
         if validation_data is not None:
-            logs.update({f"val_{k}": v for k, v in evaluate(model, vx, vy, cfg).items()})
+            logs.update({f"val_{k}": v for k, v in par.evaluate(vx, vy).items()})
         logs["epoch_time"] = time.perf_counter() - t0
         state.epoch += 1
         state.history.append(state.epoch, logs)
         for cb in callbacks:
             cb.on_epoch_end(state, logs)
+        state.stop_training = par.any(state.stop_training)
     for cb in callbacks:
         cb.on_train_end(state)
     return state.history
