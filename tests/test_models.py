@@ -13,7 +13,7 @@ def test_tutorial_model_has_50992_parameters():
 
 def test_keras_initialisation_glorot_uniform_zero_bias():
     model = Autoencoder(ModelConfig())
-    w = model.encoder[0].weight
+    w = model.encoder[0].weight.detach()
     limit = (6 / (784 + 32)) ** 0.5
     assert float(w.abs().max()) <= limit
     assert float(w.abs().max()) > 0.95 * limit  # uniform over the whole range, not a narrower init
