@@ -56,7 +56,7 @@ class TensorBoard(Callback):
         self.log_dir, self.image_every = str(log_dir), image_every
         self.images = None if images is None else as_rows(images, "images")[:10]
         self.image_shape = image_shape
-        self.embedding = None if embedding is None else as_rows(embedding, "embedding rows")[:embedding_max]
+        self.embedding = None if embedding is None or embedding_max <= 0 else as_rows(embedding, "embedding rows")[:embedding_max]
         self.embedding_labels = None
         if embedding_labels is not None and self.embedding is not None:
             labels = [str(v) for v in np.asarray(embedding_labels).ravel()[: len(self.embedding)]]
