@@ -52,7 +52,7 @@ class Chromium:
     """Debian's chromium, headless, with a fresh profile per launch; each launch is one real process."""
 
     def __init__(self, exe: str, workdir) -> None:
-        self.exe, self.workdir, self.launches = exe, workdir, 0
+        self.exe, self.workdir = exe, workdir
 
     def run(self, url: str, *args: str, timeout: float = 180) -> str:
         import signal
@@ -61,7 +61,6 @@ class Chromium:
 
         profile = tempfile.mkdtemp(prefix="profile-", dir=self.workdir)
         cmd = [self.exe, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, url]
-        self.launches += 1
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
         try:
             out, err = proc.communicate(timeout=timeout)
@@ -73,18 +72,12 @@ class Chromium:
             pytest.fail(f"chromium exited with {proc.returncode}: {err[-2000:]}")
         return out
 
-    def screenshot(self, page, out, width: int, height: int):
-        """A PNG screenshot of `page` (a file) in a width × height window."""
-        from pathlib import Path
+    def render(self, page, width: int = 1200, height: int = 2400):
+        """Open `page` (a file) once: a width × height screenshot (PIL image) and each <img> as Chromium loaded it.
 
-        self.run(Path(page).resolve().as_uri(), f"--screenshot={out}", f"--window-size={width},{height}", "--hide-scrollbars")
-        return out
-
-    def image_sizes(self, page) -> list[dict]:
-        """Each <img> of `page` as Chromium loaded it: alt, complete, naturalWidth/Height.
-
-        A copy of the page with a small inline script (and a broken control image, alt 'aekit-control')
-        is opened with --dump-dom; the script writes the sizes into the DOM once the page has loaded.
+        Chromium opens a copy of the page with a broken control image (alt 'aekit-control') and a small inline
+        script appended at the end; once the page has loaded, the script writes every image's alt, complete,
+        naturalWidth and naturalHeight into the DOM, which --dump-dom prints.
         """
         import html
         import json
@@ -92,18 +85,18 @@ class Chromium:
         import tempfile
         from pathlib import Path
 
+        from PIL import Image
+
         text = Path(page).read_text(encoding="utf-8")
         assert "</body>" in text, f"{page}: no </body>"
-        fd, probe = tempfile.mkstemp(suffix=".html", dir=Path(page).parent)
-        os.close(fd)
-        try:
-            Path(probe).write_text(text.replace("</body>", _PROBE + "</body>"), encoding="utf-8")
-            dom = self.run(Path(probe).as_uri(), "--dump-dom", "--virtual-time-budget=10000")
-        finally:
-            os.unlink(probe)
+        probe = Path(tempfile.mkdtemp(prefix="render-", dir=self.workdir))
+        (probe / "page.html").write_text(text.replace("</body>", _PROBE + "</body>"), encoding="utf-8")
+        dom = self.run((probe / "page.html").as_uri(), "--dump-dom", f"--screenshot={probe / 'shot.png'}",
+                       f"--window-size={width},{height}", "--hide-scrollbars", "--virtual-time-budget=10000")
         found = re.search(r'<pre id="aekit-probe">(.*?)</pre>', dom, re.S)
         assert found and found.group(1) != "pending", f"the probe script did not run: {dom[-500:]}"
-        return json.loads(html.unescape(found.group(1)))
+        assert (probe / "shot.png").is_file(), "chromium wrote no screenshot"
+        return Image.open(probe / "shot.png").convert("L"), json.loads(html.unescape(found.group(1)))
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -104,5 +105,7 @@ def test_cli_compare(tiny_runs, tmp_path, chromium):
     assert proc.stdout.splitlines()[0].split() == ["run", "plain", "sparse-denoising"]
     assert proc.stdout.strip().endswith(f"wrote {out}")
     # and the page shows its figure in a real browser (one launch)
-    sizes = [s for s in chromium.image_sizes(out) if s["alt"] != "aekit-control"]
+    shot, sizes = chromium.render(out, 1200, 1600)
+    assert np.asarray(shot).std() > 20
+    sizes = [s for s in sizes if s["alt"] != "aekit-control"]
     assert len(sizes) == 1 and sizes[0]["complete"] and sizes[0]["width"] > 500 and sizes[0]["height"] > 300

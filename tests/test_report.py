@@ -175,11 +175,10 @@ def test_train_passes_labels_and_thumbnails_to_the_projector(tiny_runs):
 
 # --------------------------------------------------------------------------- in a real browser
 @pytest.fixture(scope="module")
-def rendered(tiny_runs, chromium, tmp_path_factory):
-    """The sparse denoising run's report, screenshot and image sizes as headless Chromium saw them (2 launches)."""
+def rendered(tiny_runs, chromium):
+    """The sparse denoising run's report as headless Chromium showed it: screenshot and image sizes (one launch)."""
     page = tiny_runs[1].path / "report.html"
-    shot = chromium.screenshot(page, tmp_path_factory.mktemp("shots") / "report.png", 1200, 2400)
-    return page, Image.open(shot).convert("L"), chromium.image_sizes(page)
+    return (page, *chromium.render(page, 1200, 2400))
 
 
 def test_report_renders_its_images_in_chromium(rendered):
