@@ -1,7 +1,7 @@
 """A run: data in, a trained model and its run folder out. `train` is what `aekit train` calls.
 
 A run folder holds config.json, model.safetensors, history.json / history.csv, metrics.json,
-tb/ (TensorBoard event files), reconstructions.png and loss.png.
+tb/ (TensorBoard event files), reconstructions.png, loss.png and report.html.
 """
 
 from __future__ import annotations
@@ -194,7 +194,9 @@ def train(
     cbs = list(callbacks)
     if tensorboard and main:
         images = rd.x_val if rd.x_val is not None else rd.x_train
-        cbs.append(TensorBoard(str(path / "tb"), images=np.asarray(images[:10]), image_shape=rd.image_shape))
+        labels = rd.y_val if rd.x_val is not None else rd.y_train
+        cbs.append(TensorBoard(str(path / "tb"), images=np.asarray(images[:10]), image_shape=rd.image_shape,
+                               embedding=np.asarray(images[:2000]), embedding_labels=None if labels is None else labels[:2000]))
     t0 = time.perf_counter()
     history = fit(model, x_train, None, train_config, validation_data=x_val, callbacks=cbs, verbose=verbose if main else 0)
     train_time = time.perf_counter() - t0
@@ -205,6 +207,9 @@ def train(
         write_history(path, history)
         write_json(path / "metrics.json", metrics)
         write_figures(path, model, eval_x, history, rd.image_shape)
+        from .report import report
+
+        report(path, x=eval_x)
     distributed.barrier()  # on every rank, train() returns once the run folder is complete
     return RunResult(path, model, history, metrics)
 
