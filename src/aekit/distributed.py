@@ -266,15 +266,16 @@ class DataParallel:
         dist.all_reduce(t)
         return {k: float(t[i] / t[-1]) for i, k in enumerate(keys)}
 
-    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
-        """`evaluate` on (x, y): each rank takes a contiguous slice of the rows, and the sums are reduced."""
-        from .train import evaluate
-
+    def evaluate(self, x: Any, y: Any, fn: Callable[..., dict[str, float]] | None = None) -> dict[str, float]:
+        """``fn(model, x, y, cfg)`` (default `aekit.evaluate`) on this rank's contiguous slice of the rows,
+        as means over all ranks' rows (the sums are reduced). In one process: fn on all rows."""
+        if fn is None:
+            from .train import evaluate as fn
         n = x.shape[0]
         if not self.active or n < self.world_size:
-            return evaluate(self.model, x, y, self.cfg)
+            return fn(self.model, x, y, self.cfg)
         lo, hi = n * self.rank // self.world_size, n * (self.rank + 1) // self.world_size
-        means = evaluate(self.model, x[lo:hi], y[lo:hi], self.cfg)
+        means = fn(self.model, x[lo:hi], x[lo:hi] if y is x else y[lo:hi], self.cfg)
         return self.mean({k: v * (hi - lo) for k, v in means.items()}, hi - lo)
 
     def any(self, flag: bool) -> bool:
