@@ -275,7 +275,8 @@ class DataParallel:
         if not self.active or n < self.world_size:
             return fn(self.model, x, y, self.cfg)
         lo, hi = n * self.rank // self.world_size, n * (self.rank + 1) // self.world_size
-        means = fn(self.model, x[lo:hi], x[lo:hi] if y is x else y[lo:hi], self.cfg)
+        xs = x[lo:hi]
+        means = fn(self.model, xs, xs if y is x else y[lo:hi], self.cfg)
         return self.mean({k: v * (hi - lo) for k, v in means.items()}, hi - lo)
 
     def any(self, flag: bool) -> bool:
