@@ -58,7 +58,8 @@ def main() -> None:
         med = median_filter(res.noisy.reshape(-1, 28, 28), size=(1, 3, 3)).reshape(len(xt), -1)
         rows.append({"noise": noise, "level": level, "psnr_noisy": res.psnr_noisy, "psnr_denoised": res.psnr_denoised,
                      "psnr_plain_ae": psnr(xt, plain_out), "psnr_median3": psnr(xt, med), "train_s": dae_s})
-    print(f"MNIST: {len(x)} training images, {len(xt)} test images; dense AE 784-{(args.hidden + "-") if args.hidden else ""}{args.encoding_dim} "
+    arch = "-".join([v for v in args.hidden.split(",") if v] + [str(args.encoding_dim)])
+    print(f"MNIST: {len(x)} training images, {len(xt)} test images; dense AE 784-{arch}-784 "
           f"(mirrored), adam, {args.epochs} epochs, batch {args.batch_size}; PSNR in dB over the whole test set")
     print(f"{'noise':<12} {'level':>5}  {'noisy':>6}  {'denoised':>8}  {'plain AE':>8}  {'median 3x3':>10}  {'train s':>7}")
     for r in rows:
