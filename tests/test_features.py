@@ -91,3 +91,18 @@ def test_cli_features(run, tmp_path):
     proc = aekit_cli("features", run / "model.safetensors", "--input", "none")  # default folder beside the file
     assert proc.returncode == 0, proc.stderr
     assert sorted(p.name for p in (run / "model-features").iterdir()) == ["decoded.png", "weights.png"]
+
+
+def test_cli_features_of_a_table_run_uses_its_validation_rows(tmp_path):
+    from sklearn.datasets import load_wine
+
+    x = load_wine().data
+    np.save(tmp_path / "wine.npy", ((x - x.min(0)) / (x.max(0) - x.min(0))).astype(np.float32))
+    aekit.train(aekit.ModelConfig(input_dim=13, encoding_dim=3), aekit.TrainConfig(epochs=2, optimizer="adam"),
+                data=str(tmp_path / "wine.npy"), val_split=0.25, out=tmp_path / "run", tensorboard=False, verbose=0)
+    proc = aekit_cli("features", tmp_path / "run", "--top", 2)
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "run" / "features"
+    assert sorted(p.name for p in out.iterdir()) == ["decoded.png", "top_inputs.csv", "weights.png"]
+    rows = list(csv.DictReader(open(out / "top_inputs.csv")))
+    assert len(rows) == 3 * 2 and max(int(r["row"]) for r in rows) < 44  # 44 of the 178 rows were held out

@@ -10,11 +10,15 @@ from .callbacks import ProgressBar, TensorBoard  # noqa: E402
 from .io import load_model, save_model  # noqa: E402
 from .data import load_dataset, load_array, read_idx  # noqa: E402
 from .runs import train, load_run  # noqa: E402
+from .encode import encode  # noqa: E402
+from .features import features  # noqa: E402
+from .denoise import denoise  # noqa: E402
+from .anomaly import anomaly  # noqa: E402
 
 load = load_model
 
 __all__ = [
     "__version__", "ModelConfig", "TrainConfig", "Autoencoder", "summary", "fit", "evaluate", "History",
     "Callback", "ProgressBar", "TensorBoard", "save_model", "load_model", "load", "load_dataset", "load_array", "read_idx",
-    "train", "load_run", "AekitError", "ConfigError", "DataError", "ModelFileError", "TrainingError",
+    "train", "load_run", "encode", "features", "denoise", "anomaly", "AekitError", "ConfigError", "DataError", "ModelFileError", "TrainingError",
 ]

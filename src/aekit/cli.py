@@ -162,8 +162,9 @@ def add_features_parser(sub) -> argparse.ArgumentParser:
                        description="Draw the first encoder layer's weights (weights.png), each code unit decoded "
                        "alone (decoded.png) and the INPUT rows that most activate each code unit (top_inputs.png/.csv).")
     p.add_argument("run", metavar="RUN", help="run folder (from `aekit train`) or .safetensors file")
-    p.add_argument("--input", default="mnist", metavar="INPUT",
-                   help="rows searched for the most-activating inputs (default mnist = its test split; 'none' to skip)")
+    p.add_argument("--input", metavar="INPUT",
+                   help="rows searched for the most-activating inputs: a dataset (mnist, mnist:train …) or a file; "
+                   "default: the run's dataset's test split, else its validation rows; 'none' to skip")
     p.add_argument("--limit", type=int, metavar="N", help="search only the first N rows")
     p.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's IDX files")
     p.add_argument("--top", type=int, default=8, help="inputs shown per unit (default 8)")
@@ -179,8 +180,17 @@ def cmd_features(args: argparse.Namespace) -> int:
     from .features import features, write_features
     from .inputs import load_any_model
 
-    model, _ = load_any_model(args.run)
-    x = None if args.input.lower() == "none" else _rows(args, labels=False).x
+    model, config = load_any_model(args.run)
+    data = config.get("data") or {}
+    if args.input is None and data.get("dataset"):
+        args.input = f"{data['dataset']}:test"
+    if args.input is not None:
+        x = None if args.input.lower() == "none" else _rows(args, labels=False).x
+    else:  # a run on a user file: its validation rows; a lone model file: none
+        from .anomaly import validation_rows
+
+        x = validation_rows(config) if data else None
+        x = x[:args.limit] if x is not None and args.limit else x
     f = features(model, x, top=args.top)
     run = Path(args.run)
     out = args.out or (run / "features" if run.is_dir() else run.with_name(run.stem + "-features"))
