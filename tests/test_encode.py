@@ -62,8 +62,11 @@ def test_load_rows_splits_and_labels(tmp_path):
         load_rows(tmp_path / "x.npy", labels=tmp_path / "y.npy")
     np.save(tmp_path / "y.npy", np.arange(4))
     assert load_rows(tmp_path / "x.npy", labels=tmp_path / "y.npy").y.tolist() == [0, 1, 2, 3]
-    with pytest.raises(DataError, match="neither a dataset"):
-        load_rows("cifar")
+    for spec in ("cifar", "cifar:test", "rows.txt"):
+        with pytest.raises(DataError, match="neither a dataset"):
+            load_rows(spec)
+    with pytest.raises(DataError, match="no such file"):
+        load_rows(tmp_path / "missing.csv")
 
 
 def test_cli_encode_writes_codes_and_a_map(run, tmp_path):

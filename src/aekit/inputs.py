@@ -59,7 +59,7 @@ def load_rows(spec: str | os.PathLike, *, labels: str | os.PathLike | None = Non
         x, y = (ds.x_test, ds.y_test) if split == "test" else (ds.x_train, ds.y_train)
         rows = Rows(x, y, ds.image_shape, f"{name}:{split}")
     else:
-        if not Path(spec).exists() and ":" not in spec and not Path(spec).suffix:
+        if not Path(spec).exists() and Path(spec).suffix.lower() not in (".npy", ".csv", ".parquet"):
             raise DataError(f"{spec}: neither a dataset ({', '.join(DATASETS)}, optionally :test or :train) "
                             "nor an existing file; pass a .npy, .csv or .parquet file")
         rows = Rows(np.array(load_array(spec)), None, None, Path(spec).name)  # a writable copy for torch
