@@ -14,11 +14,14 @@ from .encode import encode  # noqa: E402
 from .features import features  # noqa: E402
 from .denoise import denoise  # noqa: E402
 from .anomaly import anomaly  # noqa: E402
+from .report import report  # noqa: E402
+from .compare import compare  # noqa: E402
 
 load = load_model
 
 __all__ = [
     "__version__", "ModelConfig", "TrainConfig", "Autoencoder", "summary", "fit", "evaluate", "History",
     "Callback", "ProgressBar", "TensorBoard", "save_model", "load_model", "load", "load_dataset", "load_array", "read_idx",
-    "train", "load_run", "encode", "features", "denoise", "anomaly", "AekitError", "ConfigError", "DataError", "ModelFileError", "TrainingError",
+    "train", "load_run", "AekitError", "ConfigError", "DataError", "ModelFileError", "TrainingError",
+    "report", "compare", "encode", "features", "denoise", "anomaly",
 ]
