@@ -134,14 +134,17 @@ class TrainConfig:
 # Named starting points for TrainConfig; explicit fields win (`recipe("fast", epochs=20)`).
 RECIPES: dict[str, dict[str, Any]] = {
     "tutorial": {},  # the Keras tutorial: adadelta, batch 256, 100 epochs
-    "fast": {"optimizer": "adam", "lr": 3e-3, "batch_size": 512, "epochs": 10, "schedule": "onecycle"},  # see docs/performance.md
+    "fast": {"optimizer": "adam", "lr": 1e-2, "batch_size": 512, "epochs": 10, "schedule": "onecycle"},  # see docs/performance.md
 }
 
 
 def recipe(name: str = "fast", **fields_: Any) -> TrainConfig:
     """A TrainConfig from a named recipe; keyword fields override the recipe's values."""
     _choice("recipe", name, tuple(RECIPES))
-    return TrainConfig(**{**RECIPES[name], **fields_})
+    base = dict(RECIPES[name])
+    if "optimizer" in fields_ and "lr" not in fields_:
+        base.pop("lr", None)  # another optimizer: its own default learning rate, not the recipe's
+    return TrainConfig(**{**base, **fields_})
 
 
 def to_dict(config: ModelConfig | TrainConfig) -> dict[str, Any]:

@@ -187,6 +187,20 @@ def _evaluate_rows(model: Autoencoder, x, y, cfg: TrainConfig, batch_size: int =
     return {k: v / x.shape[0] for k, v in sums.items()}
 
 
+@torch.inference_mode()
+def encode_array(model: Autoencoder, x: Any, *, batch_size: int = 16384) -> np.ndarray:
+    """The codes of every row of `x` (an array, tensor or memmap) as a float32 array, in large batches."""
+    x = as_rows(x, "x")
+    check_features(model, x)
+    was_training = model.training
+    model.eval()
+    out = np.empty((x.shape[0], model.config.encoding_dim), dtype=np.float32)
+    for start, xb in _blocks(x, batch_size):
+        out[start:start + xb.shape[0]] = model.encode(xb).numpy()
+    model.train(was_training)
+    return out
+
+
 # --------------------------------------------------------------------------- the loop
 def fit(
     model: Autoencoder,
