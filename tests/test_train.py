@@ -158,7 +158,8 @@ def test_memmap_input_trains_from_the_memmap_with_the_same_result(tmp_path, mnis
     np.save(tmp_path / "x.npy", x)
     mm = aekit.load_array(tmp_path / "x.npy")
     assert isinstance(mm, np.memmap)
-    assert isinstance(as_rows(mm), np.memmap)  # not read into a tensor as a whole
+    assert isinstance(as_rows(mm, keep_memmap=True), np.memmap)  # fit keeps it: batches are gathered from it
+    assert as_rows(mm).data_ptr() == mm.ctypes.data  # a tensor over the mapping, not a copy
     a, b = Autoencoder(ModelConfig(encoding_dim=8)), Autoencoder(ModelConfig(encoding_dim=8))
     ha = fit(a, mm, epochs=2, batch_size=50, validation_data=mm[:100], verbose=0).history
     hb = fit(b, x, epochs=2, batch_size=50, validation_data=x[:100], verbose=0).history
@@ -206,3 +207,12 @@ def test_encode_array_matches_the_encoder(mnist_small):
     with torch.no_grad():
         assert np.allclose(codes, model.encode(torch.from_numpy(x)).numpy(), atol=1e-6)
     assert codes.shape == (len(x), 32) and codes.dtype == np.float32
+
+
+def test_encode_array_refuses_nan_naming_the_row():
+    from aekit.train import encode_array
+
+    x = np.zeros((300, 784), dtype=np.float32)
+    x[257, 5] = np.nan
+    with pytest.raises(DataError, match="first in row 257"):
+        encode_array(Autoencoder(), x, batch_size=128)

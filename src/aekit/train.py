@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import mmap
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -77,14 +78,20 @@ class Callback:
 
 
 # --------------------------------------------------------------------------- optimizers and data
-def as_rows(x: Any, name: str = "x") -> torch.Tensor | np.memmap:
+def as_rows(x: Any, name: str = "x", *, keep_memmap: bool = False, check: bool = True) -> torch.Tensor:
     """A 2-D float32 tensor of rows; refuses other shapes, NaN and inf with a clear message.
 
-    A float32 C-ordered ``np.memmap`` (``aekit.load_array`` of a large .npy) stays a memmap: it is checked
-    in blocks and `fit` gathers each batch from it, so it is never read into memory as a whole.
+    NaN/inf are looked for in blocks of about 16 MB. A float32 C-ordered ``np.memmap`` (``aekit.load_array``
+    of a large .npy) becomes a tensor over the mapped file (no copy), or with `keep_memmap` stays the memmap
+    itself, which `fit` gathers each batch from, releasing its pages, so the file never sits in memory whole.
+    `check=False` skips the NaN/inf scan (for callers that check each block as they use it).
     """
     if isinstance(x, np.memmap) and x.dtype == np.float32 and x.ndim >= 2 and x.flags.c_contiguous:
         t = x.reshape(x.shape[0], -1)
+        if not keep_memmap:
+            with warnings.catch_warnings():  # read-only mapping: the tensor is never written to
+                warnings.simplefilter("ignore", UserWarning)
+                t = torch.from_numpy(np.asarray(t))
     elif isinstance(x, torch.Tensor):
         t = x.detach().to(torch.float32)
     else:
@@ -98,14 +105,20 @@ def as_rows(x: Any, name: str = "x") -> torch.Tensor | np.memmap:
         t = t.reshape(t.shape[0], -1)
     if t.shape[0] == 0:
         raise DataError(f"{name} has no rows; pass at least one row of data")
-    for start, block in _blocks(t):
-        if math.isfinite(float(block.sum())):  # one cheap pass; NaN and inf always reach the sum
-            continue
-        finite = torch.isfinite(block)
-        if not bool(finite.all()):
-            bad = start + int((~finite).any(dim=1).nonzero()[0, 0])
-            raise DataError(f"{name} holds NaN or inf (first in row {bad}); clean the data or use `aekit impute` for gaps")
+    if check:
+        for start, block in _blocks(t):
+            _check_finite(block, name, start)
     return t
+
+
+def _check_finite(block: torch.Tensor, name: str, start: int = 0) -> None:
+    """Refuse NaN/inf in `block` (rows `start`…), naming the first bad row."""
+    if math.isfinite(float(block.sum())):  # one cheap pass; NaN and inf always reach the sum
+        return
+    finite = torch.isfinite(block)
+    if not bool(finite.all()):
+        bad = start + int((~finite).any(dim=1).nonzero()[0, 0])
+        raise DataError(f"{name} holds NaN or inf (first in row {bad}); clean the data or use `aekit impute` for gaps")
 
 
 def _blocks(x: torch.Tensor | np.memmap, rows: int | None = None):
@@ -164,8 +177,8 @@ def check_loss_range(x: torch.Tensor, cfg: TrainConfig, name: str = "x") -> None
 @torch.no_grad()
 def evaluate(model: Autoencoder, x: Any, y: Any = None, config: TrainConfig | None = None, *, batch_size: int = 10000) -> dict[str, float]:
     """Every loss term on (x, y), averaged over rows; a denoising config corrupts x with fixed noise."""
-    x = as_rows(x, "validation x")
-    y = x if y is None else as_rows(y, "validation y")
+    x = as_rows(x, "validation x", keep_memmap=True)
+    y = x if y is None else as_rows(y, "validation y", keep_memmap=True)
     check_features(model, x, "validation x")
     return _evaluate_rows(model, x, y, config or TrainConfig(), batch_size)
 
@@ -188,14 +201,19 @@ def _evaluate_rows(model: Autoencoder, x, y, cfg: TrainConfig, batch_size: int =
 
 
 @torch.inference_mode()
-def encode_array(model: Autoencoder, x: Any, *, batch_size: int = 16384) -> np.ndarray:
-    """The codes of every row of `x` (an array, tensor or memmap) as a float32 array, in large batches."""
-    x = as_rows(x, "x")
+def encode_array(model: Autoencoder, x: Any, *, batch_size: int = 2048) -> np.ndarray:
+    """The codes of every row of `x` (an array, tensor or memmap) as a float32 array.
+
+    Each block of rows is checked for NaN/inf just before it is encoded (while it is in cache) instead of
+    in a separate pass over the whole array first: that pass cost as much as the encoding itself.
+    """
+    x = as_rows(x, "x", keep_memmap=True, check=False)
     check_features(model, x)
     was_training = model.training
     model.eval()
     out = np.empty((x.shape[0], model.config.encoding_dim), dtype=np.float32)
     for start, xb in _blocks(x, batch_size):
+        _check_finite(xb, "x", start)
         out[start:start + xb.shape[0]] = model.encode(xb).numpy()
     model.train(was_training)
     return out
@@ -221,16 +239,16 @@ def fit(
     2 a line per epoch. Pass `state` (from a checkpoint) to resume where it stopped.
     """
     cfg = replace(config or TrainConfig(), **overrides) if overrides else (config or TrainConfig())
-    x_given, x = x, as_rows(x, "x")
-    y = x if y is None or y is x_given else as_rows(y, "y")
+    x_given, x = x, as_rows(x, "x", keep_memmap=True)
+    y = x if y is None or y is x_given else as_rows(y, "y", keep_memmap=True)
     check_features(model, x)
     if y.shape != x.shape:
         raise DataError(f"y has shape {tuple(y.shape)} but x has {tuple(x.shape)}; an autoencoder's target has the input's shape")
     check_loss_range(y, cfg, "the target")
     if validation_data is not None:
         vx, vy = validation_data if isinstance(validation_data, tuple) else (validation_data, None)
-        vx_given, vx = vx, as_rows(vx, "validation x")
-        vy = vx if vy is None or vy is vx_given else as_rows(vy, "validation y")
+        vx_given, vx = vx, as_rows(vx, "validation x", keep_memmap=True)
+        vy = vx if vy is None or vy is vx_given else as_rows(vy, "validation y", keep_memmap=True)
         check_features(model, vx, "validation x")
         check_loss_range(vy, cfg, "the validation target")
     n, bs = x.shape[0], cfg.batch_size
