@@ -201,7 +201,7 @@ def _evaluate_rows(model: Autoencoder, x, y, cfg: TrainConfig, batch_size: int =
 
 
 @torch.inference_mode()
-def encode_array(model: Autoencoder, x: Any, *, batch_size: int = 2048) -> np.ndarray:
+def encode_array(model: Autoencoder, x: Any, *, batch_size: int = 8192) -> np.ndarray:
     """The codes of every row of `x` (an array, tensor or memmap) as a float32 array.
 
     Each block of rows is checked for NaN/inf just before it is encoded (while it is in cache) instead of
