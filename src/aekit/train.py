@@ -78,7 +78,7 @@ class Callback:
 
 
 # --------------------------------------------------------------------------- optimizers and data
-def as_rows(x: Any, name: str = "x", *, keep_memmap: bool = False, check: bool = True) -> torch.Tensor:
+def as_rows(x: Any, name: str = "x", *, keep_memmap: bool = False, check: bool = True) -> torch.Tensor | np.memmap:
     """A 2-D float32 tensor of rows; refuses other shapes, NaN and inf with a clear message.
 
     NaN/inf are looked for in blocks of about 16 MB. A float32 C-ordered ``np.memmap`` (``aekit.load_array``
@@ -235,6 +235,7 @@ def fit(
     """Train `model` to map `x` to `y` (default `x`), Keras-style.
 
     ``fit(model, x, x, epochs=50, batch_size=256, shuffle=True, validation_data=(xt, xt))``.
+    `x` may be a float32 ``np.memmap`` (``aekit.load_array`` of a .npy): each batch is read from the file.
     Keyword overrides replace fields of `config`. `verbose` 0 is quiet, 1 a bar per epoch,
     2 a line per epoch. Pass `state` (from a checkpoint) to resume where it stopped.
     """
