@@ -21,6 +21,13 @@ class Adadelta(torch.optim.Adadelta):
         super().__init__(params, **kwargs)
         self._flat: dict[int, tuple[torch.Tensor, ...]] = {}
 
+    def state_dict(self) -> dict:
+        """The standard state_dict, its tensors copied out of the flat buffers (so that no two share memory,
+        which safetensors refuses)."""
+        sd = super().state_dict()
+        sd["state"] = {k: {n: v.clone() if torch.is_tensor(v) else v for n, v in s.items()} for k, s in sd["state"].items()}
+        return sd
+
     def load_state_dict(self, state_dict) -> None:
         super().load_state_dict(state_dict)
         self._flat.clear()  # the state tensors were replaced: view them again
