@@ -216,3 +216,14 @@ def test_encode_array_refuses_nan_naming_the_row():
     x[257, 5] = np.nan
     with pytest.raises(DataError, match="first in row 257"):
         encode_array(Autoencoder(), x, batch_size=128)
+
+
+def test_optimizers_keep_keras_2_settings():
+    from aekit.optim import make_optimizer
+
+    model = Autoencoder(ModelConfig(input_dim=6, encoding_dim=2))
+    ada = make_optimizer(model, aekit.TrainConfig())
+    assert isinstance(ada, torch.optim.Adadelta)
+    assert {k: ada.defaults[k] for k in ("lr", "rho", "eps")} == {"lr": 1.0, "rho": 0.95, "eps": 1e-7}
+    adam = make_optimizer(model, aekit.TrainConfig(optimizer="adam", lr=0.01))
+    assert isinstance(adam, torch.optim.Adam) and adam.defaults["eps"] == 1e-7 and adam.defaults["lr"] == 0.01
