@@ -39,9 +39,13 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     m.add_argument("--code-activation", default="relu", help="code activation (default relu; sigmoid for --kl-beta)")
     m.add_argument("--output-activation", default="sigmoid", help="output activation (default sigmoid)")
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, default=100, help="default 100")
-    t.add_argument("--batch-size", type=int, default=256, help="default 256")
-    t.add_argument("--optimizer", default="adadelta", help="adadelta (Keras 2: lr 1.0, rho 0.95), adam or sgd")
+    t.add_argument("--recipe", choices=("tutorial", "fast"), default="tutorial",
+                   help="starting values for the flags below: tutorial (default) or fast (adam, onecycle, batch 512, 10 epochs; "
+                        "the recommended start); explicit flags win")
+    t.add_argument("--epochs", type=int, help="default 100 (recipe fast: 10)")
+    t.add_argument("--batch-size", type=int, help="default 256 (recipe fast: 512)")
+    t.add_argument("--optimizer", help="adadelta (Keras 2: lr 1.0, rho 0.95; the default), adam or sgd")
+    t.add_argument("--schedule", help="learning rate schedule: constant (default) or onecycle")
     t.add_argument("--lr", type=float, help="learning rate (default: the optimizer's Keras 2 default)")
     t.add_argument("--loss", default="bce", help="bce or mse (default bce)")
     t.add_argument("--seed", type=int, default=0, help="seeds initialisation, shuffling and noise (default 0)")
@@ -65,11 +69,12 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
 
 
 def configs_from_args(args: argparse.Namespace):
-    from .config import ModelConfig, TrainConfig
+    from .config import ModelConfig, recipe
 
     model = ModelConfig(encoding_dim=args.encoding_dim, hidden=args.hidden, activation=args.activation,
                         code_activation=args.code_activation, output_activation=args.output_activation, seed=args.seed)
-    train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, loss=args.loss,
+    given = {k: getattr(args, k) for k in ("epochs", "batch_size", "optimizer", "lr", "schedule") if getattr(args, k) is not None}
+    train = recipe(args.recipe, **given, loss=args.loss,
                         seed=args.seed, l1=args.l1, kl_beta=args.kl_beta, kl_rho=args.kl_rho, weight_decay=args.weight_decay,
                         contractive=args.contractive, noise=args.noise, noise_level=args.noise_level)
     return model, train
@@ -80,7 +85,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .runs import train
 
     if args.quick:
-        args.epochs = min(args.epochs, 5) if args.epochs != 100 else 5
+        args.epochs = min(args.epochs or 5, 5)
         args.limit = args.limit or 10000
     model_cfg, train_cfg = configs_from_args(args)
     verbose = 0 if args.quiet else args.verbose
