@@ -84,7 +84,7 @@ def test_bounds_clip_only_filled_cells():
 
 
 def test_default_hidden_grows_with_columns():
-    assert default_hidden(10) == (20, 10) and default_hidden(64) == (128, 64) and default_hidden(2) == (8, 4)
+    assert default_hidden(10) == (60, 30) and default_hidden(64) == (384, 192) and default_hidden(2) == (24, 12)
 
 
 def test_recovers_a_generated_low_rank_ratings_matrix():
@@ -166,7 +166,7 @@ def test_cli_fills_a_csv_and_keeps_observed_cells(tmp_path):
     assert np.array_equal(filled[~hidden], gappy[~hidden])
     assert src.read_text().splitlines()[0] == out.read_text().splitlines()[0]
     info = json.loads(report.read_text())
-    assert info["cells_filled"] == hidden.sum() and info["epochs"] <= 20 and info["hidden"] == [26, 13]
+    assert info["cells_filled"] == hidden.sum() and info["epochs"] <= 20 and info["hidden"] == [78, 39]
 
 
 def test_cli_ratings_to_predictions(tmp_path):

@@ -115,13 +115,13 @@ def add_impute_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("input", nargs="?", metavar="INPUT", help="table with empty cells (.csv, .parquet or .npy)")
     p.add_argument("--ratings", metavar="FILE", help="MovieLens ratings file instead of INPUT (u.data, ratings.csv, ratings.dat)")
     p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the filled table (.csv, .parquet, .npy)")
-    p.add_argument("--epochs", type=int, default=300, help="most epochs; early stopping on held-out cells ends sooner (default 300)")
+    p.add_argument("--epochs", type=int, help="most epochs; early stopping on held-out cells ends sooner (default 300)")
     p.add_argument("--hidden", type=_int_list, default=None, metavar="SIZES",
-                   help="layer sizes from input to code, e.g. 64,32 (default: 2×columns, then 1×columns)")
-    p.add_argument("--dropout", type=float, default=0.5, help="fraction of observed cells hidden from the input per batch (default 0.5)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 0.001)")
-    p.add_argument("--weight-decay", type=float, default=0.0, help="L2 penalty on the weights (default 0)")
-    p.add_argument("--seed", type=int, default=0, help="seeds the model, the dropout and the held-out cells (default 0)")
+                   help="layer sizes from input to code, e.g. 64,32 (default: 6×columns, then 3×columns)")
+    p.add_argument("--dropout", type=float, help="fraction of observed cells hidden from the input per batch (default 0.3)")
+    p.add_argument("--lr", type=float, help="Adam learning rate (default 0.002)")
+    p.add_argument("--weight-decay", type=float, help="L2 penalty on the weights (default 0)")
+    p.add_argument("--seed", type=int, help="seeds the model, the dropout and the held-out cells (default 0)")
     p.add_argument("--report", metavar="FILE", help="also write a JSON report (cells filled, held-out RMSE, epochs, history)")
     p.set_defaults(func=cmd_impute)
     return p
@@ -153,8 +153,10 @@ def cmd_impute(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(1)
-    filled, info = impute(table, hidden=args.hidden, epochs=args.epochs, dropout=args.dropout, lr=args.lr,
-                          weight_decay=args.weight_decay, seed=args.seed, bounds=bounds, columns=columns, return_info=True)
+    options = dict(hidden=args.hidden, epochs=args.epochs, dropout=args.dropout, lr=args.lr, weight_decay=args.weight_decay,
+                   seed=args.seed)  # options left out take the library's defaults
+    filled, info = impute(table, bounds=bounds, columns=columns, return_info=True,
+                          **{k: v for k, v in options.items() if v is not None})
     if args.ratings:  # one row per user: the user id, then a rating for every item (observed or predicted)
         filled, columns = np.column_stack([users, filled]), ["user", *columns]
     write_table(args.output, filled, columns)

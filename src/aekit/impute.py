@@ -1,9 +1,10 @@
 """Filling missing values with an autoencoder (MIDA, Gondara & Wang 2018; AutoRec, Sedhain et al. 2015).
 
-Columns are standardised over their observed cells, missing cells start at the column mean (0), and a
-dense autoencoder learns to reconstruct the observed cells from rows in which a random half of them are
-hidden as well (input dropout), with the loss taken over observed cells only. So it learns to predict a
-cell from the others, which is what filling a gap asks. A tenth of the observed cells is held out from
+Columns are standardised over their observed cells, missing cells read as the column mean (0), and a
+dense autoencoder learns to reconstruct the observed cells from rows in which a random 30% of them are
+hidden as well (input dropout), with the loss taken over observed cells only; beside the values it is
+fed the mask of the cells it sees, so a missing cell and an observed mean are told apart. So it learns
+to predict a cell from the others, which is what filling a gap asks. A tenth of the observed cells is held out from
 training to stop early and to estimate the error; the returned table keeps every observed cell exactly.
 
 >>> import numpy as np
@@ -32,7 +33,7 @@ import torch
 from .config import ModelConfig, TrainConfig
 from .errors import DataError
 from .models import Autoencoder
-from .objectives import corrupt, masked_mse
+from .objectives import masked_mse
 from .objectives import weight_decay as l2_penalty
 from .train import Callback, History, TrainState, make_optimizer
 
@@ -52,9 +53,10 @@ class ImputeInfo:
 
 
 def default_hidden(n_columns: int) -> tuple[int, ...]:
-    """The default layers for `n_columns`: one hidden layer of 2×columns, and a code of 1×column (overcomplete,
-    as MIDA's; input dropout, not a bottleneck, keeps it from copying its input)."""
-    return (max(8, 2 * n_columns), max(4, n_columns))
+    """The default layers for `n_columns`: one hidden layer of 6×columns and a code of 3×columns (overcomplete,
+    as MIDA's; input dropout, not a bottleneck, keeps it from copying its input). Tuned on the benchmark:
+    2×/1× and 4×/2× were worse on all four tables, 8×/4× slightly worse."""
+    return (max(24, 6 * n_columns), max(12, 3 * n_columns))
 
 
 def _as_table(x: Any) -> np.ndarray:
@@ -74,13 +76,14 @@ def impute(
     *,
     hidden: Sequence[int] | None = None,
     epochs: int = 300,
-    dropout: float = 0.5,
+    dropout: float = 0.3,
     batch_size: int = 64,
-    lr: float = 1e-3,
+    lr: float = 2e-3,
     weight_decay: float = 0.0,
     patience: int = 30,
     val_fraction: float = 0.1,
     activation: str = "elu",
+    mask_input: bool = True,
     bounds: tuple[float, float] | None = None,
     seed: int = 0,
     callbacks: Sequence[Callback] = (),
@@ -93,7 +96,8 @@ def impute(
     `default_hidden(columns)`); `dropout` the fraction of observed cells hidden from the input in each
     batch; `weight_decay` the L2 penalty λ/2·Σw²; `patience` epochs without a better held-out RMSE
     before stopping (0: train all `epochs`); `val_fraction` the share of observed cells held out for
-    that; `bounds` (low, high) clips the filled cells (ratings 1–5); `columns` names used in messages.
+    that; `mask_input` also feeds the network which cells it sees (a missing cell reads 0, the column
+    mean, and the mask tells it apart from an observed mean); `bounds` (low, high) clips the filled cells (ratings 1–5); `columns` names used in messages.
     Returns the filled array (float32 stays float32, anything else becomes float64), and with `return_info` also an :class:`ImputeInfo`.
     """
     a = _as_table(x)
@@ -107,11 +111,11 @@ def impute(
         raise DataError(f"column {names[empty[0]]!r} has no observed value, so nothing can predict it; drop that column")
     hidden = tuple(hidden) if hidden else default_hidden(d)
     if not 0 <= dropout < 1:
-        raise DataError(f"dropout must lie in [0, 1), got {dropout}; 0.5 is the default")
+        raise DataError(f"dropout must lie in [0, 1), got {dropout}; 0.3 is the default")
     if not 0 <= val_fraction < 1:
         raise DataError(f"val_fraction must lie in [0, 1), got {val_fraction}")
     # The configs validate the sizes, activation and training numbers with aekit's usual messages.
-    mcfg = ModelConfig(input_dim=d, hidden=hidden[:-1], encoding_dim=hidden[-1], activation=activation,
+    mcfg = ModelConfig(input_dim=2 * d if mask_input else d, hidden=hidden[:-1], encoding_dim=hidden[-1], activation=activation,
                        code_activation=activation, output_activation="linear", seed=seed)
     tcfg = TrainConfig(epochs=epochs, batch_size=batch_size, optimizer="adam", lr=lr, loss="mse", seed=seed,
                        weight_decay=weight_decay, noise="masking" if dropout else "none", noise_level=dropout,
@@ -133,12 +137,11 @@ def impute(
     model = Autoencoder(mcfg)
     state = TrainState(model, make_optimizer(model, tcfg), tcfg, torch.Generator().manual_seed(seed), History())
     state.steps_per_epoch = math.ceil(n / batch_size)
-    x_train = z * train_mask  # held-out and missing cells read as the column mean, 0
 
     def score() -> float:
         model.eval()
         with torch.no_grad():
-            err = masked_mse(model(x_train), z, held_t)
+            err = masked_mse(_predict(model, z, train_mask, mask_input), z, held_t)
         model.train()
         return math.sqrt(float(err)) if held.any() else math.nan
 
@@ -153,8 +156,9 @@ def impute(
         order = torch.randperm(n, generator=state.generator)
         for batch, start in enumerate(range(0, n, batch_size)):
             idx = order[start:start + batch_size]
-            xb, mb = x_train[idx], train_mask[idx]
-            loss = masked_mse(model(corrupt(xb, tcfg.noise, dropout, state.generator)), z[idx], mb)
+            zb, mb = z[idx], train_mask[idx]
+            keep = mb & (torch.rand(mb.shape, generator=state.generator) >= dropout)  # input dropout
+            loss = masked_mse(_predict(model, zb, keep, mask_input), zb, mb)
             if weight_decay:
                 loss = loss + weight_decay * l2_penalty(model)
             state.optimizer.zero_grad(set_to_none=True)
@@ -182,13 +186,24 @@ def impute(
         model.load_state_dict(best_state)
     model.eval()
     with torch.no_grad():
-        pred = model(z * torch.from_numpy(obs)).double().numpy()
+        pred = _predict(model, z, torch.from_numpy(obs), mask_input).double().numpy()
     filled = np.where(obs, a, pred * scale + mean).astype(dtype)
     if bounds is not None:
         filled[~obs] = np.clip(filled[~obs], bounds[0], bounds[1])
     info = ImputeInfo(missing, best if held.any() else math.nan, state.epoch, best_epoch, hidden,
                       {k: list(v) for k, v in state.history.history.items()})
     return (filled, info) if return_info else filled
+
+
+def _predict(model: Autoencoder, values: torch.Tensor, seen: torch.Tensor, mask_input: bool) -> torch.Tensor:
+    """The network's values for every cell of `values` from its `seen` cells (the others read 0, the mean).
+
+    With `mask_input` the row is [values, mask] (input_dim 2×columns); the decoder's second half is unused.
+    """
+    x = values * seen
+    if mask_input:
+        x = torch.cat([x, seen.to(x.dtype)], dim=1)
+    return model(x)[:, :values.shape[1]]
 
 
 # --------------------------------------------------------------------------- ratings files (MovieLens)
