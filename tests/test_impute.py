@@ -204,3 +204,21 @@ def test_cli_errors_are_one_line(tmp_path, content, args, words):
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.count("\n") == 1 and words in proc.stderr
     assert not (tmp_path / "out.csv").exists()
+
+
+def test_callbacks_see_each_epoch_and_can_stop():
+    from aekit.train import Callback
+
+    class StopAtThree(Callback):
+        def __init__(self):
+            self.seen = []
+
+        def on_epoch_end(self, state, logs):
+            self.seen.append((state.epoch, round(logs["val_rmse"], 6)))
+            state.stop_training = state.epoch == 3
+
+    cb = StopAtThree()
+    gappy, _ = with_gaps(load_wine().data)
+    _, info = impute(gappy, epochs=50, callbacks=[cb], return_info=True)
+    assert [e for e, _ in cb.seen] == [1, 2, 3] and info.epochs == 3
+    assert [v for _, v in cb.seen] == [round(v, 6) for v in info.history["val_rmse"]]

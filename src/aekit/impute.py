@@ -92,13 +92,15 @@ def impute(
 ):
     """Fill the NaN cells of a numeric table with an autoencoder; observed cells come back unchanged.
 
-    Parameters: `hidden` the layer sizes from input to code (the last is the code; default
-    `default_hidden(columns)`); `dropout` the fraction of observed cells hidden from the input in each
-    batch; `weight_decay` the L2 penalty λ/2·Σw²; `patience` epochs without a better held-out RMSE
-    before stopping (0: train all `epochs`); `val_fraction` the share of observed cells held out for
-    that; `mask_input` also feeds the network which cells it sees (a missing cell reads 0, the column
-    mean, and the mask tells it apart from an observed mean); `bounds` (low, high) clips the filled cells (ratings 1–5); `columns` names used in messages.
-    Returns the filled array (float32 stays float32, anything else becomes float64), and with `return_info` also an :class:`ImputeInfo`.
+    `hidden`: layer sizes from input to code (the last is the code; default `default_hidden(columns)`).
+    `dropout`: the fraction of observed cells also hidden from the input in each batch.
+    `weight_decay`: the L2 penalty λ/2·Σw². `patience`: epochs without a better held-out RMSE before
+    stopping (0: train all `epochs`). `val_fraction`: the share of observed cells held out for that.
+    `mask_input`: also feed the network which cells it sees (a missing cell reads 0, the column mean;
+    the mask tells it apart from an observed mean). `bounds`: (low, high) clips the filled cells
+    (ratings 1–5). `columns`: names used in messages. `callbacks`: aekit Callbacks (logs: loss, val_rmse).
+    Returns the filled array (float32 stays float32, anything else becomes float64), and with
+    `return_info` also an :class:`ImputeInfo`.
     """
     a = _as_table(x)
     dtype = a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)  # float32 in, float32 out: observed cells identical
@@ -115,8 +117,8 @@ def impute(
     if not 0 <= val_fraction < 1:
         raise DataError(f"val_fraction must lie in [0, 1), got {val_fraction}")
     # The configs validate the sizes, activation and training numbers with aekit's usual messages.
-    mcfg = ModelConfig(input_dim=2 * d if mask_input else d, hidden=hidden[:-1], encoding_dim=hidden[-1], activation=activation,
-                       code_activation=activation, output_activation="linear", seed=seed)
+    mcfg = ModelConfig(input_dim=2 * d if mask_input else d, hidden=hidden[:-1], encoding_dim=hidden[-1],
+                       activation=activation, code_activation=activation, output_activation="linear", seed=seed)
     tcfg = TrainConfig(epochs=epochs, batch_size=batch_size, optimizer="adam", lr=lr, loss="mse", seed=seed,
                        weight_decay=weight_decay, noise="masking" if dropout else "none", noise_level=dropout,
                        patience=patience)
