@@ -187,8 +187,9 @@ def test_cli_ratings_to_predictions(tmp_path):
 def test_cli_parquet_npy_and_nothing_to_fill(tmp_path):
     x = load_diabetes().data[:100].astype(np.float32)
     write_table(tmp_path / "full.npy", x)
-    proc = aekit("impute", tmp_path / "full.npy", "-o", tmp_path / "same.parquet", check=True)
+    proc = aekit("impute", tmp_path / "full.npy", "-o", tmp_path / "same.parquet", "--report", tmp_path / "r.json", check=True)
     assert "nothing to fill" in proc.stdout
+    assert json.loads((tmp_path / "r.json").read_text())["holdout_rmse"] is None  # strict JSON, no NaN
     assert np.array_equal(read_table(tmp_path / "same.parquet")[0], x)
 
 
