@@ -60,6 +60,20 @@ def read_json(path: str | os.PathLike) -> Any:
         raise ModelFileError(f"{path}: not valid JSON ({exc}); the file is damaged, re-run training or restore it") from None
 
 
+def tensor_digest(tensors: dict[str, torch.Tensor], *texts: str) -> str:
+    """SHA-256 of named tensors (name, dtype, shape, bytes, in name order) and `texts`: detects edited files."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    for text in texts:
+        h.update(text.encode())
+    return h.hexdigest()
+
+
 def save_model(model: Autoencoder, path: str | os.PathLike, extra: dict[str, Any] | None = None) -> Path:
     """Save weights as safetensors; the metadata holds the aekit version and the model config.
 
@@ -74,6 +88,7 @@ def save_model(model: Autoencoder, path: str | os.PathLike, extra: dict[str, Any
     if extra:
         meta.update({k: json.dumps(v) for k, v in extra.items()})
     tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    meta["sha256"] = tensor_digest(tensors, meta["model_config"])
     return atomic_write_bytes(path, save(tensors, metadata=meta))
 
 
@@ -116,6 +131,9 @@ def load_model(path: str | os.PathLike) -> Autoencoder:
         weights, cfg_dict = path, None
     tensors, meta = _read_safetensors(weights)
     _check_version(meta, weights)
+    if "sha256" in meta and meta["sha256"] != tensor_digest(tensors, meta.get("model_config", "")):
+        raise ModelFileError(f"{weights}: its contents do not match the checksum stored in it; the file was modified "
+                             "or damaged, save it again or restore it")
     if cfg_dict is None:
         if "model_config" not in meta:
             raise ModelFileError(f"{weights}: no model config in the file's metadata nor a config.json beside it; it was not written by aekit")
