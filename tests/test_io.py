@@ -3,6 +3,9 @@ import json
 import pytest
 import torch
 from safetensors.torch import save_file
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from pathlib import Path
 
 from aekit import Autoencoder, ModelConfig, load_model, save_model
 from aekit.errors import ModelFileError
@@ -70,3 +73,36 @@ def test_tampered_metadata_and_foreign_files(tmp_path):
         load_model(tmp_path / "v.safetensors")
     with pytest.raises(ModelFileError, match="not found"):
         load_model(tmp_path / "missing.safetensors")
+
+
+@settings(max_examples=120, deadline=10000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzz_load_model(tmp_path, data):
+    """Any damage to a model file — cut, flipped, spliced, or random bytes — is a one-line ModelFileError."""
+    from aekit.errors import ModelFileError
+
+    good = _GOOD_MODEL_FILE
+    i = data.draw(st.integers(0, len(good) - 1))
+    blob = data.draw(st.sampled_from([
+        good[:i], good[:i] + bytes([good[i] ^ data.draw(st.integers(1, 255))]) + good[i + 1:],
+        good[:i] + b"\x00\x01" + good[i:], b"",
+    ]))
+    path = tmp_path / "fuzz.safetensors"
+    path.write_bytes(blob)
+    try:
+        model = load_model(path)
+    except ModelFileError as e:
+        assert "\n" not in str(e)
+    else:  # only a change to bytes that do not matter (e.g. JSON whitespace) can load
+        assert model.config.input_dim == 6
+
+
+def _good_model_file() -> bytes:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        save_model(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), Path(d) / "m.safetensors")
+        return (Path(d) / "m.safetensors").read_bytes()
+
+
+_GOOD_MODEL_FILE = _good_model_file()
