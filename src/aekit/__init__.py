@@ -10,6 +10,10 @@ from .callbacks import ProgressBar, TensorBoard  # noqa: E402
 from .io import load_model, save_model  # noqa: E402
 from .data import load_dataset, load_array, read_idx  # noqa: E402
 from .runs import train, load_run  # noqa: E402
+from .report import report  # noqa: E402
+from .compare import compare  # noqa: E402
+from .runs import resume  # noqa: E402
+from .checkpoint import Checkpoint, EarlyStopping, load_checkpoint  # noqa: E402
 
 load = load_model
 
@@ -17,4 +21,6 @@ __all__ = [
     "__version__", "ModelConfig", "TrainConfig", "Autoencoder", "summary", "fit", "evaluate", "History",
     "Callback", "ProgressBar", "TensorBoard", "save_model", "load_model", "load", "load_dataset", "load_array", "read_idx",
     "train", "load_run", "AekitError", "ConfigError", "DataError", "ModelFileError", "TrainingError",
+    "report", "compare",
+    "resume", "Checkpoint", "EarlyStopping", "load_checkpoint",
 ]

@@ -148,10 +148,46 @@ def add_summary_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import report
+
+    print(report(args.run, args.out))
+    return 0
+
+
+def add_report_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("report", help="(re)build a run's self-contained report.html",
+                       description="Write RUN/report.html: config, summary, loss curves, reconstructions, the kind's figures, "
+                       "final figures and time taken, with every image embedded (no network needed).")
+    p.add_argument("run", help="run folder written by `aekit train`")
+    p.add_argument("--out", metavar="FILE", help="where to write the report (default RUN/report.html)")
+    p.set_defaults(func=cmd_report)
+    return p
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare
+
+    print(compare(args.runs, html=args.html))
+    if args.html:
+        print(f"wrote {args.html}")
+    return 0
+
+
+def add_compare_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("compare", help="a table of runs side by side (and an HTML page with the curves overlaid)")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run folders written by `aekit train`")
+    p.add_argument("--html", metavar="FILE", help="also write an HTML page with the table and the loss curves overlaid")
+    p.set_defaults(func=cmd_compare)
+    return p
+
+
 # One entry per subcommand, in the order `aekit --help` lists them.
 COMMANDS = [
     add_train_parser,
     add_summary_parser,
+    add_report_parser,
+    add_compare_parser,
 ]
 
 

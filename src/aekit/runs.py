@@ -1,8 +1,8 @@
 """A run: data in, a trained model and its run folder out. `train` is what `aekit train` calls.
 
 A run folder holds config.json, model.safetensors, history.json / history.csv, metrics.json,
-tb/ (TensorBoard event files), reconstructions.png, loss.png and checkpoint/ (see aekit.checkpoint);
-`resume` continues a run from its checkpoint.
+tb/ (TensorBoard event files), reconstructions.png, loss.png, report.html and checkpoint/ (see
+aekit.checkpoint); `resume` continues a run from its checkpoint.
 """
 
 from __future__ import annotations
@@ -211,7 +211,9 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
     cbs = [*callbacks, checkpoint]
     if tensorboard:
         images = rd.x_val if rd.x_val is not None else rd.x_train
-        cbs.append(TensorBoard(str(path / "tb"), images=np.asarray(images[:10]), image_shape=rd.image_shape))
+        labels = rd.y_val if rd.x_val is not None else rd.y_train
+        cbs.append(TensorBoard(str(path / "tb"), images=np.asarray(images[:10]), image_shape=rd.image_shape,
+                               embedding=np.asarray(images[:2000]), embedding_labels=None if labels is None else labels[:2000]))
     t0 = time.perf_counter()
     done = state.epoch if state is not None else 0
     try:
@@ -232,6 +234,9 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
     metrics = run_metrics(model, eval_x, history, train_time)
     write_json(path / "metrics.json", metrics)
     write_figures(path, model, eval_x, history, rd.image_shape)
+    from .report import report
+
+    report(path, x=eval_x)
     return RunResult(path, model, history, metrics)
 
 
