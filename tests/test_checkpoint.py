@@ -341,3 +341,16 @@ GOOD_CHECKPOINT = b""
 def _good_checkpoint_bytes(tmp_path_factory):
     global GOOD_CHECKPOINT
     GOOD_CHECKPOINT = _good_checkpoint(tmp_path_factory.mktemp("ck"), np.random.default_rng(0))
+
+
+def test_ctrl_c_waits_until_the_checkpoint_is_written():
+    from aekit.checkpoint import _signals_deferred
+
+    done = []
+    with pytest.raises(KeyboardInterrupt):
+        with _signals_deferred():
+            os.kill(os.getpid(), signal.SIGINT)  # a real signal, to this process
+            time.sleep(0.2)  # Python would run the handler here, were it not deferred
+            done.append("written")
+    assert done == ["written"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler

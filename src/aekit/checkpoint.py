@@ -98,15 +98,28 @@ def _unflatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
 
 @contextlib.contextmanager
 def _signals_deferred() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM until the block ends, so Ctrl-C never interrupts a checkpoint write half-way."""
-    can = hasattr(signal, "pthread_sigmask") and threading.current_thread() is threading.main_thread()
-    if can:
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT, signal.SIGTERM})
+    """Hold SIGINT/SIGTERM until the block ends, so Ctrl-C never interrupts a checkpoint write half-way.
+
+    Python runs signal handlers in the main thread, so the handlers are swapped for recorders (masking the
+    signals in one thread would not stop another thread from taking them); main thread only.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    old = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in old:
+        signal.signal(sig, lambda signum, frame: pending.append(signum))
     try:
         yield
     finally:
-        if can:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        for sig in pending:
+            if callable(old[sig]):
+                old[sig](sig, None)
+            elif old[sig] == signal.SIG_DFL:
+                signal.raise_signal(sig)
 
 
 def save_checkpoint(state: TrainState, path: str | os.PathLike, meta: dict[str, Any] | None = None) -> Path:
@@ -262,14 +275,15 @@ class Checkpoint(Callback):
         self.saved_epoch: int | None = None  # the epoch of the last checkpoint this callback wrote
 
     def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> None:
-        if self.keep_best:
-            key, value = _monitored(logs, self.monitor)
-            best = state.extra.get("checkpoint", {}).get("best")
-            if math.isfinite(value) and (best is None or value < best):
-                state.extra["checkpoint"] = {"monitor": key, "best": value, "best_epoch": state.epoch}
-                save_model(state.model, self.folder / BEST, extra={"epoch": state.epoch, key: value})
-        save_checkpoint(state, self.folder / LAST, self.meta)
-        self.saved_epoch = state.epoch
+        with _signals_deferred():  # Ctrl-C waits until both files are written
+            if self.keep_best:
+                key, value = _monitored(logs, self.monitor)
+                best = state.extra.get("checkpoint", {}).get("best")
+                if math.isfinite(value) and (best is None or value < best):
+                    state.extra["checkpoint"] = {"monitor": key, "best": value, "best_epoch": state.epoch}
+                    save_model(state.model, self.folder / BEST, extra={"epoch": state.epoch, key: value})
+            save_checkpoint(state, self.folder / LAST, self.meta)
+            self.saved_epoch = state.epoch
 
 
 class EarlyStopping(Callback):
