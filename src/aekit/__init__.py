@@ -10,6 +10,7 @@ from .callbacks import ProgressBar, TensorBoard  # noqa: E402
 from .io import load_model, save_model  # noqa: E402
 from .data import load_dataset, load_array, read_idx  # noqa: E402
 from .runs import train, load_run  # noqa: E402
+from .export import export_onnx  # noqa: E402
 from .report import report  # noqa: E402
 from .compare import compare  # noqa: E402
 from .runs import resume  # noqa: E402
@@ -21,6 +22,6 @@ __all__ = [
     "__version__", "ModelConfig", "TrainConfig", "Autoencoder", "summary", "fit", "evaluate", "History",
     "Callback", "ProgressBar", "TensorBoard", "save_model", "load_model", "load", "load_dataset", "load_array", "read_idx",
     "train", "load_run", "AekitError", "ConfigError", "DataError", "ModelFileError", "TrainingError",
-    "report", "compare",
+    "report", "compare", "export_onnx",
     "resume", "Checkpoint", "EarlyStopping", "load_checkpoint",
 ]

@@ -41,7 +41,8 @@ import torch
 from . import __version__
 from .config import ModelConfig, TrainConfig, from_dict, to_dict
 from .errors import AekitError, ModelFileError
-from .io import atomic_write_bytes, save_model, tensor_digest
+from .io import _digest as tensor_digest  # SHA-256 of named tensors + a text
+from .io import atomic_write_bytes, save_model
 from .models import Autoencoder
 from .train import Callback, History, TrainState, make_optimizer
 

@@ -148,6 +148,27 @@ def add_summary_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export
+
+    paths = export(args.run, args.out, opset=args.opset, verify=not args.no_verify)
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def add_export_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("export", help="write the encoder, decoder and full model as ONNX graphs",
+                       description="Export a model to ONNX: encoder.onnx (x → code), decoder.onnx (code → reconstruction) "
+                       "and autoencoder.onnx (x → reconstruction), each with a dynamic batch axis, checked in onnxruntime.")
+    p.add_argument("run", help="run folder or .safetensors file")
+    p.add_argument("--out", metavar="DIR", help="output folder (default RUN/onnx, or NAME-onnx/ beside a .safetensors file)")
+    p.add_argument("--opset", type=int, metavar="N", help="ONNX opset version (default: the exporter's)")
+    p.add_argument("--no-verify", action="store_true", help="skip running the graphs in onnxruntime against PyTorch")
+    p.set_defaults(func=cmd_export)
+    return p
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import report
 
@@ -186,6 +207,7 @@ def add_compare_parser(sub) -> argparse.ArgumentParser:
 COMMANDS = [
     add_train_parser,
     add_summary_parser,
+    add_export_parser,
     add_report_parser,
     add_compare_parser,
 ]
