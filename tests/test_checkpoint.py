@@ -148,13 +148,18 @@ def ckpt_epoch(run):
 
 
 def mid_epoch(proc, epoch, epochs):
-    """True once the progress bar of `epoch` shows some but not all of its steps."""
-    text = proc.text()
-    head = f"Epoch {epoch}/{epochs}"
-    if head not in text:
-        return False
-    steps = re.findall(r"(\d+)/(\d+) \[", text.split(head)[-1])
-    return any(0 < int(n) < int(total) for n, total in steps)
+    """A condition that turns true 50 ms after the progress output shows that `epoch` began.
+
+    An epoch here takes well over 50 ms (about 60 steps), and the test checks afterwards that the
+    checkpoint on disk is still the previous epoch's, i.e. that the kill landed inside `epoch`.
+    """
+    seen = []
+
+    def check():
+        if not seen and f"Epoch {epoch}/{epochs}" in proc.text():
+            seen.append(time.monotonic())
+        return bool(seen) and time.monotonic() - seen[0] >= 0.05
+    return check
 
 
 def test_killed_at_several_moments_then_resumed_is_bitwise(tmp_path, mnist_npy):
@@ -164,7 +169,7 @@ def test_killed_at_several_moments_then_resumed_is_bitwise(tmp_path, mnist_npy):
     straight = Proc("train", *opts, "--out", ref, "--quiet")
     p = Proc("train", *opts, "--out", run)
     # 1: SIGKILL during epoch 1, before any checkpoint exists
-    p.wait_for(lambda: mid_epoch(p, 1, 4), "epoch 1 under way")
+    p.wait_for(mid_epoch(p, 1, 4), "epoch 1 under way")
     assert p.kill() == -signal.SIGKILL and ckpt_epoch(run) == 0
     # 2: SIGKILL right after the first checkpoint appears
     p = Proc("train", "--resume", run)
@@ -173,12 +178,12 @@ def test_killed_at_several_moments_then_resumed_is_bitwise(tmp_path, mnist_npy):
     assert not (run / "model.safetensors").exists()
     # 3: SIGKILL in the middle of epoch 3
     p = Proc("train", "--resume", run)
-    p.wait_for(lambda: mid_epoch(p, 3, 4), "epoch 3 under way")
+    p.wait_for(mid_epoch(p, 3, 4), "epoch 3 under way")
     p.kill()
     assert ckpt_epoch(run) == 2
     # 4: SIGTERM in the middle of epoch 4: a clean stop that names the kept checkpoint
     p = Proc("train", "--resume", run)
-    p.wait_for(lambda: mid_epoch(p, 4, 4), "epoch 4 under way")
+    p.wait_for(mid_epoch(p, 4, 4), "epoch 4 under way")
     assert p.kill(signal.SIGTERM) == 128 + signal.SIGTERM
     last = p.text().strip().splitlines()[-1]
     assert last == f"aekit: interrupted; the last complete epoch (3) is kept in {run / CHECKPOINT_DIR / LAST}; " \
