@@ -10,6 +10,10 @@ from .callbacks import ProgressBar, TensorBoard  # noqa: E402
 from .io import load_model, save_model  # noqa: E402
 from .data import load_dataset, load_array, read_idx  # noqa: E402
 from .runs import train, load_run  # noqa: E402
+from .encode import encode  # noqa: E402
+from .features import features  # noqa: E402
+from .denoise import denoise  # noqa: E402
+from .anomaly import anomaly  # noqa: E402
 from .export import export_onnx  # noqa: E402
 from .report import report  # noqa: E402
 from .compare import compare  # noqa: E402
@@ -22,6 +26,6 @@ __all__ = [
     "__version__", "ModelConfig", "TrainConfig", "Autoencoder", "summary", "fit", "evaluate", "History",
     "Callback", "ProgressBar", "TensorBoard", "save_model", "load_model", "load", "load_dataset", "load_array", "read_idx",
     "train", "load_run", "AekitError", "ConfigError", "DataError", "ModelFileError", "TrainingError",
-    "report", "compare", "export_onnx",
+    "report", "compare", "encode", "features", "denoise", "anomaly", "export_onnx",
     "resume", "Checkpoint", "EarlyStopping", "load_checkpoint",
 ]

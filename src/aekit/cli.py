@@ -39,9 +39,13 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     m.add_argument("--code-activation", default="relu", help="code activation (default relu; sigmoid for --kl-beta)")
     m.add_argument("--output-activation", default="sigmoid", help="output activation (default sigmoid)")
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, default=None, help="default 100 (with --resume: continue to N epochs)")
-    t.add_argument("--batch-size", type=int, default=256, help="default 256")
-    t.add_argument("--optimizer", default="adadelta", help="adadelta (Keras 2: lr 1.0, rho 0.95), adam or sgd")
+    t.add_argument("--recipe", choices=("tutorial", "fast"), default="tutorial",
+                   help="starting values for the flags below: tutorial (default) or fast (adam, onecycle, batch 512, 10 epochs; "
+                        "the recommended start); explicit flags win")
+    t.add_argument("--epochs", type=int, help="default 100 (recipe fast: 10; with --resume: continue the run to N)")
+    t.add_argument("--batch-size", type=int, help="default 256 (recipe fast: 512)")
+    t.add_argument("--optimizer", help="adadelta (Keras 2: lr 1.0, rho 0.95; the default), adam or sgd")
+    t.add_argument("--schedule", help="learning rate schedule: constant (default) or onecycle")
     t.add_argument("--lr", type=float, help="learning rate (default: the optimizer's Keras 2 default)")
     t.add_argument("--loss", default="bce", help="bce or mse (default bce)")
     t.add_argument("--seed", type=int, default=0, help="seeds initialisation, shuffling and noise (default 0)")
@@ -93,11 +97,12 @@ def resume_from_args(args: argparse.Namespace):
 
 
 def configs_from_args(args: argparse.Namespace):
-    from .config import ModelConfig, TrainConfig
+    from .config import ModelConfig, recipe
 
     model = ModelConfig(encoding_dim=args.encoding_dim, hidden=args.hidden, activation=args.activation,
                         code_activation=args.code_activation, output_activation=args.output_activation, seed=args.seed)
-    train = TrainConfig(epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, lr=args.lr, loss=args.loss,
+    given = {k: getattr(args, k) for k in ("epochs", "batch_size", "optimizer", "lr", "schedule") if getattr(args, k) is not None}
+    train = recipe(args.recipe, **given, loss=args.loss,
                         seed=args.seed, l1=args.l1, kl_beta=args.kl_beta, kl_rho=args.kl_rho, weight_decay=args.weight_decay,
                         contractive=args.contractive, noise=args.noise, noise_level=args.noise_level)
     return model, train
@@ -112,10 +117,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         with signals_interrupt():
             result = resume_from_args(args)
         return _report_run(result)
-    if args.epochs is None:
-        args.epochs = 100
     if args.quick:
-        args.epochs = min(args.epochs, 5) if args.epochs != 100 else 5
+        args.epochs = min(args.epochs or 5, 5)
         args.limit = args.limit or 10000
     model_cfg, train_cfg = configs_from_args(args)
     train_cfg = replace(train_cfg, patience=args.patience, min_delta=args.min_delta, restore_best=not args.no_restore_best)
@@ -146,6 +149,187 @@ def add_summary_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("run", help="run folder or .safetensors file")
     p.set_defaults(func=cmd_summary)
     return p
+
+
+# --------------------------------------------------------------------------- uses: encode, features, denoise, anomaly
+_INPUT_HELP = ("rows to use: mnist or fashion-mnist (their test split; add :train for the training split), "
+               "or a .npy, .csv or .parquet file")
+
+
+def _add_input_args(p, labels: bool = True) -> None:
+    p.add_argument("run", metavar="RUN", help="run folder (from `aekit train`) or .safetensors file")
+    p.add_argument("input", metavar="INPUT", help=_INPUT_HELP)
+    if labels:
+        p.add_argument("--labels", metavar="FILE", help="one label per row (.npy/.csv/.parquet); a dataset brings its own")
+    p.add_argument("--limit", type=int, metavar="N", help="use only the first N rows")
+    p.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's IDX files")
+
+
+def _rows(args, labels: bool = True):
+    from .inputs import load_rows
+
+    return load_rows(args.input, labels=getattr(args, "labels", None) if labels else None, limit=args.limit,
+                     data_dir=args.data_dir)
+
+
+def add_encode_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("encode", help="write the code of every row (dimension reduction)",
+                       description="Write the code of every row of INPUT; --plot draws a 2-D map of the codes.")
+    _add_input_args(p)
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="codes.npy, codes.csv or codes.parquet")
+    p.add_argument("--plot", metavar="PNG", help="also draw a 2-D map of the codes, coloured by label when known")
+    p.add_argument("--method", choices=("auto", "pca", "tsne"), default="auto",
+                   help="map: auto (2-unit codes as they are, else PCA), pca or tsne (default auto)")
+    p.add_argument("--plot-limit", type=int, default=5000, metavar="N", help="draw at most N points (default 5000)")
+    p.set_defaults(func=cmd_encode)
+    return p
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    from .data import write_table
+    from .encode import code_plot, encode
+    from .inputs import load_any_model
+    from .plots import save_figure
+
+    model, _ = load_any_model(args.run)
+    rows = _rows(args)
+    codes = encode(model, rows.x)
+    write_table(args.output, codes, columns=[f"code_{j}" for j in range(codes.shape[1])])
+    print(f"{args.output}: {codes.shape[0]} rows × {codes.shape[1]} code units")
+    if args.plot:
+        fig = code_plot(codes, rows.y, method=args.method, limit=args.plot_limit, title=f"codes of {rows.name}")
+        print(save_figure(fig, args.plot))
+    return 0
+
+
+def add_features_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("features", help="pictures of what the units learned",
+                       description="Draw the first encoder layer's weights (weights.png), each code unit decoded "
+                       "alone (decoded.png) and the INPUT rows that most activate each code unit (top_inputs.png/.csv).")
+    p.add_argument("run", metavar="RUN", help="run folder (from `aekit train`) or .safetensors file")
+    p.add_argument("--input", metavar="INPUT",
+                   help="rows searched for the most-activating inputs: a dataset (mnist, mnist:train …) or a file; "
+                   "default: the run's dataset's test split, else its validation rows; 'none' to skip")
+    p.add_argument("--limit", type=int, metavar="N", help="search only the first N rows")
+    p.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's IDX files")
+    p.add_argument("--top", type=int, default=8, help="inputs shown per unit (default 8)")
+    p.add_argument("--max-units", type=int, default=64, help="units drawn at most (default 64)")
+    p.add_argument("-o", "--out", metavar="DIR", help="folder for the pictures (default RUN/features)")
+    p.set_defaults(func=cmd_features)
+    return p
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .features import features, write_features
+    from .inputs import load_any_model
+
+    model, config = load_any_model(args.run)
+    data = config.get("data") or {}
+    if args.input is None and data.get("dataset"):
+        args.input = f"{data['dataset']}:test"
+    if args.input is not None:
+        x = None if args.input.lower() == "none" else _rows(args, labels=False).x
+    else:  # a run on a user file: its validation rows; a lone model file: none
+        from .anomaly import validation_rows
+
+        x = validation_rows(config) if data else None
+        x = x[:args.limit] if x is not None and args.limit else x
+    f = features(model, x, top=args.top)
+    run = Path(args.run)
+    out = args.out or (run / "features" if run.is_dir() else run.with_name(run.stem + "-features"))
+    for path in write_features(f, out, x, max_units=args.max_units):
+        print(path)
+    return 0
+
+
+def add_denoise_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("denoise", help="denoise images with a denoising run",
+                       description="Corrupt clean INPUT rows with the run's own noise (or --noise/--noise-level) and "
+                       "denoise them, reporting PSNR; with --noisy, INPUT is already noisy and is only denoised.")
+    _add_input_args(p, labels=False)
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="denoised rows: .npy, .csv or .parquet")
+    p.add_argument("--noisy", action="store_true", help="INPUT is already noisy: denoise it as it is (no PSNR)")
+    p.add_argument("--noise", choices=("gaussian", "masking", "salt_pepper"),
+                   help="corruption of clean INPUT (default: the run's training noise)")
+    p.add_argument("--noise-level", type=float, help="σ for gaussian, fraction for masking / salt_pepper (default: the run's)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
+    p.add_argument("--save-noisy", metavar="FILE", help="also write the noisy rows")
+    p.add_argument("--plot", metavar="PNG", help="also draw a grid: noisy / denoised / clean")
+    p.set_defaults(func=cmd_denoise)
+    return p
+
+
+def cmd_denoise(args: argparse.Namespace) -> int:
+    from .data import write_table
+    from .denoise import denoise, denoise_figure
+    from .errors import DataError
+    from .inputs import image_shape_of, load_any_model
+    from .plots import save_figure
+
+    model, config = load_any_model(args.run)
+    rows = _rows(args, labels=False)
+    res = denoise(args.run, rows.x, noise=args.noise, noise_level=args.noise_level,
+                  noisy_input=args.noisy, seed=args.seed)
+    shape = image_shape_of(model, rows)
+    if args.plot and shape is None:
+        raise DataError("--plot needs image rows (a dataset, or a model with an image shape); drop --plot")
+    write_table(args.output, res.denoised)
+    if args.save_noisy:
+        write_table(args.save_noisy, res.noisy)
+    if res.clean is None:
+        print(f"{args.output}: {len(res.denoised)} rows denoised")
+    else:
+        print(f"{args.output}: {len(res.denoised)} rows, {res.noise} noise {res.noise_level:g}: "
+              f"PSNR noisy {res.psnr_noisy:.2f} dB, denoised {res.psnr_denoised:.2f} dB")
+    if args.plot:
+        print(save_figure(denoise_figure(res, image_shape=shape), args.plot))
+    return 0
+
+
+def add_anomaly_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("anomaly", help="score rows by reconstruction error and flag anomalies",
+                       description="Score each INPUT row by its reconstruction error, flag rows above a threshold "
+                       "(by --contamination, or by --quantile of reference scores: the run's validation rows or "
+                       "--reference FILE; default quantile 0.99), and report ROC-AUC when labels are known.")
+    _add_input_args(p)
+    p.add_argument("-o", "--output", default="scores.csv", metavar="CSV",
+                   help="scores with an anomaly flag column (default scores.csv)")
+    t = p.add_mutually_exclusive_group()
+    t.add_argument("--contamination", type=float, metavar="RATE", help="flag this fraction of the rows, e.g. 0.05")
+    t.add_argument("--quantile", type=float, metavar="Q", help="flag rows above this quantile of the reference scores")
+    p.add_argument("--reference", metavar="FILE", help="normal rows for --quantile (default: the run's validation rows)")
+    p.add_argument("--normal", type=_int_list, metavar="LABELS",
+                   help="labels of the normal rows, e.g. 3 or 3,5; other labels are anomalies (else labels must be 0/1)")
+    p.add_argument("--score", choices=("mse", "bce"), default="mse", help="per-row error: mse (default) or bce")
+    p.add_argument("--plot", metavar="PNG", help="also draw a histogram of the scores with the threshold")
+    p.set_defaults(func=cmd_anomaly)
+    return p
+
+
+def cmd_anomaly(args: argparse.Namespace) -> int:
+    from .anomaly import anomaly, write_scores
+    from .data import load_array
+    from .plots import histogram, save_figure
+
+    rows = _rows(args)
+    reference = None if args.reference is None else load_array(args.reference)
+    labels = rows.y
+    if labels is not None and args.normal is None and not set(map(int, set(labels.tolist()))) <= {0, 1}:
+        print(f"(labels of {rows.name} are not 0/1 and no --normal was given: no ROC-AUC)")
+        labels = None
+    res = anomaly(args.run, rows.x, reference=reference, contamination=args.contamination, quantile=args.quantile,
+                  labels=labels, normal=args.normal, score=args.score)
+    write_scores(res, args.output)
+    auc = "" if res.roc_auc is None else f", ROC-AUC {res.roc_auc:.4f}"
+    print(f"{args.output}: {len(res.scores)} rows, threshold {res.threshold:.6g} ({res.rule}), "
+          f"{res.n_flagged} flagged{auc}")
+    if args.plot:
+        fig = histogram(res.scores, threshold=res.threshold, xlabel=f"reconstruction error ({args.score})",
+                        title=f"anomaly scores of {rows.name}")
+        print(save_figure(fig, args.plot))
+    return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -207,6 +391,10 @@ def add_compare_parser(sub) -> argparse.ArgumentParser:
 COMMANDS = [
     add_train_parser,
     add_summary_parser,
+    add_encode_parser,
+    add_features_parser,
+    add_denoise_parser,
+    add_anomaly_parser,
     add_export_parser,
     add_report_parser,
     add_compare_parser,

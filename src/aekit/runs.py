@@ -73,6 +73,8 @@ def load_run_data(dataset: str = "mnist", data: str | None = None, *, val_data: 
     n_val = int(round(len(x) * val_split))
     if n_val == 0:
         return RunData(x, None, name=Path(data).name)
+    if isinstance(x, np.memmap):  # keep it on disk: the last rows (views), not a random pick (copies)
+        return RunData(x[:len(x) - n_val], x[len(x) - n_val:], name=Path(data).name)
     order = np.random.default_rng(seed).permutation(len(x))
     return RunData(np.asarray(x[np.sort(order[n_val:])]), np.asarray(x[np.sort(order[:n_val])]), name=Path(data).name)
 
@@ -178,9 +180,9 @@ def train(
             raise DataError(f"the data has {features} features but input_dim is {model_config.input_dim}; drop --input-dim or fix the data")
     if model_config.image_shape is None and rd.image_shape is not None:
         model_config = replace(model_config, image_shape=rd.image_shape)
-    x_train = as_rows(rd.x_train, "training data")
+    x_train = as_rows(rd.x_train, "training data", keep_memmap=True)
     check_loss_range(x_train, train_config, "the training data")
-    x_val = None if rd.x_val is None else as_rows(rd.x_val, "validation data")
+    x_val = None if rd.x_val is None else as_rows(rd.x_val, "validation data", keep_memmap=True)
     path = prepare_out(out if out is not None else default_out(rd.name), overwrite)
     seed_globals(train_config.seed)
     model = Autoencoder(model_config)
@@ -277,6 +279,9 @@ def resume(run: str | os.PathLike, *, epochs: int | None = None, tensorboard: bo
                 k = diff[0]
                 raise ModelFileError(f"{path / CONFIG}: its {name} config does not match the checkpoint's ({k}: {ours[k]!r} "
                                      f"in config.json, {theirs.get(k)!r} in the checkpoint); restore config.json or start a new run")
+        if train_config.epochs != state.config.epochs and train_config.schedule != "constant":
+            raise ConfigError(f"the {train_config.schedule!r} learning-rate schedule of {path} spans its {state.config.epochs} epochs; "
+                              "resume without --epochs, or start a new run for more epochs")
         if train_config.epochs < state.epoch:
             raise ConfigError(f"epochs {train_config.epochs} is fewer than the {state.epoch} epochs already done; pass at least {state.epoch}")
         state.config = train_config
