@@ -158,6 +158,9 @@ ROWS = {
                                        "outside [0, 1] (min 0.1, max 3), which the 'bce' loss cannot use; scale the data"),
     "wrong number of features for a trained model": (lambda t, r: ["train", "--resume", other_features(t, r)],
                                                      "has 5 features but the model expects 6"),
+    "wrong number of features for a trained model (encode)": (
+        lambda t, r: ["encode", r, npy(t, np.random.default_rng(0).random((10, 5))), "-o", t / "codes.npy"],
+        "input has 5 features but the model expects 6; pass data with the same columns"),
     "unknown optimizer": (lambda t, r: ["train", "--optimizer", "rmsprop9"], "unknown optimizer 'rmsprop9'; choose one of"),
     "unknown loss": (lambda t, r: ["train", "--loss", "hinge"], "unknown loss 'hinge'; choose one of: bce, mse"),
     "zero code size": (lambda t, r: ["train", "--encoding-dim", 0], "encoding_dim must be a positive integer, got 0"),

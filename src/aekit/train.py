@@ -98,7 +98,9 @@ def as_rows(x: Any, name: str = "x", *, keep_memmap: bool = False, check: bool =
         a = np.asarray(x)
         if a.dtype.kind not in "biuf":
             raise DataError(f"{name} must be numeric, got dtype {a.dtype}; convert it to float32")
-        t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+        with warnings.catch_warnings():  # a read-only array is fine: training never writes into x
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
     if t.ndim == 1:
         t = t.reshape(-1, 1)
     elif t.ndim > 2:
