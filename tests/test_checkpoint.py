@@ -98,6 +98,15 @@ def test_library_resume_extends_epochs_bitwise(tmp_path, mnist_npy):
         resume(tmp_path / "part", epochs=2, verbose=0)
 
 
+def test_resume_refuses_to_stretch_a_onecycle_schedule(tmp_path, mnist_npy):
+    out = tmp_path / "run"
+    train(ModelConfig(encoding_dim=4), TrainConfig(epochs=2, batch_size=128, optimizer="adam", schedule="onecycle"),
+          data=str(mnist_npy), limit=300, out=out, verbose=0, tensorboard=False)
+    with pytest.raises(aekit.ConfigError, match="'onecycle' learning-rate schedule .* spans its 2 epochs"):
+        resume(out, epochs=3, verbose=0)
+    assert json.loads((out / "config.json").read_text())["train"]["epochs"] == 2
+
+
 # --------------------------------------------------------------------------- killed subprocesses
 class Proc:
     """`python -m aekit ...` with its stderr collected by a thread, to kill it at a chosen moment."""
