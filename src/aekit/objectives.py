@@ -123,3 +123,9 @@ def loss_terms(model: Autoencoder, x_in: torch.Tensor, target: torch.Tensor, cfg
             total = total + value
     terms["loss"] = total
     return terms
+
+
+def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the cells where `mask` is true only (observed cells; imputation, AutoRec)."""
+    w = mask.to(pred.dtype)
+    return (((pred - target) ** 2) * w).sum() / w.sum().clamp_min(1.0)
