@@ -17,6 +17,8 @@ from .anomaly import anomaly  # noqa: E402
 from .export import export_onnx  # noqa: E402
 from .report import report  # noqa: E402
 from .compare import compare  # noqa: E402
+from .runs import resume  # noqa: E402
+from .checkpoint import Checkpoint, EarlyStopping, load_checkpoint  # noqa: E402
 from .impute import impute, read_ratings  # noqa: E402
 
 load = load_model
@@ -26,4 +28,5 @@ __all__ = [
     "Callback", "ProgressBar", "TensorBoard", "save_model", "load_model", "load", "load_dataset", "load_array", "read_idx",
     "train", "load_run", "AekitError", "ConfigError", "DataError", "ModelFileError", "TrainingError",
     "report", "compare", "encode", "features", "denoise", "anomaly", "export_onnx", "impute", "read_ratings",
+    "resume", "Checkpoint", "EarlyStopping", "load_checkpoint",
 ]
