@@ -134,9 +134,9 @@ def test_half_set_environment_is_refused(monkeypatch):
 
 
 # --------------------------------------------------------------------------- real 2-process runs
-def torchrun(tmp_path: Path, *args: str, nproc: int = 2) -> tuple[subprocess.CompletedProcess, Path, Path]:
+def torchrun(tmp_path: Path, *args: str, nproc: int = 2, name: str = "logs") -> tuple[subprocess.CompletedProcess, Path, Path]:
     """`torchrun --standalone --nproc-per-node 2 -m aekit …` on 127.0.0.1, each worker's output in a log file."""
-    hook, audit, logs = tmp_path / "hook", tmp_path / "audit", tmp_path / "logs"
+    hook, audit, logs = tmp_path / "hook", tmp_path / "audit", tmp_path / name
     for d in (hook, audit, logs):
         d.mkdir(exist_ok=True)
     (hook / "sitecustomize.py").write_text(AUDIT_HOOK)
@@ -190,7 +190,7 @@ def test_two_processes_match_one_at_the_same_global_batch(tmp_path):
         assert torch.allclose(w, one.state_dict()[name], rtol=0, atol=1e-6), name
 
 
-def test_memory_mapped_rows_train_under_two_processes(tmp_path):
+def test_memory_mapped_rows_and_resume_under_two_processes(tmp_path):
     rows = aekit.load_dataset("mnist", limit=600)
     np.save(tmp_path / "x.npy", rows.x_train[:600])
     np.save(tmp_path / "v.npy", rows.x_test[:200])
@@ -199,10 +199,15 @@ def test_memory_mapped_rows_train_under_two_processes(tmp_path):
     proc, audit, logs = torchrun(tmp_path, "train", "--data", "x.npy", "--val-data", "v.npy", "--epochs", "1",
                                  "--batch-size", "64", "--out", str(out), "-q")
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert (out / "checkpoint" / "last.safetensors").is_file()
+    # --resume at the same world size continues to 2 epochs, as if never stopped
+    proc, audit, logs = torchrun(tmp_path, "train", "--resume", str(out), "--epochs", "2", "-q", name="logs2")
+    assert proc.returncode == 0, proc.stderr[-3000:]
     assert written_under(audit, 1, out) == [] and worker_output(logs, 1, "stdout") == ""
     x = aekit.load_array(tmp_path / "x.npy")
     assert isinstance(x, np.memmap)
     model = aekit.Autoencoder(ModelConfig())
-    h = aekit.fit(model, x, validation_data=aekit.load_array(tmp_path / "v.npy"), epochs=1, batch_size=64, verbose=0)
+    h = aekit.fit(model, x, validation_data=aekit.load_array(tmp_path / "v.npy"), epochs=2, batch_size=64, verbose=0)
     ddp = json.loads((out / "history.json").read_text())["history"]
+    assert len(ddp["val_loss"]) == 2
     assert ddp["val_loss"][-1] == pytest.approx(h.history["val_loss"][-1], abs=TOL)
