@@ -111,8 +111,13 @@ def write_history(path: Path, history: History) -> None:
 
 
 @torch.no_grad()
-def run_metrics(model: Autoencoder, x: np.ndarray, history: History, train_time: float) -> dict[str, float]:
-    """Final figures of a run: its last losses, mean code activation and timing."""
+def run_metrics(model: Autoencoder, x: np.ndarray, history: History, train_time: float,
+                config: TrainConfig | None = None) -> dict[str, float]:
+    """Final figures of a run: its last losses, mean code activation, the mean Jacobian Frobenius norm of the
+    encoder (first 1,000 rows), timing, and for a denoising `config` the PSNR (dB) of the noisy and of the
+    denoised rows against the clean ones (noise drawn as `evaluate` draws it, seeded by seed + 1)."""
+    from .objectives import corrupt, jacobian_norm, psnr
+
     model.eval()
     xs = as_rows(np.asarray(x[:10000]), "x")
     codes = model.encode(xs)
@@ -120,9 +125,13 @@ def run_metrics(model: Autoencoder, x: np.ndarray, history: History, train_time:
     metrics.update(
         epochs=len(history.epoch),
         mean_code_activation=float(codes.mean()),
+        jacobian_norm=jacobian_norm(model, xs[:1000]),
         train_seconds=train_time,
         seconds_per_epoch=float(np.mean(history.history["epoch_time"])) if history.epoch else 0.0,
     )
+    if config is not None and config.noise != "none":
+        noisy = corrupt(xs, config.noise, config.noise_level, torch.Generator().manual_seed(config.seed + 1))
+        metrics.update(psnr_noisy=psnr(xs, noisy), psnr_denoised=psnr(xs, model(noisy)))
     return metrics
 
 
@@ -152,10 +161,12 @@ def train(
     tensorboard: bool = True,
     verbose: int = 1,
     callbacks: Sequence[Callback] = (),
+    kind: str | None = None,
 ) -> RunResult:
     """Train an autoencoder and write its run folder; the library side of `aekit train`.
 
     Defaults are the Keras tutorial: MNIST, 784 → 32 → 784, adadelta, BCE, 100 epochs, batch 256.
+    `kind` is recorded in config.json; get its configs from ``aekit.kinds.configure(kind, ...)``.
     """
     train_config = train_config or TrainConfig()
     rd = load_run_data(dataset, data, val_data=val_data, data_dir=data_dir, limit=limit, val_split=val_split, seed=train_config.seed)
@@ -182,6 +193,7 @@ def train(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": to_dict(model_config),
         "train": to_dict(train_config),
+        "kind": None if kind is None else str(kind),
         "data": {"dataset": dataset if data is None else None, "data": data, "val_data": val_data, "data_dir": data_dir,
                  "limit": limit, "val_split": val_split, "name": rd.name, "n_train": int(len(rd.x_train)),
                  "n_val": int(len(rd.x_val)) if rd.x_val is not None else 0},
@@ -196,7 +208,7 @@ def train(
     save_model(model, path)
     write_history(path, history)
     eval_x = rd.x_val if rd.x_val is not None else rd.x_train
-    metrics = run_metrics(model, eval_x, history, train_time)
+    metrics = run_metrics(model, eval_x, history, train_time, train_config)
     write_json(path / "metrics.json", metrics)
     write_figures(path, model, eval_x, history, rd.image_shape)
     return RunResult(path, model, history, metrics)

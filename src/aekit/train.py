@@ -176,6 +176,9 @@ def fit(
         check_features(model, vx, "validation x")
         check_loss_range(vy, cfg, "the validation target")
     n, bs = x.shape[0], cfg.batch_size
+    from .kinds import warn_identity_risk
+
+    warn_identity_risk(model.config, cfg)
     if state is None:
         state = TrainState(model, make_optimizer(model, cfg), cfg, torch.Generator().manual_seed(cfg.seed), History())
     state.steps_per_epoch = math.ceil(n / bs)
