@@ -13,11 +13,11 @@ def test_tutorial_model_has_50992_parameters():
 
 def test_keras_initialisation_glorot_uniform_zero_bias():
     model = Autoencoder(ModelConfig())
-    w = model.encoder[0].weight
+    w = model.encoder[0].weight.detach()
     limit = (6 / (784 + 32)) ** 0.5
     assert float(w.abs().max()) <= limit
     assert float(w.abs().max()) > 0.95 * limit  # uniform over the whole range, not a narrower init
-    assert all(float(m.bias.abs().max()) == 0 for m in model.modules() if isinstance(m, torch.nn.Linear))
+    assert all(float(m.bias.detach().abs().max()) == 0 for m in model.modules() if isinstance(m, torch.nn.Linear))
 
 
 def test_encoder_and_decoder_work_alone():

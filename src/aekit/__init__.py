@@ -12,6 +12,9 @@ from .data import load_dataset, load_array, read_idx  # noqa: E402
 from .runs import train, load_run  # noqa: E402
 from .kinds import KINDS, configure  # noqa: E402
 from .objectives import jacobian_norm, psnr  # noqa: E402
+from .export import export_onnx  # noqa: E402
+from .report import report  # noqa: E402
+from .compare import compare  # noqa: E402
 
 load = load_model
 
@@ -20,4 +23,5 @@ __all__ = [
     "Callback", "ProgressBar", "TensorBoard", "save_model", "load_model", "load", "load_dataset", "load_array", "read_idx",
     "train", "load_run", "AekitError", "ConfigError", "DataError", "ModelFileError", "TrainingError",
     "KINDS", "configure", "jacobian_norm", "psnr",
+    "report", "compare", "export_onnx",
 ]

@@ -153,10 +153,68 @@ def add_summary_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export
+
+    paths = export(args.run, args.out, opset=args.opset, verify=not args.no_verify)
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def add_export_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("export", help="write the encoder, decoder and full model as ONNX graphs",
+                       description="Export a model to ONNX: encoder.onnx (x → code), decoder.onnx (code → reconstruction) "
+                       "and autoencoder.onnx (x → reconstruction), each with a dynamic batch axis, checked in onnxruntime.")
+    p.add_argument("run", help="run folder or .safetensors file")
+    p.add_argument("--out", metavar="DIR", help="output folder (default RUN/onnx, or NAME-onnx/ beside a .safetensors file)")
+    p.add_argument("--opset", type=int, metavar="N", help="ONNX opset version (default: the exporter's)")
+    p.add_argument("--no-verify", action="store_true", help="skip running the graphs in onnxruntime against PyTorch")
+    p.set_defaults(func=cmd_export)
+    return p
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import report
+
+    print(report(args.run, args.out))
+    return 0
+
+
+def add_report_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("report", help="(re)build a run's self-contained report.html",
+                       description="Write RUN/report.html: config, summary, loss curves, reconstructions, the kind's figures, "
+                       "final figures and time taken, with every image embedded (no network needed).")
+    p.add_argument("run", help="run folder written by `aekit train`")
+    p.add_argument("--out", metavar="FILE", help="where to write the report (default RUN/report.html)")
+    p.set_defaults(func=cmd_report)
+    return p
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare
+
+    print(compare(args.runs, html=args.html))
+    if args.html:
+        print(f"wrote {args.html}")
+    return 0
+
+
+def add_compare_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("compare", help="a table of runs side by side (and an HTML page with the curves overlaid)")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run folders written by `aekit train`")
+    p.add_argument("--html", metavar="FILE", help="also write an HTML page with the table and the loss curves overlaid")
+    p.set_defaults(func=cmd_compare)
+    return p
+
+
 # One entry per subcommand, in the order `aekit --help` lists them.
 COMMANDS = [
     add_train_parser,
     add_summary_parser,
+    add_export_parser,
+    add_report_parser,
+    add_compare_parser,
 ]
 
 

@@ -7,6 +7,7 @@ the same folder and is renamed into place.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -74,7 +75,18 @@ def save_model(model: Autoencoder, path: str | os.PathLike, extra: dict[str, Any
     if extra:
         meta.update({k: json.dumps(v) for k, v in extra.items()})
     tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    meta["sha256"] = _digest(tensors, meta["model_config"])
     return atomic_write_bytes(path, save(tensors, metadata=meta))
+
+
+def _digest(tensors: dict[str, torch.Tensor], model_config: str) -> str:
+    """SHA-256 over the model config and every tensor's name, dtype, shape and bytes (detects damage and edits)."""
+    h = hashlib.sha256(model_config.encode("utf-8"))
+    for name in sorted(tensors):
+        t = tensors[name].detach().cpu().contiguous()
+        h.update(f"\0{name}\0{t.dtype}\0{tuple(t.shape)}\0".encode("utf-8"))
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
 
 
 def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -111,24 +123,45 @@ def load_model(path: str | os.PathLike) -> Autoencoder:
     path = Path(path)
     if path.is_dir():
         weights = path / WEIGHTS
-        cfg_dict = read_json(path / CONFIG).get("model") if (path / CONFIG).is_file() else None
+        run_config = read_json(path / CONFIG) if (path / CONFIG).is_file() else {}
+        if not isinstance(run_config, dict):
+            raise ModelFileError(f"{path / CONFIG}: not a JSON object; the file is damaged, restore it or train again")
+        cfg_dict = run_config.get("model")
     else:
         weights, cfg_dict = path, None
     tensors, meta = _read_safetensors(weights)
     _check_version(meta, weights)
-    if cfg_dict is None:
-        if "model_config" not in meta:
-            raise ModelFileError(f"{weights}: no model config in the file's metadata nor a config.json beside it; it was not written by aekit")
+    if "sha256" in meta and meta["sha256"] != _digest(tensors, meta.get("model_config", "")):
+        raise ModelFileError(f"{weights}: checksum mismatch, the file was damaged or edited after aekit wrote it; restore it or train again")
+    file_config = None
+    if "model_config" in meta:
         try:
-            cfg_dict = json.loads(meta["model_config"])
+            file_config = from_dict(ModelConfig, json.loads(meta["model_config"]))
         except json.JSONDecodeError:
             raise ModelFileError(f"{weights}: the model config in the metadata is not valid JSON; the file was tampered with") from None
-    try:
-        config = from_dict(ModelConfig, cfg_dict)
-    except AekitError as exc:
-        raise ModelFileError(f"{weights}: bad model config ({exc})") from None
-    model = Autoencoder(config)
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+        except AekitError as exc:
+            newer = meta.get("aekit_version", __version__) != __version__
+            hint = f"; it was written by aekit {meta['aekit_version']} (this is {__version__}), upgrade aekit to load it" if newer else ""
+            raise ModelFileError(f"{weights}: bad model config ({exc}){hint}") from None
+    if cfg_dict is None:
+        if file_config is None:
+            raise ModelFileError(f"{weights}: no model config in the file's metadata nor a config.json beside it; it was not written by aekit")
+        config = file_config
+    else:
+        try:
+            config = from_dict(ModelConfig, cfg_dict)
+        except AekitError as exc:
+            raise ModelFileError(f"{path / CONFIG}: bad model config ({exc})") from None
+        if file_config is not None and file_config != config:
+            fields = [k for k, v in to_dict(config).items() if to_dict(file_config)[k] != v]
+            raise ModelFileError(
+                f"{path / CONFIG} and {weights} disagree on {', '.join(fields)}; keep config.json and model.safetensors from the same run"
+            )
+    try:  # shapes first, on the meta device: a tampered config cannot make us allocate a huge model
+        with torch.device("meta"):
+            expected = {k: tuple(v.shape) for k, v in Autoencoder(config).state_dict().items()}
+    except Exception:  # an architecture that cannot be built on the meta device
+        expected = {k: tuple(v.shape) for k, v in Autoencoder(config).state_dict().items()}
     found = {k: tuple(v.shape) for k, v in tensors.items()}
     if expected != found:
         missing = sorted(set(expected) - set(found))
@@ -142,6 +175,10 @@ def load_model(path: str | os.PathLike) -> Autoencoder:
             ) if s
         )
         raise ModelFileError(f"{weights}: the weights do not match the config ({detail}); keep config.json and model.safetensors from the same run")
+    wrong_dtype = sorted(k for k, v in tensors.items() if v.dtype != torch.float32)
+    if wrong_dtype:
+        raise ModelFileError(f"{weights}: tensors {', '.join(wrong_dtype)} are not float32; the file was not written by aekit or was edited")
+    model = Autoencoder(config)
     model.load_state_dict(tensors)
     model.eval()
     return model

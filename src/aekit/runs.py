@@ -1,7 +1,7 @@
 """A run: data in, a trained model and its run folder out. `train` is what `aekit train` calls.
 
 A run folder holds config.json, model.safetensors, history.json / history.csv, metrics.json,
-tb/ (TensorBoard event files), reconstructions.png and loss.png.
+tb/ (TensorBoard event files), reconstructions.png, loss.png and report.html.
 """
 
 from __future__ import annotations
@@ -201,7 +201,9 @@ def train(
     cbs = list(callbacks)
     if tensorboard:
         images = rd.x_val if rd.x_val is not None else rd.x_train
-        cbs.append(TensorBoard(str(path / "tb"), images=np.asarray(images[:10]), image_shape=rd.image_shape))
+        labels = rd.y_val if rd.x_val is not None else rd.y_train
+        cbs.append(TensorBoard(str(path / "tb"), images=np.asarray(images[:10]), image_shape=rd.image_shape,
+                               embedding=np.asarray(images[:2000]), embedding_labels=None if labels is None else labels[:2000]))
     t0 = time.perf_counter()
     history = fit(model, x_train, None, train_config, validation_data=x_val, callbacks=cbs, verbose=verbose)
     train_time = time.perf_counter() - t0
@@ -211,6 +213,9 @@ def train(
     metrics = run_metrics(model, eval_x, history, train_time, train_config)
     write_json(path / "metrics.json", metrics)
     write_figures(path, model, eval_x, history, rd.image_shape)
+    from .report import report
+
+    report(path, x=eval_x)
     return RunResult(path, model, history, metrics)
 
 

@@ -1,0 +1,154 @@
+"""ONNX export: the encoder, the decoder and the whole autoencoder as three ONNX graphs.
+
+Each graph has a dynamic batch axis (``x`` → ``code``, ``code`` → ``reconstruction``,
+``x`` → ``reconstruction``) and carries the aekit version and the model config in its metadata.
+The export uses PyTorch's own exporter (``torch.onnx.export(dynamo=True)``, offline); before a file
+is written, onnxruntime runs it and its outputs are compared with PyTorch's.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import warnings
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from . import __version__
+from .config import to_dict
+from .errors import ConfigError, ModelFileError
+from .io import atomic_write_bytes, load_model
+from .models import Autoencoder
+
+ATOL = 1e-5  # verification accepts |onnx − torch| ≤ ATOL + ATOL·|torch| (float32 rounding of large values)
+PARTS = ("encoder", "decoder", "autoencoder")
+
+
+class _Graph(nn.Module):
+    """One of the model's functions (encode, decode, forward) as a module to export."""
+
+    def __init__(self, model: Autoencoder, fn: Callable[[Autoencoder, torch.Tensor], torch.Tensor]) -> None:
+        super().__init__()
+        self.model, self.fn = model, fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fn(self.model, x)
+
+
+def _graphs(model: Autoencoder):
+    """(name, module, input name, output name, input width) of the three graphs."""
+    d_in, d_code = model.config.input_dim, model.config.encoding_dim
+    return [
+        ("encoder", _Graph(model, Autoencoder.encode), "x", "code", d_in),
+        ("decoder", _Graph(model, Autoencoder.decode), "code", "reconstruction", d_code),
+        ("autoencoder", _Graph(model, Autoencoder.forward), "x", "reconstruction", d_in),
+    ]
+
+
+@contextmanager
+def _quiet():
+    """The exporter's own warnings and log lines (e.g. 'torchvision is not installed') stay out of the user's way."""
+    logger = logging.getLogger("torch.onnx")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
+
+
+def _check_dependencies() -> None:
+    missing = []
+    for name in ("onnx", "onnxscript", "onnxruntime"):
+        try:
+            __import__(name)
+        except ImportError:
+            missing.append(name)
+    if missing:
+        raise ConfigError(f"ONNX export needs {', '.join(missing)}; install them with: pip install 'aekit[onnx]'")
+
+
+def to_onnx_bytes(module: nn.Module, input_name: str, output_name: str, width: int, metadata: dict[str, str],
+                  opset: int | None = None) -> bytes:
+    """One module as a serialized ONNX model with a dynamic batch axis and `metadata` in its metadata_props."""
+    example = torch.rand(2, width, generator=torch.Generator().manual_seed(0))
+    kwargs = {} if opset is None else {"opset_version": opset}
+    with _quiet():
+        program = torch.onnx.export(
+            module, (example,), dynamo=True, input_names=[input_name], output_names=[output_name],
+            dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False, **kwargs,
+        )
+    proto = program.model_proto
+    for key, value in metadata.items():
+        prop = proto.metadata_props.add()
+        prop.key, prop.value = key, value
+    return proto.SerializeToString()
+
+
+def verify_onnx(data: bytes, module: nn.Module, input_name: str, width: int, *, rows: int = 5) -> float:
+    """Run the ONNX model in onnxruntime on `rows` random rows; the largest |difference| / (1 + |PyTorch's value|)."""
+    import onnxruntime as ort
+
+    x = torch.rand(rows, width, generator=torch.Generator().manual_seed(1))
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    (got,) = session.run(None, {input_name: x.numpy()})
+    with torch.no_grad():
+        want = module(x).numpy()
+    if got.shape != want.shape:
+        return float("inf")
+    return float((np.abs(got - want) / (1 + np.abs(want))).max())
+
+
+def export_onnx(model: Autoencoder, out_dir: str | os.PathLike, *, opset: int | None = None,
+                verify: bool = True) -> dict[str, Path]:
+    """Write ``encoder.onnx``, ``decoder.onnx`` and ``autoencoder.onnx`` of `model` into `out_dir`.
+
+    Every graph takes float32 rows with any batch size. With `verify` (the default), each graph is run
+    in onnxruntime and compared with PyTorch before any file is written; a difference above
+    1e-5 (relative to 1 + |value|) raises ModelFileError. Returns the paths by part name.
+    """
+    _check_dependencies()
+    was_training = model.training
+    model.eval()
+    metadata = {"aekit_version": __version__, "model_config": json.dumps(to_dict(model.config))}
+    blobs: dict[str, bytes] = {}
+    try:
+        for name, module, input_name, output_name, width in _graphs(model):
+            data = to_onnx_bytes(module, input_name, output_name, width, {**metadata, "part": name}, opset)
+            if verify:
+                diff = verify_onnx(data, module, input_name, width)
+                if not diff <= ATOL:
+                    raise ModelFileError(
+                        f"the exported {name} differs from PyTorch by {diff:.3g} (relative to 1 + |value|; more than {ATOL:g}) in onnxruntime; "
+                        "report it, or pass --no-verify to keep the export anyway"
+                    )
+            blobs[name] = data
+    finally:
+        model.train(was_training)
+    out_dir = Path(out_dir)
+    return {name: atomic_write_bytes(out_dir / f"{name}.onnx", data) for name, data in blobs.items()}
+
+
+def default_out(run: str | os.PathLike) -> Path:
+    """Where `aekit export RUN` writes: ``RUN/onnx`` for a run folder, ``NAME-onnx/`` beside a ``.safetensors`` file."""
+    run = Path(run)
+    return run / "onnx" if run.is_dir() else run.with_name(f"{run.stem}-onnx")
+
+
+def export(run: str | os.PathLike, out: str | os.PathLike | None = None, *, opset: int | None = None,
+           verify: bool = True) -> dict[str, Path]:
+    """The library side of `aekit export`: the ONNX graphs of a run folder's (or a ``.safetensors`` file's) model."""
+    _check_dependencies()
+    model = load_model(run)
+    return export_onnx(model, default_out(run) if out is None else out, opset=opset, verify=verify)
+
+
+__all__ = ["export", "export_onnx", "verify_onnx", "default_out", "PARTS", "ATOL"]

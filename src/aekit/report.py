@@ -1,0 +1,372 @@
+"""See a run: a self-contained ``report.html`` built from a run folder's own files.
+
+`report(run_dir)` reads config.json, metrics.json, history.json, the model and the run's PNGs, renders
+the loss curves (every loss term) and the kind's own figures (mean code activation, Jacobian norm,
+denoising examples), and writes ``RUN/report.html`` with every image embedded as a base64 data URI:
+no network, no script, no file beside it. `aekit report RUN` calls it; so does the end of `aekit train`.
+Comparing runs side by side lives in :mod:`aekit.compare`.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+
+from . import __version__
+from .errors import AekitError, ModelFileError
+
+REPORT = "report.html"
+# PNGs the report draws itself (fresh from history.json) or shows in their own section.
+_OWN_PNGS = ("loss.png", "reconstructions.png")
+_ROWS_FOR_FIGURES = 1000  # rows of the evaluation data used for the code-activation figure
+_ROWS_FOR_JACOBIAN = 200
+
+CSS = """
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;max-width:1100px;padding:1em 2em;color:#222;background:#fff}
+h1{font-size:1.6em;margin-bottom:.2em} h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
+.lead{color:#555;margin-top:0} table{border-collapse:collapse;margin:.5em 0}
+td,th{border:1px solid #ddd;padding:.25em .7em;text-align:left;vertical-align:top} th{background:#f5f5f5}
+td.num{text-align:right;font-variant-numeric:tabular-nums} pre{background:#f7f7f7;padding:.8em;overflow-x:auto;font-size:13px}
+figure{margin:1em 0} figure img{max-width:100%;height:auto;border:1px solid #eee} figcaption{color:#555;font-size:.9em}
+.note{color:#8a5300} .configs{display:flex;flex-wrap:wrap;gap:1.5em} code{background:#f3f3f3;padding:0 .25em}
+"""
+
+
+# --------------------------------------------------------------------------- small pieces shared with compare
+def fmt(value: Any) -> str:
+    """A config or metric value as short text: floats to 6 significant digits, lists comma-separated."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    if isinstance(value, (list, tuple)):
+        return ", ".join(fmt(v) for v in value) if value else "—"
+    return str(value)
+
+
+def fmt_seconds(seconds: Any) -> str:
+    """12.3 s, 4 min 05 s or 2 h 03 min."""
+    try:
+        s = float(seconds)
+    except (TypeError, ValueError):
+        return fmt(seconds)
+    if s < 60:
+        return f"{s:.3g} s"
+    if s < 3600:
+        return f"{int(s // 60)} min {int(s % 60):02d} s"
+    return f"{int(s // 3600)} h {int(s % 3600 // 60):02d} min"
+
+
+def _number(value: Any) -> float:
+    try:
+        return float(value or 0)
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def kind_of(config: Mapping[str, Any]) -> str:
+    """What kind of autoencoder a run's config describes, read from its penalties and corruption."""
+    t = config.get("train") or {}
+    parts = []
+    if _number(t.get("l1")):
+        parts.append(f"sparse (L1 {_number(t['l1']):g})")
+    if _number(t.get("kl_beta")):
+        parts.append(f"sparse (KL β {_number(t['kl_beta']):g}, ρ {_number(t.get('kl_rho', 0.05)):g})")
+    if _number(t.get("contractive")):
+        parts.append(f"contractive (λ {_number(t['contractive']):g})")
+    if t.get("noise", "none") not in (None, "none"):
+        parts.append(f"denoising ({t['noise']} {_number(t.get('noise_level')):g})")
+    if _number(t.get("weight_decay")):
+        parts.append(f"weight decay {_number(t['weight_decay']):g}")
+    return " + ".join(parts) or "plain"
+
+
+def layers_of(config: Mapping[str, Any]) -> str:
+    """'dense 784→128→32→128→784'."""
+    m = config.get("model") or {}
+    try:
+        sizes = [int(m["input_dim"]), *(int(h) for h in m.get("hidden") or ()), int(m["encoding_dim"])]
+    except (KeyError, TypeError, ValueError):
+        return "?"
+    return f"{m.get('architecture', 'dense')} " + "→".join(str(s) for s in sizes + sizes[-2::-1])
+
+
+def read_optional_json(path: Path) -> Any | None:
+    """A JSON file of the run folder, or None when it is not there (a damaged one still raises)."""
+    from .io import read_json
+
+    return read_json(path) if path.is_file() else None
+
+
+def run_config(run_dir: str | os.PathLike) -> tuple[Path, dict[str, Any]]:
+    """The run folder as a Path and its config.json, with a clear error when it is not a run folder."""
+    from .io import CONFIG, read_json
+
+    path = Path(run_dir)
+    if not path.is_dir():
+        raise ModelFileError(f"{path}: no such run folder; pass a folder written by `aekit train`")
+    if not (path / CONFIG).is_file():
+        raise ModelFileError(f"{path}: not an aekit run folder (no config.json); pass a folder written by `aekit train`")
+    config = read_json(path / CONFIG)
+    if not isinstance(config, dict):
+        raise ModelFileError(f"{path / CONFIG}: expected a JSON object; the file is damaged, re-run training")
+    return path, config
+
+
+def history_series(history: Mapping[str, Any] | None) -> dict[str, list[float]]:
+    """history.json's per-epoch series (its 'history' mapping), numeric ones only."""
+    series = (history or {}).get("history", {}) if isinstance(history, Mapping) else {}
+    out = {}
+    for key, values in series.items():
+        if isinstance(values, list) and values and all(isinstance(v, (int, float)) for v in values):
+            out[str(key)] = [float(v) for v in values]
+    return out
+
+
+def loss_terms_of(series: Mapping[str, Sequence[float]]) -> list[str]:
+    """The base loss terms of a history: 'loss', 'recon', 'l1', … (val_* folded in, times left out)."""
+    terms: list[str] = []
+    for key in series:
+        base = key[4:] if key.startswith("val_") else key
+        if base.endswith("time") or base.endswith("_s") or base in terms:
+            continue
+        terms.append(base)
+    return sorted(terms, key=lambda k: (k != "loss", terms.index(k)))
+
+
+def png_uri(data: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(data).decode("ascii")
+
+
+def figure_uri(fig) -> str:
+    from .plots import figure_to_png_bytes
+
+    return png_uri(figure_to_png_bytes(fig))
+
+
+def figure_html(uri: str, alt: str, caption: str = "") -> str:
+    cap = f"<figcaption>{html.escape(caption)}</figcaption>" if caption else ""
+    return f'<figure><img src="{uri}" alt="{html.escape(alt)}">{cap}</figure>'
+
+
+def table_html(rows: Sequence[Sequence[Any]], header: Sequence[str] | None = None) -> str:
+    def cell(v: Any, tag: str = "td") -> str:
+        text = v if isinstance(v, str) else fmt(v)
+        num = ' class="num"' if tag == "td" and isinstance(v, (int, float)) and not isinstance(v, bool) else ""
+        return f"<{tag}{num}>{html.escape(text)}</{tag}>"
+
+    head = "<tr>" + "".join(cell(h, "th") for h in header) + "</tr>" if header else ""
+    body = "".join("<tr>" + cell(r[0], "th") + "".join(cell(v) for v in r[1:]) + "</tr>" for r in rows)
+    return f"<table>{head}{body}</table>"
+
+
+def page(title: str, body: str) -> str:
+    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+            f"<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{html.escape(title)}</title>"
+            f"<style>{CSS}</style></head><body>\n{body}\n<footer><p class=\"lead\">Made by aekit {__version__} on "
+            f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}.</p></footer></body></html>\n")
+
+
+# --------------------------------------------------------------------------- figures
+def term_curves(series: Mapping[str, Sequence[float]], *, title: str | None = None):
+    """One panel per loss term: training solid, validation dashed, against epoch."""
+    from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
+
+    terms = loss_terms_of(series)
+    if not terms:
+        return None
+    ncols = min(3, len(terms))
+    nrows = -(-len(terms) // ncols)
+    fig = Figure(figsize=(4.2 * ncols, 3.0 * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, term in zip(axes, terms):
+        for key, style in ((term, "-"), (f"val_{term}", "--")):
+            if key in series:
+                values = series[key]
+                ax.plot(range(1, len(values) + 1), values, style, color="C0" if style == "-" else "C1",
+                        marker="." if len(values) < 30 else None, label=key)
+        ax.set_title(term)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8)
+    for ax in axes[len(terms):]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def code_activation_figure(codes: np.ndarray, rho: float | None = None):
+    """Mean activation of each code unit over the rows, with the KL target ρ when there is one."""
+    from matplotlib.figure import Figure
+
+    means = np.asarray(codes, dtype=np.float64).mean(axis=0)
+    fig = Figure(figsize=(max(5.0, 0.18 * means.size + 1.5), 3.2))
+    ax = fig.subplots()
+    ax.bar(np.arange(means.size), means, color="C0")
+    if rho is not None:
+        ax.axhline(rho, color="C3", linestyle="--", label=f"target ρ = {rho:g}")
+        ax.legend(fontsize=8)
+    dead = int((np.abs(np.asarray(codes)).max(axis=0) == 0).sum())
+    ax.set_title(f"mean code activation {means.mean():.4g} over {len(codes)} rows; {dead} of {means.size} units never active")
+    ax.set_xlabel("code unit")
+    ax.set_ylabel("mean activation")
+    fig.tight_layout()
+    return fig
+
+
+def jacobian_norms(model, x: torch.Tensor) -> np.ndarray:
+    """‖∂h/∂x‖_F of the encoder for each row (rows are independent in eval mode)."""
+    model.eval()
+    jac = torch.autograd.functional.jacobian(lambda rows: model.encode(rows).sum(0), x, vectorize=True)
+    return jac.pow(2).sum(dim=(0, 2)).sqrt().detach().numpy()
+
+
+def jacobian_figure(norms: np.ndarray):
+    from .plots import histogram
+
+    return histogram(norms, bins=30, xlabel="‖J‖_F of the encoder at a row",
+                     title=f"Jacobian norm: mean {float(np.mean(norms)):.4g} over {len(norms)} rows")
+
+
+# --------------------------------------------------------------------------- the report
+def _eval_rows(config: Mapping[str, Any], x: Any) -> tuple[np.ndarray | None, str]:
+    """Rows to draw the figures from: `x` if given, else the run's evaluation data loaded again."""
+    if x is not None:
+        return np.asarray(x[:_ROWS_FOR_FIGURES], dtype=np.float32), ""
+    from .runs import load_run_data
+
+    d = config.get("data") or {}
+    try:
+        rd = load_run_data(d.get("dataset") or "mnist", d.get("data"), val_data=d.get("val_data"), data_dir=d.get("data_dir"),
+                           limit=d.get("limit"), val_split=d.get("val_split", 0.1), seed=(config.get("train") or {}).get("seed", 0))
+    except (AekitError, OSError) as exc:
+        return None, f"The run's data could not be loaded again ({exc}), so the figures that need it are left out."
+    rows = rd.x_val if rd.x_val is not None else rd.x_train
+    return np.asarray(rows[:_ROWS_FOR_FIGURES], dtype=np.float32), ""
+
+
+def _kind_figures(model, config: Mapping[str, Any], x: np.ndarray, has_reconstructions: bool) -> list[str]:
+    from .objectives import corrupt
+    from .plots import reconstruction_grid
+
+    t = config.get("train") or {}
+    shape = (config.get("model") or {}).get("image_shape")
+    gray = shape is not None and len(shape) >= 2 and int(np.prod(shape[:-2])) == 1 and int(np.prod(shape)) == x.shape[1]
+    xs = torch.as_tensor(x)
+    out = []
+    model.eval()
+    with torch.no_grad():
+        codes = model.encode(xs).numpy()
+        if gray and not has_reconstructions:
+            fig = reconstruction_grid(x[:10], model(xs[:10]).numpy(), image_shape=tuple(shape[-2:]), n=10)
+            out.append(figure_html(figure_uri(fig), "reconstructions", "Originals (top) and their reconstructions (bottom)."))
+    rho = float(t["kl_rho"]) if _number(t.get("kl_beta")) and "kl_rho" in t else None
+    out.append(figure_html(figure_uri(code_activation_figure(codes, rho)), "mean code activation",
+                           "Mean activation of each code unit on the evaluation rows (a sparse code keeps most units near 0)."))
+    if _number(t.get("contractive")):
+        norms = jacobian_norms(model, xs[:_ROWS_FOR_JACOBIAN])
+        out.append(figure_html(figure_uri(jacobian_figure(norms)), "Jacobian norm",
+                               "Frobenius norm of the encoder's Jacobian at each row (the contractive penalty keeps it small)."))
+    noise = t.get("noise", "none")
+    if noise not in (None, "none") and gray:
+        gen = torch.Generator().manual_seed(int(t.get("seed", 0)) + 1)
+        noisy = corrupt(xs[:10], noise, float(t.get("noise_level", 0.0)), gen)
+        with torch.no_grad():
+            recon = model(noisy).numpy()
+        fig = reconstruction_grid(x[:10], recon, noisy=noisy.numpy(), image_shape=tuple(shape[-2:]), n=10)
+        out.append(figure_html(figure_uri(fig), "denoising examples",
+                               f"Denoising: {noise} noise at level {_number(t.get('noise_level')):g} (top), "
+                               "the reconstruction (middle) and the clean original (bottom)."))
+    return out
+
+
+def report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, *, x: Any = None) -> Path:
+    """Write a self-contained HTML report of a run folder and return its path (default RUN/report.html).
+
+    `x`: evaluation rows to draw the figures from; by default the run's data is loaded again from
+    config.json's data section (figures that need it are left out, with a note, if that fails).
+    """
+    from .io import atomic_write_text, load_model
+    from .models import summary
+
+    path, config = run_config(run_dir)
+    model = load_model(path)
+    metrics = read_optional_json(path / "metrics.json") or {}
+    series = history_series(read_optional_json(path / "history.json"))
+    name = path.resolve().name
+    kind = kind_of(config)
+    parts = [f"<h1>aekit run: {html.escape(name)}</h1>",
+             f"<p class=\"lead\">{html.escape(kind)} autoencoder · {html.escape(layers_of(config))} · "
+             f"trained {html.escape(str(config.get('created', '?')))} with aekit {html.escape(str(config.get('aekit_version', '?')))}</p>"]
+
+    headline = [(label, metrics[key]) for label, key in (("final loss", "loss"), ("final val_loss", "val_loss"), ("epochs", "epochs"))
+                if key in metrics]
+    if "train_seconds" in metrics:
+        headline.append(("time taken", fmt_seconds(metrics["train_seconds"])))
+    if "seconds_per_epoch" in metrics:
+        headline.append(("time per epoch", fmt_seconds(metrics["seconds_per_epoch"])))
+    parts.append('<h2 id="final">Final figures</h2>')
+    if headline:
+        parts.append(table_html(headline))
+    if metrics:
+        parts.append("<p>Every value of metrics.json:</p>" + table_html([(k, v) for k, v in metrics.items()], ["metric", "value"]))
+    else:
+        parts.append('<p class="note">No metrics.json in this run folder.</p>')
+
+    parts.append('<h2 id="curves">Loss curves</h2>')
+    fig = term_curves(series)
+    if fig is not None:
+        parts.append(figure_html(figure_uri(fig), "loss curves", "Every loss term per epoch: training solid, validation dashed."))
+        if "epoch_time" in series:
+            parts.append(f"<p>Epoch time: mean {fmt_seconds(np.mean(series['epoch_time']))}, "
+                         f"total {fmt_seconds(np.sum(series['epoch_time']))}.</p>")
+    else:
+        parts.append('<p class="note">No history.json in this run folder.</p>')
+
+    parts.append('<h2 id="reconstructions">Reconstructions and the kind\'s own figures</h2>')
+    recon_png = path / "reconstructions.png"
+    if recon_png.is_file():
+        parts.append(figure_html(png_uri(recon_png.read_bytes()), "reconstructions", "Originals (top) and their reconstructions (bottom)."))
+    rows, note = _eval_rows(config, x)
+    if rows is not None and rows.ndim == 2 and rows.shape[1] != model.config.input_dim:
+        rows, note = None, f"The run's data has {rows.shape[1]} features but the model expects {model.config.input_dim}; figures that need it are left out."
+    if rows is not None:
+        parts.extend(_kind_figures(model, config, rows, recon_png.is_file()))
+    if note:
+        parts.append(f'<p class="note">{html.escape(note)}</p>')
+
+    others = [p for p in sorted(path.glob("*.png")) if p.name not in _OWN_PNGS]
+    if others:
+        parts.append('<h2 id="more">More figures</h2>')
+        parts.extend(figure_html(png_uri(p.read_bytes()), p.stem, p.name) for p in others)
+
+    parts.append(f'<h2 id="model">Model</h2><pre>{html.escape(summary(model))}</pre>')
+    parts.append('<h2 id="config">Configuration</h2><div class="configs">')
+    for section, values in config.items():
+        if isinstance(values, dict):
+            parts.append(f"<div><h3>{html.escape(section)}</h3>{table_html(list(values.items()))}</div>")
+    parts.append("</div>")
+    plain = [(k, v) for k, v in config.items() if not isinstance(v, dict)]
+    if plain:
+        parts.append(table_html(plain))
+    target = Path(out) if out is not None else path / REPORT
+    files = sorted(p.name + ("/" if p.is_dir() else "") for p in path.iterdir() if not p.name.startswith(".") and p.name != REPORT)
+    parts.append('<h2 id="files">Files</h2><p>' + ", ".join(f"<code>{html.escape(f)}</code>" for f in files) + "</p>")
+    if (path / "tb").is_dir():
+        parts.append(f"<p>TensorBoard (scalars, reconstructions, weight histograms, the codes in the projector): "
+                     f"<code>tensorboard --logdir {html.escape(str(path / 'tb'))}</code></p>")
+    atomic_write_text(target, page(f"aekit run {name}", "\n".join(parts)))
+    return target

@@ -1,0 +1,85 @@
+"""The TensorBoard callback's event files and projector, read back from real files."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from google.protobuf import text_format
+from PIL import Image
+from tensorboard.backend.event_processing import event_accumulator as ea
+from tensorboard.plugins.projector.projector_config_pb2 import ProjectorConfig
+
+import aekit
+from aekit import TensorBoard, TrainConfig
+from aekit.errors import DataError
+
+
+def events(log_dir):
+    acc = ea.EventAccumulator(str(log_dir), size_guidance={ea.HISTOGRAMS: 0, ea.SCALARS: 0, ea.IMAGES: 0})
+    acc.Reload()
+    return acc
+
+
+def projector(log_dir):
+    config = text_format.Parse((log_dir / "projector_config.pbtxt").read_text(), ProjectorConfig())
+    assert len(config.embeddings) == 1
+    return config.embeddings[0]
+
+
+@pytest.fixture(scope="module")
+def logged(mnist_small, tmp_path_factory):
+    """Two epochs on 300 MNIST images, with 120 labelled validation images in the projector."""
+    x, _, xv, yv = mnist_small
+    log_dir = tmp_path_factory.mktemp("tb")
+    model = aekit.Autoencoder()
+    cb = TensorBoard(log_dir, images=xv[:10], image_shape=(1, 28, 28), embedding=xv[:120], embedding_labels=yv[:120])
+    aekit.fit(model, x[:300], None, TrainConfig(epochs=2), validation_data=xv[:120], callbacks=[cb], verbose=0)
+    return log_dir, model, xv[:120], yv[:120]
+
+
+def test_weight_histograms_every_epoch(logged):
+    log_dir, model, _, _ = logged
+    acc = events(log_dir)
+    tags = acc.Tags()["histograms"]
+    assert sorted(tags) == sorted(f"weights/{name}" for name, _ in model.named_parameters())
+    weights = acc.Histograms("weights/encoder.0.weight")
+    assert [h.step for h in weights] == [1, 2]
+    last = weights[-1].histogram_value
+    w = model.encoder[0].weight.detach().numpy()
+    assert last.num == w.size and last.min == pytest.approx(w.min()) and last.max == pytest.approx(w.max())
+    assert last.sum == pytest.approx(float(w.sum()), abs=1e-3)
+    assert {"loss", "val_loss"} <= set(acc.Tags()["scalars"]) and acc.Tags()["images"] == ["reconstructions"]
+
+
+def test_projector_holds_codes_labels_and_thumbnails(logged):
+    log_dir, model, xv, yv = logged
+    emb = projector(log_dir)
+    assert emb.tensor_name == "codes:00002"
+    assert list(emb.sprite.single_image_dim) == [28, 28]
+    tensors = np.loadtxt(log_dir / emb.tensor_path, delimiter="\t")
+    with torch.no_grad():
+        np.testing.assert_allclose(tensors, model.encode(torch.as_tensor(xv)).numpy(), rtol=1e-4, atol=1e-5)
+    assert (log_dir / emb.metadata_path).read_text().split("\n")[:-1] == [str(v) for v in yv]
+    sprite = np.asarray(Image.open(log_dir / emb.sprite.image_path).convert("L"), dtype=np.float64) / 255
+    side = math.ceil(math.sqrt(len(xv)))
+    assert sprite.shape == (side * 28, side * 28)
+    for i in (0, 57, 119):  # thumbnail i sits at row i // side, column i % side
+        r, c = divmod(i, side)
+        np.testing.assert_allclose(sprite[r * 28:(r + 1) * 28, c * 28:(c + 1) * 28], xv[i].reshape(28, 28), atol=1 / 255 + 1e-6)
+
+
+def test_projector_is_capped_and_works_without_images_or_labels(tmp_path, rng):
+    x = rng.random((50, 12), dtype=np.float32)
+    model = aekit.Autoencoder(aekit.ModelConfig(input_dim=12, encoding_dim=3))
+    cb = TensorBoard(tmp_path, image_shape=None, embedding=x, embedding_max=20, histograms=False)
+    aekit.fit(model, x, None, TrainConfig(epochs=1, batch_size=16), callbacks=[cb], verbose=0)
+    emb = projector(tmp_path)
+    assert np.loadtxt(tmp_path / emb.tensor_path, delimiter="\t").shape == (20, 3)
+    assert emb.metadata_path == "" and emb.sprite.image_path == ""
+    assert events(tmp_path).Tags()["histograms"] == []
+
+
+def test_embedding_labels_must_match_the_rows(tmp_path, rng):
+    with pytest.raises(DataError, match="one label per row"):
+        TensorBoard(tmp_path, embedding=rng.random((10, 4)), embedding_labels=[1, 2, 3])

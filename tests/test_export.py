@@ -1,0 +1,95 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+import torch
+
+import aekit
+from aekit import Autoencoder, ModelConfig, ModelFileError
+from aekit.export import export_onnx
+
+ATOL = 1e-5
+
+
+def _trained(config, x):
+    model = Autoencoder(config)
+    aekit.fit(model, x, epochs=1, batch_size=64, verbose=0)  # real, non-initial weights
+    return model.eval()
+
+
+def _run(path, name, x):
+    session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    return session.run(None, {name: x})[0]
+
+
+KINDS = {
+    "dense": ModelConfig(),  # the tutorial's 784 → 32 → 784
+    "deep": ModelConfig(hidden=(128, 64), activation="tanh", code_activation="linear"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_onnx_graphs_match_pytorch(tmp_path, mnist_small, kind):
+    x_train, _, x_test, _ = mnist_small
+    model = _trained(KINDS[kind], x_train[:512]).train()
+    paths = export_onnx(model, tmp_path / "onnx")
+    assert model.training  # export leaves the model's mode as it was
+    model.eval()
+    assert {k: p.name for k, p in paths.items()} == {
+        "encoder": "encoder.onnx", "decoder": "decoder.onnx", "autoencoder": "autoencoder.onnx"}
+    assert sorted(p.name for p in (tmp_path / "onnx").iterdir()) == ["autoencoder.onnx", "decoder.onnx", "encoder.onnx"]
+    with torch.no_grad():
+        for n in (1, 7, 300):  # any batch size, including ones the exporter never saw
+            x = x_test[:n]
+            xt = torch.from_numpy(x)
+            codes = model.encode(xt).numpy()
+            np.testing.assert_allclose(_run(paths["encoder"], "x", x), codes, rtol=0, atol=ATOL)
+            np.testing.assert_allclose(_run(paths["decoder"], "code", codes), model.decode(torch.from_numpy(codes)).numpy(),
+                                       rtol=0, atol=ATOL)
+            np.testing.assert_allclose(_run(paths["autoencoder"], "x", x), model(xt).numpy(), rtol=0, atol=ATOL)
+    for part, path in paths.items():
+        proto = onnx.load(str(path))
+        onnx.checker.check_model(proto)
+        meta = {p.key: p.value for p in proto.metadata_props}
+        assert meta["part"] == part and meta["aekit_version"] == aekit.__version__
+        assert ModelConfig(**json.loads(meta["model_config"])) == model.config
+        dim0 = proto.graph.input[0].type.tensor_type.shape.dim[0]
+        assert dim0.dim_param and not dim0.dim_value  # a symbolic (dynamic) batch axis
+
+
+def _cli(*args, cwd):
+    env = {**os.environ, "PYTHONPATH": str(Path(aekit.__file__).parents[1])}
+    return subprocess.run([sys.executable, "-m", "aekit", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+
+
+def test_export_command_on_a_run_folder(tmp_path):
+    run = aekit.train(ModelConfig(hidden=(64,)), aekit.TrainConfig(epochs=1), limit=300, out=tmp_path / "run",
+                      tensorboard=False, verbose=0)
+    r = _cli("export", str(run.path), cwd=tmp_path)
+    assert r.returncode == 0, r.stderr
+    out = run.path / "onnx"
+    assert r.stdout.splitlines() == [f"{p}: {out / (p + '.onnx')}" for p in ("encoder", "decoder", "autoencoder")]
+    model = aekit.load_model(run.path)
+    x = np.random.default_rng(0).random((4, 784), dtype=np.float32)
+    with torch.no_grad():
+        np.testing.assert_allclose(_run(out / "autoencoder.onnx", "x", x), model(torch.from_numpy(x)).numpy(), rtol=0, atol=ATOL)
+
+    r = _cli("export", str(tmp_path / "missing"), cwd=tmp_path)
+    assert r.returncode == 2 and r.stderr.startswith("aekit: error: ") and r.stderr.count("\n") == 1
+    assert not (tmp_path / "missing").exists()
+
+
+def test_export_of_a_damaged_file_writes_nothing(tmp_path):
+    path = aekit.save_model(Autoencoder(ModelConfig(input_dim=12, encoding_dim=3)), tmp_path / "m.safetensors")
+    data = bytearray(path.read_bytes())
+    data[-2] ^= 0x04
+    path.write_bytes(bytes(data))
+    with pytest.raises(ModelFileError, match="checksum mismatch"):
+        aekit.export.export(path)
+    assert not (tmp_path / "m-onnx").exists()
