@@ -69,6 +69,21 @@ def run_kind(row, x_train, x_test, epochs, seed):
     }
 
 
+class PrintSSE(Callback):
+    """Prints each epoch's squared error per test image (summed over pixels), so a cut-short run still reports."""
+
+    def __init__(self, x_test) -> None:
+        self.x_test = x_test
+
+    @torch.no_grad()
+    def on_epoch_end(self, state, logs) -> None:
+        state.model.eval()
+        sse = sum(float(((state.model(b) - b) ** 2).sum()) for b in self.x_test.split(2000)) / len(self.x_test)
+        state.model.train()
+        print(json.dumps({"deep_epoch": state.epoch, "val_recon": round(logs["val_recon"], 5), "sse_per_image": round(sse, 4),
+                          "epoch_s": round(logs["epoch_time"], 1)}), flush=True)
+
+
 def run_deep(x_train, x_test, epochs, seed, lr):
     from sklearn.decomposition import PCA
 
@@ -81,7 +96,7 @@ def run_deep(x_train, x_test, epochs, seed, lr):
                                  optimizer="adam", lr=lr, batch_size=128, loss="bce", seed=seed)
     model = aekit.Autoencoder(mcfg)
     t0 = time.perf_counter()
-    h = aekit.fit(model, x_train, None, tcfg, validation_data=x_test, callbacks=[CosineLR()], verbose=0).history
+    h = aekit.fit(model, x_train, None, tcfg, validation_data=x_test, callbacks=[CosineLR(), PrintSSE(x_test)], verbose=0).history
     total = time.perf_counter() - t0
     model.eval()
     with torch.no_grad():

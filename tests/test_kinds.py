@@ -100,6 +100,17 @@ def test_every_kind_trains_through_the_api(kind, tmp_path):
     assert aekit.load_model(result.path).config == result.model.config
 
 
+def test_train_takes_missing_configs_from_the_kind(tmp_path, rng):
+    np.save(tmp_path / "rows.npy", rng.random((40, 16), dtype=np.float32))
+    _, t = configure("complete", epochs=3, batch_size=64)
+    with pytest.warns(IdentityWarning):
+        result = aekit.train(train_config=t, kind="complete", data=str(tmp_path / "rows.npy"), out=tmp_path / "run",
+                             tensorboard=False, verbose=0)
+    assert result.model.config.encoding_dim == 16  # complete: the code is as large as the data's 16 features
+    cfg = json.loads((result.path / "config.json").read_text())
+    assert cfg["kind"] == "complete" and cfg["train"]["epochs"] == 3
+
+
 def test_terms_are_logged_separately_in_tensorboard(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

@@ -166,11 +166,18 @@ def train(
     """Train an autoencoder and write its run folder; the library side of `aekit train`.
 
     Defaults are the Keras tutorial: MNIST, 784 → 32 → 784, adadelta, BCE, 100 epochs, batch 256.
-    `kind` is recorded in config.json; get its configs from ``aekit.kinds.configure(kind, ...)``.
+    `kind` is recorded in config.json; a config left out comes from the kind's presets
+    (``aekit.configure(kind, ...)`` gives both, to change before passing them).
     """
-    train_config = train_config or TrainConfig()
-    rd = load_run_data(dataset, data, val_data=val_data, data_dir=data_dir, limit=limit, val_split=val_split, seed=train_config.seed)
+    seed = train_config.seed if train_config is not None else TrainConfig().seed
+    rd = load_run_data(dataset, data, val_data=val_data, data_dir=data_dir, limit=limit, val_split=val_split, seed=seed)
     features = int(np.prod(rd.x_train.shape[1:]))
+    if kind is not None and (model_config is None or train_config is None):  # the kind's presets fill what is missing
+        from .kinds import configure
+
+        kind_model, kind_train = configure(kind, input_dim=features, image_shape=rd.image_shape)
+        model_config, train_config = model_config or kind_model, train_config or kind_train
+    train_config = train_config or TrainConfig()
     if model_config is None:
         model_config = ModelConfig(input_dim=features, image_shape=rd.image_shape)
     elif model_config.input_dim != features:
