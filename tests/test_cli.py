@@ -66,3 +66,15 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, words):
 def test_summary_of_a_missing_run(tmp_path):
     proc = aekit("summary", tmp_path / "nope")
     assert proc.returncode == 2 and "aekit: error:" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_recipe_fast_reaches_the_config_and_explicit_flags_win(tmp_path):
+    out = tmp_path / "run"
+    aekit("train", "--recipe", "fast", "--limit", 300, "--epochs", 1, "--out", out, "--quiet", "--no-tensorboard", check=True)
+    train = json.loads((out / "config.json").read_text())["train"]
+    assert (train["optimizer"], train["schedule"], train["batch_size"], train["lr"]) == ("adam", "onecycle", 512, 0.01)
+    assert train["epochs"] == 1  # the explicit flag, not the recipe's 10
+    out2 = tmp_path / "tutorial"
+    aekit("train", "--limit", 300, "--epochs", 1, "--out", out2, "--quiet", "--no-tensorboard", check=True)
+    train = json.loads((out2 / "config.json").read_text())["train"]
+    assert (train["optimizer"], train["schedule"], train["batch_size"]) == ("adadelta", "constant", 256)

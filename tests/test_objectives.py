@@ -165,3 +165,21 @@ def test_psnr_known_values():
     assert psnr(torch.zeros(2, 16), mixed) == pytest.approx(30.0, abs=1e-6)  # the mean of 20 and 40 dB
     with pytest.raises(aekit.ConfigError, match="same shape"):
         psnr(clean, torch.zeros(2, 16))
+
+
+@pytest.mark.parametrize("scale", [0.1, 3.0, 40.0, 300.0])
+def test_bce_from_logits_matches_torch_in_value_and_gradient(scale):
+    import torch.nn.functional as F
+
+    from aekit.objectives import bce_from_logits
+
+    g = torch.Generator().manual_seed(0)
+    x = (torch.randn(64, 50, generator=g) * scale).requires_grad_()
+    y = (torch.rand(64, 50, generator=g) > 0.5).float() * torch.rand(64, 50, generator=g)
+    ref = F.binary_cross_entropy_with_logits(x.double(), y.double())
+    (gref,) = torch.autograd.grad(ref, x)
+    ours = bce_from_logits(x, y)
+    (gours,) = torch.autograd.grad(ours, x)
+    assert ours.item() == pytest.approx(ref.item(), rel=1e-5, abs=1e-6)
+    assert torch.allclose(gours, gref.float(), rtol=1e-5, atol=1e-9)
+    assert bce_from_logits(torch.tensor([[float("nan")]]), torch.tensor([[0.5]])).isnan()

@@ -64,3 +64,15 @@ def test_bad_data_leaves_no_run_folder(tmp_path):
     with pytest.raises(DataError, match=r"outside \[0, 1\]"):
         train(None, TrainConfig(epochs=1), data=str(data), out=tmp_path / "r", verbose=0)
     assert not (tmp_path / "r").exists()
+
+
+def test_val_split_of_a_memmapped_npy_keeps_both_parts_on_disk(tmp_path):
+    import numpy as np
+
+    from aekit.runs import load_run_data
+
+    x = np.random.default_rng(0).random((200, 12), dtype=np.float32)
+    np.save(tmp_path / "x.npy", x)
+    rd = load_run_data(data=str(tmp_path / "x.npy"), val_split=0.1)
+    assert isinstance(rd.x_train, np.memmap) and isinstance(rd.x_val, np.memmap)  # views, not copies
+    assert np.array_equal(rd.x_train, x[:180]) and np.array_equal(rd.x_val, x[180:])

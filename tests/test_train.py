@@ -112,3 +112,118 @@ def test_tensorboard_event_files_hold_scalars_and_images(tmp_path, mnist_small):
 def test_public_api_names():
     for name in ("Autoencoder", "fit", "load", "train", "load_dataset", "summary", "ModelConfig", "TrainConfig"):
         assert hasattr(aekit, name)
+
+
+# --------------------------------------------------------------------------- the fast path (docs/performance.md)
+def _reference_fit(x, xv, epochs, batch_size, seed=0, model_seed=0):
+    """The straightforward loop: fancy-indexed batches, the built-in BCE, torch.optim.Adadelta (Keras 2 settings)."""
+    import torch.nn.functional as F
+
+    model = Autoencoder(ModelConfig(seed=model_seed))
+    opt = torch.optim.Adadelta(model.parameters(), lr=1.0, rho=0.95, eps=1e-7)
+    gen = torch.Generator().manual_seed(seed)
+    x, xv = torch.from_numpy(x), torch.from_numpy(xv)
+    losses, val_losses = [], []
+    for _ in range(epochs):
+        order, total = torch.randperm(len(x), generator=gen), 0.0
+        for start in range(0, len(x), batch_size):
+            xb = x[order[start:start + batch_size]]
+            loss = F.binary_cross_entropy_with_logits(model.decode_logits(model.encode(xb)), xb)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(xb)
+        losses.append(total / len(x))
+        with torch.no_grad():
+            val_losses.append(F.binary_cross_entropy_with_logits(model.decode_logits(model.encode(xv)), xv).item())
+    return model, losses, val_losses
+
+
+def test_fast_path_gives_the_losses_of_the_straightforward_loop(mnist_small):
+    x, _, xt, _ = mnist_small
+    ref_model, ref_loss, ref_val = _reference_fit(x[:1000], xt[:300], epochs=3, batch_size=64)
+    model = Autoencoder(ModelConfig())
+    h = fit(model, x[:1000], x[:1000], epochs=3, batch_size=64, validation_data=(xt[:300], xt[:300]), verbose=0).history
+    assert h["loss"] == pytest.approx(ref_loss, rel=1e-4)
+    assert h["val_loss"] == pytest.approx(ref_val, rel=1e-4)
+    assert ref_val[-1] < ref_val[0] - 0.01  # it did learn, so the comparison means something
+    for a, b in zip(model.parameters(), ref_model.parameters()):
+        assert torch.allclose(a, b, atol=1e-4)
+
+
+def test_memmap_input_trains_from_the_memmap_with_the_same_result(tmp_path, mnist_small):
+    from aekit.train import as_rows
+
+    x = mnist_small[0][:600]
+    np.save(tmp_path / "x.npy", x)
+    mm = aekit.load_array(tmp_path / "x.npy")
+    assert isinstance(mm, np.memmap)
+    assert isinstance(as_rows(mm, keep_memmap=True), np.memmap)  # fit keeps it: batches are gathered from it
+    assert as_rows(mm).data_ptr() == mm.ctypes.data  # a tensor over the mapping, not a copy
+    a, b = Autoencoder(ModelConfig(encoding_dim=8)), Autoencoder(ModelConfig(encoding_dim=8))
+    ha = fit(a, mm, epochs=2, batch_size=50, validation_data=mm[:100], verbose=0).history
+    hb = fit(b, x, epochs=2, batch_size=50, validation_data=x[:100], verbose=0).history
+    assert ha["loss"] == hb["loss"] and ha["val_loss"] == hb["val_loss"]
+    assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_nan_in_a_later_block_is_found_with_its_row(tmp_path):
+    from aekit.train import as_rows
+
+    x = np.zeros((12000, 784), dtype=np.float32)  # more than one 16 MB block
+    x[11000, 3] = np.inf
+    with pytest.raises(DataError, match="first in row 11000"):
+        as_rows(x)
+    x[11000, 3] = 3e38  # finite values whose sum overflows are not mistaken for inf
+    assert as_rows(x[10000:11001] * 0 + 3e38).shape == (1001, 784)
+
+
+def test_recipe_fields_and_explicit_values_win():
+    from aekit.config import recipe
+
+    fast = recipe("fast")
+    assert (fast.optimizer, fast.schedule, fast.batch_size) == ("adam", "onecycle", 512)
+    assert recipe("fast", epochs=3, batch_size=128).epochs == 3
+    assert recipe("fast", optimizer="adadelta").learning_rate == 1.0  # another optimizer: its own default lr
+    assert recipe("tutorial") == aekit.TrainConfig()
+
+
+def test_onecycle_schedule_warms_up_then_decays():
+    from aekit.optim import lr_at
+
+    cfg = aekit.TrainConfig(optimizer="adam", lr=0.01, schedule="onecycle")
+    lrs = [lr_at(cfg, s, 100) for s in range(100)]
+    assert lrs[0] == pytest.approx(0.01 / 25) and max(lrs) == pytest.approx(0.01)
+    assert lrs.index(max(lrs)) == 10 and lrs[-1] < 0.0002
+    assert lr_at(aekit.TrainConfig(), 50, 100) == 1.0
+
+
+def test_encode_array_matches_the_encoder(mnist_small):
+    from aekit.train import encode_array
+
+    x = mnist_small[2]
+    model = Autoencoder(ModelConfig())
+    codes = encode_array(model, x, batch_size=128)
+    with torch.no_grad():
+        assert np.allclose(codes, model.encode(torch.from_numpy(x)).numpy(), atol=1e-6)
+    assert codes.shape == (len(x), 32) and codes.dtype == np.float32
+
+
+def test_encode_array_refuses_nan_naming_the_row():
+    from aekit.train import encode_array
+
+    x = np.zeros((300, 784), dtype=np.float32)
+    x[257, 5] = np.nan
+    with pytest.raises(DataError, match="first in row 257"):
+        encode_array(Autoencoder(), x, batch_size=128)
+
+
+def test_optimizers_keep_keras_2_settings():
+    from aekit.optim import make_optimizer
+
+    model = Autoencoder(ModelConfig(input_dim=6, encoding_dim=2))
+    ada = make_optimizer(model, aekit.TrainConfig())
+    assert isinstance(ada, torch.optim.Adadelta)
+    assert {k: ada.defaults[k] for k in ("lr", "rho", "eps")} == {"lr": 1.0, "rho": 0.95, "eps": 1e-7}
+    adam = make_optimizer(model, aekit.TrainConfig(optimizer="adam", lr=0.01))
+    assert isinstance(adam, torch.optim.Adam) and adam.defaults["eps"] == 1e-7 and adam.defaults["lr"] == 0.01

@@ -12,9 +12,14 @@ from .data import load_dataset, load_array, read_idx  # noqa: E402
 from .runs import train, load_run  # noqa: E402
 from .kinds import KINDS, configure  # noqa: E402
 from .objectives import jacobian_norm, psnr  # noqa: E402
+from .encode import encode  # noqa: E402
+from .features import features  # noqa: E402
+from .denoise import denoise  # noqa: E402
+from .anomaly import anomaly  # noqa: E402
 from .export import export_onnx  # noqa: E402
 from .report import report  # noqa: E402
 from .compare import compare  # noqa: E402
+from .impute import impute, read_ratings  # noqa: E402
 
 load = load_model
 
@@ -23,5 +28,5 @@ __all__ = [
     "Callback", "ProgressBar", "TensorBoard", "save_model", "load_model", "load", "load_dataset", "load_array", "read_idx",
     "train", "load_run", "AekitError", "ConfigError", "DataError", "ModelFileError", "TrainingError",
     "KINDS", "configure", "jacobian_norm", "psnr",
-    "report", "compare", "export_onnx",
+    "report", "compare", "encode", "features", "denoise", "anomaly", "export_onnx", "impute", "read_ratings",
 ]

@@ -17,6 +17,7 @@ ACTIVATIONS = ("relu", "sigmoid", "tanh", "linear", "elu", "leaky_relu", "gelu")
 LOSSES = ("bce", "mse")
 OPTIMIZERS = ("adadelta", "adam", "sgd")
 NOISES = ("none", "gaussian", "masking", "salt_pepper")
+SCHEDULES = ("constant", "onecycle")
 ARCHITECTURES = ("dense", "conv")
 
 
@@ -118,6 +119,7 @@ class TrainConfig:
     patience: int = 0  # early stopping: epochs without val_loss improvement before stopping (0 = off)
     min_delta: float = 0.0  # early stopping: the smallest decrease of val_loss that counts as improvement
     restore_best: bool = True  # early stopping: end with the weights of the best epoch
+    schedule: str = "constant"  # learning rate over the run: 'constant' or 'onecycle' (warm-up, then cosine decay)
 
     def __post_init__(self) -> None:
         _positive_int("epochs", self.epochs)
@@ -125,6 +127,7 @@ class TrainConfig:
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("loss", self.loss, LOSSES)
         _choice("noise", self.noise, NOISES)
+        _choice("schedule", self.schedule, SCHEDULES)
         if self.lr is not None:
             _non_negative("lr", self.lr)
             if self.lr == 0:
@@ -146,6 +149,22 @@ class TrainConfig:
     def learning_rate(self) -> float:
         """The learning rate in use: `lr`, or the optimizer's Keras 2 default."""
         return self.lr if self.lr is not None else {"adadelta": 1.0, "adam": 1e-3, "sgd": 0.01}[self.optimizer]
+
+
+# Named starting points for TrainConfig; explicit fields win (`recipe("fast", epochs=20)`).
+RECIPES: dict[str, dict[str, Any]] = {
+    "tutorial": {},  # the Keras tutorial: adadelta, batch 256, 100 epochs
+    "fast": {"optimizer": "adam", "lr": 1e-2, "batch_size": 512, "epochs": 10, "schedule": "onecycle"},  # see docs/performance.md
+}
+
+
+def recipe(name: str = "fast", **fields_: Any) -> TrainConfig:
+    """A TrainConfig from a named recipe; keyword fields override the recipe's values."""
+    _choice("recipe", name, tuple(RECIPES))
+    base = dict(RECIPES[name])
+    if "optimizer" in fields_ and "lr" not in fields_:
+        base.pop("lr", None)  # another optimizer: its own default learning rate, not the recipe's
+    return TrainConfig(**{**base, **fields_})
 
 
 def to_dict(config: ModelConfig | TrainConfig) -> dict[str, Any]:
@@ -172,4 +191,4 @@ def replace(config, **changes):
     return dataclasses.replace(config, **changes)
 
 
-__all__ = ["ModelConfig", "TrainConfig", "to_dict", "from_dict", "replace", "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "NOISES"]
+__all__ = ["ModelConfig", "TrainConfig", "recipe", "RECIPES", "to_dict", "from_dict", "replace", "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "NOISES"]

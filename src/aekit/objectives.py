@@ -22,8 +22,32 @@ from .models import Autoencoder
 
 # --------------------------------------------------------------------------- reconstruction losses
 def bce_from_logits(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy of sigmoid(logits) against `target`, mean over all values (Keras' BCE)."""
-    return F.binary_cross_entropy_with_logits(logits, target)
+    """Binary cross-entropy of sigmoid(logits) against `target`, mean over all values (Keras' BCE).
+
+    The same value and gradient as ``F.binary_cross_entropy_with_logits`` (to float rounding), in fewer
+    and cheaper passes: on CPU the built-in's log-sigmoid kernel cost more than the tutorial's matmuls.
+    """
+    return _BCEWithLogits.apply(logits, target)
+
+
+class _BCEWithLogits(torch.autograd.Function):
+    """mean(softplus(x) - x·y), with softplus(x) = relu(x) - log1p(-min(p, 1-p)), p = sigmoid(x) (exact for all x)."""
+
+    @staticmethod
+    def forward(ctx, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        p = torch.sigmoid(logits)
+        q = torch.minimum(p, torch.rsub(p, 1)).neg_().log1p_()  # log(max(p, 1-p)) = -log1p(exp(-|x|))
+        total = logits.clamp_min(0).sum() - q.sum() - torch.dot(logits.reshape(-1), target.reshape(-1).to(logits.dtype))
+        if ctx.needs_input_grad[0]:
+            ctx.save_for_backward(p.sub_(target))  # d loss / d logits · n
+        ctx.n = logits.numel()
+        return total / ctx.n
+
+    @staticmethod
+    @torch.autograd.function.once_differentiable
+    def backward(ctx, grad: torch.Tensor):
+        (diff,) = ctx.saved_tensors
+        return diff * (grad / ctx.n), None
 
 
 def bce(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
@@ -192,3 +216,9 @@ def loss_terms(model: Autoencoder, x_in: torch.Tensor, target: torch.Tensor, cfg
             total = total + value
     terms["loss"] = total
     return terms
+
+
+def masked_mse(pred: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Mean squared error over the cells where `mask` is true only (observed cells; imputation, AutoRec)."""
+    w = mask.to(pred.dtype)
+    return (((pred - target) ** 2) * w).sum() / w.sum().clamp_min(1.0)

@@ -72,6 +72,8 @@ def load_run_data(dataset: str = "mnist", data: str | None = None, *, val_data: 
     n_val = int(round(len(x) * val_split))
     if n_val == 0:
         return RunData(x, None, name=Path(data).name)
+    if isinstance(x, np.memmap):  # keep it on disk: the last rows (views), not a random pick (copies)
+        return RunData(x[:len(x) - n_val], x[len(x) - n_val:], name=Path(data).name)
     order = np.random.default_rng(seed).permutation(len(x))
     return RunData(np.asarray(x[np.sort(order[n_val:])]), np.asarray(x[np.sort(order[:n_val])]), name=Path(data).name)
 
@@ -187,9 +189,9 @@ def train(
             raise DataError(f"the data has {features} features but input_dim is {model_config.input_dim}; drop --input-dim or fix the data")
     if model_config.image_shape is None and rd.image_shape is not None:
         model_config = replace(model_config, image_shape=rd.image_shape)
-    x_train = as_rows(rd.x_train, "training data")
+    x_train = as_rows(rd.x_train, "training data", keep_memmap=True)
     check_loss_range(x_train, train_config, "the training data")
-    x_val = None if rd.x_val is None else as_rows(rd.x_val, "validation data")
+    x_val = None if rd.x_val is None else as_rows(rd.x_val, "validation data", keep_memmap=True)
     path = prepare_out(out if out is not None else default_out(rd.name), overwrite)
     model = Autoencoder(model_config)
     if path.exists():

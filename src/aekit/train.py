@@ -11,7 +11,9 @@
 from __future__ import annotations
 
 import math
+import mmap
 import time
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -22,6 +24,7 @@ from .config import TrainConfig, replace
 from .errors import DataError, TrainingError
 from .models import Autoencoder
 from .objectives import corrupt, loss_terms
+from .optim import lr_at, make_optimizer
 
 
 # --------------------------------------------------------------------------- history and state
@@ -75,19 +78,21 @@ class Callback:
 
 
 # --------------------------------------------------------------------------- optimizers and data
-def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """The optimizer with Keras 2 semantics (adadelta: lr 1.0, rho 0.95, eps 1e-7)."""
-    params, lr = model.parameters(), cfg.learning_rate
-    if cfg.optimizer == "adadelta":
-        return torch.optim.Adadelta(params, lr=lr, rho=0.95, eps=1e-7)
-    if cfg.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-7)
-    return torch.optim.SGD(params, lr=lr)
+def as_rows(x: Any, name: str = "x", *, keep_memmap: bool = False, check: bool = True) -> torch.Tensor | np.memmap:
+    """A 2-D float32 tensor of rows; refuses other shapes, NaN and inf with a clear message.
 
-
-def as_rows(x: Any, name: str = "x") -> torch.Tensor:
-    """A 2-D float32 tensor of rows; refuses other shapes, NaN and inf with a clear message."""
-    if isinstance(x, torch.Tensor):
+    NaN/inf are looked for in blocks of about 16 MB. A float32 C-ordered ``np.memmap`` (``aekit.load_array``
+    of a large .npy) becomes a tensor over the mapped file (no copy), or with `keep_memmap` stays the memmap
+    itself, which `fit` gathers each batch from, releasing its pages, so the file never sits in memory whole.
+    `check=False` skips the NaN/inf scan (for callers that check each block as they use it).
+    """
+    if isinstance(x, np.memmap) and x.dtype == np.float32 and x.ndim >= 2 and x.flags.c_contiguous:
+        t = x.reshape(x.shape[0], -1)
+        if not keep_memmap:
+            with warnings.catch_warnings():  # read-only mapping: the tensor is never written to
+                warnings.simplefilter("ignore", UserWarning)
+                t = torch.from_numpy(np.asarray(t))
+    elif isinstance(x, torch.Tensor):
         t = x.detach().to(torch.float32)
     else:
         a = np.asarray(x)
@@ -100,10 +105,50 @@ def as_rows(x: Any, name: str = "x") -> torch.Tensor:
         t = t.reshape(t.shape[0], -1)
     if t.shape[0] == 0:
         raise DataError(f"{name} has no rows; pass at least one row of data")
-    if not bool(torch.isfinite(t).all()):
-        bad = int((~torch.isfinite(t)).any(dim=1).nonzero()[0, 0])
-        raise DataError(f"{name} holds NaN or inf (first in row {bad}); clean the data or use `aekit impute` for gaps")
+    if check:
+        for start, block in _blocks(t):
+            _check_finite(block, name, start)
     return t
+
+
+def _check_finite(block: torch.Tensor, name: str, start: int = 0) -> None:
+    """Refuse NaN/inf in `block` (rows `start`…), naming the first bad row."""
+    if math.isfinite(float(block.sum())):  # one cheap pass; NaN and inf always reach the sum
+        return
+    finite = torch.isfinite(block)
+    if not bool(finite.all()):
+        bad = start + int((~finite).any(dim=1).nonzero()[0, 0])
+        raise DataError(f"{name} holds NaN or inf (first in row {bad}); clean the data or use `aekit impute` for gaps")
+
+
+def _blocks(x: torch.Tensor | np.memmap, rows: int | None = None):
+    """(first row, tensor) of consecutive row blocks of about 16 MB; a memmap's pages are released after each."""
+    rows = rows or max(1, (16 << 20) // (4 * max(1, x.shape[1])))
+    for start in range(0, x.shape[0], rows):
+        yield start, _rows(x, slice(start, start + rows))
+        _release(x)
+
+
+def _rows(x: torch.Tensor | np.memmap, idx: torch.Tensor | slice) -> torch.Tensor:
+    """Rows `idx` (sorted indices or a slice) of a tensor or a memmap, as a float32 tensor."""
+    if isinstance(x, torch.Tensor):
+        return x[idx] if isinstance(idx, slice) else x.index_select(0, idx)
+    return torch.from_numpy(np.array(x[idx]) if isinstance(idx, slice) else np.asarray(x[idx.numpy()]))
+
+
+def _release(x: torch.Tensor | np.memmap) -> None:
+    """Unmap a read-only memmap's resident pages (they count in RSS; the page cache keeps them); else nothing."""
+    mm = getattr(x, "_mmap", None) if isinstance(x, np.memmap) and x.mode == "r" else None
+    if mm is not None and hasattr(mmap, "MADV_DONTNEED"):
+        mm.madvise(mmap.MADV_DONTNEED)
+
+
+def gather_batch(x: torch.Tensor | np.memmap, idx: torch.Tensor) -> torch.Tensor:
+    """The batch of rows `idx` of `x`, in sorted row order (sequential reads from a memmap; the batch's
+    rows and so its gradient are the same, up to float summation order)."""
+    batch = _rows(x, idx.sort().values)
+    _release(x)
+    return batch
 
 
 def check_features(model: Autoencoder, x: torch.Tensor, name: str = "x") -> None:
@@ -115,32 +160,63 @@ def check_features(model: Autoencoder, x: torch.Tensor, name: str = "x") -> None
 
 
 def check_loss_range(x: torch.Tensor, cfg: TrainConfig, name: str = "x") -> None:
-    if cfg.loss == "bce" and (float(x.min()) < 0 or float(x.max()) > 1):
+    if cfg.loss != "bce":
+        return
+    lo, hi = math.inf, -math.inf
+    for _, block in _blocks(x):
+        bmin, bmax = torch.aminmax(block)
+        lo, hi = min(lo, float(bmin)), max(hi, float(bmax))
+    if lo < 0 or hi > 1:
         raise DataError(
-            f"{name} has values outside [0, 1] (min {float(x.min()):.4g}, max {float(x.max()):.4g}), which the "
+            f"{name} has values outside [0, 1] (min {lo:.4g}, max {hi:.4g}), which the "
             "'bce' loss cannot use; scale the data to [0, 1] or pass --loss mse"
         )
 
 
 # --------------------------------------------------------------------------- evaluation
 @torch.no_grad()
-def evaluate(model: Autoencoder, x: Any, y: Any = None, config: TrainConfig | None = None, *, batch_size: int = 4096) -> dict[str, float]:
+def evaluate(model: Autoencoder, x: Any, y: Any = None, config: TrainConfig | None = None, *, batch_size: int = 10000) -> dict[str, float]:
     """Every loss term on (x, y), averaged over rows; a denoising config corrupts x with fixed noise."""
-    cfg = config or TrainConfig()
-    x = as_rows(x, "validation x")
-    y = x if y is None else as_rows(y, "validation y")
+    x = as_rows(x, "validation x", keep_memmap=True)
+    y = x if y is None else as_rows(y, "validation y", keep_memmap=True)
     check_features(model, x, "validation x")
+    return _evaluate_rows(model, x, y, config or TrainConfig(), batch_size)
+
+
+@torch.no_grad()
+def _evaluate_rows(model: Autoencoder, x, y, cfg: TrainConfig, batch_size: int = 10000) -> dict[str, float]:
+    """`evaluate` on rows already checked by `as_rows` (fit calls this every epoch)."""
     was_training = model.training
     model.eval()
     gen = torch.Generator().manual_seed(cfg.seed + 1)  # the same corruption every epoch
     sums: dict[str, float] = {}
-    for start in range(0, x.shape[0], batch_size):
-        xb, yb = x[start:start + batch_size], y[start:start + batch_size]
+    for start, xb in _blocks(x, batch_size):
+        yb = xb if y is x else _rows(y, slice(start, start + batch_size))
         terms = loss_terms(model, corrupt(xb, cfg.noise, cfg.noise_level, gen), yb, cfg)
         for k, v in terms.items():
             sums[k] = sums.get(k, 0.0) + float(v) * xb.shape[0]
+    _release(y)
     model.train(was_training)
     return {k: v / x.shape[0] for k, v in sums.items()}
+
+
+@torch.inference_mode()
+def encode_array(model: Autoencoder, x: Any, *, batch_size: int = 8192) -> np.ndarray:
+    """The codes of every row of `x` (an array, tensor or memmap) as a float32 array.
+
+    Each block of rows is checked for NaN/inf just before it is encoded (while it is in cache) instead of
+    in a separate pass over the whole array first: that pass cost as much as the encoding itself.
+    """
+    x = as_rows(x, "x", keep_memmap=True, check=False)
+    check_features(model, x)
+    was_training = model.training
+    model.eval()
+    out = np.empty((x.shape[0], model.config.encoding_dim), dtype=np.float32)
+    for start, xb in _blocks(x, batch_size):
+        _check_finite(xb, "x", start)
+        out[start:start + xb.shape[0]] = model.encode(xb).numpy()
+    model.train(was_training)
+    return out
 
 
 # --------------------------------------------------------------------------- the loop
@@ -159,20 +235,21 @@ def fit(
     """Train `model` to map `x` to `y` (default `x`), Keras-style.
 
     ``fit(model, x, x, epochs=50, batch_size=256, shuffle=True, validation_data=(xt, xt))``.
+    `x` may be a float32 ``np.memmap`` (``aekit.load_array`` of a .npy): each batch is read from the file.
     Keyword overrides replace fields of `config`. `verbose` 0 is quiet, 1 a bar per epoch,
     2 a line per epoch. Pass `state` (from a checkpoint) to resume where it stopped.
     """
     cfg = replace(config or TrainConfig(), **overrides) if overrides else (config or TrainConfig())
-    x = as_rows(x, "x")
-    y = x if y is None else as_rows(y, "y")
+    x_given, x = x, as_rows(x, "x", keep_memmap=True)
+    y = x if y is None or y is x_given else as_rows(y, "y", keep_memmap=True)
     check_features(model, x)
     if y.shape != x.shape:
         raise DataError(f"y has shape {tuple(y.shape)} but x has {tuple(x.shape)}; an autoencoder's target has the input's shape")
     check_loss_range(y, cfg, "the target")
     if validation_data is not None:
         vx, vy = validation_data if isinstance(validation_data, tuple) else (validation_data, None)
-        vx = as_rows(vx, "validation x")
-        vy = vx if vy is None else as_rows(vy, "validation y")
+        vx_given, vx = vx, as_rows(vx, "validation x", keep_memmap=True)
+        vy = vx if vy is None or vy is vx_given else as_rows(vy, "validation y", keep_memmap=True)
         check_features(model, vx, "validation x")
         check_loss_range(vy, cfg, "the validation target")
     n, bs = x.shape[0], cfg.batch_size
@@ -198,11 +275,14 @@ def fit(
         sums: dict[str, float] = {}
         for batch, start in enumerate(range(0, n, bs)):
             idx = order[start:start + bs]
-            xb = x[idx]
-            yb = xb if y is x else y[idx]
+            xb = gather_batch(x, idx)
+            yb = xb if y is x else gather_batch(y, idx)
             terms = loss_terms(model, corrupt(xb, cfg.noise, cfg.noise_level, state.generator), yb, cfg)
             state.optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
+            if cfg.schedule != "constant":
+                for group in state.optimizer.param_groups:
+                    group["lr"] = lr_at(cfg, state.step, cfg.epochs * state.steps_per_epoch)
             state.optimizer.step()
             state.step += 1
             loss = terms["loss"].item()
@@ -217,7 +297,7 @@ def fit(
                 cb.on_batch_end(state, batch, {"loss": loss})
         logs = {k: v / n for k, v in sums.items()}
         if validation_data is not None:
-            logs.update({f"val_{k}": v for k, v in evaluate(model, vx, vy, cfg).items()})
+            logs.update({f"val_{k}": v for k, v in _evaluate_rows(model, vx, vy, cfg).items()})
         logs["epoch_time"] = time.perf_counter() - t0
         state.epoch += 1
         state.history.append(state.epoch, logs)

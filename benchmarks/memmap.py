@@ -1,0 +1,101 @@
+"""Training from a memory-mapped .npy ten times MNIST's size (600,000 x 784 float32, about 1.9 GB): peak RSS
+and training rate per image, against in-memory MNIST training timed in this run (before and after).
+
+The file is written to /tmp block by block (never held in memory) and deleted at the end. The memmap run
+happens in a fresh child process so that its peak RSS (resource.getrusage ru_maxrss) is its own.
+Prints one JSON line at the end.
+
+    python benchmarks/memmap.py [--copies 10] [--epochs 1] [--threads N]
+"""
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+
+def write_big_npy(path: Path, x: np.ndarray, copies: int) -> None:
+    shape = (len(x) * copies, x.shape[1])
+    with open(path, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, {"descr": np.lib.format.dtype_to_descr(x.dtype), "fortran_order": False, "shape": shape})
+        for _ in range(copies):
+            f.write(x.tobytes())
+
+
+def child(path: str, epochs: int, threads: int | None) -> None:
+    import torch
+
+    import aekit
+
+    if threads:
+        torch.set_num_threads(threads)
+    x = aekit.load_array(path)
+    assert isinstance(x, np.memmap), type(x)
+    ds = aekit.load_dataset("mnist")
+    xv = ds.x_test
+    del ds
+    model = aekit.Autoencoder()
+    h = aekit.fit(model, x, None, epochs=epochs, validation_data=xv, verbose=0).history
+    print(json.dumps({"rows": len(x), "epoch_time": h["epoch_time"], "val_loss": h["val_loss"][-1],
+                      "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
+def in_memory_rate(threads: int | None) -> float:
+    import torch
+
+    import aekit
+
+    if threads:
+        torch.set_num_threads(threads)
+    ds = aekit.load_dataset("mnist")
+    h = aekit.fit(aekit.Autoencoder(), ds.x_train, None, epochs=1, validation_data=ds.x_test, verbose=0).history
+    return len(ds.x_train) / h["epoch_time"][-1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--copies", type=int, default=10)
+    ap.add_argument("--epochs", type=int, default=1)
+    ap.add_argument("--threads", type=int, default=None)
+    ap.add_argument("--child", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.child:
+        return child(args.child, args.epochs, args.threads)
+    import aekit
+
+    ds = aekit.load_dataset("mnist")
+    fd, name = tempfile.mkstemp(suffix=".npy", dir="/tmp")
+    os.close(fd)
+    path = Path(name)
+    try:
+        t0 = time.perf_counter()
+        write_big_npy(path, ds.x_train, args.copies)
+        print(f"wrote {path} ({path.stat().st_size / 2**30:.2f} GiB) in {time.perf_counter() - t0:.1f} s", flush=True)
+        del ds
+        before = in_memory_rate(args.threads)
+        cmd = [sys.executable, __file__, "--child", str(path), "--epochs", str(args.epochs)]
+        if args.threads:
+            cmd += ["--threads", str(args.threads)]
+        res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        after = in_memory_rate(args.threads)
+    finally:
+        path.unlink(missing_ok=True)
+    rate = res["rows"] / min(res["epoch_time"])
+    ref = (before + after) / 2
+    print(f"memmap: {res['rows']:,} rows, {min(res['epoch_time']):.1f} s/epoch = {rate:,.0f} images/s, peak RSS {res['peak_rss_mib']:.0f} MiB")
+    print(f"in memory (MNIST, before/after): {before:,.0f} / {after:,.0f} images/s")
+    print(json.dumps({"benchmark": "memmap", "rows": res["rows"], "file_gib": round(res["rows"] * 784 * 4 / 2**30, 2),
+                      "peak_rss_mib": round(res["peak_rss_mib"]), "memmap_images_per_s": round(rate),
+                      "in_memory_images_per_s": round(ref), "rate_ratio_memmap_to_in_memory": round(rate / ref, 2),
+                      "val_loss": round(res["val_loss"], 4), "threads": args.threads}))
+
+
+if __name__ == "__main__":
+    main()

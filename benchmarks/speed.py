@@ -1,0 +1,91 @@
+"""Seconds per training epoch of aekit.fit against a plain PyTorch loop (benchmarks/_reference.py), timed
+in the same process on the same data, in alternating blocks so that machine noise hits both alike.
+
+The tutorial's model (784-32-784, adadelta, batch 256, shuffled, validation on the 10,000 test images
+every epoch) and, with --deep, the deep 784-1000-500-250-30 model. Prints one JSON line at the end.
+
+    python benchmarks/speed.py [--blocks 3] [--epochs-per-block 2] [--threads N] [--deep]
+"""
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import aekit  # noqa: E402
+from aekit.train import TrainState, make_optimizer  # noqa: E402
+from _reference import make_optimizer as ref_optimizer, reference_epoch  # noqa: E402
+
+
+class CpuTimer(aekit.Callback):
+    """CPU seconds of each epoch (process time), robust to other processes taking the cores."""
+
+    def __init__(self):
+        self.times = []
+
+    def on_epoch_begin(self, state):
+        self.t0 = time.process_time()
+
+    def on_epoch_end(self, state, logs):
+        self.times.append(time.process_time() - self.t0)
+
+
+def compare(name: str, model_cfg: aekit.ModelConfig, x, xv, blocks: int, per_block: int, batch_size: int = 256) -> dict:
+    cfg = aekit.TrainConfig(epochs=1, batch_size=batch_size)
+    ours = aekit.Autoencoder(model_cfg)
+    state = TrainState(ours, make_optimizer(ours, cfg), cfg, torch.Generator().manual_seed(0), aekit.History())
+    ref = aekit.Autoencoder(model_cfg)
+    ref_opt, ref_gen = ref_optimizer(ref, "adadelta", 1.0), torch.Generator().manual_seed(0)
+    xt, xvt = torch.from_numpy(x), torch.from_numpy(xv)
+    ours_times, ref_times, ref_hist, ref_cpu, cpu = [], [], [], [], CpuTimer()
+    for _ in range(blocks):
+        for _ in range(per_block):
+            c0 = time.process_time()
+            ref_hist.append(reference_epoch(ref, ref_opt, xt, xvt, batch_size, ref_gen))
+            ref_cpu.append(time.process_time() - c0)
+            ref_times.append(ref_hist[-1]["epoch_time"])
+        h = aekit.fit(ours, x, x, cfg, validation_data=(xv, xv), verbose=0, state=state, callbacks=[cpu],
+                      epochs=state.epoch + per_block).history
+        ours_times.extend(h["epoch_time"][-per_block:])
+    row = {
+        "model": name, "epochs": len(ours_times),
+        "aekit_s_per_epoch": round(statistics.median(ours_times), 3),
+        "reference_s_per_epoch": round(statistics.median(ref_times), 3),
+        "speedup": round(statistics.median(ref_times) / statistics.median(ours_times), 2),
+        "aekit_cpu_s_per_epoch": round(statistics.median(cpu.times), 3),
+        "reference_cpu_s_per_epoch": round(statistics.median(ref_cpu), 3),
+        "cpu_speedup": round(statistics.median(ref_cpu) / statistics.median(cpu.times), 2),
+        "aekit_val_loss": round(h["val_loss"][-1], 4), "reference_val_loss": round(ref_hist[-1]["val_loss"], 4),
+    }
+    print(f"{name:10s} aekit {row['aekit_s_per_epoch']:.3f} s/epoch   reference {row['reference_s_per_epoch']:.3f} s/epoch   "
+          f"speedup {row['speedup']:.2f}x (CPU time {row['cpu_speedup']:.2f}x)   val_loss {row['aekit_val_loss']:.4f} vs {row['reference_val_loss']:.4f}", flush=True)
+    return row
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--blocks", type=int, default=3, help="alternating blocks (reference, then aekit)")
+    ap.add_argument("--epochs-per-block", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
+    ap.add_argument("--deep", action="store_true", help="also the deep 784-1000-500-250-30 model (slow)")
+    ap.add_argument("--deep-limit", type=int, default=60000, help="training images for the deep row")
+    args = ap.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    ds = aekit.load_dataset("mnist")
+    t0 = time.perf_counter()
+    rows = [compare("tutorial", aekit.ModelConfig(), ds.x_train, ds.x_test, args.blocks, args.epochs_per_block)]
+    if args.deep:
+        deep = aekit.ModelConfig(hidden=(1000, 500, 250), encoding_dim=30)
+        rows.append(compare("deep", deep, ds.x_train[:args.deep_limit], ds.x_test, 1, 1))
+    print(json.dumps({"benchmark": "speed", "threads": torch.get_num_threads(), "rows": rows,
+                      "total_s": round(time.perf_counter() - t0, 1)}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,103 @@
+"""Denoising (`aekit denoise`): corrupt clean rows the way a denoising run was trained (or as asked), pass
+them through the model, and measure PSNR against the clean rows. Already-noisy rows are passed through as
+they are (``noisy_input=True``), with no clean reference and so no PSNR.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .config import NOISES
+from .errors import ConfigError, DataError
+from .inputs import as_input, batched, load_any_model
+from .models import Autoencoder
+from .objectives import corrupt
+
+
+def psnr(clean: Any, other: Any, data_range: float = 1.0) -> float:
+    """Peak signal-to-noise ratio in dB of `other` against `clean`: 10·log10(range² / MSE), the MSE taken
+    over every value of the arrays (one figure for the whole set); inf when they are equal."""
+    a, b = np.asarray(clean, dtype=np.float64), np.asarray(other, dtype=np.float64)
+    if a.shape != b.shape:
+        raise DataError(f"psnr: shapes differ, {a.shape} and {b.shape}; compare arrays of the same shape")
+    err = float(np.mean((a - b) ** 2))
+    return math.inf if err == 0 else 10.0 * math.log10(data_range ** 2 / err)
+
+
+def run_noise(config: dict[str, Any]) -> tuple[str, float]:
+    """The (noise, noise_level) a run was trained with, from its config.json dict ('none', 0.0 if absent)."""
+    train = config.get("train") or {}
+    return str(train.get("noise", "none")), float(train.get("noise_level", 0.0))
+
+
+@dataclass
+class Denoised:
+    noisy: np.ndarray  # what the model saw
+    denoised: np.ndarray  # the model's output
+    clean: np.ndarray | None  # the clean rows (None for already-noisy input)
+    noise: str  # the corruption applied ('none' for already-noisy input)
+    noise_level: float
+    psnr_noisy: float | None  # PSNR (dB) of noisy against clean
+    psnr_denoised: float | None  # PSNR (dB) of denoised against clean
+
+
+def denoise(model: Autoencoder | str | os.PathLike, x: Any, *, noise: str | None = None, noise_level: float | None = None,
+            noisy_input: bool = False, seed: int = 0, batch_size: int = 4096) -> Denoised:
+    """Denoise rows with a (denoising) autoencoder.
+
+    By default `x` is clean: it is corrupted with `noise` / `noise_level` (default: the noise the run was
+    trained with, read from its config.json) using a generator seeded with `seed`, then denoised, and both
+    noisy and denoised rows are scored against `x` by PSNR. With ``noisy_input=True`` `x` is taken as
+    already noisy and only denoised.
+    """
+    model, config = load_any_model(model)
+    model.eval()
+    xt = as_input(model, x)
+    if noisy_input:
+        if noise not in (None, "none") or noise_level is not None:
+            raise ConfigError("noisy input is denoised as it is; drop --noise/--noise-level, or drop --noisy to corrupt clean input")
+        out = batched(model, xt, batch_size)
+        return Denoised(xt.numpy(), out, None, "none", 0.0, None, None)
+    trained_noise, trained_level = run_noise(config)
+    noise = trained_noise if noise is None else noise
+    if noise not in NOISES:
+        raise ConfigError(f"unknown noise {noise!r}; choose one of: {', '.join(NOISES)}")
+    level = (trained_level if noise == trained_noise else None) if noise_level is None else float(noise_level)
+    if noise == "none" or not level:
+        where = "the run was not trained with noise" if trained_noise == "none" else f"no noise level for {noise!r}"
+        raise ConfigError(f"nothing to denoise: {where}; pass --noise gaussian --noise-level 0.5 (for example), "
+                          "or --noisy if the input is already noisy")
+    if not math.isfinite(level) or level < 0 or (noise != "gaussian" and level > 1):
+        raise ConfigError(f"noise_level must be ≥ 0 (and ≤ 1 for {noise!r}), got {level}")
+    if float(xt.min()) < 0 or float(xt.max()) > 1:
+        raise DataError("the clean input has values outside [0, 1], which the corruptions assume; scale it to [0, 1]")
+    noisy = corrupt(xt, noise, level, torch.Generator().manual_seed(seed))
+    out = batched(model, noisy, batch_size)
+    clean = xt.numpy()
+    return Denoised(noisy.numpy(), out, clean, noise, level, psnr(clean, noisy.numpy()), psnr(clean, out))
+
+
+def denoise_figure(result: Denoised, *, image_shape: tuple[int, int], n: int = 10):
+    """Rows noisy / denoised / clean (noisy / denoised for already-noisy input)."""
+    from .plots import reconstruction_grid
+
+    if result.clean is None:
+        fig = reconstruction_grid(result.noisy, result.denoised, image_shape=image_shape, n=n)
+        labels = ("noisy", "denoised")
+    else:
+        fig = reconstruction_grid(result.clean, result.denoised, noisy=result.noisy, image_shape=image_shape, n=n)
+        labels = ("noisy", "denoised", "clean")
+    cols = len(fig.axes) // len(labels)
+    for row, label in enumerate(labels):
+        fig.axes[row * cols].set_ylabel(label)
+    fig.subplots_adjust(left=0.05)
+    return fig
+
+
+__all__ = ["psnr", "denoise", "Denoised", "denoise_figure", "run_noise"]

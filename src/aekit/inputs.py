@@ -1,0 +1,129 @@
+"""What the use commands (encode, features, denoise, anomaly) read: a trained model and rows to apply it to.
+
+INPUT is either a named image set with an optional split — ``mnist`` (= ``mnist:test``), ``mnist:train``,
+``fashion-mnist:test`` … — whose labels come along, or a file read with :func:`aekit.data.load_array`
+(``.npy``, ``.csv``, ``.parquet``), with labels from an optional labels file. A named set defaults to the
+test split because a trained model is used on rows it did not learn from.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from .errors import ConfigError, DataError
+from .models import Autoencoder
+
+DATASETS = ("mnist", "fashion-mnist")
+SPLITS = ("test", "train")
+
+
+@dataclass
+class Rows:
+    """Rows to apply a model to, with their labels and image shape where known."""
+
+    x: np.ndarray  # (n, features) float32
+    y: np.ndarray | None  # (n,) labels, or None
+    image_shape: tuple[int, ...] | None  # (channels, height, width) or None
+    name: str  # 'mnist:test', or the file name
+
+
+def _is_dataset_spec(spec: str) -> bool:
+    return spec.split(":", 1)[0].strip().lower().replace("_", "-") in DATASETS and not Path(spec).exists()
+
+
+def load_rows(spec: str | os.PathLike, *, labels: str | os.PathLike | None = None, limit: int | None = None,
+              data_dir: str | os.PathLike | None = None) -> Rows:
+    """Read INPUT: ``mnist``, ``mnist:train``, ``fashion-mnist:test`` …, or a .npy/.csv/.parquet file.
+
+    `labels` is a file of one label per row (overrides a dataset's own labels); `limit` keeps the first rows.
+    """
+    from .data import load_array, load_dataset
+
+    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
+        raise ConfigError(f"limit must be a positive integer, got {limit!r}")
+    spec = str(spec)
+    if _is_dataset_spec(spec):
+        name, _, split = spec.partition(":")
+        name = name.strip().lower().replace("_", "-")
+        split = split.strip().lower() or "test"
+        if split not in SPLITS:
+            raise DataError(f"unknown split {split!r} in {spec!r}; write {name}:test or {name}:train")
+        ds = load_dataset(name, data_dir)
+        x, y = (ds.x_test, ds.y_test) if split == "test" else (ds.x_train, ds.y_train)
+        rows = Rows(x, y, ds.image_shape, f"{name}:{split}")
+    else:
+        if not Path(spec).exists() and Path(spec).suffix.lower() not in (".npy", ".csv", ".parquet"):
+            raise DataError(f"{spec}: neither a dataset ({', '.join(DATASETS)}, optionally :test or :train) "
+                            "nor an existing file; pass a .npy, .csv or .parquet file")
+        rows = Rows(np.array(load_array(spec)), None, None, Path(spec).name)  # a writable copy for torch
+    if labels is not None:
+        rows.y = load_labels(labels, len(rows.x))
+    if limit is not None:
+        rows.x = rows.x[:limit]
+        rows.y = None if rows.y is None else rows.y[:limit]
+    return rows
+
+
+def load_labels(path: str | os.PathLike, n: int) -> np.ndarray:
+    """One label per row from a .npy/.csv/.parquet file of one column; refuses a count other than `n`."""
+    from .data import load_array
+
+    y = np.asarray(load_array(path))
+    if y.ndim == 2 and y.shape[1] != 1:
+        raise DataError(f"{path}: labels must be one column, found {y.shape[1]}; keep only the label column")
+    y = y.reshape(-1)
+    if len(y) != n:
+        raise DataError(f"{path}: {len(y)} labels for {n} rows; pass one label per input row")
+    return y.astype(np.int64) if np.all(y == np.round(y)) else y
+
+
+def load_any_model(run: str | os.PathLike | Autoencoder) -> tuple[Autoencoder, dict[str, Any]]:
+    """A model and its run config (``{}`` for a lone .safetensors file or an in-memory model)."""
+    from .io import CONFIG, load_model, read_json
+
+    if isinstance(run, Autoencoder):
+        return run.eval(), {}
+    path = Path(run)
+    if path.is_dir():
+        from .runs import load_run
+
+        model, config, _ = load_run(path)
+        return model, config
+    if path.suffix != ".safetensors":
+        raise DataError(f"{path}: not a run folder nor a .safetensors file; pass a folder written by `aekit train`")
+    model = load_model(path)
+    side = path.parent / CONFIG
+    config = read_json(side) if path.name == "model.safetensors" and side.is_file() else {}
+    return model, config
+
+
+def image_shape_of(model: Autoencoder, rows: Rows | None = None) -> tuple[int, int] | None:
+    """(height, width) for drawing rows as images: the data's, the model's, or a square input; else None."""
+    shape = (rows.image_shape if rows is not None else None) or model.config.image_shape
+    if shape is not None:
+        return tuple(shape[-2:])
+    side = math.isqrt(model.config.input_dim)
+    return (side, side) if side * side == model.config.input_dim and side >= 4 else None
+
+
+def as_input(model: Autoencoder, x: Any, name: str = "input") -> torch.Tensor:
+    """`x` as a float tensor of rows, checked against the model's feature count."""
+    from .train import as_rows, check_features
+
+    t = as_rows(x, name)
+    check_features(model, t, name)
+    return t
+
+
+@torch.no_grad()
+def batched(fn, x: torch.Tensor, batch_size: int = 4096) -> np.ndarray:
+    """`fn` applied to `x` in row batches, as one float32 numpy array."""
+    outs = [fn(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)]
+    return torch.cat(outs).numpy().astype(np.float32, copy=False)

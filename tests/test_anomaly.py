@@ -1,0 +1,120 @@
+"""anomaly: per-row reconstruction error, thresholds, ROC-AUC, `aekit anomaly`; on MNIST and sklearn's tables."""
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import aekit
+from aekit.anomaly import anomaly, anomaly_scores, binary_labels, roc_auc, threshold_from
+from aekit.errors import ConfigError, DataError
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+def aekit_cli(*args):
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-m", "aekit", *map(str, args)], capture_output=True, text=True, env=env,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def zeros_model(mnist_small):
+    """Trained on the 0s of the small MNIST set only (one-class)."""
+    x, y = mnist_small[0], mnist_small[1]
+    model = aekit.Autoencoder(aekit.ModelConfig(encoding_dim=16))
+    aekit.fit(model, x[y == 0], epochs=8, batch_size=32, optimizer="adam", verbose=0)
+    return model.eval()
+
+
+def test_scores_are_per_row_reconstruction_errors(zeros_model, mnist_small):
+    x = mnist_small[2][:30]
+    with torch.no_grad():
+        r = zeros_model(torch.from_numpy(x)).numpy().astype(np.float64)
+    np.testing.assert_allclose(anomaly_scores(zeros_model, x), ((r - x) ** 2).mean(1), rtol=1e-5)
+    p = np.clip(r, 1e-7, 1 - 1e-7)
+    np.testing.assert_allclose(anomaly_scores(zeros_model, x, score="bce"),
+                               -(x * np.log(p) + (1 - x) * np.log(1 - p)).mean(1), rtol=1e-4)
+    with pytest.raises(ConfigError, match="unknown score"):
+        anomaly_scores(zeros_model, x, score="mae")
+
+
+def test_one_class_mnist_separates_the_trained_digit(zeros_model, mnist_small):
+    x, y = mnist_small[2], mnist_small[3]
+    res = anomaly(zeros_model, x, labels=y, normal=[0], contamination=0.1)
+    assert res.scores.shape == res.flags.shape == (500,)
+    assert res.roc_auc > 0.9  # 0s reconstruct far better than other digits
+    assert res.n_flagged == 50 and res.rule == "contamination 0.1"
+    assert res.scores[y == 0].mean() < res.scores[y != 0].mean()
+
+
+def test_thresholds_and_labels():
+    s = np.arange(100, dtype=float)
+    assert (s > threshold_from(s, contamination=0.05)).sum() == 5
+    assert threshold_from(s, reference=np.arange(11.0), quantile=0.5) == 5.0
+    with pytest.raises(ConfigError, match="exactly one"):
+        threshold_from(s, contamination=0.1, quantile=0.9)
+    with pytest.raises(ConfigError, match="needs reference scores"):
+        threshold_from(s, quantile=0.9)
+    with pytest.raises(ConfigError, match="strictly between 0 and 1"):
+        threshold_from(s, contamination=1.5)
+    assert binary_labels([3, 5, 3, 7], normal=[3]).tolist() == [0, 1, 0, 1]
+    assert binary_labels([3, 5, 3, 7], normal=[3, 7]).tolist() == [0, 1, 0, 0]
+    with pytest.raises(DataError, match="not 0/1"):
+        binary_labels([3, 5, 3, 7])
+    assert roc_auc([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4]) == 1.0 and roc_auc([0, 0], [1, 2]) is None
+
+
+def test_breast_cancer_table_one_class():
+    from sklearn.datasets import load_breast_cancer
+
+    x, y = load_breast_cancer(return_X_y=True)  # y: 1 benign, 0 malignant
+    x = ((x - x.min(0)) / (x.max(0) - x.min(0))).astype(np.float32)
+    benign = np.flatnonzero(y == 1)
+    train, rest = benign[:200], np.setdiff1d(np.arange(len(x)), benign[:200])
+    model = aekit.Autoencoder(aekit.ModelConfig(input_dim=30, encoding_dim=4))
+    aekit.fit(model, x[train], epochs=60, batch_size=32, optimizer="adam", loss="mse", verbose=0)
+    res = anomaly(model, x[rest], reference=x[train], quantile=0.95, labels=(y[rest] == 0).astype(int))
+    assert res.rule == "quantile 0.95 of 200 reference rows"
+    assert res.roc_auc > 0.85
+    assert res.flags[y[rest] == 0].mean() > res.flags[y[rest] == 1].mean()
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("ano") / "run"
+    aekit.train(aekit.ModelConfig(encoding_dim=8), aekit.TrainConfig(epochs=1, optimizer="adam"), limit=600, out=out,
+                tensorboard=False, verbose=0)
+    return out
+
+
+def test_run_reference_is_its_validation_rows(run):
+    x = aekit.load_dataset("mnist").x_test[:100]  # the run (limit 600) validated on the first 100 test rows
+    res = anomaly(run, x)
+    assert res.rule == "quantile 0.99 of 100 reference rows"
+    assert res.threshold == pytest.approx(np.quantile(res.scores, 0.99))
+    with pytest.raises(ConfigError, match="--reference FILE or use --contamination"):
+        anomaly(aekit.load_model(run), x)  # an in-memory model has no validation rows
+
+
+def test_cli_anomaly(run, tmp_path):
+    out = tmp_path / "s.csv"
+    proc = aekit_cli("anomaly", run, "mnist", "--limit", 300, "--normal", "1", "--contamination", 0.2, "-o", out,
+                     "--plot", tmp_path / "h.png")
+    assert proc.returncode == 0, proc.stderr
+    assert "300 rows" in proc.stdout and "60 flagged" in proc.stdout and "ROC-AUC" in proc.stdout
+    rows = list(csv.DictReader(open(out)))
+    assert len(rows) == 300 and list(rows[0]) == ["score", "anomaly", "label"]
+    assert sum(int(r["anomaly"]) for r in rows) == 60 and (tmp_path / "h.png").is_file()
+    assert sum(1 - int(r["label"]) for r in rows) == int((aekit.load_dataset("mnist").y_test[:300] == 1).sum())
+    proc = aekit_cli("anomaly", run / "model.safetensors", "mnist", "--limit", 10, "-o", tmp_path / "t.csv")
+    assert proc.returncode == 0, proc.stderr  # model.safetensors inside a run folder finds its config.json
+    np.save(tmp_path / "w.npy", np.zeros((3, 12), dtype=np.float32))
+    proc = aekit_cli("anomaly", run, tmp_path / "w.npy", "-o", tmp_path / "u.csv")
+    assert proc.returncode == 2 and "has 12 features but the model expects 784" in proc.stderr
+    assert not (tmp_path / "u.csv").exists()

@@ -1,0 +1,93 @@
+"""denoise: PSNR, corrupting with the run's own noise, already-noisy input, `aekit denoise`; on real MNIST."""
+
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import aekit
+from aekit.denoise import denoise, denoise_figure, psnr
+from aekit.errors import ConfigError, DataError
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+def aekit_cli(*args):
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-m", "aekit", *map(str, args)], capture_output=True, text=True, env=env,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory):
+    root = tmp_path_factory.mktemp("den")
+    aekit.train(aekit.ModelConfig(), aekit.TrainConfig(epochs=3, optimizer="adam", batch_size=64, noise="gaussian",
+                noise_level=0.5), limit=1500, out=root / "noisy", tensorboard=False, verbose=0)
+    aekit.train(aekit.ModelConfig(encoding_dim=4), aekit.TrainConfig(epochs=1, optimizer="adam"), limit=300,
+                out=root / "plain", tensorboard=False, verbose=0)
+    return root / "noisy", root / "plain"
+
+
+def test_psnr():
+    clean = np.zeros((4, 10))
+    assert psnr(clean, clean + 0.1) == pytest.approx(20.0)
+    assert psnr(clean, clean + 0.1, data_range=2.0) == pytest.approx(20.0 + 20 * math.log10(2))
+    assert psnr(clean, clean) == math.inf
+    with pytest.raises(DataError, match="shapes differ"):
+        psnr(clean, np.zeros((4, 9)))
+
+
+def test_denoise_uses_the_runs_noise_and_improves_psnr(runs, mnist_small):
+    x = mnist_small[2][:200]
+    res = denoise(runs[0], x)
+    assert (res.noise, res.noise_level) == ("gaussian", 0.5)
+    assert res.noisy.shape == res.denoised.shape == res.clean.shape == (200, 784)
+    np.testing.assert_array_equal(res.clean, x)
+    assert res.psnr_noisy == pytest.approx(psnr(x, res.noisy)) and res.psnr_denoised == pytest.approx(psnr(x, res.denoised))
+    assert res.psnr_denoised > res.psnr_noisy + 1.0  # even a briefly trained denoiser removes much of σ=0.5 noise
+    again = denoise(runs[0], x)
+    np.testing.assert_array_equal(again.noisy, res.noisy)  # seeded noise
+    assert not np.array_equal(denoise(runs[0], x, seed=1).noisy, res.noisy)
+    other = denoise(runs[0], x, noise="masking", noise_level=0.3)
+    assert other.noise == "masking" and np.all(other.noisy[x == 0] == 0)
+    assert len(denoise_figure(res, image_shape=(28, 28), n=5).axes) == 15
+
+
+def test_already_noisy_input_is_only_denoised(runs, mnist_small):
+    x = mnist_small[2][:20]
+    res = denoise(runs[0], x, noisy_input=True)
+    model = aekit.load_model(runs[0])
+    with torch.no_grad():
+        np.testing.assert_allclose(res.denoised, model(torch.from_numpy(x)).numpy(), atol=1e-6)
+    assert res.clean is None and res.psnr_noisy is None and res.noise == "none"
+    assert len(denoise_figure(res, image_shape=(28, 28), n=5).axes) == 10
+    with pytest.raises(ConfigError, match="drop --noise"):
+        denoise(runs[0], x, noisy_input=True, noise="gaussian")
+
+
+def test_plain_run_needs_a_noise(runs, mnist_small):
+    x = mnist_small[2][:20]
+    with pytest.raises(ConfigError, match="the run was not trained with noise"):
+        denoise(runs[1], x)
+    assert denoise(runs[1], x, noise="salt_pepper", noise_level=0.2).noise == "salt_pepper"
+    with pytest.raises(ConfigError, match="≤ 1"):
+        denoise(runs[1], x, noise="masking", noise_level=1.5)
+    with pytest.raises(DataError, match="outside \\[0, 1\\]"):
+        denoise(runs[1], x * 3, noise="gaussian", noise_level=0.1)
+
+
+def test_cli_denoise(runs, tmp_path):
+    proc = aekit_cli("denoise", runs[0], "mnist", "--limit", 50, "-o", tmp_path / "d.npy", "--plot", tmp_path / "g.png",
+                     "--save-noisy", tmp_path / "n.npy")
+    assert proc.returncode == 0, proc.stderr
+    assert "gaussian noise 0.5: PSNR noisy" in proc.stdout
+    assert np.load(tmp_path / "d.npy").shape == np.load(tmp_path / "n.npy").shape == (50, 784)
+    assert (tmp_path / "g.png").is_file()
+    proc = aekit_cli("denoise", runs[0], tmp_path / "n.npy", "--noisy", "--noise", "masking", "-o", tmp_path / "e.npy")
+    assert proc.returncode == 2 and proc.stderr.startswith("aekit: error: noisy input is denoised as it is")
+    assert not (tmp_path / "e.npy").exists()

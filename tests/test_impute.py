@@ -1,0 +1,225 @@
+"""aekit.impute on scikit-learn's bundled tables, MovieLens-format files written here, and the CLI."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_wine
+
+from aekit.data import read_table, write_table
+from aekit.errors import ConfigError, DataError
+from aekit.impute import default_hidden, impute, read_ratings
+from test_cli import aekit
+
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tables: one thread is faster than two fighting for a busy CPU."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+LOADERS = {"breast_cancer": load_breast_cancer, "wine": load_wine, "diabetes": load_diabetes, "digits": load_digits}
+
+
+def with_gaps(x, fraction=0.2, seed=7):
+    hidden = np.random.default_rng(seed).random(x.shape) < fraction
+    gappy = x.copy()
+    gappy[hidden] = np.nan
+    return gappy, hidden
+
+
+def rmse_std(filled, truth, hidden):
+    return float(np.sqrt(np.mean(((filled - truth) / truth.std(axis=0).clip(1e-12))[hidden] ** 2)))
+
+
+@pytest.mark.parametrize("name", list(LOADERS))
+def test_fills_sklearn_tables_better_than_the_mean(name):
+    x = LOADERS[name]().data[:400].astype(np.float64)
+    x = x[:, x.std(axis=0) > 0]  # digits has blank pixels (no spread to score against)
+    gappy, hidden = with_gaps(x)
+    filled, info = impute(gappy, epochs=40, return_info=True)
+    assert filled.shape == x.shape and filled.dtype == np.float64 and not np.isnan(filled).any()
+    assert np.array_equal(filled[~hidden], x[~hidden])  # observed cells exactly unchanged
+    mean_fill = np.where(hidden, np.nanmean(gappy, axis=0), gappy)
+    assert rmse_std(filled, x, hidden) < 0.9 * rmse_std(mean_fill, x, hidden)
+    assert info.cells_filled == hidden.sum() and 0 < info.best_epoch <= info.epochs <= 40
+    assert 0 < info.holdout_rmse < 1.0 and len(info.history["val_rmse"]) == info.epochs
+
+
+def test_seeded_and_deterministic():
+    gappy, _ = with_gaps(load_wine().data)
+    a = impute(gappy, epochs=5, seed=3)
+    b = impute(gappy, epochs=5, seed=3)
+    c = impute(gappy, epochs=5, seed=4)
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+
+
+def test_float32_in_float32_out_and_observed_bits_kept():
+    gappy, hidden = with_gaps(load_diabetes().data.astype(np.float32))
+    filled = impute(gappy, epochs=3, hidden=(16, 8))
+    assert filled.dtype == np.float32
+    assert np.array_equal(filled[~hidden].view(np.uint32), gappy[~hidden].view(np.uint32))
+
+
+def test_early_stopping_and_no_missing_cells():
+    x = load_wine().data
+    same, info = impute(x, return_info=True)
+    assert np.array_equal(same, x) and info.cells_filled == 0 and info.epochs == 0 and math.isnan(info.holdout_rmse)
+    gappy, _ = with_gaps(x)
+    _, info = impute(gappy, epochs=400, patience=3, return_info=True)
+    assert info.epochs < 400 and info.epochs - info.best_epoch == 3  # stopped 3 epochs after the best
+
+
+def test_bounds_clip_only_filled_cells():
+    gappy, hidden = with_gaps(load_wine().data[:, :5])
+    filled = impute(gappy, epochs=3, bounds=(0.0, 1.0))
+    assert filled[hidden].min() >= 0 and filled[hidden].max() <= 1
+    assert np.array_equal(filled[~hidden], gappy[~hidden])  # observed values above 1 stay
+
+
+def test_default_hidden_grows_with_columns():
+    assert default_hidden(10) == (60, 30) and default_hidden(64) == (384, 192) and default_hidden(2) == (24, 12)
+
+
+def test_recovers_a_generated_low_rank_ratings_matrix():
+    r = np.random.default_rng(0)
+    truth = np.clip(3 + r.normal(size=(200, 2)) @ r.normal(size=(2, 40)), 1, 5)  # generated, rank 2
+    gappy, hidden = with_gaps(truth, fraction=0.5)
+    filled = impute(gappy, epochs=60, bounds=(1, 5))
+    item_mean = np.where(hidden, np.nanmean(gappy, axis=0), gappy)
+    rmse = lambda f: np.sqrt(np.mean((f - truth)[hidden] ** 2))  # noqa: E731
+    assert rmse(filled) < 0.6 * rmse(item_mean)
+
+
+@pytest.mark.parametrize("table, words", [
+    (np.array([[1.0, np.nan], [2.0, np.nan]]), "column '1' has no observed value"),
+    (np.array([[1.0, np.inf], [2.0, np.nan]]), "infinite value at [0, 1]"),
+    (np.array(["a", "b"]), "must be numeric"),
+    (np.array([1.0, np.nan, 3.0]), "must be 2-D"),
+])
+def test_bad_tables_raise_data_error(table, words):
+    with pytest.raises(DataError, match=words.replace("[", r"\[").replace("]", r"\]")):
+        impute(table, epochs=1)
+
+
+def test_bad_settings_raise():
+    gappy, _ = with_gaps(load_wine().data)
+    with pytest.raises(DataError, match="dropout"):
+        impute(gappy, dropout=1.0)
+    with pytest.raises(ConfigError, match="epochs"):
+        impute(gappy, epochs=0)
+    with pytest.raises(ConfigError, match="activation"):
+        impute(gappy, activation="swish9")
+
+
+# --------------------------------------------------------------------------- MovieLens formats
+def test_read_ratings_u_data(tmp_path):
+    path = tmp_path / "u.data"
+    path.write_text("196\t242\t3\t881250949\n186\t302\t3\t891717742\n22\t377\t1\t878887116\n196\t377\t4\t881250950\n")
+    m, users, items = read_ratings(path)
+    assert users.tolist() == [22, 186, 196] and items.tolist() == [242, 302, 377]
+    assert m.shape == (3, 3) and np.isnan(m).sum() == 5
+    assert m[2, 0] == 3 and m[2, 2] == 4 and m[0, 2] == 1 and m[1, 1] == 3
+
+
+def test_read_ratings_csv_and_dat(tmp_path):
+    csv = tmp_path / "ratings.csv"
+    csv.write_text("userId,movieId,rating,timestamp\n1,1,4.0,964982703\n1,3,4.5,964981247\n2,1,2.5,964982224\n")
+    m, users, items = read_ratings(csv)
+    assert users.tolist() == [1, 2] and items.tolist() == [1, 3] and m[0, 1] == 4.5 and np.isnan(m[1, 1])
+    dat = tmp_path / "ratings.dat"
+    dat.write_text("1::1193::5::978300760\n1::661::3::978302109\n2::1193::4::978298413\n")
+    m, users, items = read_ratings(dat)
+    assert items.tolist() == [661, 1193] and m[0, 1] == 5 and m[1, 1] == 4 and np.isnan(m[1, 0])
+
+
+@pytest.mark.parametrize("text, words", [
+    ("1\t2\t3\t0\n1\t2\t4\t1\n", "rated item 2 twice"),
+    ("userId,movieId,rating,timestamp\n1,2,good,0\n", "line 2: rating 'good' is not a number"),
+    ("just some words\n", "not a ratings file"),
+])
+def test_read_ratings_errors(tmp_path, text, words):
+    path = tmp_path / "r.txt"
+    path.write_text(text)
+    with pytest.raises(DataError, match=words):
+        read_ratings(path)
+    with pytest.raises(DataError, match="no such file"):
+        read_ratings(tmp_path / "none.data")
+
+
+# --------------------------------------------------------------------------- the command
+def test_cli_fills_a_csv_and_keeps_observed_cells(tmp_path):
+    data = load_wine()
+    gappy, hidden = with_gaps(data.data.astype(np.float32))
+    src, out, report = tmp_path / "wine.csv", tmp_path / "filled.csv", tmp_path / "report.json"
+    write_table(src, gappy, list(data.feature_names))
+    proc = aekit("impute", src, "-o", out, "--epochs", 20, "--report", report, check=True)
+    assert proc.stdout.startswith(f"{out}: filled {hidden.sum():,} of {gappy.size:,} cells; held-out RMSE")
+    filled, names = read_table(out)
+    assert names == list(data.feature_names) and filled.shape == gappy.shape
+    assert np.array_equal(filled[~hidden], gappy[~hidden])
+    assert src.read_text().splitlines()[0] == out.read_text().splitlines()[0]
+    info = json.loads(report.read_text())
+    assert info["cells_filled"] == hidden.sum() and info["epochs"] <= 20 and info["hidden"] == [78, 39]
+
+
+def test_cli_ratings_to_predictions(tmp_path):
+    r = np.random.default_rng(1)
+    lines = [f"{u}\t{i}\t{int(r.integers(1, 6))}\t88125{u}{i}" for u in range(1, 31) for i in range(101, 121) if r.random() < 0.4]
+    (tmp_path / "u.data").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "predictions.csv"
+    proc = aekit("impute", "--ratings", tmp_path / "u.data", "-o", out, "--epochs", 5, check=True)
+    assert "filled" in proc.stdout
+    table, names = read_table(out)
+    matrix, users, items = read_ratings(tmp_path / "u.data")
+    assert names == ["user", *[f"item_{i}" for i in items]] and table.shape == (len(users), len(items) + 1)
+    assert table[:, 0].tolist() == users.tolist() and not np.isnan(table).any()
+    seen = ~np.isnan(matrix)
+    assert np.array_equal(table[:, 1:][seen], matrix[seen]) and table.min() >= 1 and table[:, 1:].max() <= 5
+
+
+def test_cli_parquet_npy_and_nothing_to_fill(tmp_path):
+    x = load_diabetes().data[:100].astype(np.float32)
+    write_table(tmp_path / "full.npy", x)
+    proc = aekit("impute", tmp_path / "full.npy", "-o", tmp_path / "same.parquet", "--report", tmp_path / "r.json", check=True)
+    assert "nothing to fill" in proc.stdout
+    assert json.loads((tmp_path / "r.json").read_text())["holdout_rmse"] is None  # strict JSON, no NaN
+    assert np.array_equal(read_table(tmp_path / "same.parquet")[0], x)
+
+
+@pytest.mark.parametrize("content, args, words", [
+    ("a,b\n1,\n2,x\n", [], "column 'b' is not numeric"),
+    ("a,b\n1,\n2,\n", [], "column 'b' has no observed value"),
+    ("a,b\n1,2\n", ["--ratings", "r.data"], "not both"),
+    ("a,b\n1,2\n", ["-o", "out.txt"], "must end with one of"),
+])
+def test_cli_errors_are_one_line(tmp_path, content, args, words):
+    (tmp_path / "t.csv").write_text(content)
+    proc = aekit("impute", "t.csv", "-o", "out.csv", *args, cwd=tmp_path)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.count("\n") == 1 and words in proc.stderr
+    assert not (tmp_path / "out.csv").exists()
+
+
+def test_callbacks_see_each_epoch_and_can_stop():
+    from aekit.train import Callback
+
+    class StopAtThree(Callback):
+        def __init__(self):
+            self.seen = []
+
+        def on_epoch_end(self, state, logs):
+            self.seen.append((state.epoch, round(logs["val_rmse"], 6)))
+            state.stop_training = state.epoch == 3
+
+    cb = StopAtThree()
+    gappy, _ = with_gaps(load_wine().data)
+    _, info = impute(gappy, epochs=50, callbacks=[cb], return_info=True)
+    assert [e for e, _ in cb.seen] == [1, 2, 3] and info.epochs == 3
+    assert [v for _, v in cb.seen] == [round(v, 6) for v in info.history["val_rmse"]]
