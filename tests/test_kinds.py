@@ -159,6 +159,9 @@ def test_cli_flags_given_explicitly_win_even_when_equal_to_the_default():
     assert (m.encoding_dim, t.loss) == (196, "mse")
     m, t = kind_configs_from_args(build_parser().parse_args(["train"]))
     assert (m, t) == (ModelConfig(), TrainConfig())
+    # a recipe's training values and a kind's presets combine; explicit flags still win over both
+    m, t = kind_configs_from_args(build_parser().parse_args(["train", "--recipe", "fast", "--kind", "sparse-kl", "--epochs", "3"]))
+    assert (m.encoding_dim, t.loss, t.optimizer, t.schedule, t.epochs) == (196, "mse", "adam", "onecycle", 3)
 
 
 # --------------------------------------------------------------------------- effects, on real MNIST
