@@ -253,3 +253,39 @@ def test_summary_of_a_single_file_and_of_a_damaged_one(tmp_path):
     r = _cli("summary", str(path), cwd=tmp_path)
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr.count("\n") == 1 and r.stderr.startswith("aekit: error: ") and "checksum mismatch" in r.stderr
+
+
+# --------------------------------------------------------------------------- fuzz: cut, spliced, changed files
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=120, deadline=10000, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data())
+def test_fuzz_load_model(tmp_path, data):
+    """Any damage to a model file (cut, byte changed, bytes spliced in, empty) is a one-line ModelFileError."""
+    good = _GOOD_MODEL_FILE
+    i = data.draw(st.integers(0, len(good) - 1))
+    blob = data.draw(st.sampled_from([
+        good[:i], good[:i] + bytes([good[i] ^ data.draw(st.integers(1, 255))]) + good[i + 1:],
+        good[:i] + b"\x00\x01" + good[i:], b"",
+    ]))
+    path = tmp_path / "fuzz.safetensors"
+    path.write_bytes(blob)
+    try:
+        model = load_model(path)
+    except ModelFileError as e:
+        assert "\n" not in str(e)
+    else:  # only a change to bytes that do not matter (e.g. JSON whitespace) can load
+        assert model.config.input_dim == 6
+
+
+def _good_model_file() -> bytes:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        save_model(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), Path(d) / "m.safetensors")
+        return (Path(d) / "m.safetensors").read_bytes()
+
+
+_GOOD_MODEL_FILE = _good_model_file()

@@ -19,6 +19,8 @@ from .anomaly import anomaly  # noqa: E402
 from .export import export_onnx  # noqa: E402
 from .report import report  # noqa: E402
 from .compare import compare  # noqa: E402
+from .runs import resume  # noqa: E402
+from .checkpoint import Checkpoint, EarlyStopping, load_checkpoint  # noqa: E402
 from .impute import impute, read_ratings  # noqa: E402
 
 load = load_model
@@ -29,4 +31,5 @@ __all__ = [
     "train", "load_run", "AekitError", "ConfigError", "DataError", "ModelFileError", "TrainingError",
     "KINDS", "configure", "jacobian_norm", "psnr",
     "report", "compare", "encode", "features", "denoise", "anomaly", "export_onnx", "impute", "read_ratings",
+    "resume", "Checkpoint", "EarlyStopping", "load_checkpoint",
 ]

@@ -69,7 +69,8 @@ class TensorBoard(Callback):
     def on_train_begin(self, state: TrainState) -> None:
         from torch.utils.tensorboard import SummaryWriter
 
-        self.writer = SummaryWriter(self.log_dir)
+        # a resumed run hides the events that an interrupted one logged after its last checkpoint
+        self.writer = SummaryWriter(self.log_dir, purge_step=state.epoch + 1 if state.epoch else None)
 
     def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> None:
         for k, v in logs.items():

@@ -67,7 +67,7 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     t.add_argument("--recipe", choices=("tutorial", "fast"), default="tutorial",
                    help="starting values for the flags below: tutorial (default) or fast (adam, onecycle, batch 512, 10 epochs; "
                         "the recommended start); explicit flags win")
-    t.add_argument("--epochs", type=int, help="default 100 (recipe fast: 10)")
+    t.add_argument("--epochs", type=int, help="default 100 (recipe fast: 10; with --resume: continue the run to N)")
     t.add_argument("--batch-size", type=int, help="default 256 (recipe fast: 512)")
     t.add_argument("--optimizer", help="adadelta (Keras 2: lr 1.0, rho 0.95; the default), adam or sgd")
     t.add_argument("--schedule", help="learning rate schedule: constant (default) or onecycle")
@@ -92,6 +92,7 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     o.add_argument("--no-tensorboard", action="store_true", help="skip the TensorBoard event files")
     o.add_argument("-q", "--quiet", action="store_true", help="no progress output (for scripts and CI)")
     o.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="0 quiet, 1 a bar per epoch, 2 a line per epoch")
+    add_reliability_options(p)
     p.set_defaults(func=cmd_train)
     mark_defaults(p)
     return p
@@ -122,6 +123,33 @@ def kind_configs_from_args(args: argparse.Namespace):
     return configure(args.kind, input_dim=input_dim, **explicit)
 
 
+def add_reliability_options(p: argparse.ArgumentParser) -> None:
+    r = p.add_argument_group("early stopping and resuming")
+    r.add_argument("--patience", type=int, default=0, help="stop after N epochs without val_loss improvement (default 0: off)")
+    r.add_argument("--min-delta", type=float, default=0.0, help="the smallest val_loss decrease that counts as improvement")
+    r.add_argument("--no-restore-best", action="store_true", help="with --patience: keep the last weights, not the best epoch's")
+    r.add_argument("--resume", metavar="RUN", help="continue RUN from its last checkpoint, with its own options "
+                   "(only --epochs, --quiet, --verbose and --no-tensorboard may be given)")
+
+
+# with --resume, the options come from the run's config.json; these may still be given
+RESUME_OPTIONS = {"resume", "epochs", "quiet", "verbose", "no_tensorboard", "func", "command"}
+
+
+def resume_from_args(args: argparse.Namespace):
+    from .errors import ConfigError
+    from .runs import resume
+
+    defaults = vars(build_parser().parse_args(["train"]))
+    given = sorted(k for k, v in vars(args).items() if k not in RESUME_OPTIONS and v != defaults.get(k))
+    if given:
+        names = ", ".join("--" + k.replace("_", "-") for k in given)
+        raise ConfigError(f"--resume continues {args.resume} with the options in its config.json; drop {names} "
+                          "(only --epochs, --quiet, --verbose and --no-tensorboard may be given)")
+    return resume(args.resume, epochs=args.epochs, tensorboard=False if args.no_tensorboard else None,
+                  verbose=0 if args.quiet else args.verbose)
+
+
 def configs_from_args(args: argparse.Namespace):
     from .config import ModelConfig, recipe
 
@@ -135,16 +163,28 @@ def configs_from_args(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .checkpoint import signals_interrupt
+    from .config import replace
     from .runs import train
 
+    if args.resume:
+        with signals_interrupt():
+            result = resume_from_args(args)
+        return _report_run(result)
     if args.quick:
         args.epochs = min(args.epochs or 5, 5)
         args.limit = args.limit or 10000
     model_cfg, train_cfg = kind_configs_from_args(args)
+    train_cfg = replace(train_cfg, patience=args.patience, min_delta=args.min_delta, restore_best=not args.no_restore_best)
     verbose = 0 if args.quiet else args.verbose
-    result = train(model_cfg, train_cfg, kind=args.kind, dataset=args.dataset, data=args.data, val_data=args.val_data, data_dir=args.data_dir,
-                   limit=args.limit, val_split=args.val_split, out=args.out, overwrite=args.overwrite,
-                   tensorboard=not args.no_tensorboard, verbose=verbose)
+    with signals_interrupt():
+        result = train(model_cfg, train_cfg, kind=args.kind, dataset=args.dataset, data=args.data, val_data=args.val_data, data_dir=args.data_dir,
+                       limit=args.limit, val_split=args.val_split, out=args.out, overwrite=args.overwrite,
+                       tensorboard=not args.no_tensorboard, verbose=verbose)
+    return _report_run(result)
+
+
+def _report_run(result) -> int:
     m = result.metrics
     figures = " ".join(f"{k}={m[k]:.4f}" for k in ("loss", "val_loss") if k in m)
     print(f"{result.path}: {m['epochs']} epochs, {figures}, {m['seconds_per_epoch']:.2f} s/epoch")
@@ -499,6 +539,13 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     print(f"aekit: warning: {message}", file=sys.stderr)
 
 
+def _close_progress_bars() -> None:
+    """Close progress bars left open by an error, so that the error line comes last on stderr."""
+    std = sys.modules.get("tqdm.std")
+    for bar in list(getattr(getattr(std, "tqdm", None), "_instances", ())):
+        bar.close()
+
+
 def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _show_warning  # one line per warning, like the errors
     parser = build_parser()
@@ -506,11 +553,13 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except AekitError as exc:
+        _close_progress_bars()
         print(f"aekit: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("aekit: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM during training (aekit.checkpoint.Interrupted)
+        _close_progress_bars()
+        print(f"aekit: interrupted{'; ' + str(exc) if str(exc) else ''}", file=sys.stderr)
+        return 128 + getattr(exc, "signum", 2)
 
 
 if __name__ == "__main__":

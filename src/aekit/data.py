@@ -222,7 +222,8 @@ def _load(path: Path, *, allow_nan: bool, mmap: bool) -> tuple[np.ndarray, list[
 
 def _load_npy(path: Path, allow_nan: bool, mmap: bool) -> np.ndarray:
     try:
-        raw = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
+        with np.errstate(all="ignore"):  # a bogus header shape overflows numpy's size arithmetic: reported below
+            raw = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except Exception as e:  # numpy raises ValueError, OSError, EOFError, SyntaxError... for bad files
         raise DataError(f"{path}: not a readable .npy file ({_one_line(e)}); "
                         "save a numeric array with numpy.save") from e

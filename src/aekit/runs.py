@@ -1,7 +1,8 @@
 """A run: data in, a trained model and its run folder out. `train` is what `aekit train` calls.
 
 A run folder holds config.json, model.safetensors, history.json / history.csv, metrics.json,
-tb/ (TensorBoard event files), reconstructions.png, loss.png and report.html.
+tb/ (TensorBoard event files), reconstructions.png, loss.png, report.html and checkpoint/ (see
+aekit.checkpoint); `resume` continues a run from its checkpoint.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ import torch
 
 from . import __version__
 from .config import ModelConfig, TrainConfig, from_dict, replace, to_dict
-from .errors import ConfigError, DataError, ModelFileError
+from .errors import ConfigError, DataError, ModelFileError, TrainingError
 from .io import CONFIG, atomic_write_text, load_model, read_json, save_model, write_json
 from .models import Autoencoder
 from .callbacks import TensorBoard
-from .train import Callback, History, as_rows, check_loss_range, fit
+from .train import Callback, History, as_rows, check_features, check_loss_range, fit
 
 IMAGE_DATASETS = ("mnist", "fashion-mnist")
 
@@ -56,7 +57,7 @@ def load_run_data(dataset: str = "mnist", data: str | None = None, *, val_data: 
     from .data import load_array, load_dataset
 
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
-        raise ConfigError(f"limit must be a positive integer, got {limit!r}")
+        raise ConfigError(f"limit must be a positive integer, got {limit!r}; pass a whole number ≥ 1")
     if data is None:
         if dataset not in IMAGE_DATASETS:
             raise ConfigError(f"unknown dataset {dataset!r}; choose one of: {', '.join(IMAGE_DATASETS)}, or pass --data FILE")
@@ -92,6 +93,8 @@ def prepare_out(out: str | os.PathLike, overwrite: bool = False) -> Path:
     parent = out.parent if not out.exists() else out
     while not parent.exists():
         parent = parent.parent
+    if not parent.is_dir():
+        raise ConfigError(f"{out}: cannot create it, {parent} is a file; choose another --out folder")
     if not os.access(parent, os.W_OK):
         raise ConfigError(f"{out}: cannot write there (no permission on {parent}); choose another --out folder")
     return out
@@ -148,6 +151,12 @@ def write_figures(path: Path, model: Autoencoder, x: np.ndarray, history: Histor
         save_figure(reconstruction_grid(xs.numpy(), recon, image_shape=tuple(image_shape[-2:]), n=10), path / "reconstructions.png")
 
 
+def seed_globals(seed: int) -> None:
+    """Seed torch's and numpy's global RNGs: a run is then reproducible even where code draws from them."""
+    torch.manual_seed(seed)
+    np.random.seed(seed % 2**32)
+
+
 def train(
     model_config: ModelConfig | None = None,
     train_config: TrainConfig | None = None,
@@ -193,10 +202,14 @@ def train(
     check_loss_range(x_train, train_config, "the training data")
     x_val = None if rd.x_val is None else as_rows(rd.x_val, "validation data", keep_memmap=True)
     path = prepare_out(out if out is not None else default_out(rd.name), overwrite)
+    seed_globals(train_config.seed)
     model = Autoencoder(model_config)
     if path.exists():
         shutil.rmtree(path)
-    path.mkdir(parents=True)
+    try:
+        path.mkdir(parents=True)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot create the run folder ({exc.strerror or exc}); choose another --out folder") from None
     write_json(path / CONFIG, {
         "aekit_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -207,14 +220,34 @@ def train(
                  "limit": limit, "val_split": val_split, "name": rd.name, "n_train": int(len(rd.x_train)),
                  "n_val": int(len(rd.x_val)) if rd.x_val is not None else 0},
     })
-    cbs = list(callbacks)
+    return _fit_and_write(path, model, rd, x_train, x_val, train_config, None, tensorboard, verbose, callbacks)
+
+
+def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, train_config: TrainConfig, state,
+                   tensorboard: bool, verbose: int, callbacks: Sequence[Callback]) -> RunResult:
+    """Fit with checkpoints (+ TensorBoard), then write the run's files; the shared tail of `train` and `resume`."""
+    from .checkpoint import CHECKPOINT_DIR, LAST, Checkpoint, Interrupted, data_fingerprint
+
+    checkpoint = Checkpoint(path / CHECKPOINT_DIR, meta={"data_fingerprint": data_fingerprint(rd.x_train)})
+    cbs = [*callbacks, checkpoint]
     if tensorboard:
         images = rd.x_val if rd.x_val is not None else rd.x_train
         labels = rd.y_val if rd.x_val is not None else rd.y_train
         cbs.append(TensorBoard(str(path / "tb"), images=np.asarray(images[:10]), image_shape=rd.image_shape,
                                embedding=np.asarray(images[:2000]), embedding_labels=None if labels is None else labels[:2000]))
     t0 = time.perf_counter()
-    history = fit(model, x_train, None, train_config, validation_data=x_val, callbacks=cbs, verbose=verbose)
+    done = state.epoch if state is not None else 0
+    try:
+        history = fit(model, x_train, None, train_config, validation_data=x_val, callbacks=cbs, verbose=verbose, state=state)
+    except (TrainingError, KeyboardInterrupt) as exc:
+        kept = checkpoint.saved_epoch if checkpoint.saved_epoch is not None else done
+        where = (f"the last complete epoch ({kept}) is kept in {path / CHECKPOINT_DIR / LAST}" if kept
+                 else f"no epoch was complete, nothing was kept in {path}")
+        if isinstance(exc, TrainingError):
+            raise TrainingError(f"{exc}; {where}") from None
+        if kept:
+            where += f"; continue with `aekit train --resume {path}`"
+        raise Interrupted(where, getattr(exc, "signum", 2)) from None
     train_time = time.perf_counter() - t0
     save_model(model, path)
     write_history(path, history)
@@ -226,6 +259,69 @@ def train(
 
     report(path, x=eval_x)
     return RunResult(path, model, history, metrics)
+
+
+def resume(run: str | os.PathLike, *, epochs: int | None = None, tensorboard: bool | None = None, verbose: int = 1,
+           callbacks: Sequence[Callback] = ()) -> RunResult:
+    """Continue a run folder from its last checkpoint (or from the start if it has none); `aekit train --resume`.
+
+    The configs and data options come from the run's config.json; `epochs` may raise (never lower below the
+    epochs done) the number of epochs, and is then written to config.json. The result is bitwise the same
+    as an uninterrupted run with the same seed on the same machine (same torch, same thread count).
+    """
+    from .checkpoint import CHECKPOINT_DIR, LAST, data_fingerprint, load_checkpoint
+
+    path = Path(run)
+    if not path.is_dir():
+        raise ModelFileError(f"{path}: no such run folder; pass the --out folder of an earlier `aekit train`")
+    if not (path / CONFIG).is_file():
+        raise ModelFileError(f"{path}: has no config.json, so it is not an aekit run folder (or its training never began); "
+                             "pass the --out folder of an earlier `aekit train`, or start the run again")
+    config = read_json(path / CONFIG)
+    try:
+        model_config = from_dict(ModelConfig, config["model"])
+        train_config = from_dict(TrainConfig, config["train"])
+        d = dict(config["data"])
+    except (KeyError, TypeError, ConfigError) as exc:
+        raise ModelFileError(f"{path / CONFIG}: not a complete aekit run config ({exc}); restore it or start a new run") from None
+    if epochs is not None:
+        train_config = replace(train_config, epochs=epochs)
+    rd = load_run_data(d.get("dataset") or "mnist", d.get("data"), val_data=d.get("val_data"), data_dir=d.get("data_dir"),
+                       limit=d.get("limit"), val_split=d.get("val_split", 0.1), seed=train_config.seed)
+    state, ckpt = None, path / CHECKPOINT_DIR / LAST
+    if ckpt.is_file():
+        state, meta = load_checkpoint(ckpt)
+        for name, ours, theirs in (("model", to_dict(model_config), to_dict(state.model.config)),
+                                   ("train", to_dict(replace(train_config, epochs=state.config.epochs)), to_dict(state.config))):
+            diff = [k for k in ours if ours[k] != theirs.get(k)]
+            if diff:
+                k = diff[0]
+                raise ModelFileError(f"{path / CONFIG}: its {name} config does not match the checkpoint's ({k}: {ours[k]!r} "
+                                     f"in config.json, {theirs.get(k)!r} in the checkpoint); restore config.json or start a new run")
+        if train_config.epochs != state.config.epochs and train_config.schedule != "constant":
+            raise ConfigError(f"the {train_config.schedule!r} learning-rate schedule of {path} spans its {state.config.epochs} epochs; "
+                              "resume without --epochs, or start a new run for more epochs")
+        if train_config.epochs < state.epoch:
+            raise ConfigError(f"epochs {train_config.epochs} is fewer than the {state.epoch} epochs already done; pass at least {state.epoch}")
+        state.config = train_config
+        model = state.model
+    else:
+        seed_globals(train_config.seed)  # as `train` did
+        model = Autoencoder(model_config)
+    x_train = as_rows(rd.x_train, "training data")
+    check_features(model, x_train, "the training data")
+    if state is not None and meta.get("data_fingerprint") not in (None, data_fingerprint(rd.x_train)):
+        raise DataError(f"the training data of {path} have changed since the checkpoint (same shape, other values); "
+                        "resume with the data the run started with, or start a new run")
+    check_loss_range(x_train, train_config, "the training data")
+    x_val = None if rd.x_val is None else as_rows(rd.x_val, "validation data")
+    if x_val is not None:
+        check_features(model, x_val, "the validation data")
+    if train_config.epochs != config["train"]["epochs"]:
+        write_json(path / CONFIG, {**config, "train": to_dict(train_config)})
+    if tensorboard is None:
+        tensorboard = (path / "tb").is_dir()
+    return _fit_and_write(path, model, rd, x_train, x_val, train_config, state, tensorboard, verbose, callbacks)
 
 
 def load_run(path: str | os.PathLike) -> tuple[Autoencoder, dict[str, Any], History]:

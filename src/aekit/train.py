@@ -98,7 +98,9 @@ def as_rows(x: Any, name: str = "x", *, keep_memmap: bool = False, check: bool =
         a = np.asarray(x)
         if a.dtype.kind not in "biuf":
             raise DataError(f"{name} must be numeric, got dtype {a.dtype}; convert it to float32")
-        t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
+        with warnings.catch_warnings():  # a read-only array is fine: training never writes into x
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
     if t.ndim == 1:
         t = t.reshape(-1, 1)
     elif t.ndim > 2:
@@ -260,6 +262,11 @@ def fit(
         state = TrainState(model, make_optimizer(model, cfg), cfg, torch.Generator().manual_seed(cfg.seed), History())
     state.steps_per_epoch = math.ceil(n / bs)
     callbacks = list(callbacks)
+    if cfg.patience:  # first, so that a Checkpoint after it saves its updated state
+        from .checkpoint import EarlyStopping
+
+        if not any(isinstance(cb, EarlyStopping) for cb in callbacks):
+            callbacks.insert(0, EarlyStopping.from_config(cfg))
     if verbose:
         from .callbacks import ProgressBar
 

@@ -1,0 +1,347 @@
+"""Checkpoints and early stopping: never lose a run.
+
+A checkpoint is ONE safetensors file, written to a temporary name and renamed into place, so a crash or
+a SIGKILL at any moment leaves either the previous checkpoint or the new one, never a mix. It holds the
+whole training state that `fit` needs to continue bitwise: the model's weights, the optimizer's state,
+the state of the generator that drives shuffling and corruption, torch's and numpy's global RNG states,
+the history, the epoch and step counts, both configs and the callbacks' own state (``TrainState.extra``,
+e.g. early stopping's best weights). Tensors are safetensors tensors; everything else is JSON in the
+file's metadata. Nothing is pickled.
+
+In a run folder::
+
+    checkpoint/last.safetensors   the state after the last complete epoch (read by `load_checkpoint`)
+    checkpoint/best.safetensors   a model file (`aekit.load_model` reads it) of the best epoch so far
+
+>>> import numpy as np, aekit, tempfile, pathlib
+>>> x = np.random.default_rng(0).random((64, 8), dtype=np.float32)
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> _ = aekit.fit(aekit.Autoencoder(aekit.ModelConfig(input_dim=8, encoding_dim=2)), x, epochs=2, verbose=0,
+...               callbacks=[Checkpoint(folder)])
+>>> state, meta = load_checkpoint(folder / LAST)
+>>> state.epoch, len(state.history.history["loss"])
+(2, 2)
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import math
+import os
+import signal
+import threading
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from . import __version__
+from .config import ModelConfig, TrainConfig, from_dict, to_dict
+from .errors import AekitError, ModelFileError
+from .io import _digest as tensor_digest  # SHA-256 of named tensors + a text
+from .io import atomic_write_bytes, save_model
+from .models import Autoencoder
+from .train import Callback, History, TrainState, make_optimizer
+
+CHECKPOINT_DIR = "checkpoint"
+LAST = "last.safetensors"
+BEST = "best.safetensors"
+FORMAT = "aekit-checkpoint"
+FORMAT_VERSION = 1
+
+__all__ = ["Checkpoint", "EarlyStopping", "save_checkpoint", "load_checkpoint", "checkpoint_epoch",
+           "data_fingerprint", "Interrupted", "signals_interrupt", "CHECKPOINT_DIR", "LAST", "BEST"]
+
+
+# --------------------------------------------------------------------------- tensors + JSON, no pickle
+def _flatten(obj: Any, key: str, tensors: dict[str, torch.Tensor]) -> Any:
+    """`obj` as JSON, each tensor replaced by ``{"__tensor__": name}`` and stored in `tensors` under that name."""
+    if isinstance(obj, torch.Tensor):
+        if key in tensors:
+            raise ValueError(f"two tensors would be stored as {key!r}")
+        tensors[key] = obj.detach().cpu().contiguous().clone()
+        return {"__tensor__": key}
+    if isinstance(obj, np.ndarray):
+        return {"__ndarray__": obj.tolist(), "dtype": obj.dtype.str}
+    if isinstance(obj, dict):
+        if all(isinstance(k, str) and not k.startswith("__") for k in obj):
+            return {k: _flatten(v, f"{key}/{k}", tensors) for k, v in obj.items()}
+        return {"__items__": [[k, _flatten(v, f"{key}/{k}", tensors)] for k, v in obj.items()]}
+    if isinstance(obj, tuple):
+        return {"__tuple__": [_flatten(v, f"{key}/{i}", tensors) for i, v in enumerate(obj)]}
+    if isinstance(obj, list):
+        return [_flatten(v, f"{key}/{i}", tensors) for i, v in enumerate(obj)]
+    if isinstance(obj, (np.integer, np.floating, np.bool_)):
+        return obj.item()
+    if obj is None or isinstance(obj, (bool, int, float, str)):
+        return obj
+    raise TypeError(f"cannot store a {type(obj).__name__} in a checkpoint (at {key}); use tensors, numbers, strings, lists or dicts")
+
+
+def _unflatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(obj, list):
+        return [_unflatten(v, tensors) for v in obj]
+    if not isinstance(obj, dict):
+        return obj
+    if "__tensor__" in obj:
+        return tensors[obj["__tensor__"]]
+    if "__ndarray__" in obj:
+        return np.asarray(obj["__ndarray__"], dtype=np.dtype(obj["dtype"]))
+    if "__tuple__" in obj:
+        return tuple(_unflatten(v, tensors) for v in obj["__tuple__"])
+    if "__items__" in obj:
+        return {k: _unflatten(v, tensors) for k, v in obj["__items__"]}
+    return {k: _unflatten(v, tensors) for k, v in obj.items()}
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM until the block ends, so Ctrl-C never interrupts a checkpoint write half-way.
+
+    Python runs signal handlers in the main thread, so the handlers are swapped for recorders (masking the
+    signals in one thread would not stop another thread from taking them); main thread only.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    pending: list[int] = []
+    old = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
+    for sig in old:
+        signal.signal(sig, lambda signum, frame: pending.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in old.items():
+            signal.signal(sig, handler)
+        for sig in pending:
+            if callable(old[sig]):
+                old[sig](sig, None)
+            elif old[sig] == signal.SIG_DFL:
+                signal.raise_signal(sig)
+
+
+def save_checkpoint(state: TrainState, path: str | os.PathLike, meta: dict[str, Any] | None = None) -> Path:
+    """Write the whole training state to `path` (one safetensors file, atomically). `meta`: extra JSON."""
+    from safetensors.torch import save
+
+    tensors: dict[str, torch.Tensor] = {}
+    for name, value in state.model.state_dict().items():
+        tensors[f"model/{name}"] = value.detach().cpu().contiguous().clone()
+    body = {
+        "epoch": state.epoch,
+        "step": state.step,
+        "stop_training": bool(state.stop_training),
+        "model_config": to_dict(state.model.config),
+        "train_config": to_dict(state.config),
+        "history": state.history.to_dict(),
+        "optimizer": _flatten(state.optimizer.state_dict(), "optimizer", tensors),
+        "generator": _flatten(state.generator.get_state(), "rng/generator", tensors),
+        "torch_rng": _flatten(torch.get_rng_state(), "rng/torch", tensors),
+        "numpy_rng": _flatten(np.random.get_state(), "rng/numpy", tensors),
+        "extra": _flatten(state.extra, "extra", tensors),
+        "meta": _flatten(meta or {}, "meta", tensors),
+    }
+    text = json.dumps(body)
+    metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "aekit_version": __version__,
+                "epoch": str(state.epoch), "state": text, "sha256": tensor_digest(tensors, text)}
+    data = save(tensors, metadata=metadata)
+    with _signals_deferred():
+        return atomic_write_bytes(path, data)
+
+
+def _bad(path: Path, what: str) -> ModelFileError:
+    return ModelFileError(f"{path}: {what}; the checkpoint is damaged: restore it, or start the run again with --overwrite")
+
+
+def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    from safetensors import safe_open
+
+    if not path.is_file():
+        raise ModelFileError(f"{path}: no checkpoint there; pass a run folder written by `aekit train`")
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as exc:  # safetensors raises its own types for truncated or garbled files
+        raise _bad(path, f"not a readable safetensors file ({' '.join(str(exc).split())[:120]})") from None
+    if meta.get("format") != FORMAT:
+        raise _bad(path, "not an aekit checkpoint (no 'format: aekit-checkpoint' in its metadata)")
+    if meta.get("format_version") != str(FORMAT_VERSION):
+        raise ModelFileError(f"{path}: checkpoint format {meta.get('format_version')!r} is not the {FORMAT_VERSION} "
+                             f"this aekit {__version__} reads; resume it with the aekit that wrote it")
+    if meta.get("sha256") != tensor_digest(tensors, meta.get("state", "")):
+        raise _bad(path, "its contents do not match the checksum stored in it (modified or damaged)")
+    return tensors, meta
+
+
+def checkpoint_epoch(path: str | os.PathLike) -> int:
+    """The number of complete epochs a checkpoint holds (reads the header only)."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return int((f.metadata() or {})["epoch"])
+    except Exception:
+        raise _bad(path, "cannot read its epoch") from None
+
+
+def load_checkpoint(path: str | os.PathLike, *, restore_rng: bool = True) -> tuple[TrainState, dict[str, Any]]:
+    """The `TrainState` saved in `path` (pass it to ``fit(..., state=...)``) and the `meta` saved with it.
+
+    With `restore_rng`, torch's and numpy's global RNG states are set to the saved ones (needed for a
+    bitwise-equal continuation when anything draws from them). Raises ModelFileError for a missing,
+    truncated, tampered or inconsistent file.
+    """
+    path = Path(path)
+    tensors, meta = _read(path)
+    try:
+        body = json.loads(meta["state"])
+        model_cfg = from_dict(ModelConfig, body["model_config"])
+        train_cfg = from_dict(TrainConfig, body["train_config"])
+        history = History.from_dict(body["history"])
+        epoch, step, stop = int(body["epoch"]), int(body["step"]), bool(body["stop_training"])
+        optim = _unflatten(body["optimizer"], tensors)
+        generator_state = _unflatten(body["generator"], tensors)
+        torch_rng = _unflatten(body["torch_rng"], tensors)
+        numpy_rng = _unflatten(body["numpy_rng"], tensors)
+        extra = _unflatten(body["extra"], tensors)
+        user_meta = _unflatten(body["meta"], tensors)
+    except AekitError as exc:
+        raise _bad(path, f"bad config inside ({exc})") from None
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:  # JSONDecodeError is a ValueError
+        raise _bad(path, f"its state record is incomplete or tampered with ({type(exc).__name__}: {exc})") from None
+    model = Autoencoder(model_cfg)  # (draws from torch's global RNG: restore that afterwards)
+    weights = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in weights.items()}
+    if expected != found:
+        diff = sorted(set(expected) ^ set(found)) or sorted(k for k in expected if expected[k] != found[k])
+        raise _bad(path, f"its weights do not match its model config (first difference: {diff[0]})")
+    model.load_state_dict(weights)
+    optimizer = make_optimizer(model, train_cfg)
+    generator = torch.Generator()
+    try:
+        optimizer.load_state_dict(optim)
+        generator.set_state(generator_state)
+        if restore_rng:
+            rng_check = torch.Generator()
+            rng_check.set_state(torch_rng)  # validates before touching the global state
+            np.random.RandomState().set_state(numpy_rng)
+    except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
+        raise _bad(path, f"its optimizer or RNG state is inconsistent ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})") from None
+    for p in model.parameters():
+        for name, value in optimizer.state.get(p, {}).items():
+            if isinstance(value, torch.Tensor) and value.ndim and value.shape != p.shape:
+                raise _bad(path, f"its optimizer state {name!r} has shape {tuple(value.shape)}, not {tuple(p.shape)}")
+    if restore_rng:
+        torch.set_rng_state(torch_rng)
+        np.random.set_state(numpy_rng)
+    model.train()
+    state = TrainState(model, optimizer, train_cfg, generator, history, epoch=epoch, step=step,
+                       stop_training=stop, extra=extra)
+    return state, user_meta
+
+
+def data_fingerprint(x: Any) -> str:
+    """A cheap fingerprint of training rows: shape and the bytes of up to 2048 evenly spaced rows."""
+    a = x if isinstance(x, np.ndarray) else np.asarray(x)
+    digest = hashlib.sha256(repr((a.shape, a.dtype.str)).encode())
+    if len(a):
+        rows = np.unique(np.linspace(0, len(a) - 1, num=min(len(a), 2048)).astype(np.int64))
+        digest.update(np.ascontiguousarray(a[rows]).tobytes())
+    return digest.hexdigest()[:32]
+
+
+# --------------------------------------------------------------------------- callbacks
+def _monitored(logs: dict[str, float], monitor: str) -> tuple[str, float]:
+    key = monitor if monitor in logs else "loss"
+    return key, float(logs[key])
+
+
+class Checkpoint(Callback):
+    """Saves the training state after every epoch (``folder/last.safetensors``) and, with `keep_best`, the
+    model of the epoch with the lowest `monitor` value (``folder/best.safetensors``, a model file).
+
+    `monitor` falls back to ``loss`` when there is no validation data. Put it after any callback that
+    changes the state at the end of an epoch (fit puts `EarlyStopping` first for this reason).
+    """
+
+    def __init__(self, folder: str | os.PathLike, *, keep_best: bool = True, monitor: str = "val_loss",
+                 meta: dict[str, Any] | None = None) -> None:
+        self.folder, self.keep_best, self.monitor, self.meta = Path(folder), keep_best, monitor, meta
+        self.saved_epoch: int | None = None  # the epoch of the last checkpoint this callback wrote
+
+    def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> None:
+        with _signals_deferred():  # Ctrl-C waits until both files are written
+            if self.keep_best:
+                key, value = _monitored(logs, self.monitor)
+                best = state.extra.get("checkpoint", {}).get("best")
+                if math.isfinite(value) and (best is None or value < best):
+                    state.extra["checkpoint"] = {"monitor": key, "best": value, "best_epoch": state.epoch}
+                    save_model(state.model, self.folder / BEST, extra={"epoch": state.epoch, key: value})
+            save_checkpoint(state, self.folder / LAST, self.meta)
+            self.saved_epoch = state.epoch
+
+
+class EarlyStopping(Callback):
+    """Stops when `monitor` (``val_loss``, else ``loss``) has not improved by more than `min_delta` for
+    `patience` epochs (Keras' rule); with `restore_best` the model ends with the best epoch's weights.
+
+    Its state lives in ``TrainState.extra`` so that a checkpoint carries it and a resumed run stops at
+    the same epoch. `fit` adds one by itself when ``TrainConfig.patience > 0``.
+    """
+
+    def __init__(self, patience: int = 5, min_delta: float = 0.0, restore_best: bool = True, monitor: str = "val_loss") -> None:
+        self.patience, self.min_delta, self.restore_best, self.monitor = patience, min_delta, restore_best, monitor
+
+    @classmethod
+    def from_config(cls, cfg: TrainConfig) -> "EarlyStopping":
+        return cls(cfg.patience, cfg.min_delta, cfg.restore_best)
+
+    def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> None:
+        key, value = _monitored(logs, self.monitor)
+        s = state.extra.setdefault("early_stopping", {"monitor": key, "best": None, "best_epoch": 0, "wait": 0})
+        if s["best"] is None or value < s["best"] - self.min_delta:
+            s.update(best=value, best_epoch=state.epoch, wait=0)
+            if self.restore_best:
+                state.extra["best_weights"] = {k: v.detach().clone() for k, v in state.model.state_dict().items()}
+        else:
+            s["wait"] += 1
+            if s["wait"] >= self.patience:
+                s["stopped_epoch"] = state.epoch
+                state.stop_training = True
+
+    def on_train_end(self, state: TrainState) -> None:
+        best = state.extra.get("best_weights")
+        if self.restore_best and best is not None and state.extra["early_stopping"]["best_epoch"] != state.epoch:
+            state.model.load_state_dict(best)
+
+
+# --------------------------------------------------------------------------- signals
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C or SIGTERM during training; `signum` tells which (the CLI exits with 128 + signum)."""
+
+    def __init__(self, message: str = "", signum: int = signal.SIGINT) -> None:
+        super().__init__(message)
+        self.signum = int(signum)
+
+
+@contextlib.contextmanager
+def signals_interrupt() -> Iterator[None]:
+    """Turn SIGTERM into `Interrupted` (as Ctrl-C is a KeyboardInterrupt) inside the block; main thread only."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def raise_interrupted(signum, frame):
+        raise Interrupted("", signum)
+
+    old = signal.signal(signal.SIGTERM, raise_interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old)

@@ -1,0 +1,221 @@
+"""The bad-input table (docs/reliability.md): every row through the real CLI in a subprocess.
+
+Each row must give exit code 2, exactly one stderr line ``aekit: error: …`` naming the problem, no
+traceback, and leave every file and folder under the test's folder exactly as it was (no output folder
+created, no run folder changed, no temporary file left).
+"""
+
+import gzip
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from aekit import TrainConfig, train
+from aekit.data import write_idx
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+def aekit(*args, cwd=None):
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-m", "aekit", *map(str, args)], capture_output=True, text=True, cwd=cwd,
+                          env=env, timeout=300)
+
+
+def snapshot(root: Path) -> dict:
+    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else "dir") for p in sorted(root.rglob("*"))}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A real 2-epoch run folder on a 6-feature table (copied by the rows that need one)."""
+    root = tmp_path_factory.mktemp("trained")
+    np.save(root / "rows.npy", np.random.default_rng(0).random((60, 6), dtype=np.float32))
+    train(None, TrainConfig(epochs=2, batch_size=16), data=str(root / "rows.npy"), out=root / "run", verbose=0, tensorboard=False)
+    return root / "run"
+
+
+# --------------------------------------------------------------------------- inputs for the rows
+def idx_set(t: Path, *, images=None, labels=None, raw_images: bytes | None = None) -> Path:
+    """A tiny MNIST-shaped IDX folder (12 training images); `raw_images` replaces the training images file."""
+    d = t / "idx"
+    d.mkdir()
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (12, 28, 28), dtype=np.uint8) if images is None else images
+    labels = np.arange(len(images), dtype=np.uint8) % 10 if labels is None else labels
+    write_idx(d / "train-images-idx3-ubyte.gz", images)
+    write_idx(d / "train-labels-idx1-ubyte.gz", labels)
+    write_idx(d / "t10k-images-idx3-ubyte.gz", images[:2])
+    write_idx(d / "t10k-labels-idx1-ubyte.gz", labels[:2])
+    if raw_images is not None:
+        (d / "train-images-idx3-ubyte.gz").unlink()
+        (d / "train-images-idx3-ubyte").write_bytes(raw_images)
+    return d
+
+
+def idx_bytes(a: np.ndarray) -> bytes:
+    return bytes([0, 0, 8, a.ndim]) + np.array(a.shape, ">u4").tobytes() + a.tobytes()
+
+
+def damaged_gz(t: Path, cut: bool) -> Path:
+    d = idx_set(t)
+    f = d / "train-images-idx3-ubyte.gz"
+    data = f.read_bytes()
+    f.write_bytes(data[: len(data) // 2] if cut else data[:40] + bytes(64) + data[104:])
+    return d
+
+
+def text(t: Path, name: str, content: str) -> Path:
+    (t / name).write_text(content)
+    return t / name
+
+
+def npy(t: Path, array) -> Path:
+    np.save(t / "x.npy", np.asarray(array, dtype=np.float32))
+    return t / "x.npy"
+
+
+def copy_run(t: Path, run: Path) -> Path:
+    shutil.copytree(run, t / "run")
+    return t / "run"
+
+
+def edit_json(path: Path, change) -> None:
+    data = json.loads(path.read_text())
+    change(data)
+    path.write_text(json.dumps(data))
+
+
+def edited_config(t: Path, run: Path) -> Path:
+    r = copy_run(t, run)
+    edit_json(r / "config.json", lambda c: c["model"].update(encoding_dim=7))
+    return r
+
+
+def flipped_byte(t: Path, run: Path) -> Path:
+    r = copy_run(t, run)
+    f = r / "model.safetensors"
+    data = bytearray(f.read_bytes())
+    data[-5] ^= 0x40  # one bit of one weight
+    f.write_bytes(bytes(data))
+    return r
+
+
+def tampered_header(t: Path, run: Path) -> Path:
+    r = copy_run(t, run)
+    f = r / "model.safetensors"
+    f.write_bytes(f.read_bytes().replace(b'"F32"', b'"F16"', 1))
+    return r
+
+
+def truncated(t: Path, run: Path, name: str) -> Path:
+    r = copy_run(t, run)
+    f = r / name
+    f.write_bytes(f.read_bytes()[:-100])
+    return r
+
+
+def other_features(t: Path, run: Path) -> Path:
+    """The run's data file was replaced by one with 5 columns instead of 6."""
+    r = copy_run(t, run)
+    np.save(t / "new.npy", np.random.default_rng(1).random((60, 5), dtype=np.float32))
+    edit_json(r / "config.json", lambda c: c["data"].update(data=str(t / "new.npy")))
+    return r
+
+
+def edited_train_config(t: Path, run: Path) -> Path:
+    r = copy_run(t, run)
+    edit_json(r / "config.json", lambda c: c["train"].update(batch_size=8))
+    return r
+
+
+OUT = "out"  # each train row writes (or rather, must not write) tmp/out
+
+# id: (setup(tmp, trained_run) -> argv, words the message must hold)
+ROWS = {
+    "missing file": (lambda t, r: ["train", "--data", t / "nowhere.csv"], "nowhere.csv: no such file; check the path"),
+    "truncated gzip": (lambda t, r: ["train", "--data-dir", damaged_gz(t, cut=True)], "corrupt or truncated gzip data"),
+    "corrupt gzip": (lambda t, r: ["train", "--data-dir", damaged_gz(t, cut=False)], "corrupt or truncated gzip data"),
+    "wrong IDX magic": (lambda t, r: ["train", "--data-dir", idx_set(t, raw_images=b"\x08\x03" + bytes(2) + bytes(12))],
+                        "not an IDX file (starts with 08 03 00 00"),
+    "IDX dims disagree with the size": (
+        lambda t, r: ["train", "--data-dir", idx_set(t, raw_images=idx_bytes(np.zeros((12, 28, 28), np.uint8))[:-784])],
+        "truncated: the header promises shape (12, 28, 28)"),
+    "image and label counts differ": (lambda t, r: ["train", "--data-dir", idx_set(t, labels=np.zeros(11, np.uint8))],
+                                      "holds 12 images but train-labels-idx1-ubyte.gz holds 11 labels"),
+    "empty CSV": (lambda t, r: ["train", "--data", text(t, "e.csv", "")], "e.csv: the file is empty"),
+    "non-numeric column": (lambda t, r: ["train", "--data", text(t, "n.csv", "a,b\n0.1,0.2\n0.3,n/a\n")],
+                           "column 'b' is not numeric (row 2: 'n/a')"),
+    "NaN in training data": (lambda t, r: ["train", "--data", npy(t, [[0.1, np.nan], [0.2, 0.3]])], "missing value (NaN) at [0, 1]"),
+    "inf in training data": (lambda t, r: ["train", "--data", text(t, "i.csv", "0.1,0.2\n0.3,inf\n")], "infinite value in column 2, row 2"),
+    "values outside [0, 1] with BCE": (lambda t, r: ["train", "--data", npy(t, [[0.1, 3.0], [0.2, 0.3]])],
+                                       "outside [0, 1] (min 0.1, max 3), which the 'bce' loss cannot use; scale the data"),
+    "wrong number of features for a trained model": (lambda t, r: ["train", "--resume", other_features(t, r)],
+                                                     "has 5 features but the model expects 6"),
+    "wrong number of features for a trained model (encode)": (
+        lambda t, r: ["encode", r, npy(t, np.random.default_rng(0).random((10, 5))), "-o", t / "codes.npy"],
+        "input has 5 features but the model expects 6; pass data with the same columns"),
+    "unknown optimizer": (lambda t, r: ["train", "--optimizer", "rmsprop9"], "unknown optimizer 'rmsprop9'; choose one of"),
+    "unknown loss": (lambda t, r: ["train", "--loss", "hinge"], "unknown loss 'hinge'; choose one of: bce, mse"),
+    "zero code size": (lambda t, r: ["train", "--encoding-dim", 0], "encoding_dim must be a positive integer, got 0"),
+    "negative hidden size": (lambda t, r: ["train", "--hidden", "64,-3"], "each hidden size must be a positive integer, got -3"),
+    "zero epochs": (lambda t, r: ["train", "--epochs", 0], "epochs must be a positive integer, got 0"),
+    "negative batch": (lambda t, r: ["train", "--batch-size", -5], "batch_size must be a positive integer, got -5"),
+    "zero limit": (lambda t, r: ["train", "--limit", 0], "limit must be a positive integer, got 0; pass a whole number"),
+    "negative patience": (lambda t, r: ["train", "--patience", -1], "patience must be an integer ≥ 0"),
+    "output folder under a file": (lambda t, r: ["train", "--limit", 50, "--out", text(t, "f.txt", "x") / "run"],
+                                   "f.txt is a file; choose another --out folder"),
+    "output folder that cannot be created": (lambda t, r: ["train", "--limit", 50, "--out", "/sys/aekit-test-run"],
+                                             "/sys/aekit-test-run: cannot "),
+    "existing run folder": (lambda t, r: ["train", "--limit", 50, "--out", copy_run(t, r)],
+                            "run folder already exists; pass --overwrite to replace it, --resume to continue it"),
+    "--overwrite of a folder that is no run": (lambda t, r: ["train", "--limit", 50, "--overwrite", "--out", text(t, "d", "x").parent],
+                                               "is not an aekit run folder (no config.json); refusing to delete it"),
+    "truncated safetensors": (lambda t, r: ["summary", truncated(t, r, "model.safetensors")], "not a readable safetensors file"),
+    "tampered safetensors (weights)": (lambda t, r: ["summary", flipped_byte(t, r)], "checksum mismatch, the file was damaged or edited"),
+    "tampered safetensors (header)": (lambda t, r: ["summary", tampered_header(t, r)], "not a readable safetensors file"),
+    "config does not match the weights": (lambda t, r: ["summary", edited_config(t, r)],
+                                          "disagree on encoding_dim; keep config.json and model.safetensors from the same run"),
+    "truncated checkpoint": (lambda t, r: ["train", "--resume", truncated(t, r, "checkpoint/last.safetensors")],
+                             "the checkpoint is damaged"),
+    "config edited since the checkpoint": (lambda t, r: ["train", "--resume", edited_train_config(t, r)],
+                                           "its train config does not match the checkpoint's (batch_size: 8 in config.json, 16"),
+    "resume with other options": (lambda t, r: ["train", "--resume", copy_run(t, r), "--lr", 0.1, "--overwrite"],
+                                  "drop --lr, --overwrite"),
+    "resume to fewer epochs than done": (lambda t, r: ["train", "--resume", copy_run(t, r), "--epochs", 1],
+                                         "epochs 1 is fewer than the 2 epochs already done"),
+    "resume of a folder that is no run": (lambda t, r: ["train", "--resume", text(t, "d", "x").parent],
+                                          "has no config.json, so it is not an aekit run folder"),
+    "resume of a missing folder": (lambda t, r: ["train", "--resume", t / "nope"], "no such run folder"),
+}
+
+
+@pytest.mark.parametrize("row", ROWS)
+def test_bad_input_row(tmp_path, trained, row):
+    setup, words = ROWS[row]
+    args = [*setup(tmp_path, trained)]
+    if args[0] == "train":
+        if "--resume" not in args:
+            args += [] if "--out" in args else ["--out", tmp_path / OUT]
+            args += [] if "--epochs" in args else ["--epochs", 1]
+        args.append("--quiet")
+    before = snapshot(tmp_path)
+    proc = aekit(*args, cwd=tmp_path)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("aekit: error: "), proc.stderr
+    assert words in lines[0], lines[0]
+    assert "Traceback" not in proc.stderr and proc.stdout == ""
+    assert snapshot(tmp_path) == before  # nothing created, changed or left half-written
+
+
+def test_the_docs_table_lists_every_row():
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "reliability.md").read_text()
+    for row in ROWS:
+        assert f"| {row} |" in doc, row
