@@ -1,6 +1,8 @@
 import pytest
 import torch
 
+import aekit
+
 from aekit import Autoencoder, ModelConfig, TrainConfig
 from aekit.objectives import bce, bce_from_logits, corrupt, kl_sparsity, l1_activity, loss_terms, mse, weight_decay
 
@@ -68,6 +70,101 @@ def test_loss_terms_name_every_term_and_sum_them():
     assert set(terms) == {"recon", "l1", "kl", "weight_decay", "loss"}
     assert torch.allclose(terms["loss"], terms["recon"] + terms["l1"] + terms["kl"] + terms["weight_decay"])
     assert set(loss_terms(model, x, x, TrainConfig())) == {"recon", "loss"}
+
+
+# --------------------------------------------------------------------------- contractive penalty, PSNR
+from aekit.objectives import (  # noqa: E402
+    closed_form_layer, contractive, contractive_closed_form, contractive_exact, jacobian_norm, psnr,
+)
+
+
+def finite_difference_sq_frobenius(encoder, x, eps=1e-3):
+    """Mean over rows of ‖J‖²_F by central differences, in float64, one input coordinate at a time."""
+    enc = encoder.double()
+    x = x.double()
+    total = torch.zeros(x.shape[0], dtype=torch.float64)
+    with torch.no_grad():
+        for j in range(x.shape[1]):
+            step = torch.zeros_like(x)
+            step[:, j] = eps
+            total += ((enc(x + step) - enc(x - step)) / (2 * eps)).pow(2).sum(dim=1)
+    encoder.float()
+    return float(total.mean())
+
+
+@pytest.mark.parametrize("act", ["sigmoid", "tanh", "linear"])
+def test_contractive_closed_form_equals_autograd_and_finite_differences(act):
+    model = Autoencoder(ModelConfig(input_dim=15, encoding_dim=6, code_activation=act, seed=3))
+    x = torch.rand(9, 15, generator=torch.Generator().manual_seed(0))
+    closed = contractive_closed_form(model, x).detach()
+    exact = contractive_exact(model, x).detach()
+    assert float(closed) == pytest.approx(float(exact), rel=1e-5)
+    assert float(exact) == pytest.approx(finite_difference_sq_frobenius(model.encoder, x), rel=1e-4)
+    if act == "sigmoid":  # Rifai et al.'s formula written out by hand
+        h, w = model.encode(x), model.encoder[0].weight
+        by_hand = sum(((h[n] * (1 - h[n])) ** 2 * (w ** 2).sum(dim=1)).sum() for n in range(9)) / 9
+        assert float(closed) == pytest.approx(float(by_hand), rel=1e-5)
+
+
+def test_contractive_gradients_agree_between_closed_and_exact_forms():
+    model = Autoencoder(ModelConfig(input_dim=12, encoding_dim=5, code_activation="sigmoid", seed=1))
+    x = torch.rand(7, 12, generator=torch.Generator().manual_seed(2))
+    w = model.encoder[0].weight
+    g_closed = torch.autograd.grad(contractive_closed_form(model, x), w)[0]
+    g_exact = torch.autograd.grad(contractive_exact(model, x), w)[0]
+    assert float(g_closed.abs().max()) > 0
+    assert torch.allclose(g_closed, g_exact, rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("config", [
+    ModelConfig(input_dim=10, hidden=(8, 6), encoding_dim=3, activation="tanh", code_activation="sigmoid"),
+    ModelConfig(input_dim=64, architecture="conv", image_shape=(1, 8, 8), hidden=(4,), encoding_dim=8),
+])
+def test_exact_contractive_matches_finite_differences_for_any_encoder(config):
+    model = Autoencoder(config)
+    assert closed_form_layer(model.encoder) is None  # so `contractive` takes the exact path
+    x = torch.rand(4, config.input_dim, generator=torch.Generator().manual_seed(4))
+    exact = contractive(model, x)
+    assert float(exact) > 0
+    assert float(exact) == pytest.approx(finite_difference_sq_frobenius(model.encoder, x), rel=1e-3)
+    with torch.no_grad():  # as inside `evaluate`
+        assert float(contractive(model, x)) == pytest.approx(float(exact), rel=1e-6)
+
+
+def test_the_automatic_choice_follows_the_encoder_structure():
+    one_layer = Autoencoder(ModelConfig(input_dim=10, encoding_dim=4, code_activation="sigmoid"))
+    assert closed_form_layer(one_layer.encoder) is not None
+    assert closed_form_layer(Autoencoder(ModelConfig(input_dim=10, hidden=(6,), encoding_dim=4)).encoder) is None
+    assert closed_form_layer(Autoencoder(ModelConfig(input_dim=10, encoding_dim=4, code_activation="gelu")).encoder) is None
+    x = torch.rand(5, 10)
+    assert torch.allclose(contractive(one_layer, x), contractive_closed_form(one_layer, x))
+
+
+def test_loss_terms_add_the_weighted_contractive_term():
+    model = Autoencoder(ModelConfig(input_dim=12, encoding_dim=3, code_activation="sigmoid"))
+    x = torch.rand(6, 12)
+    terms = loss_terms(model, x, x, TrainConfig(contractive=0.5))
+    assert set(terms) == {"recon", "contractive", "loss"}
+    assert torch.allclose(terms["contractive"], 0.5 * contractive_exact(model, x))
+    assert torch.allclose(terms["loss"], terms["recon"] + terms["contractive"])
+
+
+def test_jacobian_norm_is_the_mean_frobenius_norm():
+    model = Autoencoder(ModelConfig(input_dim=10, hidden=(7,), encoding_dim=3))
+    x = torch.rand(6, 10, generator=torch.Generator().manual_seed(5))
+    per_row = [contractive_exact(model, x[i:i + 1]).sqrt() for i in range(6)]
+    assert jacobian_norm(model, x, batch_size=4) == pytest.approx(float(sum(per_row) / 6), rel=1e-5)
+
+
+def test_psnr_known_values():
+    clean = torch.zeros(3, 16)
+    assert psnr(clean, clean + 0.1) == pytest.approx(20.0, abs=1e-6)  # MSE 0.01 → 10·log10(1/0.01)
+    assert psnr(clean.numpy(), clean.numpy() + 0.01) == pytest.approx(40.0, abs=1e-6)
+    assert psnr(clean, clean + 0.5, data_range=2.0) == pytest.approx(10 * torch.log10(torch.tensor(4 / 0.25)).item(), abs=1e-5)
+    mixed = torch.stack([torch.full((16,), 0.1), torch.full((16,), 0.01)])
+    assert psnr(torch.zeros(2, 16), mixed) == pytest.approx(30.0, abs=1e-6)  # the mean of 20 and 40 dB
+    with pytest.raises(aekit.ConfigError, match="same shape"):
+        psnr(clean, torch.zeros(2, 16))
 
 
 @pytest.mark.parametrize("scale", [0.1, 3.0, 40.0, 300.0])

@@ -10,6 +10,8 @@ from .callbacks import ProgressBar, TensorBoard  # noqa: E402
 from .io import load_model, save_model  # noqa: E402
 from .data import load_dataset, load_array, read_idx  # noqa: E402
 from .runs import train, load_run  # noqa: E402
+from .kinds import KINDS, configure  # noqa: E402
+from .objectives import jacobian_norm, psnr  # noqa: E402
 from .encode import encode  # noqa: E402
 from .features import features  # noqa: E402
 from .denoise import denoise  # noqa: E402
@@ -27,6 +29,7 @@ __all__ = [
     "__version__", "ModelConfig", "TrainConfig", "Autoencoder", "summary", "fit", "evaluate", "History",
     "Callback", "ProgressBar", "TensorBoard", "save_model", "load_model", "load", "load_dataset", "load_array", "read_idx",
     "train", "load_run", "AekitError", "ConfigError", "DataError", "ModelFileError", "TrainingError",
+    "KINDS", "configure", "jacobian_norm", "psnr",
     "report", "compare", "encode", "features", "denoise", "anomaly", "export_onnx", "impute", "read_ratings",
     "resume", "Checkpoint", "EarlyStopping", "load_checkpoint",
 ]

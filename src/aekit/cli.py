@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 
 from . import __version__
 from .errors import AekitError, ConfigError, DataError
@@ -19,6 +20,30 @@ def _int_list(text: str) -> tuple[int, ...]:
         return tuple(int(p) for p in parts)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, like 128,64; got {text!r}") from None
+
+
+# Parser defaults are wrapped in these marker types so that a kind's presets can tell a flag the user typed
+# (a plain value, even if equal to the default) from one left at its default.
+class _DefaultInt(int): ...
+class _DefaultFloat(float): ...
+class _DefaultStr(str): ...
+class _DefaultTuple(tuple): ...
+
+
+_DEFAULT_TYPES = {int: _DefaultInt, float: _DefaultFloat, str: _DefaultStr, tuple: _DefaultTuple}
+
+
+def mark_defaults(parser: argparse.ArgumentParser) -> None:
+    """Wrap every int/float/str/tuple default of `parser` in a marker type (values and validation unchanged)."""
+    for action in parser._actions:
+        marker = _DEFAULT_TYPES.get(type(action.default))
+        if marker is not None:
+            action.default = marker(action.default)
+
+
+def explicit_args(args: argparse.Namespace) -> set[str]:
+    """The names of the options given on the command line (or set by code such as --quick), not defaults."""
+    return {k for k, v in vars(args).items() if v is not None and not isinstance(v, tuple(_DEFAULT_TYPES.values()))}
 
 
 def add_train_parser(sub) -> argparse.ArgumentParser:
@@ -51,6 +76,9 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, default=0, help="seeds initialisation, shuffling and noise (default 0)")
     t.add_argument("--quick", action="store_true", help="a first look: 5 epochs on 10,000 images")
     k = p.add_argument_group("penalties and corruption (the kinds)")
+    k.add_argument("--kind", default="undercomplete", metavar="KIND",
+                   help="preset of the options below (explicit flags win): undercomplete (default), complete, overcomplete, "
+                   "sparse, sparse-kl, denoising, contractive, deep, conv")
     k.add_argument("--l1", type=float, default=0.0, help="L1 activity penalty on the code (sparse; Keras blog 10e-5)")
     k.add_argument("--kl-beta", type=float, default=0.0, help="weight of the KL sparsity penalty (sparse; UFLDL 3)")
     k.add_argument("--kl-rho", type=float, default=0.05, help="target mean code activation for --kl-beta (UFLDL 0.1)")
@@ -66,7 +94,33 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     o.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="0 quiet, 1 a bar per epoch, 2 a line per epoch")
     add_reliability_options(p)
     p.set_defaults(func=cmd_train)
+    mark_defaults(p)
     return p
+
+
+def kind_configs_from_args(args: argparse.Namespace):
+    """The configs of `args.kind`: its presets, overridden by every flag given explicitly."""
+    from dataclasses import fields
+
+    from .kinds import KINDS, configure
+
+    from .config import ModelConfig, TrainConfig
+
+    given = explicit_args(args)  # flags are named as the config fields they set
+    explicit = {f.name: getattr(args, f.name) for cfg in (ModelConfig, TrainConfig) for f in fields(cfg) if f.name in given}
+    name = getattr(args, "recipe", None)
+    if name:  # the recipe's training values sit above the kind's presets, below explicit flags (recipe() decides)
+        from .config import RECIPES, recipe
+
+        keys = set().union(*RECIPES.values())
+        rc = recipe(name, **{k: explicit[k] for k in keys if k in explicit})
+        explicit.update({k: getattr(rc, k) for k in keys})
+    input_dim = 784  # the image datasets; for --data, read it only when the preset depends on it
+    if args.data and any(callable(v) for v in KINDS.get(args.kind, {}).values()):
+        from .data import load_array
+
+        input_dim = int(load_array(args.data)[:1].reshape(1, -1).shape[1])
+    return configure(args.kind, input_dim=input_dim, **explicit)
 
 
 def add_reliability_options(p: argparse.ArgumentParser) -> None:
@@ -120,11 +174,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     if args.quick:
         args.epochs = min(args.epochs or 5, 5)
         args.limit = args.limit or 10000
-    model_cfg, train_cfg = configs_from_args(args)
+    model_cfg, train_cfg = kind_configs_from_args(args)
     train_cfg = replace(train_cfg, patience=args.patience, min_delta=args.min_delta, restore_best=not args.no_restore_best)
     verbose = 0 if args.quiet else args.verbose
     with signals_interrupt():
-        result = train(model_cfg, train_cfg, dataset=args.dataset, data=args.data, val_data=args.val_data, data_dir=args.data_dir,
+        result = train(model_cfg, train_cfg, kind=args.kind, dataset=args.dataset, data=args.data, val_data=args.val_data, data_dir=args.data_dir,
                        limit=args.limit, val_split=args.val_split, out=args.out, overwrite=args.overwrite,
                        tensorboard=not args.no_tensorboard, verbose=verbose)
     return _report_run(result)
@@ -484,6 +538,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    print(f"aekit: warning: {message}", file=sys.stderr)
+
+
 def _close_progress_bars() -> None:
     """Close progress bars left open by an error, so that the error line comes last on stderr."""
     std = sys.modules.get("tqdm.std")
@@ -492,6 +550,7 @@ def _close_progress_bars() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    warnings.showwarning = _show_warning  # one line per warning, like the errors
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -18,7 +18,7 @@ LOSSES = ("bce", "mse")
 OPTIMIZERS = ("adadelta", "adam", "sgd")
 NOISES = ("none", "gaussian", "masking", "salt_pepper")
 SCHEDULES = ("constant", "onecycle")
-ARCHITECTURES = ("dense",)
+ARCHITECTURES = ("dense", "conv")
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -36,11 +36,29 @@ def _non_negative(name: str, value: Any) -> None:
         raise ConfigError(f"{name} must be a finite number ≥ 0, got {value!r}")
 
 
+def conv_grid(image_shape: tuple[int, ...], n_pools: int) -> tuple[int, int]:
+    """Height and width after `n_pools` 2×2 max-pools with 'same' padding (28 → 14 → 7 → 4)."""
+    _, h, w = image_shape
+    for _ in range(n_pools):
+        h, w = -(-h // 2), -(-w // 2)
+    return h, w
+
+
+def _check_conv_code(cfg: "ModelConfig") -> None:
+    """For 'conv', `hidden` are the encoder's channel counts and the code is channels × grid."""
+    h, w = conv_grid(cfg.image_shape, len(cfg.hidden) + 1)
+    if cfg.encoding_dim % (h * w):
+        raise ConfigError(
+            f"a conv code is channels × {h}×{w} for image_shape {cfg.image_shape} and {len(cfg.hidden)} hidden conv layers, "
+            f"so encoding_dim must be a multiple of {h * w}, got {cfg.encoding_dim}; pass e.g. {8 * h * w} (8 channels)"
+        )
+
+
 @dataclass(frozen=True)
 class ModelConfig:
     input_dim: int = 784  # features per row (784 = a flattened 28×28 MNIST image)
     encoding_dim: int = 32  # size of the code, the bottleneck (32 in the Keras tutorial)
-    hidden: tuple[int, ...] = ()  # hidden layer sizes from input to code (deep: 128,64); mirrored in the decoder
+    hidden: tuple[int, ...] = ()  # hidden layer sizes from input to code (deep: 128,64), for 'conv' channels (16,8); mirrored in the decoder
     activation: str = "relu"  # activation of the hidden layers
     code_activation: str = "relu"  # activation of the code layer (sigmoid for KL sparsity and closed-form CAE)
     output_activation: str = "sigmoid"  # activation of the reconstruction (sigmoid for [0,1] data, linear else)
@@ -71,6 +89,8 @@ class ModelConfig:
                 )
         if self.architecture == "conv" and self.image_shape is None:
             raise ConfigError("the 'conv' architecture needs image_shape (channels, height, width); use image data such as MNIST")
+        if self.architecture == "conv":
+            _check_conv_code(self)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ConfigError(f"seed must be an integer, got {self.seed!r}")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .config import ModelConfig
+from .config import ModelConfig, conv_grid
 
 _ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -25,6 +25,45 @@ def _dense_stack(sizes: list[int], hidden_act: str, last_act: str) -> nn.Sequent
         act = last_act if i == len(sizes) - 2 else hidden_act
         layers.append(_ACTIVATIONS[act]())
     return nn.Sequential(*layers)
+
+
+def _conv_stacks(config: ModelConfig) -> tuple[nn.Sequential, nn.Sequential]:
+    """The Keras blog's convolutional autoencoder, generalised to any (C, H, W) and channel list.
+
+    Encoder: per channel count, Conv2d(3×3, same) + activation + MaxPool(2, same); then Flatten.
+    Decoder: Unflatten, per channel count in reverse, Conv2d(3×3) + activation + Upsample(×2); then
+    Conv2d(C, 3×3, same) + output activation. A decoder conv is 'valid' (trims 2 pixels) where that makes
+    the remaining doublings land exactly on the image size (28×28: 4 → 8 → 16 → 14 → 28, as Keras);
+    the last upsampling goes to the image size itself.
+    """
+    c, height, width = config.image_shape
+    n_pools = len(config.hidden) + 1
+    gh, gw = conv_grid(config.image_shape, n_pools)
+    code_channels = config.encoding_dim // (gh * gw)
+    channels = [*config.hidden, code_channels]
+    enc: list[nn.Module] = [nn.Unflatten(1, (c, height, width))]
+    n_in = c
+    for i, ch in enumerate(channels):
+        act = config.code_activation if i == len(channels) - 1 else config.activation
+        enc += [nn.Conv2d(n_in, ch, 3, padding=1), _ACTIVATIONS[act](), nn.MaxPool2d(2, ceil_mode=True)]
+        n_in = ch
+    enc.append(nn.Flatten())
+    dec: list[nn.Module] = [nn.Unflatten(1, (code_channels, gh, gw))]
+    size = [gh, gw]
+    rev = channels[::-1]
+    for i, ch in enumerate(rev):
+        ups_left = len(rev) - i  # upsamplings from here to the output, this stage's included
+        pad = tuple(0 if (s - 2) * 2**ups_left == full and s > 2 else 1 for s, full in zip(size, (height, width)))
+        size = [s - 2 * (1 - p) for s, p in zip(size, pad)]
+        dec += [nn.Conv2d(n_in, ch, 3, padding=pad), _ACTIVATIONS[config.activation]()]
+        if i == len(rev) - 1:
+            dec.append(nn.Upsample(size=(height, width), mode="nearest"))
+        else:
+            dec.append(nn.Upsample(scale_factor=2, mode="nearest"))
+            size = [2 * s for s in size]
+        n_in = ch
+    dec += [nn.Conv2d(n_in, c, 3, padding=1), nn.Flatten(), _ACTIVATIONS[config.output_activation]()]
+    return nn.Sequential(*enc), nn.Sequential(*dec)
 
 
 def keras_init_(module: nn.Module, generator: torch.Generator) -> None:
@@ -55,9 +94,12 @@ class Autoencoder(nn.Module):
     def __init__(self, config: ModelConfig | None = None) -> None:
         super().__init__()
         self.config = config = config or ModelConfig()
-        sizes = [config.input_dim, *config.hidden, config.encoding_dim]
-        self.encoder = _dense_stack(sizes, config.activation, config.code_activation)
-        self.decoder = _dense_stack(sizes[::-1], config.activation, config.output_activation)
+        if config.architecture == "conv":
+            self.encoder, self.decoder = _conv_stacks(config)
+        else:
+            sizes = [config.input_dim, *config.hidden, config.encoding_dim]
+            self.encoder = _dense_stack(sizes, config.activation, config.code_activation)
+            self.decoder = _dense_stack(sizes[::-1], config.activation, config.output_activation)
         keras_init_(self, torch.Generator().manual_seed(config.seed))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:

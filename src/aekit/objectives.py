@@ -2,12 +2,18 @@
 
 `loss_terms` returns every term by name (``recon``, ``l1``, ``kl``, ``contractive``, ``weight_decay``)
 plus their sum as ``loss``, so the history, TensorBoard and the report show each one.
+The contractive penalty has a closed form for a one-layer encoder (Linear + elementwise activation) and an
+exact general form for any encoder (torch.func); `contractive` picks one from the encoder's layers.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+import numpy as np
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from .config import TrainConfig
 from .errors import ConfigError
@@ -81,6 +87,93 @@ def weight_decay(model: Autoencoder) -> torch.Tensor:
     return 0.5 * sum((p * p).sum() for name, p in model.named_parameters() if name.endswith("weight"))
 
 
+# --------------------------------------------------------------------------- contractive penalty
+# dh/da of an elementwise activation, written in terms of its output h (so no pre-activation is needed)
+_DERIVATIVE_FROM_OUTPUT = {
+    nn.Sigmoid: lambda h: h * (1 - h),  # σ' = σ(1 − σ)
+    nn.Tanh: lambda h: 1 - h * h,
+    nn.ReLU: lambda h: (h > 0).to(h.dtype),
+    nn.Identity: torch.ones_like,  # the 'linear' activation
+}
+
+
+def closed_form_layer(encoder: nn.Module) -> tuple[nn.Linear, Any] | None:
+    """(Linear layer, derivative-from-output) when `encoder` is one Linear layer followed by an elementwise
+    activation whose derivative is known from its output (sigmoid, tanh, relu, linear); else None."""
+    layers = list(encoder) if isinstance(encoder, nn.Sequential) else []
+    if len(layers) == 2 and isinstance(layers[0], nn.Linear) and type(layers[1]) in _DERIVATIVE_FROM_OUTPUT:
+        return layers[0], _DERIVATIVE_FROM_OUTPUT[type(layers[1])]
+    return None
+
+
+def contractive_closed_form(model: Autoencoder, x: torch.Tensor, code: torch.Tensor | None = None) -> torch.Tensor:
+    """Mean over the batch of ‖J_f(x)‖²_F = Σ_i (h_i(1 − h_i))² Σ_j W_ij² for a sigmoid layer (Rifai et al. 2011).
+
+    The same sum with the activation's own derivative for tanh, relu and linear layers. `code` may be passed
+    when already computed (it must be ``model.encode(x)``).
+    """
+    found = closed_form_layer(model.encoder)
+    if found is None:
+        raise ConfigError("the closed-form contractive penalty needs an encoder of one Linear layer and an elementwise "
+                          "activation; use contractive_exact for this encoder")
+    linear, derivative = found
+    h = model.encode(x) if code is None else code
+    return (derivative(h).pow(2) @ linear.weight.pow(2).sum(dim=1)).mean()
+
+
+def _batch_jacobian(encoder: nn.Module, x: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
+    """Per-row Jacobians, shape (code, n, input): rows are independent, so d(Σ_n h_n)/dx holds every row's."""
+    from torch.func import jacrev
+
+    with torch.enable_grad():
+        return jacrev(lambda inp: encoder(inp).sum(dim=0), chunk_size=chunk_size)(x)
+
+
+def contractive_exact(model: Autoencoder, x: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
+    """Mean over the batch of ‖J_f(x)‖²_F for any encoder, by automatic differentiation (torch.func.jacrev).
+
+    Differentiable with respect to the weights, so it trains; works inside ``torch.no_grad`` too.
+    """
+    return _batch_jacobian(model.encoder, x, chunk_size).pow(2).sum(dim=(0, 2)).mean()
+
+
+def contractive(model: Autoencoder, x: torch.Tensor, code: torch.Tensor | None = None) -> torch.Tensor:
+    """The contractive penalty (without λ): the closed form where the encoder allows it, else the exact form."""
+    if closed_form_layer(model.encoder) is not None:
+        return contractive_closed_form(model, x, code)
+    return contractive_exact(model, x)
+
+
+def jacobian_norm(model: Autoencoder, x: Any, batch_size: int = 256) -> float:
+    """Mean over rows of the encoder's Jacobian Frobenius norm ‖J_f(x)‖_F (exact; a metric, no gradients)."""
+    from .train import as_rows
+
+    x = as_rows(x, "x")
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    with torch.no_grad():
+        for start in range(0, x.shape[0], batch_size):
+            jac = _batch_jacobian(model.encoder, x[start:start + batch_size], chunk_size=64)
+            total += float(jac.pow(2).sum(dim=(0, 2)).sqrt().sum())
+    model.train(was_training)
+    return total / x.shape[0]
+
+
+# --------------------------------------------------------------------------- image quality
+def psnr(clean: Any, other: Any, data_range: float = 1.0) -> float:
+    """Peak signal-to-noise ratio in dB, 10·log10(range² / MSE), of each row (image) against its clean row,
+    averaged over rows. A perfect row counts as 100 dB (its MSE is floored at range²·1e-10)."""
+    c = np.asarray(clean.detach().cpu() if isinstance(clean, torch.Tensor) else clean, dtype=np.float64)
+    o = np.asarray(other.detach().cpu() if isinstance(other, torch.Tensor) else other, dtype=np.float64)
+    if c.shape != o.shape:
+        raise ConfigError(f"psnr needs two arrays of the same shape, got {c.shape} and {o.shape}")
+    rows = 1 if c.ndim == 1 else len(c)  # a 1-D array is one image
+    c, o = c.reshape(rows, -1), o.reshape(rows, -1)
+    mse_rows = np.maximum(((c - o) ** 2).mean(axis=1), data_range**2 * 1e-10)
+    return float(np.mean(10 * np.log10(data_range**2 / mse_rows)))
+
+
 # --------------------------------------------------------------------------- corruptions
 def corrupt(x: torch.Tensor, noise: str, level: float, generator: torch.Generator | None = None) -> torch.Tensor:
     """A corrupted copy of `x` (fresh noise on each call); `x` itself is never changed.
@@ -114,7 +207,7 @@ def loss_terms(model: Autoencoder, x_in: torch.Tensor, target: torch.Tensor, cfg
     if cfg.kl_beta:
         terms["kl"] = cfg.kl_beta * kl_sparsity(code, cfg.kl_rho)
     if cfg.contractive:
-        raise ConfigError("the contractive penalty is not available in this build")
+        terms["contractive"] = cfg.contractive * contractive(model, x_in, code)
     if cfg.weight_decay:
         terms["weight_decay"] = cfg.weight_decay * weight_decay(model)
     total = terms["recon"]

@@ -116,8 +116,13 @@ def write_history(path: Path, history: History) -> None:
 
 
 @torch.no_grad()
-def run_metrics(model: Autoencoder, x: np.ndarray, history: History, train_time: float) -> dict[str, float]:
-    """Final figures of a run: its last losses, mean code activation and timing."""
+def run_metrics(model: Autoencoder, x: np.ndarray, history: History, train_time: float,
+                config: TrainConfig | None = None) -> dict[str, float]:
+    """Final figures of a run: its last losses, mean code activation, the mean Jacobian Frobenius norm of the
+    encoder (first 1,000 rows), timing, and for a denoising `config` the PSNR (dB) of the noisy and of the
+    denoised rows against the clean ones (noise drawn as `evaluate` draws it, seeded by seed + 1)."""
+    from .objectives import corrupt, jacobian_norm, psnr
+
     model.eval()
     xs = as_rows(np.asarray(x[:10000]), "x")
     codes = model.encode(xs)
@@ -125,9 +130,13 @@ def run_metrics(model: Autoencoder, x: np.ndarray, history: History, train_time:
     metrics.update(
         epochs=len(history.epoch),
         mean_code_activation=float(codes.mean()),
+        jacobian_norm=jacobian_norm(model, xs[:1000]),
         train_seconds=train_time,
         seconds_per_epoch=float(np.mean(history.history["epoch_time"])) if history.epoch else 0.0,
     )
+    if config is not None and config.noise != "none":
+        noisy = corrupt(xs, config.noise, config.noise_level, torch.Generator().manual_seed(config.seed + 1))
+        metrics.update(psnr_noisy=psnr(xs, noisy), psnr_denoised=psnr(xs, model(noisy)))
     return metrics
 
 
@@ -163,16 +172,25 @@ def train(
     tensorboard: bool = True,
     verbose: int = 1,
     callbacks: Sequence[Callback] = (),
+    kind: str | None = None,
 ) -> RunResult:
     """Train an autoencoder and write its run folder; the library side of `aekit train`.
 
     Defaults are the Keras tutorial: MNIST, 784 → 32 → 784, adadelta, BCE, 100 epochs, batch 256.
+    `kind` is recorded in config.json; a config left out comes from the kind's presets
+    (``aekit.configure(kind, ...)`` gives both, to change before passing them).
     """
-    train_config = train_config or TrainConfig()
     distributed.init()  # under torchrun: join the process group; only rank 0 writes the run folder
-    distributed.per_rank_batch(train_config.batch_size)  # refuse a batch that does not split, before any file
-    rd = load_run_data(dataset, data, val_data=val_data, data_dir=data_dir, limit=limit, val_split=val_split, seed=train_config.seed)
+    seed = train_config.seed if train_config is not None else TrainConfig().seed
+    rd = load_run_data(dataset, data, val_data=val_data, data_dir=data_dir, limit=limit, val_split=val_split, seed=seed)
     features = int(np.prod(rd.x_train.shape[1:]))
+    if kind is not None and (model_config is None or train_config is None):  # the kind's presets fill what is missing
+        from .kinds import configure
+
+        kind_model, kind_train = configure(kind, input_dim=features, image_shape=rd.image_shape)
+        model_config, train_config = model_config or kind_model, train_config or kind_train
+    train_config = train_config or TrainConfig()
+    distributed.per_rank_batch(train_config.batch_size)  # refuse a batch that does not split, before any file
     if model_config is None:
         model_config = ModelConfig(input_dim=features, image_shape=rd.image_shape)
     elif model_config.input_dim != features:
@@ -201,6 +219,7 @@ def train(
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "model": to_dict(model_config),
         "train": to_dict(train_config),
+        "kind": None if kind is None else str(kind),
         "data": {"dataset": dataset if data is None else None, "data": data, "val_data": val_data, "data_dir": data_dir,
                  "limit": limit, "val_split": val_split, "name": rd.name, "n_train": int(len(rd.x_train)),
                  "n_val": int(len(rd.x_val)) if rd.x_val is not None else 0},
@@ -237,7 +256,7 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
         raise Interrupted(where, getattr(exc, "signum", 2)) from None
     train_time = time.perf_counter() - t0
     eval_x = rd.x_val if rd.x_val is not None else rd.x_train
-    metrics = run_metrics(model, eval_x, history, train_time)
+    metrics = run_metrics(model, eval_x, history, train_time, train_config)
     if main:
         save_model(model, path)
         write_history(path, history)

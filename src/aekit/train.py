@@ -256,6 +256,9 @@ def fit(
         check_features(model, vx, "validation x")
         check_loss_range(vy, cfg, "the validation target")
     n, bs = x.shape[0], cfg.batch_size
+    from .kinds import warn_identity_risk
+
+    warn_identity_risk(model.config, cfg)
     par = DataParallel(model, cfg)  # under torchrun: DDP, this rank's shard, batch_size / world_size rows per step
     bs = par.batch_size
     if state is None:

@@ -1,0 +1,237 @@
+"""The kinds: presets, training through the API and the CLI, and each kind's measurable effect on real MNIST."""
+
+import json
+import os
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import aekit
+from aekit import Autoencoder, ModelConfig, TrainConfig, configure, fit
+from aekit.kinds import KINDS, IdentityWarning, identity_risk
+from aekit.objectives import corrupt, jacobian_norm, psnr
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """One torch thread here: on the shared 2-core machine two threads made these small fits ~20× slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# --------------------------------------------------------------------------- presets
+def test_presets_set_what_each_kind_needs():
+    m, t = configure("undercomplete")
+    assert (m, t) == (ModelConfig(), TrainConfig())
+    assert configure("complete")[0].encoding_dim == 784
+    assert configure("overcomplete", input_dim=100)[0].encoding_dim == 200
+    assert configure("sparse")[1].l1 == 1e-4
+    m, t = configure("sparse-kl")
+    assert (m.encoding_dim, m.code_activation, t.kl_rho, t.loss) == (196, "sigmoid", 0.1, "mse")
+    assert t.kl_beta == pytest.approx(3 / 392) and t.weight_decay == pytest.approx(3e-3 / 392)
+    m, t = configure("contractive")
+    assert m.code_activation == "relu" and t.contractive == 1e-3
+    assert configure("deep")[0].hidden == (128, 64)
+    m, _ = configure("conv")
+    assert (m.architecture, m.image_shape, m.hidden, m.encoding_dim) == ("conv", (1, 28, 28), (16, 8), 128)
+    assert sum(p.numel() for p in Autoencoder(m).parameters()) == 4385  # the Keras blog's conv autoencoder
+
+
+@pytest.mark.parametrize("noise, level", [("gaussian", 0.5), ("masking", 0.25), ("salt_pepper", 0.2)])
+def test_denoising_level_follows_the_noise_type(noise, level):
+    assert configure("denoising", noise=noise)[1].noise_level == level
+    assert configure("denoising", noise=noise, noise_level=0.05)[1].noise_level == 0.05
+
+
+def test_explicit_fields_win_over_presets_and_bad_names_are_refused():
+    m, t = configure("sparse-kl", encoding_dim=64, kl_rho=0.05, loss="bce", seed=4)
+    assert (m.encoding_dim, t.kl_rho, t.loss, m.seed, t.seed) == (64, 0.05, "bce", 4, 4)
+    assert configure("complete", encoding_dim=32)[0].encoding_dim == 32
+    assert configure("conv", hidden=(16,))[0].encoding_dim == 8 * 7 * 7
+    with pytest.raises(aekit.ConfigError, match="unknown kind 'wide'"):
+        configure("wide")
+    with pytest.raises(aekit.ConfigError, match="unknown field"):
+        configure("sparse", sparsity=3)
+    with pytest.raises(aekit.ConfigError, match="multiple of 16"):
+        ModelConfig(architecture="conv", image_shape=(1, 28, 28), hidden=(16, 8), encoding_dim=100)
+
+
+def test_identity_warning_only_without_penalty_or_noise():
+    m, t = configure("overcomplete")
+    assert identity_risk(m, t)
+    for extra in ({"l1": 1e-4}, {"contractive": 0.1}, {"noise": "masking"}, {"kl_beta": 0.01, "code_activation": "sigmoid"}):
+        assert not identity_risk(*configure("overcomplete", **extra))
+    assert not identity_risk(*configure("undercomplete"))
+    x = np.random.default_rng(0).random((16, 6), dtype=np.float32)
+    with pytest.warns(IdentityWarning, match="learning the identity"):
+        fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=12)), x, epochs=1, verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IdentityWarning)
+        fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=12)), x, epochs=1, noise="masking", noise_level=0.2, verbose=0)
+
+
+# --------------------------------------------------------------------------- every kind trains, API and CLI
+EXPECTED_TERMS = {"sparse": {"l1"}, "sparse-kl": {"kl", "weight_decay"}, "contractive": {"contractive"}}
+
+
+@pytest.mark.parametrize("kind", list(KINDS))
+def test_every_kind_trains_through_the_api(kind, tmp_path):
+    m, t = configure(kind, epochs=2, batch_size=64, optimizer="adam")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", IdentityWarning)
+        result = aekit.train(m, t, kind=kind, limit=240, out=tmp_path / kind, tensorboard=False, verbose=0)
+    cfg = json.loads((result.path / "config.json").read_text())
+    assert cfg["kind"] == kind and cfg["model"]["encoding_dim"] == m.encoding_dim
+    h = result.history.history
+    assert {"recon", "loss", "val_recon", "val_loss"} | EXPECTED_TERMS.get(kind, set()) <= set(h)
+    assert h["loss"][1] < h["loss"][0]
+    metrics = result.metrics
+    assert metrics["jacobian_norm"] > 0 and np.isfinite(metrics["mean_code_activation"])
+    assert ("psnr_denoised" in metrics) == (kind == "denoising")
+    assert aekit.load_model(result.path).config == result.model.config
+
+
+def test_train_takes_missing_configs_from_the_kind(tmp_path, rng):
+    np.save(tmp_path / "rows.npy", rng.random((40, 16), dtype=np.float32))
+    _, t = configure("complete", epochs=3, batch_size=64)
+    with pytest.warns(IdentityWarning):
+        result = aekit.train(train_config=t, kind="complete", data=str(tmp_path / "rows.npy"), out=tmp_path / "run",
+                             tensorboard=False, verbose=0)
+    assert result.model.config.encoding_dim == 16  # complete: the code is as large as the data's 16 features
+    cfg = json.loads((result.path / "config.json").read_text())
+    assert cfg["kind"] == "complete" and cfg["train"]["epochs"] == 3
+
+
+def test_terms_are_logged_separately_in_tensorboard(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    m, t = configure("sparse-kl", epochs=2, batch_size=64, contractive=0.01)
+    result = aekit.train(m, t, kind="sparse-kl", limit=120, out=tmp_path / "run", verbose=0)
+    acc = EventAccumulator(str(result.path / "tb")).Reload()
+    tags = set(acc.Tags()["scalars"])
+    for term in ("recon", "kl", "weight_decay", "contractive"):
+        assert {term, f"val_{term}"} <= tags
+        assert [e.value for e in acc.Scalars(term)] == pytest.approx(result.history.history[term], rel=1e-5)
+
+
+def aekit_cli(*args):
+    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    return subprocess.run([sys.executable, "-m", "aekit", *map(str, args)], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_cli_kind_presets_explicit_flags_and_the_identity_warning(tmp_path):
+    out = tmp_path / "dn"
+    proc = aekit_cli("train", "--kind", "denoising", "--noise", "masking", "--encoding-dim", 32, "--limit", 200, "--epochs", 2,
+                     "--batch-size", 64, "--out", out, "--quiet", "--no-tensorboard")
+    assert proc.returncode == 0, proc.stderr
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["kind"] == "denoising" and cfg["train"]["noise"] == "masking" and cfg["train"]["noise_level"] == 0.25
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["psnr_noisy"] > 0 and "psnr_denoised" in metrics
+    out = tmp_path / "oc"
+    proc = aekit_cli("train", "--kind", "complete", "--limit", 100, "--epochs", 1, "--out", out,
+                     "--quiet", "--no-tensorboard")
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((out / "config.json").read_text())["model"]["encoding_dim"] == 784
+    warning_lines = [line for line in proc.stderr.splitlines() if line]
+    assert len(warning_lines) == 1 and warning_lines[0].startswith("aekit: warning: the code (784 units)")
+    proc = aekit_cli("train", "--kind", "wide", "--out", tmp_path / "x", "--quiet")
+    assert proc.returncode == 2 and proc.stderr.strip() == (
+        "aekit: error: unknown kind 'wide'; choose one of: " + ", ".join(KINDS))
+
+
+def test_cli_flags_given_explicitly_win_even_when_equal_to_the_default():
+    from aekit.cli import build_parser, kind_configs_from_args
+
+    args = build_parser().parse_args(["train", "--kind", "sparse-kl", "--encoding-dim", "32", "--loss", "bce", "--seed", "0"])
+    m, t = kind_configs_from_args(args)
+    assert (m.encoding_dim, t.loss, m.code_activation, t.kl_rho) == (32, "bce", "sigmoid", 0.1)
+    m, t = kind_configs_from_args(build_parser().parse_args(["train", "--kind", "sparse-kl"]))
+    assert (m.encoding_dim, t.loss) == (196, "mse")
+    m, t = kind_configs_from_args(build_parser().parse_args(["train"]))
+    assert (m, t) == (ModelConfig(), TrainConfig())
+    # a recipe's training values and a kind's presets combine; explicit flags still win over both
+    m, t = kind_configs_from_args(build_parser().parse_args(["train", "--recipe", "fast", "--kind", "sparse-kl", "--epochs", "3"]))
+    assert (m.encoding_dim, t.loss, t.optimizer, t.schedule, t.epochs) == (196, "mse", "adam", "onecycle", 3)
+
+
+# --------------------------------------------------------------------------- effects, on real MNIST
+def trained(model_config, x, epochs=6, **train):
+    model = Autoencoder(model_config)
+    fit(model, x, None, TrainConfig(epochs=epochs, batch_size=64, optimizer="adam", **train), verbose=0)
+    return model.eval()
+
+
+@torch.no_grad()
+def mean_code(model, x):
+    return float(model.encode(torch.as_tensor(x)).mean())
+
+
+@pytest.mark.parametrize("kind, plain", [
+    ("sparse", {"l1": 0.0}),
+    ("sparse-kl", {"kl_beta": 0.0, "weight_decay": 0.0}),
+])
+def test_sparsity_lowers_the_mean_code_activation(mnist_small, kind, plain):
+    x, _, xt, _ = mnist_small
+    m, t = configure(kind)
+    penalties = {k: getattr(t, k) for k in ("l1", "kl_beta", "kl_rho", "weight_decay")}
+    sparse = trained(m, x, loss=t.loss, **penalties)
+    dense = trained(m, x, loss=t.loss, **{**penalties, **plain})
+    assert mean_code(sparse, xt) < 0.9 * mean_code(dense, xt)
+    if kind == "sparse-kl":  # near the target ρ = 0.1
+        assert abs(mean_code(sparse, xt) - 0.1) < 0.05
+
+
+DENOISE_EPOCHS = 60  # masking needs this long before the denoiser overtakes the plain model (at 20 it does not)
+
+
+@pytest.fixture(scope="module")
+def plain_64(mnist_small):
+    return trained(ModelConfig(encoding_dim=64), mnist_small[0], epochs=DENOISE_EPOCHS)
+
+
+@pytest.mark.parametrize("noise", ["gaussian", "masking", "salt_pepper"])
+def test_denoising_beats_a_plain_autoencoder_on_noisy_digits(mnist_small, plain_64, noise):
+    x, _, xt, _ = mnist_small
+    m, t = configure("denoising", noise=noise, encoding_dim=64)
+    denoiser = trained(m, x, epochs=DENOISE_EPOCHS, noise=t.noise, noise_level=t.noise_level)
+    clean = torch.as_tensor(xt)
+    noisy = corrupt(clean, noise, t.noise_level, torch.Generator().manual_seed(9))
+    with torch.no_grad():
+        denoised, plain = psnr(clean, denoiser(noisy)), psnr(clean, plain_64(noisy))
+    assert denoised > plain + 0.2, (denoised, plain)
+    if noise != "masking":  # a quarter of the ink masked is still closer to the digit than a 64-unit reconstruction
+        assert denoised > psnr(clean, noisy)
+
+
+def test_contractive_lowers_the_jacobian_norm(mnist_small):
+    x, _, xt, _ = mnist_small
+    m, t = configure("contractive")
+    cae = trained(m, x, epochs=10, lr=3e-3, contractive=t.contractive)
+    plain = trained(m, x, epochs=10, lr=3e-3)
+    assert jacobian_norm(cae, xt) < 0.5 * jacobian_norm(plain, xt)
+
+
+def test_overcomplete_with_corruption_does_not_copy_its_noisy_input(mnist_small):
+    # 14×14 digits (2×2 means) keep the 2× overcomplete code (392 units) small enough for a unit test
+    def small(a):
+        return a.reshape(-1, 14, 2, 14, 2).mean(axis=(2, 4)).reshape(len(a), 196)
+
+    x, xt = small(mnist_small[0]), torch.as_tensor(small(mnist_small[2]))
+    m, t = configure("overcomplete", input_dim=196, noise="salt_pepper")
+    assert m.encoding_dim == 392 and not identity_risk(m, t)
+    model = trained(m, x, epochs=8, noise=t.noise, noise_level=t.noise_level)
+    noisy = corrupt(xt, "salt_pepper", 0.2, torch.Generator().manual_seed(3))
+    with torch.no_grad():
+        out = model(noisy)
+    assert float((out - noisy).abs().mean()) > 0.03  # not the identity
+    assert psnr(xt, out) > psnr(xt, noisy) + 1.0  # and closer to the clean digits than its input was
