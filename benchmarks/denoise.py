@@ -13,7 +13,6 @@ import argparse
 import json
 import time
 
-import numpy as np
 import torch
 
 import aekit
@@ -57,7 +56,7 @@ def main() -> None:
         plain_out = denoise(plain, res.noisy, noisy_input=True).denoised
         med = median_filter(res.noisy.reshape(-1, 28, 28), size=(1, 3, 3)).reshape(len(xt), -1)
         rows.append({"noise": noise, "level": level, "psnr_noisy": res.psnr_noisy, "psnr_denoised": res.psnr_denoised,
-                     "psnr_plain_ae": psnr(xt, plain_out), "psnr_median3": psnr(xt, med), "train_s": dae_s})
+                     "psnr_plain_ae": psnr(xt, plain_out, per_image=False), "psnr_median3": psnr(xt, med, per_image=False), "train_s": dae_s})
     arch = "-".join([v for v in args.hidden.split(",") if v] + [str(args.encoding_dim)])
     print(f"MNIST: {len(x)} training images, {len(xt)} test images; dense AE 784-{arch}-784 "
           f"(mirrored), adam, {args.epochs} epochs, batch {args.batch_size}; PSNR in dB over the whole test set")

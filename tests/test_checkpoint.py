@@ -112,7 +112,9 @@ class Proc:
     """`python -m aekit ...` with its stderr collected by a thread, to kill it at a chosen moment."""
 
     def __init__(self, *args):
-        env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
+        # One thread each: the reference and the killed run train side by side, and two 2-thread processes
+        # on 2 cores stall each other's OpenMP barriers (bitwise equality needs the same count in both).
+        env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), "OMP_NUM_THREADS": "1"}
         self.p = subprocess.Popen([sys.executable, "-m", "aekit", *map(str, args)], stdout=subprocess.PIPE,
                                   stderr=subprocess.PIPE, text=True, env=env)
         self.err = []
@@ -157,9 +159,9 @@ def ckpt_epoch(run):
 
 
 def mid_epoch(proc, epoch, epochs):
-    """A condition that turns true 50 ms after the progress output shows that `epoch` began.
+    """A condition that turns true 20 ms after the progress output shows that `epoch` began.
 
-    An epoch here takes well over 50 ms (about 60 steps), and the test checks afterwards that the
+    An epoch here takes well over 20 ms (about 675 steps), and the test checks afterwards that the
     checkpoint on disk is still the previous epoch's, i.e. that the kill landed inside `epoch`.
     """
     seen = []
@@ -167,12 +169,14 @@ def mid_epoch(proc, epoch, epochs):
     def check():
         if not seen and f"Epoch {epoch}/{epochs}" in proc.text():
             seen.append(time.monotonic())
-        return bool(seen) and time.monotonic() - seen[0] >= 0.05
+        return bool(seen) and time.monotonic() - seen[0] >= 0.02
     return check
 
 
 def test_killed_at_several_moments_then_resumed_is_bitwise(tmp_path, mnist_npy):
-    opts = ["--data", mnist_npy, "--limit", 1000, "--epochs", 4, "--batch-size", 16, "--encoding-dim", 16, "--seed", 3,
+    # 1,350 training rows in batches of 2: ~675 steps, so an epoch lasts well over the 20 ms the kills wait
+    # even on a quiet machine (batches of 16 finished an epoch inside the wait there).
+    opts = ["--data", mnist_npy, "--limit", 1500, "--epochs", 4, "--batch-size", 2, "--encoding-dim", 16, "--seed", 3,
             "--noise", "masking", "--noise-level", 0.2, "--optimizer", "adam", "--patience", 3, "--no-tensorboard"]
     ref, run = tmp_path / "ref", tmp_path / "run"
     straight = Proc("train", *opts, "--out", ref, "--quiet")

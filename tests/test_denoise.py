@@ -35,11 +35,11 @@ def runs(tmp_path_factory):
 
 def test_psnr():
     clean = np.zeros((4, 10))
-    assert psnr(clean, clean + 0.1) == pytest.approx(20.0)
-    assert psnr(clean, clean + 0.1, data_range=2.0) == pytest.approx(20.0 + 20 * math.log10(2))
-    assert psnr(clean, clean) == math.inf
+    assert psnr(clean, clean + 0.1, per_image=False) == pytest.approx(20.0)
+    assert psnr(clean, clean + 0.1, data_range=2.0, per_image=False) == pytest.approx(20.0 + 20 * math.log10(2))
+    assert psnr(clean, clean, per_image=False) == math.inf
     with pytest.raises(DataError, match="shapes differ"):
-        psnr(clean, np.zeros((4, 9)))
+        psnr(clean, np.zeros((4, 9)), per_image=False)
 
 
 def test_denoise_uses_the_runs_noise_and_improves_psnr(runs, mnist_small):
@@ -48,7 +48,8 @@ def test_denoise_uses_the_runs_noise_and_improves_psnr(runs, mnist_small):
     assert (res.noise, res.noise_level) == ("gaussian", 0.5)
     assert res.noisy.shape == res.denoised.shape == res.clean.shape == (200, 784)
     np.testing.assert_array_equal(res.clean, x)
-    assert res.psnr_noisy == pytest.approx(psnr(x, res.noisy)) and res.psnr_denoised == pytest.approx(psnr(x, res.denoised))
+    assert res.psnr_noisy == pytest.approx(psnr(x, res.noisy, per_image=False))
+    assert res.psnr_denoised == pytest.approx(psnr(x, res.denoised, per_image=False))
     assert res.psnr_denoised > res.psnr_noisy + 1.0  # even a briefly trained denoiser removes much of σ=0.5 noise
     again = denoise(runs[0], x)
     np.testing.assert_array_equal(again.noisy, res.noisy)  # seeded noise

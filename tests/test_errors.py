@@ -5,7 +5,6 @@ traceback, and leave every file and folder under the test's folder exactly as it
 created, no run folder changed, no temporary file left).
 """
 
-import gzip
 import json
 import os
 import shutil

@@ -1,3 +1,4 @@
+import math
 import pytest
 import torch
 
@@ -163,8 +164,10 @@ def test_psnr_known_values():
     assert psnr(clean, clean + 0.5, data_range=2.0) == pytest.approx(10 * torch.log10(torch.tensor(4 / 0.25)).item(), abs=1e-5)
     mixed = torch.stack([torch.full((16,), 0.1), torch.full((16,), 0.01)])
     assert psnr(torch.zeros(2, 16), mixed) == pytest.approx(30.0, abs=1e-6)  # the mean of 20 and 40 dB
-    with pytest.raises(aekit.ConfigError, match="same shape"):
+    with pytest.raises(aekit.DataError, match="shapes differ"):
         psnr(clean, torch.zeros(2, 16))
+    whole = torch.stack([torch.full((16,), 0.1), torch.full((16,), 0.0)])  # one set MSE of 0.005
+    assert psnr(torch.zeros(2, 16), whole, per_image=False) == pytest.approx(10 * math.log10(1 / 0.005), abs=1e-6)
 
 
 @pytest.mark.parametrize("scale", [0.1, 3.0, 40.0, 300.0])

@@ -17,17 +17,8 @@ from .config import NOISES
 from .errors import ConfigError, DataError
 from .inputs import as_input, batched, load_any_model
 from .models import Autoencoder
+from .objectives import psnr
 from .objectives import corrupt
-
-
-def psnr(clean: Any, other: Any, data_range: float = 1.0) -> float:
-    """Peak signal-to-noise ratio in dB of `other` against `clean`: 10·log10(range² / MSE), the MSE taken
-    over every value of the arrays (one figure for the whole set); inf when they are equal."""
-    a, b = np.asarray(clean, dtype=np.float64), np.asarray(other, dtype=np.float64)
-    if a.shape != b.shape:
-        raise DataError(f"psnr: shapes differ, {a.shape} and {b.shape}; compare arrays of the same shape")
-    err = float(np.mean((a - b) ** 2))
-    return math.inf if err == 0 else 10.0 * math.log10(data_range ** 2 / err)
 
 
 def run_noise(config: dict[str, Any]) -> tuple[str, float]:
@@ -80,7 +71,7 @@ def denoise(model: Autoencoder | str | os.PathLike, x: Any, *, noise: str | None
     noisy = corrupt(xt, noise, level, torch.Generator().manual_seed(seed))
     out = batched(model, noisy, batch_size)
     clean = xt.numpy()
-    return Denoised(noisy.numpy(), out, clean, noise, level, psnr(clean, noisy.numpy()), psnr(clean, out))
+    return Denoised(noisy.numpy(), out, clean, noise, level, psnr(clean, noisy.numpy(), per_image=False), psnr(clean, out, per_image=False))
 
 
 def denoise_figure(result: Denoised, *, image_shape: tuple[int, int], n: int = 10):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import fields
-from typing import Any, Callable
+from typing import Any
 
 from .config import ModelConfig, TrainConfig, conv_grid
 from .errors import ConfigError

@@ -8,6 +8,7 @@ exact general form for any encoder (torch.func); `contractive` picks one from th
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -16,7 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import TrainConfig
-from .errors import ConfigError
+from .errors import ConfigError, DataError
 from .models import Autoencoder
 
 
@@ -161,13 +162,20 @@ def jacobian_norm(model: Autoencoder, x: Any, batch_size: int = 256) -> float:
 
 
 # --------------------------------------------------------------------------- image quality
-def psnr(clean: Any, other: Any, data_range: float = 1.0) -> float:
-    """Peak signal-to-noise ratio in dB, 10·log10(range² / MSE), of each row (image) against its clean row,
-    averaged over rows. A perfect row counts as 100 dB (its MSE is floored at range²·1e-10)."""
+def psnr(clean: Any, other: Any, data_range: float = 1.0, *, per_image: bool = True) -> float:
+    """Peak signal-to-noise ratio in dB, 10·log10(range² / MSE), of `other` against `clean`.
+
+    per_image=True: the PSNR of each row (image) against its clean row, averaged over rows; a perfect row
+    counts as 100 dB (its MSE is floored at range²·1e-10). per_image=False: one figure for the whole set,
+    the MSE taken over every value (inf when the arrays are equal).
+    """
     c = np.asarray(clean.detach().cpu() if isinstance(clean, torch.Tensor) else clean, dtype=np.float64)
     o = np.asarray(other.detach().cpu() if isinstance(other, torch.Tensor) else other, dtype=np.float64)
     if c.shape != o.shape:
-        raise ConfigError(f"psnr needs two arrays of the same shape, got {c.shape} and {o.shape}")
+        raise DataError(f"psnr: shapes differ, {c.shape} and {o.shape}; compare arrays of the same shape")
+    if not per_image:
+        err = float(np.mean((c - o) ** 2))
+        return math.inf if err == 0 else 10.0 * math.log10(data_range**2 / err)
     rows = 1 if c.ndim == 1 else len(c)  # a 1-D array is one image
     c, o = c.reshape(rows, -1), o.reshape(rows, -1)
     mse_rows = np.maximum(((c - o) ** 2).mean(axis=1), data_range**2 * 1e-10)
