@@ -1,10 +1,6 @@
 """anomaly: per-row reconstruction error, thresholds, ROC-AUC, `aekit anomaly`; on MNIST and sklearn's tables."""
 
 import csv
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,14 +9,7 @@ import torch
 import aekit
 from aekit.anomaly import anomaly, anomaly_scores, binary_labels, roc_auc, threshold_from
 from aekit.errors import ConfigError, DataError
-
-SRC = str(Path(__file__).resolve().parents[1] / "src")
-
-
-def aekit_cli(*args):
-    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.run([sys.executable, "-m", "aekit", *map(str, args)], capture_output=True, text=True, env=env,
-                          timeout=300)
+from aekit_subprocess import aekit_cli
 
 
 @pytest.fixture(scope="module")

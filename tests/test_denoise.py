@@ -1,10 +1,6 @@
 """denoise: PSNR, corrupting with the run's own noise, already-noisy input, `aekit denoise`; on real MNIST."""
 
 import math
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,14 +9,7 @@ import torch
 import aekit
 from aekit.denoise import denoise, denoise_figure, psnr
 from aekit.errors import ConfigError, DataError
-
-SRC = str(Path(__file__).resolve().parents[1] / "src")
-
-
-def aekit_cli(*args):
-    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.run([sys.executable, "-m", "aekit", *map(str, args)], capture_output=True, text=True, env=env,
-                          timeout=300)
+from aekit_subprocess import aekit_cli
 
 
 @pytest.fixture(scope="module")

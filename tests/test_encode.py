@@ -1,9 +1,5 @@
 """encode: codes of rows (library and `aekit encode`), the code map, k-NN and PCA helpers; on real MNIST."""
 
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,14 +9,7 @@ import aekit
 from aekit.encode import code_plot, encode, knn_accuracy, pca_baseline, reconstruct, reconstruction_mse
 from aekit.errors import DataError
 from aekit.inputs import load_rows
-
-SRC = str(Path(__file__).resolve().parents[1] / "src")
-
-
-def aekit_cli(*args, cwd=None):
-    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.run([sys.executable, "-m", "aekit", *map(str, args)], capture_output=True, text=True, cwd=cwd,
-                          env=env, timeout=300)
+from aekit_subprocess import aekit_cli
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,6 @@
 """features: weights, decoded code units and most-activating inputs (library and `aekit features`)."""
 
 import csv
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,14 +10,7 @@ import aekit
 from aekit.encode import encode
 from aekit.errors import ConfigError, DataError
 from aekit.features import feature_figures, features, write_features
-
-SRC = str(Path(__file__).resolve().parents[1] / "src")
-
-
-def aekit_cli(*args):
-    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.run([sys.executable, "-m", "aekit", *map(str, args)], capture_output=True, text=True, env=env,
-                          timeout=300)
+from aekit_subprocess import aekit_cli
 
 
 @pytest.fixture(scope="module")

@@ -1,11 +1,7 @@
 """The kinds: presets, training through the API and the CLI, and each kind's measurable effect on real MNIST."""
 
 import json
-import os
-import subprocess
-import sys
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,8 +11,7 @@ import aekit
 from aekit import Autoencoder, ModelConfig, TrainConfig, configure, fit
 from aekit.kinds import KINDS, IdentityWarning, identity_risk
 from aekit.objectives import corrupt, jacobian_norm, psnr
-
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+from aekit_subprocess import aekit_cli
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -121,11 +116,6 @@ def test_terms_are_logged_separately_in_tensorboard(tmp_path):
     for term in ("recon", "kl", "weight_decay", "contractive"):
         assert {term, f"val_{term}"} <= tags
         assert [e.value for e in acc.Scalars(term)] == pytest.approx(result.history.history[term], rel=1e-5)
-
-
-def aekit_cli(*args):
-    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.run([sys.executable, "-m", "aekit", *map(str, args)], capture_output=True, text=True, env=env, timeout=300)
 
 
 def test_cli_kind_presets_explicit_flags_and_the_identity_warning(tmp_path):

@@ -3,12 +3,8 @@
 import base64
 import io
 import json
-import os
 import re
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,13 +14,7 @@ from PIL import Image
 import aekit
 from aekit.errors import ModelFileError
 from aekit.report import jacobian_norms, kind_of, report
-
-SRC = str(Path(__file__).resolve().parents[1] / "src")
-
-
-def aekit_cli(*args):
-    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.run([sys.executable, "-m", "aekit", *map(str, args)], capture_output=True, text=True, env=env, timeout=300)
+from aekit_subprocess import aekit_cli
 
 
 def data_uri_images(text: str) -> list[tuple[str, Image.Image]]:
