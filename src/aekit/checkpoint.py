@@ -42,7 +42,7 @@ from . import __version__
 from .config import ModelConfig, TrainConfig, from_dict, to_dict
 from .errors import AekitError, ModelFileError
 from .io import _digest as tensor_digest  # SHA-256 of named tensors + a text
-from .io import atomic_write_bytes, save_model
+from .io import atomic_write_bytes, read_safetensors, save_model
 from .models import Autoencoder
 from .train import Callback, History, TrainState, make_optimizer
 
@@ -157,14 +157,10 @@ def _bad(path: Path, what: str) -> ModelFileError:
 
 
 def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
-    from safetensors import safe_open
-
     if not path.is_file():
         raise ModelFileError(f"{path}: no checkpoint there; pass a run folder written by `aekit train`")
     try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        tensors, meta = read_safetensors(path)
     except Exception as exc:  # safetensors raises its own types for truncated or garbled files
         raise _bad(path, f"not a readable safetensors file ({' '.join(str(exc).split())[:120]})") from None
     if meta.get("format") != FORMAT:

@@ -89,15 +89,20 @@ def _digest(tensors: dict[str, torch.Tensor], model_config: str) -> str:
     return h.hexdigest()
 
 
-def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Every tensor and the metadata of a safetensors file (never unpickles). safetensors raises its own
+    error types for a truncated or garbled file; callers turn them into their one-line message."""
     from safetensors import safe_open
 
+    with safe_open(str(path), framework="pt") as f:
+        return {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}
+
+
+def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     if not path.is_file():
         raise ModelFileError(f"{path}: model file not found; pass a run folder or a .safetensors file written by aekit")
     try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
+        tensors, meta = read_safetensors(path)
     except Exception as exc:  # safetensors raises its own error types for truncated/garbled files
         raise ModelFileError(
             f"{path}: not a readable safetensors file ({str(exc).splitlines()[0]}); it is truncated or damaged, "
