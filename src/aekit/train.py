@@ -255,7 +255,7 @@ def fit(
         vy = vx if vy is None or vy is vx_given else as_rows(vy, "validation y", keep_memmap=True)
         check_features(model, vx, "validation x")
         check_loss_range(vy, cfg, "the validation target")
-    n, bs = x.shape[0], cfg.batch_size
+    n = x.shape[0]
     from .kinds import warn_identity_risk
 
     warn_identity_risk(model.config, cfg)
@@ -300,7 +300,7 @@ def fit(
             if not math.isfinite(loss):
                 raise TrainingError(
                     f"the loss became {loss} at epoch {state.epoch + 1}, step {batch + 1}; "
-                    f"lower the learning rate (now {cfg.learning_rate:g}) or check the data for extreme values"
+                    f"lower the learning rate (now {state.optimizer.param_groups[0]['lr']:g}) or check the data for extreme values"
                 )
             for k, v in terms.items():
                 sums[k] = sums.get(k, 0.0) + (loss if k == "loss" else v.item()) * idx.numel()
