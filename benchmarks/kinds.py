@@ -80,11 +80,12 @@ class PrintSSE(Callback):
         state.model.eval()
         sse = sum(float(((state.model(b) - b) ** 2).sum()) for b in self.x_test.split(2000)) / len(self.x_test)
         state.model.train()
-        print(json.dumps({"deep_epoch": state.epoch, "val_recon": round(logs["val_recon"], 5), "sse_per_image": round(sse, 4),
+        print(json.dumps({"deep_epoch": state.epoch, "recon": round(logs["recon"], 5), "val_recon": round(logs["val_recon"], 5), "sse_per_image": round(sse, 4),
                           "epoch_s": round(logs["epoch_time"], 1)}), flush=True)
 
 
-def run_deep(x_train, x_test, epochs, seed, lr):
+def run_deep(x_train, x_test, args):
+    epochs, seed = args.deep_epochs, args.seed
     from sklearn.decomposition import PCA
 
     t0 = time.perf_counter()
@@ -93,7 +94,8 @@ def run_deep(x_train, x_test, epochs, seed, lr):
     pca_sse = float(((pca_rec - x_test.numpy()) ** 2).sum(axis=1).mean())
     pca_s = time.perf_counter() - t0
     mcfg, tcfg = aekit.configure("deep", hidden=(1000, 500, 250), encoding_dim=30, code_activation="linear", epochs=epochs,
-                                 optimizer="adam", lr=lr, batch_size=128, loss="bce", seed=seed)
+                                 activation=args.deep_activation, optimizer="adam", lr=args.deep_lr,
+                                 batch_size=args.deep_batch_size, loss=args.deep_loss, weight_decay=args.deep_weight_decay, seed=seed)
     model = aekit.Autoencoder(mcfg)
     t0 = time.perf_counter()
     h = aekit.fit(model, x_train, None, tcfg, validation_data=x_test, callbacks=[CosineLR(), PrintSSE(x_test)], verbose=0).history
@@ -102,7 +104,8 @@ def run_deep(x_train, x_test, epochs, seed, lr):
     with torch.no_grad():
         sse = float(((model(x_test) - x_test) ** 2).sum(dim=1).mean())
     return {
-        "kind": "deep-784-1000-500-250-30", "epochs": epochs, "val_recon": h["val_recon"][-1], "sse_per_image": sse,
+        "kind": "deep-784-1000-500-250-30", "epochs": epochs, "loss": args.deep_loss, "lr": args.deep_lr,
+        "batch_size": args.deep_batch_size, "activation": args.deep_activation, "weight_decay": args.deep_weight_decay, "val_recon": h["val_recon"][-1], "sse_per_image": sse,
         "pca30_sse_per_image": pca_sse, "ratio_to_pca": sse / pca_sse, "hinton_2006_sse": 3.00, "target": 2.5,
         "s_per_epoch": float(np.median(h["epoch_time"])), "total_s": total, "pca_s": pca_s,
         "val_recon_curve": [round(v, 5) for v in h["val_recon"]],
@@ -113,7 +116,11 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=10, help="epochs of each kind row")
     ap.add_argument("--deep-epochs", type=int, default=30, help="epochs of the 784-1000-500-250-30 model")
-    ap.add_argument("--deep-lr", type=float, default=1e-3)
+    ap.add_argument("--deep-lr", type=float, default=1e-3, help="peak Adam learning rate of the deep model (cosine decay to 0)")
+    ap.add_argument("--deep-loss", default="bce", choices=("bce", "mse"), help="training loss of the deep model")
+    ap.add_argument("--deep-batch-size", type=int, default=128)
+    ap.add_argument("--deep-activation", default="relu", help="hidden activation of the deep model")
+    ap.add_argument("--deep-weight-decay", type=float, default=0.0)
     ap.add_argument("--limit", type=int, default=None, help="training images (default all 60,000)")
     ap.add_argument("--test-limit", type=int, default=None, help="test images (default all 10,000)")
     ap.add_argument("--kinds", default=",".join(KIND_ROWS))
@@ -150,7 +157,7 @@ def main() -> None:
             cells.append(f"{r['s_per_epoch']:.2f} (×{r['s_per_epoch'] / base:.2f})" if "s_per_epoch" in r and base else "")
             print("| " + " | ".join(cells) + " |")
     if not args.no_deep:
-        deep = run_deep(x_train, x_test, args.deep_epochs, args.seed, args.deep_lr)
+        deep = run_deep(x_train, x_test, args)
         print(f"\ndeep 784-1000-500-250-30, {args.deep_epochs} epochs: squared error per test image {deep['sse_per_image']:.3f}, "
               f"PCA-30 {deep['pca30_sse_per_image']:.3f} (ratio {deep['ratio_to_pca']:.3f}; Hinton & Salakhutdinov 3.00; target < 2.5)")
         print(json.dumps({"benchmark": "kinds-deep", "size": size, **deep}), flush=True)

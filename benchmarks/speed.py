@@ -4,7 +4,10 @@ in the same process on the same data, in alternating blocks so that machine nois
 The tutorial's model (784-32-784, adadelta, batch 256, shuffled, validation on the 10,000 test images
 every epoch) and, with --deep, the deep 784-1000-500-250-30 model. Prints one JSON line at the end.
 
-    python benchmarks/speed.py [--blocks 3] [--epochs-per-block 2] [--threads N] [--deep]
+    python benchmarks/speed.py [--blocks 3] [--epochs-per-block 2] [--threads N] [--deep] [--compile]
+
+--compile adds a row per model trained with TrainConfig(compile=True): its compile time (the first fit call's
+extra seconds) and its steady epochs, each block's first epoch left out (a new fit call may compile again).
 """
 
 import argparse
@@ -35,14 +38,22 @@ class CpuTimer(aekit.Callback):
         self.times.append(time.process_time() - self.t0)
 
 
-def compare(name: str, model_cfg: aekit.ModelConfig, x, xv, blocks: int, per_block: int, batch_size: int = 256) -> dict:
-    cfg = aekit.TrainConfig(epochs=1, batch_size=batch_size)
+def compare(name: str, model_cfg: aekit.ModelConfig, x, xv, blocks: int, per_block: int, batch_size: int = 256,
+            compile: bool = False) -> dict:
+    cfg = aekit.TrainConfig(epochs=1, batch_size=batch_size, compile=compile)
     ours = aekit.Autoencoder(model_cfg)
     state = TrainState(ours, make_optimizer(ours, cfg), cfg, torch.Generator().manual_seed(0), aekit.History())
     ref = aekit.Autoencoder(model_cfg)
     ref_opt, ref_gen = ref_optimizer(ref, "adadelta", 1.0), torch.Generator().manual_seed(0)
     xt, xvt = torch.from_numpy(x), torch.from_numpy(xv)
     ours_times, ref_times, ref_hist, ref_cpu, cpu = [], [], [], [], CpuTimer()
+    compile_s = None
+    if compile:  # compiling happens in the first epoch of each fit call: one warm-up call, timed, then blocks
+        t0 = time.perf_counter()
+        h = aekit.fit(ours, x, x, cfg, validation_data=(xv, xv), verbose=0, state=state, epochs=state.epoch + 2).history
+        compile_s = round(time.perf_counter() - t0 - 2 * h["epoch_time"][-1], 1)
+        for _ in range(2):  # the reference trains the same two epochs, so that both end on the same epoch
+            reference_epoch(ref, ref_opt, xt, xvt, batch_size, ref_gen)
     for _ in range(blocks):
         for _ in range(per_block):
             c0 = time.process_time()
@@ -52,8 +63,10 @@ def compare(name: str, model_cfg: aekit.ModelConfig, x, xv, blocks: int, per_blo
         h = aekit.fit(ours, x, x, cfg, validation_data=(xv, xv), verbose=0, state=state, callbacks=[cpu],
                       epochs=state.epoch + per_block).history
         ours_times.extend(h["epoch_time"][-per_block:])
+    if compile:  # each fit call compiles again unless torch's in-process cache hits: drop each block's first epoch
+        ours_times = [t for i, t in enumerate(ours_times) if i % per_block]
     row = {
-        "model": name, "epochs": len(ours_times),
+        "model": name, "compile": compile, "compile_s": compile_s, "epochs": len(ours_times),
         "aekit_s_per_epoch": round(statistics.median(ours_times), 3),
         "reference_s_per_epoch": round(statistics.median(ref_times), 3),
         "speedup": round(statistics.median(ref_times) / statistics.median(ours_times), 2),
@@ -62,7 +75,7 @@ def compare(name: str, model_cfg: aekit.ModelConfig, x, xv, blocks: int, per_blo
         "cpu_speedup": round(statistics.median(ref_cpu) / statistics.median(cpu.times), 2),
         "aekit_val_loss": round(h["val_loss"][-1], 4), "reference_val_loss": round(ref_hist[-1]["val_loss"], 4),
     }
-    print(f"{name:10s} aekit {row['aekit_s_per_epoch']:.3f} s/epoch   reference {row['reference_s_per_epoch']:.3f} s/epoch   "
+    print(f"{name + (' (compile)' if compile else ''):20s} aekit {row['aekit_s_per_epoch']:.3f} s/epoch   reference {row['reference_s_per_epoch']:.3f} s/epoch   "
           f"speedup {row['speedup']:.2f}x (CPU time {row['cpu_speedup']:.2f}x)   val_loss {row['aekit_val_loss']:.4f} vs {row['reference_val_loss']:.4f}", flush=True)
     return row
 
@@ -73,6 +86,7 @@ def main() -> None:
     ap.add_argument("--epochs-per-block", type=int, default=2)
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     ap.add_argument("--deep", action="store_true", help="also the deep 784-1000-500-250-30 model (slow)")
+    ap.add_argument("--compile", action="store_true", help="also each model with TrainConfig(compile=True) (torch.compile)")
     ap.add_argument("--deep-limit", type=int, default=60000, help="training images for the deep row")
     args = ap.parse_args()
     if args.threads:
@@ -80,9 +94,13 @@ def main() -> None:
     ds = aekit.load_dataset("mnist")
     t0 = time.perf_counter()
     rows = [compare("tutorial", aekit.ModelConfig(), ds.x_train, ds.x_test, args.blocks, args.epochs_per_block)]
+    if args.compile:
+        rows.append(compare("tutorial", aekit.ModelConfig(), ds.x_train, ds.x_test, args.blocks, args.epochs_per_block, compile=True))
     if args.deep:
         deep = aekit.ModelConfig(hidden=(1000, 500, 250), encoding_dim=30)
         rows.append(compare("deep", deep, ds.x_train[:args.deep_limit], ds.x_test, 1, 1))
+        if args.compile:
+            rows.append(compare("deep", deep, ds.x_train[:args.deep_limit], ds.x_test, 1, 2, compile=True))
     print(json.dumps({"benchmark": "speed", "threads": torch.get_num_threads(), "rows": rows,
                       "total_s": round(time.perf_counter() - t0, 1)}))
 

@@ -78,3 +78,17 @@ def test_recipe_fast_reaches_the_config_and_explicit_flags_win(tmp_path):
     aekit("train", "--limit", 300, "--epochs", 1, "--out", out2, "--quiet", "--no-tensorboard", check=True)
     train = json.loads((out2 / "config.json").read_text())["train"]
     assert (train["optimizer"], train["schedule"], train["batch_size"]) == ("adadelta", "constant", 256)
+
+
+def test_compile_without_a_cpp_compiler_exits_2_before_writing_anything(tmp_path):
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "CXX"}
+    env.update(PATH=str(empty), PYTHONPATH=SRC)  # no g++, c++ or clang++ to find
+    proc = subprocess.run([sys.executable, "-m", "aekit", "train", "--compile", "--limit", "50", "--epochs", "1",
+                           "--out", tmp_path / "run", "--quiet"], capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        "aekit: error: compile=True needs a C++ compiler (g++ or clang++) on PATH for torch.compile; "
+        "install one (e.g. apt install g++) or train without --compile"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bin"]  # no run folder

@@ -227,3 +227,34 @@ def test_optimizers_keep_keras_2_settings():
     assert {k: ada.defaults[k] for k in ("lr", "rho", "eps")} == {"lr": 1.0, "rho": 0.95, "eps": 1e-7}
     adam = make_optimizer(model, aekit.TrainConfig(optimizer="adam", lr=0.01))
     assert isinstance(adam, torch.optim.Adam) and adam.defaults["eps"] == 1e-7 and adam.defaults["lr"] == 0.01
+
+
+def test_compiled_step_gives_the_losses_of_the_eager_step(mnist_small):
+    x, _, xt, _ = mnist_small
+    x = x[:1000]  # 1000 rows: three batches of 256 and a last one of 232, so the dynamic batch size is exercised
+    runs = {}
+    for compiled in (False, True):
+        model = Autoencoder(ModelConfig())
+        runs[compiled] = fit(model, x, x, epochs=2, batch_size=256, validation_data=(xt, xt), verbose=0, compile=compiled).history
+    for key in ("loss", "val_loss"):  # the same batches and updates; only float rounding of fused kernels differs
+        np.testing.assert_allclose(runs[True][key], runs[False][key], rtol=1e-4)
+    assert runs[True]["val_loss"][-1] < runs[True]["val_loss"][0]
+
+
+def test_compile_without_a_cpp_compiler_is_refused_before_training(rng, monkeypatch, tmp_path):
+    from aekit.errors import ConfigError
+
+    monkeypatch.setenv("PATH", str(tmp_path))  # an empty folder: no g++, c++ or clang++ to find
+    monkeypatch.delenv("CXX", raising=False)
+    model = Autoencoder(ModelConfig(input_dim=8, encoding_dim=2))
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ConfigError, match="needs a C\\+\\+ compiler"):
+        fit(model, rng.random((32, 8), dtype=np.float32), epochs=1, verbose=0, compile=True)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def test_compile_must_be_a_bool():
+    from aekit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="compile must be true or false"):
+        aekit.TrainConfig(compile="yes")

@@ -6,10 +6,14 @@ A flat-buffer Adadelta was tried and dropped: faster alone, slower inside a trai
 from __future__ import annotations
 
 import math
+import os
+import shutil
+from typing import Callable
 
 import torch
 
 from .config import TrainConfig
+from .errors import ConfigError
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
@@ -39,3 +43,31 @@ def lr_at(cfg: TrainConfig, step: int, total_steps: int) -> float:
         return lr / 25 + (lr - lr / 25) * step / warm
     t = min(1.0, (step - warm) / max(1, total_steps - warm))
     return lr / 1000 + (lr - lr / 1000) * 0.5 * (1 + math.cos(math.pi * t))
+
+
+def check_compile(cfg: TrainConfig, world_size: int = 1) -> None:
+    """Refuse ``compile=True`` where it cannot run: several processes, or no C++ compiler for Inductor."""
+    if not cfg.compile:
+        return
+    if world_size > 1:
+        raise ConfigError("compile=True runs in one process; under torchrun train without --compile")
+    compiler = os.environ.get("CXX") or next((c for c in ("g++", "c++", "clang++") if shutil.which(c)), None)
+    if compiler is None or not shutil.which(compiler):
+        raise ConfigError("compile=True needs a C++ compiler (g++ or clang++) on PATH for torch.compile; "
+                          "install one (e.g. apt install g++) or train without --compile")
+
+
+def compiled_step(loss_fn: Callable, optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> tuple[Callable, Callable]:
+    """`loss_fn` (forward and, through AOTAutograd, backward) and `optimizer.step` under ``torch.compile``.
+
+    Inductor fuses the element-wise work around the matrix products (the loss, activations, bias gradients,
+    the optimizer's dozen passes per tensor) into a few C++ loops. The batch dimension is dynamic, so the
+    last, smaller batch does not compile again. The step is compiled only for a constant learning rate (a
+    schedule changes the lr, a Python float, every step, and each change would compile again) and not for
+    a fused optimizer (already one kernel). Compiling takes seconds, once per process (cached on disk after).
+    """
+    check_compile(cfg)
+    step = optimizer.step
+    if cfg.schedule == "constant" and not optimizer.defaults.get("fused"):
+        step = torch.compile(optimizer.step)
+    return torch.compile(loss_fn, dynamic=True), step

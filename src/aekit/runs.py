@@ -25,6 +25,7 @@ from .config import ModelConfig, TrainConfig, from_dict, replace, to_dict
 from .errors import ConfigError, DataError, ModelFileError, TrainingError
 from .io import CONFIG, atomic_write_text, load_model, read_json, save_model, write_json
 from .models import Autoencoder
+from .optim import check_compile
 from .callbacks import TensorBoard
 from .train import Callback, History, as_rows, check_features, check_loss_range, fit
 
@@ -191,6 +192,7 @@ def train(
         model_config, train_config = model_config or kind_model, train_config or kind_train
     train_config = train_config or TrainConfig()
     distributed.per_rank_batch(train_config.batch_size)  # refuse a batch that does not split, before any file
+    check_compile(train_config, distributed.world_size())
     if model_config is None:
         model_config = ModelConfig(input_dim=features, image_shape=rd.image_shape)
     elif model_config.input_dim != features:
@@ -296,6 +298,7 @@ def resume(run: str | os.PathLike, *, epochs: int | None = None, tensorboard: bo
     if epochs is not None:
         train_config = replace(train_config, epochs=epochs)
     distributed.per_rank_batch(train_config.batch_size)  # refuse a batch that does not split over the processes
+    check_compile(train_config, distributed.world_size())
     rd = load_run_data(d.get("dataset") or "mnist", d.get("data"), val_data=d.get("val_data"), data_dir=d.get("data_dir"),
                        limit=d.get("limit"), val_split=d.get("val_split", 0.1), seed=train_config.seed)
     state, ckpt = None, path / CHECKPOINT_DIR / LAST

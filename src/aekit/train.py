@@ -25,7 +25,7 @@ from .distributed import DataParallel
 from .errors import DataError, TrainingError
 from .models import Autoencoder
 from .objectives import corrupt, loss_terms
-from .optim import lr_at, make_optimizer
+from .optim import check_compile, compiled_step, lr_at, make_optimizer
 
 
 # --------------------------------------------------------------------------- history and state
@@ -264,6 +264,10 @@ def fit(
     if state is None:
         state = TrainState(model, make_optimizer(model, cfg), cfg, torch.Generator().manual_seed(cfg.seed), History())
     state.steps_per_epoch = math.ceil(par.shard_size(n) / bs)
+    loss_fn, optimizer_step = par.loss_terms, state.optimizer.step
+    if cfg.compile:
+        check_compile(cfg, par.world_size)
+        loss_fn, optimizer_step = compiled_step(par.loss_terms, state.optimizer, cfg)
     callbacks = list(callbacks)
     if cfg.patience:  # first, so that a Checkpoint after it saves its updated state
         from .checkpoint import EarlyStopping
@@ -288,13 +292,13 @@ def fit(
             idx = order[start:start + bs]
             xb = gather_batch(x, idx)
             yb = xb if y is x else gather_batch(y, idx)
-            terms = par.loss_terms(corrupt(xb, cfg.noise, cfg.noise_level, noise), yb)
+            terms = loss_fn(corrupt(xb, cfg.noise, cfg.noise_level, noise), yb)
             state.optimizer.zero_grad(set_to_none=True)
             terms["loss"].backward()
             if cfg.schedule != "constant":
                 for group in state.optimizer.param_groups:
                     group["lr"] = lr_at(cfg, state.step, cfg.epochs * state.steps_per_epoch)
-            state.optimizer.step()
+            optimizer_step()
             state.step += 1
             loss = terms["loss"].item()
             if not math.isfinite(loss):
