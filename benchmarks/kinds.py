@@ -95,7 +95,8 @@ def run_deep(x_train, x_test, args):
     pca_s = time.perf_counter() - t0
     mcfg, tcfg = aekit.configure("deep", hidden=(1000, 500, 250), encoding_dim=30, code_activation="linear", epochs=epochs,
                                  activation=args.deep_activation, optimizer="adam", lr=args.deep_lr,
-                                 batch_size=args.deep_batch_size, loss=args.deep_loss, weight_decay=args.deep_weight_decay, seed=seed)
+                                 batch_size=args.deep_batch_size, loss=args.deep_loss, weight_decay=args.deep_weight_decay, seed=seed,
+                                 noise=args.deep_noise, noise_level=args.deep_noise_level)
     model = aekit.Autoencoder(mcfg)
     t0 = time.perf_counter()
     h = aekit.fit(model, x_train, None, tcfg, validation_data=x_test, callbacks=[CosineLR(), PrintSSE(x_test)], verbose=0).history
@@ -105,7 +106,8 @@ def run_deep(x_train, x_test, args):
         sse = float(((model(x_test) - x_test) ** 2).sum(dim=1).mean())
     return {
         "kind": "deep-784-1000-500-250-30", "epochs": epochs, "loss": args.deep_loss, "lr": args.deep_lr,
-        "batch_size": args.deep_batch_size, "activation": args.deep_activation, "weight_decay": args.deep_weight_decay, "val_recon": h["val_recon"][-1], "sse_per_image": sse,
+        "batch_size": args.deep_batch_size, "activation": args.deep_activation, "weight_decay": args.deep_weight_decay,
+        "noise": args.deep_noise, "noise_level": args.deep_noise_level, "val_recon": h["val_recon"][-1], "sse_per_image": sse,
         "pca30_sse_per_image": pca_sse, "ratio_to_pca": sse / pca_sse, "hinton_2006_sse": 3.00, "target": 2.5,
         "s_per_epoch": float(np.median(h["epoch_time"])), "total_s": total, "pca_s": pca_s,
         "val_recon_curve": [round(v, 5) for v in h["val_recon"]],
@@ -121,6 +123,8 @@ def main() -> None:
     ap.add_argument("--deep-batch-size", type=int, default=128)
     ap.add_argument("--deep-activation", default="relu", help="hidden activation of the deep model")
     ap.add_argument("--deep-weight-decay", type=float, default=0.0)
+    ap.add_argument("--deep-noise", default="none", help="input corruption while training the deep model (a regularizer)")
+    ap.add_argument("--deep-noise-level", type=float, default=0.0)
     ap.add_argument("--limit", type=int, default=None, help="training images (default all 60,000)")
     ap.add_argument("--test-limit", type=int, default=None, help="test images (default all 10,000)")
     ap.add_argument("--kinds", default=",".join(KIND_ROWS))

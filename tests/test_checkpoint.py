@@ -98,6 +98,20 @@ def test_library_resume_extends_epochs_bitwise(tmp_path, mnist_npy):
         resume(tmp_path / "part", epochs=2, verbose=0)
 
 
+def test_resume_from_another_working_directory_finds_relative_data(tmp_path, rng, monkeypatch):
+    (tmp_path / "work").mkdir()
+    (tmp_path / "elsewhere").mkdir()
+    np.save(tmp_path / "work" / "rows.npy", small(rng))
+    monkeypatch.chdir(tmp_path / "work")
+    train(ModelConfig(input_dim=12, encoding_dim=3), TrainConfig(epochs=1, batch_size=32), data="rows.npy", out="run",
+          verbose=0, tensorboard=False)
+    stored = json.loads((tmp_path / "work" / "run" / "config.json").read_text())["data"]["data"]
+    assert stored == str(tmp_path / "work" / "rows.npy")  # absolute, whatever the working directory was
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    more = resume(tmp_path / "work" / "run", epochs=2, verbose=0)
+    assert more.history.epoch == [1, 2]
+
+
 def test_resume_refuses_to_stretch_a_onecycle_schedule(tmp_path, mnist_npy):
     out = tmp_path / "run"
     train(ModelConfig(encoding_dim=4), TrainConfig(epochs=2, batch_size=128, optimizer="adam", schedule="onecycle"),

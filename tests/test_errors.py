@@ -155,6 +155,9 @@ ROWS = {
     "inf in training data": (lambda t, r: ["train", "--data", text(t, "i.csv", "0.1,0.2\n0.3,inf\n")], "infinite value in column 2, row 2"),
     "values outside [0, 1] with BCE": (lambda t, r: ["train", "--data", npy(t, [[0.1, 3.0], [0.2, 0.3]])],
                                        "outside [0, 1] (min 0.1, max 3), which the 'bce' loss cannot use; scale the data"),
+    "gaussian noise on data outside [0, 1]": (lambda t, r: ["train", "--data", npy(t, [[-1.5, 0.2], [0.4, 2.0]]), "--loss", "mse",
+                                                            "--noise", "gaussian", "--noise-level", 0.3],
+                                              "(min -1.5, max 2), but gaussian noise puts the corrupted values in [0, 1]; scale"),
     "wrong number of features for a trained model": (lambda t, r: ["train", "--resume", other_features(t, r)],
                                                      "has 5 features but the model expects 6"),
     "wrong number of features for a trained model (encode)": (

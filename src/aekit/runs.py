@@ -27,7 +27,7 @@ from .io import CONFIG, atomic_write_text, load_model, read_json, save_model, wr
 from .models import Autoencoder
 from .optim import check_compile
 from .callbacks import TensorBoard
-from .train import Callback, History, as_rows, check_features, check_loss_range, fit
+from .train import Callback, History, as_rows, check_features, check_loss_range, check_noise_range, fit
 
 IMAGE_DATASETS = ("mnist", "fashion-mnist")
 
@@ -204,6 +204,7 @@ def train(
         model_config = replace(model_config, image_shape=rd.image_shape)
     x_train = as_rows(rd.x_train, "training data", keep_memmap=True)
     check_loss_range(x_train, train_config, "the training data")
+    check_noise_range(x_train, train_config, "the training data")
     x_val = None if rd.x_val is None else as_rows(rd.x_val, "validation data", keep_memmap=True)
     path = distributed.on_main(prepare_out, out if out is not None else default_out(rd.name), overwrite)
     seed_globals(train_config.seed)
@@ -222,12 +223,18 @@ def train(
         "model": to_dict(model_config),
         "train": to_dict(train_config),
         "kind": None if kind is None else str(kind),
-        "data": {"dataset": dataset if data is None else None, "data": data, "val_data": val_data, "data_dir": data_dir,
+        "data": {"dataset": dataset if data is None else None, "data": _absolute(data), "val_data": _absolute(val_data),
+                 "data_dir": _absolute(data_dir),
                  "limit": limit, "val_split": val_split, "name": rd.name, "n_train": int(len(rd.x_train)),
                  "n_val": int(len(rd.x_val)) if rd.x_val is not None else 0},
         "distributed": {"world_size": distributed.world_size(), "backend": distributed.backend()},
     })
     return _fit_and_write(path, model, rd, x_train, x_val, train_config, None, tensorboard, verbose, callbacks)
+
+
+def _absolute(path: str | os.PathLike | None) -> str | None:
+    """A data path as an absolute one, so that `resume` finds the data from any working directory."""
+    return None if path is None else str(Path(path).resolve())
 
 
 def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, train_config: TrainConfig, state,
@@ -321,13 +328,14 @@ def resume(run: str | os.PathLike, *, epochs: int | None = None, tensorboard: bo
     else:
         seed_globals(train_config.seed)  # as `train` did
         model = Autoencoder(model_config)
-    x_train = as_rows(rd.x_train, "training data")
+    x_train = as_rows(rd.x_train, "training data", keep_memmap=True)  # as `train`: a memmap stays on disk
     check_features(model, x_train, "the training data")
     if state is not None and meta.get("data_fingerprint") not in (None, data_fingerprint(rd.x_train)):
         raise DataError(f"the training data of {path} have changed since the checkpoint (same shape, other values); "
                         "resume with the data the run started with, or start a new run")
     check_loss_range(x_train, train_config, "the training data")
-    x_val = None if rd.x_val is None else as_rows(rd.x_val, "validation data")
+    check_noise_range(x_train, train_config, "the training data")
+    x_val = None if rd.x_val is None else as_rows(rd.x_val, "validation data", keep_memmap=True)
     if x_val is not None:
         check_features(model, x_val, "the validation data")
     if train_config.epochs != config["train"]["epochs"] and distributed.is_main():

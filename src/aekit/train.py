@@ -162,17 +162,36 @@ def check_features(model: Autoencoder, x: torch.Tensor, name: str = "x") -> None
         )
 
 
-def check_loss_range(x: torch.Tensor, cfg: TrainConfig, name: str = "x") -> None:
-    if cfg.loss != "bce":
-        return
+def _value_range(x: torch.Tensor | np.memmap) -> tuple[float, float]:
     lo, hi = math.inf, -math.inf
     for _, block in _blocks(x):
         bmin, bmax = torch.aminmax(block)
         lo, hi = min(lo, float(bmin)), max(hi, float(bmax))
+    return lo, hi
+
+
+def check_loss_range(x: torch.Tensor, cfg: TrainConfig, name: str = "x") -> None:
+    """Refuse a target outside [0, 1] for the 'bce' loss."""
+    if cfg.loss != "bce":
+        return
+    lo, hi = _value_range(x)
     if lo < 0 or hi > 1:
         raise DataError(
             f"{name} has values outside [0, 1] (min {lo:.4g}, max {hi:.4g}), which the "
             "'bce' loss cannot use; scale the data to [0, 1] or pass --loss mse"
+        )
+
+
+def check_noise_range(x: torch.Tensor, cfg: TrainConfig, name: str = "x") -> None:
+    """Refuse an input outside [0, 1] for gaussian or salt-and-pepper noise, whose corrupted values are
+    clipped to (gaussian) or set to (salt-and-pepper) the ends of [0, 1]."""
+    if cfg.noise not in ("gaussian", "salt_pepper"):
+        return
+    lo, hi = _value_range(x)
+    if lo < 0 or hi > 1:
+        raise DataError(
+            f"{name} has values outside [0, 1] (min {lo:.4g}, max {hi:.4g}), but {cfg.noise} noise puts the corrupted "
+            "values in [0, 1]; scale the data to [0, 1] or pass --noise masking"
         )
 
 
@@ -249,12 +268,14 @@ def fit(
     if y.shape != x.shape:
         raise DataError(f"y has shape {tuple(y.shape)} but x has {tuple(x.shape)}; an autoencoder's target has the input's shape")
     check_loss_range(y, cfg, "the target")
+    check_noise_range(x, cfg, "the input")
     if validation_data is not None:
         vx, vy = validation_data if isinstance(validation_data, tuple) else (validation_data, None)
         vx_given, vx = vx, as_rows(vx, "validation x", keep_memmap=True)
         vy = vx if vy is None or vy is vx_given else as_rows(vy, "validation y", keep_memmap=True)
         check_features(model, vx, "validation x")
         check_loss_range(vy, cfg, "the validation target")
+        check_noise_range(vx, cfg, "the validation input")
     n = x.shape[0]
     from .kinds import warn_identity_risk
 
