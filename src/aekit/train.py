@@ -162,37 +162,27 @@ def check_features(model: Autoencoder, x: torch.Tensor, name: str = "x") -> None
         )
 
 
-def _value_range(x: torch.Tensor | np.memmap) -> tuple[float, float]:
+def _refuse_outside_unit_range(x: torch.Tensor | np.memmap, name: str, why: str, fix: str) -> None:
+    """One pass over `x` in blocks; a DataError naming its range if any value lies outside [0, 1]."""
     lo, hi = math.inf, -math.inf
     for _, block in _blocks(x):
         bmin, bmax = torch.aminmax(block)
         lo, hi = min(lo, float(bmin)), max(hi, float(bmax))
-    return lo, hi
+    if lo < 0 or hi > 1:
+        raise DataError(f"{name} has values outside [0, 1] (min {lo:.4g}, max {hi:.4g}), {why}; scale the data to [0, 1] or {fix}")
 
 
 def check_loss_range(x: torch.Tensor, cfg: TrainConfig, name: str = "x") -> None:
     """Refuse a target outside [0, 1] for the 'bce' loss."""
-    if cfg.loss != "bce":
-        return
-    lo, hi = _value_range(x)
-    if lo < 0 or hi > 1:
-        raise DataError(
-            f"{name} has values outside [0, 1] (min {lo:.4g}, max {hi:.4g}), which the "
-            "'bce' loss cannot use; scale the data to [0, 1] or pass --loss mse"
-        )
+    if cfg.loss == "bce":
+        _refuse_outside_unit_range(x, name, "which the 'bce' loss cannot use", "pass --loss mse")
 
 
 def check_noise_range(x: torch.Tensor, cfg: TrainConfig, name: str = "x") -> None:
     """Refuse an input outside [0, 1] for gaussian or salt-and-pepper noise, whose corrupted values are
     clipped to (gaussian) or set to (salt-and-pepper) the ends of [0, 1]."""
-    if cfg.noise not in ("gaussian", "salt_pepper"):
-        return
-    lo, hi = _value_range(x)
-    if lo < 0 or hi > 1:
-        raise DataError(
-            f"{name} has values outside [0, 1] (min {lo:.4g}, max {hi:.4g}), but {cfg.noise} noise puts the corrupted "
-            "values in [0, 1]; scale the data to [0, 1] or pass --noise masking"
-        )
+    if cfg.noise in ("gaussian", "salt_pepper"):
+        _refuse_outside_unit_range(x, name, f"but {cfg.noise} noise puts the corrupted values in [0, 1]", "pass --noise masking")
 
 
 # --------------------------------------------------------------------------- evaluation
