@@ -23,32 +23,13 @@ from .models import Autoencoder
 
 # --------------------------------------------------------------------------- reconstruction losses
 def bce_from_logits(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """Binary cross-entropy of sigmoid(logits) against `target`, mean over all values (Keras' BCE).
+    """Binary cross-entropy of sigmoid(logits) against `target`, mean over all values (Keras' BCE), computed
+    from the logits (``F.binary_cross_entropy_with_logits``: stable for any logit, no clipping needed).
 
-    The same value and gradient as ``F.binary_cross_entropy_with_logits`` (to float rounding), in fewer
-    and cheaper passes: on CPU the built-in's log-sigmoid kernel cost more than the tutorial's matmuls.
+    A hand-written ``autograd.Function`` with fewer element-wise passes was tried: faster alone, but slower
+    inside a training step (docs/performance.md), so the library's own function is used.
     """
-    return _BCEWithLogits.apply(logits, target)
-
-
-class _BCEWithLogits(torch.autograd.Function):
-    """mean(softplus(x) - x·y), with softplus(x) = relu(x) - log1p(-min(p, 1-p)), p = sigmoid(x) (exact for all x)."""
-
-    @staticmethod
-    def forward(ctx, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        p = torch.sigmoid(logits)
-        q = torch.minimum(p, torch.rsub(p, 1)).neg_().log1p_()  # log(max(p, 1-p)) = -log1p(exp(-|x|))
-        total = logits.clamp_min(0).sum() - q.sum() - torch.dot(logits.reshape(-1), target.reshape(-1).to(logits.dtype))
-        if ctx.needs_input_grad[0]:
-            ctx.save_for_backward(p.sub_(target))  # d loss / d logits · n
-        ctx.n = logits.numel()
-        return total / ctx.n
-
-    @staticmethod
-    @torch.autograd.function.once_differentiable
-    def backward(ctx, grad: torch.Tensor):
-        (diff,) = ctx.saved_tensors
-        return diff * (grad / ctx.n), None
+    return F.binary_cross_entropy_with_logits(logits, target)
 
 
 def bce(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-7) -> torch.Tensor:
