@@ -5,7 +5,7 @@ The file is written to /tmp block by block (never held in memory) and deleted at
 in a fresh child process so that its peak RSS (resource.getrusage ru_maxrss) is its own; both validate on
 the 10,000 MNIST test images every epoch. Prints one JSON line at the end.
 
-    python benchmarks/memmap.py [--copies 10] [--epochs 1] [--threads N]
+    python benchmarks/memmap.py [--copies 10] [--epochs 1] [--threads N] [--shuffle-block 16]
 """
 
 import argparse
@@ -29,7 +29,7 @@ def write_big_npy(path: Path, x: np.ndarray, copies: int) -> None:
             f.write(x.tobytes())
 
 
-def child(path: str, epochs: int, threads: int | None, in_memory: bool) -> None:
+def child(path: str, epochs: int, threads: int | None, in_memory: bool, shuffle_block: int) -> None:
     import torch
 
     import aekit
@@ -42,13 +42,14 @@ def child(path: str, epochs: int, threads: int | None, in_memory: bool) -> None:
     xv = ds.x_test
     del ds
     model = aekit.Autoencoder()
-    h = aekit.fit(model, x, None, epochs=epochs, validation_data=xv, verbose=0).history
+    h = aekit.fit(model, x, None, epochs=epochs, validation_data=xv, verbose=0, shuffle_block=shuffle_block).history
     print(json.dumps({"rows": len(x), "epoch_time": h["epoch_time"], "val_loss": h["val_loss"][-1],
                       "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
 def run_child(path: Path, args, in_memory: bool) -> dict:
     cmd = [sys.executable, __file__, "--child", str(path), "--epochs", str(args.epochs)] + (["--in-memory"] if in_memory else [])
+    cmd += ["--shuffle-block", str(1 if in_memory else args.shuffle_block)]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
     res = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
@@ -63,9 +64,11 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--in-memory", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--shuffle-block", type=int, default=1,
+                    help="TrainConfig.shuffle_block of the memmap run (the in-memory run always shuffles rows one by one)")
     args = ap.parse_args()
     if args.child:
-        return child(args.child, args.epochs, args.threads, args.in_memory)
+        return child(args.child, args.epochs, args.threads, args.in_memory, args.shuffle_block)
     import aekit
 
     ds = aekit.load_dataset("mnist")
@@ -90,7 +93,8 @@ def main() -> None:
                       "peak_rss_mib": round(res["peak_rss_mib"]), "memmap_images_per_s": round(rate),
                       "in_memory_images_per_s": round(ref), "rate_ratio_memmap_to_in_memory": round(rate / ref, 2),
                       "val_loss": round(res["val_loss"], 4), "in_memory_val_loss": round(before["val_loss"], 4),
-                      "in_memory_peak_rss_mib": round(before["peak_rss_mib"]), "threads": args.threads}))
+                      "in_memory_peak_rss_mib": round(before["peak_rss_mib"]), "shuffle_block": args.shuffle_block,
+                      "threads": args.threads}))
 
 
 if __name__ == "__main__":

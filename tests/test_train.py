@@ -151,7 +151,8 @@ def test_fast_path_gives_the_losses_of_the_straightforward_loop(mnist_small):
         assert torch.allclose(a, b, atol=1e-4)
 
 
-def test_memmap_input_trains_from_the_memmap_with_the_same_result(tmp_path, mnist_small):
+@pytest.mark.parametrize("block", [1, 8])
+def test_memmap_input_trains_from_the_memmap_with_the_same_result(tmp_path, mnist_small, block):
     from aekit.train import as_rows
 
     x = mnist_small[0][:600]
@@ -161,10 +162,41 @@ def test_memmap_input_trains_from_the_memmap_with_the_same_result(tmp_path, mnis
     assert isinstance(as_rows(mm, keep_memmap=True), np.memmap)  # fit keeps it: batches are gathered from it
     assert as_rows(mm).data_ptr() == mm.ctypes.data  # a tensor over the mapping, not a copy
     a, b = Autoencoder(ModelConfig(encoding_dim=8)), Autoencoder(ModelConfig(encoding_dim=8))
-    ha = fit(a, mm, epochs=2, batch_size=50, validation_data=mm[:100], verbose=0).history
-    hb = fit(b, x, epochs=2, batch_size=50, validation_data=x[:100], verbose=0).history
+    ha = fit(a, mm, epochs=2, batch_size=50, validation_data=mm[:100], verbose=0, shuffle_block=block).history
+    hb = fit(b, x, epochs=2, batch_size=50, validation_data=x[:100], verbose=0, shuffle_block=block).history
     assert ha["loss"] == hb["loss"] and ha["val_loss"] == hb["val_loss"]
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
+
+
+def test_shuffle_block_permutes_runs_of_consecutive_rows():
+    from aekit.train import epoch_order
+
+    gen = torch.Generator().manual_seed(0)
+    assert torch.equal(epoch_order(10, aekit.TrainConfig(), torch.Generator().manual_seed(3)),
+                       torch.randperm(10, generator=torch.Generator().manual_seed(3)))  # block 1: as before
+    order = epoch_order(103, aekit.TrainConfig(shuffle_block=8), gen)
+    assert sorted(order.tolist()) == list(range(103))
+    runs = [r for r in torch.split(order, 1) if int(r) % 8 == 0]  # each run starts at a multiple of 8 …
+    assert len(runs) == 13
+    pos = {int(v): i for i, v in enumerate(order)}
+    for start in range(0, 103, 8):  # … and its rows follow in order
+        assert [pos[r] - pos[start] for r in range(start, min(start + 8, 103))] == list(range(min(8, 103 - start)))
+    assert not torch.equal(order, torch.arange(103))
+    assert torch.equal(epoch_order(5, aekit.TrainConfig(shuffle=False, shuffle_block=4), gen), torch.arange(5))
+    with pytest.raises(aekit.ConfigError, match="shuffle_block must be a positive integer"):
+        aekit.TrainConfig(shuffle_block=0)
+
+
+def test_runs_of_a_memmap_are_read_with_pread_exactly(tmp_path, rng):
+    from aekit.train import _read_runs
+
+    a = rng.random((300, 5), dtype=np.float32)
+    np.save(tmp_path / "a.npy", a)
+    mm = aekit.load_array(tmp_path / "a.npy")
+    idx = np.r_[3:11, 40:52, 290:300]
+    assert np.array_equal(_read_runs(mm, idx), a[idx])
+    assert np.array_equal(_read_runs(mm[100:], idx[:20]), a[100:][idx[:20]])  # a view that starts further on
+    assert _read_runs(mm, np.array([1, 5, 9, 13])) is None  # single rows: the mapping is cheaper
 
 
 def test_nan_in_a_later_block_is_found_with_its_row(tmp_path):

@@ -108,6 +108,7 @@ class TrainConfig:
     lr: float | None = None  # learning rate; None = the optimizer's Keras 2 default (adadelta 1.0, adam 1e-3, sgd 0.01)
     loss: str = "bce"  # reconstruction loss: 'bce' (binary cross-entropy, data in [0,1]) or 'mse'
     shuffle: bool = True  # reshuffle the training rows every epoch
+    shuffle_block: int = 1  # rows that stay together when shuffling; > 1 reads a memmap in runs (faster), batches less mixed
     seed: int = 0  # seed of shuffling and input corruption (the model's init has its own in ModelConfig)
     weight_decay: float = 0.0  # L2 penalty on the weights, λ/2·Σw² added to the loss (UFLDL uses 3e-3)
     l1: float = 0.0  # L1 activity penalty on the code, λ·Σ|h|/batch (Keras activity_regularizer=l1(λ))
@@ -125,6 +126,7 @@ class TrainConfig:
     def __post_init__(self) -> None:
         _positive_int("epochs", self.epochs)
         _positive_int("batch_size", self.batch_size)
+        _positive_int("shuffle_block", self.shuffle_block)
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("loss", self.loss, LOSSES)
         _choice("noise", self.noise, NOISES)
