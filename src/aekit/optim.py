@@ -65,8 +65,8 @@ def compiled_step(loss_fn: Callable, optimizer: torch.optim.Optimizer, cfg: Trai
     last, smaller batch does not compile again. The step is compiled only for a constant learning rate (a
     schedule changes the lr, a Python float, every step, and each change would compile again) and not for
     a fused optimizer (already one kernel). Compiling takes seconds, once per process (cached on disk after).
+    Call `check_compile` first (`fit` does).
     """
-    check_compile(cfg)
     step = optimizer.step
     if cfg.schedule == "constant" and not optimizer.defaults.get("fused"):
         step = torch.compile(optimizer.step)

@@ -192,7 +192,7 @@ def epoch_order(n: int, cfg: TrainConfig, generator: torch.Generator) -> torch.T
     """The order of the `n` training rows for one epoch: a random permutation, or with ``shuffle_block`` b > 1
     a random permutation of runs of b consecutive rows (the last run may be shorter), or 0 … n-1 unshuffled.
 
-    Runs make a memory-mapped file's reads contiguous (a page fault per run, not per row), at the price of
+    Runs make a memory-mapped file's reads contiguous (one read per run, not page faults per row), at the price of
     batches that mix fewer places of the file: shuffle the file's rows once beforehand if they are ordered.
     """
     if not cfg.shuffle:
