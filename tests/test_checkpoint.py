@@ -59,6 +59,21 @@ def test_resume_in_process_is_bitwise(tmp_path, rng, optimizer):
     assert h1.history["val_loss"] == h2.history["val_loss"] and h2.epoch == [1, 2, 3, 4]
 
 
+def test_resume_with_a_moving_average_is_bitwise(tmp_path, rng):
+    x, vx = small(rng), small(rng, 40)
+    mc = ModelConfig(input_dim=12, encoding_dim=3, seed=2)
+    cfg = TrainConfig(epochs=4, batch_size=16, optimizer="adam", seed=2, ema=0.95)
+    straight = Autoencoder(mc)
+    h1 = fit(straight, x, config=cfg, validation_data=vx, verbose=0)
+    fit(Autoencoder(mc), x, config=replace(cfg, epochs=2), validation_data=vx, verbose=0, callbacks=[Checkpoint(tmp_path)])
+    state, _ = load_checkpoint(tmp_path / LAST)
+    assert set(state.extra["ema"]) == set(weights(straight))  # the trained weights, beside the average in the model
+    state.config = cfg
+    h2 = fit(state.model, x, config=cfg, validation_data=vx, verbose=0, state=state)
+    assert same_tensors(weights(straight), weights(state.model))
+    assert h1.history["val_loss"] == h2.history["val_loss"]
+
+
 def test_checkpoint_holds_every_state_and_no_pickle(tmp_path, rng):
     m = Autoencoder(ModelConfig(input_dim=12, encoding_dim=3))
     fit(m, small(rng), epochs=1, batch_size=32, optimizer="adam", verbose=0, callbacks=[Checkpoint(tmp_path)])

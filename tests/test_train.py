@@ -230,6 +230,15 @@ def test_onecycle_schedule_warms_up_then_decays():
     assert lr_at(aekit.TrainConfig(), 50, 100) == 1.0
 
 
+def test_cosine_schedule_decays_from_lr_to_zero():
+    from aekit.optim import lr_at
+
+    cfg = aekit.TrainConfig(optimizer="adam", lr=0.01, schedule="cosine")
+    lrs = [lr_at(cfg, s, 100) for s in range(101)]
+    assert lrs[0] == 0.01 and lrs[50] == pytest.approx(0.005) and lrs[100] == pytest.approx(0.0, abs=1e-12)
+    assert all(a > b for a, b in zip(lrs, lrs[1:]))
+
+
 def test_encode_array_matches_the_encoder(mnist_small):
     from aekit.train import encode_array
 
@@ -290,3 +299,48 @@ def test_compile_must_be_a_bool():
 
     with pytest.raises(ConfigError, match="compile must be true or false"):
         aekit.TrainConfig(compile="yes")
+
+
+def test_range_checks_scan_each_array_once(monkeypatch):
+    import importlib
+
+    train_module = importlib.import_module("aekit.train")  # the module (aekit.train is also the function `train`)
+    scanned = []
+    real = train_module._unit_range
+    monkeypatch.setattr(train_module, "_unit_range", lambda x: scanned.append(x.shape[0]) or real(x))
+    x = torch.rand(64, 6, generator=torch.Generator().manual_seed(0))
+    cfg = aekit.TrainConfig(epochs=1, batch_size=32, noise="gaussian", noise_level=0.3)  # bce and noise: both need [0, 1]
+    fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x, None, cfg, validation_data=x[:16], verbose=0)
+    assert scanned == [64, 16]
+    with pytest.raises(DataError, match=r"the input has values outside \[0, 1\] .* but gaussian noise"):
+        fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x * 2 - 1, None, cfg, loss="mse", verbose=0)
+
+
+def test_ema_ends_with_the_moving_average_of_the_trained_weights(rng):
+    x, vx = rng.random((96, 10), dtype=np.float32), rng.random((32, 10), dtype=np.float32)
+    mc = ModelConfig(input_dim=10, encoding_dim=3, seed=1)
+    cfg = aekit.TrainConfig(epochs=3, batch_size=16, optimizer="adam", seed=1)
+
+    class Average(Callback):  # the average, by hand, of the weights a run without ema trains
+        def on_batch_end(self, state, batch, logs):
+            for a, p in zip(self.avg, state.model.parameters()):
+                a.mul_(0.9).add_(p.detach(), alpha=0.1)
+
+    plain = Autoencoder(mc)
+    by_hand = Average()
+    by_hand.avg = [p.detach().clone() for p in plain.parameters()]
+    fit(plain, x, None, cfg, validation_data=vx, callbacks=[by_hand], verbose=0)
+    averaged = Autoencoder(mc)
+    h = fit(averaged, x, None, cfg, validation_data=vx, verbose=0, ema=0.9)
+    for a, p in zip(by_hand.avg, averaged.parameters()):
+        torch.testing.assert_close(p.detach(), a, rtol=1e-5, atol=1e-6)
+    assert not all(torch.allclose(a, p) for a, p in zip(plain.parameters(), averaged.parameters()))
+    assert h.history["val_loss"][-1] == pytest.approx(evaluate(averaged, vx, config=cfg)["loss"], rel=1e-5)
+
+
+@pytest.mark.parametrize("ema", [1.0, -0.1, True, "0.9"])
+def test_ema_must_be_a_decay_in_zero_one(ema):
+    from aekit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"ema is the decay .* must lie in \[0, 1\)"):
+        aekit.TrainConfig(ema=ema)

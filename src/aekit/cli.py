@@ -70,7 +70,7 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, help="default 100 (recipe fast: 10; with --resume: continue the run to N)")
     t.add_argument("--batch-size", type=int, help="default 256 (recipe fast: 512)")
     t.add_argument("--optimizer", help="adadelta (Keras 2: lr 1.0, rho 0.95; the default), adam or sgd")
-    t.add_argument("--schedule", help="learning rate schedule: constant (default) or onecycle")
+    t.add_argument("--schedule", help="learning rate schedule: constant (default), onecycle (warm-up, then cosine decay) or cosine (decay to 0)")
     t.add_argument("--lr", type=float, help="learning rate (default: the optimizer's Keras 2 default)")
     t.add_argument("--loss", default="bce", help="bce or mse (default bce)")
     t.add_argument("--seed", type=int, default=0, help="seeds initialisation, shuffling and noise (default 0)")
@@ -79,6 +79,9 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
                         "memory-mapped --data file in runs, faster; shuffle an ordered file once beforehand")
     t.add_argument("--compile", action="store_true",
                    help="torch.compile the training step: ~10 s once, then faster epochs (one process; needs a C++ compiler)")
+    t.add_argument("--ema", type=float, default=0.0, metavar="DECAY",
+                   help="keep a moving average of the weights with this decay (e.g. 0.999; default 0: off); "
+                        "validation and the saved model use the average")
     t.add_argument("--quick", action="store_true", help="a first look: 5 epochs on 10,000 images")
     k = p.add_argument_group("penalties and corruption (the kinds)")
     k.add_argument("--kind", default="undercomplete", metavar="KIND",
@@ -164,7 +167,7 @@ def configs_from_args(args: argparse.Namespace):
     train = recipe(args.recipe, **given, loss=args.loss,
                         seed=args.seed, l1=args.l1, kl_beta=args.kl_beta, kl_rho=args.kl_rho, weight_decay=args.weight_decay,
                         contractive=args.contractive, noise=args.noise, noise_level=args.noise_level, compile=args.compile,
-                        shuffle_block=args.shuffle_block)
+                        shuffle_block=args.shuffle_block, ema=args.ema)
     return model, train
 
 

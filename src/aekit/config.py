@@ -17,7 +17,7 @@ ACTIVATIONS = ("relu", "sigmoid", "tanh", "linear", "elu", "leaky_relu", "gelu")
 LOSSES = ("bce", "mse")
 OPTIMIZERS = ("adadelta", "adam", "sgd")
 NOISES = ("none", "gaussian", "masking", "salt_pepper")
-SCHEDULES = ("constant", "onecycle")
+SCHEDULES = ("constant", "onecycle", "cosine")
 ARCHITECTURES = ("dense", "conv")
 
 
@@ -120,8 +120,9 @@ class TrainConfig:
     patience: int = 0  # early stopping: epochs without val_loss improvement before stopping (0 = off)
     min_delta: float = 0.0  # early stopping: the smallest decrease of val_loss that counts as improvement
     restore_best: bool = True  # early stopping: end with the weights of the best epoch
-    schedule: str = "constant"  # learning rate over the run: 'constant' or 'onecycle' (warm-up, then cosine decay)
+    schedule: str = "constant"  # learning rate over the run: 'constant', 'onecycle' (warm-up, then cosine decay) or 'cosine' (decay to 0)
     compile: bool = False  # torch.compile the training step: ~10 s once, then faster epochs (one process; needs a C++ compiler)
+    ema: float = 0.0  # decay of a moving average of the weights, e.g. 0.999 (0 = off); validation and the final model use the average
 
     def __post_init__(self) -> None:
         _positive_int("epochs", self.epochs)
@@ -137,6 +138,8 @@ class TrainConfig:
                 raise ConfigError("lr must be greater than 0; pass a positive learning rate or omit it")
         for name in ("weight_decay", "l1", "kl_beta", "contractive", "noise_level", "min_delta"):
             _non_negative(name, getattr(self, name))
+        if isinstance(self.ema, bool) or not isinstance(self.ema, (int, float)) or not 0 <= self.ema < 1:
+            raise ConfigError(f"ema is the decay of the weights' moving average and must lie in [0, 1) (e.g. 0.999; 0 turns it off), got {self.ema!r}")
         if not 0 < self.kl_rho < 1:
             raise ConfigError(f"kl_rho must lie strictly between 0 and 1, got {self.kl_rho!r}")
         if self.noise in ("masking", "salt_pepper") and not self.noise_level <= 1:

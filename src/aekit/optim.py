@@ -1,4 +1,5 @@
-"""The optimizer (`make_optimizer`, Keras 2 semantics) and the learning-rate schedule (`lr_at`) of `fit`.
+"""The optimizer (`make_optimizer`, Keras 2 semantics), the learning-rate schedule (`lr_at`) and the moving
+average of the weights (`swap_average`, `TrainConfig.ema`) of `fit`.
 
 A flat-buffer Adadelta was tried and dropped: faster alone, slower inside a training step (docs/performance.md).
 """
@@ -33,11 +34,14 @@ def lr_at(cfg: TrainConfig, step: int, total_steps: int) -> float:
     """The learning rate of gradient step `step` (0-based) of `total_steps`, from cfg.schedule.
 
     'constant': cfg.learning_rate throughout. 'onecycle': linear warm-up over the first 10% of steps
-    from lr/25, then cosine decay to lr/1000 (a pure function of the step, so resuming needs no state).
+    from lr/25, then cosine decay to lr/1000. 'cosine': from lr down to 0 along half a cosine, no warm-up (the
+    deep model's recipe, docs/kinds.md). Each is a pure function of the step, so resuming needs no state.
     """
     lr = cfg.learning_rate
     if cfg.schedule == "constant":
         return lr
+    if cfg.schedule == "cosine":
+        return lr * 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(1, total_steps))))
     warm = max(1, int(0.1 * total_steps))
     if step < warm:
         return lr / 25 + (lr - lr / 25) * step / warm
@@ -71,3 +75,30 @@ def compiled_step(loss_fn: Callable, optimizer: torch.optim.Optimizer, cfg: Trai
     if cfg.schedule == "constant" and not optimizer.defaults.get("fused"):
         step = torch.compile(optimizer.step)
     return torch.compile(loss_fn, dynamic=True), step
+
+
+def swap_average(state) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """Exchange the model's weights with their moving average, kept in ``state.extra["ema"]`` (name → tensor,
+    started from the weights on first use); returns (average, weights) as lists in parameter order.
+
+    `fit` swaps at the start of each epoch, so that the steps train the model's own weights while the average
+    follows them (`ema_update` after each step), and again after the steps: between epochs (validation,
+    callbacks, checkpoints) and after `fit` the model holds the average and ``extra["ema"]`` the trained
+    weights. A checkpoint therefore resumes bitwise, and the saved model is the average (as Keras' ``use_ema``).
+    """
+    params = dict(state.model.named_parameters())
+    kept = state.extra.setdefault("ema", {name: p.detach().clone() for name, p in params.items()})
+    with torch.no_grad():
+        for name, p in params.items():
+            held = p.detach().clone()
+            p.copy_(kept[name])
+            kept[name].copy_(held)
+    return [kept[name] for name in params], [p.detach() for p in params.values()]
+
+
+def ema_update(decay: float) -> Callable:
+    """``update(average, weights)``: average ← decay·average + (1 − decay)·weights, in place (one foreach lerp)."""
+    from torch.optim.swa_utils import get_ema_multi_avg_fn
+
+    update = get_ema_multi_avg_fn(decay)
+    return lambda average, weights: update(average, weights, None)

@@ -27,7 +27,7 @@ from .io import CONFIG, atomic_write_text, load_model, read_json, save_model, wr
 from .models import Autoencoder
 from .optim import check_compile
 from .callbacks import TensorBoard
-from .train import Callback, History, as_rows, check_features, check_loss_range, check_noise_range, fit
+from .train import Callback, History, as_rows, check_features, check_ranges, fit
 
 IMAGE_DATASETS = ("mnist", "fashion-mnist")
 
@@ -203,8 +203,7 @@ def train(
     if model_config.image_shape is None and rd.image_shape is not None:
         model_config = replace(model_config, image_shape=rd.image_shape)
     x_train = as_rows(rd.x_train, "training data", keep_memmap=True)
-    check_loss_range(x_train, train_config, "the training data")
-    check_noise_range(x_train, train_config, "the training data")
+    check_ranges(train_config, x_train, "the training data")
     x_val = None if rd.x_val is None else as_rows(rd.x_val, "validation data", keep_memmap=True)
     path = distributed.on_main(prepare_out, out if out is not None else default_out(rd.name), overwrite)
     seed_globals(train_config.seed)
@@ -333,8 +332,7 @@ def resume(run: str | os.PathLike, *, epochs: int | None = None, tensorboard: bo
     if state is not None and meta.get("data_fingerprint") not in (None, data_fingerprint(rd.x_train)):
         raise DataError(f"the training data of {path} have changed since the checkpoint (same shape, other values); "
                         "resume with the data the run started with, or start a new run")
-    check_loss_range(x_train, train_config, "the training data")
-    check_noise_range(x_train, train_config, "the training data")
+    check_ranges(train_config, x_train, "the training data")
     x_val = None if rd.x_val is None else as_rows(rd.x_val, "validation data", keep_memmap=True)
     if x_val is not None:
         check_features(model, x_val, "the validation data")

@@ -26,7 +26,7 @@ from .distributed import DataParallel
 from .errors import DataError, TrainingError
 from .models import Autoencoder
 from .objectives import corrupt, loss_terms
-from .optim import check_compile, compiled_step, lr_at, make_optimizer
+from .optim import check_compile, compiled_step, ema_update, lr_at, make_optimizer, swap_average
 
 
 # --------------------------------------------------------------------------- history and state
@@ -213,27 +213,29 @@ def check_features(model: Autoencoder, x: torch.Tensor, name: str = "x") -> None
         )
 
 
-def _refuse_outside_unit_range(x: torch.Tensor | np.memmap, name: str, why: str, fix: str) -> None:
-    """One pass over `x` in blocks; a DataError naming its range if any value lies outside [0, 1]."""
+def _unit_range(x: torch.Tensor | np.memmap) -> tuple[float, float]:
+    """(min, max) of `x`, one pass in blocks."""
     lo, hi = math.inf, -math.inf
     for _, block in _blocks(x):
         bmin, bmax = torch.aminmax(block)
         lo, hi = min(lo, float(bmin)), max(hi, float(bmax))
-    if lo < 0 or hi > 1:
-        raise DataError(f"{name} has values outside [0, 1] (min {lo:.4g}, max {hi:.4g}), {why}; scale the data to [0, 1] or {fix}")
+    return lo, hi
 
 
-def check_loss_range(x: torch.Tensor, cfg: TrainConfig, name: str = "x") -> None:
-    """Refuse a target outside [0, 1] for the 'bce' loss."""
+def check_ranges(cfg: TrainConfig, x: torch.Tensor, x_name: str, y: torch.Tensor | None = None, y_name: str | None = None) -> None:
+    """Refuse data outside [0, 1] where `cfg` needs it: a target `y` (default `x`) for the 'bce' loss, an input `x`
+    for gaussian noise (clipped to [0, 1]) or salt-and-pepper noise (set to 0 or 1). One pass per distinct array."""
+    y, y_name = (x, x_name) if y is None else (y, y_name or x_name)
+    needs = []
     if cfg.loss == "bce":
-        _refuse_outside_unit_range(x, name, "which the 'bce' loss cannot use", "pass --loss mse")
-
-
-def check_noise_range(x: torch.Tensor, cfg: TrainConfig, name: str = "x") -> None:
-    """Refuse an input outside [0, 1] for gaussian or salt-and-pepper noise, whose corrupted values are
-    clipped to (gaussian) or set to (salt-and-pepper) the ends of [0, 1]."""
+        needs.append((y, y_name, "which the 'bce' loss cannot use", "pass --loss mse"))
     if cfg.noise in ("gaussian", "salt_pepper"):
-        _refuse_outside_unit_range(x, name, f"but {cfg.noise} noise puts the corrupted values in [0, 1]", "pass --noise masking")
+        needs.append((x, x_name, f"but {cfg.noise} noise puts the corrupted values in [0, 1]", "pass --noise masking"))
+    ranges: dict[int, tuple[float, float]] = {}
+    for data, name, why, fix in needs:
+        lo, hi = ranges[id(data)] if id(data) in ranges else ranges.setdefault(id(data), _unit_range(data))
+        if lo < 0 or hi > 1:
+            raise DataError(f"{name} has values outside [0, 1] (min {lo:.4g}, max {hi:.4g}), {why}; scale the data to [0, 1] or {fix}")
 
 
 # --------------------------------------------------------------------------- evaluation
@@ -299,6 +301,7 @@ def fit(
 
     ``fit(model, x, x, epochs=50, batch_size=256, shuffle=True, validation_data=(xt, xt))``.
     `x` may be a float32 ``np.memmap`` (``aekit.load_array`` of a .npy): each batch is read from the file.
+    With ``ema`` > 0 the validation figures are those of the weights' moving average, and the model ends with it.
     Keyword overrides replace fields of `config`. `verbose` 0 is quiet, 1 a bar per epoch,
     2 a line per epoch. Pass `state` (from a checkpoint) to resume where it stopped.
     """
@@ -308,15 +311,13 @@ def fit(
     check_features(model, x)
     if y.shape != x.shape:
         raise DataError(f"y has shape {tuple(y.shape)} but x has {tuple(x.shape)}; an autoencoder's target has the input's shape")
-    check_loss_range(y, cfg, "the target")
-    check_noise_range(x, cfg, "the input")
+    check_ranges(cfg, x, "the input", y, "the target")
     if validation_data is not None:
         vx, vy = validation_data if isinstance(validation_data, tuple) else (validation_data, None)
         vx_given, vx = vx, as_rows(vx, "validation x", keep_memmap=True)
         vy = vx if vy is None or vy is vx_given else as_rows(vy, "validation y", keep_memmap=True)
         check_features(model, vx, "validation x")
-        check_loss_range(vy, cfg, "the validation target")
-        check_noise_range(vx, cfg, "the validation input")
+        check_ranges(cfg, vx, "the validation input", vy, "the validation target")
     n = x.shape[0]
     from .kinds import warn_identity_risk
 
@@ -340,6 +341,7 @@ def fit(
         from .callbacks import ProgressBar
 
         callbacks.insert(0, ProgressBar(verbose))
+    update_average = ema_update(cfg.ema) if cfg.ema else None
     model.train()
     for cb in callbacks:
         cb.on_train_begin(state)
@@ -347,6 +349,8 @@ def fit(
         for cb in callbacks:
             cb.on_epoch_begin(state)
         t0 = time.perf_counter()
+        if update_average:  # the steps train the model's own weights; their average waits in state.extra
+            average, weights = swap_average(state)
         order = epoch_order(n, cfg, state.generator)
         order, noise = par.shard(order, state)
         sums: dict[str, float] = {}
@@ -361,6 +365,8 @@ def fit(
                 for group in state.optimizer.param_groups:
                     group["lr"] = lr_at(cfg, state.step, cfg.epochs * state.steps_per_epoch)
             optimizer_step()
+            if update_average:
+                update_average(average, weights)
             state.step += 1
             loss = terms["loss"].item()
             if not math.isfinite(loss):
@@ -373,6 +379,8 @@ def fit(
             for cb in callbacks:
                 cb.on_batch_end(state, batch, {"loss": loss})
         logs = par.mean(sums, len(order))
+        if update_average:  # validation, callbacks and checkpoints see the average
+            swap_average(state)
         if validation_data is not None:
             logs.update({f"val_{k}": v for k, v in par.evaluate(vx, vy, _evaluate_rows).items()})
         logs["epoch_time"] = time.perf_counter() - t0
