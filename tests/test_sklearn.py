@@ -74,6 +74,12 @@ def test_same_model_as_aekit_fit_with_that_seed():
         expected = model.eval().encode(torch.tensor(X, dtype=torch.float32)).numpy()
     np.testing.assert_array_equal(ae.transform(X).astype(np.float32), expected)
     assert ae.model_.config == mc
+    averaged = AutoencoderTransformer(encoding_dim=4, hidden=(7,), epochs=3, batch_size=16, random_state=5, ema=0.9).fit(X)
+    model = Autoencoder(mc)
+    aekit.fit(model, X, None, TrainConfig(epochs=3, batch_size=16, optimizer="adam", loss="mse", seed=5, ema=0.9), verbose=0)
+    with torch.no_grad():
+        np.testing.assert_array_equal(averaged.transform(X).astype(np.float32), model.eval().encode(torch.tensor(X, dtype=torch.float32)).numpy())
+    assert not np.allclose(averaged.transform(X), ae.transform(X))
 
 
 def test_pipeline_and_grid_search_on_digits():

@@ -73,6 +73,8 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         Input corruption during training (a denoising autoencoder).
     noise_level : float, default=0.0
         sigma of gaussian noise, else the fraction of inputs corrupted.
+    ema : float, default=0.0
+        Decay of a moving average of the weights (e.g. 0.999; 0 turns it off); the fitted model is the average.
     shuffle : bool, default=True
         Reshuffle the rows every epoch.
     random_state : int, RandomState instance or None, default=None
@@ -133,6 +135,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         contractive=0.0,
         noise="none",
         noise_level=0.0,
+        ema=0.0,
         shuffle=True,
         random_state=None,
         verbose=0,
@@ -156,6 +159,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self.contractive = contractive
         self.noise = noise
         self.noise_level = noise_level
+        self.ema = ema
         self.shuffle = shuffle
         self.random_state = random_state
         self.verbose = verbose
@@ -177,6 +181,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             epochs=self.epochs, batch_size=self.batch_size, optimizer=self.optimizer, lr=self.lr, loss=self.loss,
             shuffle=bool(self.shuffle), seed=seed, weight_decay=self.weight_decay, l1=self.l1, kl_beta=self.kl_beta,
             kl_rho=self.kl_rho, contractive=self.contractive, noise=self.noise, noise_level=self.noise_level,
+            ema=self.ema,
         )
         return model, train
 
