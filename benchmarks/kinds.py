@@ -88,7 +88,7 @@ def run_deep(x_train, x_test, args):
     mcfg, tcfg = aekit.configure("deep", hidden=(1000, 500, 250), encoding_dim=30, code_activation="linear", epochs=epochs,
                                  activation=args.deep_activation, optimizer="adam", lr=args.deep_lr,
                                  batch_size=args.deep_batch_size, loss=args.deep_loss, weight_decay=args.deep_weight_decay, seed=seed,
-                                 noise=args.deep_noise, noise_level=args.deep_noise_level, schedule="cosine", ema=args.deep_ema)
+                                 noise=args.deep_noise, noise_level=args.deep_noise_level, schedule="cosine", min_lr=args.deep_min_lr, ema=args.deep_ema)
     model = aekit.Autoencoder(mcfg)
     t0 = time.perf_counter()
     h = aekit.fit(model, x_train, None, tcfg, validation_data=x_test, callbacks=[PrintSSE(x_test)], verbose=0).history
@@ -99,7 +99,7 @@ def run_deep(x_train, x_test, args):
     return {
         "kind": "deep-784-1000-500-250-30", "epochs": epochs, "loss": args.deep_loss, "lr": args.deep_lr,
         "batch_size": args.deep_batch_size, "activation": args.deep_activation, "weight_decay": args.deep_weight_decay,
-        "noise": args.deep_noise, "noise_level": args.deep_noise_level, "ema": args.deep_ema, "val_recon": h["val_recon"][-1], "sse_per_image": sse,
+        "noise": args.deep_noise, "noise_level": args.deep_noise_level, "min_lr": args.deep_min_lr, "ema": args.deep_ema, "val_recon": h["val_recon"][-1], "sse_per_image": sse,
         "pca30_sse_per_image": pca_sse, "ratio_to_pca": sse / pca_sse, "hinton_2006_sse": 3.00, "target": 2.5,
         "s_per_epoch": float(np.median(h["epoch_time"])), "total_s": total, "pca_s": pca_s,
         "val_recon_curve": [round(v, 5) for v in h["val_recon"]],
@@ -115,6 +115,7 @@ def main() -> None:
     ap.add_argument("--deep-batch-size", type=int, default=128)
     ap.add_argument("--deep-activation", default="elu", help="hidden activation of the deep model (elu beat relu and gelu)")
     ap.add_argument("--deep-weight-decay", type=float, default=5e-6, help="L2 penalty λ/2·Σw² (5e-6 was best here)")
+    ap.add_argument("--deep-min-lr", type=float, default=0.0, help="where the cosine decay of the learning rate ends")
     ap.add_argument("--deep-ema", type=float, default=0.999, help="decay of the moving average of the weights (0: off)")
     ap.add_argument("--deep-noise", default="none", help="input corruption while training the deep model (a regularizer)")
     ap.add_argument("--deep-noise-level", type=float, default=0.0)

@@ -237,6 +237,20 @@ def test_cosine_schedule_decays_from_lr_to_zero():
     lrs = [lr_at(cfg, s, 100) for s in range(101)]
     assert lrs[0] == 0.01 and lrs[50] == pytest.approx(0.005) and lrs[100] == pytest.approx(0.0, abs=1e-12)
     assert all(a > b for a, b in zip(lrs, lrs[1:]))
+    floor = aekit.TrainConfig(optimizer="adam", lr=0.01, schedule="cosine", min_lr=0.002)
+    assert [lr_at(floor, s, 100) for s in (0, 50, 100)] == pytest.approx([0.01, 0.006, 0.002])
+
+
+@pytest.mark.parametrize("fields, message", [
+    ({"min_lr": 1e-4}, "min_lr is where the 'cosine' schedule ends, but the schedule is 'constant'"),
+    ({"min_lr": 1e-3, "schedule": "cosine"}, "min_lr 0.001 must be below the learning rate 0.001"),
+    ({"min_lr": -1e-4, "schedule": "cosine"}, "min_lr must be"),
+])
+def test_min_lr_needs_the_cosine_schedule_and_a_smaller_value(fields, message):
+    from aekit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        aekit.TrainConfig(optimizer="adam", **fields)
 
 
 def test_encode_array_matches_the_encoder(mnist_small):

@@ -72,6 +72,7 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     t.add_argument("--optimizer", help="adadelta (Keras 2: lr 1.0, rho 0.95; the default), adam or sgd")
     t.add_argument("--schedule", help="learning rate schedule: constant (default), onecycle (warm-up, then cosine decay) or cosine (decay to 0)")
     t.add_argument("--lr", type=float, help="learning rate (default: the optimizer's Keras 2 default)")
+    t.add_argument("--min-lr", type=float, default=0.0, help="where --schedule cosine ends (default 0)")
     t.add_argument("--loss", default="bce", help="bce or mse (default bce)")
     t.add_argument("--seed", type=int, default=0, help="seeds initialisation, shuffling and noise (default 0)")
     t.add_argument("--shuffle-block", type=int, default=1, metavar="N",
@@ -167,7 +168,7 @@ def configs_from_args(args: argparse.Namespace):
     train = recipe(args.recipe, **given, loss=args.loss,
                         seed=args.seed, l1=args.l1, kl_beta=args.kl_beta, kl_rho=args.kl_rho, weight_decay=args.weight_decay,
                         contractive=args.contractive, noise=args.noise, noise_level=args.noise_level, compile=args.compile,
-                        shuffle_block=args.shuffle_block, ema=args.ema)
+                        shuffle_block=args.shuffle_block, ema=args.ema, min_lr=args.min_lr)
     return model, train
 
 

@@ -120,7 +120,8 @@ class TrainConfig:
     patience: int = 0  # early stopping: epochs without val_loss improvement before stopping (0 = off)
     min_delta: float = 0.0  # early stopping: the smallest decrease of val_loss that counts as improvement
     restore_best: bool = True  # early stopping: end with the weights of the best epoch
-    schedule: str = "constant"  # learning rate over the run: 'constant', 'onecycle' (warm-up, then cosine decay) or 'cosine' (decay to 0)
+    schedule: str = "constant"  # learning rate over the run: 'constant', 'onecycle' (warm-up, then cosine decay) or 'cosine' (decay to min_lr)
+    min_lr: float = 0.0  # where the 'cosine' schedule ends (0: it decays to 0)
     compile: bool = False  # torch.compile the training step: ~10 s once, then faster epochs (one process; needs a C++ compiler)
     ema: float = 0.0  # decay of a moving average of the weights, e.g. 0.999 (0 = off); validation and the final model use the average
 
@@ -136,8 +137,14 @@ class TrainConfig:
             _non_negative("lr", self.lr)
             if self.lr == 0:
                 raise ConfigError("lr must be greater than 0; pass a positive learning rate or omit it")
-        for name in ("weight_decay", "l1", "kl_beta", "contractive", "noise_level", "min_delta"):
+        for name in ("weight_decay", "l1", "kl_beta", "contractive", "noise_level", "min_delta", "min_lr"):
             _non_negative(name, getattr(self, name))
+        if self.min_lr and self.schedule != "cosine":
+            raise ConfigError(f"min_lr is where the 'cosine' schedule ends, but the schedule is {self.schedule!r}; "
+                              "pass --schedule cosine or drop --min-lr")
+        if self.min_lr and self.min_lr >= self.learning_rate:
+            raise ConfigError(f"min_lr {self.min_lr:g} must be below the learning rate {self.learning_rate:g} where the "
+                              "cosine schedule starts; pass a smaller --min-lr")
         if isinstance(self.ema, bool) or not isinstance(self.ema, (int, float)) or not 0 <= self.ema < 1:
             raise ConfigError(f"ema is the decay of the weights' moving average and must lie in [0, 1) (e.g. 0.999; 0 turns it off), got {self.ema!r}")
         if not 0 < self.kl_rho < 1:

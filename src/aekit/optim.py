@@ -34,14 +34,15 @@ def lr_at(cfg: TrainConfig, step: int, total_steps: int) -> float:
     """The learning rate of gradient step `step` (0-based) of `total_steps`, from cfg.schedule.
 
     'constant': cfg.learning_rate throughout. 'onecycle': linear warm-up over the first 10% of steps
-    from lr/25, then cosine decay to lr/1000. 'cosine': from lr down to 0 along half a cosine, no warm-up (the
-    deep model's recipe, docs/kinds.md). Each is a pure function of the step, so resuming needs no state.
+    from lr/25, then cosine decay to lr/1000. 'cosine': from lr down to cfg.min_lr (default 0) along half a
+    cosine, no warm-up (the deep model's recipe, docs/kinds.md). Each is a pure function of the step, so
+    resuming needs no state.
     """
     lr = cfg.learning_rate
     if cfg.schedule == "constant":
         return lr
     if cfg.schedule == "cosine":
-        return lr * 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(1, total_steps))))
+        return cfg.min_lr + (lr - cfg.min_lr) * 0.5 * (1 + math.cos(math.pi * min(1.0, step / max(1, total_steps))))
     warm = max(1, int(0.1 * total_steps))
     if step < warm:
         return lr / 25 + (lr - lr / 25) * step / warm
