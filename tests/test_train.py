@@ -337,8 +337,9 @@ def test_ema_ends_with_the_moving_average_of_the_trained_weights(rng):
 
     class Average(Callback):  # the average, by hand, of the weights a run without ema trains
         def on_batch_end(self, state, batch, logs):
+            d = min(0.9, state.step / (9 + state.step))  # the decay ramps up: (1 + t) / (10 + t), t the steps before
             for a, p in zip(self.avg, state.model.parameters()):
-                a.mul_(0.9).add_(p.detach(), alpha=0.1)
+                a.mul_(d).add_(p.detach(), alpha=1 - d)
 
     plain = Autoencoder(mc)
     by_hand = Average()

@@ -123,7 +123,7 @@ class TrainConfig:
     schedule: str = "constant"  # learning rate over the run: 'constant', 'onecycle' (warm-up, then cosine decay) or 'cosine' (decay to min_lr)
     min_lr: float = 0.0  # where the 'cosine' schedule ends (0: it decays to 0)
     compile: bool = False  # torch.compile the training step: ~10 s once, then faster epochs (one process; needs a C++ compiler)
-    ema: float = 0.0  # decay of a moving average of the weights, e.g. 0.999 (0 = off); validation and the final model use the average
+    ema: float = 0.0  # decay of a moving average of the weights (ramped up over the first steps), e.g. 0.999 (0 = off); validation and the final model use it
 
     def __post_init__(self) -> None:
         _positive_int("epochs", self.epochs)

@@ -98,8 +98,12 @@ def swap_average(state) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
 
 
 def ema_update(decay: float) -> Callable:
-    """``update(average, weights)``: average ← decay·average + (1 − decay)·weights, in place (one foreach lerp)."""
-    from torch.optim.swa_utils import get_ema_multi_avg_fn
+    """``update(average, weights, step)``: average ← d·average + (1 − d)·weights in place (one foreach lerp),
+    with d = min(decay, (1 + step) / (10 + step)) as TensorFlow's ``ExponentialMovingAverage(num_updates=step)``:
+    the average follows the weights closely in the first steps instead of holding on to the initial ones."""
 
-    update = get_ema_multi_avg_fn(decay)
-    return lambda average, weights: update(average, weights, None)
+    def update(average: list[torch.Tensor], weights: list[torch.Tensor], step: int) -> None:
+        d = min(decay, (1 + step) / (10 + step))
+        torch._foreach_lerp_(average, weights, 1 - d)
+
+    return update

@@ -366,7 +366,7 @@ def fit(
                     group["lr"] = lr_at(cfg, state.step, cfg.epochs * state.steps_per_epoch)
             optimizer_step()
             if update_average:
-                update_average(average, weights)
+                update_average(average, weights, state.step)
             state.step += 1
             loss = terms["loss"].item()
             if not math.isfinite(loss):
