@@ -137,10 +137,7 @@ def _rows(x: torch.Tensor | np.memmap, idx: torch.Tensor | slice) -> torch.Tenso
     """Rows `idx` (sorted indices or a slice) of a tensor or a memmap, as a float32 tensor."""
     if isinstance(x, torch.Tensor):
         return x[idx] if isinstance(idx, slice) else x.index_select(0, idx)
-    if isinstance(idx, slice):
-        return torch.from_numpy(np.array(x[idx]))
-    runs = _read_runs(x, idx.numpy())
-    return torch.from_numpy(runs if runs is not None else np.asarray(x[idx.numpy()]))
+    return torch.from_numpy(np.array(x[idx]) if isinstance(idx, slice) else np.asarray(x[idx.numpy()]))
 
 
 def _read_runs(x: np.memmap, idx: np.ndarray) -> np.ndarray | None:
@@ -159,14 +156,16 @@ def _read_runs(x: np.memmap, idx: np.ndarray) -> np.ndarray | None:
     first = x.ctypes.data - base + x.offset - x.offset % mmap.ALLOCATIONGRANULARITY  # file position of row 0
     out = np.empty((len(idx), x.shape[1]), dtype=np.float32)
     view = memoryview(out).cast("B")
+    starts = np.concatenate(([0], cuts))
+    spans = zip((starts * row_bytes).tolist(), (np.append(cuts, len(idx)) * row_bytes).tolist(),
+                (first + idx[starts].astype(np.int64) * row_bytes).tolist())  # Python ints: the loop stays cheap
     try:
         fd = os.open(x.filename, os.O_RDONLY)
     except OSError:
         return None
     try:
-        for a, b in zip([0, *cuts], [*cuts, len(idx)]):
-            n = os.preadv(fd, [view[a * row_bytes:b * row_bytes]], first + int(idx[a]) * row_bytes)
-            if n != (b - a) * row_bytes:
+        for a, b, at in spans:
+            if os.preadv(fd, [view[a:b]], at) != b - a:
                 return None  # a short read (the file changed under us): the mapping's view instead
     finally:
         os.close(fd)
@@ -183,7 +182,11 @@ def _release(x: torch.Tensor | np.memmap) -> None:
 def gather_batch(x: torch.Tensor | np.memmap, idx: torch.Tensor) -> torch.Tensor:
     """The batch of rows `idx` of `x`, in sorted row order (sequential reads from a memmap; the batch's
     rows and so its gradient are the same, up to float summation order)."""
-    batch = _rows(x, idx.sort().values)
+    idx = idx.sort().values
+    runs = _read_runs(x, idx.numpy()) if isinstance(x, np.memmap) else None
+    if runs is not None:  # read with pread: nothing was mapped, so nothing to release
+        return torch.from_numpy(runs)
+    batch = _rows(x, idx)
     _release(x)
     return batch
 
