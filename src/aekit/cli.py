@@ -70,7 +70,7 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, help="default 100 (recipe fast: 10; with --resume: continue the run to N)")
     t.add_argument("--batch-size", type=int, help="default 256 (recipe fast: 512)")
     t.add_argument("--optimizer", help="adadelta (Keras 2: lr 1.0, rho 0.95; the default), adam or sgd")
-    t.add_argument("--schedule", help="learning rate schedule: constant (default), onecycle (warm-up, then cosine decay) or cosine (decay to 0)")
+    t.add_argument("--schedule", help="learning rate schedule: constant (default), onecycle (warm-up, then cosine decay) or cosine (decay to --min-lr)")
     t.add_argument("--lr", type=float, help="learning rate (default: the optimizer's Keras 2 default)")
     t.add_argument("--min-lr", type=float, default=0.0, help="where --schedule cosine ends (default 0)")
     t.add_argument("--loss", default="bce", help="bce or mse (default bce)")

@@ -236,7 +236,9 @@ def check_ranges(cfg: TrainConfig, x: torch.Tensor, x_name: str, y: torch.Tensor
         needs.append((x, x_name, f"but {cfg.noise} noise puts the corrupted values in [0, 1]", "pass --noise masking"))
     ranges: dict[int, tuple[float, float]] = {}
     for data, name, why, fix in needs:
-        lo, hi = ranges[id(data)] if id(data) in ranges else ranges.setdefault(id(data), _unit_range(data))
+        if id(data) not in ranges:
+            ranges[id(data)] = _unit_range(data)
+        lo, hi = ranges[id(data)]
         if lo < 0 or hi > 1:
             raise DataError(f"{name} has values outside [0, 1] (min {lo:.4g}, max {hi:.4g}), {why}; scale the data to [0, 1] or {fix}")
 
