@@ -80,6 +80,15 @@ def test_same_model_as_aekit_fit_with_that_seed():
     with torch.no_grad():
         np.testing.assert_array_equal(averaged.transform(X).astype(np.float32), model.eval().encode(torch.tensor(X, dtype=torch.float32)).numpy())
     assert not np.allclose(averaged.transform(X), ae.transform(X))
+    decayed = AutoencoderTransformer(encoding_dim=4, hidden=(7,), epochs=3, batch_size=16, random_state=5, schedule="cosine",
+                                     min_lr=1e-4).fit(X)
+    model = Autoencoder(mc)
+    aekit.fit(model, X, None, TrainConfig(epochs=3, batch_size=16, optimizer="adam", loss="mse", seed=5, schedule="cosine", min_lr=1e-4), verbose=0)
+    with torch.no_grad():
+        np.testing.assert_array_equal(decayed.transform(X).astype(np.float32), model.eval().encode(torch.tensor(X, dtype=torch.float32)).numpy())
+    assert not np.allclose(decayed.transform(X), ae.transform(X))
+    with pytest.raises(aekit.ConfigError, match="min_lr is where the 'cosine' schedule ends"):
+        AutoencoderTransformer(min_lr=1e-4).fit(X)
 
 
 def test_pipeline_and_grid_search_on_digits():

@@ -353,6 +353,33 @@ def test_ema_ends_with_the_moving_average_of_the_trained_weights(rng):
     assert h.history["val_loss"][-1] == pytest.approx(evaluate(averaged, vx, config=cfg)["loss"], rel=1e-5)
 
 
+def test_ema_an_error_mid_epoch_leaves_the_model_holding_the_average(rng):
+    x = rng.random((64, 10), dtype=np.float32)
+    model = Autoencoder(ModelConfig(input_dim=10, encoding_dim=3, seed=1))
+    cfg = aekit.TrainConfig(epochs=3, batch_size=16, optimizer="adam", seed=1, ema=0.9)
+
+    class Stop(Callback):  # the average held after epoch 1, the weights trained by 2 steps of epoch 2, then an error
+        def on_epoch_end(self, state, logs):
+            self.average, self.steps = [p.detach().clone() for p in state.model.parameters()], []
+
+        def on_batch_end(self, state, batch, logs):
+            if state.epoch == 1:  # during the steps the model holds its trained weights
+                self.steps.append((state.step - 1, [p.detach().clone() for p in state.model.parameters()]))
+                if batch == 1:
+                    raise KeyboardInterrupt
+
+    stop = Stop()
+    with pytest.raises(KeyboardInterrupt):
+        fit(model, x, None, cfg, verbose=0, callbacks=[stop])
+    expected = stop.average
+    for t, weights in stop.steps:  # the average's two updates, by hand
+        d = min(0.9, (1 + t) / (10 + t))
+        expected = [d * a + (1 - d) * w for a, w in zip(expected, weights)]
+    for p, a in zip(model.parameters(), expected):
+        torch.testing.assert_close(p.detach(), a, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(next(model.parameters()), stop.steps[-1][1][0])
+
+
 @pytest.mark.parametrize("ema", [1.0, -0.1, True, "0.9"])
 def test_ema_must_be_a_decay_in_zero_one(ema):
     from aekit.errors import ConfigError

@@ -75,6 +75,12 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         sigma of gaussian noise, else the fraction of inputs corrupted.
     ema : float, default=0.0
         Decay of a moving average of the weights (e.g. 0.999; 0 turns it off); the fitted model is the average.
+    schedule : {'constant', 'onecycle', 'cosine'}, default='constant'
+        The learning rate over the run, as ``aekit train --schedule``.
+    min_lr : float, default=0.0
+        Where the 'cosine' schedule ends (0: it decays to 0).
+    compile : bool, default=False
+        ``torch.compile`` the training step (needs a C++ compiler; pays off on long runs).
     shuffle : bool, default=True
         Reshuffle the rows every epoch.
     random_state : int, RandomState instance or None, default=None
@@ -136,6 +142,9 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         noise="none",
         noise_level=0.0,
         ema=0.0,
+        schedule="constant",
+        min_lr=0.0,
+        compile=False,
         shuffle=True,
         random_state=None,
         verbose=0,
@@ -160,6 +169,9 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self.noise = noise
         self.noise_level = noise_level
         self.ema = ema
+        self.schedule = schedule
+        self.min_lr = min_lr
+        self.compile = compile
         self.shuffle = shuffle
         self.random_state = random_state
         self.verbose = verbose
@@ -181,7 +193,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             epochs=self.epochs, batch_size=self.batch_size, optimizer=self.optimizer, lr=self.lr, loss=self.loss,
             shuffle=bool(self.shuffle), seed=seed, weight_decay=self.weight_decay, l1=self.l1, kl_beta=self.kl_beta,
             kl_rho=self.kl_rho, contractive=self.contractive, noise=self.noise, noise_level=self.noise_level,
-            ema=self.ema,
+            ema=self.ema, schedule=self.schedule, min_lr=self.min_lr, compile=self.compile,
         )
         return model, train
 

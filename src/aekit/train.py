@@ -359,33 +359,35 @@ def fit(
         order = epoch_order(n, cfg, state.generator)
         order, noise = par.shard(order, state)
         sums: dict[str, float] = {}
-        for batch, start in enumerate(range(0, len(order), bs)):
-            idx = order[start:start + bs]
-            xb = gather_batch(x, idx)
-            yb = xb if y is x else gather_batch(y, idx)
-            terms = loss_fn(corrupt(xb, cfg.noise, cfg.noise_level, noise), yb)
-            state.optimizer.zero_grad(set_to_none=True)
-            terms["loss"].backward()
-            if cfg.schedule != "constant":
-                for group in state.optimizer.param_groups:
-                    group["lr"] = lr_at(cfg, state.step, cfg.epochs * state.steps_per_epoch)
-            optimizer_step()
-            if update_average:
-                update_average(average, weights, state.step)
-            state.step += 1
-            loss = terms["loss"].item()
-            if not math.isfinite(loss):
-                raise TrainingError(
-                    f"the loss became {loss} at epoch {state.epoch + 1}, step {batch + 1}; "
-                    f"lower the learning rate (now {state.optimizer.param_groups[0]['lr']:g}) or check the data for extreme values"
-                )
-            for k, v in terms.items():
-                sums[k] = sums.get(k, 0.0) + (loss if k == "loss" else v.item()) * idx.numel()
-            for cb in callbacks:
-                cb.on_batch_end(state, batch, {"loss": loss})
+        try:
+            for batch, start in enumerate(range(0, len(order), bs)):
+                idx = order[start:start + bs]
+                xb = gather_batch(x, idx)
+                yb = xb if y is x else gather_batch(y, idx)
+                terms = loss_fn(corrupt(xb, cfg.noise, cfg.noise_level, noise), yb)
+                state.optimizer.zero_grad(set_to_none=True)
+                terms["loss"].backward()
+                if cfg.schedule != "constant":
+                    for group in state.optimizer.param_groups:
+                        group["lr"] = lr_at(cfg, state.step, cfg.epochs * state.steps_per_epoch)
+                optimizer_step()
+                if update_average:
+                    update_average(average, weights, state.step)
+                state.step += 1
+                loss = terms["loss"].item()
+                if not math.isfinite(loss):
+                    raise TrainingError(
+                        f"the loss became {loss} at epoch {state.epoch + 1}, step {batch + 1}; "
+                        f"lower the learning rate (now {state.optimizer.param_groups[0]['lr']:g}) or check the data for extreme values"
+                    )
+                for k, v in terms.items():
+                    sums[k] = sums.get(k, 0.0) + (loss if k == "loss" else v.item()) * idx.numel()
+                for cb in callbacks:
+                    cb.on_batch_end(state, batch, {"loss": loss})
+        finally:
+            if update_average:  # validation, callbacks, checkpoints and whoever catches an error see the average
+                swap_average(state)
         logs = par.mean(sums, len(order))
-        if update_average:  # validation, callbacks and checkpoints see the average
-            swap_average(state)
         if validation_data is not None:
             logs.update({f"val_{k}": v for k, v in par.evaluate(vx, vy, _evaluate_rows).items()})
         logs["epoch_time"] = time.perf_counter() - t0
