@@ -85,10 +85,9 @@ def run_deep(x_train, x_test, args):
     pca_rec = pca.inverse_transform(pca.transform(x_test.numpy()))
     pca_sse = float(((pca_rec - x_test.numpy()) ** 2).sum(axis=1).mean())
     pca_s = time.perf_counter() - t0
-    mcfg, tcfg = aekit.configure("deep", hidden=(1000, 500, 250), encoding_dim=30, code_activation="linear", epochs=epochs,
-                                 activation=args.deep_activation, optimizer="adam", lr=args.deep_lr,
+    mcfg, tcfg = aekit.configure("deep-hinton", epochs=epochs, activation=args.deep_activation, lr=args.deep_lr,  # the flags' defaults are the preset's
                                  batch_size=args.deep_batch_size, loss=args.deep_loss, weight_decay=args.deep_weight_decay, seed=seed,
-                                 noise=args.deep_noise, noise_level=args.deep_noise_level, schedule="cosine", min_lr=args.deep_min_lr, ema=args.deep_ema)
+                                 noise=args.deep_noise, noise_level=args.deep_noise_level, min_lr=args.deep_min_lr, ema=args.deep_ema)
     model = aekit.Autoencoder(mcfg)
     t0 = time.perf_counter()
     h = aekit.fit(model, x_train, None, tcfg, validation_data=x_test, callbacks=[PrintSSE(x_test)], verbose=0).history

@@ -173,6 +173,8 @@ ROWS = {
     "zero limit": (lambda t, r: ["train", "--limit", 0], "limit must be a positive integer, got 0; pass a whole number"),
     "negative patience": (lambda t, r: ["train", "--patience", -1], "patience must be an integer ≥ 0"),
     "moving-average decay of 1": (lambda t, r: ["train", "--ema", 1], "ema is the decay of the weights' moving average and must lie in [0, 1)"),
+    "a recipe with a kind that sets its own training": (lambda t, r: ["train", "--kind", "deep-hinton", "--recipe", "fast"],
+                                                        "--kind deep-hinton sets its own batch_size, epochs, optimizer, schedule"),
     "output folder under a file": (lambda t, r: ["train", "--limit", 50, "--out", text(t, "f.txt", "x") / "run"],
                                    "f.txt is a file; choose another --out folder"),
     "output folder that cannot be created": (lambda t, r: ["train", "--limit", 50, "--out", "/sys/aekit-test-run"],

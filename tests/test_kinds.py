@@ -154,6 +154,24 @@ def test_cli_flags_given_explicitly_win_even_when_equal_to_the_default():
     assert (m.encoding_dim, t.loss, t.optimizer, t.schedule, t.epochs) == (196, "mse", "adam", "onecycle", 3)
 
 
+def test_deep_hinton_sets_its_own_training_and_explicit_flags_still_win():
+    from aekit.cli import build_parser, kind_configs_from_args
+
+    m, t = kind_configs_from_args(build_parser().parse_args(["train", "--kind", "deep-hinton"]))
+    assert (m.hidden, m.encoding_dim, m.activation, m.code_activation) == ((1000, 500, 250), 30, "elu", "linear")
+    assert (t.optimizer, t.learning_rate, t.batch_size, t.epochs, t.schedule, t.min_lr, t.ema, t.weight_decay) == (
+        "adam", 1e-3, 128, 150, "cosine", 2.5e-4, 0.999, 5e-6)  # the recipe of benchmarks/kinds.py's deep row
+    m, t = kind_configs_from_args(build_parser().parse_args(["train", "--kind", "deep-hinton", "--epochs", "3", "--lr", "4e-3"]))
+    assert (t.epochs, t.learning_rate, t.min_lr) == (3, 4e-3, 1e-3)  # the cosine ends at a quarter of the learning rate
+    _, t = configure("deep-hinton", schedule="constant")
+    assert (t.schedule, t.min_lr) == ("constant", 0.0)  # no cosine, no floor: the config stays valid
+    _, t = configure("deep-hinton", optimizer="adadelta")
+    assert (t.learning_rate, t.min_lr) == (1.0, 0.25)
+    with pytest.raises(aekit.ConfigError, match="--kind deep-hinton sets its own batch_size, epochs, optimizer, schedule, "
+                                                "which --recipe fast sets too; drop --recipe"):
+        kind_configs_from_args(build_parser().parse_args(["train", "--kind", "deep-hinton", "--recipe", "fast"]))
+
+
 # --------------------------------------------------------------------------- effects, on real MNIST
 def trained(model_config, x, epochs=6, **train):
     model = Autoencoder(model_config)

@@ -11,6 +11,7 @@ import warnings
 
 from . import __version__
 from .errors import AekitError, ConfigError, DataError
+from .kinds import KINDS
 
 
 def _int_list(text: str) -> tuple[int, ...]:
@@ -86,8 +87,8 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     t.add_argument("--quick", action="store_true", help="a first look: 5 epochs on 10,000 images")
     k = p.add_argument_group("penalties and corruption (the kinds)")
     k.add_argument("--kind", default="undercomplete", metavar="KIND",
-                   help="preset of the options below (explicit flags win): undercomplete (default), complete, overcomplete, "
-                   "sparse, sparse-kl, denoising, contractive, deep, conv")
+                   help="preset of the options below (explicit flags win): " + ", ".join(KINDS).replace("undercomplete", "undercomplete (default)", 1)
+                   + "; deep-hinton also sets the training (Adam, cosine schedule, ema; docs/kinds.md)")
     k.add_argument("--l1", type=float, default=0.0, help="L1 activity penalty on the code (sparse; Keras blog 10e-5)")
     k.add_argument("--kl-beta", type=float, default=0.0, help="weight of the KL sparsity penalty (sparse; UFLDL 3)")
     k.add_argument("--kl-rho", type=float, default=0.05, help="target mean code activation for --kl-beta (UFLDL 0.1)")
@@ -111,17 +112,21 @@ def kind_configs_from_args(args: argparse.Namespace):
     """The configs of `args.kind`: its presets, overridden by every flag given explicitly."""
     from dataclasses import fields
 
-    from .kinds import KINDS, configure
+    from .kinds import configure
 
     from .config import ModelConfig, TrainConfig
 
     given = explicit_args(args)  # flags are named as the config fields they set
     explicit = {f.name: getattr(args, f.name) for cfg in (ModelConfig, TrainConfig) for f in fields(cfg) if f.name in given}
     name = getattr(args, "recipe", None)
-    if name:  # the recipe's training values sit above the kind's presets, below explicit flags (recipe() decides)
-        from .config import RECIPES, recipe
+    from .config import RECIPES, recipe
 
-        keys = set().union(*RECIPES.values())
+    keys = set().union(*RECIPES.values())
+    own = sorted(keys & set(KINDS.get(args.kind, {})))  # training values the kind sets itself (deep-hinton)
+    if own and "recipe" in given:
+        raise ConfigError(f"--kind {args.kind} sets its own {', '.join(own)}, which --recipe {name} sets too; drop --recipe "
+                          "(explicit flags such as --epochs still win over the kind's values)")
+    if name and not own:  # the recipe's training values sit above the kind's presets, below explicit flags (recipe() decides)
         rc = recipe(name, **{k: explicit[k] for k in keys if k in explicit})
         explicit.update({k: getattr(rc, k) for k in keys})
     input_dim = 784  # the image datasets; for --data, read it only when the preset depends on it
@@ -157,19 +162,6 @@ def resume_from_args(args: argparse.Namespace):
                           "(only --epochs, --quiet, --verbose and --no-tensorboard may be given)")
     return resume(args.resume, epochs=args.epochs, tensorboard=False if args.no_tensorboard else None,
                   verbose=0 if args.quiet else args.verbose)
-
-
-def configs_from_args(args: argparse.Namespace):
-    from .config import ModelConfig, recipe
-
-    model = ModelConfig(encoding_dim=args.encoding_dim, hidden=args.hidden, activation=args.activation,
-                        code_activation=args.code_activation, output_activation=args.output_activation, seed=args.seed)
-    given = {k: getattr(args, k) for k in ("epochs", "batch_size", "optimizer", "lr", "schedule") if getattr(args, k) is not None}
-    train = recipe(args.recipe, **given, loss=args.loss,
-                        seed=args.seed, l1=args.l1, kl_beta=args.kl_beta, kl_rho=args.kl_rho, weight_decay=args.weight_decay,
-                        contractive=args.contractive, noise=args.noise, noise_level=args.noise_level, compile=args.compile,
-                        shuffle_block=args.shuffle_block, ema=args.ema, min_lr=args.min_lr)
-    return model, train
 
 
 def cmd_train(args: argparse.Namespace) -> int:
