@@ -1,5 +1,6 @@
-"""Seconds per training epoch of aekit.fit against a plain PyTorch loop (benchmarks/_reference.py), timed
-in the same process on the same data, in alternating blocks so that machine noise hits both alike.
+"""Seconds per training epoch of aekit.fit against two plain PyTorch loops (benchmarks/_reference.py): the lean
+one, and the PyTorch tutorials' DataLoader loop (the issue's "plain PyTorch eager loop"), timed in the same
+process on the same data, in alternating blocks so that machine noise hits all alike.
 
 The tutorial's model (784-32-784, adadelta, batch 256, shuffled, validation on the 10,000 test images
 every epoch) and, with --deep, the deep 784-1000-500-250-30 model. Prints one JSON line at the end.
@@ -22,7 +23,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import aekit  # noqa: E402
 from aekit.train import TrainState, make_optimizer  # noqa: E402
-from _reference import make_optimizer as ref_optimizer, reference_epoch  # noqa: E402
+from _reference import dataloader_epoch, make_optimizer as ref_optimizer, reference_epoch  # noqa: E402
+from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
 
 
 class CpuTimer(aekit.Callback):
@@ -46,6 +48,10 @@ def compare(name: str, model_cfg: aekit.ModelConfig, x, xv, blocks: int, per_blo
     ref = aekit.Autoencoder(model_cfg)
     ref_opt, ref_gen = ref_optimizer(ref, "adadelta", 1.0), torch.Generator().manual_seed(0)
     xt, xvt = torch.from_numpy(x), torch.from_numpy(xv)
+    dl = aekit.Autoencoder(model_cfg)
+    dl_opt = ref_optimizer(dl, "adadelta", 1.0)
+    loader = DataLoader(TensorDataset(xt), batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(0))
+    dl_times = []
     ours_times, ref_times, ref_hist, ref_cpu, cpu = [], [], [], [], CpuTimer()
     compile_s = None
     if compile:  # compiling happens in the first epoch of each fit call: one warm-up call, timed, then blocks
@@ -60,6 +66,7 @@ def compare(name: str, model_cfg: aekit.ModelConfig, x, xv, blocks: int, per_blo
             ref_hist.append(reference_epoch(ref, ref_opt, xt, xvt, batch_size, ref_gen))
             ref_cpu.append(time.process_time() - c0)
             ref_times.append(ref_hist[-1]["epoch_time"])
+            dl_times.append(dataloader_epoch(dl, dl_opt, loader, xvt)["epoch_time"])
         h = aekit.fit(ours, x, x, cfg, validation_data=(xv, xv), verbose=0, state=state, callbacks=[cpu],
                       epochs=state.epoch + per_block).history
         ours_times.extend(h["epoch_time"][-per_block:])
@@ -74,9 +81,12 @@ def compare(name: str, model_cfg: aekit.ModelConfig, x, xv, blocks: int, per_blo
         "reference_cpu_s_per_epoch": round(statistics.median(ref_cpu), 3),
         "cpu_speedup": round(statistics.median(ref_cpu) / statistics.median(cpu.times), 2),
         "aekit_val_loss": round(h["val_loss"][-1], 4), "reference_val_loss": round(ref_hist[-1]["val_loss"], 4),
+        "dataloader_s_per_epoch": round(statistics.median(dl_times), 3),
+        "speedup_vs_dataloader": round(statistics.median(dl_times) / statistics.median(ours_times), 2),
     }
     print(f"{name + (' (compile)' if compile else ''):20s} aekit {row['aekit_s_per_epoch']:.3f} s/epoch   reference {row['reference_s_per_epoch']:.3f} s/epoch   "
-          f"speedup {row['speedup']:.2f}x (CPU time {row['cpu_speedup']:.2f}x)   val_loss {row['aekit_val_loss']:.4f} vs {row['reference_val_loss']:.4f}", flush=True)
+          f"speedup {row['speedup']:.2f}x (CPU time {row['cpu_speedup']:.2f}x)   val_loss {row['aekit_val_loss']:.4f} vs {row['reference_val_loss']:.4f}   "
+          f"DataLoader loop {row['dataloader_s_per_epoch']:.3f} s/epoch ({row['speedup_vs_dataloader']:.2f}x)", flush=True)
     return row
 
 
