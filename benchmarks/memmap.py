@@ -3,7 +3,8 @@ and training rate per image, against training on the same rows loaded into memor
 
 The file is written to /tmp block by block (never held in memory) and deleted at the end. Each run happens
 in a fresh child process so that its peak RSS (resource.getrusage ru_maxrss) is its own; both validate on
-the 10,000 MNIST test images every epoch. Prints one JSON line at the end.
+the 10,000 MNIST test images every epoch. A last child runs `aekit train --data FILE` for one epoch (its own
+validation split, checkpoint, metrics and figures) and reports its peak RSS too. Prints one JSON line at the end.
 
     python benchmarks/memmap.py [--copies 10] [--epochs 1] [--threads N] [--shuffle-block 16]
 """
@@ -47,6 +48,20 @@ def child(path: str, epochs: int, threads: int | None, in_memory: bool, shuffle_
                       "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
+def cli_child(path: str, epochs: int, threads: int | None, shuffle_block: int) -> None:
+    """`aekit train --data FILE` in this process (a run folder in a temporary directory), then its peak RSS."""
+    import torch
+
+    from aekit.cli import main as aekit_main
+
+    if threads:
+        torch.set_num_threads(threads)
+    with tempfile.TemporaryDirectory() as out:
+        rc = aekit_main(["train", "--data", path, "--epochs", str(epochs), "--shuffle-block", str(shuffle_block), "--quiet",
+                         "--no-tensorboard", "--out", str(Path(out) / "run")])
+    print(json.dumps({"rc": rc, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+
+
 def run_child(path: Path, args, in_memory: bool) -> dict:
     cmd = [sys.executable, __file__, "--child", str(path), "--epochs", str(args.epochs)] + (["--in-memory"] if in_memory else [])
     cmd += ["--shuffle-block", str(1 if in_memory else args.shuffle_block)]
@@ -64,11 +79,14 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--child", help=argparse.SUPPRESS)
     ap.add_argument("--in-memory", action="store_true", help=argparse.SUPPRESS)
+    ap.add_argument("--cli-child", help=argparse.SUPPRESS)
     ap.add_argument("--shuffle-block", type=int, default=1,
                     help="TrainConfig.shuffle_block of the memmap run (the in-memory run always shuffles rows one by one)")
     args = ap.parse_args()
     if args.child:
         return child(args.child, args.epochs, args.threads, args.in_memory, args.shuffle_block)
+    if args.cli_child:
+        return cli_child(args.cli_child, args.epochs, args.threads, args.shuffle_block)
     import aekit
 
     ds = aekit.load_dataset("mnist")
@@ -83,17 +101,22 @@ def main() -> None:
         before = run_child(path, args, in_memory=True)
         res = run_child(path, args, in_memory=False)
         after = run_child(path, args, in_memory=True)
+        cmd = [sys.executable, __file__, "--cli-child", str(path), "--epochs", "1", "--shuffle-block", str(args.shuffle_block)]
+        cli = json.loads(subprocess.run(cmd + (["--threads", str(args.threads)] if args.threads else []), check=True,
+                                        capture_output=True, text=True).stdout.strip().splitlines()[-1])
     finally:
         path.unlink(missing_ok=True)
     rate, ref = res["rate"], (before["rate"] + after["rate"]) / 2
     print(f"memmap: {res['rows']:,} rows, {min(res['epoch_time']):.2f} s/epoch = {rate:,.0f} images/s, peak RSS {res['peak_rss_mib']:.0f} MiB")
     print(f"in memory (same rows, before/after): {before['rate']:,.0f} / {after['rate']:,.0f} images/s, "
           f"peak RSS {before['peak_rss_mib']:.0f} MiB")
+    print(f"aekit train --data (1 epoch, run folder written): peak RSS {cli['peak_rss_mib']:.0f} MiB")
     print(json.dumps({"benchmark": "memmap", "rows": res["rows"], "file_gib": round(res["rows"] * 784 * 4 / 2**30, 2),
                       "peak_rss_mib": round(res["peak_rss_mib"]), "memmap_images_per_s": round(rate),
                       "in_memory_images_per_s": round(ref), "rate_ratio_memmap_to_in_memory": round(rate / ref, 2),
                       "val_loss": round(res["val_loss"], 4), "in_memory_val_loss": round(before["val_loss"], 4),
-                      "in_memory_peak_rss_mib": round(before["peak_rss_mib"]), "shuffle_block": args.shuffle_block,
+                      "in_memory_peak_rss_mib": round(before["peak_rss_mib"]), "cli_peak_rss_mib": round(cli["peak_rss_mib"]),
+                      "cli_rc": cli["rc"], "shuffle_block": args.shuffle_block,
                       "threads": args.threads}))
 
 

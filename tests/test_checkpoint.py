@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 
 import aekit
 from aekit import Autoencoder, ModelConfig, TrainConfig, fit, load_model
-from aekit.checkpoint import (BEST, CHECKPOINT_DIR, LAST, Checkpoint, EarlyStopping, checkpoint_epoch,
+from aekit.checkpoint import (BEST, CHECKPOINT_DIR, LAST, Checkpoint, EarlyStopping, checkpoint_epoch, data_fingerprint,
                               load_checkpoint, save_checkpoint)
 from aekit.config import replace
 from aekit.errors import ModelFileError, TrainingError
@@ -406,3 +406,21 @@ def test_ctrl_c_waits_until_the_checkpoint_is_written():
         assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     finally:
         signal.signal(signal.SIGINT, before)
+
+
+def _rss_file_kib() -> int:
+    """Pages of mapped files in this process's RSS (Linux /proc/self/status), in KiB."""
+    line = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("RssFile:"))
+    return int(line.split()[1])
+
+
+def test_fingerprint_of_a_memmap_leaves_its_pages_unmapped(tmp_path):
+    path = tmp_path / "rows.npy"
+    np.save(path, np.random.default_rng(0).random((40_000, 784), dtype=np.float32))  # 125 MB
+    x = aekit.load_array(path)
+    assert isinstance(x, np.memmap)
+    before = _rss_file_kib()
+    fingerprint = data_fingerprint(x)
+    grown = _rss_file_kib() - before
+    assert grown < 16 * 1024, f"reading the fingerprint left {grown / 1024:.0f} MiB of the file mapped"
+    assert fingerprint == data_fingerprint(np.load(path))  # the same digest as the rows in memory
