@@ -23,6 +23,26 @@ def rng():
     return np.random.default_rng(0)
 
 
+@pytest.fixture()
+def rss_file_kib():
+    """A function: the pages of mapped files in this process's RSS (Linux /proc/self/status), in KiB."""
+    from pathlib import Path
+
+    def read() -> int:
+        line = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("RssFile:"))
+        return int(line.split()[1])
+
+    return read
+
+
+@pytest.fixture()
+def big_npy(tmp_path):
+    """A 125 MB float32 .npy of 40,000 rows of 784 values in [0, 1] (never read before: none of it mapped)."""
+    path = tmp_path / "rows.npy"
+    np.save(path, np.random.default_rng(0).random((40_000, 784), dtype=np.float32))
+    return path
+
+
 @pytest.fixture(scope="session")
 def tiny_runs(tmp_path_factory):
     """Two real run folders (MNIST, 300 training rows, 2 epochs): a plain one and a sparse denoising one."""

@@ -33,6 +33,16 @@ def test_scores_are_per_row_reconstruction_errors(zeros_model, mnist_small):
         anomaly_scores(zeros_model, x, score="mae")
 
 
+def test_scoring_a_memmap_reads_it_in_blocks(zeros_model, big_npy, rss_file_kib):
+    x = aekit.load_array(big_npy)
+    before = rss_file_kib()
+    scores = {score: anomaly_scores(zeros_model, x, score=score) for score in ("mse", "bce")}  # bce scans the range too
+    grown = rss_file_kib() - before
+    assert grown < 16 * 1024, f"scoring left {grown / 1024:.0f} MiB of the file mapped"
+    for score, values in scores.items():
+        np.testing.assert_array_equal(values, anomaly_scores(zeros_model, np.load(big_npy), score=score))
+
+
 def test_one_class_mnist_separates_the_trained_digit(zeros_model, mnist_small):
     x, y = mnist_small[2], mnist_small[3]
     res = anomaly(zeros_model, x, labels=y, normal=[0], contamination=0.1)

@@ -408,19 +408,12 @@ def test_ctrl_c_waits_until_the_checkpoint_is_written():
         signal.signal(signal.SIGINT, before)
 
 
-def _rss_file_kib() -> int:
-    """Pages of mapped files in this process's RSS (Linux /proc/self/status), in KiB."""
-    line = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith("RssFile:"))
-    return int(line.split()[1])
 
-
-def test_fingerprint_of_a_memmap_leaves_its_pages_unmapped(tmp_path):
-    path = tmp_path / "rows.npy"
-    np.save(path, np.random.default_rng(0).random((40_000, 784), dtype=np.float32))  # 125 MB
-    x = aekit.load_array(path)
+def test_fingerprint_of_a_memmap_leaves_its_pages_unmapped(big_npy, rss_file_kib):
+    x = aekit.load_array(big_npy)
     assert isinstance(x, np.memmap)
-    before = _rss_file_kib()
+    before = rss_file_kib()
     fingerprint = data_fingerprint(x)
-    grown = _rss_file_kib() - before
+    grown = rss_file_kib() - before
     assert grown < 16 * 1024, f"reading the fingerprint left {grown / 1024:.0f} MiB of the file mapped"
-    assert fingerprint == data_fingerprint(np.load(path))  # the same digest as the rows in memory
+    assert fingerprint == data_fingerprint(np.load(big_npy))  # the same digest as the rows in memory

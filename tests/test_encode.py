@@ -33,6 +33,17 @@ def test_encode_gives_the_models_codes(run, mnist_small):
     assert reconstruct(run, x).shape == (64, 784)
 
 
+def test_encoding_a_memmap_reads_it_in_blocks(run, big_npy, rss_file_kib):
+    rows = load_rows(big_npy)
+    assert isinstance(rows.x, np.memmap)  # a float32 .npy is not copied into memory
+    before = rss_file_kib()
+    codes = encode(run, rows.x)
+    grown = rss_file_kib() - before
+    assert grown < 16 * 1024, f"encoding left {grown / 1024:.0f} MiB of the file mapped"
+    np.testing.assert_array_equal(codes, encode(run, np.load(big_npy)))
+    np.testing.assert_array_equal(reconstruct(run, rows.x[:100]), reconstruct(run, np.load(big_npy)[:100]))
+
+
 def test_wrong_feature_count_is_a_data_error(run):
     with pytest.raises(DataError, match="has 30 features but the model expects 784"):
         encode(run, np.zeros((5, 30), dtype=np.float32))

@@ -20,6 +20,7 @@ import torch
 from .errors import ConfigError, DataError
 from .inputs import as_input, load_any_model
 from .models import Autoencoder
+from .train import _blocks, _unit_range
 
 SCORES = ("mse", "bce")
 
@@ -31,19 +32,21 @@ def anomaly_scores(model: Autoencoder | str | os.PathLike, x: Any, *, score: str
         raise ConfigError(f"unknown score {score!r}; choose one of: {', '.join(SCORES)}")
     model, _ = load_any_model(model)
     model.eval()
-    xt = as_input(model, x)
-    if score == "bce" and (float(xt.min()) < 0 or float(xt.max()) > 1):
-        raise DataError("the 'bce' score needs values in [0, 1]; scale the data or use the 'mse' score")
-    out = []
-    for i in range(0, xt.shape[0], batch_size):
-        xb = xt[i:i + batch_size]
+    xt = as_input(model, x, keep_memmap=True)  # a memmap is read a block at a time
+    if score == "bce":
+        lo, hi = _unit_range(xt)
+        if lo < 0 or hi > 1:
+            raise DataError("the 'bce' score needs values in [0, 1]; scale the data or use the 'mse' score")
+    out = np.empty(xt.shape[0], dtype=np.float64)  # filled in place: a list of small results kept the heap from shrinking
+    for start, xb in _blocks(xt, batch_size):
         rb = model(xb)
         if score == "mse":
-            out.append(((rb - xb) ** 2).mean(dim=1))
+            row = ((rb - xb) ** 2).mean(dim=1)
         else:
             p = rb.clamp(1e-7, 1 - 1e-7)
-            out.append(-(xb * p.log() + (1 - xb) * (1 - p).log()).mean(dim=1))
-    return torch.cat(out).numpy().astype(np.float64)
+            row = -(xb * p.log() + (1 - xb) * (1 - p).log()).mean(dim=1)
+        out[start:start + len(row)] = row.numpy()
+    return out
 
 
 def threshold_from(scores: Any, *, contamination: float | None = None, reference: Any = None,

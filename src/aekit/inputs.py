@@ -62,7 +62,7 @@ def load_rows(spec: str | os.PathLike, *, labels: str | os.PathLike | None = Non
         if not Path(spec).exists() and Path(spec).suffix.lower() not in (".npy", ".csv", ".parquet"):
             raise DataError(f"{spec}: neither a dataset ({', '.join(DATASETS)}, optionally :test or :train) "
                             "nor an existing file; pass a .npy, .csv or .parquet file")
-        rows = Rows(np.array(load_array(spec)), None, None, Path(spec).name)  # a writable copy for torch
+        rows = Rows(load_array(spec), None, None, Path(spec).name)  # a float32 .npy stays a memmap: read in blocks
     if labels is not None:
         rows.y = load_labels(labels, len(rows.x))
     if limit is not None:
@@ -113,17 +113,26 @@ def image_shape_of(model: Autoencoder, rows: Rows | None = None) -> tuple[int, i
     return (side, side) if side * side == model.config.input_dim and side >= 4 else None
 
 
-def as_input(model: Autoencoder, x: Any, name: str = "input") -> torch.Tensor:
-    """`x` as a float tensor of rows, checked against the model's feature count."""
+def as_input(model: Autoencoder, x: Any, name: str = "input", *, keep_memmap: bool = False) -> torch.Tensor | np.memmap:
+    """`x` as a float tensor of rows, checked against the model's feature count; with `keep_memmap` a float32
+    memmap stays one (for `blocks`, which reads it a block at a time)."""
     from .train import as_rows, check_features
 
-    t = as_rows(x, name)
+    t = as_rows(x, name, keep_memmap=keep_memmap)
     check_features(model, t, name)
     return t
 
 
 @torch.no_grad()
-def batched(fn, x: torch.Tensor, batch_size: int = 4096) -> np.ndarray:
-    """`fn` applied to `x` in row batches, as one float32 numpy array."""
-    outs = [fn(x[i:i + batch_size]) for i in range(0, x.shape[0], batch_size)]
-    return torch.cat(outs).numpy().astype(np.float32, copy=False)
+def batched(fn, x: torch.Tensor | np.memmap, batch_size: int = 4096) -> np.ndarray:
+    """`fn` applied to `x` in row batches, as one float32 numpy array (a memmap is read a batch at a time, its
+    pages leaving RSS after each)."""
+    from .train import _blocks
+
+    out = None  # filled in place: a list of per-batch results kept the heap from shrinking
+    for start, xb in _blocks(x, batch_size):
+        yb = fn(xb).reshape(len(xb), -1)
+        if out is None:
+            out = np.empty((x.shape[0], yb.shape[1]), dtype=np.float32)
+        out[start:start + len(yb)] = yb.numpy()
+    return out if out is not None else np.empty((0, 0), dtype=np.float32)
