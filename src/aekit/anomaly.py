@@ -134,7 +134,7 @@ def anomaly(model: Autoencoder | str | os.PathLike, x: Any, *, reference: Any = 
     return AnomalyResult(scores, threshold, (scores > threshold).astype(np.int64), rule, y, auc)
 
 
-def validation_rows(config: dict[str, Any]) -> np.ndarray | None:
+def validation_rows(config: dict[str, Any]) -> np.ndarray | np.memmap | None:
     """The validation rows a run was trained with, rebuilt from its config.json (None if it had none)."""
     from .runs import load_run_data
 
@@ -144,7 +144,7 @@ def validation_rows(config: dict[str, Any]) -> np.ndarray | None:
     seed = int((config.get("train") or {}).get("seed", 0))
     rd = load_run_data(data.get("dataset") or "mnist", data.get("data"), val_data=data.get("val_data"),
                        data_dir=data.get("data_dir"), limit=data.get("limit"), val_split=data.get("val_split", 0.1), seed=seed)
-    return None if rd.x_val is None else np.asarray(rd.x_val)
+    return rd.x_val  # a memmap's last rows stay on disk (read in blocks by `anomaly_scores`)
 
 
 def write_scores(result: AnomalyResult, path: str | os.PathLike) -> Path:
