@@ -66,6 +66,31 @@ def test_bad_data_leaves_no_run_folder(tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+def test_bad_validation_data_leaves_no_run_folder(tmp_path, rng):
+    np.save(tmp_path / "x.npy", rng.random((40, 4), dtype=np.float32))
+    np.save(tmp_path / "v.npy", rng.random((10, 4), dtype=np.float32) * 3)
+    with pytest.raises(DataError, match=r"the validation data has values outside \[0, 1\]"):
+        train(None, TrainConfig(epochs=1), data=str(tmp_path / "x.npy"), val_data=str(tmp_path / "v.npy"), out=tmp_path / "r", verbose=0)
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_run_scans_its_rows_once(tmp_path, rng, monkeypatch):
+    import collections
+    import importlib
+
+    train_module = importlib.import_module("aekit.train")  # the module (aekit.train is also the function `train`)
+    finite, ranged = collections.Counter(), []
+    real_finite, real_range = train_module._check_finite, train_module._unit_range
+    monkeypatch.setattr(train_module, "_check_finite", lambda block, name, start=0: finite.update([name]) or real_finite(block, name, start))
+    monkeypatch.setattr(train_module, "_unit_range", lambda x: ranged.append(x.shape[0]) or real_range(x))
+    np.save(tmp_path / "x.npy", rng.random((200, 6), dtype=np.float32))
+    train(None, TrainConfig(epochs=2, batch_size=32), data=str(tmp_path / "x.npy"), out=tmp_path / "r", tensorboard=False, verbose=0)
+    assert ranged == [180, 20]  # the [0, 1] check: training and validation rows, once each
+    # NaN/inf: once each before the run folder exists, none in `fit` ("x", "validation x"); then the final
+    # metrics look at up to 10,000 validation rows and the Jacobian norm at 1,000 of them ("x" twice)
+    assert finite == {"training data": 1, "validation data": 1, "x": 2}
+
+
 def test_val_split_of_a_memmapped_npy_keeps_both_parts_on_disk(tmp_path):
     import numpy as np
 

@@ -326,6 +326,8 @@ def test_range_checks_scan_each_array_once(monkeypatch):
     cfg = aekit.TrainConfig(epochs=1, batch_size=32, noise="gaussian", noise_level=0.3)  # bce and noise: both need [0, 1]
     fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x, None, cfg, validation_data=x[:16], verbose=0)
     assert scanned == [64, 16]
+    fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x, None, cfg, validation_data=x[:16], verbose=0, check_input=False)
+    assert scanned == [64, 16]  # rows checked already: no scan
     with pytest.raises(DataError, match=r"the input has values outside \[0, 1\] .* but gaussian noise"):
         fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x * 2 - 1, None, cfg, loss="mse", verbose=0)
 

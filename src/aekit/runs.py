@@ -202,9 +202,7 @@ def train(
             raise DataError(f"the data has {features} features but input_dim is {model_config.input_dim}; drop --input-dim or fix the data")
     if model_config.image_shape is None and rd.image_shape is not None:
         model_config = replace(model_config, image_shape=rd.image_shape)
-    x_train = as_rows(rd.x_train, "training data", keep_memmap=True)
-    check_ranges(train_config, x_train, "the training data")
-    x_val = None if rd.x_val is None else as_rows(rd.x_val, "validation data", keep_memmap=True)
+    x_train, x_val = checked_rows(rd, train_config)  # every check before the run folder exists
     path = distributed.on_main(prepare_out, out if out is not None else default_out(rd.name), overwrite)
     seed_globals(train_config.seed)
     model = Autoencoder(model_config)
@@ -231,6 +229,17 @@ def train(
     return _fit_and_write(path, model, rd, x_train, x_val, train_config, None, tensorboard, verbose, callbacks)
 
 
+def checked_rows(rd: RunData, train_config: TrainConfig):
+    """The training and validation rows (a memmap stays one), scanned once each for NaN/inf and, where the loss or
+    the noise needs it, for values outside [0, 1]; `fit` is then told not to scan them again."""
+    x_train = as_rows(rd.x_train, "training data", keep_memmap=True)
+    x_val = None if rd.x_val is None else as_rows(rd.x_val, "validation data", keep_memmap=True)
+    check_ranges(train_config, x_train, "the training data")
+    if x_val is not None:
+        check_ranges(train_config, x_val, "the validation data")
+    return x_train, x_val
+
+
 def _absolute(path: str | os.PathLike | None) -> str | None:
     """A data path as an absolute one, so that `resume` finds the data from any working directory."""
     return None if path is None else str(Path(path).resolve())
@@ -252,7 +261,8 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
     t0 = time.perf_counter()
     done = state.epoch if state is not None else 0
     try:
-        history = fit(model, x_train, None, train_config, validation_data=x_val, callbacks=cbs, verbose=verbose if main else 0, state=state)
+        history = fit(model, x_train, None, train_config, validation_data=x_val, callbacks=cbs, verbose=verbose if main else 0,
+                      state=state, check_input=False)  # checked by `checked_rows` before the run folder was made
     except (TrainingError, KeyboardInterrupt) as exc:
         kept = checkpoint.saved_epoch if checkpoint is not None and checkpoint.saved_epoch is not None else done
         where = (f"the last complete epoch ({kept}) is kept in {path / CHECKPOINT_DIR / LAST}" if kept
@@ -327,13 +337,11 @@ def resume(run: str | os.PathLike, *, epochs: int | None = None, tensorboard: bo
     else:
         seed_globals(train_config.seed)  # as `train` did
         model = Autoencoder(model_config)
-    x_train = as_rows(rd.x_train, "training data", keep_memmap=True)  # as `train`: a memmap stays on disk
+    x_train, x_val = checked_rows(rd, train_config)  # as `train`: a memmap stays on disk
     check_features(model, x_train, "the training data")
     if state is not None and meta.get("data_fingerprint") not in (None, data_fingerprint(rd.x_train)):
         raise DataError(f"the training data of {path} have changed since the checkpoint (same shape, other values); "
                         "resume with the data the run started with, or start a new run")
-    check_ranges(train_config, x_train, "the training data")
-    x_val = None if rd.x_val is None else as_rows(rd.x_val, "validation data", keep_memmap=True)
     if x_val is not None:
         check_features(model, x_val, "the validation data")
     if train_config.epochs != config["train"]["epochs"] and distributed.is_main():

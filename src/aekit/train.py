@@ -300,6 +300,7 @@ def fit(
     callbacks: Sequence[Callback] = (),
     verbose: int = 1,
     state: TrainState | None = None,
+    check_input: bool = True,
     **overrides: Any,
 ) -> History:
     """Train `model` to map `x` to `y` (default `x`), Keras-style.
@@ -308,21 +309,25 @@ def fit(
     `x` may be a float32 ``np.memmap`` (``aekit.load_array`` of a .npy): each batch is read from the file.
     With ``ema`` > 0 the validation figures are those of the weights' moving average, and the model ends with it.
     Keyword overrides replace fields of `config`. `verbose` 0 is quiet, 1 a bar per epoch,
-    2 a line per epoch. Pass `state` (from a checkpoint) to resume where it stopped.
+    2 a line per epoch. Pass `state` (from a checkpoint) to resume where it stopped. ``check_input=False`` skips
+    the NaN/inf and [0, 1] scans of the rows (for rows already checked, as ``aekit.train`` checks them before it
+    creates the run folder); shapes and feature counts are checked either way.
     """
     cfg = replace(config or TrainConfig(), **overrides) if overrides else (config or TrainConfig())
-    x_given, x = x, as_rows(x, "x", keep_memmap=True)
-    y = x if y is None or y is x_given else as_rows(y, "y", keep_memmap=True)
+    x_given, x = x, as_rows(x, "x", keep_memmap=True, check=check_input)
+    y = x if y is None or y is x_given else as_rows(y, "y", keep_memmap=True, check=check_input)
     check_features(model, x)
     if y.shape != x.shape:
         raise DataError(f"y has shape {tuple(y.shape)} but x has {tuple(x.shape)}; an autoencoder's target has the input's shape")
-    check_ranges(cfg, x, "the input", y, "the target")
+    if check_input:
+        check_ranges(cfg, x, "the input", y, "the target")
     if validation_data is not None:
         vx, vy = validation_data if isinstance(validation_data, tuple) else (validation_data, None)
-        vx_given, vx = vx, as_rows(vx, "validation x", keep_memmap=True)
-        vy = vx if vy is None or vy is vx_given else as_rows(vy, "validation y", keep_memmap=True)
+        vx_given, vx = vx, as_rows(vx, "validation x", keep_memmap=True, check=check_input)
+        vy = vx if vy is None or vy is vx_given else as_rows(vy, "validation y", keep_memmap=True, check=check_input)
         check_features(model, vx, "validation x")
-        check_ranges(cfg, vx, "the validation input", vy, "the validation target")
+        if check_input:
+            check_ranges(cfg, vx, "the validation input", vy, "the validation target")
     n = x.shape[0]
     from .kinds import warn_identity_risk
 
