@@ -190,6 +190,25 @@ def test_two_processes_match_one_at_the_same_global_batch(tmp_path):
         assert torch.allclose(w, one.state_dict()[name], rtol=0, atol=1e-6), name
 
 
+def test_kl_sparsity_is_over_the_global_batch_under_two_processes(tmp_path):
+    out = tmp_path / "ddp"
+    proc, _, _ = torchrun(tmp_path, "train", "--kind", "sparse-kl", "--optimizer", "adam", "--limit", "1000", "--epochs", "2",
+                          "--batch-size", "200", "--out", str(out), "-q", "--no-tensorboard")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    model_config, train_config = aekit.configure("sparse-kl", optimizer="adam", epochs=2, batch_size=200)
+    ds = aekit.load_dataset("mnist", limit=1000)
+    one = aekit.Autoencoder(model_config)
+    h = aekit.fit(one, ds.x_train, None, train_config, validation_data=ds.x_test, verbose=0).history
+    ddp = json.loads((out / "history.json").read_text())["history"]
+    # ρ̂ is the mean code over the global batch of 200, not over each rank's 100 rows: the penalty, the loss and
+    # the weights are those of one process (validation is sharded, so val_kl is per rank's slice: not compared)
+    assert ddp["kl"] == pytest.approx(h["kl"], abs=TOL) and ddp["loss"] == pytest.approx(h["loss"], abs=TOL)
+    assert ddp["val_recon"] == pytest.approx(h["val_recon"], abs=TOL)
+    model, _, _ = aekit.load_run(out)
+    for name, w in model.state_dict().items():
+        assert torch.allclose(w, one.state_dict()[name], rtol=0, atol=1e-6), name
+
+
 def test_memory_mapped_rows_and_resume_under_two_processes(tmp_path):
     rows = aekit.load_dataset("mnist", limit=600)
     np.save(tmp_path / "x.npy", rows.x_train[:600])

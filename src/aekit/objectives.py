@@ -60,8 +60,24 @@ def l1_activity(code: torch.Tensor) -> torch.Tensor:
 
 def kl_sparsity(code: torch.Tensor, rho: float, eps: float = 1e-7) -> torch.Tensor:
     """Σ_j KL(ρ ‖ ρ̂_j), ρ̂_j the mean activation of code unit j over the batch (UFLDL; sigmoid code)."""
-    rho_hat = code.mean(dim=0).clamp(eps, 1 - eps)
+    rho_hat = batch_mean(code).clamp(eps, 1 - eps)
     return (rho * torch.log(rho / rho_hat) + (1 - rho) * torch.log((1 - rho) / (1 - rho_hat))).sum()
+
+
+def batch_mean(code: torch.Tensor) -> torch.Tensor:
+    """The mean of `code` over the batch's rows. Training under torchrun, over the global batch: every rank's
+    rows, summed with a differentiable ``all_reduce`` (as SyncBatchNorm), so that the penalty and its gradient are
+    those of one process. Elsewhere (one process, or validation, which each rank runs on its own slice) the
+    rows at hand."""
+    import torch.distributed as dist
+
+    if not (code.requires_grad and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
+        return code.mean(dim=0)
+    from torch.distributed.nn.functional import all_reduce
+
+    rows = torch.tensor([float(code.shape[0])], dtype=code.dtype, device=code.device)
+    total = all_reduce(torch.cat([code.sum(dim=0), rows]))
+    return total[:-1] / total[-1]
 
 
 def weight_decay(model: Autoencoder) -> torch.Tensor:
