@@ -231,9 +231,14 @@ def train(
 
 def checked_rows(rd: RunData, train_config: TrainConfig):
     """The training and validation rows (a memmap stays one), scanned once each for NaN/inf and, where the loss or
-    the noise needs it, for values outside [0, 1]; `fit` is then told not to scan them again."""
+    the noise needs it, for values outside [0, 1], with as many columns each; `fit` is then told not to scan
+    them again. Every check here comes before the run folder is made."""
     x_train = as_rows(rd.x_train, "training data", keep_memmap=True)
     x_val = None if rd.x_val is None else as_rows(rd.x_val, "validation data", keep_memmap=True)
+    if x_val is not None and x_val.shape[1] != x_train.shape[1]:
+        v, t = x_val.shape[1], x_train.shape[1]
+        raise DataError(f"the validation data has {v} feature{'s' * (v != 1)} but the training data has {t}; "
+                        "pass validation rows with the same columns")
     check_ranges(train_config, x_train, "the training data")
     if x_val is not None:
         check_ranges(train_config, x_val, "the validation data")
