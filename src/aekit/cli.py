@@ -47,6 +47,25 @@ def explicit_args(args: argparse.Namespace) -> set[str]:
     return {k for k, v in vars(args).items() if v is not None and not isinstance(v, tuple(_DEFAULT_TYPES.values()))}
 
 
+def check_outputs(*files, folders=()) -> None:
+    """Refuse, before any work is done, an output that cannot be written: a file or folder under an existing file,
+    a folder where a file goes or a file where a folder goes, or a place without write permission. Creates nothing."""
+    import os
+    from pathlib import Path
+
+    for given, is_folder in [(f, False) for f in files if f] + [(f, True) for f in folders if f]:
+        path = Path(given)
+        if path.exists() and path.is_dir() != is_folder:
+            raise DataError(f"{path}: cannot write here (it is {'a file' if is_folder else 'a folder'}); choose another path")
+        place = path if is_folder else path.parent
+        while not place.exists() and place != place.parent:
+            place = place.parent
+        if not place.is_dir():
+            raise DataError(f"{path}: cannot write here ({place} is a file); choose a writable folder")
+        if not os.access(place, os.W_OK | os.X_OK):
+            raise DataError(f"{path}: cannot write here (no write permission in {place}); choose a writable folder")
+
+
 def add_train_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train an autoencoder and write a run folder",
                        description="Train an autoencoder. With no options: the Keras tutorial "
@@ -245,6 +264,7 @@ def cmd_impute(args: argparse.Namespace) -> int:
         raise ConfigError("pass either INPUT (a table with empty cells) or --ratings FILE, not both or neither")
     if os.path.splitext(args.output)[1].lower() not in TABLE_SUFFIXES:
         raise ConfigError(f"{args.output}: the output must end with one of {', '.join(TABLE_SUFFIXES)}")
+    check_outputs(args.output, args.report)
     if args.ratings:
         table, users, items = read_ratings(args.ratings)
         if users.dtype.kind not in "iuf":
@@ -319,6 +339,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from .inputs import load_any_model
     from .plots import save_figure
 
+    check_outputs(args.output, args.plot)
     model, _ = load_any_model(args.run)
     rows = _rows(args)
     codes = encode(model, rows.x)
@@ -353,6 +374,9 @@ def cmd_features(args: argparse.Namespace) -> int:
     from .features import features, write_features
     from .inputs import load_any_model
 
+    run = Path(args.run)
+    out = args.out or (run / "features" if run.is_dir() else run.with_name(run.stem + "-features"))
+    check_outputs(folders=[out])
     model, config = load_any_model(args.run)
     data = config.get("data") or {}
     if args.input is None and data.get("dataset"):
@@ -365,8 +389,6 @@ def cmd_features(args: argparse.Namespace) -> int:
         x = validation_rows(config) if data else None
         x = x[:args.limit] if x is not None and args.limit else x
     f = features(model, x, top=args.top)
-    run = Path(args.run)
-    out = args.out or (run / "features" if run.is_dir() else run.with_name(run.stem + "-features"))
     for path in write_features(f, out, x, max_units=args.max_units):
         print(path)
     return 0
@@ -396,6 +418,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     from .inputs import image_shape_of, load_any_model
     from .plots import save_figure
 
+    check_outputs(args.output, args.save_noisy, args.plot)
     model, config = load_any_model(args.run)
     rows = _rows(args, labels=False)
     res = denoise(args.run, rows.x, noise=args.noise, noise_level=args.noise_level,
@@ -441,6 +464,7 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
     from .data import load_array
     from .plots import histogram, save_figure
 
+    check_outputs(args.output, args.plot)
     rows = _rows(args)
     reference = None if args.reference is None else load_array(args.reference)
     labels = rows.y
@@ -463,6 +487,7 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     from .export import export
 
+    check_outputs(folders=[args.out])
     paths = export(args.run, args.out, opset=args.opset, verify=not args.no_verify)
     for name, path in paths.items():
         print(f"{name}: {path}")
@@ -484,6 +509,7 @@ def add_export_parser(sub) -> argparse.ArgumentParser:
 def cmd_report(args: argparse.Namespace) -> int:
     from .report import report
 
+    check_outputs(args.out)
     print(report(args.run, args.out))
     return 0
 
@@ -501,6 +527,7 @@ def add_report_parser(sub) -> argparse.ArgumentParser:
 def cmd_compare(args: argparse.Namespace) -> int:
     from .compare import compare
 
+    check_outputs(args.html)
     print(compare(args.runs, html=args.html))
     if args.html:
         print(f"wrote {args.html}")
@@ -560,6 +587,11 @@ def main(argv: list[str] | None = None) -> int:
     except AekitError as exc:
         _close_progress_bars()
         print(f"aekit: error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a write that failed past the up-front checks (disk full, permissions changed …)
+        _close_progress_bars()
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"aekit: error: {where}{exc.strerror or exc}; check the path, its permissions and the free disk space", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM during training (aekit.checkpoint.Interrupted)
         _close_progress_bars()

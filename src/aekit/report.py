@@ -245,7 +245,7 @@ def jacobian_figure(norms: np.ndarray):
 def _eval_rows(config: Mapping[str, Any], x: Any) -> tuple[np.ndarray | None, str]:
     """Rows to draw the figures from: `x` if given, else the run's evaluation data loaded again."""
     if x is not None:
-        return np.asarray(x[:_ROWS_FOR_FIGURES], dtype=np.float32), ""
+        return np.array(x[:_ROWS_FOR_FIGURES], dtype=np.float32), ""  # a copy: a memmap's view is read-only
     from .runs import load_run_data
 
     d = config.get("data") or {}
@@ -255,7 +255,7 @@ def _eval_rows(config: Mapping[str, Any], x: Any) -> tuple[np.ndarray | None, st
     except (AekitError, OSError) as exc:
         return None, f"The run's data could not be loaded again ({exc}), so the figures that need it are left out."
     rows = rd.x_val if rd.x_val is not None else rd.x_train
-    return np.asarray(rows[:_ROWS_FOR_FIGURES], dtype=np.float32), ""
+    return np.array(rows[:_ROWS_FOR_FIGURES], dtype=np.float32), ""  # a copy: a memmap's view is read-only
 
 
 def _kind_figures(model, config: Mapping[str, Any], x: np.ndarray, has_reconstructions: bool) -> list[str]:

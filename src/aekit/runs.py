@@ -147,7 +147,7 @@ def write_figures(path: Path, model: Autoencoder, x: np.ndarray, history: Histor
     save_figure(loss_curves(history.history, title="loss"), path / "loss.png")
     if image_shape is not None:
         with torch.no_grad():
-            xs = torch.as_tensor(np.asarray(x[:10]), dtype=torch.float32)
+            xs = torch.as_tensor(np.array(x[:10], dtype=np.float32))  # a copy: a memmap's view is read-only
             recon = model(xs).numpy()
         save_figure(reconstruction_grid(xs.numpy(), recon, image_shape=tuple(image_shape[-2:]), n=10), path / "reconstructions.png")
 
