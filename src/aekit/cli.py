@@ -131,15 +131,12 @@ def kind_configs_from_args(args: argparse.Namespace):
     """The configs of `args.kind`: its presets, overridden by every flag given explicitly."""
     from dataclasses import fields
 
+    from .config import RECIPES, ModelConfig, TrainConfig, recipe
     from .kinds import configure
-
-    from .config import ModelConfig, TrainConfig
 
     given = explicit_args(args)  # flags are named as the config fields they set
     explicit = {f.name: getattr(args, f.name) for cfg in (ModelConfig, TrainConfig) for f in fields(cfg) if f.name in given}
     name = getattr(args, "recipe", None)
-    from .config import RECIPES, recipe
-
     keys = set().union(*RECIPES.values())
     own = sorted(keys & set(KINDS.get(args.kind, {})))  # training values the kind sets itself (deep-hinton)
     if own and "recipe" in given:

@@ -115,7 +115,7 @@ def image_shape_of(model: Autoencoder, rows: Rows | None = None) -> tuple[int, i
 
 def as_input(model: Autoencoder, x: Any, name: str = "input", *, keep_memmap: bool = False) -> torch.Tensor | np.memmap:
     """`x` as a float tensor of rows, checked against the model's feature count; with `keep_memmap` a float32
-    memmap stays one (for `blocks`, which reads it a block at a time)."""
+    memmap stays one (for `batched`, which reads it a batch at a time)."""
     from .train import as_rows, check_features
 
     t = as_rows(x, name, keep_memmap=keep_memmap)
