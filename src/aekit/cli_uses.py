@@ -1,0 +1,323 @@
+"""The `aekit` subcommands that use a trained model or a table: impute, encode, features, denoise, anomaly,
+export, report and compare. Each ``add_*_parser`` adds one subcommand to `aekit.cli`'s parser; each ``cmd_*``
+is a thin shell over one library function, and checks its output paths before any work.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from .cli import _int_list, check_outputs
+from .errors import ConfigError, DataError
+
+
+def add_impute_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("impute", help="fill the empty cells of a numeric table (or predict missing ratings)",
+                       description="Fill the empty cells of a numeric table (.csv, .parquet, .npy) with an autoencoder "
+                       "trained on the observed cells with input dropout (MIDA / AutoRec). Observed cells are kept "
+                       "exactly. With --ratings, read a MovieLens ratings file (u.data, ratings.csv, ratings.dat) and "
+                       "write the user × item matrix with every missing rating predicted.")
+    p.add_argument("input", nargs="?", metavar="INPUT", help="table with empty cells (.csv, .parquet or .npy)")
+    p.add_argument("--ratings", metavar="FILE", help="MovieLens ratings file instead of INPUT (u.data, ratings.csv, ratings.dat)")
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the filled table (.csv, .parquet, .npy)")
+    p.add_argument("--epochs", type=int, help="most epochs; early stopping on held-out cells ends sooner (default 300)")
+    p.add_argument("--hidden", type=_int_list, default=None, metavar="SIZES",
+                   help="layer sizes from input to code, e.g. 64,32 (default: 6×columns, then 3×columns)")
+    p.add_argument("--dropout", type=float, help="fraction of observed cells hidden from the input per batch (default 0.3)")
+    p.add_argument("--lr", type=float, help="Adam learning rate (default 0.002)")
+    p.add_argument("--weight-decay", type=float, help="L2 penalty on the weights (default 0)")
+    p.add_argument("--seed", type=int, help="seeds the model, the dropout and the held-out cells (default 0)")
+    p.add_argument("--report", metavar="FILE", help="also write a JSON report (cells filled, held-out RMSE, epochs, history)")
+    p.set_defaults(func=cmd_impute)
+    return p
+
+
+def cmd_impute(args: argparse.Namespace) -> int:
+    import dataclasses
+    import os
+
+    import numpy as np
+
+    from .data import TABLE_SUFFIXES, read_table, write_table
+    from .impute import impute, read_ratings
+    from .io import write_json
+
+    if (args.input is None) == (args.ratings is None):
+        raise ConfigError("pass either INPUT (a table with empty cells) or --ratings FILE, not both or neither")
+    if os.path.splitext(args.output)[1].lower() not in TABLE_SUFFIXES:
+        raise ConfigError(f"{args.output}: the output must end with one of {', '.join(TABLE_SUFFIXES)}")
+    check_outputs(args.output, args.report)
+    if args.ratings:
+        table, users, items = read_ratings(args.ratings)
+        if users.dtype.kind not in "iuf":
+            raise DataError(f"{args.ratings}: user ids must be numbers to be written in a table (first: {users[0]!r})")
+        columns, bounds = [f"item_{i}" for i in items], (float(np.nanmin(table)), float(np.nanmax(table)))
+    else:
+        table, columns = read_table(args.input, allow_nan=True)
+        bounds = None
+    if table.shape[1] <= 256:  # a small network: one thread beats several contending for the cores
+        import torch
+
+        torch.set_num_threads(1)
+    options = dict(hidden=args.hidden, epochs=args.epochs, dropout=args.dropout, lr=args.lr, weight_decay=args.weight_decay,
+                   seed=args.seed)  # options left out take the library's defaults
+    filled, info = impute(table, bounds=bounds, columns=columns, return_info=True,
+                          **{k: v for k, v in options.items() if v is not None})
+    if args.ratings:  # one row per user: the user id, then a rating for every item (observed or predicted)
+        filled, columns = np.column_stack([users, filled]), ["user", *columns]
+    write_table(args.output, filled, columns)
+    if args.report:
+        import math
+
+        clean = lambda v: None if isinstance(v, float) and math.isnan(v) else v  # noqa: E731  (strict JSON: no NaN)
+        report = {k: clean(v) for k, v in dataclasses.asdict(info).items()}
+        report["history"] = {k: [clean(v) for v in vs] for k, vs in info.history.items()}
+        write_json(args.report, {**report, "hidden": list(info.hidden)})
+    if info.cells_filled == 0:
+        print(f"{args.output}: nothing to fill (no empty cells); wrote the table unchanged")
+    else:
+        print(f"{args.output}: filled {info.cells_filled:,} of {table.size:,} cells; held-out RMSE "
+              f"{info.holdout_rmse:.3f} standard deviations ({info.epochs} epochs, best {info.best_epoch})")
+    return 0
+
+
+# --------------------------------------------------------------------------- uses: encode, features, denoise, anomaly
+_INPUT_HELP = ("rows to use: mnist or fashion-mnist (their test split; add :train for the training split), "
+               "or a .npy, .csv or .parquet file")
+
+
+def _add_input_args(p, labels: bool = True) -> None:
+    p.add_argument("run", metavar="RUN", help="run folder (from `aekit train`) or .safetensors file")
+    p.add_argument("input", metavar="INPUT", help=_INPUT_HELP)
+    if labels:
+        p.add_argument("--labels", metavar="FILE", help="one label per row (.npy/.csv/.parquet); a dataset brings its own")
+    p.add_argument("--limit", type=int, metavar="N", help="use only the first N rows")
+    p.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's IDX files")
+
+
+def _rows(args, labels: bool = True):
+    from .inputs import load_rows
+
+    return load_rows(args.input, labels=getattr(args, "labels", None) if labels else None, limit=args.limit,
+                     data_dir=args.data_dir)
+
+
+def add_encode_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("encode", help="write the code of every row (dimension reduction)",
+                       description="Write the code of every row of INPUT; --plot draws a 2-D map of the codes.")
+    _add_input_args(p)
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="codes.npy, codes.csv or codes.parquet")
+    p.add_argument("--plot", metavar="PNG", help="also draw a 2-D map of the codes, coloured by label when known")
+    p.add_argument("--method", choices=("auto", "pca", "tsne"), default="auto",
+                   help="map: auto (2-unit codes as they are, else PCA), pca or tsne (default auto)")
+    p.add_argument("--plot-limit", type=int, default=5000, metavar="N", help="draw at most N points (default 5000)")
+    p.set_defaults(func=cmd_encode)
+    return p
+
+
+def cmd_encode(args: argparse.Namespace) -> int:
+    from .data import write_table
+    from .encode import code_plot, encode
+    from .inputs import load_any_model
+    from .plots import save_figure
+
+    check_outputs(args.output, args.plot)
+    model, _ = load_any_model(args.run)
+    rows = _rows(args)
+    codes = encode(model, rows.x)
+    write_table(args.output, codes, columns=[f"code_{j}" for j in range(codes.shape[1])])
+    print(f"{args.output}: {codes.shape[0]} rows × {codes.shape[1]} code units")
+    if args.plot:
+        fig = code_plot(codes, rows.y, method=args.method, limit=args.plot_limit, title=f"codes of {rows.name}")
+        print(save_figure(fig, args.plot))
+    return 0
+
+
+def add_features_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("features", help="pictures of what the units learned",
+                       description="Draw the first encoder layer's weights (weights.png), each code unit decoded "
+                       "alone (decoded.png) and the INPUT rows that most activate each code unit (top_inputs.png/.csv).")
+    p.add_argument("run", metavar="RUN", help="run folder (from `aekit train`) or .safetensors file")
+    p.add_argument("--input", metavar="INPUT",
+                   help="rows searched for the most-activating inputs: a dataset (mnist, mnist:train …) or a file; "
+                   "default: the run's dataset's test split, else its validation rows; 'none' to skip")
+    p.add_argument("--limit", type=int, metavar="N", help="search only the first N rows")
+    p.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's IDX files")
+    p.add_argument("--top", type=int, default=8, help="inputs shown per unit (default 8)")
+    p.add_argument("--max-units", type=int, default=64, help="units drawn at most (default 64)")
+    p.add_argument("-o", "--out", metavar="DIR", help="folder for the pictures (default RUN/features)")
+    p.set_defaults(func=cmd_features)
+    return p
+
+
+def cmd_features(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from .features import features, write_features
+    from .inputs import load_any_model
+
+    run = Path(args.run)
+    out = args.out or (run / "features" if run.is_dir() else run.with_name(run.stem + "-features"))
+    check_outputs(folders=[out])
+    model, config = load_any_model(args.run)
+    data = config.get("data") or {}
+    if args.input is None and data.get("dataset"):
+        args.input = f"{data['dataset']}:test"
+    if args.input is not None:
+        x = None if args.input.lower() == "none" else _rows(args, labels=False).x
+    else:  # a run on a user file: its validation rows; a lone model file: none
+        from .anomaly import validation_rows
+
+        x = validation_rows(config) if data else None
+        x = x[:args.limit] if x is not None and args.limit else x
+    f = features(model, x, top=args.top)
+    for path in write_features(f, out, x, max_units=args.max_units):
+        print(path)
+    return 0
+
+
+def add_denoise_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("denoise", help="denoise images with a denoising run",
+                       description="Corrupt clean INPUT rows with the run's own noise (or --noise/--noise-level) and "
+                       "denoise them, reporting PSNR; with --noisy, INPUT is already noisy and is only denoised.")
+    _add_input_args(p, labels=False)
+    p.add_argument("-o", "--output", required=True, metavar="FILE", help="denoised rows: .npy, .csv or .parquet")
+    p.add_argument("--noisy", action="store_true", help="INPUT is already noisy: denoise it as it is (no PSNR)")
+    p.add_argument("--noise", choices=("gaussian", "masking", "salt_pepper"),
+                   help="corruption of clean INPUT (default: the run's training noise)")
+    p.add_argument("--noise-level", type=float, help="σ for gaussian, fraction for masking / salt_pepper (default: the run's)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
+    p.add_argument("--save-noisy", metavar="FILE", help="also write the noisy rows")
+    p.add_argument("--plot", metavar="PNG", help="also draw a grid: noisy / denoised / clean")
+    p.set_defaults(func=cmd_denoise)
+    return p
+
+
+def cmd_denoise(args: argparse.Namespace) -> int:
+    from .data import write_table
+    from .denoise import denoise, denoise_figure
+    from .inputs import image_shape_of, load_any_model
+    from .plots import save_figure
+
+    check_outputs(args.output, args.save_noisy, args.plot)
+    model, config = load_any_model(args.run)
+    rows = _rows(args, labels=False)
+    res = denoise(args.run, rows.x, noise=args.noise, noise_level=args.noise_level,
+                  noisy_input=args.noisy, seed=args.seed)
+    shape = image_shape_of(model, rows)
+    if args.plot and shape is None:
+        raise DataError("--plot needs image rows (a dataset, or a model with an image shape); drop --plot")
+    write_table(args.output, res.denoised)
+    if args.save_noisy:
+        write_table(args.save_noisy, res.noisy)
+    if res.clean is None:
+        print(f"{args.output}: {len(res.denoised)} rows denoised")
+    else:
+        print(f"{args.output}: {len(res.denoised)} rows, {res.noise} noise {res.noise_level:g}: "
+              f"PSNR noisy {res.psnr_noisy:.2f} dB, denoised {res.psnr_denoised:.2f} dB")
+    if args.plot:
+        print(save_figure(denoise_figure(res, image_shape=shape), args.plot))
+    return 0
+
+
+def add_anomaly_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("anomaly", help="score rows by reconstruction error and flag anomalies",
+                       description="Score each INPUT row by its reconstruction error, flag rows above a threshold "
+                       "(by --contamination, or by --quantile of reference scores: the run's validation rows or "
+                       "--reference FILE; default quantile 0.99), and report ROC-AUC when labels are known.")
+    _add_input_args(p)
+    p.add_argument("-o", "--output", default="scores.csv", metavar="CSV",
+                   help="scores with an anomaly flag column (default scores.csv)")
+    t = p.add_mutually_exclusive_group()
+    t.add_argument("--contamination", type=float, metavar="RATE", help="flag this fraction of the rows, e.g. 0.05")
+    t.add_argument("--quantile", type=float, metavar="Q", help="flag rows above this quantile of the reference scores")
+    p.add_argument("--reference", metavar="FILE", help="normal rows for --quantile (default: the run's validation rows)")
+    p.add_argument("--normal", type=_int_list, metavar="LABELS",
+                   help="labels of the normal rows, e.g. 3 or 3,5; other labels are anomalies (else labels must be 0/1)")
+    p.add_argument("--score", choices=("mse", "bce"), default="mse", help="per-row error: mse (default) or bce")
+    p.add_argument("--plot", metavar="PNG", help="also draw a histogram of the scores with the threshold")
+    p.set_defaults(func=cmd_anomaly)
+    return p
+
+
+def cmd_anomaly(args: argparse.Namespace) -> int:
+    from .anomaly import anomaly, write_scores
+    from .data import load_array
+    from .plots import histogram, save_figure
+
+    check_outputs(args.output, args.plot)
+    rows = _rows(args)
+    reference = None if args.reference is None else load_array(args.reference)
+    labels = rows.y
+    if labels is not None and args.normal is None and not set(map(int, set(labels.tolist()))) <= {0, 1}:
+        print(f"(labels of {rows.name} are not 0/1 and no --normal was given: no ROC-AUC)")
+        labels = None
+    res = anomaly(args.run, rows.x, reference=reference, contamination=args.contamination, quantile=args.quantile,
+                  labels=labels, normal=args.normal, score=args.score)
+    write_scores(res, args.output)
+    auc = "" if res.roc_auc is None else f", ROC-AUC {res.roc_auc:.4f}"
+    print(f"{args.output}: {len(res.scores)} rows, threshold {res.threshold:.6g} ({res.rule}), "
+          f"{res.n_flagged} flagged{auc}")
+    if args.plot:
+        fig = histogram(res.scores, threshold=res.threshold, xlabel=f"reconstruction error ({args.score})",
+                        title=f"anomaly scores of {rows.name}")
+        print(save_figure(fig, args.plot))
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .export import export
+
+    check_outputs(folders=[args.out])
+    paths = export(args.run, args.out, opset=args.opset, verify=not args.no_verify)
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def add_export_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("export", help="write the encoder, decoder and full model as ONNX graphs",
+                       description="Export a model to ONNX: encoder.onnx (x → code), decoder.onnx (code → reconstruction) "
+                       "and autoencoder.onnx (x → reconstruction), each with a dynamic batch axis, checked in onnxruntime.")
+    p.add_argument("run", help="run folder or .safetensors file")
+    p.add_argument("--out", metavar="DIR", help="output folder (default RUN/onnx, or NAME-onnx/ beside a .safetensors file)")
+    p.add_argument("--opset", type=int, metavar="N", help="ONNX opset version (default: the exporter's)")
+    p.add_argument("--no-verify", action="store_true", help="skip running the graphs in onnxruntime against PyTorch")
+    p.set_defaults(func=cmd_export)
+    return p
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from .report import report
+
+    check_outputs(args.out)
+    print(report(args.run, args.out))
+    return 0
+
+
+def add_report_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("report", help="(re)build a run's self-contained report.html",
+                       description="Write RUN/report.html: config, summary, loss curves, reconstructions, the kind's figures, "
+                       "final figures and time taken, with every image embedded (no network needed).")
+    p.add_argument("run", help="run folder written by `aekit train`")
+    p.add_argument("--out", metavar="FILE", help="where to write the report (default RUN/report.html)")
+    p.set_defaults(func=cmd_report)
+    return p
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from .compare import compare
+
+    check_outputs(args.html)
+    print(compare(args.runs, html=args.html))
+    if args.html:
+        print(f"wrote {args.html}")
+    return 0
+
+
+def add_compare_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("compare", help="a table of runs side by side (and an HTML page with the curves overlaid)")
+    p.add_argument("runs", nargs="+", metavar="RUN", help="run folders written by `aekit train`")
+    p.add_argument("--html", metavar="FILE", help="also write an HTML page with the table and the loss curves overlaid")
+    p.set_defaults(func=cmd_compare)
+    return p
