@@ -47,6 +47,9 @@ def test_encoding_a_memmap_reads_it_in_blocks(run, big_npy, rss_file_kib):
 def test_wrong_feature_count_is_a_data_error(run):
     with pytest.raises(DataError, match="has 30 features but the model expects 784"):
         encode(run, np.zeros((5, 30), dtype=np.float32))
+    with pytest.raises(DataError, match=r"has 1 feature but the model expects 784; a single row\? pass it as one row, x.reshape\(1, -1\)"):
+        encode(run, np.zeros(784, dtype=np.float32))  # one image as a 1-D array: a column of 784 values
+    assert encode(run, np.zeros((1, 784), dtype=np.float32)).shape == (1, 8)
 
 
 def test_load_rows_splits_and_labels(tmp_path):

@@ -209,11 +209,12 @@ def epoch_order(n: int, cfg: TrainConfig, generator: torch.Generator) -> torch.T
 
 
 def check_features(model: Autoencoder, x: torch.Tensor, name: str = "x") -> None:
-    if x.shape[1] != model.config.input_dim:
-        raise DataError(
-            f"{name} has {x.shape[1]} features but the model expects {model.config.input_dim}; "
-            "pass data with the same columns as the training data"
-        )
+    """Refuse rows whose feature count is not the model's; a lone row given as a 1-D array gets its own hint."""
+    have, want = x.shape[1], model.config.input_dim
+    if have != want:
+        fix = ("a single row? pass it as one row, x.reshape(1, -1)" if have == 1 and x.shape[0] == want
+               else "pass data with the same columns as the training data")
+        raise DataError(f"{name} has {have} feature{'s' * (have != 1)} but the model expects {want}; {fix}")
 
 
 def _unit_range(x: torch.Tensor | np.memmap) -> tuple[float, float]:
