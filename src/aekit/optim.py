@@ -84,8 +84,8 @@ def swap_average(state) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
 
     `fit` swaps at the start of each epoch, so that the steps train the model's own weights while the average
     follows them (`ema_update` after each step), and again after the steps, also when one raises: between
-    epochs (validation, callbacks, checkpoints), after `fit` and after an error in `fit` the model holds the average and ``extra["ema"]`` the trained
-    weights. A checkpoint therefore resumes bitwise, and the saved model is the average (as Keras' ``use_ema``).
+    epochs (validation, callbacks, checkpoints), after `fit` and after an error in `fit` the model holds the
+    average and ``extra["ema"]`` the trained weights. A checkpoint therefore resumes bitwise, and the saved model is the average (as Keras' ``use_ema``).
     """
     params = dict(state.model.named_parameters())
     kept = state.extra.setdefault("ema", {name: p.detach().clone() for name, p in params.items()})

@@ -347,8 +347,6 @@ def resume(run: str | os.PathLike, *, epochs: int | None = None, tensorboard: bo
     if state is not None and meta.get("data_fingerprint") not in (None, data_fingerprint(rd.x_train)):
         raise DataError(f"the training data of {path} have changed since the checkpoint (same shape, other values); "
                         "resume with the data the run started with, or start a new run")
-    if x_val is not None:
-        check_features(model, x_val, "the validation data")
     if train_config.epochs != config["train"]["epochs"] and distributed.is_main():
         write_json(path / CONFIG, {**config, "train": to_dict(train_config)})
     if tensorboard is None:
