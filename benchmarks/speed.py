@@ -5,10 +5,12 @@ process on the same data, in alternating blocks so that machine noise hits all a
 The tutorial's model (784-32-784, adadelta, batch 256, shuffled, validation on the 10,000 test images
 every epoch) and, with --deep, the deep 784-1000-500-250-30 model. Prints one JSON line at the end.
 
-    python benchmarks/speed.py [--blocks 3] [--epochs-per-block 2] [--threads N] [--deep] [--compile]
+    python benchmarks/speed.py [--blocks 3] [--epochs-per-block 2] [--threads N] [--deep] [--compile] [--bfloat16]
 
 --compile adds a row per model trained with TrainConfig(compile=True): its compile time (the first fit call's
 extra seconds) and its steady epochs, each block's first epoch left out (a new fit call may compile again).
+--bfloat16 adds the same rows trained with TrainConfig(precision="bfloat16") (the products in bfloat16 under
+autocast; the reference loops stay float32, as users write them).
 """
 
 import argparse
@@ -41,8 +43,8 @@ class CpuTimer(aekit.Callback):
 
 
 def compare(name: str, model_cfg: aekit.ModelConfig, x, xv, blocks: int, per_block: int, batch_size: int = 256,
-            compile: bool = False) -> dict:
-    cfg = aekit.TrainConfig(epochs=1, batch_size=batch_size, compile=compile)
+            compile: bool = False, precision: str = "float32") -> dict:
+    cfg = aekit.TrainConfig(epochs=1, batch_size=batch_size, compile=compile, precision=precision)
     ours = aekit.Autoencoder(model_cfg)
     state = TrainState(ours, make_optimizer(ours, cfg), cfg, torch.Generator().manual_seed(0), aekit.History())
     ref = aekit.Autoencoder(model_cfg)
@@ -73,7 +75,7 @@ def compare(name: str, model_cfg: aekit.ModelConfig, x, xv, blocks: int, per_blo
     if compile and per_block > 1:  # a new fit call may compile again (in-process cache): drop each block's first epoch
         ours_times = [t for i, t in enumerate(ours_times) if i % per_block]
     row = {
-        "model": name, "compile": compile, "compile_s": compile_s, "epochs": len(ours_times),
+        "model": name, "compile": compile, "precision": precision, "compile_s": compile_s, "epochs": len(ours_times),
         "aekit_s_per_epoch": round(statistics.median(ours_times), 3),
         "reference_s_per_epoch": round(statistics.median(ref_times), 3),
         "speedup": round(statistics.median(ref_times) / statistics.median(ours_times), 2),
@@ -84,7 +86,8 @@ def compare(name: str, model_cfg: aekit.ModelConfig, x, xv, blocks: int, per_blo
         "dataloader_s_per_epoch": round(statistics.median(dl_times), 3),
         "speedup_vs_dataloader": round(statistics.median(dl_times) / statistics.median(ours_times), 2),
     }
-    print(f"{name + (' (compile)' if compile else ''):20s} aekit {row['aekit_s_per_epoch']:.3f} s/epoch   reference {row['reference_s_per_epoch']:.3f} s/epoch   "
+    label = name + "".join(f" ({t})" for t, on in (("bf16", precision == "bfloat16"), ("compile", compile)) if on)
+    print(f"{label:27s} aekit {row['aekit_s_per_epoch']:.3f} s/epoch   reference {row['reference_s_per_epoch']:.3f} s/epoch   "
           f"speedup {row['speedup']:.2f}x (CPU time {row['cpu_speedup']:.2f}x)   val_loss {row['aekit_val_loss']:.4f} vs {row['reference_val_loss']:.4f}   "
           f"DataLoader loop {row['dataloader_s_per_epoch']:.3f} s/epoch ({row['speedup_vs_dataloader']:.2f}x)", flush=True)
     return row
@@ -97,20 +100,27 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     ap.add_argument("--deep", action="store_true", help="also the deep 784-1000-500-250-30 model (slow)")
     ap.add_argument("--compile", action="store_true", help="also each model with TrainConfig(compile=True) (torch.compile)")
+    ap.add_argument("--bfloat16", action="store_true", help="also each row with TrainConfig(precision='bfloat16')")
     ap.add_argument("--deep-limit", type=int, default=60000, help="training images for the deep row")
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     ds = aekit.load_dataset("mnist")
     t0 = time.perf_counter()
-    rows = [compare("tutorial", aekit.ModelConfig(), ds.x_train, ds.x_test, args.blocks, args.epochs_per_block)]
-    if args.compile:
-        rows.append(compare("tutorial", aekit.ModelConfig(), ds.x_train, ds.x_test, args.blocks, args.epochs_per_block, compile=True))
+    precisions = ("float32", "bfloat16") if args.bfloat16 else ("float32",)
+    rows = []
+    for precision in precisions:
+        rows.append(compare("tutorial", aekit.ModelConfig(), ds.x_train, ds.x_test, args.blocks, args.epochs_per_block,
+                            precision=precision))
+        if args.compile:
+            rows.append(compare("tutorial", aekit.ModelConfig(), ds.x_train, ds.x_test, args.blocks, args.epochs_per_block,
+                                compile=True, precision=precision))
     if args.deep:
         deep = aekit.ModelConfig(hidden=(1000, 500, 250), encoding_dim=30)
-        rows.append(compare("deep", deep, ds.x_train[:args.deep_limit], ds.x_test, 1, 1))
-        if args.compile:
-            rows.append(compare("deep", deep, ds.x_train[:args.deep_limit], ds.x_test, 1, 2, compile=True))
+        for precision in precisions:
+            rows.append(compare("deep", deep, ds.x_train[:args.deep_limit], ds.x_test, 1, 1, precision=precision))
+            if args.compile:
+                rows.append(compare("deep", deep, ds.x_train[:args.deep_limit], ds.x_test, 1, 2, compile=True, precision=precision))
     print(json.dumps({"benchmark": "speed", "threads": torch.get_num_threads(), "rows": rows,
                       "total_s": round(time.perf_counter() - t0, 1)}))
 

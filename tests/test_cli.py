@@ -32,10 +32,12 @@ def test_train_then_summary(tmp_path):
 def test_flags_reach_the_config(tmp_path):
     out = tmp_path / "run"
     aekit("train", "--limit", 300, "--epochs", 1, "--hidden", "64,32", "--encoding-dim", 8, "--optimizer", "adam",
-          "--lr", 0.002, "--loss", "mse", "--seed", 7, "--out", out, "--quiet", "--no-tensorboard", check=True)
+          "--lr", 0.002, "--loss", "mse", "--seed", 7, "--precision", "bfloat16", "--out", out, "--quiet", "--no-tensorboard",
+          check=True)
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["model"]["hidden"] == [64, 32] and cfg["model"]["encoding_dim"] == 8 and cfg["model"]["seed"] == 7
     assert cfg["train"]["optimizer"] == "adam" and cfg["train"]["lr"] == 0.002 and cfg["train"]["loss"] == "mse"
+    assert cfg["train"]["precision"] == "bfloat16"
     assert not (out / "tb").exists()
 
 
@@ -47,6 +49,7 @@ def test_progress_shows_by_default(tmp_path):
 @pytest.mark.parametrize("args, words", [
     (["--optimizer", "rmsprop9"], "unknown optimizer 'rmsprop9'"),
     (["--loss", "hinge"], "unknown loss 'hinge'"),
+    (["--precision", "fp16"], "unknown precision 'fp16'; choose one of: float32, bfloat16"),
     (["--epochs", "0"], "epochs must be a positive integer"),
     (["--batch-size", "-5"], "batch_size must be a positive integer"),
     (["--encoding-dim", "0"], "encoding_dim must be a positive integer"),

@@ -192,9 +192,10 @@ def test_two_processes_match_one_at_the_same_global_batch(tmp_path):
 
 def test_kl_sparsity_is_over_the_global_batch_under_two_processes(tmp_path):
     out = tmp_path / "ddp"
-    proc, _, _ = torchrun(tmp_path, "train", "--kind", "sparse-kl", "--optimizer", "adam", "--limit", "1000", "--epochs", "2",
-                          "--batch-size", "200", "--out", str(out), "-q", "--no-tensorboard")
+    proc, _, logs = torchrun(tmp_path, "train", "--kind", "sparse-kl", "--optimizer", "adam", "--limit", "1000", "--epochs", "2",
+                             "--batch-size", "200", "--out", str(out), "-q", "--no-tensorboard")
     assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "warning" not in worker_output(logs, 0, "stderr")  # the all_reduce is not torch's deprecated one
     model_config, train_config = aekit.configure("sparse-kl", optimizer="adam", epochs=2, batch_size=200)
     ds = aekit.load_dataset("mnist", limit=1000)
     one = aekit.Autoencoder(model_config)

@@ -171,6 +171,7 @@ ROWS = {
         "input has 5 features but the model expects 6; pass data with the same columns"),
     "unknown optimizer": (lambda t, r: ["train", "--optimizer", "rmsprop9"], "unknown optimizer 'rmsprop9'; choose one of"),
     "unknown loss": (lambda t, r: ["train", "--loss", "hinge"], "unknown loss 'hinge'; choose one of: bce, mse"),
+    "unknown precision": (lambda t, r: ["train", "--precision", "fp16"], "unknown precision 'fp16'; choose one of: float32, bfloat16"),
     "unknown kind": (lambda t, r: ["train", "--kind", "sparse2"], "unknown kind 'sparse2'; choose one of: undercomplete"),
     "zero code size": (lambda t, r: ["train", "--encoding-dim", 0], "encoding_dim must be a positive integer, got 0"),
     "negative hidden size": (lambda t, r: ["train", "--hidden", "64,-3"], "each hidden size must be a positive integer, got -3"),

@@ -87,6 +87,14 @@ def test_same_model_as_aekit_fit_with_that_seed():
     with torch.no_grad():
         np.testing.assert_array_equal(decayed.transform(X).astype(np.float32), model.eval().encode(torch.tensor(X, dtype=torch.float32)).numpy())
     assert not np.allclose(decayed.transform(X), ae.transform(X))
+    halved = AutoencoderTransformer(encoding_dim=4, hidden=(7,), epochs=3, batch_size=16, random_state=5,
+                                    precision="bfloat16").fit(X)
+    model = Autoencoder(mc)
+    aekit.fit(model, X, None, TrainConfig(epochs=3, batch_size=16, optimizer="adam", loss="mse", seed=5, precision="bfloat16"), verbose=0)
+    with torch.no_grad():
+        np.testing.assert_array_equal(halved.transform(X).astype(np.float32), model.eval().encode(torch.tensor(X, dtype=torch.float32)).numpy())
+    assert not np.array_equal(halved.transform(X), ae.transform(X))
+    np.testing.assert_allclose(halved.transform(X), ae.transform(X), atol=0.05)
     with pytest.raises(aekit.ConfigError, match="min_lr is where the 'cosine' schedule ends"):
         AutoencoderTransformer(min_lr=1e-4).fit(X)
 

@@ -388,3 +388,72 @@ def test_ema_must_be_a_decay_in_zero_one(ema):
 
     with pytest.raises(ConfigError, match=r"ema is the decay .* must lie in \[0, 1\)"):
         aekit.TrainConfig(ema=ema)
+
+
+# --------------------------------------------------------------------------- bfloat16
+def _first_linear_dtypes(model):
+    """Record (training?, dtype) of every output of the model's first layer with a weight (Linear or Conv2d)."""
+    seen = []
+    layer = next(m for m in model.encoder if hasattr(m, "weight"))
+    layer.register_forward_hook(lambda mod, inp, out: seen.append((mod.training, out.dtype)))
+    return seen
+
+
+@pytest.mark.parametrize("kind", ["undercomplete", "sparse", "sparse-kl", "contractive", "denoising", "deep", "conv"])
+def test_bfloat16_trains_in_bfloat16_to_the_float32_losses(mnist_small, kind):
+    x, _, xt, _ = mnist_small
+    x = x[:768]
+    runs, models = {}, {}
+    for precision in ("float32", "bfloat16"):
+        mc, tc = aekit.configure(kind, epochs=2, batch_size=128, precision=precision)
+        models[precision] = model = Autoencoder(mc)
+        dtypes = _first_linear_dtypes(model)
+        runs[precision] = fit(model, x, x, tc, validation_data=(xt, xt), verbose=0).history
+        assert {d for training, d in dtypes if training} == {torch.bfloat16 if precision == "bfloat16" else torch.float32}
+        assert {d for training, d in dtypes if not training} == {torch.float32}  # validation measures the float32 model
+        assert all(p.dtype == torch.float32 for p in model.parameters())
+    assert runs["bfloat16"].keys() == runs["float32"].keys()
+    for key, values in runs["float32"].items():  # every term, logged under the same name, close to float32's
+        if key != "epoch_time":
+            np.testing.assert_allclose(runs["bfloat16"][key], values, rtol=2e-2, err_msg=key)
+    assert runs["bfloat16"]["loss"] != runs["float32"]["loss"]  # the products did run in bfloat16
+
+
+def test_bfloat16_validation_is_the_float32_evaluation_of_the_trained_model(mnist_small):
+    x, _, xt, _ = mnist_small
+    model = Autoencoder(ModelConfig())
+    h = fit(model, x[:512], x[:512], epochs=1, validation_data=(xt, xt), verbose=0, precision="bfloat16").history
+    assert h["val_loss"][-1] == pytest.approx(aekit.evaluate(model, xt)["loss"], rel=1e-6)
+
+
+def test_bfloat16_compiled_step_gives_the_losses_of_the_eager_bfloat16_step(mnist_small):
+    x, _, xt, _ = mnist_small
+    x = x[:1000]
+    runs = {}
+    for compiled in (False, True):
+        model = Autoencoder(ModelConfig())
+        runs[compiled] = fit(model, x, x, epochs=2, batch_size=256, validation_data=(xt, xt), verbose=0, compile=compiled,
+                             precision="bfloat16").history
+    for key in ("loss", "val_loss"):  # the same casts and products; fused kernels round differently
+        np.testing.assert_allclose(runs[True][key], runs[False][key], rtol=2e-3)
+
+
+def test_bfloat16_warns_on_a_cpu_without_bfloat16_instructions(rng, monkeypatch):
+    import warnings
+
+    model = Autoencoder(ModelConfig(input_dim=8, encoding_dim=2))
+    x = rng.random((32, 8), dtype=np.float32)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    with pytest.warns(RuntimeWarning, match="without bfloat16 instructions.*precision='float32'"):
+        fit(model, x, epochs=1, verbose=0, precision="bfloat16")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        fit(model, x, epochs=1, verbose=0)  # float32: nothing to say
+
+
+def test_precision_must_be_known():
+    from aekit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="unknown precision 'float16'; choose one of: float32, bfloat16"):
+        aekit.TrainConfig(precision="float16")

@@ -19,6 +19,7 @@ OPTIMIZERS = ("adadelta", "adam", "sgd")
 NOISES = ("none", "gaussian", "masking", "salt_pepper")
 SCHEDULES = ("constant", "onecycle", "cosine")
 ARCHITECTURES = ("dense", "conv")
+PRECISIONS = ("float32", "bfloat16")
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -123,6 +124,7 @@ class TrainConfig:
     schedule: str = "constant"  # learning rate over the run: 'constant', 'onecycle' (warm-up, then cosine decay) or 'cosine' (decay to min_lr)
     min_lr: float = 0.0  # where the 'cosine' schedule ends (0: it decays to 0)
     compile: bool = False  # torch.compile the training step: ~10 s once, then faster epochs (one process; needs a C++ compiler)
+    precision: str = "float32"  # 'bfloat16': the training step's matrix products in bfloat16 (autocast); weights, losses, validation stay float32
     ema: float = 0.0  # decay of a moving average of the weights (ramped up over the first steps), e.g. 0.999 (0 = off); validation and the final model use it
 
     def __post_init__(self) -> None:
@@ -133,6 +135,7 @@ class TrainConfig:
         _choice("loss", self.loss, LOSSES)
         _choice("noise", self.noise, NOISES)
         _choice("schedule", self.schedule, SCHEDULES)
+        _choice("precision", self.precision, PRECISIONS)
         if self.lr is not None:
             _non_negative("lr", self.lr)
             if self.lr == 0:
@@ -206,4 +209,4 @@ def replace(config, **changes):
     return dataclasses.replace(config, **changes)
 
 
-__all__ = ["ModelConfig", "TrainConfig", "recipe", "RECIPES", "to_dict", "from_dict", "replace", "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "NOISES"]
+__all__ = ["ModelConfig", "TrainConfig", "recipe", "RECIPES", "to_dict", "from_dict", "replace", "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "NOISES", "PRECISIONS"]

@@ -8,7 +8,9 @@ exact general form for any encoder (torch.func); `contractive` picks one from th
 
 from __future__ import annotations
 
+import contextlib
 import math
+import warnings
 from typing import Any
 
 import numpy as np
@@ -44,12 +46,36 @@ def mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def reconstruction_loss(model: Autoencoder, code: torch.Tensor, target: torch.Tensor, loss: str) -> torch.Tensor:
-    """The reconstruction term; BCE goes through the logits when the output is a sigmoid."""
+    """The reconstruction term; BCE goes through the logits when the output is a sigmoid. The loss itself is
+    computed in float32 also when the decoder ran in bfloat16 (``.float()`` is free on a float32 tensor)."""
     if loss == "bce":
         if model.config.output_activation == "sigmoid":
-            return bce_from_logits(model.decode_logits(code), target)
-        return bce(model.decode(code), target)
-    return mse(model.decode(code), target)
+            return bce_from_logits(model.decode_logits(code).float(), target)
+        return bce(model.decode(code).float(), target)
+    return mse(model.decode(code).float(), target)
+
+
+# --------------------------------------------------------------------------- precision
+def autocast(precision: str, device_type: str = "cpu"):
+    """The context the training step's forward pass runs in: for ``precision='bfloat16'``, ``torch.autocast``
+    to bfloat16 (matrix products and convolutions in bfloat16, with float32 accumulation; the weights, their
+    gradients and the optimizer stay float32, as Keras' ``mixed_bfloat16`` policy); for 'float32', nothing."""
+    if precision == "bfloat16":
+        return torch.autocast(device_type, dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def warn_slow_bfloat16(precision: str) -> None:
+    """Warn when bfloat16 is asked for on a CPU without bfloat16 instructions (AVX512-BF16 or AMX): it still
+    trains, with the same results, but its products are emulated and slower than float32."""
+    if precision != "bfloat16":
+        return
+    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    if probe is not None and not probe() and not (amx is not None and amx()):
+        warnings.warn("precision='bfloat16' on a CPU without bfloat16 instructions (AVX512-BF16 or AMX): the products "
+                      "are emulated and slower than float32; train with precision='float32' (the default)",
+                      RuntimeWarning, stacklevel=3)
 
 
 # --------------------------------------------------------------------------- penalties
@@ -73,10 +99,10 @@ def batch_mean(code: torch.Tensor) -> torch.Tensor:
 
     if not (code.requires_grad and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
         return code.mean(dim=0)
-    from torch.distributed.nn.functional import all_reduce
+    from torch.distributed._functional_collectives import all_reduce  # differentiable: its backward sums the gradients
 
     rows = torch.tensor([float(code.shape[0])], dtype=code.dtype, device=code.device)
-    total = all_reduce(torch.cat([code.sum(dim=0), rows]))
+    total = all_reduce(torch.cat([code.sum(dim=0), rows]), "sum", dist.group.WORLD)
     return total[:-1] / total[-1]
 
 
@@ -203,10 +229,13 @@ def corrupt(x: torch.Tensor, noise: str, level: float, generator: torch.Generato
 def loss_terms(model: Autoencoder, x_in: torch.Tensor, target: torch.Tensor, cfg: TrainConfig) -> dict[str, torch.Tensor]:
     """Every loss term of one batch by name, and their sum as ``loss``.
 
-    `x_in` is what the encoder sees (corrupted for a denoising run), `target` the clean rows.
+    `x_in` is what the encoder sees (corrupted for a denoising run), `target` the clean rows. With
+    ``cfg.precision='bfloat16'`` the model's forward pass runs under bfloat16 autocast; every term is float32.
     """
-    code = model.encode(x_in)
-    terms = {"recon": reconstruction_loss(model, code, target, cfg.loss)}
+    with autocast(cfg.precision, x_in.device.type):
+        code = model.encode(x_in)
+        terms = {"recon": reconstruction_loss(model, code, target, cfg.loss)}
+    code = code.float()
     if cfg.l1:
         terms["l1"] = cfg.l1 * l1_activity(code)
     if cfg.kl_beta:

@@ -25,7 +25,7 @@ from .config import TrainConfig, replace
 from .distributed import DataParallel
 from .errors import DataError, TrainingError
 from .models import Autoencoder
-from .objectives import corrupt, loss_terms
+from .objectives import corrupt, loss_terms, warn_slow_bfloat16
 from .optim import check_compile, compiled_step, ema_update, lr_at, make_optimizer, swap_average
 
 
@@ -259,6 +259,8 @@ def _evaluate_rows(model: Autoencoder, x, y, cfg: TrainConfig, batch_size: int =
     """`evaluate` on rows already checked by `as_rows` (fit calls this every epoch)."""
     was_training = model.training
     model.eval()
+    if cfg.precision != "float32":  # validation measures the float32 model that fit returns and encode uses
+        cfg = replace(cfg, precision="float32")
     gen = torch.Generator().manual_seed(cfg.seed + 1)  # the same corruption every epoch
     sums: dict[str, float] = {}
     for start, xb in _blocks(x, batch_size):
@@ -333,6 +335,7 @@ def fit(
     from .kinds import warn_identity_risk
 
     warn_identity_risk(model.config, cfg)
+    warn_slow_bfloat16(cfg.precision)
     par = DataParallel(model, cfg)  # under torchrun: DDP, this rank's shard, batch_size / world_size rows per step
     bs = par.batch_size
     if state is None:
