@@ -87,7 +87,8 @@ def run_deep(x_train, x_test, args):
     pca_s = time.perf_counter() - t0
     mcfg, tcfg = aekit.configure("deep-hinton", epochs=epochs, activation=args.deep_activation, lr=args.deep_lr,  # the flags' defaults are the preset's
                                  batch_size=args.deep_batch_size, loss=args.deep_loss, weight_decay=args.deep_weight_decay, seed=seed,
-                                 noise=args.deep_noise, noise_level=args.deep_noise_level, min_lr=args.deep_min_lr, ema=args.deep_ema)
+                                 noise=args.deep_noise, noise_level=args.deep_noise_level, min_lr=args.deep_min_lr, ema=args.deep_ema,
+                                 precision=args.deep_precision, compile=args.deep_compile)
     model = aekit.Autoencoder(mcfg)
     t0 = time.perf_counter()
     h = aekit.fit(model, x_train, None, tcfg, validation_data=x_test, callbacks=[PrintSSE(x_test)], verbose=0).history
@@ -98,7 +99,8 @@ def run_deep(x_train, x_test, args):
     return {
         "kind": "deep-784-1000-500-250-30", "epochs": epochs, "loss": args.deep_loss, "lr": args.deep_lr,
         "batch_size": args.deep_batch_size, "activation": args.deep_activation, "weight_decay": args.deep_weight_decay,
-        "noise": args.deep_noise, "noise_level": args.deep_noise_level, "min_lr": args.deep_min_lr, "ema": args.deep_ema, "val_recon": h["val_recon"][-1], "sse_per_image": sse,
+        "noise": args.deep_noise, "noise_level": args.deep_noise_level, "min_lr": args.deep_min_lr, "ema": args.deep_ema,
+        "precision": args.deep_precision, "compile": args.deep_compile, "val_recon": h["val_recon"][-1], "sse_per_image": sse,
         "pca30_sse_per_image": pca_sse, "ratio_to_pca": sse / pca_sse, "hinton_2006_sse": 3.00, "target": 2.5,
         "s_per_epoch": float(np.median(h["epoch_time"])), "total_s": total, "pca_s": pca_s,
         "val_recon_curve": [round(v, 5) for v in h["val_recon"]],
@@ -118,6 +120,9 @@ def main() -> None:
     ap.add_argument("--deep-ema", type=float, default=0.999, help="decay of the moving average of the weights (0: off)")
     ap.add_argument("--deep-noise", default="none", help="input corruption while training the deep model (a regularizer)")
     ap.add_argument("--deep-noise-level", type=float, default=0.0)
+    ap.add_argument("--deep-precision", default="float32", choices=("float32", "bfloat16"),
+                    help="bfloat16: the deep model's products in bfloat16 (TrainConfig.precision)")
+    ap.add_argument("--deep-compile", action="store_true", help="torch.compile the deep model's training step")
     ap.add_argument("--limit", type=int, default=None, help="training images (default all 60,000)")
     ap.add_argument("--test-limit", type=int, default=None, help="test images (default all 10,000)")
     ap.add_argument("--kinds", default=",".join(KIND_ROWS))
