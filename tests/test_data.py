@@ -145,6 +145,15 @@ def test_fuzz_read_idx(tmp_path, data):
         assert isinstance(a, np.ndarray)
 
 
+def test_an_empty_idx_shape_too_large_for_numpy_is_a_data_error(tmp_path):
+    path = tmp_path / "empty.idx"  # found by the fuzz test: shape (0, 2818572288, 3272356096), no data bytes
+    path.write_bytes(b"\x00\x00\x08\x03\x00\x00\x00\x00\xa8\x00\x00\x00\xc3\x0c1\x00")
+    with pytest.raises(DataError, match=r"declares shape \(0, 2818572288, 3272356096\), which holds no values and is too large"):
+        read_idx(path)
+    path.write_bytes(b"\x00\x00\x08\x02\x00\x00\x00\x00\x00\x00\x00\x1c")  # (0, 28): a valid empty file
+    assert read_idx(path).shape == (0, 28)
+
+
 # ---------------------------------------------------------------------------------------------- MNIST
 def test_mnist_facts(mnist):
     assert isinstance(mnist, Dataset) and mnist.name == "mnist" and mnist.image_shape == (1, 28, 28)

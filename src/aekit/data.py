@@ -101,7 +101,11 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         raise DataError(f"{path}: {got - expected} trailing bytes after the data of shape {dims}; {fix}")
     native = dtype.newbyteorder("=")
     if count == 0:
-        return np.zeros(dims, dtype=native)
+        try:
+            return np.zeros(dims, dtype=native)
+        except ValueError:  # an empty shape whose other dimensions are too large for numpy to describe
+            raise DataError(f"{path}: the header declares shape {dims}, which holds no values and is too large to "
+                            f"represent; {fix}") from None
     return np.frombuffer(data, dtype=dtype, count=count, offset=start).astype(native).reshape(dims)
 
 
