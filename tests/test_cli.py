@@ -83,6 +83,14 @@ def test_recipe_fast_reaches_the_config_and_explicit_flags_win(tmp_path):
     assert (train["optimizer"], train["schedule"], train["batch_size"]) == ("adadelta", "constant", 256)
 
 
+def test_a_quiet_compiled_run_prints_nothing_on_stderr(tmp_path):
+    out = tmp_path / "run"
+    proc = aekit("train", "--limit", 600, "--epochs", 1, "--compile", "--precision", "bfloat16", "--out", out, "--quiet",
+                 "--no-tensorboard", check=True)
+    assert proc.stderr == ""  # Dynamo's "Profiler record function … will be ignored" notice was printed here
+    assert f"{out}: 1 epochs" in proc.stdout
+
+
 def test_compile_without_a_cpp_compiler_exits_2_before_writing_anything(tmp_path):
     empty = tmp_path / "bin"
     empty.mkdir()

@@ -6,6 +6,7 @@ A flat-buffer Adadelta was tried and dropped: faster alone, slower inside a trai
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import shutil
@@ -72,10 +73,23 @@ def compiled_step(loss_fn: Callable, optimizer: torch.optim.Optimizer, cfg: Trai
     a fused optimizer (already one kernel). Compiling takes seconds, once per process (cached on disk after).
     Call `check_compile` first (`fit` does).
     """
+    _quiet_profiler_notice()
     step = optimizer.step
     if cfg.schedule == "constant" and not optimizer.defaults.get("fused"):
         step = torch.compile(optimizer.step)
     return torch.compile(loss_fn, dynamic=True), step
+
+
+def _drop_profiler_notice(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith("Profiler record function")
+
+
+def _quiet_profiler_notice() -> None:
+    """Drop Dynamo's "Profiler record function … will be ignored" warning, which compiling ``optimizer.step``
+    (it carries a profiler label) printed to stderr even under ``--quiet``; Dynamo's other messages stay."""
+    log = logging.getLogger("torch._dynamo.variables.ctx_manager")
+    if _drop_profiler_notice not in log.filters:
+        log.addFilter(_drop_profiler_notice)
 
 
 def swap_average(state) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
