@@ -83,12 +83,21 @@ def test_a_run_scans_its_rows_once(tmp_path, rng, monkeypatch):
     real_finite, real_range = train_module._check_finite, train_module._unit_range
     monkeypatch.setattr(train_module, "_check_finite", lambda block, name, start=0: finite.update([name]) or real_finite(block, name, start))
     monkeypatch.setattr(train_module, "_unit_range", lambda x: ranged.append(x.shape[0]) or real_range(x))
+    import aekit.data
+
+    files, real_scan = [], aekit.data._scan_npy_file
+    monkeypatch.setattr(aekit.data, "_scan_npy_file", lambda path, *a: files.append(path.name) or real_scan(path, *a))
     np.save(tmp_path / "x.npy", rng.random((200, 6), dtype=np.float32))
     train(None, TrainConfig(epochs=2, batch_size=32), data=str(tmp_path / "x.npy"), out=tmp_path / "r", tensorboard=False, verbose=0)
-    assert ranged == [180, 20]  # the [0, 1] check: training and validation rows, once each
-    # NaN/inf: once each before the run folder exists, none in `fit` ("x", "validation x"); then the final
-    # metrics look at up to 10,000 validation rows and the Jacobian norm at 1,000 of them ("x" twice)
-    assert finite == {"training data": 1, "validation data": 1, "x": 2}
+    assert files == ["x.npy"]  # the file is read once, when it is loaded: NaN/inf, and its range remembered
+    assert ranged == [180, 20]  # the [0, 1] check: training and validation rows, once each (answered by that scan)
+    # NaN/inf: the load's scan answers the checks before the run folder exists, and `fit` makes none ("x",
+    # "validation x"); then the final metrics look at up to 10,000 validation rows and the Jacobian norm at 1,000
+    # of them ("x" twice)
+    assert finite == {"x": 2}
+    np.save(tmp_path / "y.npy", rng.random((200, 6)))  # float64: converted to float32 in memory, so scanned here
+    train(None, TrainConfig(epochs=1, batch_size=32), data=str(tmp_path / "y.npy"), out=tmp_path / "r2", tensorboard=False, verbose=0)
+    assert finite == {"training data": 1, "validation data": 1, "x": 4}
 
 
 def test_val_split_of_a_memmapped_npy_keeps_both_parts_on_disk(tmp_path):

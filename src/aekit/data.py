@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 
 from aekit.errors import DataError
+from aekit.scans import remember
 
 __all__ = [
     "read_idx", "write_idx", "load_array", "read_table", "write_table", "check_range",
@@ -247,21 +248,38 @@ def _load_npy(path: Path, allow_nan: bool, mmap: bool) -> np.ndarray:
             x = np.asarray(raw.astype(np.float32)).reshape(shape)
     if raw.dtype.kind == "f":
         if as_is and isinstance(raw, np.memmap) and raw.flags.c_contiguous:
-            _scan_npy_file(path, raw, shape, allow_nan)  # plain reads: keeps the memmap's pages unmapped
+            known = _scan_npy_file(path, raw, shape, allow_nan)  # plain reads: keeps the memmap's pages unmapped
+            if known is not None:  # fit's own NaN/inf and [0, 1] checks of these bytes need not read them again
+                remember(x, *known)
         else:
             _check_finite(x, allow_nan, lambda r, c: (f"at [{r}, {c}]", raw.reshape(shape)[r, c]), path)
     return x
 
 
-def _scan_npy_file(path: Path, raw: np.ndarray, shape: tuple[int, int], allow_nan: bool) -> None:
+def _scan_npy_file(path: Path, raw: np.ndarray, shape: tuple[int, int], allow_nan: bool) -> tuple[float, float] | None:
+    """NaN/inf check of a float32 .npy by plain reads into one reused block (fresh buffers cost page faults),
+    one ``aminmax`` per block (NaN and inf reach it); the exact, row-naming check runs only on a block that has
+    one. Returns the (min, max) of the values, or None when NaN (allowed) made them unknown."""
+    import torch
+
     offset = raw.offset if isinstance(raw, np.memmap) else 0
     rows = max(1, _CHUNK_BYTES // (shape[1] * 4))
+    buf = np.empty((min(rows, shape[0]), shape[1]), dtype=np.float32)
+    lo, hi, nan_seen = math.inf, -math.inf, False
     with open(path, "rb") as f:
         f.seek(offset)
         for start in range(0, shape[0], rows):
-            n = min(rows, shape[0] - start)
-            block = np.frombuffer(f.read(n * shape[1] * 4), dtype=np.float32).reshape(n, shape[1])
-            _check_finite(block, allow_nan, lambda r, c: (f"at [{start + r}, {c}]", block[r, c]), path)
+            block = buf[:min(rows, shape[0] - start)]
+            if f.readinto(memoryview(block).cast("B")) != block.nbytes:
+                raise DataError(f"{path}: the file is shorter than its header says (it changed while being read); "
+                                "write it again with numpy.save")
+            bmin, bmax = (float(v) for v in torch.aminmax(torch.from_numpy(block)))
+            if not (math.isfinite(bmin) and math.isfinite(bmax)):
+                _check_finite(block, allow_nan, lambda r, c: (f"at [{start + r}, {c}]", block[r, c]), path)
+                nan_seen = True  # only NaN, and allowed: this block's range is unknown
+                continue
+            lo, hi = min(lo, bmin), max(hi, bmax)
+    return None if nan_seen else (lo, hi)
 
 
 def _release(a: np.ndarray) -> None:

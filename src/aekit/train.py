@@ -27,6 +27,7 @@ from .errors import DataError, TrainingError
 from .models import Autoencoder
 from .objectives import corrupt, loss_terms, warn_slow_bfloat16
 from .optim import check_compile, compiled_step, ema_update, lr_at, make_optimizer, swap_average
+from .scans import known_range
 
 
 # --------------------------------------------------------------------------- history and state
@@ -88,8 +89,10 @@ def as_rows(x: Any, name: str = "x", *, keep_memmap: bool = False, check: bool =
     itself, which `fit` gathers each batch from, releasing its pages, so the file never sits in memory whole.
     `check=False` skips the NaN/inf scan (for callers that check each block as they use it).
     """
+    scanned = False
     if isinstance(x, np.memmap) and x.dtype == np.float32 and x.ndim >= 2 and x.flags.c_contiguous:
         t = x.reshape(x.shape[0], -1)
+        scanned = known_range(t) is not None  # load_array already read these bytes and found them finite
         if not keep_memmap:
             with warnings.catch_warnings():  # read-only mapping: the tensor is never written to
                 warnings.simplefilter("ignore", UserWarning)
@@ -109,7 +112,7 @@ def as_rows(x: Any, name: str = "x", *, keep_memmap: bool = False, check: bool =
         t = t.reshape(t.shape[0], -1)
     if t.shape[0] == 0:
         raise DataError(f"{name} has no rows; pass at least one row of data")
-    if check:
+    if check and not scanned:
         for start, block in _blocks(t):
             _check_finite(block, name, start)
     return t
@@ -218,7 +221,11 @@ def check_features(model: Autoencoder, x: torch.Tensor, name: str = "x") -> None
 
 
 def _unit_range(x: torch.Tensor | np.memmap) -> tuple[float, float]:
-    """(min, max) of `x`, one pass in blocks."""
+    """(min, max) of `x`, one pass in blocks; for a memmap whose bytes `load_array` scanned and found within
+    [0, 1], that scan's range (it holds every value of `x`), without reading the file again."""
+    known = known_range(x) if isinstance(x, np.memmap) else None
+    if known is not None and 0 <= known[0] and known[1] <= 1:
+        return known
     lo, hi = math.inf, -math.inf
     for _, block in _blocks(x):
         bmin, bmax = torch.aminmax(block)
