@@ -20,6 +20,12 @@ _SPANS: OrderedDict[_Key, list[tuple[int, int, float, float]]] = OrderedDict()
 _MAX_FILES = 32  # the oldest files' spans are forgotten first
 
 
+def file_offset(x: np.memmap) -> int:
+    """The position in its file of the first byte that memmap `x` (or a view of one) shows."""
+    base = np.frombuffer(x._mmap, dtype=np.uint8).ctypes.data  # the mapping starts at offset - offset % granularity
+    return x.ctypes.data - base + x.offset - x.offset % mmap.ALLOCATIONGRANULARITY
+
+
 def _span(x) -> tuple[_Key, int, int] | None:
     """(file identity, first byte, end byte) of the bytes a read-only, C-ordered float32 memmap views; else None."""
     if not (isinstance(x, np.memmap) and x.mode == "r" and x.filename and x.dtype == np.float32 and x.flags.c_contiguous):
@@ -31,8 +37,7 @@ def _span(x) -> tuple[_Key, int, int] | None:
         st = os.stat(x.filename)
     except OSError:
         return None
-    base = np.frombuffer(mm, dtype=np.uint8).ctypes.data  # the mapping starts at offset - offset % granularity
-    first = x.ctypes.data - base + x.offset - x.offset % mmap.ALLOCATIONGRANULARITY
+    first = file_offset(x)
     return (str(x.filename), st.st_size, st.st_mtime_ns), first, first + x.nbytes
 
 

@@ -27,7 +27,7 @@ from .errors import DataError, TrainingError
 from .models import Autoencoder
 from .objectives import corrupt, loss_terms, warn_slow_bfloat16
 from .optim import check_compile, compiled_step, ema_update, lr_at, make_optimizer, swap_average
-from .scans import known_range
+from .scans import file_offset, known_range
 
 
 # --------------------------------------------------------------------------- history and state
@@ -153,10 +153,8 @@ def _read_runs(x: np.memmap, idx: np.ndarray) -> np.ndarray | None:
     cuts = np.flatnonzero(np.diff(idx) != 1) + 1
     if len(idx) < 4 * (len(cuts) + 1) or getattr(x, "filename", None) is None or not isinstance(x.offset, int):
         return None
-    mm = x._mmap
-    base = np.frombuffer(mm, dtype=np.uint8).ctypes.data  # where the mapping starts (the file at offset - offset % granularity)
     row_bytes = x.shape[1] * x.itemsize
-    first = x.ctypes.data - base + x.offset - x.offset % mmap.ALLOCATIONGRANULARITY  # file position of row 0
+    first = file_offset(x)  # file position of row 0
     out = np.empty((len(idx), x.shape[1]), dtype=np.float32)
     view = memoryview(out).cast("B")
     starts = np.concatenate(([0], cuts))
