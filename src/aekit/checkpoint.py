@@ -44,7 +44,8 @@ from .errors import AekitError, ModelFileError
 from .io import _digest as tensor_digest  # SHA-256 of named tensors + a text
 from .io import atomic_write_bytes, read_safetensors, save_model
 from .models import Autoencoder
-from .train import Callback, History, TrainState, _release, make_optimizer
+from .scans import release_pages
+from .train import Callback, History, TrainState, make_optimizer
 
 CHECKPOINT_DIR = "checkpoint"
 LAST = "last.safetensors"
@@ -254,7 +255,7 @@ def data_fingerprint(x: Any) -> str:
         rows = np.unique(np.linspace(0, len(a) - 1, num=min(len(a), 2048)).astype(np.int64))
         for start in range(0, len(rows), 16):
             digest.update(np.ascontiguousarray(a[rows[start:start + 16]]).tobytes())
-            _release(a)
+            release_pages(a)
     return digest.hexdigest()[:32]
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import gzip
 import math
-import mmap
 import os
 import struct
 import tempfile
@@ -19,8 +18,8 @@ from typing import Callable
 
 import numpy as np
 
-from aekit.errors import DataError
-from aekit.scans import remember
+from .errors import DataError
+from .scans import release_pages, remember
 
 __all__ = [
     "read_idx", "write_idx", "load_array", "read_table", "write_table", "check_range",
@@ -282,21 +281,6 @@ def _scan_npy_file(path: Path, raw: np.ndarray, shape: tuple[int, int], allow_na
     return None if nan_seen else (lo, hi)
 
 
-def _release(a: np.ndarray) -> None:
-    """Drop the resident pages of a read-only memmap (re-read from the page cache when used again).
-
-    File-backed pages count in RSS; releasing them after each scanned block keeps a scan of a memmap
-    bigger than RAM at about one block of RSS.
-    """
-    mm = getattr(a, "_mmap", None)
-    if mm is None or getattr(a, "mode", None) != "r" or not hasattr(mmap, "MADV_DONTNEED"):
-        return
-    try:
-        mm.madvise(mmap.MADV_DONTNEED)
-    except (OSError, ValueError):
-        pass
-
-
 def _check_finite(x: np.ndarray, allow_nan: bool, where: Callable, path: Path) -> None:
     """Raise DataError at the first NaN (unless allow_nan) or inf in 2-D ``x``, scanning in row blocks.
 
@@ -306,7 +290,7 @@ def _check_finite(x: np.ndarray, allow_nan: bool, where: Callable, path: Path) -
     for start in range(0, x.shape[0], rows):
         block = x[start:start + rows]
         bad = np.isinf(block) if allow_nan else ~np.isfinite(block)
-        _release(x)
+        release_pages(x)
         if not bad.any():
             continue
         r, c = (int(i) for i in np.argwhere(bad)[0])
@@ -459,7 +443,7 @@ def check_range(x, lo: float = 0.0, hi: float = 1.0, *, what: str = "data", fix:
     [0, 1] or pass --loss mse")``. Scans in row blocks; a read-only memmap is neither copied nor left
     resident (its pages are released after each block).
     """
-    a = x if isinstance(x, np.ndarray) else np.asarray(x)  # asarray would drop np.memmap (see _release)
+    a = x if isinstance(x, np.ndarray) else np.asarray(x)  # asarray would drop np.memmap (see scans.release_pages)
     if fix is None:
         fix = f"scale the values into [{lo:g}, {hi:g}]"
     flat = a.reshape(a.shape[0], math.prod(a.shape[1:])) if a.ndim >= 2 else a.reshape(-1, 1)
@@ -468,7 +452,7 @@ def check_range(x, lo: float = 0.0, hi: float = 1.0, *, what: str = "data", fix:
     for start in range(0, flat.shape[0], rows):
         block = flat[start:start + rows]
         bad = (block < lo) | (block > hi)
-        _release(a)
+        release_pages(a)
         if bad.any() and first is None:
             r, c = (int(i) for i in np.argwhere(bad)[0])
             first = (start + r, c)

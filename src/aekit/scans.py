@@ -26,6 +26,21 @@ def file_offset(x: np.memmap) -> int:
     return x.ctypes.data - base + x.offset - x.offset % mmap.ALLOCATIONGRANULARITY
 
 
+def release_pages(x) -> None:
+    """Unmap the resident pages of read-only memmap `x` (``madvise(MADV_DONTNEED)``); nothing for other arrays.
+
+    File-backed pages count in RSS; the page cache keeps them, so a later read costs a page fault, not the disk.
+    Releasing after each block or batch keeps a pass over a memmap bigger than RAM at about one block of RSS.
+    """
+    mm = getattr(x, "_mmap", None) if isinstance(x, np.memmap) and x.mode == "r" else None
+    if mm is None or not hasattr(mmap, "MADV_DONTNEED"):
+        return
+    try:
+        mm.madvise(mmap.MADV_DONTNEED)
+    except (OSError, ValueError):  # a closed mapping: nothing resident
+        pass
+
+
 def _span(x) -> tuple[_Key, int, int] | None:
     """(file identity, first byte, end byte) of the bytes a read-only, C-ordered float32 memmap views; else None."""
     if not (isinstance(x, np.memmap) and x.mode == "r" and x.filename and x.dtype == np.float32 and x.flags.c_contiguous):

@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import math
-import mmap
 import os
 import time
 import warnings
@@ -27,7 +26,7 @@ from .errors import DataError, TrainingError
 from .models import Autoencoder
 from .objectives import corrupt, loss_terms, warn_slow_bfloat16
 from .optim import check_compile, compiled_step, ema_update, lr_at, make_optimizer, swap_average
-from .scans import file_offset, known_range
+from .scans import file_offset, known_range, release_pages
 
 
 # --------------------------------------------------------------------------- history and state
@@ -133,7 +132,7 @@ def _blocks(x: torch.Tensor | np.memmap, rows: int | None = None):
     rows = rows or max(1, (16 << 20) // (4 * max(1, x.shape[1])))
     for start in range(0, x.shape[0], rows):
         yield start, _rows(x, slice(start, start + rows))
-        _release(x)
+        release_pages(x)
 
 
 def _rows(x: torch.Tensor | np.memmap, idx: torch.Tensor | slice) -> torch.Tensor:
@@ -173,13 +172,6 @@ def _read_runs(x: np.memmap, idx: np.ndarray) -> np.ndarray | None:
     return out
 
 
-def _release(x: torch.Tensor | np.memmap) -> None:
-    """Unmap a read-only memmap's resident pages (they count in RSS; the page cache keeps them); else nothing."""
-    mm = getattr(x, "_mmap", None) if isinstance(x, np.memmap) and x.mode == "r" else None
-    if mm is not None and hasattr(mmap, "MADV_DONTNEED"):
-        mm.madvise(mmap.MADV_DONTNEED)
-
-
 def gather_batch(x: torch.Tensor | np.memmap, idx: torch.Tensor) -> torch.Tensor:
     """The batch of rows `idx` of `x`, in sorted row order (sequential reads from a memmap; the batch's
     rows and so its gradient are the same, up to float summation order)."""
@@ -188,7 +180,7 @@ def gather_batch(x: torch.Tensor | np.memmap, idx: torch.Tensor) -> torch.Tensor
     if runs is not None:  # read with pread: nothing was mapped, so nothing to release
         return torch.from_numpy(runs)
     batch = _rows(x, idx)
-    _release(x)
+    release_pages(x)
     return batch
 
 
@@ -273,7 +265,7 @@ def _evaluate_rows(model: Autoencoder, x, y, cfg: TrainConfig, batch_size: int =
         terms = loss_terms(model, corrupt(xb, cfg.noise, cfg.noise_level, gen), yb, cfg)
         for k, v in terms.items():
             sums[k] = sums.get(k, 0.0) + float(v) * xb.shape[0]
-    _release(y)
+    release_pages(y)
     model.train(was_training)
     return {k: v / x.shape[0] for k, v in sums.items()}
 
