@@ -168,6 +168,28 @@ def test_memmap_input_trains_from_the_memmap_with_the_same_result(tmp_path, mnis
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
 
 
+def test_a_large_memmap_shuffled_row_by_row_gets_a_warning(tmp_path, rng, monkeypatch):
+    import importlib
+    import warnings
+
+    train_module = importlib.import_module("aekit.train")  # the module (aekit.train is also the function)
+    np.save(tmp_path / "x.npy", rng.random((64, 6), dtype=np.float32))
+    mm = aekit.load_array(tmp_path / "x.npy")
+    model = Autoencoder(ModelConfig(input_dim=6, encoding_dim=2))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the default threshold (256 MiB): a small file trains quietly
+        fit(model, mm, epochs=1, batch_size=16, verbose=0)
+    monkeypatch.setattr(train_module, "SLOW_READ_BYTES", mm.nbytes)  # as if the file were that large
+    with pytest.warns(RuntimeWarning, match=r"memory-mapped file with rows shuffled one by one .*\(--shuffle-block 16\)") as w:
+        fit(model, mm, epochs=1, batch_size=16, verbose=0)
+    assert len(w) == 1 and w[0].filename == __file__  # one warning, pointing at the caller's fit
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # runs, no shuffling, or the rows in memory: nothing to warn about
+        fit(model, mm, epochs=1, batch_size=16, verbose=0, shuffle_block=16)
+        fit(model, mm, epochs=1, batch_size=16, verbose=0, shuffle=False)
+        fit(model, np.array(mm), epochs=1, batch_size=16, verbose=0)
+
+
 def test_shuffle_block_permutes_runs_of_consecutive_rows():
     from aekit.train import epoch_order
 
