@@ -218,7 +218,8 @@ def test_runs_of_a_memmap_are_read_with_pread_exactly(tmp_path, rng):
     idx = np.r_[3:11, 40:52, 290:300]
     assert np.array_equal(_read_runs(mm, idx), a[idx])
     assert np.array_equal(_read_runs(mm[100:], idx[:20]), a[100:][idx[:20]])  # a view that starts further on
-    assert _read_runs(mm, np.array([1, 5, 9, 13])) is None  # single rows: the mapping is cheaper
+    lone = np.array([1, 5, 9, 13, 299])
+    assert np.array_equal(_read_runs(mm, lone), a[lone])  # lone rows too: one pread each, nothing mapped
 
 
 def test_nan_in_a_later_block_is_found_with_its_row(tmp_path):

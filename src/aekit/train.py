@@ -143,15 +143,17 @@ def _rows(x: torch.Tensor | np.memmap, idx: torch.Tensor | slice) -> torch.Tenso
 
 
 def _read_runs(x: np.memmap, idx: np.ndarray) -> np.ndarray | None:
-    """Rows `idx` (sorted) of a memmap read with one ``pread`` per run of consecutive rows, or None where that
-    does not pay (fewer than 4 rows a run on average) or cannot be done (no file behind the memmap).
+    """Rows `idx` (sorted) of a memmap read with one ``pread`` per run of consecutive rows (a lone row is a run
+    of one), or None where there is no file behind the memmap to read.
 
-    Through the mapping every 4 KB page costs a page fault (~1 µs each, the pages released after each batch);
-    a ``pread`` copies a whole run from the page cache in one call and maps nothing, so RSS does not grow.
+    A ``pread`` copies from the page cache and maps nothing, so RSS does not grow and nothing needs releasing.
+    Through the mapping each row costs page faults, and where the kernel maps large page-cache folios whole, each
+    lone row maps up to 2 MB until released: a batch of 256 lone rows took 1.6 ms that way, 0.43 ms by 256 calls
+    to ``pread`` (docs/performance.md).
     """
-    cuts = np.flatnonzero(np.diff(idx) != 1) + 1
-    if len(idx) < 4 * (len(cuts) + 1) or getattr(x, "filename", None) is None or not isinstance(x.offset, int):
+    if getattr(x, "filename", None) is None or not isinstance(x.offset, int):
         return None
+    cuts = np.flatnonzero(np.diff(idx) != 1) + 1
     row_bytes = x.shape[1] * x.itemsize
     first = file_offset(x)  # file position of row 0
     out = np.empty((len(idx), x.shape[1]), dtype=np.float32)
@@ -188,7 +190,7 @@ def epoch_order(n: int, cfg: TrainConfig, generator: torch.Generator) -> torch.T
     """The order of the `n` training rows for one epoch: a random permutation, or with ``shuffle_block`` b > 1
     a random permutation of runs of b consecutive rows (the last run may be shorter), or 0 … n-1 unshuffled.
 
-    Runs make a memory-mapped file's reads contiguous (one read per run, not page faults per row), at the price of
+    Runs make a memory-mapped file's reads fewer and longer (one read per run, not one per row), at the price of
     batches that mix fewer places of the file: shuffle the file's rows once beforehand if they are ordered.
     """
     if not cfg.shuffle:
@@ -205,13 +207,13 @@ SLOW_READ_BYTES = 256 << 20  # a memmap this large, shuffled row by row, gets a 
 
 
 def warn_row_by_row(x: torch.Tensor | np.memmap, cfg: TrainConfig, stacklevel: int = 3) -> None:
-    """Warn when a large memmap is shuffled one row at a time: every row of every batch is then read through the
-    mapping with its own page faults (0.55-0.78x the in-memory rate measured here), where runs of 16 rows are read
-    with one ``pread`` each (~0.9x; docs/performance.md). Nothing for arrays in memory or small files."""
+    """Warn when a large memmap is shuffled one row at a time: every row of every batch is then read on its own
+    (~0.7x the in-memory rate measured here), where runs of 16 rows are read with one ``pread`` each (~0.9x;
+    docs/performance.md). Nothing for arrays in memory or small files."""
     if isinstance(x, np.memmap) and cfg.shuffle and cfg.shuffle_block == 1 and x.nbytes >= SLOW_READ_BYTES:
         warnings.warn(
             f"training from a {x.nbytes / 2**20:,.0f} MiB memory-mapped file with rows shuffled one by one reads each "
-            "row with its own page faults (about 0.6x the in-memory rate); pass shuffle_block=16 (--shuffle-block 16) "
+            "row on its own (about 0.7x the in-memory rate); pass shuffle_block=16 (--shuffle-block 16) "
             "to read runs of 16 rows (about 0.9x), or load the file into memory if it fits",
             RuntimeWarning, stacklevel=stacklevel,
         )
