@@ -222,6 +222,24 @@ def test_runs_of_a_memmap_are_read_with_pread_exactly(tmp_path, rng):
     assert np.array_equal(_read_runs(mm, lone), a[lone])  # lone rows too: one pread each, nothing mapped
 
 
+def test_blocks_and_batches_of_a_memmap_are_its_rows(tmp_path, rng):
+    from aekit.train import _blocks, gather_batch
+
+    a = rng.random((300, 5), dtype=np.float32)
+    np.save(tmp_path / "a.npy", a)
+    mm = aekit.load_array(tmp_path / "a.npy")
+    for view, ref in ((mm, a), (mm[37:], a[37:])):  # a view further on; the last block is short
+        got = list(_blocks(view, rows=64))
+        assert [start for start, _ in got] == list(range(0, len(ref), 64))
+        assert np.array_equal(np.concatenate([b.numpy() for _, b in got]), ref)
+    idx = torch.tensor([299, 3, 4, 5, 120, 0])
+    assert np.array_equal(gather_batch(mm, idx).numpy(), a[np.sort(idx.numpy())])
+    f8 = np.lib.format.open_memmap(tmp_path / "b.npy", mode="w+", dtype=np.float64, shape=(10, 3))
+    f8[:] = rng.random((10, 3))
+    f8.flush()
+    assert np.array_equal(list(_blocks(np.load(tmp_path / "b.npy", mmap_mode="r"), rows=4))[1][1].numpy(), f8[4:8])  # not float32 rows: read through the mapping
+
+
 def test_nan_in_a_later_block_is_found_with_its_row(tmp_path):
     from aekit.train import as_rows
 
