@@ -110,3 +110,23 @@ def test_val_split_of_a_memmapped_npy_keeps_both_parts_on_disk(tmp_path):
     rd = load_run_data(data=str(tmp_path / "x.npy"), val_split=0.1)
     assert isinstance(rd.x_train, np.memmap) and isinstance(rd.x_val, np.memmap)  # views, not copies
     assert np.array_equal(rd.x_train, x[:180]) and np.array_equal(rd.x_val, x[180:])
+
+
+def test_a_data_file_cut_short_during_training_keeps_the_finished_epoch(tmp_path, rng):
+    from aekit import Callback
+
+    path = tmp_path / "x.npy"
+    np.save(path, rng.random((400, 12), dtype=np.float32))
+    cut = []
+
+    class CutTheFile(Callback):  # someone overwrites the file with a shorter one after epoch 1
+        def on_epoch_end(self, state, logs):
+            if state.epoch == 1:
+                with open(path, "r+b") as f:
+                    f.truncate(path.stat().st_size - 200 * 12 * 4)
+                cut.append(True)
+
+    with pytest.raises(DataError, match=r"shorter than when it was loaded.*the last complete epoch \(1\) is kept in "):
+        train(ModelConfig(input_dim=12, encoding_dim=3), TrainConfig(epochs=3, batch_size=32), data=str(path),
+              out=tmp_path / "run", tensorboard=False, verbose=0, callbacks=[CutTheFile()])
+    assert cut and (tmp_path / "run" / "checkpoint" / "last.safetensors").exists()

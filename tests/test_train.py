@@ -240,6 +240,19 @@ def test_blocks_and_batches_of_a_memmap_are_its_rows(tmp_path, rng):
     assert np.array_equal(list(_blocks(np.load(tmp_path / "b.npy", mmap_mode="r"), rows=4))[1][1].numpy(), f8[4:8])  # not float32 rows: read through the mapping
 
 
+def test_a_memmap_cut_short_while_in_use_is_a_data_error(tmp_path, rng):
+    from aekit.train import gather_batch
+
+    np.save(tmp_path / "a.npy", rng.random((300, 5), dtype=np.float32))
+    mm = aekit.load_array(tmp_path / "a.npy")
+    os_size = (tmp_path / "a.npy").stat().st_size
+    with open(tmp_path / "a.npy", "r+b") as f:
+        f.truncate(os_size - 100 * 5 * 4)  # the last 100 rows are gone
+    assert gather_batch(mm, torch.arange(10)).shape == (10, 5)  # rows still in the file read as before
+    with pytest.raises(DataError, match="shorter than when it was loaded"):
+        gather_batch(mm, torch.tensor([5, 250]))
+
+
 def test_nan_in_a_later_block_is_found_with_its_row(tmp_path):
     from aekit.train import as_rows
 

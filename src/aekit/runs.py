@@ -268,12 +268,12 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
     try:
         history = fit(model, x_train, None, train_config, validation_data=x_val, callbacks=cbs, verbose=verbose if main else 0,
                       state=state, check_input=False)  # checked by `checked_rows` before the run folder was made
-    except (TrainingError, KeyboardInterrupt) as exc:
+    except (TrainingError, DataError, KeyboardInterrupt) as exc:  # DataError: the file changed during training
         kept = checkpoint.saved_epoch if checkpoint is not None and checkpoint.saved_epoch is not None else done
         where = (f"the last complete epoch ({kept}) is kept in {path / CHECKPOINT_DIR / LAST}" if kept
                  else f"no epoch was complete, nothing was kept in {path}")
-        if isinstance(exc, TrainingError):
-            raise TrainingError(f"{exc}; {where}") from None
+        if isinstance(exc, (TrainingError, DataError)):
+            raise type(exc)(f"{exc}; {where}") from None
         if kept:
             where += f"; continue with `aekit train --resume {path}`"
         raise Interrupted(where, getattr(exc, "signum", 2)) from None

@@ -173,8 +173,9 @@ def _read_runs(x: np.memmap, idx: np.ndarray) -> np.ndarray | None:
         return None
     try:
         for a, b, at in spans:
-            if os.preadv(fd, [view[a:b]], at) != b - a:
-                return None  # a short read (the file changed under us): the mapping's view instead
+            if os.preadv(fd, [view[a:b]], at) != b - a:  # through the mapping, these bytes would kill the process (SIGBUS)
+                raise DataError(f"{x.filename}: the file is shorter than when it was loaded (it was changed while in use); "
+                                "restore it, or load it again and start again")
     finally:
         os.close(fd)
     return out
