@@ -417,3 +417,9 @@ def test_fingerprint_of_a_memmap_leaves_its_pages_unmapped(big_npy, rss_file_kib
     grown = rss_file_kib() - before
     assert grown < 16 * 1024, f"reading the fingerprint left {grown / 1024:.0f} MiB of the file mapped"
     assert fingerprint == data_fingerprint(np.load(big_npy))  # the same digest as the rows in memory
+
+
+def test_fingerprint_of_a_float64_memmap_is_that_of_its_rows(tmp_path):
+    np.save(tmp_path / "d.npy", np.random.default_rng(1).random((5000, 7)))  # float64: read through the mapping
+    mm = np.load(tmp_path / "d.npy", mmap_mode="r")
+    assert data_fingerprint(mm) == data_fingerprint(np.load(tmp_path / "d.npy"))
