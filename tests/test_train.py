@@ -240,6 +240,19 @@ def test_blocks_and_batches_of_a_memmap_are_its_rows(tmp_path, rng):
     assert np.array_equal(list(_blocks(np.load(tmp_path / "b.npy", mmap_mode="r"), rows=4))[1][1].numpy(), f8[4:8])  # not float32 rows: read through the mapping
 
 
+def test_a_copy_on_write_memmap_trains_on_its_changes_in_memory(tmp_path, rng):
+    from aekit.train import _blocks, gather_batch
+
+    np.save(tmp_path / "a.npy", rng.random((300, 5), dtype=np.float32) * 2)
+    for mode in ("c", "r+"):  # clipped in memory: privately (c) or in the file's pages (r+)
+        mm = np.load(tmp_path / "a.npy", mmap_mode=mode)
+        mm[mm > 1] = 1
+        assert float(gather_batch(mm, torch.arange(0, 300, 7)).max()) <= 1  # what the rows are now, not the old file bytes
+        assert max(float(b.max()) for _, b in _blocks(mm, rows=64)) <= 1
+    model = Autoencoder(ModelConfig(input_dim=5, encoding_dim=2))
+    fit(model, np.load(tmp_path / "a.npy", mmap_mode="r"), epochs=1, verbose=0)  # r+ wrote the clipped rows to the file
+
+
 def test_a_memmap_cut_short_while_in_use_is_a_data_error(tmp_path, rng):
     from aekit.train import gather_batch
 

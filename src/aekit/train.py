@@ -149,7 +149,8 @@ def _rows(x: torch.Tensor | np.memmap, idx: torch.Tensor | slice) -> torch.Tenso
 
 def _read_runs(x: np.memmap, idx: np.ndarray) -> np.ndarray | None:
     """Rows `idx` (sorted) of a 2-D float32 C-ordered memmap read with one ``pread`` per run of consecutive rows (a
-    lone row is a run of one), or None for other memmaps (no file behind it, another dtype or layout).
+    lone row is a run of one), or None for other memmaps (no file behind it, another dtype or layout, or
+    ``mode='c'``, whose changes in memory the file does not hold).
 
     A ``pread`` copies from the page cache and maps nothing, so RSS does not grow and nothing needs releasing.
     Through the mapping each row costs page faults, and where the kernel maps large page-cache folios whole, each
@@ -157,8 +158,8 @@ def _read_runs(x: np.memmap, idx: np.ndarray) -> np.ndarray | None:
     to ``pread`` (docs/performance.md).
     """
     if (getattr(x, "filename", None) is None or not isinstance(x.offset, int) or x.dtype != np.float32
-            or x.ndim != 2 or not x.flags.c_contiguous):
-        return None  # the rows are not plain float32 rows of a file
+            or x.ndim != 2 or not x.flags.c_contiguous or x.mode == "c"):
+        return None  # not plain float32 rows of a file, or copy-on-write: changes made in memory are not in the file
     cuts = np.flatnonzero(np.diff(idx) != 1) + 1
     row_bytes = x.shape[1] * x.itemsize
     first = file_offset(x)  # file position of row 0
