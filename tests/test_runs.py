@@ -78,11 +78,14 @@ def test_a_run_scans_its_rows_once(tmp_path, rng, monkeypatch):
     import collections
     import importlib
 
+    rows_module = importlib.import_module("aekit.rows")
     train_module = importlib.import_module("aekit.train")  # the module (aekit.train is also the function `train`)
     finite, ranged = collections.Counter(), []
-    real_finite, real_range = train_module._check_finite, train_module._unit_range
-    monkeypatch.setattr(train_module, "_check_finite", lambda block, name, start=0: finite.update([name]) or real_finite(block, name, start))
-    monkeypatch.setattr(train_module, "_unit_range", lambda x: ranged.append(x.shape[0]) or real_range(x))
+    real_finite, real_range = rows_module._check_finite, rows_module._unit_range
+    count_finite = lambda block, name, start=0: finite.update([name]) or real_finite(block, name, start)  # noqa: E731
+    for module in (rows_module, train_module):  # as_rows' scan, and encode_array's per block
+        monkeypatch.setattr(module, "_check_finite", count_finite)
+    monkeypatch.setattr(rows_module, "_unit_range", lambda x: ranged.append(x.shape[0]) or real_range(x))
     import aekit.data
 
     files, real_scan = [], aekit.data._scan_npy_file

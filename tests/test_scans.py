@@ -11,15 +11,15 @@ from aekit.data import load_array
 from aekit.errors import DataError
 from aekit.scans import known_range
 
-train_module = importlib.import_module("aekit.train")  # the module (aekit.train is also the function `train`)
+rows_module = importlib.import_module("aekit.rows")
 
 
 @pytest.fixture()
 def reads(monkeypatch):
-    """The row counts of every block scan `aekit.train` makes (as_rows' NaN/inf scan, the [0, 1] range scan)."""
+    """The row counts of every block scan `aekit.rows` makes (as_rows' NaN/inf scan, the [0, 1] range scan)."""
     seen = []
-    real = train_module._blocks
-    monkeypatch.setattr(train_module, "_blocks", lambda x, rows=None: seen.append(x.shape[0]) or real(x, rows))
+    real = rows_module._blocks
+    monkeypatch.setattr(rows_module, "_blocks", lambda x, rows=None: seen.append(x.shape[0]) or real(x, rows))
     return seen
 
 
@@ -35,9 +35,9 @@ def test_a_loaded_file_is_not_read_again_by_the_checks(tmp_path, reads, small_bl
     np.save(tmp_path / "x.npy", a)
     x = load_array(tmp_path / "x.npy")
     assert isinstance(x, np.memmap) and known_range(x) == (float(a.min()), float(a.max()))
-    t = train_module.as_rows(x, "x", keep_memmap=True)
-    train_module.check_ranges(aekit.TrainConfig(), t, "x")
-    train_module.check_ranges(aekit.TrainConfig(), x[100:400], "rows 100-399")  # a view inside the scanned bytes
+    t = rows_module.as_rows(x, "x", keep_memmap=True)
+    rows_module.check_ranges(aekit.TrainConfig(), t, "x")
+    rows_module.check_ranges(aekit.TrainConfig(), x[100:400], "rows 100-399")  # a view inside the scanned bytes
     aekit.fit(aekit.Autoencoder(aekit.ModelConfig(input_dim=12, encoding_dim=3)), x, epochs=1, batch_size=100, verbose=0)
     assert reads == []  # no NaN/inf scan, no range scan: the file was read once, by load_array
 
@@ -53,7 +53,7 @@ def test_a_file_changed_after_loading_is_checked_again(tmp_path, reads):
     os.utime(path, ns=(later, later))
     assert known_range(x) is None
     with pytest.raises(DataError, match="first in row 31"):
-        train_module.as_rows(x, "x", keep_memmap=True)
+        rows_module.as_rows(x, "x", keep_memmap=True)
     assert reads == [50]
 
 
@@ -63,23 +63,23 @@ def test_a_range_outside_0_1_is_still_measured_on_the_rows_asked_about(tmp_path,
     np.save(tmp_path / "x.npy", a)
     x = load_array(tmp_path / "x.npy")
     cfg = aekit.TrainConfig()
-    train_module.check_ranges(cfg, x[:150], "the first rows")  # the file's range (0, 2) says nothing here: scanned
+    rows_module.check_ranges(cfg, x[:150], "the first rows")  # the file's range (0, 2) says nothing here: scanned
     assert reads == [150]
     with pytest.raises(DataError, match=rf"the data has values outside \[0, 1\] \(min {a.min():.4g}, max {a.max():.4g}\)"):
-        train_module.check_ranges(cfg, x, "the data")
+        rows_module.check_ranges(cfg, x, "the data")
 
 
 def test_unknown_memmaps_and_allowed_nan_are_scanned(tmp_path, reads):
     a = np.random.default_rng(0).random((40, 3), dtype=np.float32)
     np.save(tmp_path / "x.npy", a)
-    train_module.as_rows(np.load(tmp_path / "x.npy", mmap_mode="r"), "x", keep_memmap=True)  # not through load_array
+    rows_module.as_rows(np.load(tmp_path / "x.npy", mmap_mode="r"), "x", keep_memmap=True)  # not through load_array
     assert reads == [40]
     a[5, 1] = np.nan
     np.save(tmp_path / "gaps.npy", a)
     gaps = load_array(tmp_path / "gaps.npy", allow_nan=True)  # for imputation: loads, but its values are not all finite
     assert known_range(gaps) is None
     with pytest.raises(DataError, match="first in row 5"):
-        train_module.as_rows(gaps, "x", keep_memmap=True)
+        rows_module.as_rows(gaps, "x", keep_memmap=True)
 
 
 @pytest.mark.parametrize("row", [0, 63, 64, 199])

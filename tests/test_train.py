@@ -153,7 +153,7 @@ def test_fast_path_gives_the_losses_of_the_straightforward_loop(mnist_small):
 
 @pytest.mark.parametrize("block", [1, 8])
 def test_memmap_input_trains_from_the_memmap_with_the_same_result(tmp_path, mnist_small, block):
-    from aekit.train import as_rows
+    from aekit.rows import as_rows
 
     x = mnist_small[0][:600]
     np.save(tmp_path / "x.npy", x)
@@ -172,14 +172,14 @@ def test_a_large_memmap_shuffled_row_by_row_gets_a_warning(tmp_path, rng, monkey
     import importlib
     import warnings
 
-    train_module = importlib.import_module("aekit.train")  # the module (aekit.train is also the function)
+    rows_module = importlib.import_module("aekit.rows")
     np.save(tmp_path / "x.npy", rng.random((64, 6), dtype=np.float32))
     mm = aekit.load_array(tmp_path / "x.npy")
     model = Autoencoder(ModelConfig(input_dim=6, encoding_dim=2))
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the default threshold (256 MiB): a small file trains quietly
         fit(model, mm, epochs=1, batch_size=16, verbose=0)
-    monkeypatch.setattr(train_module, "SLOW_READ_BYTES", mm.nbytes)  # as if the file were that large
+    monkeypatch.setattr(rows_module, "SLOW_READ_BYTES", mm.nbytes)  # as if the file were that large
     with pytest.warns(RuntimeWarning, match=r"memory-mapped file with rows shuffled one by one .*\(--shuffle-block 16\)") as w:
         fit(model, mm, epochs=1, batch_size=16, verbose=0)
     assert len(w) == 1 and w[0].filename == __file__  # one warning, pointing at the caller's fit
@@ -207,74 +207,6 @@ def test_shuffle_block_permutes_runs_of_consecutive_rows():
     assert torch.equal(epoch_order(5, aekit.TrainConfig(shuffle=False, shuffle_block=4), gen), torch.arange(5))
     with pytest.raises(aekit.ConfigError, match="shuffle_block must be a positive integer"):
         aekit.TrainConfig(shuffle_block=0)
-
-
-def test_runs_of_a_memmap_are_read_with_pread_exactly(tmp_path, rng):
-    from aekit.train import _read_runs
-
-    a = rng.random((300, 5), dtype=np.float32)
-    np.save(tmp_path / "a.npy", a)
-    mm = aekit.load_array(tmp_path / "a.npy")
-    idx = np.r_[3:11, 40:52, 290:300]
-    assert np.array_equal(_read_runs(mm, idx), a[idx])
-    assert np.array_equal(_read_runs(mm[100:], idx[:20]), a[100:][idx[:20]])  # a view that starts further on
-    lone = np.array([1, 5, 9, 13, 299])
-    assert np.array_equal(_read_runs(mm, lone), a[lone])  # lone rows too: one pread each, nothing mapped
-
-
-def test_blocks_and_batches_of_a_memmap_are_its_rows(tmp_path, rng):
-    from aekit.train import _blocks, gather_batch
-
-    a = rng.random((300, 5), dtype=np.float32)
-    np.save(tmp_path / "a.npy", a)
-    mm = aekit.load_array(tmp_path / "a.npy")
-    for view, ref in ((mm, a), (mm[37:], a[37:])):  # a view further on; the last block is short
-        got = list(_blocks(view, rows=64))
-        assert [start for start, _ in got] == list(range(0, len(ref), 64))
-        assert np.array_equal(np.concatenate([b.numpy() for _, b in got]), ref)
-    idx = torch.tensor([299, 3, 4, 5, 120, 0])
-    assert np.array_equal(gather_batch(mm, idx).numpy(), a[np.sort(idx.numpy())])
-    f8 = np.lib.format.open_memmap(tmp_path / "b.npy", mode="w+", dtype=np.float64, shape=(10, 3))
-    f8[:] = rng.random((10, 3))
-    f8.flush()
-    assert np.array_equal(list(_blocks(np.load(tmp_path / "b.npy", mmap_mode="r"), rows=4))[1][1].numpy(), f8[4:8])  # not float32 rows: read through the mapping
-
-
-def test_a_copy_on_write_memmap_trains_on_its_changes_in_memory(tmp_path, rng):
-    from aekit.train import _blocks, gather_batch
-
-    np.save(tmp_path / "a.npy", rng.random((300, 5), dtype=np.float32) * 2)
-    for mode in ("c", "r+"):  # clipped in memory: privately (c) or in the file's pages (r+)
-        mm = np.load(tmp_path / "a.npy", mmap_mode=mode)
-        mm[mm > 1] = 1
-        assert float(gather_batch(mm, torch.arange(0, 300, 7)).max()) <= 1  # what the rows are now, not the old file bytes
-        assert max(float(b.max()) for _, b in _blocks(mm, rows=64)) <= 1
-    model = Autoencoder(ModelConfig(input_dim=5, encoding_dim=2))
-    fit(model, np.load(tmp_path / "a.npy", mmap_mode="r"), epochs=1, verbose=0)  # r+ wrote the clipped rows to the file
-
-
-def test_a_memmap_cut_short_while_in_use_is_a_data_error(tmp_path, rng):
-    from aekit.train import gather_batch
-
-    np.save(tmp_path / "a.npy", rng.random((300, 5), dtype=np.float32))
-    mm = aekit.load_array(tmp_path / "a.npy")
-    os_size = (tmp_path / "a.npy").stat().st_size
-    with open(tmp_path / "a.npy", "r+b") as f:
-        f.truncate(os_size - 100 * 5 * 4)  # the last 100 rows are gone
-    assert gather_batch(mm, torch.arange(10)).shape == (10, 5)  # rows still in the file read as before
-    with pytest.raises(DataError, match="shorter than when it was loaded"):
-        gather_batch(mm, torch.tensor([5, 250]))
-
-
-def test_nan_in_a_later_block_is_found_with_its_row(tmp_path):
-    from aekit.train import as_rows
-
-    x = np.zeros((12000, 784), dtype=np.float32)  # more than one 16 MB block
-    x[11000, 3] = np.inf
-    with pytest.raises(DataError, match="first in row 11000"):
-        as_rows(x)
-    x[11000, 3] = 3e38  # finite values whose sum overflows are not mistaken for inf
-    assert as_rows(x[10000:11001] * 0 + 3e38).shape == (1001, 784)
 
 
 def test_recipe_fields_and_explicit_values_win():
@@ -385,10 +317,10 @@ def test_compile_must_be_a_bool():
 def test_range_checks_scan_each_array_once(monkeypatch):
     import importlib
 
-    train_module = importlib.import_module("aekit.train")  # the module (aekit.train is also the function `train`)
+    rows_module = importlib.import_module("aekit.rows")
     scanned = []
-    real = train_module._unit_range
-    monkeypatch.setattr(train_module, "_unit_range", lambda x: scanned.append(x.shape[0]) or real(x))
+    real = rows_module._unit_range
+    monkeypatch.setattr(rows_module, "_unit_range", lambda x: scanned.append(x.shape[0]) or real(x))
     x = torch.rand(64, 6, generator=torch.Generator().manual_seed(0))
     cfg = aekit.TrainConfig(epochs=1, batch_size=32, noise="gaussian", noise_level=0.3)  # bce and noise: both need [0, 1]
     fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x, None, cfg, validation_data=x[:16], verbose=0)

@@ -20,7 +20,7 @@ import torch
 from .errors import ConfigError, DataError
 from .inputs import as_input, load_any_model
 from .models import Autoencoder
-from .train import _blocks, _unit_range
+from .rows import _blocks, _unit_range
 
 SCORES = ("mse", "bce")
 

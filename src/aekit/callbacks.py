@@ -9,7 +9,8 @@ import numpy as np
 import torch
 
 from .errors import DataError
-from .train import Callback, TrainState, as_rows
+from .rows import as_rows
+from .train import Callback, TrainState
 
 
 class ProgressBar(Callback):

@@ -116,7 +116,7 @@ def image_shape_of(model: Autoencoder, rows: Rows | None = None) -> tuple[int, i
 def as_input(model: Autoencoder, x: Any, name: str = "input", *, keep_memmap: bool = False) -> torch.Tensor | np.memmap:
     """`x` as a float tensor of rows, checked against the model's feature count; with `keep_memmap` a float32
     memmap stays one (for `batched`, which reads it a batch at a time)."""
-    from .train import as_rows, check_features
+    from .rows import as_rows, check_features
 
     t = as_rows(x, name, keep_memmap=keep_memmap)
     check_features(model, t, name)
@@ -127,7 +127,7 @@ def as_input(model: Autoencoder, x: Any, name: str = "input", *, keep_memmap: bo
 def batched(fn, x: torch.Tensor | np.memmap, batch_size: int = 4096) -> np.ndarray:
     """`fn` applied to `x` in row batches, as one float32 numpy array (a memmap is read a batch at a time, its
     pages leaving RSS after each)."""
-    from .train import _blocks
+    from .rows import _blocks
 
     out = None  # filled in place: a list of per-batch results kept the heap from shrinking
     for start, xb in _blocks(x, batch_size):

@@ -170,7 +170,7 @@ def contractive(model: Autoencoder, x: torch.Tensor, code: torch.Tensor | None =
 
 def jacobian_norm(model: Autoencoder, x: Any, batch_size: int = 256) -> float:
     """Mean over rows of the encoder's Jacobian Frobenius norm ‖J_f(x)‖_F (exact; a metric, no gradients)."""
-    from .train import as_rows
+    from .rows import as_rows
 
     x = as_rows(x, "x")
     was_training = model.training

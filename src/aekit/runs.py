@@ -27,7 +27,8 @@ from .io import CONFIG, atomic_write_text, load_model, read_json, save_model, wr
 from .models import Autoencoder
 from .optim import check_compile
 from .callbacks import TensorBoard
-from .train import Callback, History, as_rows, check_features, check_ranges, fit
+from .rows import as_rows, check_features, check_ranges
+from .train import Callback, History, fit
 
 IMAGE_DATASETS = ("mnist", "fashion-mnist")
 

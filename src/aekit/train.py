@@ -11,9 +11,7 @@
 from __future__ import annotations
 
 import math
-import os
 import time
-import warnings
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
@@ -26,7 +24,8 @@ from .errors import DataError, TrainingError
 from .models import Autoencoder
 from .objectives import corrupt, loss_terms, warn_slow_bfloat16
 from .optim import check_compile, compiled_step, ema_update, lr_at, make_optimizer, swap_average
-from .scans import file_offset, known_range, release_pages
+from .rows import _blocks, _check_finite, _rows, as_rows, check_features, check_ranges, gather_batch, warn_row_by_row
+from .scans import release_pages
 
 
 # --------------------------------------------------------------------------- history and state
@@ -79,117 +78,7 @@ class Callback:
     def on_train_end(self, state: TrainState) -> None: ...
 
 
-# --------------------------------------------------------------------------- optimizers and data
-def as_rows(x: Any, name: str = "x", *, keep_memmap: bool = False, check: bool = True) -> torch.Tensor | np.memmap:
-    """A 2-D float32 tensor of rows; refuses other shapes, NaN and inf with a clear message.
-
-    NaN/inf are looked for in blocks of about 16 MB. A float32 C-ordered ``np.memmap`` (``aekit.load_array``
-    of a large .npy) becomes a tensor over the mapped file (no copy), or with `keep_memmap` stays the memmap
-    itself, which `fit` gathers each batch from, releasing its pages, so the file never sits in memory whole.
-    `check=False` skips the NaN/inf scan (for callers that check each block as they use it).
-    """
-    scanned = False
-    if isinstance(x, np.memmap) and x.dtype == np.float32 and x.ndim >= 2 and x.flags.c_contiguous:
-        t = x.reshape(x.shape[0], -1)
-        scanned = known_range(t) is not None  # load_array already read these bytes and found them finite
-        if not keep_memmap:
-            with warnings.catch_warnings():  # read-only mapping: the tensor is never written to
-                warnings.simplefilter("ignore", UserWarning)
-                t = torch.from_numpy(np.asarray(t))
-    elif isinstance(x, torch.Tensor):
-        t = x.detach().to(torch.float32)
-    else:
-        a = np.asarray(x)
-        if a.dtype.kind not in "biuf":
-            raise DataError(f"{name} must be numeric, got dtype {a.dtype}; convert it to float32")
-        with warnings.catch_warnings():  # a read-only array is fine: training never writes into x
-            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-            t = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32))
-    if t.ndim == 1:
-        t = t.reshape(-1, 1)
-    elif t.ndim > 2:
-        t = t.reshape(t.shape[0], -1)
-    if t.shape[0] == 0:
-        raise DataError(f"{name} has no rows; pass at least one row of data")
-    if check and not scanned:
-        for start, block in _blocks(t):
-            _check_finite(block, name, start)
-    return t
-
-
-def _check_finite(block: torch.Tensor, name: str, start: int = 0) -> None:
-    """Refuse NaN/inf in `block` (rows `start`…), naming the first bad row."""
-    if math.isfinite(float(block.sum())):  # one cheap pass; NaN and inf always reach the sum
-        return
-    finite = torch.isfinite(block)
-    if not bool(finite.all()):
-        bad = start + int((~finite).any(dim=1).nonzero()[0, 0])
-        raise DataError(f"{name} holds NaN or inf (first in row {bad}); clean the data or use `aekit impute` for gaps")
-
-
-def _blocks(x: torch.Tensor | np.memmap, rows: int | None = None):
-    """(first row, tensor) of consecutive row blocks of about 16 MB; a memmap's pages are released after each."""
-    rows = rows or max(1, (16 << 20) // (4 * max(1, x.shape[1])))
-    for start in range(0, x.shape[0], rows):
-        yield start, _rows(x, slice(start, start + rows))
-        release_pages(x)
-
-
-def _rows(x: torch.Tensor | np.memmap, idx: torch.Tensor | slice) -> torch.Tensor:
-    """Rows `idx` (sorted indices or a slice of step 1) of a tensor or a memmap, as a float32 tensor; a memmap's
-    rows are read with ``pread`` where a file backs it (one read for a slice), else through the mapping."""
-    if isinstance(x, torch.Tensor):
-        return x[idx] if isinstance(idx, slice) else x.index_select(0, idx)
-    rows = np.arange(*idx.indices(x.shape[0])) if isinstance(idx, slice) else idx.numpy()
-    read = _read_runs(x, rows) if len(rows) else None
-    if read is not None:
-        return torch.from_numpy(read)
-    return torch.from_numpy(np.array(x[idx]) if isinstance(idx, slice) else np.asarray(x[idx.numpy()]))
-
-
-def _read_runs(x: np.memmap, idx: np.ndarray) -> np.ndarray | None:
-    """Rows `idx` (sorted) of a 2-D float32 C-ordered memmap read with one ``pread`` per run of consecutive rows (a
-    lone row is a run of one), or None for other memmaps (no file behind it, another dtype or layout, or
-    ``mode='c'``, whose changes in memory the file does not hold).
-
-    A ``pread`` copies from the page cache and maps nothing, so RSS does not grow and nothing needs releasing.
-    Through the mapping each row costs page faults, and where the kernel maps large page-cache folios whole, each
-    lone row maps up to 2 MB until released: a batch of 256 lone rows took 1.6 ms that way, 0.43 ms by 256 calls
-    to ``pread`` (docs/performance.md).
-    """
-    if (getattr(x, "filename", None) is None or not isinstance(x.offset, int) or x.dtype != np.float32
-            or x.ndim != 2 or not x.flags.c_contiguous or x.mode == "c"):
-        return None  # not plain float32 rows of a file, or copy-on-write: changes made in memory are not in the file
-    cuts = np.flatnonzero(np.diff(idx) != 1) + 1
-    row_bytes = x.shape[1] * x.itemsize
-    first = file_offset(x)  # file position of row 0
-    out = np.empty((len(idx), x.shape[1]), dtype=np.float32)
-    view = memoryview(out).cast("B")
-    starts = np.concatenate(([0], cuts))
-    spans = zip((starts * row_bytes).tolist(), (np.append(cuts, len(idx)) * row_bytes).tolist(),
-                (first + idx[starts].astype(np.int64) * row_bytes).tolist())  # Python ints: the loop stays cheap
-    try:
-        fd = os.open(x.filename, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        for a, b, at in spans:
-            if os.preadv(fd, [view[a:b]], at) != b - a:  # through the mapping, these bytes would kill the process (SIGBUS)
-                raise DataError(f"{x.filename}: the file is shorter than when it was loaded (it was changed while in use); "
-                                "restore it, or load it again and start again")
-    finally:
-        os.close(fd)
-    return out
-
-
-def gather_batch(x: torch.Tensor | np.memmap, idx: torch.Tensor) -> torch.Tensor:
-    """The batch of rows `idx` of `x`, in sorted row order (sequential reads from a memmap; the batch's
-    rows and so its gradient are the same, up to float summation order)."""
-    batch = _rows(x, idx.sort().values)
-    release_pages(x)  # pages mapped where no file could be read (pread maps nothing)
-    return batch
-
-
+# --------------------------------------------------------------------------- order
 def epoch_order(n: int, cfg: TrainConfig, generator: torch.Generator) -> torch.Tensor:
     """The order of the `n` training rows for one epoch: a random permutation, or with ``shuffle_block`` b > 1
     a random permutation of runs of b consecutive rows (the last run may be shorter), or 0 … n-1 unshuffled.
@@ -205,62 +94,6 @@ def epoch_order(n: int, cfg: TrainConfig, generator: torch.Generator) -> torch.T
     runs = torch.randperm(-(-n // b), generator=generator)
     order = (runs[:, None] * b + torch.arange(b)).reshape(-1)
     return order[order < n]
-
-
-SLOW_READ_BYTES = 256 << 20  # a memmap this large, shuffled row by row, gets a warning that runs read faster
-
-
-def warn_row_by_row(x: torch.Tensor | np.memmap, cfg: TrainConfig, stacklevel: int = 3) -> None:
-    """Warn when a large memmap is shuffled one row at a time: every row of every batch is then read on its own
-    (~0.7x the in-memory rate measured here), where runs of 16 rows are read with one ``pread`` each (~0.9x;
-    docs/performance.md). Nothing for arrays in memory or small files."""
-    if isinstance(x, np.memmap) and cfg.shuffle and cfg.shuffle_block == 1 and x.nbytes >= SLOW_READ_BYTES:
-        warnings.warn(
-            f"training from a {x.nbytes / 2**20:,.0f} MiB memory-mapped file with rows shuffled one by one reads each "
-            "row on its own (about 0.7x the in-memory rate); pass shuffle_block=16 (--shuffle-block 16) "
-            "to read runs of 16 rows (about 0.9x), or load the file into memory if it fits",
-            RuntimeWarning, stacklevel=stacklevel,
-        )
-
-
-def check_features(model: Autoencoder, x: torch.Tensor, name: str = "x") -> None:
-    """Refuse rows whose feature count is not the model's; a lone row given as a 1-D array gets its own hint."""
-    have, want = x.shape[1], model.config.input_dim
-    if have != want:
-        fix = ("a single row? pass it as one row, x.reshape(1, -1)" if have == 1 and x.shape[0] == want
-               else "pass data with the same columns as the training data")
-        raise DataError(f"{name} has {have} feature{'s' * (have != 1)} but the model expects {want}; {fix}")
-
-
-def _unit_range(x: torch.Tensor | np.memmap) -> tuple[float, float]:
-    """(min, max) of `x`, one pass in blocks; for a memmap whose bytes `load_array` scanned and found within
-    [0, 1], that scan's range (it holds every value of `x`), without reading the file again."""
-    known = known_range(x) if isinstance(x, np.memmap) else None
-    if known is not None and 0 <= known[0] and known[1] <= 1:
-        return known
-    lo, hi = math.inf, -math.inf
-    for _, block in _blocks(x):
-        bmin, bmax = torch.aminmax(block)
-        lo, hi = min(lo, float(bmin)), max(hi, float(bmax))
-    return lo, hi
-
-
-def check_ranges(cfg: TrainConfig, x: torch.Tensor, x_name: str, y: torch.Tensor | None = None, y_name: str | None = None) -> None:
-    """Refuse data outside [0, 1] where `cfg` needs it: a target `y` (default `x`) for the 'bce' loss, an input `x`
-    for gaussian noise (clipped to [0, 1]) or salt-and-pepper noise (set to 0 or 1). One pass per distinct array."""
-    y, y_name = (x, x_name) if y is None else (y, y_name or x_name)
-    needs = []
-    if cfg.loss == "bce":
-        needs.append((y, y_name, "which the 'bce' loss cannot use", "pass --loss mse"))
-    if cfg.noise in ("gaussian", "salt_pepper"):
-        needs.append((x, x_name, f"but {cfg.noise} noise puts the corrupted values in [0, 1]", "pass --noise masking"))
-    ranges: dict[int, tuple[float, float]] = {}
-    for data, name, why, fix in needs:
-        if id(data) not in ranges:
-            ranges[id(data)] = _unit_range(data)
-        lo, hi = ranges[id(data)]
-        if lo < 0 or hi > 1:
-            raise DataError(f"{name} has values outside [0, 1] (min {lo:.4g}, max {hi:.4g}), {why}; scale the data to [0, 1] or {fix}")
 
 
 # --------------------------------------------------------------------------- evaluation

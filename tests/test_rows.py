@@ -1,0 +1,69 @@
+"""Rows in (aekit.rows): a memory-mapped file's rows read with pread, exactly, in blocks and batches; its changes in
+memory (copy-on-write) honoured; a file cut short while in use refused; NaN/inf found in any block."""
+
+import numpy as np
+import pytest
+import torch
+
+import aekit
+from aekit import Autoencoder, ModelConfig, fit
+from aekit.errors import DataError
+from aekit.rows import _blocks, _read_runs, as_rows, gather_batch
+
+
+def test_runs_of_a_memmap_are_read_with_pread_exactly(tmp_path, rng):
+    a = rng.random((300, 5), dtype=np.float32)
+    np.save(tmp_path / "a.npy", a)
+    mm = aekit.load_array(tmp_path / "a.npy")
+    idx = np.r_[3:11, 40:52, 290:300]
+    assert np.array_equal(_read_runs(mm, idx), a[idx])
+    assert np.array_equal(_read_runs(mm[100:], idx[:20]), a[100:][idx[:20]])  # a view that starts further on
+    lone = np.array([1, 5, 9, 13, 299])
+    assert np.array_equal(_read_runs(mm, lone), a[lone])  # lone rows too: one pread each, nothing mapped
+
+
+def test_blocks_and_batches_of_a_memmap_are_its_rows(tmp_path, rng):
+    a = rng.random((300, 5), dtype=np.float32)
+    np.save(tmp_path / "a.npy", a)
+    mm = aekit.load_array(tmp_path / "a.npy")
+    for view, ref in ((mm, a), (mm[37:], a[37:])):  # a view further on; the last block is short
+        got = list(_blocks(view, rows=64))
+        assert [start for start, _ in got] == list(range(0, len(ref), 64))
+        assert np.array_equal(np.concatenate([b.numpy() for _, b in got]), ref)
+    idx = torch.tensor([299, 3, 4, 5, 120, 0])
+    assert np.array_equal(gather_batch(mm, idx).numpy(), a[np.sort(idx.numpy())])
+    f8 = np.lib.format.open_memmap(tmp_path / "b.npy", mode="w+", dtype=np.float64, shape=(10, 3))
+    f8[:] = rng.random((10, 3))
+    f8.flush()
+    assert np.array_equal(list(_blocks(np.load(tmp_path / "b.npy", mmap_mode="r"), rows=4))[1][1].numpy(), f8[4:8])  # not float32 rows: read through the mapping
+
+
+def test_a_copy_on_write_memmap_trains_on_its_changes_in_memory(tmp_path, rng):
+    np.save(tmp_path / "a.npy", rng.random((300, 5), dtype=np.float32) * 2)
+    for mode in ("c", "r+"):  # clipped in memory: privately (c) or in the file's pages (r+)
+        mm = np.load(tmp_path / "a.npy", mmap_mode=mode)
+        mm[mm > 1] = 1
+        assert float(gather_batch(mm, torch.arange(0, 300, 7)).max()) <= 1  # what the rows are now, not the old file bytes
+        assert max(float(b.max()) for _, b in _blocks(mm, rows=64)) <= 1
+    model = Autoencoder(ModelConfig(input_dim=5, encoding_dim=2))
+    fit(model, np.load(tmp_path / "a.npy", mmap_mode="r"), epochs=1, verbose=0)  # r+ wrote the clipped rows to the file
+
+
+def test_a_memmap_cut_short_while_in_use_is_a_data_error(tmp_path, rng):
+    np.save(tmp_path / "a.npy", rng.random((300, 5), dtype=np.float32))
+    mm = aekit.load_array(tmp_path / "a.npy")
+    os_size = (tmp_path / "a.npy").stat().st_size
+    with open(tmp_path / "a.npy", "r+b") as f:
+        f.truncate(os_size - 100 * 5 * 4)  # the last 100 rows are gone
+    assert gather_batch(mm, torch.arange(10)).shape == (10, 5)  # rows still in the file read as before
+    with pytest.raises(DataError, match="shorter than when it was loaded"):
+        gather_batch(mm, torch.tensor([5, 250]))
+
+
+def test_nan_in_a_later_block_is_found_with_its_row(tmp_path):
+    x = np.zeros((12000, 784), dtype=np.float32)  # more than one 16 MB block
+    x[11000, 3] = np.inf
+    with pytest.raises(DataError, match="first in row 11000"):
+        as_rows(x)
+    x[11000, 3] = 3e38  # finite values whose sum overflows are not mistaken for inf
+    assert as_rows(x[10000:11001] * 0 + 3e38).shape == (1001, 784)
