@@ -1,4 +1,4 @@
-"""Tests of aekit.data / aekit.datasets: IDX, MNIST, downloads, user arrays and tables."""
+"""Tests of aekit.data, aekit.idx and aekit.datasets: IDX, MNIST, downloads, user arrays and tables."""
 
 import functools
 import gzip

@@ -1,4 +1,5 @@
-"""Reading and writing data: IDX files (MNIST's format) and user arrays/tables (.npy, .csv, .parquet).
+"""Reading and writing user arrays and tables (.npy, .csv, .parquet); IDX files (MNIST's format) are read by
+:mod:`aekit.idx`, re-exported here.
 
 Every problem a user can cause with their input is raised as a one-line :class:`~aekit.errors.DataError`
 naming the file, the problem and the fix. Locating, downloading and loading MNIST / Fashion-MNIST lives in
@@ -7,18 +8,16 @@ naming the file, the problem and the fix. Locating, downloading and loading MNIS
 
 from __future__ import annotations
 
-import gzip
 import math
 import os
-import struct
-import tempfile
-import zlib
 from pathlib import Path
 from typing import Callable
 
 import numpy as np
 
 from .errors import DataError
+from .files import atomic_write, check_file, one_line
+from .idx import read_idx, write_idx  # noqa: F401  (re-exported)
 from .scans import release_pages, remember
 
 __all__ = [
@@ -26,161 +25,14 @@ __all__ = [
     "Dataset", "load_dataset", "find_dataset", "download", "cache_dir", "TABLE_SUFFIXES",
 ]
 
-#: IDX type code -> big-endian dtype stored in the file.
-IDX_DTYPES = {0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"),
-              0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
-_IDX_CODES = {dt.newbyteorder("=").name: code for code, dt in IDX_DTYPES.items()}
-_IDX_SUPPORTED = "0x08 ubyte, 0x09 byte, 0x0B short, 0x0C int, 0x0D float, 0x0E double"
 TABLE_SUFFIXES = (".npy", ".csv", ".parquet")
 _CSV_NA = ["", "nan", "NaN", "NAN", "-nan", "-NaN", "NA"]  # read as missing values; anything else must be a number
 _CHUNK_BYTES = 64 << 20  # scans of big arrays go in blocks of about this size
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-
-
-def _one_line(text: object) -> str:
-    return " ".join(str(text).split())
 
 
 def _show(value: object) -> str:
     text = str(value)
     return repr(text if len(text) <= 40 else text[:37] + "...")
-
-
-def _check_file(path: Path) -> None:
-    if not path.exists():
-        raise DataError(f"{path}: no such file; check the path")
-    if path.is_dir():
-        raise DataError(f"{path}: is a folder, not a file; pass the path of a data file")
-
-
-# ----------------------------------------------------------------------------------------------- IDX
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    """Read an IDX file (raw or gzip-compressed, detected by its magic bytes).
-
-    Parameters
-    ----------
-    path : str or PathLike
-        The file, e.g. ``train-images-idx3-ubyte.gz``.
-
-    Returns
-    -------
-    numpy.ndarray
-        A native-byte-order array whose shape is the dimensions in the header.
-
-    Raises
-    ------
-    DataError
-        The file is missing, not IDX, of an unsupported type, truncated, has trailing bytes, or is corrupt gzip.
-    """
-    path = Path(path)
-    data = _read_maybe_gzip(path)
-    fix = "download it again or pass a valid IDX file"
-    if len(data) < 4:
-        raise DataError(f"{path}: too short to be an IDX file ({len(data)} bytes); {fix}")
-    if data[0] or data[1]:
-        raise DataError(f"{path}: not an IDX file (starts with {data[:4].hex(' ')}, "
-                        f"IDX starts with 00 00 <type> <ndim>); {fix}")
-    code, ndim = data[2], data[3]
-    if code not in IDX_DTYPES:
-        raise DataError(f"{path}: unsupported IDX data type code 0x{code:02X} (supported: {_IDX_SUPPORTED}); {fix}")
-    if ndim == 0:
-        raise DataError(f"{path}: IDX header declares 0 dimensions; {fix}")
-    start = 4 + 4 * ndim
-    if len(data) < start:
-        raise DataError(f"{path}: truncated IDX header ({ndim} dimensions need {start} bytes, "
-                        f"the file has {len(data)}); {fix}")
-    dims = struct.unpack(f">{ndim}I", data[4:start])
-    dtype = IDX_DTYPES[code]
-    count = math.prod(dims)
-    expected, got = count * dtype.itemsize, len(data) - start
-    if got < expected:
-        raise DataError(f"{path}: truncated: the header promises shape {dims} ({expected} bytes of data) "
-                        f"but only {got} bytes follow; {fix}")
-    if got > expected:
-        raise DataError(f"{path}: {got - expected} trailing bytes after the data of shape {dims}; {fix}")
-    native = dtype.newbyteorder("=")
-    if count == 0:
-        try:
-            return np.zeros(dims, dtype=native)
-        except ValueError:  # an empty shape whose other dimensions are too large for numpy to describe
-            raise DataError(f"{path}: the header declares shape {dims}, which holds no values and is too large to "
-                            f"represent; {fix}") from None
-    return np.frombuffer(data, dtype=dtype, count=count, offset=start).astype(native).reshape(dims)
-
-
-def _read_maybe_gzip(path: Path) -> bytes:
-    _check_file(path)
-    compressed = False
-    try:
-        with open(path, "rb") as f:
-            compressed = f.read(2) == b"\x1f\x8b"
-            f.seek(0)
-            if not compressed:
-                return f.read()
-            with gzip.GzipFile(fileobj=f, mode="rb") as g:
-                return g.read()
-    except (OSError, EOFError, zlib.error) as e:
-        if compressed and not isinstance(e, PermissionError):
-            raise DataError(f"{path}: corrupt or truncated gzip data ({_one_line(e)}); download the file again") from e
-        raise DataError(f"{path}: cannot read the file ({_one_line(e.__class__.__name__)}: "
-                        f"{_one_line(getattr(e, 'strerror', None) or e)}); check the path and its permissions") from e
-
-
-def write_idx(path: str | os.PathLike, array) -> None:
-    """Write ``array`` as an IDX file, gzip-compressed when ``path`` ends with ``.gz``; atomic.
-
-    Supported dtypes: uint8, int8, int16, int32, float32, float64 (bool is written as uint8).
-    """
-    path = Path(path)
-    arr = np.asarray(array)
-    if arr.dtype == np.bool_:
-        arr = arr.astype(np.uint8)
-    code = _IDX_CODES.get(arr.dtype.name)
-    if code is None:
-        raise DataError(f"{path}: IDX cannot store {arr.dtype} values; convert the array to one of "
-                        "uint8, int8, int16, int32, float32, float64")
-    if not 1 <= arr.ndim <= 255 or any(d >= 2**32 for d in arr.shape):
-        raise DataError(f"{path}: IDX cannot store an array of shape {arr.shape}; "
-                        "use 1 to 255 dimensions, each below 2**32")
-    header = bytes([0, 0, code, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape)
-    payload = np.ascontiguousarray(arr, dtype=IDX_DTYPES[code]).tobytes()
-
-    def write(f):
-        if path.name.lower().endswith(".gz"):
-            with gzip.GzipFile(filename=path.name[:-3], fileobj=f, mode="wb", mtime=0) as g:
-                g.write(header)
-                g.write(payload)
-        else:
-            f.write(header)
-            f.write(payload)
-
-    _atomic_write(path, write)
-
-
-def _atomic_write(path: Path, write: Callable) -> None:
-    """Call ``write(binary_file)`` on a temp file next to ``path``, then rename it into place."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as e:
-        raise DataError(f"{path}: cannot write here ({_one_line(e.strerror or e)}); choose a writable folder") from e
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, path)
-    except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        if isinstance(e, OSError):
-            raise DataError(f"{path}: cannot write ({_one_line(e.strerror or e)}); "
-                            "check free space and permissions") from e
-        raise
 
 
 # -------------------------------------------------------------------------------------- user arrays
@@ -212,7 +64,7 @@ def read_table(path: str | os.PathLike, *, allow_nan: bool = False) -> tuple[np.
 
 
 def _load(path: Path, *, allow_nan: bool, mmap: bool) -> tuple[np.ndarray, list[str] | None]:
-    _check_file(path)
+    check_file(path)
     suffix = path.suffix.lower()
     if suffix == ".npy":
         return _load_npy(path, allow_nan, mmap), None
@@ -229,7 +81,7 @@ def _load_npy(path: Path, allow_nan: bool, mmap: bool) -> np.ndarray:
         with np.errstate(all="ignore"):  # a bogus header shape overflows numpy's size arithmetic: reported below
             raw = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except Exception as e:  # numpy raises ValueError, OSError, EOFError, SyntaxError... for bad files
-        raise DataError(f"{path}: not a readable .npy file ({_one_line(e)}); "
+        raise DataError(f"{path}: not a readable .npy file ({one_line(e)}); "
                         "save a numeric array with numpy.save") from e
     if not isinstance(raw, np.ndarray):
         raw.close()
@@ -366,10 +218,10 @@ def _load_csv(path: Path, allow_nan: bool) -> tuple[np.ndarray, list[str] | None
     except DataError:
         raise
     except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text ({_one_line(e.reason)} at byte {e.start}); "
+        raise DataError(f"{path}: not UTF-8 text ({one_line(e.reason)} at byte {e.start}); "
                         "save it as UTF-8 CSV") from e
     except (ValueError, OverflowError, MemoryError, OSError) as e:  # pandas ParserError is a ValueError
-        raise DataError(f"{path}: cannot parse as CSV ({_one_line(e)}); "
+        raise DataError(f"{path}: cannot parse as CSV ({one_line(e)}); "
                         "write one row of comma-separated numbers per sample") from e
     if has_header and not isinstance(df.index, pd.RangeIndex):  # pandas turned extra leading fields into an index
         raise DataError(f"{path}: data rows have more fields than the header's {len(fields)} names; "
@@ -392,7 +244,7 @@ def _load_parquet(path: Path, allow_nan: bool) -> tuple[np.ndarray, list[str] | 
     except ImportError as e:
         raise DataError(f"{path}: reading .parquet needs pyarrow; pip install pyarrow") from e
     except Exception as e:  # pyarrow raises many types (ArrowInvalid, OSError, ArrowNotImplementedError...)
-        raise DataError(f"{path}: not a readable parquet file ({_one_line(e)}); "
+        raise DataError(f"{path}: not a readable parquet file ({one_line(e)}); "
                         "write it again with pandas.DataFrame.to_parquet") from e
     if len(df) == 0 or df.shape[1] == 0:
         raise DataError(f"{path}: holds no data (shape {df.shape}); write at least one row and one column")
@@ -423,16 +275,16 @@ def write_table(path: str | os.PathLike, array, columns: list[str] | None = None
             raise DataError(f"{path}: {len(columns)} column names for {arr.shape[1]} columns; "
                             "pass one name per column")
     if suffix == ".npy":
-        _atomic_write(path, lambda f: np.save(f, arr, allow_pickle=False))
+        atomic_write(path, lambda f: np.save(f, arr, allow_pickle=False))
         return
     import pandas as pd
 
     if suffix == ".csv":
         df = pd.DataFrame(arr, columns=columns)
-        _atomic_write(path, lambda f: df.to_csv(f, index=False, header=columns is not None, na_rep=""))
+        atomic_write(path, lambda f: df.to_csv(f, index=False, header=columns is not None, na_rep=""))
     else:
         df = pd.DataFrame(arr, columns=columns or [str(j) for j in range(arr.shape[1])])
-        _atomic_write(path, lambda f: df.to_parquet(f, index=False))
+        atomic_write(path, lambda f: df.to_parquet(f, index=False))
 
 
 def check_range(x, lo: float = 0.0, hi: float = 1.0, *, what: str = "data", fix: str | None = None) -> None:

@@ -23,7 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from aekit.errors import DataError
+from .errors import DataError
+from .idx import read_idx
 
 __all__ = ["Dataset", "load_dataset", "find_dataset", "download", "cache_dir", "FILES", "CHECKSUMS", "MIRRORS"]
 
@@ -151,8 +152,6 @@ def load_dataset(name: str = "mnist", path: str | os.PathLike | None = None, *, 
 
 
 def _load_split(folder: Path, name: str, split: str, limit: int | None) -> tuple[np.ndarray, np.ndarray]:
-    from aekit.data import read_idx  # here, not at the top: aekit.data re-exports this module
-
     image_file = _file(folder, f"{split}-images-idx3-ubyte")
     label_file = _file(folder, f"{split}-labels-idx1-ubyte")
     if image_file is None or label_file is None:  # removed since find_dataset looked

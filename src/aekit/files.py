@@ -1,0 +1,50 @@
+"""Small file helpers shared by the data readers and writers: one-line error text, the existence check, and an
+atomic write (a temporary file in the same folder, fsync'd, renamed into place; removed on any failure)."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+from typing import Callable
+
+from .errors import DataError
+
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
+
+
+def one_line(text: object) -> str:
+    return " ".join(str(text).split())
+
+
+def check_file(path: Path) -> None:
+    if not path.exists():
+        raise DataError(f"{path}: no such file; check the path")
+    if path.is_dir():
+        raise DataError(f"{path}: is a folder, not a file; pass the path of a data file")
+
+
+def atomic_write(path: Path, write: Callable) -> None:
+    """Call ``write(binary_file)`` on a temp file next to ``path``, then rename it into place."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    except OSError as e:
+        raise DataError(f"{path}: cannot write here ({one_line(e.strerror or e)}); choose a writable folder") from e
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.replace(tmp, path)
+    except BaseException as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        if isinstance(e, OSError):
+            raise DataError(f"{path}: cannot write ({one_line(e.strerror or e)}); "
+                            "check free space and permissions") from e
+        raise
