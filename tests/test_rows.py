@@ -67,3 +67,13 @@ def test_nan_in_a_later_block_is_found_with_its_row(tmp_path):
         as_rows(x)
     x[11000, 3] = 3e38  # finite values whose sum overflows are not mistaken for inf
     assert as_rows(x[10000:11001] * 0 + 3e38).shape == (1001, 784)
+
+
+def test_a_memmap_read_through_its_mapping_leaves_no_pages_mapped(tmp_path, rss_file_kib):
+    np.save(tmp_path / "d.npy", np.random.default_rng(0).random((40_000, 100)))  # float64, 32 MB: no pread
+    mm = np.load(tmp_path / "d.npy", mmap_mode="r")
+    before = rss_file_kib()
+    total = sum(float(b.sum()) for _, b in _blocks(mm, rows=4096))
+    grown = rss_file_kib() - before
+    assert grown < 8 * 1024, f"reading the blocks left {grown / 1024:.0f} MiB of the file mapped"
+    assert total == pytest.approx(float(np.load(tmp_path / "d.npy").sum()), rel=1e-9)

@@ -25,7 +25,6 @@ from .models import Autoencoder
 from .objectives import corrupt, loss_terms, warn_slow_bfloat16
 from .optim import check_compile, compiled_step, ema_update, lr_at, make_optimizer, swap_average
 from .rows import _blocks, _check_finite, _rows, as_rows, check_features, check_ranges, gather_batch, warn_row_by_row
-from .scans import release_pages
 
 
 # --------------------------------------------------------------------------- history and state
@@ -120,7 +119,6 @@ def _evaluate_rows(model: Autoencoder, x, y, cfg: TrainConfig, batch_size: int =
         terms = loss_terms(model, corrupt(xb, cfg.noise, cfg.noise_level, gen), yb, cfg)
         for k, v in terms.items():
             sums[k] = sums.get(k, 0.0) + float(v) * xb.shape[0]
-    release_pages(y)
     model.train(was_training)
     return {k: v / x.shape[0] for k, v in sums.items()}
 
