@@ -77,3 +77,36 @@ def test_a_memmap_read_through_its_mapping_leaves_no_pages_mapped(tmp_path, rss_
     grown = rss_file_kib() - before
     assert grown < 8 * 1024, f"reading the blocks left {grown / 1024:.0f} MiB of the file mapped"
     assert total == pytest.approx(float(np.load(tmp_path / "d.npy").sum()), rel=1e-9)
+
+
+def test_a_file_replaced_while_in_use_is_not_read_in_its_place(tmp_path, rng):
+    import os
+
+    a = rng.random((300, 5), dtype=np.float32)
+    path = tmp_path / "a.npy"
+    np.save(path, a)
+    early = aekit.load_array(path)
+    assert np.array_equal(gather_batch(early, torch.arange(0, 300, 3)).numpy(), a[::3])  # read once before
+    late = aekit.load_array(path)  # not read before
+    np.save(tmp_path / "b.npy", a + 1)
+    os.replace(tmp_path / "b.npy", path)  # replaced, as an atomic writer replaces a file
+    again = aekit.load_array(path)  # the new file
+    for mm, rows in ((early, a), (late, a), (again, a + 1)):  # each memmap reads the file it maps
+        assert np.array_equal(gather_batch(mm, torch.arange(0, 300, 3)).numpy(), rows[::3])
+        assert np.array_equal(np.concatenate([b.numpy() for _, b in _blocks(mm, rows=64)]), rows)
+
+
+def test_the_file_descriptor_of_a_memmap_closes_with_it(tmp_path, rng):
+    import gc
+    import os
+
+    np.save(tmp_path / "a.npy", rng.random((50, 4), dtype=np.float32))
+    gc.collect()
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        mm = aekit.load_array(tmp_path / "a.npy")
+        gather_batch(mm, torch.arange(10))  # opens the file once and keeps it open …
+        assert len(os.listdir("/proc/self/fd")) <= before + 2
+        del mm  # … until the mapping goes
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) <= before

@@ -18,7 +18,7 @@ import numpy as np
 from .errors import DataError
 from .files import atomic_write, check_file, one_line
 from .idx import read_idx, write_idx  # noqa: F401  (re-exported)
-from .scans import release_pages, remember
+from .scans import note_loaded, release_pages, remember
 
 __all__ = [
     "read_idx", "write_idx", "load_array", "read_table", "write_table", "check_range",
@@ -99,6 +99,7 @@ def _load_npy(path: Path, allow_nan: bool, mmap: bool) -> np.ndarray:
             x = np.asarray(raw.astype(np.float32)).reshape(shape)
     if raw.dtype.kind == "f":
         if as_is and isinstance(raw, np.memmap) and raw.flags.c_contiguous:
+            note_loaded(x)  # the file that is mapped: a later read by path can tell if it was replaced
             known = _scan_npy_file(path, raw, shape, allow_nan)  # plain reads: keeps the memmap's pages unmapped
             if known is not None:  # fit's own NaN/inf and [0, 1] checks of these bytes need not read them again
                 remember(x, *known)

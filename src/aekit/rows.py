@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
+import weakref
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,7 +17,7 @@ import torch
 
 from .config import TrainConfig
 from .errors import DataError
-from .scans import file_offset, known_range, release_pages
+from .scans import file_offset, known_range, release_pages, same_file_as_loaded
 
 if TYPE_CHECKING:
     from .models import Autoencoder
@@ -104,8 +105,8 @@ def _read_runs(x: np.memmap, idx: np.ndarray) -> np.ndarray | None:
     lone row maps up to 2 MB until released: a batch of 256 lone rows took 1.6 ms that way, 0.43 ms by 256 calls
     to ``pread`` (docs/performance.md).
     """
-    if (getattr(x, "filename", None) is None or not isinstance(x.offset, int) or x.dtype != np.float32
-            or x.ndim != 2 or not x.flags.c_contiguous or x.mode == "c"):
+    if (getattr(x, "filename", None) is None or getattr(x, "_mmap", None) is None or not isinstance(x.offset, int)
+            or x.dtype != np.float32 or x.ndim != 2 or not x.flags.c_contiguous or x.mode == "c"):
         return None  # not plain float32 rows of a file, or copy-on-write: changes made in memory are not in the file
     cuts = np.flatnonzero(np.diff(idx) != 1) + 1
     row_bytes = x.shape[1] * x.itemsize
@@ -115,18 +116,38 @@ def _read_runs(x: np.memmap, idx: np.ndarray) -> np.ndarray | None:
     starts = np.concatenate(([0], cuts))
     spans = zip((starts * row_bytes).tolist(), (np.append(cuts, len(idx)) * row_bytes).tolist(),
                 (first + idx[starts].astype(np.int64) * row_bytes).tolist())  # Python ints: the loop stays cheap
-    try:
-        fd = os.open(x.filename, os.O_RDONLY)
-    except OSError:
+    fd = _reader(x)
+    if fd is None:
         return None
-    try:
-        for a, b, at in spans:
-            if os.preadv(fd, [view[a:b]], at) != b - a:  # through the mapping, these bytes would kill the process (SIGBUS)
-                raise DataError(f"{x.filename}: the file is shorter than when it was loaded (it was changed while in use); "
-                                "restore it, or load it again and start again")
-    finally:
-        os.close(fd)
+    for a, b, at in spans:
+        if os.preadv(fd, [view[a:b]], at) != b - a:  # through the mapping, these bytes would kill the process (SIGBUS)
+            raise DataError(f"{x.filename}: the file is shorter than when it was loaded (it was changed while in use); "
+                            "restore it, or load it again and start again")
     return out
+
+
+_READERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # a mapping -> a descriptor of its file, or -1
+
+
+def _reader(x: np.memmap) -> int | None:
+    """A descriptor of the file memmap `x` maps, opened on its first read and closed when the mapping goes (so a
+    file replaced later is still the one read); None where the file cannot be opened, or where the path names
+    another file than the one `load_array` mapped (replaced in between: the rows are read through the mapping)."""
+    mm = x._mmap
+    fd = _READERS.get(mm)
+    if fd is None:
+        try:
+            fd = os.open(x.filename, os.O_RDONLY)
+        except OSError:
+            fd = -1
+        else:
+            if same_file_as_loaded(x, os.fstat(fd)):
+                weakref.finalize(mm, os.close, fd)
+            else:
+                os.close(fd)
+                fd = -1
+        _READERS[mm] = fd
+    return fd if fd >= 0 else None
 
 
 def gather_batch(x: torch.Tensor | np.memmap, idx: torch.Tensor) -> torch.Tensor:

@@ -4,13 +4,15 @@
 the same bytes again for NaN/inf and once more for the [0, 1] range. Each pass over a 1.75 GiB file took about
 0.4 s. `remember` records, for the bytes a scan covered, that they are finite and their (min, max); `known_range`
 answers for any read-only memmap whose bytes lie inside such a span. A span is keyed by the file's path, size and
-modification time, so a file that changed since is scanned again.
+modification time, so a file that changed since is scanned again. `note_loaded` records which file (device, inode) a
+memmap maps, so that reads by path (`aekit.rows` reads rows with ``pread``) can tell a file replaced since.
 """
 
 from __future__ import annotations
 
 import mmap
 import os
+import weakref
 from collections import OrderedDict
 
 import numpy as np
@@ -18,6 +20,7 @@ import numpy as np
 _Key = tuple[str, int, int]
 _SPANS: OrderedDict[_Key, list[tuple[int, int, float, float]]] = OrderedDict()
 _MAX_FILES = 32  # the oldest files' spans are forgotten first
+_LOADED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # a memmap's mapping -> (device, inode) of its file
 
 
 def file_offset(x: np.memmap) -> int:
@@ -54,6 +57,24 @@ def _span(x) -> tuple[_Key, int, int] | None:
         return None
     first = file_offset(x)
     return (str(x.filename), st.st_size, st.st_mtime_ns), first, first + x.nbytes
+
+
+def note_loaded(x) -> None:
+    """Record which file (device, inode) memmap `x` maps, as `load_array` maps it (its path may name another later)."""
+    mm = getattr(x, "_mmap", None) if isinstance(x, np.memmap) else None
+    try:
+        st = os.stat(x.filename) if mm is not None and x.filename else None
+    except OSError:
+        return
+    if st is not None:
+        _LOADED[mm] = (st.st_dev, st.st_ino)
+
+
+def same_file_as_loaded(x, st: os.stat_result) -> bool:
+    """False only where `load_array` mapped another file for memmap `x` than the one `st` describes (its path was
+    replaced since: the mapping still shows the old file); True where nothing was recorded."""
+    loaded = _LOADED.get(getattr(x, "_mmap", None)) if isinstance(x, np.memmap) else None
+    return loaded is None or loaded == (st.st_dev, st.st_ino)
 
 
 def remember(x, lo: float, hi: float) -> None:
