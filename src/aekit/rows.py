@@ -108,6 +108,9 @@ def _read_runs(x: np.memmap, idx: np.ndarray) -> np.ndarray | None:
     if (getattr(x, "filename", None) is None or getattr(x, "_mmap", None) is None or not isinstance(x.offset, int)
             or x.dtype != np.float32 or x.ndim != 2 or not x.flags.c_contiguous or x.mode == "c"):
         return None  # not plain float32 rows of a file, or copy-on-write: changes made in memory are not in the file
+    fd = _reader(x)
+    if fd is None:
+        return None
     cuts = np.flatnonzero(np.diff(idx) != 1) + 1
     row_bytes = x.shape[1] * x.itemsize
     first = file_offset(x)  # file position of row 0
@@ -116,9 +119,6 @@ def _read_runs(x: np.memmap, idx: np.ndarray) -> np.ndarray | None:
     starts = np.concatenate(([0], cuts))
     spans = zip((starts * row_bytes).tolist(), (np.append(cuts, len(idx)) * row_bytes).tolist(),
                 (first + idx[starts].astype(np.int64) * row_bytes).tolist())  # Python ints: the loop stays cheap
-    fd = _reader(x)
-    if fd is None:
-        return None
     for a, b, at in spans:
         if os.preadv(fd, [view[a:b]], at) != b - a:  # through the mapping, these bytes would kill the process (SIGBUS)
             raise DataError(f"{x.filename}: the file is shorter than when it was loaded (it was changed while in use); "
