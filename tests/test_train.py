@@ -85,11 +85,32 @@ def test_bad_training_data_is_refused(bad, words):
 
 def test_progress_output_is_keras_like(rng, capsys):
     x = rng.random((64, 6), dtype=np.float32)
-    fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x, epochs=2, batch_size=16, verbose=1)
-    err = capsys.readouterr().err
-    assert "Epoch 1/2" in err and "Epoch 2/2" in err and "4/4" in err and "loss:" in err
+    fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x, epochs=2, batch_size=16, verbose=1,
+        validation_data=x[:16], l1=1e-4)
+    err = capsys.readouterr().err  # not a terminal: each epoch's header and final line, no redraws
+    lines = err.splitlines()
+    assert "\r" not in err and lines[0] == "Epoch 1/2" and lines[2] == "Epoch 2/2" and len(lines) == 4
+    assert lines[1].startswith("4/4 - ") and " - loss: " in lines[1]
+    assert lines[1].index("loss: ") < lines[1].index("val_loss: ") < lines[1].index("recon: ")  # the key figures first
     fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x, epochs=1, verbose=0)
     assert capsys.readouterr().err == ""
+
+
+def test_progress_on_a_terminal_draws_a_bar(rng):
+    import io
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    from aekit.callbacks import ProgressBar
+
+    out = Terminal()
+    x = rng.random((64, 6), dtype=np.float32)
+    fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x, epochs=1, batch_size=16, verbose=0,
+        validation_data=x[:16], callbacks=[ProgressBar(1, stream=out)])
+    text = out.getvalue()
+    assert text.startswith("Epoch 1/1\n") and "\r" in text and "4/4 [" in text and "val_loss: " in text
 
 
 def test_tensorboard_event_files_hold_scalars_and_images(tmp_path, mnist_small):
