@@ -44,8 +44,8 @@ from .errors import AekitError, ModelFileError
 from .io import _digest as tensor_digest  # SHA-256 of named tensors + a text
 from .io import atomic_write_bytes, read_safetensors, save_model
 from .models import Autoencoder
-from .scans import release_pages
 from .rows import _read_runs
+from .scans import release_pages
 from .train import Callback, History, TrainState, make_optimizer
 
 CHECKPOINT_DIR = "checkpoint"
