@@ -11,7 +11,7 @@ after, have differed by 20%), so with ``--ab-rounds N`` (default 5) one more chi
 a memmap and a copy in memory, and alternates one epoch of each N times on the same model (no validation):
 the ratio per round cancels the machine's drift. Prints one JSON line at the end.
 
-    python benchmarks/memmap.py [--copies 10] [--epochs 1] [--threads N] [--shuffle-block 16] [--ab-rounds 5]
+    python benchmarks/memmap.py [--copies 10] [--epochs 1] [--threads N] [--shuffle-block 64] [--ab-rounds 5]
 """
 
 import argparse

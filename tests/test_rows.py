@@ -1,14 +1,17 @@
 """Rows in (aekit.rows): a memory-mapped file's rows read with pread, exactly, in blocks and batches; its changes in
 memory (copy-on-write) honoured; a file cut short while in use refused; NaN/inf found in any block."""
 
+import importlib
+
 import numpy as np
 import pytest
 import torch
 
 import aekit
 from aekit import Autoencoder, ModelConfig, fit
+from aekit.config import TrainConfig
 from aekit.errors import DataError
-from aekit.rows import _blocks, _read_runs, as_rows, gather_batch
+from aekit.rows import _blocks, _read_runs, as_rows, batch_reader, gather_batch, sort_batches
 
 
 def test_runs_of_a_memmap_are_read_with_pread_exactly(tmp_path, rng):
@@ -20,6 +23,25 @@ def test_runs_of_a_memmap_are_read_with_pread_exactly(tmp_path, rng):
     assert np.array_equal(_read_runs(mm[100:], idx[:20]), a[100:][idx[:20]])  # a view that starts further on
     lone = np.array([1, 5, 9, 13, 299])
     assert np.array_equal(_read_runs(mm, lone), a[lone])  # lone rows too: one pread each, nothing mapped
+
+
+@pytest.mark.parametrize("block", [1, 4, 7])
+def test_an_epochs_batches_are_the_rows_of_its_order(tmp_path, rng, block):
+    """The runs of a whole epoch are found at once; each batch, the short last one too, holds its rows in sorted order,
+    from the file (pread) as from memory (index_select)."""
+    train = importlib.import_module("aekit.train")
+    a = rng.random((300, 5), dtype=np.float32)
+    np.save(tmp_path / "a.npy", a)
+    mm = aekit.load_array(tmp_path / "a.npy")
+    order = train.epoch_order(299, TrainConfig(shuffle_block=block), torch.Generator().manual_seed(3))
+    sorted_order = sort_batches(order, 32)
+    assert sorted_order.shape == order.shape
+    from_file, from_memory = batch_reader(mm[1:], sorted_order, 32), batch_reader(torch.from_numpy(a[1:]), sorted_order, 32)
+    for k, start in enumerate(range(0, 299, 32)):  # 10 batches, the last of 11 rows
+        rows = np.sort(order[start:start + 32].numpy())
+        assert np.array_equal(sorted_order[start:start + 32].numpy(), rows)
+        assert np.array_equal(from_file(k).numpy(), a[1:][rows])
+        assert np.array_equal(from_memory(k).numpy(), a[1:][rows])
 
 
 def test_blocks_and_batches_of_a_memmap_are_its_rows(tmp_path, rng):

@@ -201,7 +201,7 @@ def test_a_large_memmap_shuffled_row_by_row_gets_a_warning(tmp_path, rng, monkey
         warnings.simplefilter("error")  # the default threshold (256 MiB): a small file trains quietly
         fit(model, mm, epochs=1, batch_size=16, verbose=0)
     monkeypatch.setattr(rows_module, "SLOW_READ_BYTES", mm.nbytes)  # as if the file were that large
-    with pytest.warns(RuntimeWarning, match=r"memory-mapped file with rows shuffled one by one .*\(--shuffle-block 16\)") as w:
+    with pytest.warns(RuntimeWarning, match=r"memory-mapped file with rows shuffled one by one .*\(--shuffle-block 64\)") as w:
         fit(model, mm, epochs=1, batch_size=16, verbose=0)
     assert len(w) == 1 and w[0].filename == __file__  # one warning, pointing at the caller's fit
     with warnings.catch_warnings():

@@ -98,8 +98,8 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     t.add_argument("--loss", default="bce", help="bce or mse (default bce)")
     t.add_argument("--seed", type=int, default=0, help="seeds initialisation, shuffling and noise (default 0)")
     t.add_argument("--shuffle-block", type=int, default=1, metavar="N",
-                   help="rows kept together when shuffling (default 1: every row on its own); e.g. 16 reads a "
-                        "memory-mapped --data file in runs, faster; shuffle an ordered file once beforehand")
+                   help="rows kept together when shuffling (default 1: every row on its own); e.g. 64 reads a memory-mapped "
+                        "--data file in runs, as fast as from memory; shuffle an ordered file once beforehand")
     t.add_argument("--compile", action="store_true",
                    help="torch.compile the training step: ~10 s once, then faster epochs (one process; needs a C++ compiler)")
     t.add_argument("--precision", default="float32",

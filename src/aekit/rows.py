@@ -97,13 +97,22 @@ def _rows(x: torch.Tensor | np.memmap, idx: torch.Tensor | slice) -> torch.Tenso
 
 def _read_runs(x: np.memmap, idx: np.ndarray) -> np.ndarray | None:
     """Rows `idx` (sorted) of a 2-D float32 C-ordered memmap read with one ``pread`` per run of consecutive rows (a
-    lone row is a run of one), or None for other memmaps (no file behind it, another dtype or layout, or
-    ``mode='c'``, whose changes in memory the file does not hold).
+    lone row is a run of one), or None for other memmaps (see `_run_reader`)."""
+    read = _run_reader(x, idx, len(idx))
+    return None if read is None else read(0)
+
+
+def _run_reader(x: np.memmap, order: np.ndarray, batch_size: int):
+    """A function `k` -> the rows ``order[k * batch_size:(k + 1) * batch_size]`` of memmap `x` as an array, read
+    with one ``pread`` per run of consecutive rows (`order` sorted within each batch); None for memmaps whose rows
+    cannot be read so (no file behind it, another dtype or layout, or ``mode='c'``, whose changes in memory the file
+    does not hold).
 
     A ``pread`` copies from the page cache and maps nothing, so RSS does not grow and nothing needs releasing.
     Through the mapping each row costs page faults, and where the kernel maps large page-cache folios whole, each
     lone row maps up to 2 MB until released: a batch of 256 lone rows took 1.6 ms that way, 0.43 ms by 256 calls
-    to ``pread`` (docs/performance.md).
+    to ``pread`` (docs/performance.md). The runs of every batch (where they go in the batch, where they are in the
+    file) are found for the whole `order` at once: found batch by batch, that numpy work cost more than the reads.
     """
     if (getattr(x, "filename", None) is None or getattr(x, "_mmap", None) is None or not isinstance(x.offset, int)
             or x.dtype != np.float32 or x.ndim != 2 or not x.flags.c_contiguous or x.mode == "c"):
@@ -111,19 +120,27 @@ def _read_runs(x: np.memmap, idx: np.ndarray) -> np.ndarray | None:
     fd = _reader(x)
     if fd is None:
         return None
-    cuts = np.flatnonzero(np.diff(idx) != 1) + 1
-    row_bytes = x.shape[1] * x.itemsize
-    first = file_offset(x)  # file position of row 0
-    out = np.empty((len(idx), x.shape[1]), dtype=np.float32)
-    view = memoryview(out).cast("B")
-    starts = np.concatenate(([0], cuts))
-    spans = zip((starts * row_bytes).tolist(), (np.append(cuts, len(idx)) * row_bytes).tolist(),
-                (first + idx[starts].astype(np.int64) * row_bytes).tolist())  # Python ints: the loop stays cheap
-    for a, b, at in spans:
-        if os.preadv(fd, [view[a:b]], at) != b - a:  # through the mapping, these bytes would kill the process (SIGBUS)
-            raise DataError(f"{x.filename}: the file is shorter than when it was loaded (it was changed while in use); "
-                            "restore it, or load it again and start again")
-    return out
+    n, row_bytes = len(order), x.shape[1] * x.itemsize
+    new = np.ones(n, dtype=bool)  # where a run starts: at each batch's first row and after each gap
+    new[1:] = np.diff(order) != 1
+    new[::batch_size] = True
+    starts = np.flatnonzero(new)
+    runs = np.empty((len(starts), 3), dtype=np.int64)  # per run: first and end byte in its batch, position in the file
+    runs[:, 0] = starts % batch_size * row_bytes
+    runs[:, 1] = runs[:, 0] + np.diff(starts, append=n) * row_bytes
+    runs[:, 2] = file_offset(x) + order[starts].astype(np.int64) * row_bytes
+    bounds = np.searchsorted(starts, np.arange(0, n + batch_size, batch_size)).tolist()  # batch k: runs bounds[k]:bounds[k + 1]
+
+    def read(k: int) -> np.ndarray:
+        out = np.empty((min(batch_size, n - k * batch_size), x.shape[1]), dtype=np.float32)
+        view = memoryview(out).cast("B")
+        for a, b, at in runs[bounds[k]:bounds[k + 1]].tolist():  # Python ints: the loop stays cheap
+            if os.preadv(fd, [view[a:b]], at) != b - a:  # through the mapping, these bytes would kill the process (SIGBUS)
+                raise DataError(f"{x.filename}: the file is shorter than when it was loaded (it was changed while in use); "
+                                "restore it, or load it again and start again")
+        return out
+
+    return read
 
 
 _READERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # a mapping -> a descriptor of its file, or -1
@@ -150,10 +167,27 @@ def _reader(x: np.memmap) -> int | None:
     return fd if fd >= 0 else None
 
 
+def sort_batches(order: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """`order` with the rows of each batch (each `batch_size` slice) sorted, in one sort for the epoch: a batch's rows
+    and so its gradient are the same (up to float summation order), and a memmap's reads go forward in the file."""
+    full = len(order) // batch_size * batch_size
+    head = order[:full].reshape(-1, batch_size).sort(dim=1).values.reshape(-1)
+    return torch.cat([head, order[full:].sort().values]) if full < len(order) else head
+
+
+def batch_reader(x: torch.Tensor | np.memmap, order: torch.Tensor, batch_size: int):
+    """A function `k` -> the tensor of rows ``order[k * batch_size:(k + 1) * batch_size]`` of `x`, `order` sorted
+    within each batch (`sort_batches`): ``index_select`` from a tensor, ``pread``s of runs from a memmap's file."""
+    if isinstance(x, np.memmap):
+        read = _run_reader(x, order.numpy(), batch_size)
+        if read is not None:
+            return lambda k: torch.from_numpy(read(k))
+    return lambda k: _rows(x, order[k * batch_size:(k + 1) * batch_size])
+
+
 def gather_batch(x: torch.Tensor | np.memmap, idx: torch.Tensor) -> torch.Tensor:
-    """The batch of rows `idx` of `x`, in sorted row order (sequential reads from a memmap; the batch's
-    rows and so its gradient are the same, up to float summation order)."""
-    return _rows(x, idx.sort().values)
+    """The batch of rows `idx` of `x`, in sorted row order (`batch_reader` for one batch)."""
+    return batch_reader(x, idx.sort().values, len(idx))(0)
 
 
 SLOW_READ_BYTES = 256 << 20  # a memmap this large, shuffled row by row, gets a warning that runs read faster
@@ -161,13 +195,13 @@ SLOW_READ_BYTES = 256 << 20  # a memmap this large, shuffled row by row, gets a 
 
 def warn_row_by_row(x: torch.Tensor | np.memmap, cfg: TrainConfig, stacklevel: int = 3) -> None:
     """Warn when a large memmap is shuffled one row at a time: every row of every batch is then read on its own
-    (~0.7x the in-memory rate measured here), where runs of 16 rows are read with one ``pread`` each (~0.9x;
-    docs/performance.md). Nothing for arrays in memory or small files."""
+    (~0.72x the in-memory rate measured here), where runs of 64 rows are read with one ``pread`` each (the
+    in-memory rate; runs of 16, ~0.97x; docs/performance.md). Nothing for arrays in memory or small files."""
     if isinstance(x, np.memmap) and cfg.shuffle and cfg.shuffle_block == 1 and x.nbytes >= SLOW_READ_BYTES:
         warnings.warn(
             f"training from a {x.nbytes / 2**20:,.0f} MiB memory-mapped file with rows shuffled one by one reads each "
-            "row on its own (about 0.7x the in-memory rate); pass shuffle_block=16 (--shuffle-block 16) "
-            "to read runs of 16 rows (about 0.9x), or load the file into memory if it fits",
+            "row on its own (about 0.7x the in-memory rate); pass shuffle_block=64 (--shuffle-block 64) "
+            "to read runs of 64 rows (about the in-memory rate), or load the file into memory if it fits",
             RuntimeWarning, stacklevel=stacklevel,
         )
 

@@ -24,7 +24,17 @@ from .errors import DataError, TrainingError
 from .models import Autoencoder
 from .objectives import corrupt, loss_terms, warn_slow_bfloat16
 from .optim import check_compile, compiled_step, ema_update, lr_at, make_optimizer, swap_average
-from .rows import _blocks, _check_finite, _rows, as_rows, check_features, check_ranges, gather_batch, warn_row_by_row
+from .rows import (
+    _blocks,
+    _check_finite,
+    _rows,
+    as_rows,
+    batch_reader,
+    check_features,
+    check_ranges,
+    sort_batches,
+    warn_row_by_row,
+)
 
 
 # --------------------------------------------------------------------------- history and state
@@ -218,12 +228,15 @@ def fit(
             average, weights = swap_average(state)
         order = epoch_order(n, cfg, state.generator)
         order, noise = par.shard(order, state)
+        order = sort_batches(order, bs)  # each batch's rows in file order: a memmap's reads go forward
+        read_x = batch_reader(x, order, bs)
+        read_y = read_x if y is x else batch_reader(y, order, bs)
         sums: dict[str, float] = {}
         try:
             for batch, start in enumerate(range(0, len(order), bs)):
                 idx = order[start:start + bs]
-                xb = gather_batch(x, idx)
-                yb = xb if y is x else gather_batch(y, idx)
+                xb = read_x(batch)
+                yb = xb if y is x else read_y(batch)
                 terms = loss_fn(corrupt(xb, cfg.noise, cfg.noise_level, noise), yb)
                 state.optimizer.zero_grad(set_to_none=True)
                 terms["loss"].backward()
