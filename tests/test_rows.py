@@ -11,7 +11,12 @@ import aekit
 from aekit import Autoencoder, ModelConfig, fit
 from aekit.config import TrainConfig
 from aekit.errors import DataError
-from aekit.rows import _blocks, _read_runs, as_rows, batch_reader, gather_batch, sort_batches
+from aekit.rows import _blocks, _read_runs, as_rows, batch_reader, sort_batches
+
+
+def gather_batch(x, idx: torch.Tensor) -> torch.Tensor:
+    """One batch of rows `idx` as `fit` reads it: sorted, through `batch_reader`."""
+    return batch_reader(x, idx.sort().values, len(idx))(0)
 
 
 def test_runs_of_a_memmap_are_read_with_pread_exactly(tmp_path, rng):

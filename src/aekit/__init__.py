@@ -37,9 +37,9 @@ __all__ = ["__version__", *_HOME, *_ALIASES]
 
 def __getattr__(name: str):
     """A public name, imported from its module on first use; else a submodule (``aekit.rows``) imported."""
-    home = _HOME.get(_ALIASES.get(name, name))
-    if home is not None:
-        value = getattr(importlib.import_module(f".{home}", __name__), _ALIASES.get(name, name))
+    real = _ALIASES.get(name, name)
+    if real in _HOME:
+        value = getattr(importlib.import_module(f".{_HOME[real]}", __name__), real)
     else:
         try:
             value = importlib.import_module(f".{name}", __name__)

@@ -185,11 +185,6 @@ def batch_reader(x: torch.Tensor | np.memmap, order: torch.Tensor, batch_size: i
     return lambda k: _rows(x, order[k * batch_size:(k + 1) * batch_size])
 
 
-def gather_batch(x: torch.Tensor | np.memmap, idx: torch.Tensor) -> torch.Tensor:
-    """The batch of rows `idx` of `x`, in sorted row order (`batch_reader` for one batch)."""
-    return batch_reader(x, idx.sort().values, len(idx))(0)
-
-
 SLOW_READ_BYTES = 256 << 20  # a memmap this large, shuffled row by row, gets a warning that runs read faster
 
 
