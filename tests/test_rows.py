@@ -11,7 +11,7 @@ import aekit
 from aekit import Autoencoder, ModelConfig, fit
 from aekit.config import TrainConfig
 from aekit.errors import DataError
-from aekit.rows import _blocks, _read_runs, as_rows, batch_reader, sort_batches
+from aekit.rows import _blocks, _read_runs, _run_reader, as_rows, batch_reader, sort_batches
 
 
 def gather_batch(x, idx: torch.Tensor) -> torch.Tensor:
@@ -41,6 +41,7 @@ def test_an_epochs_batches_are_the_rows_of_its_order(tmp_path, rng, block):
     order = train.epoch_order(299, TrainConfig(shuffle_block=block), torch.Generator().manual_seed(3))
     sorted_order = sort_batches(order, 32)
     assert sorted_order.shape == order.shape
+    assert _run_reader(mm[1:], sorted_order.numpy(), 32) is not None  # the file's rows are read with pread, by plan
     from_file, from_memory = batch_reader(mm[1:], sorted_order, 32), batch_reader(torch.from_numpy(a[1:]), sorted_order, 32)
     for k, start in enumerate(range(0, 299, 32)):  # 10 batches, the last of 11 rows
         rows = np.sort(order[start:start + 32].numpy())
