@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 import aekit
-from aekit.anomaly import anomaly, roc_auc
+from aekit.uses.anomalies import anomaly, roc_auc
 
 
 def main() -> None:

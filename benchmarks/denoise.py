@@ -2,7 +2,7 @@
 
 For each noise type a denoising autoencoder (dense, 784 → hidden → code → hidden → 784) is trained on
 corrupted training images with clean targets, then the test images are corrupted with fixed seeded noise
-and denoised with `aekit.denoise.denoise`. References in the same process: the same architecture trained
+and denoised with `aekit.uses.denoising.denoise`. References in the same process: the same architecture trained
 without noise (a plain autoencoder) applied to the same noisy images, and a 3×3 median filter
 (scipy.ndimage). PSNR is 10·log10(1/MSE), the MSE over all pixels of the test set. Ends with one JSON line.
 
@@ -16,7 +16,7 @@ import time
 import torch
 
 import aekit
-from aekit.denoise import denoise, psnr
+from aekit.uses.denoising import denoise, psnr
 
 NOISES = {"gaussian": 0.5, "masking": 0.5, "salt_pepper": 0.2}
 

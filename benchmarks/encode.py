@@ -1,5 +1,5 @@
 """Encoding speed: MNIST images per second through the tutorial's encoder (784 -> 32), from an in-memory
-array, with `aekit.train.encode_array` against plain PyTorch in the same process: ``model.encode`` under
+array, with `aekit.training.loop.encode_array` against plain PyTorch in the same process: ``model.encode`` under
 ``torch.no_grad`` on batches of 256 (the Keras ``predict`` habit) and on the whole array at once.
 Prints one JSON line at the end.
 
@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 import aekit
-from aekit.train import encode_array
+from aekit.training.loop import encode_array
 
 
 def best_rate(f, n_images: int, repeats: int) -> float:

@@ -25,7 +25,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, loa
 from sklearn.experimental import enable_iterative_imputer  # noqa: F401
 from sklearn.impute import IterativeImputer, KNNImputer, SimpleImputer
 
-from aekit.impute import impute
+from aekit.uses.imputation import impute
 
 TABLES = ("breast_cancer", "wine", "diabetes", "digits", "ratings")
 

@@ -28,7 +28,7 @@ import torch
 import aekit
 from aekit.kinds import DEFAULT_NOISE_LEVEL, IdentityWarning
 from aekit.objectives import corrupt, jacobian_norm, psnr
-from aekit.train import Callback
+from aekit.training.callbacks.base import Callback
 
 KIND_ROWS = ["undercomplete", "complete", "overcomplete", "sparse", "sparse-kl", "denoising-gaussian", "denoising-masking",
              "denoising-salt_pepper", "contractive", "deep", "conv"]

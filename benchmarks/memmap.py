@@ -78,7 +78,7 @@ def cli_child(path: str, epochs: int, threads: int | None, shuffle_block: int) -
     """`aekit train --data FILE` in this process (a run folder in a temporary directory), then its peak RSS."""
     import torch
 
-    from aekit.cli import main as aekit_main
+    from aekit.cli.main import main as aekit_main
 
     if threads:
         torch.set_num_threads(threads)

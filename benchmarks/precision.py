@@ -16,7 +16,8 @@ import time
 import torch
 
 import aekit
-from aekit.train import TrainState, make_optimizer
+from aekit.training.callbacks.base import TrainState
+from aekit.training.optim import make_optimizer
 
 
 def main() -> None:

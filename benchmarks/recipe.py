@@ -16,10 +16,11 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _reference import reference_epoch  # noqa: E402
+
 import aekit  # noqa: E402
 from aekit.config import recipe, to_dict  # noqa: E402
-from aekit.optim import lr_at  # noqa: E402
-from _reference import reference_epoch  # noqa: E402
+from aekit.training.optim import lr_at  # noqa: E402
 
 TUTORIAL_VAL_LOSS = 0.0982
 

@@ -23,8 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 import aekit  # noqa: E402
 from aekit import TrainConfig  # noqa: E402
-from aekit.callbacks import TensorBoard  # noqa: E402
-from aekit.train import TrainState  # noqa: E402
+from aekit.training.callbacks.base import TrainState  # noqa: E402
+from aekit.training.callbacks.events import TensorBoard  # noqa: E402
 
 
 def folder_bytes(path: Path) -> int:

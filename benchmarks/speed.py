@@ -23,10 +23,13 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import aekit  # noqa: E402
-from aekit.train import TrainState, make_optimizer  # noqa: E402
-from _reference import dataloader_epoch, make_optimizer as ref_optimizer, reference_epoch  # noqa: E402
+from _reference import dataloader_epoch, reference_epoch  # noqa: E402
+from _reference import make_optimizer as ref_optimizer
 from torch.utils.data import DataLoader, TensorDataset  # noqa: E402
+
+import aekit  # noqa: E402
+from aekit.training.callbacks.base import TrainState
+from aekit.training.optim import make_optimizer  # noqa: E402
 
 
 class CpuTimer(aekit.Callback):

@@ -22,8 +22,8 @@ import numpy as np
 import torch
 
 import aekit
-from aekit.export import export_onnx
 from aekit.sklearn import AutoencoderTransformer
+from aekit.uses.onnx import export_onnx
 
 
 def paired(fa, fb, repeat):

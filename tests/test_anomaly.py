@@ -5,11 +5,17 @@ import csv
 import numpy as np
 import pytest
 import torch
+from aekit_subprocess import aekit_cli
 
 import aekit
-from aekit.anomaly import anomaly, anomaly_scores, binary_labels, roc_auc, threshold_from
 from aekit.errors import ConfigError, DataError
-from aekit_subprocess import aekit_cli
+from aekit.uses.anomalies import (
+    anomaly,
+    anomaly_scores,
+    binary_labels,
+    roc_auc,
+    threshold_from,
+)
 
 
 @pytest.fixture(scope="module")

@@ -19,12 +19,21 @@ from safetensors.torch import load_file
 
 import aekit
 from aekit import Autoencoder, ModelConfig, TrainConfig, fit, load_model
-from aekit.checkpoint import (BEST, CHECKPOINT_DIR, LAST, Checkpoint, EarlyStopping, checkpoint_epoch, data_fingerprint,
-                              load_checkpoint, save_checkpoint)
 from aekit.config import replace
 from aekit.errors import ModelFileError, TrainingError
-from aekit.runs import resume, train
-from aekit.train import Callback, TrainState, make_optimizer
+from aekit.training.callbacks.base import Callback, TrainState
+from aekit.training.callbacks.stopping import Checkpoint, EarlyStopping
+from aekit.training.checkpoint import (
+    BEST,
+    CHECKPOINT_DIR,
+    LAST,
+    checkpoint_epoch,
+    data_fingerprint,
+    load_checkpoint,
+    save_checkpoint,
+)
+from aekit.training.optim import make_optimizer
+from aekit.training.runs import resume, train
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
@@ -391,7 +400,7 @@ def _good_checkpoint_bytes(tmp_path_factory):
 
 
 def test_ctrl_c_waits_until_the_checkpoint_is_written():
-    from aekit.checkpoint import _signals_deferred
+    from aekit.training.checkpoint import _signals_deferred
 
     done = []
     # Python's own Ctrl-C handler, as in a terminal (a job started in the background by a shell inherits SIGINT ignored)

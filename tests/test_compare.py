@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from aekit.compare import compare, text_table
 from aekit.errors import ConfigError, ModelFileError
+from aekit.reporting.comparison import compare, text_table
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
@@ -72,7 +72,7 @@ def test_compare_html_overlays_the_curves(tiny_runs, tmp_path):
 
 
 def test_overlay_has_a_panel_per_term_and_a_line_per_run(tiny_runs):
-    from aekit.compare import _load, overlay_curves
+    from aekit.reporting.comparison import _load, overlay_curves
 
     runs = [_load(r.path) for r in tiny_runs]
     fig = overlay_curves(runs, ["a", "b"])

@@ -15,12 +15,22 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import aekit.datasets as datasets
-from aekit.data import (Dataset, check_range, download, find_dataset, load_array, load_dataset, read_idx,
-                        read_table, write_idx, write_table)
+import aekit.data.datasets as datasets
+from aekit.data.arrays import (
+    Dataset,
+    check_range,
+    download,
+    find_dataset,
+    load_array,
+    load_dataset,
+    read_idx,
+    read_table,
+    write_idx,
+    write_table,
+)
 from aekit.errors import DataError
 
-BUNDLED = Path(datasets.__file__).resolve().parent / "bundled" / "mnist"
+BUNDLED = Path(datasets.__file__).resolve().parent.parent / "bundled" / "mnist"
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 

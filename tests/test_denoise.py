@@ -5,11 +5,11 @@ import math
 import numpy as np
 import pytest
 import torch
+from aekit_subprocess import aekit_cli
 
 import aekit
-from aekit.denoise import denoise, denoise_figure, psnr
 from aekit.errors import ConfigError, DataError
-from aekit_subprocess import aekit_cli
+from aekit.uses.denoising import denoise, denoise_figure, psnr
 
 
 @pytest.fixture(scope="module")

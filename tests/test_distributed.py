@@ -22,8 +22,15 @@ import torch
 
 import aekit
 from aekit import ModelConfig, TrainConfig
-from aekit.distributed import DataParallel, init, on_main, per_rank_batch, shard, shard_size
 from aekit.errors import ConfigError
+from aekit.training.distributed import (
+    DataParallel,
+    init,
+    on_main,
+    per_rank_batch,
+    shard,
+    shard_size,
+)
 
 TOL = 2e-6
 SRC = Path(aekit.__file__).resolve().parents[1]

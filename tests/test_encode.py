@@ -4,12 +4,19 @@
 import numpy as np
 import pytest
 import torch
+from aekit_subprocess import aekit_cli
 
 import aekit
-from aekit.encode import code_plot, encode, knn_accuracy, pca_baseline, reconstruct, reconstruction_mse
 from aekit.errors import DataError
-from aekit.inputs import load_rows
-from aekit_subprocess import aekit_cli
+from aekit.uses.encoding import (
+    code_plot,
+    encode,
+    knn_accuracy,
+    pca_baseline,
+    reconstruct,
+    reconstruction_mse,
+)
+from aekit.uses.inputs import load_rows
 
 
 @pytest.fixture(scope="module")

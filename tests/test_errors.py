@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from aekit import TrainConfig, train
-from aekit.data import write_idx
+from aekit.data.arrays import write_idx
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 

@@ -12,7 +12,7 @@ import torch
 
 import aekit
 from aekit import Autoencoder, ModelConfig, ModelFileError
-from aekit.export import export_onnx
+from aekit.uses.onnx import export_onnx
 
 ATOL = 1e-5
 
@@ -91,5 +91,5 @@ def test_export_of_a_damaged_file_writes_nothing(tmp_path):
     data[-2] ^= 0x04
     path.write_bytes(bytes(data))
     with pytest.raises(ModelFileError, match="checksum mismatch"):
-        aekit.export.export(path)
+        aekit.uses.onnx.export(path)
     assert not (tmp_path / "m-onnx").exists()

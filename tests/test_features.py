@@ -5,12 +5,12 @@ import csv
 import numpy as np
 import pytest
 import torch
+from aekit_subprocess import aekit_cli
 
 import aekit
-from aekit.encode import encode
 from aekit.errors import ConfigError, DataError
-from aekit.features import feature_figures, features, write_features
-from aekit_subprocess import aekit_cli
+from aekit.uses.encoding import encode
+from aekit.uses.units import feature_figures, features, write_features
 
 
 @pytest.fixture(scope="module")

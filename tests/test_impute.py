@@ -7,12 +7,11 @@ import numpy as np
 import pytest
 import torch
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_wine
-
-from aekit.data import read_table, write_table
-from aekit.errors import ConfigError, DataError
-from aekit.impute import default_hidden, impute, read_ratings
 from test_cli import aekit
 
+from aekit.data.arrays import read_table, write_table
+from aekit.errors import ConfigError, DataError
+from aekit.uses.imputation import default_hidden, impute, read_ratings
 
 
 @pytest.fixture(autouse=True)
@@ -208,7 +207,7 @@ def test_cli_errors_are_one_line(tmp_path, content, args, words):
 
 
 def test_callbacks_see_each_epoch_and_can_stop():
-    from aekit.train import Callback
+    from aekit.training.callbacks.base import Callback
 
     class StopAtThree(Callback):
         def __init__(self):

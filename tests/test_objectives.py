@@ -1,11 +1,20 @@
 import math
+
 import pytest
 import torch
 
 import aekit
-
 from aekit import Autoencoder, ModelConfig, TrainConfig
-from aekit.objectives import bce, bce_from_logits, corrupt, kl_sparsity, l1_activity, loss_terms, mse, weight_decay
+from aekit.objectives import (
+    bce,
+    bce_from_logits,
+    corrupt,
+    kl_sparsity,
+    l1_activity,
+    loss_terms,
+    mse,
+    weight_decay,
+)
 
 
 def test_bce_from_logits_equals_keras_bce_of_probabilities():
@@ -74,8 +83,13 @@ def test_loss_terms_name_every_term_and_sum_them():
 
 
 # --------------------------------------------------------------------------- contractive penalty, PSNR
-from aekit.objectives import (  # noqa: E402
-    closed_form_layer, contractive, contractive_closed_form, contractive_exact, jacobian_norm, psnr,
+from aekit.objectives import (
+    closed_form_layer,
+    contractive,
+    contractive_closed_form,
+    contractive_exact,
+    jacobian_norm,
+    psnr,
 )
 
 

@@ -9,12 +9,12 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from aekit_subprocess import aekit_cli
 from PIL import Image
 
 import aekit
 from aekit.errors import ModelFileError
-from aekit.report import jacobian_norms, kind_of, report
-from aekit_subprocess import aekit_cli
+from aekit.reporting.run_report import jacobian_norms, kind_of, report
 
 
 def data_uri_images(text: str) -> list[tuple[str, Image.Image]]:
@@ -71,7 +71,7 @@ def test_train_writes_a_self_contained_report(tiny_runs):
 
 
 def test_loss_curves_have_a_panel_per_term(tiny_runs):
-    from aekit.report import history_series, loss_terms_of, term_curves
+    from aekit.reporting.run_report import history_series, loss_terms_of, term_curves
 
     series = history_series(json.loads((tiny_runs[1].path / "history.json").read_text()))
     assert loss_terms_of(series) == ["loss", "recon", "l1"]
@@ -117,7 +117,7 @@ def test_report_without_its_data_still_builds_with_a_note(tiny_runs, tmp_path):
 
 
 def test_report_embeds_other_pngs_of_the_run_folder(tiny_runs, tmp_path):
-    from aekit.plots import histogram, save_figure
+    from aekit.reporting.plots import histogram, save_figure
 
     run = copy_run(tiny_runs[0], tmp_path)
     save_figure(histogram(np.arange(10.0)), run / "scores.png")
@@ -151,7 +151,7 @@ def test_cli_report_of_a_run_on_a_memmapped_npy_prints_no_warning(tmp_path, rng)
 
 
 def test_cli_report_error_is_one_line(tmp_path, capsys):
-    from aekit.cli import main
+    from aekit.cli.main import main
 
     assert main(["report", str(tmp_path / "missing")]) == 2  # in-process: the subprocess path is tested above
     err = capsys.readouterr().err
@@ -200,7 +200,7 @@ def test_report_screenshot_is_not_blank(rendered):
 
 
 def test_cli_a_write_the_system_refuses_is_one_line(tiny_runs, tmp_path, capsys):
-    from aekit.cli import main
+    from aekit.cli.main import main
 
     run = copy_run(tiny_runs[0], tmp_path)
     # /proc takes no new files: as root the up-front check passes and the write itself fails (OSError), otherwise

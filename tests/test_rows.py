@@ -10,8 +10,15 @@ import torch
 import aekit
 from aekit import Autoencoder, ModelConfig, fit
 from aekit.config import TrainConfig
+from aekit.data.rows import (
+    _blocks,
+    _read_runs,
+    _run_reader,
+    as_rows,
+    batch_reader,
+    sort_batches,
+)
 from aekit.errors import DataError
-from aekit.rows import _blocks, _read_runs, _run_reader, as_rows, batch_reader, sort_batches
 
 
 def gather_batch(x, idx: torch.Tensor) -> torch.Tensor:
@@ -34,7 +41,7 @@ def test_runs_of_a_memmap_are_read_with_pread_exactly(tmp_path, rng):
 def test_an_epochs_batches_are_the_rows_of_its_order(tmp_path, rng, block):
     """The runs of a whole epoch are found at once; each batch, the short last one too, holds its rows in sorted order,
     from the file (pread) as from memory (index_select)."""
-    train = importlib.import_module("aekit.train")
+    train = importlib.import_module("aekit.training.loop")
     a = rng.random((300, 5), dtype=np.float32)
     np.save(tmp_path / "a.npy", a)
     mm = aekit.load_array(tmp_path / "a.npy")

@@ -78,18 +78,18 @@ def test_a_run_scans_its_rows_once(tmp_path, rng, monkeypatch):
     import collections
     import importlib
 
-    rows_module = importlib.import_module("aekit.rows")
-    train_module = importlib.import_module("aekit.train")  # the module (aekit.train is also the function `train`)
+    rows_module = importlib.import_module("aekit.data.rows")
+    train_module = importlib.import_module("aekit.training.loop")  # the module (aekit.train is also the function `train`)
     finite, ranged = collections.Counter(), []
     real_finite, real_range = rows_module._check_finite, rows_module._unit_range
     count_finite = lambda block, name, start=0: finite.update([name]) or real_finite(block, name, start)  # noqa: E731
     for module in (rows_module, train_module):  # as_rows' scan, and encode_array's per block
         monkeypatch.setattr(module, "_check_finite", count_finite)
     monkeypatch.setattr(rows_module, "_unit_range", lambda x: ranged.append(x.shape[0]) or real_range(x))
-    import aekit.data
+    import aekit.data.arrays
 
-    files, real_scan = [], aekit.data._scan_npy_file
-    monkeypatch.setattr(aekit.data, "_scan_npy_file", lambda path, *a: files.append(path.name) or real_scan(path, *a))
+    files, real_scan = [], aekit.data.arrays._scan_npy_file
+    monkeypatch.setattr(aekit.data.arrays, "_scan_npy_file", lambda path, *a: files.append(path.name) or real_scan(path, *a))
     np.save(tmp_path / "x.npy", rng.random((200, 6), dtype=np.float32))
     train(None, TrainConfig(epochs=2, batch_size=32), data=str(tmp_path / "x.npy"), out=tmp_path / "r", tensorboard=False, verbose=0)
     assert files == ["x.npy"]  # the file is read once, when it is loaded: NaN/inf, and its range remembered
@@ -106,7 +106,7 @@ def test_a_run_scans_its_rows_once(tmp_path, rng, monkeypatch):
 def test_val_split_of_a_memmapped_npy_keeps_both_parts_on_disk(tmp_path):
     import numpy as np
 
-    from aekit.runs import load_run_data
+    from aekit.data.sources import load_run_data
 
     x = np.random.default_rng(0).random((200, 12), dtype=np.float32)
     np.save(tmp_path / "x.npy", x)

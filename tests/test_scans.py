@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 import aekit
-from aekit.data import load_array
+from aekit.data.arrays import load_array
+from aekit.data.scans import known_range
 from aekit.errors import DataError
-from aekit.scans import known_range
 
-rows_module = importlib.import_module("aekit.rows")
+rows_module = importlib.import_module("aekit.data.rows")
 
 
 @pytest.fixture()
@@ -25,7 +25,7 @@ def reads(monkeypatch):
 
 @pytest.fixture()
 def small_blocks(monkeypatch):
-    import aekit.data
+    import aekit.data.arrays
 
     monkeypatch.setattr(aekit.data, "_CHUNK_BYTES", 12 * 4 * 64)  # 64 rows of 12 a block: several blocks per file
 

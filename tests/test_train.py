@@ -5,8 +5,9 @@ import torch
 import aekit
 from aekit import Autoencoder, ModelConfig, fit
 from aekit.errors import DataError, TrainingError
-from aekit.callbacks import TensorBoard
-from aekit.train import Callback, evaluate
+from aekit.training.callbacks.base import Callback
+from aekit.training.callbacks.events import TensorBoard
+from aekit.training.loop import evaluate
 
 
 def test_fit_lowers_the_loss_on_real_mnist(mnist_small):
@@ -103,7 +104,7 @@ def test_progress_on_a_terminal_draws_a_bar(rng):
         def isatty(self):
             return True
 
-    from aekit.callbacks import ProgressBar
+    from aekit.training.callbacks.progress import ProgressBar
 
     out = Terminal()
     x = rng.random((64, 6), dtype=np.float32)
@@ -174,7 +175,7 @@ def test_fast_path_gives_the_losses_of_the_straightforward_loop(mnist_small):
 
 @pytest.mark.parametrize("block", [1, 8])
 def test_memmap_input_trains_from_the_memmap_with_the_same_result(tmp_path, mnist_small, block):
-    from aekit.rows import as_rows
+    from aekit.data.rows import as_rows
 
     x = mnist_small[0][:600]
     np.save(tmp_path / "x.npy", x)
@@ -193,7 +194,7 @@ def test_a_large_memmap_shuffled_row_by_row_gets_a_warning(tmp_path, rng, monkey
     import importlib
     import warnings
 
-    rows_module = importlib.import_module("aekit.rows")
+    rows_module = importlib.import_module("aekit.data.rows")
     np.save(tmp_path / "x.npy", rng.random((64, 6), dtype=np.float32))
     mm = aekit.load_array(tmp_path / "x.npy")
     model = Autoencoder(ModelConfig(input_dim=6, encoding_dim=2))
@@ -212,7 +213,7 @@ def test_a_large_memmap_shuffled_row_by_row_gets_a_warning(tmp_path, rng, monkey
 
 
 def test_shuffle_block_permutes_runs_of_consecutive_rows():
-    from aekit.train import epoch_order
+    from aekit.training.loop import epoch_order
 
     gen = torch.Generator().manual_seed(0)
     assert torch.equal(epoch_order(10, aekit.TrainConfig(), torch.Generator().manual_seed(3)),
@@ -241,7 +242,7 @@ def test_recipe_fields_and_explicit_values_win():
 
 
 def test_onecycle_schedule_warms_up_then_decays():
-    from aekit.optim import lr_at
+    from aekit.training.optim import lr_at
 
     cfg = aekit.TrainConfig(optimizer="adam", lr=0.01, schedule="onecycle")
     lrs = [lr_at(cfg, s, 100) for s in range(100)]
@@ -251,7 +252,7 @@ def test_onecycle_schedule_warms_up_then_decays():
 
 
 def test_cosine_schedule_decays_from_lr_to_zero():
-    from aekit.optim import lr_at
+    from aekit.training.optim import lr_at
 
     cfg = aekit.TrainConfig(optimizer="adam", lr=0.01, schedule="cosine")
     lrs = [lr_at(cfg, s, 100) for s in range(101)]
@@ -274,7 +275,7 @@ def test_min_lr_needs_the_cosine_schedule_and_a_smaller_value(fields, message):
 
 
 def test_encode_array_matches_the_encoder(mnist_small):
-    from aekit.train import encode_array
+    from aekit.training.loop import encode_array
 
     x = mnist_small[2]
     model = Autoencoder(ModelConfig())
@@ -285,7 +286,7 @@ def test_encode_array_matches_the_encoder(mnist_small):
 
 
 def test_encode_array_refuses_nan_naming_the_row():
-    from aekit.train import encode_array
+    from aekit.training.loop import encode_array
 
     x = np.zeros((300, 784), dtype=np.float32)
     x[257, 5] = np.nan
@@ -294,7 +295,7 @@ def test_encode_array_refuses_nan_naming_the_row():
 
 
 def test_optimizers_keep_keras_2_settings():
-    from aekit.optim import make_optimizer
+    from aekit.training.optim import make_optimizer
 
     model = Autoencoder(ModelConfig(input_dim=6, encoding_dim=2))
     ada = make_optimizer(model, aekit.TrainConfig())
@@ -338,7 +339,7 @@ def test_compile_must_be_a_bool():
 def test_range_checks_scan_each_array_once(monkeypatch):
     import importlib
 
-    rows_module = importlib.import_module("aekit.rows")
+    rows_module = importlib.import_module("aekit.data.rows")
     scanned = []
     real = rows_module._unit_range
     monkeypatch.setattr(rows_module, "_unit_range", lambda x: scanned.append(x.shape[0]) or real(x))

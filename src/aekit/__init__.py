@@ -1,15 +1,15 @@
 """aekit: autoencoders for people who learned them from the Keras tutorial.
 
 Its names are imported on first use (PEP 562), so that ``aekit --help`` and the CLI's argument errors do not wait
-for torch (~1 s): ``aekit.fit`` imports `aekit.train` when it is first looked up. As before, the names of the
-public API win over submodules of the same name: ``aekit.train`` is the function `aekit.runs.train` (the module:
-``importlib.import_module("aekit.train")``), and so are ``encode``, ``features``, ``denoise``, ``anomaly``,
-``report``, ``compare`` and ``impute``.
+for torch: ``aekit.fit`` imports `aekit.training.loop` when it is first looked up.
+
+The package's folders follow the flow of a run: the shared core at the top (configs, kinds, the model, its
+objectives, model files, run folders, errors), then ``data/`` (arrays, data sets, rows), ``training/`` (the loop,
+callbacks, checkpoints, runs), ``reporting/`` (plots, the run report, comparisons), ``uses/`` (encode, features,
+denoise, anomaly, impute, export) and ``cli/`` on top.
 """
 
 import importlib
-import sys
-import types
 
 __version__ = "0.1.0"
 
@@ -18,17 +18,19 @@ _HOME = {  # each public name -> the module that defines it
     "AekitError": "errors", "ConfigError": "errors", "DataError": "errors", "ModelFileError": "errors",
     "TrainingError": "errors",
     "Autoencoder": "models", "summary": "models",
-    "Callback": "train", "History": "train", "evaluate": "train", "fit": "train",
-    "ProgressBar": "callbacks", "TensorBoard": "callbacks",
+    "History": "history", "load_run": "runfolder",
     "load_model": "io", "save_model": "io",
-    "load_dataset": "data", "load_array": "data", "read_idx": "data",
-    "train": "runs", "load_run": "runs", "resume": "runs",
     "KINDS": "kinds", "configure": "kinds",
     "jacobian_norm": "objectives", "psnr": "objectives",
-    "encode": "encode", "features": "features", "denoise": "denoise", "anomaly": "anomaly",
-    "export_onnx": "export", "report": "report", "compare": "compare",
-    "Checkpoint": "checkpoint", "EarlyStopping": "checkpoint", "load_checkpoint": "checkpoint",
-    "impute": "impute", "read_ratings": "impute",
+    "load_dataset": "data.datasets", "load_array": "data.arrays", "read_idx": "data.idx",
+    "Callback": "training.callbacks.base", "ProgressBar": "training.callbacks.progress",
+    "TensorBoard": "training.callbacks.events", "Checkpoint": "training.callbacks.stopping",
+    "EarlyStopping": "training.callbacks.stopping",
+    "evaluate": "training.loop", "fit": "training.loop", "load_checkpoint": "training.checkpoint",
+    "train": "training.runs", "resume": "training.runs",
+    "report": "reporting.run_report", "compare": "reporting.comparison",
+    "encode": "uses.encoding", "features": "uses.units", "denoise": "uses.denoising", "anomaly": "uses.anomalies",
+    "export_onnx": "uses.onnx", "impute": "uses.imputation", "read_ratings": "uses.imputation",
 }
 _ALIASES = {"load": "load_model"}
 
@@ -36,7 +38,7 @@ __all__ = ["__version__", *_HOME, *_ALIASES]
 
 
 def __getattr__(name: str):
-    """A public name, imported from its module on first use; else a submodule (``aekit.rows``) imported."""
+    """A public name, imported from its module on first use; else a submodule (``aekit.sklearn``) imported."""
     real = _ALIASES.get(name, name)
     if real in _HOME:
         value = getattr(importlib.import_module(f".{_HOME[real]}", __name__), real)
@@ -53,16 +55,3 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
-
-
-class _Package(types.ModuleType):
-    """The package, which keeps a public function where importing a submodule of its name would set the module
-    (``import aekit.train`` sets ``aekit.train``): the function stays what ``aekit.train`` names."""
-
-    def __setattr__(self, name: str, value) -> None:
-        if name in _HOME and isinstance(value, types.ModuleType):
-            return  # no public name is a module
-        super().__setattr__(name, value)
-
-
-sys.modules[__name__].__class__ = _Package

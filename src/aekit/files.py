@@ -8,7 +8,7 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
-from .errors import DataError
+from aekit.errors import DataError
 
 _UMASK = os.umask(0o022)
 os.umask(_UMASK)

@@ -16,10 +16,10 @@ from typing import Any
 
 import torch
 
-from . import __version__
-from .config import ModelConfig, from_dict, to_dict
-from .errors import AekitError, ModelFileError
-from .models import Autoencoder
+from aekit import __version__
+from aekit.config import ModelConfig, from_dict, to_dict
+from aekit.errors import AekitError, ModelFileError
+from aekit.models import Autoencoder
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"

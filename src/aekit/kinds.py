@@ -18,8 +18,8 @@ import warnings
 from dataclasses import fields
 from typing import Any
 
-from .config import ModelConfig, TrainConfig, conv_grid
-from .errors import ConfigError
+from aekit.config import ModelConfig, TrainConfig, conv_grid
+from aekit.errors import ConfigError
 
 # noise level used when a denoising kind does not name one: keras.io uses σ 0.4–0.5 for gaussian noise,
 # Vincent et al. (2008, 2010) mask about a quarter of the inputs; salt-and-pepper flips a fifth of them.

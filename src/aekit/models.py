@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .config import ModelConfig, conv_grid
+from aekit.config import ModelConfig, conv_grid
 
 _ACTIVATIONS = {
     "relu": nn.ReLU,

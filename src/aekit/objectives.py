@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import TrainConfig
-from .errors import ConfigError, DataError
-from .models import Autoencoder
+from aekit.config import TrainConfig
+from aekit.errors import ConfigError, DataError
+from aekit.models import Autoencoder
 
 
 # --------------------------------------------------------------------------- reconstruction losses
@@ -170,7 +170,7 @@ def contractive(model: Autoencoder, x: torch.Tensor, code: torch.Tensor | None =
 
 def jacobian_norm(model: Autoencoder, x: Any, batch_size: int = 256) -> float:
     """Mean over rows of the encoder's Jacobian Frobenius norm ‖J_f(x)‖_F (exact; a metric, no gradients)."""
-    from .rows import as_rows
+    from aekit.data.rows import as_rows
 
     x = as_rows(x, "x")
     was_training = model.training

@@ -15,10 +15,10 @@ from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, Transfo
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from .config import ModelConfig, TrainConfig
-from .errors import ConfigError
-from .models import Autoencoder
-from .train import fit
+from aekit.config import ModelConfig, TrainConfig
+from aekit.errors import ConfigError
+from aekit.models import Autoencoder
+from aekit.training.loop import fit
 
 _FLOATS = [np.float64, np.float32]
 

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from .config import TrainConfig
-from .errors import DataError
-from .scans import file_offset, known_range, release_pages, same_file_as_loaded
+from aekit.config import TrainConfig
+from aekit.data.scans import file_offset, known_range, release_pages, same_file_as_loaded
+from aekit.errors import DataError
 
 if TYPE_CHECKING:
-    from .models import Autoencoder
+    from aekit.models import Autoencoder
 
 
 def as_rows(x: Any, name: str = "x", *, keep_memmap: bool = False, check: bool = True) -> torch.Tensor | np.memmap:

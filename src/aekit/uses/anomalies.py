@@ -17,10 +17,10 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from .errors import ConfigError, DataError
-from .inputs import as_input, load_any_model
-from .models import Autoencoder
-from .rows import _blocks, _unit_range
+from aekit.data.rows import _blocks, _unit_range
+from aekit.errors import ConfigError, DataError
+from aekit.models import Autoencoder
+from aekit.uses.inputs import as_input, load_any_model
 
 SCORES = ("mse", "bce")
 
@@ -136,7 +136,7 @@ def anomaly(model: Autoencoder | str | os.PathLike, x: Any, *, reference: Any = 
 
 def validation_rows(config: dict[str, Any]) -> np.ndarray | np.memmap | None:
     """The validation rows a run was trained with, rebuilt from its config.json (None if it had none)."""
-    from .runs import load_run_data
+    from aekit.data.sources import load_run_data
 
     data = config.get("data") or {}
     if not data:
@@ -149,7 +149,7 @@ def validation_rows(config: dict[str, Any]) -> np.ndarray | np.memmap | None:
 
 def write_scores(result: AnomalyResult, path: str | os.PathLike) -> Path:
     """A CSV with columns score, anomaly (0/1) and, when known, label (0/1)."""
-    from .io import atomic_write_text
+    from aekit.io import atomic_write_text
 
     head = "score,anomaly" + (",label" if result.labels is not None else "")
     cols = [result.scores, result.flags] + ([result.labels] if result.labels is not None else [])

@@ -13,12 +13,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from .config import NOISES
-from .errors import ConfigError, DataError
-from .inputs import as_input, batched, load_any_model
-from .models import Autoencoder
-from .objectives import psnr
-from .objectives import corrupt
+from aekit.config import NOISES
+from aekit.errors import ConfigError, DataError
+from aekit.models import Autoencoder
+from aekit.objectives import corrupt, psnr
+from aekit.uses.inputs import as_input, batched, load_any_model
 
 
 def run_noise(config: dict[str, Any]) -> tuple[str, float]:
@@ -76,7 +75,7 @@ def denoise(model: Autoencoder | str | os.PathLike, x: Any, *, noise: str | None
 
 def denoise_figure(result: Denoised, *, image_shape: tuple[int, int], n: int = 10):
     """Rows noisy / denoised / clean (noisy / denoised for already-noisy input)."""
-    from .plots import reconstruction_grid
+    from aekit.reporting.plots import reconstruction_grid
 
     if result.clean is None:
         fig = reconstruction_grid(result.noisy, result.denoised, image_shape=image_shape, n=n)

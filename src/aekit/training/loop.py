@@ -12,19 +12,13 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 import numpy as np
 import torch
 
-from .config import TrainConfig, replace
-from .distributed import DataParallel
-from .errors import DataError, TrainingError
-from .models import Autoencoder
-from .objectives import corrupt, loss_terms, warn_slow_bfloat16
-from .optim import check_compile, compiled_step, ema_update, lr_at, make_optimizer, swap_average
-from .rows import (
+from aekit.config import TrainConfig, replace
+from aekit.data.rows import (
     _blocks,
     _check_finite,
     _rows,
@@ -35,56 +29,13 @@ from .rows import (
     sort_batches,
     warn_row_by_row,
 )
-
-
-# --------------------------------------------------------------------------- history and state
-class History:
-    """Keras' History: ``history.history["val_loss"]`` is the list of per-epoch values."""
-
-    def __init__(self, history: dict[str, list[float]] | None = None, epoch: list[int] | None = None) -> None:
-        self.history: dict[str, list[float]] = {k: list(v) for k, v in (history or {}).items()}
-        self.epoch: list[int] = list(epoch or [])
-
-    def append(self, epoch: int, logs: dict[str, float]) -> None:
-        self.epoch.append(epoch)
-        for key, value in logs.items():
-            self.history.setdefault(key, []).append(float(value))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"epoch": list(self.epoch), "history": {k: list(v) for k, v in self.history.items()}}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "History":
-        return cls(data.get("history", {}), data.get("epoch", []))
-
-    def __repr__(self) -> str:
-        return f"History(epochs={len(self.epoch)}, keys={sorted(self.history)})"
-
-
-@dataclass
-class TrainState:
-    """Everything `fit` mutates; callbacks read it (and may set `stop_training`)."""
-
-    model: Autoencoder
-    optimizer: torch.optim.Optimizer
-    config: TrainConfig
-    generator: torch.Generator  # drives shuffling and corruption
-    history: History
-    epoch: int = 0  # epochs completed
-    step: int = 0  # gradient steps completed in total
-    steps_per_epoch: int = 0
-    stop_training: bool = False
-    extra: dict[str, Any] = field(default_factory=dict)  # room for callbacks' own state
-
-
-class Callback:
-    """No-op hooks; subclass and override the ones you need."""
-
-    def on_train_begin(self, state: TrainState) -> None: ...
-    def on_epoch_begin(self, state: TrainState) -> None: ...
-    def on_batch_end(self, state: TrainState, batch: int, logs: dict[str, float]) -> None: ...
-    def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> None: ...
-    def on_train_end(self, state: TrainState) -> None: ...
+from aekit.errors import DataError, TrainingError
+from aekit.history import History
+from aekit.models import Autoencoder
+from aekit.objectives import corrupt, loss_terms, warn_slow_bfloat16
+from aekit.training.callbacks.base import Callback, TrainState
+from aekit.training.distributed import DataParallel
+from aekit.training.optim import check_compile, compiled_step, ema_update, lr_at, make_optimizer, swap_average
 
 
 # --------------------------------------------------------------------------- order
@@ -192,7 +143,7 @@ def fit(
         if check_input:
             check_ranges(cfg, vx, "the validation input", vy, "the validation target")
     n = x.shape[0]
-    from .kinds import warn_identity_risk
+    from aekit.kinds import warn_identity_risk
 
     warn_identity_risk(model.config, cfg)
     warn_slow_bfloat16(cfg.precision)
@@ -208,12 +159,12 @@ def fit(
         loss_fn, optimizer_step = compiled_step(par.loss_terms, state.optimizer, cfg)
     callbacks = list(callbacks)
     if cfg.patience:  # first, so that a Checkpoint after it saves its updated state
-        from .checkpoint import EarlyStopping
+        from aekit.training.callbacks.stopping import EarlyStopping
 
         if not any(isinstance(cb, EarlyStopping) for cb in callbacks):
             callbacks.insert(0, EarlyStopping.from_config(cfg))
     if verbose and par.is_main:
-        from .callbacks import ProgressBar
+        from aekit.training.callbacks.progress import ProgressBar
 
         callbacks.insert(0, ProgressBar(verbose))
     update_average = ema_update(cfg.ema) if cfg.ema else None

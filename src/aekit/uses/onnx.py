@@ -20,11 +20,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from . import __version__
-from .config import to_dict
-from .errors import ConfigError, ModelFileError
-from .io import atomic_write_bytes, load_model
-from .models import Autoencoder
+from aekit import __version__
+from aekit.config import to_dict
+from aekit.errors import ConfigError, ModelFileError
+from aekit.io import atomic_write_bytes, load_model
+from aekit.models import Autoencoder
 
 ATOL = 1e-5  # verification accepts |onnx − torch| ≤ ATOL + ATOL·|torch| (float32 rounding of large values)
 PARTS = ("encoder", "decoder", "autoencoder")

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .errors import ConfigError
-from .inputs import as_input, batched, image_shape_of, load_any_model
-from .models import Autoencoder
+from aekit.errors import ConfigError
+from aekit.models import Autoencoder
+from aekit.uses.inputs import as_input, batched, image_shape_of, load_any_model
 
 
 @dataclass
@@ -80,7 +80,7 @@ def _heatmap(matrix: np.ndarray, title: str, ylabel: str):
 
 def feature_figures(f: Features, x: Any = None, *, max_units: int = 64) -> dict[str, Any]:
     """Figures by file name: weights.png, decoded.png and (with `x` and image inputs) top_inputs.png."""
-    from .plots import image_grid
+    from aekit.reporting.plots import image_grid
 
     w, d = f.weights[:max_units], f.decoded[:max_units]
     figs: dict[str, Any] = {}
@@ -104,8 +104,8 @@ def feature_figures(f: Features, x: Any = None, *, max_units: int = 64) -> dict[
 
 def write_features(f: Features, out: str | os.PathLike, x: Any = None, *, max_units: int = 64) -> list[Path]:
     """Write the pictures and, when top inputs were found, top_inputs.csv (unit, rank, row, activation)."""
-    from .io import atomic_write_text
-    from .plots import save_figure
+    from aekit.io import atomic_write_text
+    from aekit.reporting.plots import save_figure
 
     out = Path(out)
     written = [save_figure(fig, out / name) for name, fig in feature_figures(f, x, max_units=max_units).items()]

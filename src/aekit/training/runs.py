@@ -15,34 +15,23 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
 
-from . import __version__, distributed
-from .config import ModelConfig, TrainConfig, from_dict, replace, to_dict
-from .errors import ConfigError, DataError, ModelFileError, TrainingError
-from .io import CONFIG, atomic_write_text, load_model, read_json, save_model, write_json
-from .models import Autoencoder
-from .optim import check_compile
-from .callbacks import TensorBoard
-from .rows import as_rows, check_features, check_ranges
-from .train import Callback, History, fit
-
-IMAGE_DATASETS = ("mnist", "fashion-mnist")
-
-
-@dataclass
-class RunData:
-    """Training and validation rows, with labels and image shape where known."""
-
-    x_train: np.ndarray
-    x_val: np.ndarray | None
-    y_train: np.ndarray | None = None
-    y_val: np.ndarray | None = None
-    image_shape: tuple[int, ...] | None = None
-    name: str = ""
+from aekit import __version__
+from aekit.config import ModelConfig, TrainConfig, from_dict, replace, to_dict
+from aekit.data.rows import as_rows, check_features, check_ranges
+from aekit.data.sources import RunData, load_run_data
+from aekit.errors import ConfigError, DataError, ModelFileError, TrainingError
+from aekit.io import CONFIG, atomic_write_text, read_json, save_model, write_json
+from aekit.models import Autoencoder
+from aekit.training import distributed
+from aekit.training.callbacks.base import Callback, History
+from aekit.training.callbacks.events import TensorBoard
+from aekit.training.loop import fit
+from aekit.training.optim import check_compile
 
 
 @dataclass
@@ -53,32 +42,6 @@ class RunResult:
     metrics: dict[str, float]
 
 
-def load_run_data(dataset: str = "mnist", data: str | None = None, *, val_data: str | None = None,
-                  data_dir: str | None = None, limit: int | None = None, val_split: float = 0.1, seed: int = 0) -> RunData:
-    """The rows to train on: a named image set (train / test split) or a user file (+ a validation file or split)."""
-    from .data import load_array, load_dataset
-
-    if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
-        raise ConfigError(f"limit must be a positive integer, got {limit!r}; pass a whole number ≥ 1")
-    if data is None:
-        if dataset not in IMAGE_DATASETS:
-            raise ConfigError(f"unknown dataset {dataset!r}; choose one of: {', '.join(IMAGE_DATASETS)}, or pass --data FILE")
-        ds = load_dataset(dataset, data_dir, limit=limit)
-        return RunData(ds.x_train, ds.x_test, ds.y_train, ds.y_test, ds.image_shape, ds.name)
-    x = load_array(data)
-    if limit is not None:
-        x = x[:limit]
-    if val_data is not None:
-        return RunData(x, load_array(val_data), name=Path(data).name)
-    if not 0 <= val_split < 1:
-        raise ConfigError(f"val_split must be in [0, 1), got {val_split}")
-    n_val = int(round(len(x) * val_split))
-    if n_val == 0:
-        return RunData(x, None, name=Path(data).name)
-    if isinstance(x, np.memmap):  # keep it on disk: the last rows (views), not a random pick (copies)
-        return RunData(x[:len(x) - n_val], x[len(x) - n_val:], name=Path(data).name)
-    order = np.random.default_rng(seed).permutation(len(x))
-    return RunData(np.asarray(x[np.sort(order[n_val:])]), np.asarray(x[np.sort(order[:n_val])]), name=Path(data).name)
 
 
 def prepare_out(out: str | os.PathLike, overwrite: bool = False) -> Path:
@@ -123,7 +86,7 @@ def run_metrics(model: Autoencoder, x: np.ndarray, history: History, train_time:
     """Final figures of a run: its last losses, mean code activation, the mean Jacobian Frobenius norm of the
     encoder (first 1,000 rows), timing, and for a denoising `config` the PSNR (dB) of the noisy and of the
     denoised rows against the clean ones (noise drawn as `evaluate` draws it, seeded by seed + 1)."""
-    from .objectives import corrupt, jacobian_norm, psnr
+    from aekit.objectives import corrupt, jacobian_norm, psnr
 
     model.eval()
     xs = as_rows(np.asarray(x[:10000]), "x")
@@ -143,7 +106,7 @@ def run_metrics(model: Autoencoder, x: np.ndarray, history: History, train_time:
 
 
 def write_figures(path: Path, model: Autoencoder, x: np.ndarray, history: History, image_shape) -> None:
-    from .plots import loss_curves, reconstruction_grid, save_figure
+    from aekit.reporting.plots import loss_curves, reconstruction_grid, save_figure
 
     save_figure(loss_curves(history.history, title="loss"), path / "loss.png")
     if image_shape is not None:
@@ -187,7 +150,7 @@ def train(
     rd = load_run_data(dataset, data, val_data=val_data, data_dir=data_dir, limit=limit, val_split=val_split, seed=seed)
     features = int(np.prod(rd.x_train.shape[1:]))
     if kind is not None and (model_config is None or train_config is None):  # the kind's presets fill what is missing
-        from .kinds import configure
+        from aekit.kinds import configure
 
         kind_model, kind_train = configure(kind, input_dim=features, image_shape=rd.image_shape)
         model_config, train_config = model_config or kind_model, train_config or kind_train
@@ -254,7 +217,8 @@ def _absolute(path: str | os.PathLike | None) -> str | None:
 def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, train_config: TrainConfig, state,
                    tensorboard: bool, verbose: int, callbacks: Sequence[Callback]) -> RunResult:
     """Fit with checkpoints (+ TensorBoard), then write the run's files; the shared tail of `train` and `resume`."""
-    from .checkpoint import CHECKPOINT_DIR, LAST, Checkpoint, Interrupted, data_fingerprint
+    from aekit.training.callbacks.stopping import Checkpoint
+    from aekit.training.checkpoint import CHECKPOINT_DIR, LAST, Interrupted, data_fingerprint
 
     main = distributed.is_main()  # under torchrun only rank 0 checkpoints and writes
     checkpoint = Checkpoint(path / CHECKPOINT_DIR, meta={"data_fingerprint": data_fingerprint(rd.x_train)}) if main else None
@@ -286,7 +250,7 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
         write_history(path, history)
         write_json(path / "metrics.json", metrics)
         write_figures(path, model, eval_x, history, rd.image_shape)
-        from .report import report
+        from aekit.reporting.run_report import report
 
         report(path, x=eval_x)
     distributed.barrier()  # on every rank, train() returns once the run folder is complete
@@ -301,7 +265,7 @@ def resume(run: str | os.PathLike, *, epochs: int | None = None, tensorboard: bo
     epochs done) the number of epochs, and is then written to config.json. The result is bitwise the same
     as an uninterrupted run with the same seed on the same machine (same torch, same thread count).
     """
-    from .checkpoint import CHECKPOINT_DIR, LAST, data_fingerprint, load_checkpoint
+    from aekit.training.checkpoint import CHECKPOINT_DIR, LAST, data_fingerprint, load_checkpoint
 
     path = Path(run)
     distributed.init()  # under torchrun: every rank reads the run folder (a shared file system across machines)
@@ -355,15 +319,3 @@ def resume(run: str | os.PathLike, *, epochs: int | None = None, tensorboard: bo
     return _fit_and_write(path, model, rd, x_train, x_val, train_config, state, tensorboard, verbose, callbacks)
 
 
-def load_run(path: str | os.PathLike) -> tuple[Autoencoder, dict[str, Any], History]:
-    """A run folder's model, config dict and history."""
-    path = Path(path)
-    if not path.is_dir():
-        raise ModelFileError(f"{path}: no such run folder; pass a folder written by `aekit train`")
-    config = read_json(path / CONFIG)
-    model = load_model(path)
-    hist_path = path / "history.json"
-    history = History.from_dict(read_json(hist_path)) if hist_path.is_file() else History()
-    if "train" in config:
-        from_dict(TrainConfig, config["train"])  # validates
-    return model, config, history

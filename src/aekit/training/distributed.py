@@ -35,8 +35,8 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from .config import TrainConfig
-from .errors import AekitError, ConfigError
+from aekit.config import TrainConfig
+from aekit.errors import AekitError, ConfigError
 
 T = TypeVar("T")
 
@@ -206,7 +206,7 @@ class _Loss(nn.Module):
         self.model, self.cfg = model, cfg
 
     def forward(self, x_in: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
-        from .objectives import loss_terms
+        from aekit.objectives import loss_terms
 
         return loss_terms(self.model, x_in, target, self.cfg)
 
@@ -253,7 +253,7 @@ class DataParallel:
         """Every loss term of this rank's batch; under DDP its backward averages gradients over the ranks."""
         if self._ddp is not None:
             return self._ddp(x_in, target)
-        from .objectives import loss_terms
+        from aekit.objectives import loss_terms
 
         return loss_terms(self.model, x_in, target, self.cfg)
 
@@ -266,11 +266,9 @@ class DataParallel:
         dist.all_reduce(t)
         return {k: float(t[i] / t[-1]) for i, k in enumerate(keys)}
 
-    def evaluate(self, x: Any, y: Any, fn: Callable[..., dict[str, float]] | None = None) -> dict[str, float]:
-        """``fn(model, x, y, cfg)`` (default `aekit.evaluate`) on this rank's contiguous slice of the rows,
-        as means over all ranks' rows (the sums are reduced). In one process: fn on all rows."""
-        if fn is None:
-            from .train import evaluate as fn
+    def evaluate(self, x: Any, y: Any, fn: Callable[..., dict[str, float]]) -> dict[str, float]:
+        """``fn(model, x, y, cfg)`` on this rank's contiguous slice of the rows, as means over all ranks' rows
+        (the sums are reduced). In one process: fn on all rows."""
         n = x.shape[0]
         if not self.active or n < self.world_size:
             return fn(self.model, x, y, self.cfg)

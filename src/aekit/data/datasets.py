@@ -23,8 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
-from .idx import read_idx
+from aekit.data.idx import read_idx
+from aekit.errors import DataError
 
 __all__ = ["Dataset", "load_dataset", "find_dataset", "download", "cache_dir", "FILES", "CHECKSUMS", "MIRRORS"]
 
@@ -46,7 +46,7 @@ MIRRORS = {
 ENV_VARS = {"mnist": "AEKIT_MNIST", "fashion-mnist": "AEKIT_FASHION_MNIST"}
 #: Read-only copies searched after the env var (patchable in tests).
 SYSTEM_DIRS = {
-    "mnist": (Path(__file__).resolve().parent / "bundled" / "mnist",),
+    "mnist": (Path(__file__).resolve().parent.parent / "bundled" / "mnist",),
     "fashion-mnist": (Path("/usr/share/datasets/fashion-mnist"),),
 }
 _TORCHVISION = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}

@@ -11,61 +11,21 @@ import argparse
 import sys
 import warnings
 
-from . import __version__
-from .errors import AekitError, ConfigError, DataError
-from .kinds import KINDS
-
-
-def _int_list(text: str) -> tuple[int, ...]:
-    """'128,64' or '128 64' → (128, 64); '' → ()."""
-    parts = [p for p in text.replace(",", " ").split() if p]
-    try:
-        return tuple(int(p) for p in parts)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, like 128,64; got {text!r}") from None
-
+from aekit import __version__
+from aekit.cli.args import _int_list, explicit_args, mark_defaults
+from aekit.errors import AekitError, ConfigError
+from aekit.kinds import KINDS
 
 # Parser defaults are wrapped in these marker types so that a kind's presets can tell a flag the user typed
 # (a plain value, even if equal to the default) from one left at its default.
-class _DefaultInt(int): ...
-class _DefaultFloat(float): ...
-class _DefaultStr(str): ...
-class _DefaultTuple(tuple): ...
 
 
-_DEFAULT_TYPES = {int: _DefaultInt, float: _DefaultFloat, str: _DefaultStr, tuple: _DefaultTuple}
 
 
-def mark_defaults(parser: argparse.ArgumentParser) -> None:
-    """Wrap every int/float/str/tuple default of `parser` in a marker type (values and validation unchanged)."""
-    for action in parser._actions:
-        marker = _DEFAULT_TYPES.get(type(action.default))
-        if marker is not None:
-            action.default = marker(action.default)
 
 
-def explicit_args(args: argparse.Namespace) -> set[str]:
-    """The names of the options given on the command line (or set by code such as --quick), not defaults."""
-    return {k for k, v in vars(args).items() if v is not None and not isinstance(v, tuple(_DEFAULT_TYPES.values()))}
 
 
-def check_outputs(*files, folders=()) -> None:
-    """Refuse, before any work is done, an output that cannot be written: a file or folder under an existing file,
-    a folder where a file goes or a file where a folder goes, or a place without write permission. Creates nothing."""
-    import os
-    from pathlib import Path
-
-    for given, is_folder in [(f, False) for f in files if f] + [(f, True) for f in folders if f]:
-        path = Path(given)
-        if path.exists() and path.is_dir() != is_folder:
-            raise DataError(f"{path}: cannot write here (it is {'a file' if is_folder else 'a folder'}); choose another path")
-        place = path if is_folder else path.parent
-        while not place.exists() and place != place.parent:
-            place = place.parent
-        if not place.is_dir():
-            raise DataError(f"{path}: cannot write here ({place} is a file); choose a writable folder")
-        if not os.access(place, os.W_OK | os.X_OK):
-            raise DataError(f"{path}: cannot write here (no write permission in {place}); choose a writable folder")
 
 
 def add_train_parser(sub) -> argparse.ArgumentParser:
@@ -136,8 +96,8 @@ def kind_configs_from_args(args: argparse.Namespace):
     """The configs of `args.kind`: its presets, overridden by every flag given explicitly."""
     from dataclasses import fields
 
-    from .config import RECIPES, ModelConfig, TrainConfig, recipe
-    from .kinds import configure
+    from aekit.config import RECIPES, ModelConfig, TrainConfig, recipe
+    from aekit.kinds import configure
 
     given = explicit_args(args)  # flags are named as the config fields they set
     explicit = {f.name: getattr(args, f.name) for cfg in (ModelConfig, TrainConfig) for f in fields(cfg) if f.name in given}
@@ -152,7 +112,7 @@ def kind_configs_from_args(args: argparse.Namespace):
         explicit.update({k: getattr(rc, k) for k in keys})
     input_dim = 784  # the image datasets; for --data, read it only when the preset depends on it
     if args.data and any(callable(v) for v in KINDS.get(args.kind, {}).values()):
-        from .data import load_array
+        from aekit.data.arrays import load_array
 
         input_dim = int(load_array(args.data)[:1].reshape(1, -1).shape[1])
     return configure(args.kind, input_dim=input_dim, **explicit)
@@ -172,8 +132,8 @@ RESUME_OPTIONS = {"resume", "epochs", "quiet", "verbose", "no_tensorboard", "fun
 
 
 def resume_from_args(args: argparse.Namespace):
-    from .errors import ConfigError
-    from .runs import resume
+    from aekit.errors import ConfigError
+    from aekit.training.runs import resume
 
     defaults = vars(build_parser().parse_args(["train"]))
     given = sorted(k for k, v in vars(args).items() if k not in RESUME_OPTIONS and v != defaults.get(k))
@@ -186,9 +146,9 @@ def resume_from_args(args: argparse.Namespace):
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .checkpoint import signals_interrupt
-    from .config import replace
-    from .runs import train
+    from aekit.config import replace
+    from aekit.training.checkpoint import signals_interrupt
+    from aekit.training.runs import train
 
     if args.resume:
         with signals_interrupt():
@@ -208,7 +168,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _report_run(result) -> int:
-    from .distributed import is_main
+    from aekit.training.distributed import is_main
 
     m = result.metrics
     figures = " ".join(f"{k}={m[k]:.4f}" for k in ("loss", "val_loss") if k in m)
@@ -218,7 +178,7 @@ def _report_run(result) -> int:
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
-    from .io import load_model
+    from aekit.io import load_model
 
     print(load_model(args.run).summary())
     return 0
@@ -233,7 +193,7 @@ def add_summary_parser(sub) -> argparse.ArgumentParser:
 
 def commands() -> list:
     """The ``add_*_parser`` functions, one per subcommand, in the order `aekit --help` lists them."""
-    from . import cli_uses as uses  # imported here: it imports this module's helpers
+    from aekit.cli import uses  # imported here: it imports this module's helpers
 
     return [add_train_parser, add_summary_parser, uses.add_impute_parser, uses.add_encode_parser, uses.add_features_parser,
             uses.add_denoise_parser, uses.add_anomaly_parser, uses.add_export_parser, uses.add_report_parser,
@@ -276,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"aekit: error: {where}{exc.strerror or exc}; check the path, its permissions and the free disk space", file=sys.stderr)
         return 2
-    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM during training (aekit.checkpoint.Interrupted)
+    except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM during training (aekit.training.checkpoint.Interrupted)
         _close_progress_bars()
         print(f"aekit: interrupted{'; ' + str(exc) if str(exc) else ''}", file=sys.stderr)
         return 128 + getattr(exc, "signum", 2)

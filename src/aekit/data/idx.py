@@ -14,8 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import DataError
-from .files import atomic_write, check_file, one_line
+from aekit.errors import DataError
+from aekit.files import atomic_write, check_file, one_line
 
 __all__ = ["read_idx", "write_idx", "IDX_DTYPES"]
 

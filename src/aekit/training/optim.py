@@ -14,8 +14,8 @@ from typing import Callable
 
 import torch
 
-from .config import TrainConfig
-from .errors import ConfigError
+from aekit.config import TrainConfig
+from aekit.errors import ConfigError
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:

@@ -15,10 +15,10 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import DataError
-from .files import atomic_write, check_file, one_line
-from .idx import read_idx, write_idx  # noqa: F401  (re-exported)
-from .scans import note_loaded, release_pages, remember
+from aekit.data.idx import read_idx, write_idx  # noqa: F401  (re-exported)
+from aekit.data.scans import note_loaded, release_pages, remember
+from aekit.errors import DataError
+from aekit.files import atomic_write, check_file, one_line
 
 __all__ = [
     "read_idx", "write_idx", "load_array", "read_table", "write_table", "check_range",
@@ -319,4 +319,4 @@ def check_range(x, lo: float = 0.0, hi: float = 1.0, *, what: str = "data", fix:
                         f"first at {place}); {fix}")
 
 
-from aekit.datasets import Dataset, cache_dir, download, find_dataset, load_dataset  # noqa: E402  (re-export)
+from aekit.data.datasets import Dataset, cache_dir, download, find_dataset, load_dataset  # noqa: E402  (re-export)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 import os
 import signal
 import threading
@@ -38,15 +37,16 @@ from typing import Any, Iterator
 import numpy as np
 import torch
 
-from . import __version__
-from .config import ModelConfig, TrainConfig, from_dict, to_dict
-from .errors import AekitError, ModelFileError
-from .io import _digest as tensor_digest  # SHA-256 of named tensors + a text
-from .io import atomic_write_bytes, read_safetensors, save_model
-from .models import Autoencoder
-from .rows import _read_runs
-from .scans import release_pages
-from .train import Callback, History, TrainState, make_optimizer
+from aekit import __version__
+from aekit.config import ModelConfig, TrainConfig, from_dict, to_dict
+from aekit.data.rows import _read_runs
+from aekit.data.scans import release_pages
+from aekit.errors import AekitError, ModelFileError
+from aekit.io import _digest as tensor_digest  # SHA-256 of named tensors + a text
+from aekit.io import atomic_write_bytes, read_safetensors
+from aekit.models import Autoencoder
+from aekit.training.callbacks.base import History, TrainState
+from aekit.training.optim import make_optimizer
 
 CHECKPOINT_DIR = "checkpoint"
 LAST = "last.safetensors"
@@ -266,68 +266,10 @@ def data_fingerprint(x: Any) -> str:
 
 
 # --------------------------------------------------------------------------- callbacks
-def _monitored(logs: dict[str, float], monitor: str) -> tuple[str, float]:
-    key = monitor if monitor in logs else "loss"
-    return key, float(logs[key])
 
 
-class Checkpoint(Callback):
-    """Saves the training state after every epoch (``folder/last.safetensors``) and, with `keep_best`, the
-    model of the epoch with the lowest `monitor` value (``folder/best.safetensors``, a model file).
-
-    `monitor` falls back to ``loss`` when there is no validation data. Put it after any callback that
-    changes the state at the end of an epoch (fit puts `EarlyStopping` first for this reason).
-    """
-
-    def __init__(self, folder: str | os.PathLike, *, keep_best: bool = True, monitor: str = "val_loss",
-                 meta: dict[str, Any] | None = None) -> None:
-        self.folder, self.keep_best, self.monitor, self.meta = Path(folder), keep_best, monitor, meta
-        self.saved_epoch: int | None = None  # the epoch of the last checkpoint this callback wrote
-
-    def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> None:
-        with _signals_deferred():  # Ctrl-C waits until both files are written
-            if self.keep_best:
-                key, value = _monitored(logs, self.monitor)
-                best = state.extra.get("checkpoint", {}).get("best")
-                if math.isfinite(value) and (best is None or value < best):
-                    state.extra["checkpoint"] = {"monitor": key, "best": value, "best_epoch": state.epoch}
-                    save_model(state.model, self.folder / BEST, extra={"epoch": state.epoch, key: value})
-            save_checkpoint(state, self.folder / LAST, self.meta)
-            self.saved_epoch = state.epoch
 
 
-class EarlyStopping(Callback):
-    """Stops when `monitor` (``val_loss``, else ``loss``) has not improved by more than `min_delta` for
-    `patience` epochs (Keras' rule); with `restore_best` the model ends with the best epoch's weights.
-
-    Its state lives in ``TrainState.extra`` so that a checkpoint carries it and a resumed run stops at
-    the same epoch. `fit` adds one by itself when ``TrainConfig.patience > 0``.
-    """
-
-    def __init__(self, patience: int = 5, min_delta: float = 0.0, restore_best: bool = True, monitor: str = "val_loss") -> None:
-        self.patience, self.min_delta, self.restore_best, self.monitor = patience, min_delta, restore_best, monitor
-
-    @classmethod
-    def from_config(cls, cfg: TrainConfig) -> "EarlyStopping":
-        return cls(cfg.patience, cfg.min_delta, cfg.restore_best)
-
-    def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> None:
-        key, value = _monitored(logs, self.monitor)
-        s = state.extra.setdefault("early_stopping", {"monitor": key, "best": None, "best_epoch": 0, "wait": 0})
-        if s["best"] is None or value < s["best"] - self.min_delta:
-            s.update(best=value, best_epoch=state.epoch, wait=0)
-            if self.restore_best:
-                state.extra["best_weights"] = {k: v.detach().clone() for k, v in state.model.state_dict().items()}
-        else:
-            s["wait"] += 1
-            if s["wait"] >= self.patience:
-                s["stopped_epoch"] = state.epoch
-                state.stop_training = True
-
-    def on_train_end(self, state: TrainState) -> None:
-        best = state.extra.get("best_weights")
-        if self.restore_best and best is not None and state.extra["early_stopping"]["best_epoch"] != state.epoch:
-            state.model.load_state_dict(best)
 
 
 # --------------------------------------------------------------------------- signals

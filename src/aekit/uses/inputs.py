@@ -1,7 +1,7 @@
 """What the use commands (encode, features, denoise, anomaly) read: a trained model and rows to apply it to.
 
 INPUT is either a named image set with an optional split — ``mnist`` (= ``mnist:test``), ``mnist:train``,
-``fashion-mnist:test`` … — whose labels come along, or a file read with :func:`aekit.data.load_array`
+``fashion-mnist:test`` … — whose labels come along, or a file read with :func:`aekit.data.arrays.load_array`
 (``.npy``, ``.csv``, ``.parquet``), with labels from an optional labels file. A named set defaults to the
 test split because a trained model is used on rows it did not learn from.
 """
@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from .errors import ConfigError, DataError
-from .models import Autoencoder
+from aekit.errors import ConfigError, DataError
+from aekit.models import Autoencoder
 
 DATASETS = ("mnist", "fashion-mnist")
 SPLITS = ("test", "train")
@@ -44,7 +44,7 @@ def load_rows(spec: str | os.PathLike, *, labels: str | os.PathLike | None = Non
 
     `labels` is a file of one label per row (overrides a dataset's own labels); `limit` keeps the first rows.
     """
-    from .data import load_array, load_dataset
+    from aekit.data.arrays import load_array, load_dataset
 
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
         raise ConfigError(f"limit must be a positive integer, got {limit!r}")
@@ -73,7 +73,7 @@ def load_rows(spec: str | os.PathLike, *, labels: str | os.PathLike | None = Non
 
 def load_labels(path: str | os.PathLike, n: int) -> np.ndarray:
     """One label per row from a .npy/.csv/.parquet file of one column; refuses a count other than `n`."""
-    from .data import load_array
+    from aekit.data.arrays import load_array
 
     y = np.asarray(load_array(path))
     if y.ndim == 2 and y.shape[1] != 1:
@@ -86,13 +86,13 @@ def load_labels(path: str | os.PathLike, n: int) -> np.ndarray:
 
 def load_any_model(run: str | os.PathLike | Autoencoder) -> tuple[Autoencoder, dict[str, Any]]:
     """A model and its run config (``{}`` for a lone .safetensors file or an in-memory model)."""
-    from .io import CONFIG, load_model, read_json
+    from aekit.io import CONFIG, load_model, read_json
 
     if isinstance(run, Autoencoder):
         return run.eval(), {}
     path = Path(run)
     if path.is_dir():
-        from .runs import load_run
+        from aekit.runfolder import load_run
 
         model, config, _ = load_run(path)
         return model, config
@@ -116,7 +116,7 @@ def image_shape_of(model: Autoencoder, rows: Rows | None = None) -> tuple[int, i
 def as_input(model: Autoencoder, x: Any, name: str = "input", *, keep_memmap: bool = False) -> torch.Tensor | np.memmap:
     """`x` as a float tensor of rows, checked against the model's feature count; with `keep_memmap` a float32
     memmap stays one (for `batched`, which reads it a batch at a time)."""
-    from .rows import as_rows, check_features
+    from aekit.data.rows import as_rows, check_features
 
     t = as_rows(x, name, keep_memmap=keep_memmap)
     check_features(model, t, name)
@@ -127,7 +127,7 @@ def as_input(model: Autoencoder, x: Any, name: str = "input", *, keep_memmap: bo
 def batched(fn, x: torch.Tensor | np.memmap, batch_size: int = 4096) -> np.ndarray:
     """`fn` applied to `x` in row batches, as one float32 numpy array (a memmap is read a batch at a time, its
     pages leaving RSS after each)."""
-    from .rows import _blocks
+    from aekit.data.rows import _blocks
 
     out = None  # filled in place: a list of per-batch results kept the heap from shrinking
     for start, xb in _blocks(x, batch_size):

@@ -10,9 +10,19 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
-from .errors import ConfigError
-from .report import (fmt, figure_html, figure_uri, history_series, kind_of, layers_of, loss_terms_of, page,
-                     read_optional_json, run_config, table_html)
+from aekit.errors import ConfigError
+from aekit.reporting.run_report import (
+    figure_html,
+    figure_uri,
+    fmt,
+    history_series,
+    kind_of,
+    layers_of,
+    loss_terms_of,
+    page,
+    table_html,
+)
+from aekit.runfolder import read_optional_json, run_config
 
 # Settings every comparison shows; any other model/train field shows too when the runs differ in it.
 _SETTINGS = (("model", "encoding_dim"), ("model", "hidden"), ("train", "optimizer"), ("train", "lr"), ("train", "loss"),
@@ -23,7 +33,7 @@ _SKIP = {("model", "input_dim"), ("model", "image_shape")} | {  # the kind row a
 
 
 def _learning_rate(train: dict[str, Any]) -> Any:
-    from .config import TrainConfig, from_dict
+    from aekit.config import TrainConfig, from_dict
 
     try:
         return from_dict(TrainConfig, train).learning_rate
@@ -139,7 +149,7 @@ def compare(runs: Sequence[str | os.PathLike], html: str | os.PathLike | None = 
     rows = _rows(loaded)
     text = text_table(["run", *names], rows)
     if html is not None:
-        from .io import atomic_write_text
+        from aekit.io import atomic_write_text
 
         body = [f"<h1>aekit: {len(loaded)} runs compared</h1>",
                 table_html([(name, *values) for name, values in rows], ["run", *names])]

@@ -19,8 +19,9 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 import torch
 
-from . import __version__
-from .errors import AekitError, ModelFileError
+from aekit import __version__
+from aekit.errors import AekitError
+from aekit.runfolder import read_optional_json, run_config
 
 REPORT = "report.html"
 # PNGs the report draws itself (fresh from history.json) or shows in their own section.
@@ -100,26 +101,8 @@ def layers_of(config: Mapping[str, Any]) -> str:
     return f"{m.get('architecture', 'dense')} " + "→".join(str(s) for s in sizes + sizes[-2::-1])
 
 
-def read_optional_json(path: Path) -> Any | None:
-    """A JSON file of the run folder, or None when it is not there (a damaged one still raises)."""
-    from .io import read_json
-
-    return read_json(path) if path.is_file() else None
 
 
-def run_config(run_dir: str | os.PathLike) -> tuple[Path, dict[str, Any]]:
-    """The run folder as a Path and its config.json, with a clear error when it is not a run folder."""
-    from .io import CONFIG, read_json
-
-    path = Path(run_dir)
-    if not path.is_dir():
-        raise ModelFileError(f"{path}: no such run folder; pass a folder written by `aekit train`")
-    if not (path / CONFIG).is_file():
-        raise ModelFileError(f"{path}: not an aekit run folder (no config.json); pass a folder written by `aekit train`")
-    config = read_json(path / CONFIG)
-    if not isinstance(config, dict):
-        raise ModelFileError(f"{path / CONFIG}: expected a JSON object; the file is damaged, re-run training")
-    return path, config
 
 
 def history_series(history: Mapping[str, Any] | None) -> dict[str, list[float]]:
@@ -148,7 +131,7 @@ def png_uri(data: bytes) -> str:
 
 
 def figure_uri(fig) -> str:
-    from .plots import figure_to_png_bytes
+    from aekit.reporting.plots import figure_to_png_bytes
 
     return png_uri(figure_to_png_bytes(fig))
 
@@ -235,7 +218,7 @@ def jacobian_norms(model, x: torch.Tensor) -> np.ndarray:
 
 
 def jacobian_figure(norms: np.ndarray):
-    from .plots import histogram
+    from aekit.reporting.plots import histogram
 
     return histogram(norms, bins=30, xlabel="‖J‖_F of the encoder at a row",
                      title=f"Jacobian norm: mean {float(np.mean(norms)):.4g} over {len(norms)} rows")
@@ -246,7 +229,7 @@ def _eval_rows(config: Mapping[str, Any], x: Any) -> tuple[np.ndarray | None, st
     """Rows to draw the figures from: `x` if given, else the run's evaluation data loaded again."""
     if x is not None:
         return np.array(x[:_ROWS_FOR_FIGURES], dtype=np.float32), ""  # a copy: a memmap's view is read-only
-    from .runs import load_run_data
+    from aekit.data.sources import load_run_data
 
     d = config.get("data") or {}
     try:
@@ -259,8 +242,8 @@ def _eval_rows(config: Mapping[str, Any], x: Any) -> tuple[np.ndarray | None, st
 
 
 def _kind_figures(model, config: Mapping[str, Any], x: np.ndarray, has_reconstructions: bool) -> list[str]:
-    from .objectives import corrupt
-    from .plots import reconstruction_grid
+    from aekit.objectives import corrupt
+    from aekit.reporting.plots import reconstruction_grid
 
     t = config.get("train") or {}
     shape = (config.get("model") or {}).get("image_shape")
@@ -299,8 +282,8 @@ def report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, *, 
     `x`: evaluation rows to draw the figures from; by default the run's data is loaded again from
     config.json's data section (figures that need it are left out, with a note, if that fails).
     """
-    from .io import atomic_write_text, load_model
-    from .models import summary
+    from aekit.io import atomic_write_text, load_model
+    from aekit.models import summary
 
     path, config = run_config(run_dir)
     model = load_model(path)

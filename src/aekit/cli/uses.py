@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import argparse
 
-from .cli import _int_list, check_outputs
-from .errors import ConfigError, DataError
+from aekit.cli.args import _int_list, check_outputs
+from aekit.errors import ConfigError, DataError
 
 
 def add_impute_parser(sub) -> argparse.ArgumentParser:
@@ -38,9 +38,9 @@ def cmd_impute(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from .data import TABLE_SUFFIXES, read_table, write_table
-    from .impute import impute, read_ratings
-    from .io import write_json
+    from aekit.data.arrays import TABLE_SUFFIXES, read_table, write_table
+    from aekit.io import write_json
+    from aekit.uses.imputation import impute, read_ratings
 
     if (args.input is None) == (args.ratings is None):
         raise ConfigError("pass either INPUT (a table with empty cells) or --ratings FILE, not both or neither")
@@ -96,7 +96,7 @@ def _add_input_args(p, labels: bool = True) -> None:
 
 
 def _rows(args, labels: bool = True):
-    from .inputs import load_rows
+    from aekit.uses.inputs import load_rows
 
     return load_rows(args.input, labels=getattr(args, "labels", None) if labels else None, limit=args.limit,
                      data_dir=args.data_dir)
@@ -116,10 +116,10 @@ def add_encode_parser(sub) -> argparse.ArgumentParser:
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
-    from .data import write_table
-    from .encode import code_plot, encode
-    from .inputs import load_any_model
-    from .plots import save_figure
+    from aekit.data.arrays import write_table
+    from aekit.reporting.plots import save_figure
+    from aekit.uses.encoding import code_plot, encode
+    from aekit.uses.inputs import load_any_model
 
     check_outputs(args.output, args.plot)
     model, _ = load_any_model(args.run)
@@ -153,8 +153,8 @@ def add_features_parser(sub) -> argparse.ArgumentParser:
 def cmd_features(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from .features import features, write_features
-    from .inputs import load_any_model
+    from aekit.uses.inputs import load_any_model
+    from aekit.uses.units import features, write_features
 
     run = Path(args.run)
     out = args.out or (run / "features" if run.is_dir() else run.with_name(run.stem + "-features"))
@@ -166,7 +166,7 @@ def cmd_features(args: argparse.Namespace) -> int:
     if args.input is not None:
         x = None if args.input.lower() == "none" else _rows(args, labels=False).x
     else:  # a run on a user file: its validation rows; a lone model file: none
-        from .anomaly import validation_rows
+        from aekit.uses.anomalies import validation_rows
 
         x = validation_rows(config) if data else None
         x = x[:args.limit] if x is not None and args.limit else x
@@ -194,10 +194,10 @@ def add_denoise_parser(sub) -> argparse.ArgumentParser:
 
 
 def cmd_denoise(args: argparse.Namespace) -> int:
-    from .data import write_table
-    from .denoise import denoise, denoise_figure
-    from .inputs import image_shape_of, load_any_model
-    from .plots import save_figure
+    from aekit.data.arrays import write_table
+    from aekit.reporting.plots import save_figure
+    from aekit.uses.denoising import denoise, denoise_figure
+    from aekit.uses.inputs import image_shape_of, load_any_model
 
     check_outputs(args.output, args.save_noisy, args.plot)
     model, config = load_any_model(args.run)
@@ -241,9 +241,9 @@ def add_anomaly_parser(sub) -> argparse.ArgumentParser:
 
 
 def cmd_anomaly(args: argparse.Namespace) -> int:
-    from .anomaly import anomaly, write_scores
-    from .data import load_array
-    from .plots import histogram, save_figure
+    from aekit.data.arrays import load_array
+    from aekit.reporting.plots import histogram, save_figure
+    from aekit.uses.anomalies import anomaly, write_scores
 
     check_outputs(args.output, args.plot)
     rows = _rows(args)
@@ -266,7 +266,7 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .export import export
+    from aekit.uses.onnx import export
 
     check_outputs(folders=[args.out])
     paths = export(args.run, args.out, opset=args.opset, verify=not args.no_verify)
@@ -288,7 +288,7 @@ def add_export_parser(sub) -> argparse.ArgumentParser:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from .report import report
+    from aekit.reporting.run_report import report
 
     check_outputs(args.out)
     print(report(args.run, args.out))
@@ -306,7 +306,7 @@ def add_report_parser(sub) -> argparse.ArgumentParser:
 
 
 def cmd_compare(args: argparse.Namespace) -> int:
-    from .compare import compare
+    from aekit.reporting.comparison import compare
 
     check_outputs(args.html)
     print(compare(args.runs, html=args.html))

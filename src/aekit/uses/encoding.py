@@ -15,9 +15,9 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError, DataError
-from .inputs import as_input, batched, load_any_model
-from .models import Autoencoder
+from aekit.errors import ConfigError, DataError
+from aekit.models import Autoencoder
+from aekit.uses.inputs import as_input, batched, load_any_model
 
 
 def encode(model: Autoencoder | str | os.PathLike, x: Any, *, batch_size: int = 4096) -> np.ndarray:
@@ -47,7 +47,7 @@ def code_plot(codes: Any, labels: Any = None, *, method: str = "auto", limit: in
     if limit is not None:
         codes = codes[:limit]
         labels = None if labels is None else np.asarray(labels)[:limit]
-    from .plots import code_map
+    from aekit.reporting.plots import code_map
 
     fig, _ = code_map(codes, labels, method=method, random_state=seed, title=title)
     return fig

@@ -30,12 +30,13 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from .config import ModelConfig, TrainConfig
-from .errors import DataError
-from .models import Autoencoder
-from .objectives import masked_mse
-from .objectives import weight_decay as l2_penalty
-from .train import Callback, History, TrainState, make_optimizer
+from aekit.config import ModelConfig, TrainConfig
+from aekit.errors import DataError
+from aekit.models import Autoencoder
+from aekit.objectives import masked_mse
+from aekit.objectives import weight_decay as l2_penalty
+from aekit.training.callbacks.base import Callback, History, TrainState
+from aekit.training.optim import make_optimizer
 
 __all__ = ["impute", "ImputeInfo", "read_ratings", "default_hidden"]
 
