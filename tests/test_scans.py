@@ -27,7 +27,7 @@ def reads(monkeypatch):
 def small_blocks(monkeypatch):
     import aekit.data.arrays
 
-    monkeypatch.setattr(aekit.data, "_CHUNK_BYTES", 12 * 4 * 64)  # 64 rows of 12 a block: several blocks per file
+    monkeypatch.setattr(aekit.data.arrays, "_CHUNK_BYTES", 12 * 4 * 64)  # 64 rows of 12 a block: several blocks per file
 
 
 def test_a_loaded_file_is_not_read_again_by_the_checks(tmp_path, reads, small_blocks):
