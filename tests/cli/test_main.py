@@ -7,16 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from aekit_subprocess import aekit_cli as aekit
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
-
-
-def aekit(*args, cwd=None, check=False):
-    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc = subprocess.run([sys.executable, "-m", "aekit", *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
-    if check:
-        assert proc.returncode == 0, proc.stderr
-    return proc
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 def test_train_then_summary(tmp_path):

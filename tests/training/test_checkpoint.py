@@ -35,7 +35,7 @@ from aekit.training.checkpoint import (
 from aekit.training.optim import make_optimizer
 from aekit.training.runs import resume, train
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 def same_tensors(a: dict, b: dict) -> bool:

@@ -6,8 +6,8 @@ import math
 import numpy as np
 import pytest
 import torch
+from aekit_subprocess import aekit_cli as aekit
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_wine
-from test_cli import aekit
 
 from aekit.data.arrays import read_table, write_table
 from aekit.errors import ConfigError, DataError

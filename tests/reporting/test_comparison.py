@@ -16,7 +16,7 @@ from PIL import Image
 from aekit.errors import ConfigError, ModelFileError
 from aekit.reporting.comparison import compare, text_table
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
+SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 def row(text: str, name: str) -> list[str]:
