@@ -16,7 +16,7 @@ from aekit.errors import ConfigError
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "linear", "elu", "leaky_relu", "gelu")
 LOSSES = ("bce", "mse")
 OPTIMIZERS = ("adadelta", "adam", "sgd")
-NOISES = ("none", "gaussian", "masking", "salt_pepper")
+NOISES = ("none", "gaussian", "masking", "salt_pepper", "mixed")
 SCHEDULES = ("constant", "onecycle", "cosine")
 ARCHITECTURES = ("dense", "conv")
 PRECISIONS = ("float32", "bfloat16")
@@ -66,6 +66,7 @@ class ModelConfig:
     architecture: str = "dense"  # 'dense' (Linear layers) or 'conv' (Conv2d encoder, upsampling decoder)
     image_shape: tuple[int, ...] | None = None  # (channels, height, width) of image inputs; needed for 'conv'
     seed: int = 0  # seed of the weight initialisation (glorot-uniform weights, zero biases, as Keras)
+    skip: bool = False  # conv: the decoder's last block also sees the input image (U-Net-like skip; for denoising)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(self.hidden))
@@ -94,6 +95,9 @@ class ModelConfig:
             _check_conv_code(self)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+        if not isinstance(self.skip, bool) or (self.skip and self.architecture != "conv"):
+            raise ConfigError(f"skip (the input joining the decoder's last block) is true or false, and true only for the "
+                              f"'conv' architecture; got skip={self.skip!r} with {self.architecture!r}")
 
     @property
     def is_overcomplete(self) -> bool:
@@ -152,7 +156,7 @@ class TrainConfig:
             raise ConfigError(f"ema is the decay of the weights' moving average and must lie in [0, 1) (e.g. 0.999; 0 turns it off), got {self.ema!r}")
         if not 0 < self.kl_rho < 1:
             raise ConfigError(f"kl_rho must lie strictly between 0 and 1, got {self.kl_rho!r}")
-        if self.noise in ("masking", "salt_pepper") and not self.noise_level <= 1:
+        if self.noise in ("masking", "salt_pepper", "mixed") and not self.noise_level <= 1:
             raise ConfigError(f"noise_level is a fraction for {self.noise!r} noise and must be ≤ 1, got {self.noise_level}")
         if self.noise != "none" and self.noise_level == 0:
             raise ConfigError(f"{self.noise!r} noise needs a noise_level > 0 (e.g. 0.5 for gaussian, 0.25 for masking)")

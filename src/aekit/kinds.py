@@ -23,7 +23,7 @@ from aekit.errors import ConfigError
 
 # noise level used when a denoising kind does not name one: keras.io uses σ 0.4–0.5 for gaussian noise,
 # Vincent et al. (2008, 2010) mask about a quarter of the inputs; salt-and-pepper flips a fifth of them.
-DEFAULT_NOISE_LEVEL = {"gaussian": 0.5, "masking": 0.25, "salt_pepper": 0.2}
+DEFAULT_NOISE_LEVEL = {"gaussian": 0.5, "masking": 0.25, "salt_pepper": 0.2, "mixed": 0.6}
 
 # λ of the contractive preset, measured on 2,000 MNIST digits, 10 epochs of Adam (docs/kinds.md): with the tutorial's
 # relu code, λ = 1e-3 cuts the mean Jacobian norm on test digits from 18.1 to 3.9 for a val BCE of 0.172 against
@@ -45,12 +45,12 @@ def _quarter_lr(f: dict[str, Any]) -> float:
     return TrainConfig(optimizer=f["optimizer"], lr=f["lr"]).learning_rate / 4
 
 
-def _conv_code(f: dict[str, Any]) -> int:
+def _conv_code(f: dict[str, Any], channels: int = 8) -> int:
     shape = f["image_shape"] or _square_image(f)
     if shape is None:  # no image: let ModelConfig say so
         return f["encoding_dim"]
     gh, gw = conv_grid(shape, len(f["hidden"]) + 1)
-    return 8 * gh * gw  # 8 channels, as the Keras blog: 4×4×8 = 128 for MNIST
+    return channels * gh * gw  # 8 channels, as the Keras blog: 4×4×8 = 128 for MNIST
 
 
 # kind → {field: value or function of the resolved fields}. Sources of the figures are in docs/kinds.md.
@@ -81,7 +81,26 @@ KINDS: dict[str, dict[str, Any]] = {
                     "min_lr": lambda f: _quarter_lr(f) if f["schedule"] == "cosine" else 0.0, "ema": 0.999},
     # the Keras blog's convolutional autoencoder: 16-8-8 channels, a 4×4×8 code for 28×28×1 images
     "conv": {"architecture": "conv", "hidden": (16, 8), "image_shape": _square_image, "encoding_dim": _conv_code},
+    # the denoising recipe for images (`aekit train --recipe denoise`; docs/uses.md): a conv autoencoder with a 7×7×32
+    # code for 28×28 images whose last block also sees the noisy input (skip), trained on every row's own noise
+    # (gaussian, masking or salt-and-pepper at a random level), so one run denoises any of them
+    "denoising-conv": {"architecture": "conv", "hidden": (16,), "skip": True, "image_shape": _square_image,
+                       "encoding_dim": lambda f: _conv_code(f, 32), "noise": "mixed", "noise_level": 0.6,
+                       "optimizer": "adam", "lr": 2e-3, "batch_size": 64, "schedule": "onecycle", "epochs": 10},
+    # the anomaly recipe (`aekit.uses.anomalies.fit_detector`, docs/uses.md): for images a conv autoencoder (16 channels,
+    # a code of 8 channels on a quarter-size grid), scored by the distance to the nearest normal codes; for other
+    # tables a dense one (4×, then ½× the columns, ELU, linear code)
+    "anomaly": {"architecture": lambda f: "conv" if _square_image(f) else "dense",
+                "image_shape": lambda f: _square_image(f) if f["architecture"] == "conv" else None,
+                "hidden": lambda f: (16,) if f["architecture"] == "conv" else (4 * f["input_dim"],),
+                "encoding_dim": lambda f: _conv_code(f) if f["architecture"] == "conv" else max(2, f["input_dim"] // 2),
+                "activation": lambda f: "relu" if f["architecture"] == "conv" else "elu",
+                "code_activation": lambda f: "relu" if f["architecture"] == "conv" else "linear",
+                "optimizer": "adam", "batch_size": 64, "epochs": lambda f: 3 if f["architecture"] == "conv" else 30},
 }
+
+# a use's recipe (`aekit train --recipe NAME`) is the kind that use is best served by
+USE_RECIPES = {"denoise": "denoising-conv", "anomaly": "anomaly"}
 
 _MODEL_FIELDS = {f.name for f in fields(ModelConfig)}
 _TRAIN_FIELDS = {f.name for f in fields(TrainConfig)}
@@ -139,4 +158,4 @@ def warn_identity_risk(model_config: ModelConfig, train_config: TrainConfig, sta
         )
 
 
-__all__ = ["KINDS", "configure", "kind_names", "identity_risk", "warn_identity_risk", "IdentityWarning", "DEFAULT_NOISE_LEVEL"]
+__all__ = ["KINDS", "USE_RECIPES", "configure", "kind_names", "identity_risk", "warn_identity_risk", "IdentityWarning", "DEFAULT_NOISE_LEVEL"]

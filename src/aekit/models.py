@@ -62,8 +62,31 @@ def _conv_stacks(config: ModelConfig) -> tuple[nn.Sequential, nn.Sequential]:
             dec.append(nn.Upsample(scale_factor=2, mode="nearest"))
             size = [2 * s for s in size]
         n_in = ch
+    if config.skip:  # the input image joins here: a full-resolution block sees it beside the decoded features
+        head = [nn.Conv2d(n_in + c, n_in, 3, padding=1), _ACTIVATIONS[config.activation]()]
+        dec += [*head, nn.Conv2d(n_in, c, 3, padding=1), nn.Flatten(), _ACTIVATIONS[config.output_activation]()]
+        return nn.Sequential(*enc), SkipDecoder(dec, join=len(dec) - len(head) - 3, image_shape=config.image_shape)
     dec += [nn.Conv2d(n_in, c, 3, padding=1), nn.Flatten(), _ACTIVATIONS[config.output_activation]()]
     return nn.Sequential(*enc), nn.Sequential(*dec)
+
+
+class SkipDecoder(nn.Sequential):
+    """A conv decoder whose layers from `join` on also see the (noisy) input image, concatenated as extra channels:
+    a skip from input to output, as U-Net's, so that the code carries what the image is and the last block restores
+    pixel detail (residual learning). Called without the input (``decode(z)``), it sees a blank image."""
+
+    def __init__(self, layers: list[nn.Module], *, join: int, image_shape: tuple[int, ...]) -> None:
+        super().__init__(*layers)
+        self.join, self.image_shape = join, tuple(image_shape)
+
+    def joined(self, h: torch.Tensor, x: torch.Tensor | None) -> torch.Tensor:
+        img = h.new_zeros((h.shape[0], *self.image_shape)) if x is None else x.reshape(-1, *self.image_shape).to(h.dtype)
+        return torch.cat([h, img], dim=1)
+
+    def forward(self, z: torch.Tensor, x: torch.Tensor | None = None, *, upto: int | None = None) -> torch.Tensor:
+        for i, layer in enumerate(list(self)[:upto]):
+            z = layer(self.joined(z, x) if i == self.join else z)
+        return z
 
 
 def keras_init_(module: nn.Module, generator: torch.Generator) -> None:
@@ -106,12 +129,15 @@ class Autoencoder(nn.Module):
         """Codes of a batch of rows, shape (n, encoding_dim)."""
         return self.encoder(x)
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Reconstructions of a batch of codes, shape (n, input_dim)."""
-        return self.decoder(z)
+    def decode(self, z: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
+        """Reconstructions of a batch of codes, shape (n, input_dim). A model with ``skip`` also takes the input
+        rows `x` the codes came from (without them its last block sees a blank image)."""
+        return self.decoder(z, x) if isinstance(self.decoder, SkipDecoder) else self.decoder(z)
 
-    def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
+    def decode_logits(self, z: torch.Tensor, x: torch.Tensor | None = None) -> torch.Tensor:
         """The decoder's output before a final sigmoid (for a numerically stable BCE)."""
+        if isinstance(self.decoder, SkipDecoder):
+            return self.decoder(z, x, upto=-1 if isinstance(self.decoder[-1], nn.Sigmoid) else None)
         if isinstance(self.decoder[-1], nn.Sigmoid):
             for layer in list(self.decoder)[:-1]:
                 z = layer(z)
@@ -119,7 +145,7 @@ class Autoencoder(nn.Module):
         return self.decoder(z)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.encoder(x))
+        return self.decode(self.encoder(x), x)
 
     def summary(self) -> str:
         """A Keras-like table: layer, output shape, parameter count, and the totals."""
@@ -133,7 +159,7 @@ def summary(model: Autoencoder) -> str:
     with torch.no_grad():
         for part_name, part in (("encoder", model.encoder), ("decoder", model.decoder)):
             for i, layer in enumerate(part):
-                x = layer(x)
+                x = layer(part.joined(x, None) if isinstance(part, SkipDecoder) and i == part.join else x)
                 shape = "(None, " + ", ".join(str(s) for s in x.shape[1:]) + ")"
                 n = sum(p.numel() for p in layer.parameters(recurse=False))
                 rows.append((f"{part_name}.{i} ({type(layer).__name__})", shape, n))

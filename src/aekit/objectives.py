@@ -45,14 +45,16 @@ def mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(pred, target)
 
 
-def reconstruction_loss(model: Autoencoder, code: torch.Tensor, target: torch.Tensor, loss: str) -> torch.Tensor:
+def reconstruction_loss(model: Autoencoder, code: torch.Tensor, target: torch.Tensor, loss: str,
+                        x_in: torch.Tensor | None = None) -> torch.Tensor:
     """The reconstruction term; BCE goes through the logits when the output is a sigmoid. The loss itself is
-    computed in float32 also when the decoder ran in bfloat16 (``.float()`` is free on a float32 tensor)."""
+    computed in float32 also when the decoder ran in bfloat16 (``.float()`` is free on a float32 tensor).
+    `x_in` is the input the code came from, which a model with ``skip`` also decodes from."""
     if loss == "bce":
         if model.config.output_activation == "sigmoid":
-            return bce_from_logits(model.decode_logits(code).float(), target)
-        return bce(model.decode(code).float(), target)
-    return mse(model.decode(code).float(), target)
+            return bce_from_logits(model.decode_logits(code, x_in).float(), target)
+        return bce(model.decode(code, x_in).float(), target)
+    return mse(model.decode(code, x_in).float(), target)
 
 
 # --------------------------------------------------------------------------- precision
@@ -214,6 +216,8 @@ def corrupt(x: torch.Tensor, noise: str, level: float, generator: torch.Generato
     """
     if noise == "none" or level == 0:
         return x
+    if noise == "mixed":
+        return _mixed(x, level, generator)
     if noise == "gaussian":
         return (x + level * torch.randn(x.shape, generator=generator, dtype=x.dtype)).clamp_(0.0, 1.0)
     hit = torch.rand(x.shape, generator=generator) < level
@@ -222,7 +226,20 @@ def corrupt(x: torch.Tensor, noise: str, level: float, generator: torch.Generato
     if noise == "salt_pepper":
         salt = torch.rand(x.shape, generator=generator) < 0.5
         return torch.where(hit, salt.to(x.dtype), x)
-    raise ConfigError(f"unknown noise {noise!r}; choose one of: none, gaussian, masking, salt_pepper")
+    raise ConfigError(f"unknown noise {noise!r}; choose one of: none, gaussian, masking, salt_pepper, mixed")
+
+
+def _mixed(x: torch.Tensor, level: float, generator: torch.Generator | None) -> torch.Tensor:
+    """Each row its own corruption: gaussian, masking or salt-and-pepper with equal odds, at a level drawn
+    uniformly from [0, level) ([0, level / 2) for salt-and-pepper), so that one model learns to undo all three."""
+    n = x.shape[0]
+    kind = torch.randint(0, 3, (n,) + (1,) * (x.dim() - 1), generator=generator)
+    lv = torch.rand(kind.shape, generator=generator, dtype=x.dtype) * level
+    gauss = (x + lv * torch.randn(x.shape, generator=generator, dtype=x.dtype)).clamp_(0.0, 1.0)
+    hit = torch.rand(x.shape, generator=generator, dtype=x.dtype) < torch.where(kind == 2, lv / 2, lv)
+    salt = (torch.rand(x.shape, generator=generator) < 0.5).to(x.dtype)
+    flipped = torch.where(kind == 1, torch.zeros_like(x), salt)
+    return torch.where(kind == 0, gauss, torch.where(hit, flipped, x))
 
 
 # --------------------------------------------------------------------------- all terms
@@ -234,7 +251,7 @@ def loss_terms(model: Autoencoder, x_in: torch.Tensor, target: torch.Tensor, cfg
     """
     with autocast(cfg.precision, x_in.device.type):
         code = model.encode(x_in)
-        terms = {"recon": reconstruction_loss(model, code, target, cfg.loss)}
+        terms = {"recon": reconstruction_loss(model, code, target, cfg.loss, x_in)}
     code = code.float()
     if cfg.l1:
         terms["l1"] = cfg.l1 * l1_activity(code)

@@ -81,3 +81,51 @@ def test_cli_denoise(runs, tmp_path):
     proc = aekit_cli("denoise", runs[0], tmp_path / "n.npy", "--noisy", "--noise", "masking", "-o", tmp_path / "e.npy")
     assert proc.returncode == 2 and proc.stderr.startswith("aekit: error: noisy input is denoised as it is")
     assert not (tmp_path / "e.npy").exists()
+
+
+# --------------------------------------------------------------------------- the denoising recipe
+def test_mixed_noise_gives_each_row_one_corruption():
+    x = torch.full((600, 50), 0.5)
+    noisy = aekit.objectives.corrupt(x, "mixed", 0.6, torch.Generator().manual_seed(0))
+    assert noisy.shape == x.shape and float(noisy.min()) >= 0 and float(noisy.max()) <= 1
+    changed = noisy != x
+    values = [set(torch.unique(row[c]).tolist()) for row, c in zip(noisy, changed)]
+    masked = sum(v == {0.0} for v in values)
+    salted = sum(v == {0.0, 1.0} for v in values)
+    gaussian = sum(len(v) > 2 for v in values)
+    assert masked > 100 and salted > 100 and gaussian > 100  # about a third each
+    again = aekit.objectives.corrupt(x, "mixed", 0.6, torch.Generator().manual_seed(0))
+    assert torch.equal(noisy, again)
+
+
+def test_skip_decoder_sees_the_input():
+    cfg = aekit.ModelConfig(architecture="conv", image_shape=(1, 8, 8), input_dim=64, hidden=(4,), encoding_dim=8 * 4,
+                            skip=True)
+    model = aekit.Autoencoder(cfg)
+    x = torch.rand(3, 64)
+    code = model.encode(x)
+    assert torch.allclose(model(x), model.decode(code, x))
+    assert not torch.allclose(model.decode(code, x), model.decode(code))  # without the input: a blank image
+    assert torch.allclose(torch.sigmoid(model.decode_logits(code, x)), model(x), atol=1e-6)
+    assert "Total params" in model.summary()
+    with pytest.raises(ConfigError, match="only for the 'conv' architecture"):
+        aekit.ModelConfig(skip=True)
+
+
+def test_recipe_denoise_trains_one_run_for_every_noise(tmp_path, mnist_small):
+    model_cfg, train_cfg = aekit.configure("denoising-conv")
+    assert (model_cfg.architecture, model_cfg.skip, model_cfg.encoding_dim) == ("conv", True, 32 * 7 * 7)
+    assert (train_cfg.noise, train_cfg.noise_level) == ("mixed", 0.6)
+    proc = aekit_cli("train", "--recipe", "denoise", "--limit", 300, "--epochs", 1, "--out", tmp_path / "r",
+                     "--no-tensorboard", "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    from aekit.io import read_json
+
+    config = read_json(tmp_path / "r" / "config.json")
+    assert config["kind"] == "denoising-conv" and config["train"]["noise"] == "mixed"
+    x = mnist_small[2][:20]
+    for noise, level in (("gaussian", 0.3), ("masking", 0.5), ("salt_pepper", 0.2)):  # quality: benchmarks/denoise.py
+        res = denoise(tmp_path / "r", x, noise=noise, noise_level=level)
+        assert res.denoised.shape == x.shape and np.isfinite(res.psnr_denoised)
+    proc = aekit_cli("train", "--recipe", "denoise", "--kind", "sparse", "--out", tmp_path / "s")
+    assert proc.returncode == 2 and "--recipe denoise is the kind denoising-conv" in proc.stderr

@@ -14,7 +14,7 @@ import warnings
 from aekit import __version__
 from aekit.cli.args import _int_list, explicit_args, mark_defaults
 from aekit.errors import AekitError, ConfigError
-from aekit.kinds import KINDS
+from aekit.kinds import KINDS, USE_RECIPES
 
 # Parser defaults are wrapped in these marker types so that a kind's presets can tell a flag the user typed
 # (a plain value, even if equal to the default) from one left at its default.
@@ -46,9 +46,10 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     m.add_argument("--code-activation", default="relu", help="code activation (default relu; sigmoid for --kl-beta)")
     m.add_argument("--output-activation", default="sigmoid", help="output activation (default sigmoid)")
     t = p.add_argument_group("training")
-    t.add_argument("--recipe", choices=("tutorial", "fast"), default="tutorial",
+    t.add_argument("--recipe", choices=("tutorial", "fast", *USE_RECIPES), default="tutorial",
                    help="starting values for the flags below: tutorial (default) or fast (adam, onecycle, batch 512, 10 epochs; "
-                        "the recommended start); explicit flags win")
+                        "the recommended start); denoise: the image denoising recipe (the kind denoising-conv, "
+                        "for `aekit denoise`); explicit flags win")
     t.add_argument("--epochs", type=int, help="default 100 (recipe fast: 10; with --resume: continue the run to N)")
     t.add_argument("--batch-size", type=int, help="default 256 (recipe fast: 512)")
     t.add_argument("--optimizer", help="adadelta (Keras 2: lr 1.0, rho 0.95; the default), adam or sgd")
@@ -102,9 +103,13 @@ def kind_configs_from_args(args: argparse.Namespace):
     given = explicit_args(args)  # flags are named as the config fields they set
     explicit = {f.name: getattr(args, f.name) for cfg in (ModelConfig, TrainConfig) for f in fields(cfg) if f.name in given}
     name = getattr(args, "recipe", None)
+    if name in USE_RECIPES:  # a use's recipe is a kind with its own training values: --recipe denoise
+        if args.kind not in ("undercomplete", USE_RECIPES[name]):
+            raise ConfigError(f"--recipe {name} is the kind {USE_RECIPES[name]}; drop --kind {args.kind}")
+        args.kind, name = USE_RECIPES[name], None
     keys = set().union(*RECIPES.values())
     own = sorted(keys & set(KINDS.get(args.kind, {})))  # training values the kind sets itself (deep-hinton)
-    if own and "recipe" in given:
+    if own and name and "recipe" in given:
         raise ConfigError(f"--kind {args.kind} sets its own {', '.join(own)}, which --recipe {name} sets too; drop --recipe "
                           "(explicit flags such as --epochs still win over the kind's values)")
     if name and not own:  # the recipe's training values sit above the kind's presets, below explicit flags (recipe() decides)

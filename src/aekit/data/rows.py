@@ -230,7 +230,7 @@ def check_ranges(cfg: TrainConfig, x: torch.Tensor, x_name: str, y: torch.Tensor
     needs = []
     if cfg.loss == "bce":
         needs.append((y, y_name, "which the 'bce' loss cannot use", "pass --loss mse"))
-    if cfg.noise in ("gaussian", "salt_pepper"):
+    if cfg.noise in ("gaussian", "salt_pepper", "mixed"):
         needs.append((x, x_name, f"but {cfg.noise} noise puts the corrupted values in [0, 1]", "pass --noise masking"))
     ranges: dict[int, tuple[float, float]] = {}
     for data, name, why, fix in needs:

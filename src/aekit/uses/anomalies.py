@@ -157,5 +157,74 @@ def write_scores(result: AnomalyResult, path: str | os.PathLike) -> Path:
     return atomic_write_text(path, "\n".join(lines) + "\n")
 
 
-__all__ = ["anomaly", "anomaly_scores", "threshold_from", "binary_labels", "roc_auc", "AnomalyResult", "write_scores",
+# --------------------------------------------------------------------------- the anomaly recipe
+MIN_STEPS = 300  # gradient steps the recipe takes at least, however few the normal rows
+
+
+@dataclass
+class Detector:
+    """A model trained on normal rows and the codes of those rows: the anomaly recipe (`fit_detector`).
+
+    ``score="code"``: a row's mean distance, in code space, to its `k` nearest normal rows (the recipe's score for
+    images, where a conv encoder's pooled features make the neighbours tolerant of small shifts). ``"combined"``:
+    that distance plus the reconstruction error, each as a z-score against the normal rows' own (the recipe's score
+    for other tables)."""
+
+    model: Autoencoder
+    codes: np.ndarray  # (n, encoding_dim) codes of the normal training rows
+    score_kind: str = "code"  # 'code' or 'combined'
+    k: int = 5
+    norm: tuple[float, float, float, float] = (0.0, 1.0, 0.0, 1.0)  # median and sd of the normal rows' two scores
+
+    def distances(self, x: Any, *, leave_one_out: bool = False) -> np.ndarray:
+        """Mean distance of each row's code to its `k` nearest normal codes (a normal row itself left out)."""
+        from sklearn.neighbors import NearestNeighbors
+
+        from aekit.training.loop import encode_array
+
+        k = min(self.k + leave_one_out, len(self.codes))
+        d = NearestNeighbors(n_neighbors=k).fit(self.codes).kneighbors(encode_array(self.model, x))[0]
+        return d[:, int(leave_one_out):].mean(axis=1)
+
+    def score(self, x: Any) -> np.ndarray:
+        """Anomaly scores of rows `x` (higher is more anomalous)."""
+        code = self.distances(x)
+        if self.score_kind == "code":
+            return code
+        mc, sc, mr, sr = self.norm
+        return (code - mc) / sc + (anomaly_scores(self.model, x) - mr) / sr
+
+
+def fit_detector(x: Any, *, image_shape: tuple[int, int, int] | None = None, seed: int = 0, **explicit: Any) -> Detector:
+    """Train the anomaly recipe (the kind 'anomaly') on normal rows `x` and keep their codes for scoring.
+
+    Images (`image_shape`, or a square row length) get a conv autoencoder scored in code space; other tables a dense
+    one scored by code distance and reconstruction error together. Rows outside [0, 1] are trained with the MSE loss and
+    a linear output. `explicit` fields override the kind's presets (``epochs=5``)."""
+    from aekit.config import replace
+    from aekit.data.rows import as_rows
+    from aekit.kinds import configure
+    from aekit.training.loop import encode_array, fit
+
+    rows = as_rows(x, "x")
+    unit = float(rows.min()) >= 0 and float(rows.max()) <= 1
+    fields = {"input_dim": rows.shape[1], "seed": seed, **({} if unit else {"loss": "mse", "output_activation": "linear"})}
+    if image_shape is not None:
+        fields["image_shape"] = tuple(image_shape)
+    model_cfg, train_cfg = configure("anomaly", **{**fields, **explicit})
+    if "epochs" not in explicit:  # small tables: enough epochs for at least MIN_STEPS gradient steps
+        steps = -(-len(rows) // train_cfg.batch_size)
+        train_cfg = replace(train_cfg, epochs=max(train_cfg.epochs, -(-MIN_STEPS // steps)))
+    model = Autoencoder(model_cfg)
+    fit(model, rows, config=train_cfg, verbose=0)
+    model.eval()
+    det = Detector(model, encode_array(model, rows), "code" if model_cfg.architecture == "conv" else "combined")
+    if det.score_kind == "combined":  # z-scores against the normal rows' own (a sample of at most 2,000)
+        sample = rows[np.linspace(0, len(rows) - 1, min(len(rows), 2000)).astype(int)]
+        c, r = det.distances(sample, leave_one_out=True), anomaly_scores(model, sample)
+        det.norm = (float(np.median(c)), float(np.std(c)) or 1.0, float(np.median(r)), float(np.std(r)) or 1.0)
+    return det
+
+
+__all__ = ["Detector", "fit_detector", "anomaly", "anomaly_scores", "threshold_from", "binary_labels", "roc_auc", "AnomalyResult", "write_scores",
            "validation_rows", "SCORES"]
