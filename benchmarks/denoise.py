@@ -1,17 +1,18 @@
 """Denoising: aekit's recipe (`aekit train --recipe denoise`) against scikit-image's filters and BM3D, PSNR and SSIM.
 
-MNIST (issue 23): for each seed, the recipe (a conv autoencoder whose last block also sees the noisy input, trained on
-mixed noise: one run for every noise below) is trained on a seeded sample of MNIST training images; the test images
-(a seeded slice of MNIST's test split) are corrupted with seeded noise (`aekit.objectives.corrupt`): gaussian σ 0.1,
-0.3, 0.5, masking 0.25, 0.5, salt-and-pepper 0.1, 0.2. References in the same process on the same noisy images:
-scikit-image's median, gaussian, bilateral, total variation (Chambolle), wavelet (BayesShrink, σ estimated),
+MNIST (issue 23): for each seed, the recipe (a conv autoencoder whose last block also sees the noisy input, trained
+on mixed noise: one run for every noise below) is trained on a seeded sample of MNIST training images; the test
+images (a seeded slice of MNIST's test split) are corrupted with seeded noise (`aekit.objectives.corrupt`): gaussian
+σ 0.1, 0.3, 0.5, masking 0.25, 0.5, salt-and-pepper 0.1, 0.2. References in the same process on the same noisy
+images: scikit-image's median, gaussian, bilateral, total variation (Chambolle), wavelet (BayesShrink, σ estimated),
 non-local means (σ estimated) and BM3D (the `bm3d` package; printed as unavailable where it does not import). Each
 reference's parameter (filter size, σ, weight, h …) is chosen per noise by PSNR on validation images (MNIST training
-images the network never saw), once, on the first seed's noise. The references run on mosaics of 10×10 digits (the digits' zero margins keep them
-apart; the non-local methods get more patches to match). PSNR = 10·log10(1/MSE), the MSE over every pixel of the test
-images; SSIM (scikit-image, data range 1) over each mosaic, averaged. Mean ± sd over seeds; one JSON line at the end.
+images the network never saw), once, on the first seed's noise. The references run on mosaics of 10×10 digits (the
+digits' zero margins keep them apart; the non-local methods get more patches to match). PSNR = 10·log10(1/MSE), the
+MSE over every pixel of the test images; SSIM (scikit-image, data range 1) over each mosaic, averaged. Mean ± sd over
+seeds; one JSON line at the end.
 
-    python benchmarks/denoise.py                  # 5 seeds, 8,000 training images, 5 epochs, 100 test images a seed
+    python benchmarks/denoise.py                  # 5 seeds, 8,000 images, 5 epochs, 100 test images a seed; photos
     python benchmarks/denoise.py --quick          # 2 seeds, 4,000 images, 3 epochs, 100 test images
 """
 
@@ -134,8 +135,10 @@ def mnist_part(args, methods) -> dict:
             t0 = time.perf_counter()
             with torch.no_grad():
                 out = model(noisy).numpy()
-            row = {"noisy": (psnr(test, noisy.numpy(), per_image=False), ssim_mean(mosaics(test, 28), mosaics(noisy.numpy(), 28))),
-                   "aekit": (psnr(test, out, per_image=False), ssim_mean(mosaics(test, 28), mosaics(out, 28)))}
+            clean_m = mosaics(test, 28)
+            noisy_m = mosaics(noisy.numpy(), 28)
+            row = {"noisy": (psnr(test, noisy.numpy(), per_image=False), ssim_mean(clean_m, noisy_m)),
+                   "aekit": (psnr(test, out, per_image=False), ssim_mean(clean_m, mosaics(out, 28)))}
             secs = {"aekit": time.perf_counter() - t0}
             for method in methods:
                 t0 = time.perf_counter()
@@ -146,18 +149,18 @@ def mnist_part(args, methods) -> dict:
                 row[method] = (psnr(test, unmosaic(den, 28), per_image=False), ssim_mean(mosaics(test, 28), den))
                 secs[method] = time.perf_counter() - t0
                 row[method + "_param"] = param
-            res["noises"][f"{noise} {level:g}"] = {"psnr": {k: v[0] for k, v in row.items() if not k.endswith("_param")},
-                                                   "ssim": {k: v[1] for k, v in row.items() if not k.endswith("_param")},
-                                                   "params": {k[:-6]: v for k, v in row.items() if k.endswith("_param")},
-                                                   "seconds": secs}
+            figures = {k: v for k, v in row.items() if not k.endswith("_param")}
+            res["noises"][f"{noise} {level:g}"] = {
+                "psnr": {k: v[0] for k, v in figures.items()}, "ssim": {k: v[1] for k, v in figures.items()},
+                "params": {k[:-6]: v for k, v in row.items() if k.endswith("_param")}, "seconds": secs}
         per_seed.append(res)
         print(f"  seed {seed}: trained in {res['train_s']:.0f} s; " + ", ".join(
             f"{n}: {r['psnr']['aekit']:.2f}" for n, r in res["noises"].items()), flush=True)
     return summarise(per_seed, ["noisy", "aekit", *methods], [f"{n} {lv:g}" for n, lv in NOISES])
 
 
-TRAIN_PHOTOS = ("rocket", "coins", "moon", "page", "text", "clock", "brick", "grass", "gravel", "cell", "hubble_deep_field",
-                "immunohistochemistry")
+TRAIN_PHOTOS = ("rocket", "coins", "moon", "page", "text", "clock", "brick", "grass", "gravel", "cell",
+                "hubble_deep_field", "immunohistochemistry")
 VAL_PHOTO, TEST_PHOTOS = "chelsea", ("camera", "astronaut", "coffee")
 SIGMAS = (15, 25, 50)
 
@@ -228,7 +231,8 @@ def patches_part(args, methods) -> dict:
                     chosen[method, sigma] = choose(method, val[None], noisy_val[None])
                 outs[method] = list(apply(method, chosen[method, sigma], np.stack(noisy)))
             res["noises"][f"σ {sigma}"] = {
-                "psnr": {m: float(np.mean([psnr(c, o, per_image=False) for c, o in zip(tests, v)])) for m, v in outs.items()},
+                "psnr": {m: float(np.mean([psnr(c, o, per_image=False) for c, o in zip(tests, v)]))
+                         for m, v in outs.items()},
                 "ssim": {m: float(np.mean([structural_similarity(c, o, data_range=1.0) for c, o in zip(tests, v)]))
                          for m, v in outs.items()},
                 "seconds": {}}
@@ -265,7 +269,8 @@ def print_table(title: str, part: dict, names: list[str]) -> None:
             mean, sd = e["psnr"][m]
             cell = f"{mean:.2f} ± {sd:.2f} / {e['ssim'][m][0]:.3f}"
             cells.append(f"**{cell}**" if m == "aekit" and e["aekit_best"] else cell)
-        verdict = f"{e['aekit_minus_best_db']:+.2f} dB vs {e['best_reference']}" + ("" if e["aekit_best"] else " (aekit loses)")
+        verdict = f"{e['aekit_minus_best_db']:+.2f} dB vs {e['best_reference']}"
+        verdict += "" if e["aekit_best"] else " (aekit loses)"
         print(f"| {key} | " + " | ".join(cells) + f" | {verdict} |")
 
 

@@ -140,7 +140,8 @@ def main(argv=None) -> dict:
             order = sorted(names, key=mean.get)
             best = order[0]
             results[f"{table} {pattern}"] = {
-                "shape": list(x.shape), "rmse": {m: [round(mean[m], 4), round(float(np.std(rmse[m])), 4)] for m in names},
+                "shape": list(x.shape),
+                "rmse": {m: [round(mean[m], 4), round(float(np.std(rmse[m])), 4)] for m in names},
                 "rank": {m: order.index(m) + 1 for m in names}, "best": best,
                 "aekit_vs_best": round(mean["aekit"] / mean[best] - 1, 4),
                 "seconds": {m: round(float(np.mean(v)), 2) for m, v in secs.items()}}

@@ -96,8 +96,8 @@ class ModelConfig:
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ConfigError(f"seed must be an integer, got {self.seed!r}")
         if not isinstance(self.skip, bool) or (self.skip and self.architecture != "conv"):
-            raise ConfigError(f"skip (the input joining the decoder's last block) is true or false, and true only for the "
-                              f"'conv' architecture; got skip={self.skip!r} with {self.architecture!r}")
+            raise ConfigError(f"skip (the input joining the decoder's last block) is true or false, and true only "
+                              f"for the 'conv' architecture; got skip={self.skip!r} with {self.architecture!r}")
 
     @property
     def is_overcomplete(self) -> bool:

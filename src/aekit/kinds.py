@@ -87,9 +87,9 @@ KINDS: dict[str, dict[str, Any]] = {
     "denoising-conv": {"architecture": "conv", "hidden": (16,), "skip": True, "image_shape": _square_image,
                        "encoding_dim": lambda f: _conv_code(f, 32), "noise": "mixed", "noise_level": 0.6,
                        "optimizer": "adam", "lr": 2e-3, "batch_size": 64, "schedule": "onecycle", "epochs": 10},
-    # the anomaly recipe (`aekit.uses.anomalies.fit_detector`, docs/uses.md): for images a conv autoencoder (16 channels,
-    # a code of 8 channels on a quarter-size grid), scored by the distance to the nearest normal codes; for other
-    # tables a dense one (4×, then ½× the columns, ELU, linear code)
+    # the anomaly recipe (`aekit.uses.anomalies.fit_detector`, docs/uses.md): for images a conv autoencoder (16
+    # channels, a code of 8 channels on a quarter-size grid), scored by the distance to the nearest normal codes; for
+    # other tables a dense one (4×, then ½× the columns, ELU, linear code)
     "anomaly": {"architecture": lambda f: "conv" if _square_image(f) else "dense",
                 "image_shape": lambda f: _square_image(f) if f["architecture"] == "conv" else None,
                 "hidden": lambda f: (16,) if f["architecture"] == "conv" else (4 * f["input_dim"],),
@@ -158,4 +158,5 @@ def warn_identity_risk(model_config: ModelConfig, train_config: TrainConfig, sta
         )
 
 
-__all__ = ["KINDS", "USE_RECIPES", "configure", "kind_names", "identity_risk", "warn_identity_risk", "IdentityWarning", "DEFAULT_NOISE_LEVEL"]
+__all__ = ["KINDS", "USE_RECIPES", "configure", "kind_names",
+            "identity_risk", "warn_identity_risk", "IdentityWarning", "DEFAULT_NOISE_LEVEL"]

@@ -80,7 +80,9 @@ class SkipDecoder(nn.Sequential):
         self.join, self.image_shape = join, tuple(image_shape)
 
     def joined(self, h: torch.Tensor, x: torch.Tensor | None) -> torch.Tensor:
-        img = h.new_zeros((h.shape[0], *self.image_shape)) if x is None else x.reshape(-1, *self.image_shape).to(h.dtype)
+        if x is None:
+            return torch.cat([h, h.new_zeros((h.shape[0], *self.image_shape))], dim=1)
+        img = x.reshape(-1, *self.image_shape).to(h.dtype)
         return torch.cat([h, img], dim=1)
 
     def forward(self, z: torch.Tensor, x: torch.Tensor | None = None, *, upto: int | None = None) -> torch.Tensor:

@@ -123,3 +123,32 @@ def test_cli_anomaly(run, tmp_path):
     proc = aekit_cli("anomaly", run, tmp_path / "w.npy", "-o", tmp_path / "u.csv")
     assert proc.returncode == 2 and "has 12 features but the model expects 784" in proc.stderr
     assert not (tmp_path / "u.csv").exists()
+
+
+# --------------------------------------------------------------------------- the anomaly recipe
+def test_recipe_on_images_scores_in_code_space(mnist_small):
+    from aekit.uses.anomalies import fit_detector
+
+    x, y, xt, yt = mnist_small
+    det = fit_detector(x[y == 1][:150], epochs=1)
+    assert det.model.config.architecture == "conv" and det.score_kind == "code"
+    assert det.codes.shape == (150, det.model.config.encoding_dim)
+    scores = det.score(xt[:200])
+    assert scores.shape == (200,) and roc_auc((yt[:200] != 1).astype(int), scores) > 0.9
+
+
+def test_recipe_on_a_table_combines_code_distance_and_reconstruction():
+    from sklearn.datasets import load_breast_cancer
+
+    from aekit.uses.anomalies import fit_detector
+
+    x, y = load_breast_cancer(return_X_y=True)
+    benign, malignant = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
+    mean, sd = x[benign[:200]].mean(0), x[benign[:200]].std(0)
+    z = ((x - mean) / sd).astype(np.float32)
+    det = fit_detector(z[benign[:200]], seed=1)
+    assert det.model.config.architecture == "dense" and det.score_kind == "combined"
+    test = np.r_[benign[200:300], malignant[:20]]
+    assert roc_auc(np.r_[np.zeros(100), np.ones(20)], det.score(z[test])) > 0.9
+    model_cfg, train_cfg = aekit.configure("anomaly", input_dim=30, loss="mse", output_activation="linear")
+    assert (model_cfg.hidden, model_cfg.encoding_dim, train_cfg.epochs) == ((120,), 15, 30)

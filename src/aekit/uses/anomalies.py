@@ -195,7 +195,8 @@ class Detector:
         return (code - mc) / sc + (anomaly_scores(self.model, x) - mr) / sr
 
 
-def fit_detector(x: Any, *, image_shape: tuple[int, int, int] | None = None, seed: int = 0, **explicit: Any) -> Detector:
+def fit_detector(x: Any, *, image_shape: tuple[int, int, int] | None = None, seed: int = 0,
+                 **explicit: Any) -> Detector:
     """Train the anomaly recipe (the kind 'anomaly') on normal rows `x` and keep their codes for scoring.
 
     Images (`image_shape`, or a square row length) get a conv autoencoder scored in code space; other tables a dense
@@ -208,7 +209,9 @@ def fit_detector(x: Any, *, image_shape: tuple[int, int, int] | None = None, see
 
     rows = as_rows(x, "x")
     unit = float(rows.min()) >= 0 and float(rows.max()) <= 1
-    fields = {"input_dim": rows.shape[1], "seed": seed, **({} if unit else {"loss": "mse", "output_activation": "linear"})}
+    fields = {"input_dim": rows.shape[1], "seed": seed}
+    if not unit:
+        fields.update(loss="mse", output_activation="linear")
     if image_shape is not None:
         fields["image_shape"] = tuple(image_shape)
     model_cfg, train_cfg = configure("anomaly", **{**fields, **explicit})
@@ -226,5 +229,6 @@ def fit_detector(x: Any, *, image_shape: tuple[int, int, int] | None = None, see
     return det
 
 
-__all__ = ["Detector", "fit_detector", "anomaly", "anomaly_scores", "threshold_from", "binary_labels", "roc_auc", "AnomalyResult", "write_scores",
+__all__ = ["Detector", "fit_detector",
+           "anomaly", "anomaly_scores", "threshold_from", "binary_labels", "roc_auc", "AnomalyResult", "write_scores",
            "validation_rows", "SCORES"]
