@@ -46,13 +46,14 @@ def mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def reconstruction_loss(model: Autoencoder, code: torch.Tensor, target: torch.Tensor, loss: str) -> torch.Tensor:
-    """The reconstruction term; BCE goes through the logits when the output is a sigmoid. The loss itself is
-    computed in float32 also when the decoder ran in bfloat16 (``.float()`` is free on a float32 tensor)."""
+    """The reconstruction term, in the network's (scaled) units; BCE goes through the logits when the output is a
+    sigmoid. The loss itself is computed in float32 also when the decoder ran in bfloat16 (``.float()`` is free on
+    a float32 tensor)."""
     if loss == "bce":
         if model.config.output_activation == "sigmoid":
             return bce_from_logits(model.decode_logits(code).float(), target)
-        return bce(model.decode(code).float(), target)
-    return mse(model.decode(code).float(), target)
+        return bce(model.decoder(code).float(), target)
+    return mse(model.decoder(code).float(), target)
 
 
 # --------------------------------------------------------------------------- precision
@@ -134,14 +135,14 @@ def contractive_closed_form(model: Autoencoder, x: torch.Tensor, code: torch.Ten
     """Mean over the batch of ‖J_f(x)‖²_F = Σ_i (h_i(1 − h_i))² Σ_j W_ij² for a sigmoid layer (Rifai et al. 2011).
 
     The same sum with the activation's own derivative for tanh, relu and linear layers. `code` may be passed
-    when already computed (it must be ``model.encode(x)``).
+    when already computed (it must be ``model.encoder(x)``; `x` in the network's units).
     """
     found = closed_form_layer(model.encoder)
     if found is None:
         raise ConfigError("the closed-form contractive penalty needs an encoder of one Linear layer and an elementwise "
                           "activation; use contractive_exact for this encoder")
     linear, derivative = found
-    h = model.encode(x) if code is None else code
+    h = model.encoder(x) if code is None else code
     return (derivative(h).pow(2) @ linear.weight.pow(2).sum(dim=1)).mean()
 
 
@@ -169,10 +170,11 @@ def contractive(model: Autoencoder, x: torch.Tensor, code: torch.Tensor | None =
 
 
 def jacobian_norm(model: Autoencoder, x: Any, batch_size: int = 256) -> float:
-    """Mean over rows of the encoder's Jacobian Frobenius norm ‖J_f(x)‖_F (exact; a metric, no gradients)."""
+    """Mean over rows of the encoder's Jacobian Frobenius norm ‖J_f(x)‖_F (exact; a metric, no gradients), taken
+    with respect to the rows the network sees (scaled, for a model with an input scaler)."""
     from aekit.data.rows import as_rows
 
-    x = as_rows(x, "x")
+    x = model.scale_rows(as_rows(x, "x"))
     was_training = model.training
     model.eval()
     total = 0.0
@@ -229,11 +231,12 @@ def corrupt(x: torch.Tensor, noise: str, level: float, generator: torch.Generato
 def loss_terms(model: Autoencoder, x_in: torch.Tensor, target: torch.Tensor, cfg: TrainConfig) -> dict[str, torch.Tensor]:
     """Every loss term of one batch by name, and their sum as ``loss``.
 
-    `x_in` is what the encoder sees (corrupted for a denoising run), `target` the clean rows. With
+    `x_in` is what the encoder sees (corrupted for a denoising run), `target` the clean rows, both in the network's
+    units (`fit` scales the rows of a model with an input scaler before it corrupts them). With
     ``cfg.precision='bfloat16'`` the model's forward pass runs under bfloat16 autocast; every term is float32.
     """
     with autocast(cfg.precision, x_in.device.type):
-        code = model.encode(x_in)
+        code = model.encoder(x_in)
         terms = {"recon": reconstruction_loss(model, code, target, cfg.loss)}
     code = code.float()
     if cfg.l1:
