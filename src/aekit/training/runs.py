@@ -54,7 +54,7 @@ def prepare_out(out: str | os.PathLike, overwrite: bool = False) -> Path:
         if any(out.iterdir()):
             if not overwrite:
                 raise ConfigError(f"{out}: run folder already exists; pass {option('overwrite', True)} to replace it, "
-                                  f"{option('resume')} to continue it, or choose another {option('out')}")
+                                  f"{option('resume')} to continue it, or choose another {option('out')} folder")
             if not (out / CONFIG).is_file():
                 raise ConfigError(f"{out}: exists and is not an aekit run folder (no config.json); refusing to delete it, "
                                   f"choose another {option('out')}")
