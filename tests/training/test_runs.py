@@ -133,3 +133,47 @@ def test_a_data_file_cut_short_during_training_keeps_the_finished_epoch(tmp_path
         train(ModelConfig(input_dim=12, encoding_dim=3), TrainConfig(epochs=3, batch_size=32), data=str(path),
               out=tmp_path / "run", tensorboard=False, verbose=0, callbacks=[CutTheFile()])
     assert cut and (tmp_path / "run" / "checkpoint" / "last.safetensors").exists()
+
+
+# --------------------------------------------------------------------------- a user's own table (scikit-learn's, as raw CSV)
+def _sklearn_csv(folder, name):
+    from sklearn import datasets
+
+    frame = {"wine": datasets.load_wine, "breast_cancer": datasets.load_breast_cancer,
+             "diabetes": lambda **kw: datasets.load_diabetes(scaled=False, **kw)}[name](as_frame=True).data
+    path = folder / f"{name}.csv"
+    frame.to_csv(path, index=False)  # raw values with a header row, as a user has them (wine's proline reaches 1680)
+    return path, frame.to_numpy(dtype=np.float32)
+
+
+@pytest.mark.parametrize("name", ["wine", "breast_cancer", "diabetes"])
+def test_a_raw_table_trains_scaled_and_is_used_in_its_units(tmp_path, name):
+    import json
+
+    import torch
+
+    import aekit
+
+    path, raw = _sklearn_csv(tmp_path, name)
+    run = train(ModelConfig(encoding_dim=4), TrainConfig(batch_size=32, epochs=30, optimizer="adam", lr=0.01), data=str(path),
+                out=tmp_path / "r",
+                verbose=0, tensorboard=False)
+    config = json.loads((run.path / "config.json").read_text())
+    assert (config["model"]["scale"], config["model"]["output_activation"], config["train"]["loss"]) == (
+        "standard", "linear", "mse")  # the loss and the output follow the scaled rows
+    model = aekit.load_model(run.path)  # the scaler lives in the model file
+    held = np.zeros(len(raw), dtype=bool)
+    held[np.random.default_rng(0).permutation(len(raw))[:round(len(raw) * 0.1)]] = True  # the run's validation rows
+    np.testing.assert_allclose(model.input_offset.numpy(), raw[~held].mean(axis=0), rtol=1e-4)
+    with torch.no_grad():
+        scaled = model.scale_rows(torch.tensor(raw)).numpy()
+    mean_predictor = float((scaled[held] ** 2).mean())  # every column's training mean (0 once standardised)
+    val = run.metrics["val_loss"]  # MSE of the standardised columns
+    assert val < 0.8 * mean_predictor and val < 1.0, (val, mean_predictor)
+    codes = aekit.encode(run.path, raw)  # raw rows in, as the user has them
+    with torch.no_grad():
+        want = model.encoder(torch.from_numpy(scaled)).numpy()
+    np.testing.assert_allclose(codes, want, rtol=1e-5, atol=1e-5)
+    recon = aekit.reconstruct(run.path, raw)  # in the user's units: columns keep their means
+    np.testing.assert_allclose(recon.mean(axis=0), raw.mean(axis=0), atol=0.5 * raw.std(axis=0).max())
+    np.testing.assert_allclose(aekit.decode(run.path, codes), recon, rtol=1e-5, atol=1e-4 * np.abs(raw).max())
