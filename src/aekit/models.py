@@ -140,6 +140,14 @@ class Autoencoder(nn.Module):
         """The network's rows → the user's units (`y` itself when the model has no scaler)."""
         return y * self.input_scale + self.input_offset if self.scaled else y
 
+    def encode_rows(self, x: torch.Tensor) -> torch.Tensor:
+        """`encode` of a tensor without the check that the scaler is fitted (for tracing: the ONNX graphs)."""
+        return self.encoder(self.scale_rows(x))
+
+    def decode_rows(self, z: torch.Tensor) -> torch.Tensor:
+        """`decode` of a tensor without the check that the scaler is fitted (for tracing: the ONNX graphs)."""
+        return self.unscale_rows(self.decoder(z))
+
     def _check_scaler(self) -> None:
         if not self.scaler_fitted:
             raise DataError(f"the model's {self.config.scale} input scaler is not fitted yet; train the model first "
@@ -151,14 +159,14 @@ class Autoencoder(nn.Module):
         if not isinstance(x, torch.Tensor):
             return self._numpy(self.encode, x, self.config.input_dim, "x")
         self._check_scaler()
-        return self.encoder(self.scale_rows(x))
+        return self.encode_rows(x)
 
     def decode(self, z: Any) -> Any:
         """Reconstructions of codes, shape (n, input_dim), in the user's units: a tensor for a tensor, else NumPy."""
         if not isinstance(z, torch.Tensor):
             return self._numpy(self.decode, z, self.config.encoding_dim, "z")
         self._check_scaler()
-        return self.unscale_rows(self.decoder(z))
+        return self.decode_rows(z)
 
     def reconstruct(self, x: Any) -> Any:
         """The reconstruction of rows, ``decode(encode(x))``: a tensor for a tensor, else a NumPy array."""
@@ -199,7 +207,7 @@ class Autoencoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """The reconstruction of a batch of rows, in the user's units (as `reconstruct`)."""
         self._check_scaler()
-        return self.unscale_rows(self.decoder(self.encoder(self.scale_rows(x))))
+        return self.decode_rows(self.encode_rows(x))
 
     def summary(self, print_fn: Callable[[str], Any] | None = None) -> None:
         """Print a Keras-like table (layer, output shape, parameter count, totals), one line per call of `print_fn`
