@@ -154,8 +154,9 @@ ROWS = {
                            "column 'b' is not numeric (row 2: 'n/a')"),
     "NaN in training data": (lambda t, r: ["train", "--data", npy(t, [[0.1, np.nan], [0.2, 0.3]])], "missing value (NaN) at [0, 1]"),
     "inf in training data": (lambda t, r: ["train", "--data", text(t, "i.csv", "0.1,0.2\n0.3,inf\n")], "infinite value in column 2, row 2"),
-    "values outside [0, 1] with BCE": (lambda t, r: ["train", "--data", npy(t, [[0.1, 3.0], [0.2, 0.3]]), "--loss", "bce"],
-                                       "outside [0, 1] (min 0.1, max 3), which the 'bce' loss cannot use; pass --scale minmax"),
+    "values outside [0, 1] with BCE": (
+        lambda t, r: ["train", "--data", npy(t, [[0.1, 3.0], [0.2, 0.3]]), "--loss", "bce"],
+        "outside [0, 1] (min 0.1, max 3), which the 'bce' loss cannot use; pass --scale minmax"),
     "validation data outside [0, 1] with BCE": (lambda t, r: ["train", "--data", npy(t, [[0.1, 0.2], [0.3, 0.4]]),
                                                           "--val-data", text(t, "v.csv", "0.1,2.5\n0.3,0.4\n")],
                                                 "the validation data has values outside [0, 1] (min 0.1, max 2.5)"),
@@ -164,9 +165,8 @@ ROWS = {
                                            "the validation data has 1 feature but the training data has 2"),
     "gaussian noise on data outside [0, 1]": (lambda t, r: ["train", "--data", npy(t, [[-1.5, 0.2], [0.4, 2.0]]), "--loss", "mse",
                                                             "--noise", "gaussian", "--noise-level", 0.3],
-                                              "standard-scaled, has values outside [0, 1] (min -1, max 1), but gaussian noise "
-                                              "puts the corrupted values in [0, 1]; pass --scale minmax (each column to [0, 1]) "
-                                              "or --noise masking"),
+        "standard-scaled, has values outside [0, 1] (min -1, max 1), but gaussian noise puts the corrupted "
+        "values in [0, 1]; pass --scale minmax (each column to [0, 1]) or --noise masking"),
     "unknown scale": (lambda t, r: ["train", "--data", npy(t, [[0.1, 3.0], [0.2, 0.3]]), "--scale", "zscore"],
                       "unknown scale 'zscore'; choose one of: auto, standard, minmax, none"),
     "wrong number of features for a trained model": (lambda t, r: ["train", "--resume", other_features(t, r)],

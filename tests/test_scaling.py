@@ -17,7 +17,8 @@ def test_merged_block_stats_equal_numpy_on_the_whole(rng):
     np.testing.assert_array_equal(stats.max, x.max(axis=0))
 
 
-@pytest.mark.parametrize("kind, offset, spread", [("standard", [2.0, 7.0], [1.0, 1.0]), ("minmax", [1.0, 7.0], [2.0, 1.0])])
+@pytest.mark.parametrize("kind, offset, spread", [("standard", [2.0, 7.0], [1.0, 1.0]),
+                                                  ("minmax", [1.0, 7.0], [2.0, 1.0])])
 def test_scaler_gives_constant_columns_scale_one(kind, offset, spread):
     stats = ColumnStats.of(np.array([[1.0, 7.0], [3.0, 7.0]]))  # column 2 is constant: never divided by 0
     got_offset, got_spread = scaler(kind, stats)

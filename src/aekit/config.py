@@ -222,5 +222,5 @@ def replace(config, **changes):
     return dataclasses.replace(config, **changes)
 
 
-__all__ = ["ModelConfig", "TrainConfig", "recipe", "RECIPES", "to_dict", "from_dict", "replace", "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "NOISES", "PRECISIONS",
-           "MODEL_SCALES", "KERAS_NAMES"]
+__all__ = ["ModelConfig", "TrainConfig", "recipe", "RECIPES", "to_dict", "from_dict", "replace", "ACTIVATIONS",
+           "LOSSES", "OPTIMIZERS", "NOISES", "PRECISIONS", "MODEL_SCALES", "KERAS_NAMES"]

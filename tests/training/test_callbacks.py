@@ -85,7 +85,7 @@ def test_embedding_labels_must_match_the_rows(tmp_path, rng):
         TensorBoard(tmp_path, embedding=rng.random((10, 4)), embedding_labels=[1, 2, 3])
 
 
-# --------------------------------------------------------------------------- Plateau: a run that does not learn says so once
+# ----------------------------------------------------------------- Plateau: a run that does not learn says so once
 def _plateau_warnings(record):
     from aekit.training.callbacks.plateau import PlateauWarning
 

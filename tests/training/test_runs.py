@@ -61,7 +61,8 @@ def test_overwrite_never_deletes_a_foreign_folder(tmp_path):
 def test_bad_data_leaves_no_run_folder(tmp_path):
     data = tmp_path / "big.npy"
     np.save(data, np.full((20, 4), 5.0, dtype=np.float32))
-    with pytest.raises(DataError, match=r"outside \[0, 1\].*pass scale=\"minmax\""):  # a chosen bce meets the data as they are
+    # a chosen bce meets the rows as they are, and is refused
+    with pytest.raises(DataError, match=r"outside \[0, 1\].*pass scale=\"minmax\""):
         train(None, TrainConfig(epochs=1), data=str(data), out=tmp_path / "r", verbose=0, explicit=("loss",))
     assert not (tmp_path / "r").exists()
 
@@ -135,7 +136,7 @@ def test_a_data_file_cut_short_during_training_keeps_the_finished_epoch(tmp_path
     assert cut and (tmp_path / "run" / "checkpoint" / "last.safetensors").exists()
 
 
-# --------------------------------------------------------------------------- a user's own table (scikit-learn's, as raw CSV)
+# ------------------------------------------------------------ a user's own table (scikit-learn's, as raw CSV)
 def _sklearn_csv(folder, name):
     from sklearn import datasets
 
@@ -155,8 +156,8 @@ def test_a_raw_table_trains_scaled_and_is_used_in_its_units(tmp_path, name):
     import aekit
 
     path, raw = _sklearn_csv(tmp_path, name)
-    run = train(ModelConfig(encoding_dim=4), TrainConfig(batch_size=32, epochs=30, optimizer="adam", lr=0.01), data=str(path),
-                out=tmp_path / "r",
+    run = train(ModelConfig(encoding_dim=4), TrainConfig(batch_size=32, epochs=30, optimizer="adam", lr=0.01),
+                data=str(path), out=tmp_path / "r",
                 verbose=0, tensorboard=False)
     config = json.loads((run.path / "config.json").read_text())
     assert (config["model"]["scale"], config["model"]["output_activation"], config["train"]["loss"]) == (

@@ -246,8 +246,8 @@ def _scaled_range(x: torch.Tensor | np.memmap, model) -> tuple[float, float]:
     return lo, hi
 
 
-def check_ranges(cfg: TrainConfig, x: torch.Tensor, x_name: str, y: torch.Tensor | None = None, y_name: str | None = None,
-                 model=None) -> None:
+def check_ranges(cfg: TrainConfig, x: torch.Tensor, x_name: str, y: torch.Tensor | None = None,
+                 y_name: str | None = None, model=None) -> None:
     """Refuse data outside [0, 1] where `cfg` needs it: a target `y` (default `x`) for the 'bce' loss, an input `x`
     for gaussian noise (clipped to [0, 1]) or salt-and-pepper noise (set to 0 or 1). One pass per distinct array.
     For a `model` with an input scaler, the scaled rows are checked (those the network sees)."""

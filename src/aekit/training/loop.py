@@ -111,11 +111,12 @@ def _split_off(x, y, validation_data, fraction: float):
     if validation_data is not None:
         raise ConfigError(f"pass {option('validation_data')} or {option('validation_split')}, not both")
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
-        raise ConfigError(f"validation_split must lie in [0, 1), got {fraction!r}; pass e.g. {option('validation_split', 0.1)}")
+        raise ConfigError(f"validation_split must lie in [0, 1), got {fraction!r}; "
+                          f"pass e.g. {option('validation_split', 0.1)}")
     n_val = int(x.shape[0] * fraction)  # Keras: the last int(n * fraction) rows
     if n_val == 0 or n_val == x.shape[0]:
-        raise ConfigError(f"validation_split {fraction:g} of {x.shape[0]} rows leaves no validation or no training rows; "
-                          "pass a fraction that keeps some of each")
+        raise ConfigError(f"validation_split {fraction:g} of {x.shape[0]} rows leaves no validation or no training "
+                          "rows; pass a fraction that keeps some of each")
     cut = x.shape[0] - n_val
     return x[:cut], (y if y is x else y[:cut]), (x[cut:], None if y is x else y[cut:])
 
@@ -155,7 +156,7 @@ def fit(
     if validation_split:
         x, y, validation_data = _split_off(x, y, validation_data, validation_split)
     if not model.scaler_fitted and state is None:
-        vx = None if validation_data is None else validation_data[0] if isinstance(validation_data, tuple) else validation_data
+        vx = validation_data[0] if isinstance(validation_data, tuple) else validation_data
         fit_scaler(model, x, None if vx is None else as_rows(vx, "validation x", keep_memmap=True, check=False))
     if check_input:
         check_ranges(cfg, x, "the input", y, "the target", model=model)

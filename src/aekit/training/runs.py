@@ -56,15 +56,16 @@ def prepare_out(out: str | os.PathLike, overwrite: bool = False) -> Path:
                 raise ConfigError(f"{out}: run folder already exists; pass {option('overwrite', True)} to replace it, "
                                   f"{option('resume')} to continue it, or choose another {option('out')} folder")
             if not (out / CONFIG).is_file():
-                raise ConfigError(f"{out}: exists and is not an aekit run folder (no config.json); refusing to delete it, "
-                                  f"choose another {option('out')}")
+                raise ConfigError(f"{out}: exists and is not an aekit run folder (no config.json); refusing to delete "
+                                  f"it, choose another {option('out')}")
     parent = out.parent if not out.exists() else out
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir():
         raise ConfigError(f"{out}: cannot create it, {parent} is a file; choose another {option('out')} folder")
     if not os.access(parent, os.W_OK):
-        raise ConfigError(f"{out}: cannot write there (no permission on {parent}); choose another {option('out')} folder")
+        raise ConfigError(f"{out}: cannot write there (no permission on {parent}); "
+                          f"choose another {option('out')} folder")
     return out
 
 
@@ -190,7 +191,8 @@ def train(
         try:
             path.mkdir(parents=True)
         except OSError as exc:
-            raise ConfigError(f"{path}: cannot create the run folder ({exc.strerror or exc}); choose another {option('out')} folder") from None
+            raise ConfigError(f"{path}: cannot create the run folder ({exc.strerror or exc}); "
+                              f"choose another {option('out')} folder") from None
         write_json(path / CONFIG, {
         "aekit_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -199,7 +201,8 @@ def train(
         "kind": None if kind is None else str(kind),
         "data": {"dataset": dataset if data is None else None, "data": _absolute(data), "val_data": _absolute(val_data),
                  "data_dir": _absolute(data_dir),
-                 "limit": limit, "val_split": val_split, "scale": scale, "name": rd.name, "n_train": int(len(rd.x_train)),
+                 "limit": limit, "val_split": val_split, "scale": scale, "name": rd.name,
+                 "n_train": int(len(rd.x_train)),
                  "n_val": int(len(rd.x_val)) if rd.x_val is not None else 0},
         "distributed": {"world_size": distributed.world_size(), "backend": distributed.backend()},
     })
@@ -229,8 +232,9 @@ def follow_data(model_config: ModelConfig, train_config: TrainConfig, scale: str
     """The configs with the scale decided and, where the network's rows leave [0, 1], the loss and the output
     activation that fit them ('mse', 'linear'), unless `explicit` names them (see `train`)."""
     if explicit is None:
-        explicit = {name for name, ours, default in (("loss", train_config.loss, TrainConfig.loss),
-                    ("output_activation", model_config.output_activation, ModelConfig.output_activation)) if ours != default}
+        pairs = (("loss", train_config.loss, TrainConfig.loss),
+                 ("output_activation", model_config.output_activation, ModelConfig.output_activation))
+        explicit = {name for name, ours, default in pairs if ours != default}
     wanted = model_config.scale if model_config.scale != "none" else scale
     resolved = resolve_scale(wanted, stats, loss_given_bce="loss" in explicit and train_config.loss == "bce")
     in_unit = resolved == "minmax" or (resolved == "none" and (stats is None or stats.in_unit_range))

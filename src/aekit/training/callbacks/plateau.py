@@ -52,8 +52,8 @@ class Plateau(Callback):
         if state.epoch == self.epochs and len(losses) >= self.epochs and not self.warned:
             first, last = losses[0], losses[self.epochs - 1]
             if math.isfinite(first) and abs(first) > 1e-8 and abs(last - first) <= self.rtol * abs(first):
-                self._warn(f"the loss has not moved in the first {self.epochs} epochs ({first:.6g} → {last:.6g}): the "
-                           f"model is not learning; scale the data ({option('scale', 'standard')}), change "
+                self._warn(f"the loss has not moved in the first {self.epochs} epochs ({first:.6g} → {last:.6g}): "
+                           f"the model is not learning; scale the data ({option('scale', 'standard')}), change "
                            f"{option('lr')} or {option('output_activation')}, or check the data")
 
     def _check_saturation(self, model) -> None:
