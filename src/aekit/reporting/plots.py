@@ -28,7 +28,12 @@ __all__ = [
 
 
 def _as_images(x, image_shape, name: str) -> np.ndarray:
-    """Reshape ``x`` to ``(m, *image_shape)``; raise DataError naming the mismatch."""
+    """Reshape ``x`` to ``(m, *image_shape)``, then to what ``imshow`` draws: ``(m, H, W)``, or ``(m, H, W, 3)`` for a
+    colour ``image_shape`` ``(3, H, W)``; raise DataError naming the mismatch."""
+    image_shape = tuple(int(s) for s in image_shape)
+    if len(image_shape) == 3 and image_shape[0] in (1, 3):
+        imgs = _as_images(x, image_shape[1:] if image_shape[0] == 1 else (int(np.prod(image_shape)),), name)
+        return imgs if image_shape[0] == 1 else imgs.reshape(-1, *image_shape).transpose(0, 2, 3, 1)
     arr = np.asarray(x, dtype=np.float64)
     size = int(np.prod(image_shape))
     if arr.ndim == 0 or arr.size == 0:
@@ -45,6 +50,9 @@ def _as_images(x, image_shape, name: str) -> np.ndarray:
 
 
 def _show(ax, img, cmap="gray", vmin=None, vmax=None) -> None:
+    if img.ndim == 3:  # colour: imshow takes RGB in [0, 1] as it is; scale to vmin/vmax, or to its own range
+        lo, hi = (float(img.min()), float(img.max())) if vmin is None else (vmin, vmax)
+        img = np.clip((img - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0)
     ax.imshow(img, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
@@ -59,9 +67,9 @@ def reconstruction_grid(originals, reconstructions, *, image_shape=(28, 28), n=1
     Parameters
     ----------
     originals, reconstructions : array_like
-        ``(m, H*W)`` or ``(m, 1, H, W)`` (any shape whose items hold ``H*W`` values).
+        ``(m, H*W)`` or ``(m, 1, H, W)`` (any shape whose items hold ``H*W`` values; ``3*H*W`` for colour).
     image_shape : tuple of int
-        ``(H, W)`` of one image.
+        ``(H, W)`` of one image, or ``(C, H, W)`` with C 1 or 3 (colour, drawn in colour).
     n : int
         Number of columns; the first ``min(n, m)`` items are drawn.
     noisy : array_like, optional
