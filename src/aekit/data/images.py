@@ -166,7 +166,7 @@ def _cached_images(found: Found, size, resize: str, color: str | None, skip_bad:
         except OSError:
             pass
         raise
-    manifest = {"key": key, **options, "names": [found.names[i] for i in plan.keep],
+    manifest = {"key": key, "options": options, "source": options["source"], "resize": resize, "names": [found.names[i] for i in plan.keep],
                 "labels": None if found.labels is None else found.labels[plan.keep].tolist(), "classes": found.classes,
                 "color": plan.color, "shape": [len(plan.keep), 1 if plan.color == "gray" else 3, *plan.size],
                 "skipped": [list(s) for s in plan.skipped], "note": plan.note}
@@ -209,7 +209,7 @@ def _prune(base: Path, key: str, options: dict[str, Any]) -> None:
             m = json.loads((p / MANIFEST).read_text(encoding="utf-8"))
         except (OSError, ValueError):
             continue
-        if isinstance(m, dict) and all(m.get(k) == v for k, v in options.items()):
+        if isinstance(m, dict) and m.get("options") == options:
             shutil.rmtree(p, ignore_errors=True)
 
 

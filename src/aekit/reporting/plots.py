@@ -360,9 +360,12 @@ def save_figure(fig: Figure, path, *, dpi=100) -> pathlib.Path:
     The parent folder is created. Returns the path written.
     """
     path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = figure_to_png_bytes(fig, dpi=dpi)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise DataError(f"{path}: cannot write here ({' '.join(str(e.strerror or e).split())}); choose a writable folder") from e
     try:
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; os.umask is process-global, so no query
         with os.fdopen(fd, "wb") as f:
@@ -370,8 +373,11 @@ def save_figure(fig: Figure, path, *, dpi=100) -> pathlib.Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError):  # a full disk says so without a path: name it
+            raise DataError(f"{path}: cannot write ({' '.join(str(e.strerror or e).split())}); "
+                            "check free space and permissions") from e
         raise
     return path
