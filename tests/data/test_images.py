@@ -198,16 +198,23 @@ def test_a_bad_file_is_named_or_skipped(tmp_path, content):
     _write(tmp_path / "d" / "ok.png", _rgb())
     bad = tmp_path / "d" / "bad.png"
     if content == "truncated":
-        _write(bad, _rgb(1, 64, 64))
-        bad.write_bytes(bad.read_bytes()[:200])
+        _write(bad, _rgb(1))
+        bad.write_bytes(bad.read_bytes()[:100])  # the header whole, the pixels cut
     else:
         bad.write_bytes(content)
     with pytest.raises(DataError, match=r"bad\.png: cannot read it as an image .*--skip-bad-images"):
         load_images(tmp_path / "d")
-    assert not any((tmp_path / "cache").rglob("*.npy")), "nothing is cached when a file is refused"
+    with pytest.raises(DataError, match=r"bad\.png: cannot read it as an image"):  # no headers read: found in decoding
+        load_images(tmp_path / "d", image_size=8, color="rgb")
+    assert not any((tmp_path / "cache").rglob("*.npy*")), "nothing is cached when a file is refused"
+    assert not list((tmp_path / "cache" / "images").iterdir()) if (tmp_path / "cache" / "images").exists() else True
     with pytest.warns(ImageNote, match="skipped 1 unreadable file"):
         s = load_images(tmp_path / "d", skip_bad=True)
     assert s.names == ["ok.png"] and [n for n, _ in s.skipped] == ["bad.png"] and len(s.pixels) == 1
+    with pytest.warns(ImageNote, match="skipped 1 unreadable file"):
+        s = load_images(tmp_path / "d", skip_bad=True, image_size=8, color="rgb")  # dropped after decoding
+    assert s.names == ["ok.png"] and s.pixels.shape == (1, 3, 8, 8)
+    assert sorted(p.name for p in s.cache.iterdir()) == ["manifest.json", "pixels.npy"]  # no temporary file left
 
 
 def test_an_empty_folder_and_a_missing_one_are_refused(tmp_path):

@@ -157,11 +157,20 @@ def _probe(path: Path) -> tuple[str, tuple[int, int]]:
                 gray = bool(np.all(pal[:, 0] == pal[:, 1]) and np.all(pal[:, 1] == pal[:, 2]))
             else:
                 gray = mode in _GRAY_MODES
-            if im.getexif().get(0x0112, 1) in (5, 6, 7, 8):  # turned a quarter: width and height swap
+            if _rotated(im) in (5, 6, 7, 8):  # turned a quarter: width and height swap
                 w, h = h, w
     except Exception as e:  # Pillow raises many types for bad files: UnidentifiedImageError, OSError, SyntaxError …
         raise BadImage(_reason(e, Path(path))) from None
     return ("gray" if gray else "rgb"), (h, w)
+
+
+_EXIF_IN_HEADER = ("JPEG", "MPO", "TIFF", "WEBP")  # formats whose EXIF comes before the pixels
+
+
+def _rotated(im) -> int:
+    """The EXIF orientation of a photo format (1: as stored). Other formats count as stored: PNG keeps EXIF after
+    the pixels, and Pillow would decode the whole image to find it."""
+    return int(im.getexif().get(0x0112, 1)) if im.format in _EXIF_IN_HEADER else 1
 
 
 def _reason(e: BaseException, path: Path) -> str:
@@ -200,7 +209,8 @@ def decode_image(path: str | os.PathLike, *, color: str, size: tuple[int, int] |
             if size is not None:
                 im.draft("L" if color == "gray" else "RGB", (size[1], size[0]))  # JPEG: decode at a smaller scale
             im.load()
-            im = ImageOps.exif_transpose(im)
+            if _rotated(im) != 1:
+                im = ImageOps.exif_transpose(im)
             im = _to_mode(im, color)
             if size is not None and im.size != (size[1], size[0]):
                 if resize == "crop":
@@ -222,7 +232,7 @@ def run_parallel(fn: Callable[[int], Any], n: int, workers: int | None = None) -
         except BadImage as e:
             return e
 
-    workers = workers or min(32, (os.cpu_count() or 1) + 4)
+    workers = workers or os.cpu_count() or 1  # decoding is CPU work: one thread per core
     if workers <= 1 or n < 8:
         return [safe(i) for i in range(n)]
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -248,7 +258,10 @@ class Plan:
 
 def plan_images(found: Found, size: tuple[int, int] | None, color: str | None, skip_bad: bool,
                 workers: int | None = None) -> Plan:
-    """Read every header: refuse (or skip) unreadable files, choose the colour, check that the sizes agree."""
+    """Read every header: refuse (or skip) unreadable files, choose the colour, check that the sizes agree. With both
+    a size and a colour nothing needs the headers: files that cannot be read are found when they are decoded."""
+    if size is not None and color is not None:
+        return Plan(color, size, list(range(len(found.files))), [])
     probes = run_parallel(lambda i: _probe(found.files[i]), len(found.files), workers)
     bad = [(i, str(p)) for i, p in enumerate(probes) if isinstance(p, BadImage)]
     if bad and not skip_bad:
