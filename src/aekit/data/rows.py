@@ -16,7 +16,12 @@ import numpy as np
 import torch
 
 from aekit.config import TrainConfig
-from aekit.data.scans import file_offset, known_range, release_pages, same_file_as_loaded
+from aekit.data.scans import (
+    file_offset,
+    known_range,
+    release_pages,
+    same_file_as_loaded,
+)
 from aekit.errors import DataError
 
 if TYPE_CHECKING:

@@ -27,14 +27,14 @@ def encode(model: Autoencoder | str | os.PathLike, x: Any, *, batch_size: int = 
     """
     model, _ = load_any_model(model)
     model.eval()
-    return batched(model.encode, as_input(model, x, keep_memmap=True), batch_size)
+    return batched(model.encode, as_input(model, x, keep_memmap=True, check=False), batch_size)
 
 
 def reconstruct(model: Autoencoder | str | os.PathLike, x: Any, *, batch_size: int = 4096) -> np.ndarray:
     """The model's reconstruction of every row of `x`: shape (n, input_dim), float32."""
     model, _ = load_any_model(model)
     model.eval()
-    return batched(model, as_input(model, x, keep_memmap=True), batch_size)
+    return batched(model, as_input(model, x, keep_memmap=True, check=False), batch_size)
 
 
 def code_plot(codes: Any, labels: Any = None, *, method: str = "auto", limit: int | None = 5000, seed: int = 0,
