@@ -1,9 +1,9 @@
 """Reading and writing user arrays and tables (.npy, .csv, .parquet); IDX files (MNIST's format) are read by
-:mod:`aekit.idx`, re-exported here.
+:mod:`aekit.data.idx`, re-exported here.
 
 Every problem a user can cause with their input is raised as a one-line :class:`~aekit.errors.DataError`
 naming the file, the problem and the fix. Locating, downloading and loading MNIST / Fashion-MNIST lives in
-:mod:`aekit.datasets`; its public names are re-exported here.
+:mod:`aekit.data.datasets`; its public names are re-exported here.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Rows in: arrays, tensors and memory-mapped ``.npy`` files as 2-D float32 rows, checked (NaN/inf, the feature
 count, the [0, 1] range), and read in blocks or batches. A float32 memmap stays one; its rows are read from its
 file with ``pread`` (one call per run of consecutive rows), so neither the file nor its mapping enters the
-process's memory. `aekit.scans` records what a scan of the file already found, so it is read once.
+process's memory. `aekit.data.scans` records what a scan of the file already found, so it is read once.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 compare with PCA at the same number of dimensions.
 
 >>> import numpy as np, aekit
->>> from aekit.encode import encode
+>>> from aekit import encode
 >>> codes = encode(aekit.Autoencoder(aekit.ModelConfig(input_dim=4, encoding_dim=2)), np.ones((3, 4)))
 >>> codes.shape
 (3, 2)
