@@ -27,9 +27,6 @@ from aekit.models import Autoencoder
 def bce_from_logits(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy of sigmoid(logits) against `target`, mean over all values (Keras' BCE), computed
     from the logits (``F.binary_cross_entropy_with_logits``: stable for any logit, no clipping needed).
-
-    A hand-written ``autograd.Function`` with fewer element-wise passes was tried: faster alone, but slower
-    inside a training step (docs/performance.md), so the library's own function is used.
     """
     return F.binary_cross_entropy_with_logits(logits, target)
 

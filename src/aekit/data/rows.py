@@ -194,9 +194,9 @@ SLOW_READ_BYTES = 256 << 20  # a memmap this large, shuffled row by row, gets a 
 
 
 def warn_row_by_row(x: torch.Tensor | np.memmap, cfg: TrainConfig, stacklevel: int = 3) -> None:
-    """Warn when a large memmap is shuffled one row at a time: every row of every batch is then read on its own
-    (~0.72x the in-memory rate measured here), where runs of 64 rows are read with one ``pread`` each (the
-    in-memory rate; runs of 16, ~0.97x; docs/performance.md). Nothing for arrays in memory or small files."""
+    """Warn when a large memmap is shuffled one row at a time: every row of every batch is then read on its own,
+    where runs of 64 rows are read with one ``pread`` each (docs/performance.md has the rates). Nothing for
+    arrays in memory or small files."""
     if isinstance(x, np.memmap) and cfg.shuffle and cfg.shuffle_block == 1 and x.nbytes >= SLOW_READ_BYTES:
         warnings.warn(
             f"training from a {x.nbytes / 2**20:,.0f} MiB memory-mapped file with rows shuffled one by one reads each "
