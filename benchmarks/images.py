@@ -73,7 +73,9 @@ def torchvision_loader(folder: Path) -> float | str:
     import torch
 
     t0 = time.perf_counter()
-    ds = datasets.ImageFolder(str(folder), transform=transforms.Compose([transforms.Resize((64, 64)), transforms.ToTensor()]))
+    ds = datasets.ImageFolder(
+        str(folder), transform=transforms.Compose([transforms.Resize((64, 64)), transforms.ToTensor()])
+    )
     for _ in torch.utils.data.DataLoader(ds, batch_size=256, num_workers=2):
         pass
     return time.perf_counter() - t0
@@ -115,8 +117,9 @@ def main() -> None:
 
         rows = s.rows()
         memory = np.asarray(rows)  # the same floats, in memory
-        cfg, tcfg = aekit.configure("conv", input_dim=rows.shape[1], image_shape=s.image_shape, optimizer="adam",
-                                    batch_size=128, epochs=1)
+        cfg, tcfg = aekit.configure(
+            "conv", input_dim=rows.shape[1], image_shape=s.image_shape, optimizer="adam", batch_size=128, epochs=1
+        )
         times = {"cache": [], "memory": []}
         for _ in range(args.rounds):
             for name, data in (("cache", rows), ("memory", memory)):
@@ -125,15 +128,21 @@ def main() -> None:
                 times[name].append(h.history["epoch_time"][0])
         ratios = [m / c for c, m in zip(times["cache"], times["memory"])]
         result = {
-            "benchmark": "images", "cpu": cpu_name(), "images": args.images, "source": "128x128 PNG/JPEG -> 64x64 RGB",
-            "decode_aekit_images_per_s": round(args.images / aekit_s, 1), "decode_workers": os.cpu_count(),
+            "benchmark": "images",
+            "cpu": cpu_name(),
+            "images": args.images,
+            "source": "128x128 PNG/JPEG -> 64x64 RGB",
+            "decode_aekit_images_per_s": round(args.images / aekit_s, 1),
+            "decode_workers": os.cpu_count(),
             "decode_aekit_one_thread_images_per_s": round(args.images / one_s, 1),
             "decode_pillow_loop_images_per_s": round(args.images / plain_s, 1),
             "decode_ratio_vs_pillow_loop": round(plain_s / aekit_s, 3),
             "torchvision_imagefolder": tv if isinstance(tv, str) else round(args.images / tv, 1),
             "cache_hit_s": round(hit_s, 4),
-            "epoch_s_cache": [round(t, 3) for t in times["cache"]], "epoch_s_memory": [round(t, 3) for t in times["memory"]],
-            "rate_ratio_cache_vs_memory_median": round(statistics.median(ratios), 3), "target": 0.95,
+            "epoch_s_cache": [round(t, 3) for t in times["cache"]],
+            "epoch_s_memory": [round(t, 3) for t in times["memory"]],
+            "rate_ratio_cache_vs_memory_median": round(statistics.median(ratios), 3),
+            "target": 0.95,
             "torch_threads": args.threads,
         }
         if isinstance(tv, str):

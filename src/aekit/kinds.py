@@ -63,7 +63,7 @@ def _conv_code(f: dict[str, Any]) -> int:
     if shape is None:  # no image: let ModelConfig say so
         return f["encoding_dim"]
     gh, gw = conv_grid(shape, len(f["hidden"]) + 1)
-    return (8 if shape[0] == 1 else 16) * gh * gw  # 8 channels, as the Keras blog (4×4×8 = 128 for MNIST); 16 for colour
+    return (8 if shape[0] == 1 else 16) * gh * gw  # 8 channels, as the Keras blog (4×4×8 = 128 for MNIST); colour 16
 
 
 # kind → {field: value or function of the resolved fields}. Sources of the figures are in docs/kinds.md.

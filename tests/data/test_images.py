@@ -99,10 +99,24 @@ def _jpeg(quality):
     return make
 
 
-@pytest.mark.parametrize("make", [_gray_png, _rgb_png, _rgba_png, _palette_png, _png16, _gif, _bmp, _tiff, _webp_lossless,
-                                  _jpeg(30), _jpeg(75), _jpeg(95)],
-                         ids=["gray", "rgb", "rgba", "palette", "png16", "gif", "bmp", "tiff", "webp", "jpeg30", "jpeg75",
-                              "jpeg95"])
+@pytest.mark.parametrize(
+    "make",
+    [
+        _gray_png,
+        _rgb_png,
+        _rgba_png,
+        _palette_png,
+        _png16,
+        _gif,
+        _bmp,
+        _tiff,
+        _webp_lossless,
+        _jpeg(30),
+        _jpeg(75),
+        _jpeg(95),
+    ],
+    ids=["gray", "rgb", "rgba", "palette", "png16", "gif", "bmp", "tiff", "webp", "jpeg30", "jpeg75", "jpeg95"],
+)
 def test_every_format_decodes_to_its_pixels(tmp_path, make):
     folder = tmp_path / "imgs"
     folder.mkdir()
@@ -153,8 +167,9 @@ def test_a_txt_list_with_and_without_labels(tmp_path):
         load_images(tmp_path / "half.txt")
 
 
-@pytest.mark.parametrize("text, size", [("64", (64, 64)), ("64x48", (64, 48)), (32, (32, 32)), ((8, 4), (8, 4)),
-                                        ("28×28", (28, 28))])
+@pytest.mark.parametrize(
+    "text, size", [("64", (64, 64)), ("64x48", (64, 48)), (32, (32, 32)), ((8, 4), (8, 4)), ("28×28", (28, 28))]
+)
 def test_image_size_parses(text, size):
     assert parse_image_size(text) == size
 

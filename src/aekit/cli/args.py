@@ -71,8 +71,8 @@ def add_image_options(group, *, for_model: bool = False) -> None:
     group.add_argument("--resize", choices=("crop", "stretch"), default=None if for_model else "crop",
                        help="images: keep the aspect ratio and crop the centre"
                        + (", or stretch (default: as the run)" if for_model else " (default), or stretch"))
-    group.add_argument("--color", choices=("gray", "rgb"),
-                       help="images: read as gray or rgb (default: " + ("the model's)" if for_model else "what the files are)"))
+    group.add_argument("--color", choices=("gray", "rgb"), help="images: read as gray or rgb (default: "
+                       + ("the model's)" if for_model else "what the files are)"))
     group.add_argument("--skip-bad-images", action="store_true",
                        help="images: skip unreadable files (counted in metrics.json) instead of stopping")
 

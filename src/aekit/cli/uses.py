@@ -91,7 +91,8 @@ def cmd_impute(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- uses: encode, features, denoise, anomaly
 _INPUT_HELP = ("rows to use: mnist or fashion-mnist (their test split; add :train for the training split), "
-               "a .npy, .csv or .parquet file, or images: a folder (sub-folders are the labels) or a .txt list of paths")
+               "a .npy, .csv or .parquet file, or images: a folder (sub-folders are the labels) or a .txt list of "
+               "paths")
 
 
 def _add_input_args(p, labels: bool = True) -> None:
@@ -126,7 +127,8 @@ def add_encode_parser(sub) -> argparse.ArgumentParser:
                        description="Write the code of every row of INPUT; --plot draws a 2-D map of the codes.")
     _add_input_args(p)
     p.add_argument("-o", "--output", required=True, metavar="FILE",
-                   help="codes.npy, codes.csv or codes.parquet (for images, .csv and .parquet start with each file's path)")
+                   help="codes.npy, codes.csv or codes.parquet (for images, .csv and .parquet start with each "
+                        "file's path)")
     p.add_argument("--plot", metavar="PNG", help="also draw a 2-D map of the codes, coloured by label when known")
     p.add_argument("--method", choices=("auto", "pca", "tsne"), default="auto",
                    help="map: auto (2-unit codes as they are, else PCA), pca or tsne (default auto)")
@@ -227,7 +229,8 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     from aekit.uses.denoising import denoise, denoise_figure
     from aekit.uses.inputs import image_shape_of, load_any_model
 
-    from aekit.data.image_files import image_outputs, is_image_source, save_images
+    from aekit.data.image_files import is_image_source
+    from aekit.data.image_out import image_outputs, save_images
 
     as_images = is_image_source(args.input)
     if as_images:
@@ -241,7 +244,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         outs.append(image_outputs(args.save_noisy, rows.names, rows.root) if args.save_noisy else None)
         if args.save_noisy and Path(args.save_noisy).resolve() == Path(args.output).resolve():
             raise ConfigError("--save-noisy and -o name the same folder; pass two folders")
-    res = denoise(model, rows.x, noise=args.noise, noise_level=args.noise_level,
+    res = denoise(args.run, rows.x, noise=args.noise, noise_level=args.noise_level,
                   noisy_input=args.noisy, seed=args.seed)
     shape = image_shape_of(model, rows)
     if args.plot and shape is None:

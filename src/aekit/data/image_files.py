@@ -40,7 +40,9 @@ def parse_image_size(value: Any) -> tuple[int, int] | None:
     if len(nums) == 1:
         nums = nums * 2
     if len(nums) != 2 or min(nums) < 1:
-        raise ConfigError(f"image size must be N or HEIGHTxWIDTH in whole pixels ≥ 1, got {value!r}; pass e.g. 64 or 64x48")
+        raise ConfigError(
+            f"image size must be N or HEIGHTxWIDTH in whole pixels ≥ 1, got {value!r}; pass e.g. 64 or 64x48"
+        )
     return nums[0], nums[1]
 
 
@@ -50,7 +52,9 @@ def check_image_options(image_size: Any = None, resize: str = "crop", color: str
     if resize not in RESIZES:
         raise ConfigError(f"unknown resize {resize!r}; choose one of: {', '.join(RESIZES)}")
     if color is not None and color not in COLORS:
-        raise ConfigError(f"unknown color {color!r}; choose one of: {', '.join(COLORS)} (or leave it out: what the files are)")
+        raise ConfigError(
+            f"unknown color {color!r}; choose one of: {', '.join(COLORS)} (or leave it out: what the files are)"
+        )
     return size, resize, color
 
 
@@ -59,7 +63,7 @@ def is_image_source(path: str | os.PathLike | None) -> bool:
     if path is None:
         return False
     p = Path(path)
-    return p.is_dir() or p.suffix.lower() == ".txt"
+    return p.is_dir() or (p.suffix.lower() == ".txt" and p.is_file())
 
 
 # --------------------------------------------------------------------------- finding the files
@@ -94,10 +98,14 @@ def _find_in_folder(root: Path) -> Found:
                 if not name.startswith(".") and os.path.splitext(name)[1].lower() in IMAGE_SUFFIXES:
                     found.append((rel.parts[0] if rel.parts else "", (rel / name).as_posix()))
     except OSError as e:
-        raise DataError(f"{e.filename or root}: cannot list the folder ({e.strerror or e}); check its permissions") from e
+        raise DataError(
+            f"{e.filename or root}: cannot list the folder ({e.strerror or e}); check its permissions"
+        ) from e
     if not found:
-        raise DataError(f"{root}: no image files found (searched sub-folders too for "
-                        f"{', '.join(s[1:] for s in IMAGE_SUFFIXES)}); check the folder, or pass a .txt list of image paths")
+        raise DataError(
+            f"{root}: no image files found (searched sub-folders too for "
+            f"{', '.join(s[1:] for s in IMAGE_SUFFIXES)}); check the folder, or pass a .txt list of image paths"
+        )
     labels, classes = None, []
     if all(c for c, _ in found):  # every file in a class folder: ImageFolder's labels and order
         classes = sorted({c for c, _ in found})
@@ -117,8 +125,10 @@ def _read_list(path: Path) -> Found:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:
-        raise DataError(f"{path}: cannot read the list of images ({getattr(e, 'strerror', None) or e}); "
-                        "pass a UTF-8 text file with one image path a line") from e
+        raise DataError(
+            f"{path}: cannot read the list of images ({getattr(e, 'strerror', None) or e}); "
+            "pass a UTF-8 text file with one image path a line"
+        ) from e
     names, tags = [], []
     for line in text.splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
@@ -132,8 +142,10 @@ def _read_list(path: Path) -> Found:
     if any(tags):
         if not all(tags):
             first = names[tags.index("")]
-            raise DataError(f"{path}: {first} has no label but other lines have one; give every line a label "
-                            "(path, a tab, the label) or none")
+            raise DataError(
+                f"{path}: {first} has no label but other lines have one; give every line a label "
+                "(path, a tab, the label) or none"
+            )
         classes = sorted(set(tags))
         at = {c: i for i, c in enumerate(classes)}
         labels = np.array([at[t] for t in tags], dtype=np.int64)
@@ -199,7 +211,9 @@ def _to_mode(im, color: str):
     return im if im.mode == target else im.convert(target)
 
 
-def decode_image(path: str | os.PathLike, *, color: str, size: tuple[int, int] | None = None, resize: str = "crop") -> np.ndarray:
+def decode_image(
+    path: str | os.PathLike, *, color: str, size: tuple[int, int] | None = None, resize: str = "crop"
+) -> np.ndarray:
     """One image file as uint8 (channels, height, width): first frame, EXIF rotation applied, alpha dropped (as
     ImageFolder's ``convert("RGB")``), resized to `size` (height, width) by `resize`; raises BadImage."""
     from PIL import Image, ImageOps
@@ -226,6 +240,7 @@ def decode_image(path: str | os.PathLike, *, color: str, size: tuple[int, int] |
 def run_parallel(fn: Callable[[int], Any], n: int, workers: int | None = None) -> list[Any]:
     """`fn(i)` for i in 0 … n-1 on a thread pool (Pillow's decoders and resizers release the GIL); each result, or
     the BadImage it raised."""
+
     def safe(i: int):
         try:
             return fn(i)
@@ -242,7 +257,9 @@ def run_parallel(fn: Callable[[int], Any], n: int, workers: int | None = None) -
 def bad_file_error(found: Found, bad: list[tuple[int, str]]) -> DataError:
     i, reason = bad[0]
     more = f" ({len(bad) - 1} more unreadable file{'s' * (len(bad) > 2)})" if len(bad) > 1 else ""
-    return DataError(f"{found.files[i]}: cannot read it as an image ({reason}){more}; remove or replace it, or {SKIP_HINT}")
+    return DataError(
+        f"{found.files[i]}: cannot read it as an image ({reason}){more}; remove or replace it, or {SKIP_HINT}"
+    )
 
 
 @dataclass
@@ -256,8 +273,9 @@ class Plan:
     note: str | None = None
 
 
-def plan_images(found: Found, size: tuple[int, int] | None, color: str | None, skip_bad: bool,
-                workers: int | None = None) -> Plan:
+def plan_images(
+    found: Found, size: tuple[int, int] | None, color: str | None, skip_bad: bool, workers: int | None = None
+) -> Plan:
     """Read every header: refuse (or skip) unreadable files, choose the colour, check that the sizes agree. With both
     a size and a colour nothing needs the headers: files that cannot be read are found when they are decoded."""
     if size is not None and color is not None:
@@ -268,95 +286,32 @@ def plan_images(found: Found, size: tuple[int, int] | None, color: str | None, s
         raise bad_file_error(found, bad)
     keep = [i for i, p in enumerate(probes) if not isinstance(p, BadImage)]
     if not keep:
-        raise DataError(f"{found.root}: none of the {len(found.files)} files can be read as an image "
-                        f"(first: {found.names[bad[0][0]]}, {bad[0][1]}); check the files")
+        raise DataError(
+            f"{found.root}: none of the {len(found.files)} files can be read as an image "
+            f"(first: {found.names[bad[0][0]]}, {bad[0][1]}); check the files"
+        )
     note = None
     if color is None:
         n_gray = sum(probes[i][0] == "gray" for i in keep)
         color = "gray" if n_gray * 2 > len(keep) else "rgb"
         if 0 < n_gray < len(keep):
-            note = (f"{found.root}: {n_gray} of {len(keep)} images are grayscale and the rest colour; reading all as "
-                    f"{color} (the majority); pass --color gray or --color rgb to choose")
+            note = (
+                f"{found.root}: {n_gray} of {len(keep)} images are grayscale and the rest colour; reading all as "
+                f"{color} (the majority); pass --color gray or --color rgb to choose"
+            )
     if size is None:
         sizes = {probes[i][1] for i in keep}
         if len(sizes) > 1:
-            (a, sa), (b, sb) = [next((found.names[i], probes[i][1]) for i in keep if probes[i][1] == s) for s in list(sizes)[:2]]
-            raise DataError(f"{found.root}: the images have {len(sizes)} different sizes ({a} is {sa[0]}x{sa[1]}, "
-                            f"{b} is {sb[0]}x{sb[1]}, height x width); pass --image-size 64 (or HEIGHTxWIDTH) to resize them")
+            (a, sa), (b, sb) = [
+                next((found.names[i], probes[i][1]) for i in keep if probes[i][1] == s) for s in list(sizes)[:2]
+            ]
+            raise DataError(
+                f"{found.root}: the images have {len(sizes)} different sizes ({a} is {sa[0]}x{sa[1]}, "
+                f"{b} is {sb[0]}x{sb[1]}, height x width); pass --image-size 64 (or HEIGHTxWIDTH) to resize them"
+            )
         size = sizes.pop()
     return Plan(color, size, keep, [(found.names[i], r) for i, r in bad], note)
 
 
-# --------------------------------------------------------------------------- writing
-_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".bmp": "BMP", ".gif": "GIF", ".tif": "TIFF", ".tiff": "TIFF",
-            ".webp": "WEBP"}
-_SAVE_OPTIONS = {"JPEG": {"quality": 95}, "WEBP": {"quality": 95}}
-
-
-def image_outputs(out: str | os.PathLike, names: list[str], source: Path | None = None) -> list[Path]:
-    """Where `save_images` puts each of `names` under folder `out`; refuses, before anything is written, an `out`
-    that is the source folder, a name that leaves `out`, and a file that is already there (never overwritten)."""
-    out = Path(out)
-    if out.exists() and not out.is_dir():
-        raise DataError(f"{out}: is a file; images go to a folder, pass a folder for -o")
-    if source is not None and out.resolve() == Path(source).resolve():
-        raise DataError(f"{out}: is the folder the images come from; pass another folder for -o, so that no image is replaced")
-    paths = []
-    for name in names:
-        rel = Path(name)
-        if rel.is_absolute() or ".." in rel.parts:  # a list's absolute or outside path: keep only its file name
-            rel = Path(rel.name)
-        if rel.suffix.lower() not in _FORMATS:
-            rel = rel.with_suffix(".png")
-        path = out / rel
-        if path.exists():
-            raise DataError(f"{path}: exists already; pass an empty or new folder for -o (aekit never overwrites an image)")
-        paths.append(path)
-    if len(set(paths)) != len(paths):
-        raise DataError(f"{out}: two images would get the same name there (files from a list with equal names); "
-                        "give the files distinct names")
-    return paths
-
-
-def save_images(rows: Any, image_shape: tuple[int, int, int], paths: list[Path], out: str | os.PathLike) -> list[Path]:
-    """Write float rows in [0, 1] (one per image, (C, H, W) each) as the image files `paths` under folder `out`, the
-    format by each suffix (JPEG and WebP at quality 95, GIF with a 256-colour palette). All are written into a
-    temporary folder inside `out` first and moved into place at the end: on an error, nothing is left."""
-    import shutil
-    import tempfile
-
-    from PIL import Image
-
-    a = np.asarray(rows, dtype=np.float32).reshape(-1, *image_shape)
-    if len(a) != len(paths):
-        raise DataError(f"{len(a)} images for {len(paths)} file names; pass one name per image")
-    out = Path(out)
-    made = not out.exists()
-    tmp = None
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(dir=out, prefix=".aekit-"))
-        staged = []
-        for img, path in zip(np.rint(np.clip(a, 0, 1) * 255).astype(np.uint8), paths):
-            im = Image.fromarray(img[0] if image_shape[0] == 1 else img.transpose(1, 2, 0))
-            fmt = _FORMATS[path.suffix.lower()]
-            where = tmp / path.relative_to(out)
-            where.parent.mkdir(parents=True, exist_ok=True)
-            im.save(where, format=fmt, **_SAVE_OPTIONS.get(fmt, {}))
-            staged.append((where, path))
-        for where, path in staged:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(where, path)
-    except OSError as e:
-        raise DataError(f"{e.filename or out}: cannot write the images ({' '.join(str(e.strerror or e).split())}); "
-                        "check free space and permissions") from e
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
-        if made and out.exists() and not any(out.iterdir()):
-            out.rmdir()
-    return paths
-
-
-__all__ = ["Found", "find_images", "image_outputs", "save_images", "decode_image", "plan_images", "Plan", "BadImage", "parse_image_size",
+__all__ = ["Found", "find_images", "decode_image", "plan_images", "Plan", "BadImage", "parse_image_size",
            "check_image_options", "is_image_source", "IMAGE_SUFFIXES", "RESIZES", "COLORS"]

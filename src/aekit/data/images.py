@@ -78,14 +78,28 @@ class ImageSet:
 
     def record(self) -> dict[str, Any]:
         """What a run's config.json keeps of the set: counts, classes, colour, size, cache."""
-        return {"n_images": len(self.names), "image_shape": list(self.image_shape), "color": self.color,
-                "resize": self.resize, "classes": list(self.classes), "skipped": len(self.skipped),
-                "skipped_files": [n for n, _ in self.skipped[:100]],
-                "cache": None if self.cache is None else str(self.cache)}
+        return {
+            "n_images": len(self.names),
+            "image_shape": list(self.image_shape),
+            "color": self.color,
+            "resize": self.resize,
+            "classes": list(self.classes),
+            "skipped": len(self.skipped),
+            "skipped_files": [n for n, _ in self.skipped[:100]],
+            "cache": None if self.cache is None else str(self.cache),
+        }
 
 
-def load_images(source: str | os.PathLike, *, image_size: Any = None, resize: str = "crop", color: str | None = None,
-                skip_bad: bool = False, cache: bool | str | os.PathLike = True, workers: int | None = None) -> ImageSet:
+def load_images(
+    source: str | os.PathLike,
+    *,
+    image_size: Any = None,
+    resize: str = "crop",
+    color: str | None = None,
+    skip_bad: bool = False,
+    cache: bool | str | os.PathLike = True,
+    workers: int | None = None,
+) -> ImageSet:
     """Decode a folder of images (or a .txt list) once into a uint8 cache and return the memory-mapped set.
 
     `cache`: True (aekit's cache folder, ``$AEKIT_CACHE`` honoured), a folder to keep it in, or False (decode into
@@ -99,8 +113,12 @@ def load_images(source: str | os.PathLike, *, image_size: Any = None, resize: st
         warnings.warn(result.note, ImageNote, stacklevel=2)
     if result.skipped:
         first = result.skipped[0]
-        warnings.warn(f"{found.root}: skipped {len(result.skipped)} unreadable file{'s' * (len(result.skipped) > 1)} "
-                      f"(first: {first[0]}, {first[1]})", ImageNote, stacklevel=2)
+        warnings.warn(
+            f"{found.root}: skipped {len(result.skipped)} unreadable file{'s' * (len(result.skipped) > 1)} "
+            f"(first: {first[0]}, {first[1]})",
+            ImageNote,
+            stacklevel=2,
+        )
     return result
 
 
@@ -114,8 +132,14 @@ def cache_key(found: Found, size, resize: str, color: str | None, skip_bad: bool
             stats.append((st.st_size, st.st_mtime_ns))
         except OSError:
             stats.append((-1, -1))  # a missing or unreadable file: reported when it is read
-    options = {"format": FORMAT, "source": str(found.root.resolve()), "size": None if size is None else list(size),
-               "resize": resize, "color": color, "skip_bad": bool(skip_bad)}
+    options = {
+        "format": FORMAT,
+        "source": str(found.root.resolve()),
+        "size": None if size is None else list(size),
+        "resize": resize,
+        "color": color,
+        "skip_bad": bool(skip_bad),
+    }
     h = hashlib.sha256(json.dumps(options, sort_keys=True).encode())
     labels = found.labels.tolist() if found.labels is not None else [None] * len(found.files)
     for name, label, st in zip(found.names, labels, stats):
@@ -139,8 +163,18 @@ def _cached_images(found: Found, size, resize: str, color: str | None, skip_bad:
         if len(new.keep) < len(plan.keep):
             out = out[[j for j, r in enumerate(results) if r is None]]
         labels = None if found.labels is None else found.labels[new.keep]
-        return ImageSet(out, [found.names[i] for i in new.keep], labels, list(found.classes), found.root.resolve(),
-                        new.color, resize, new.skipped, None, new.note)
+        return ImageSet(
+            out,
+            [found.names[i] for i in new.keep],
+            labels,
+            list(found.classes),
+            found.root.resolve(),
+            new.color,
+            resize,
+            new.skipped,
+            None,
+            new.note,
+        )
     if cache is True:
         from aekit.data.datasets import cache_dir
 
@@ -156,8 +190,10 @@ def _cached_images(found: Found, size, resize: str, color: str | None, skip_bad:
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise DataError(f"{e.filename or folder}: cannot create the image cache ({one_line(e.strerror or e)}); set "
-                        "AEKIT_CACHE to a writable folder") from e
+        raise DataError(
+            f"{e.filename or folder}: cannot create the image cache ({one_line(e.strerror or e)}); set "
+            "AEKIT_CACHE to a writable folder"
+        ) from e
     try:
         plan = _decode_into_file(found, plan, resize, skip_bad, workers, folder / PIXELS)
     except BaseException:
@@ -166,10 +202,19 @@ def _cached_images(found: Found, size, resize: str, color: str | None, skip_bad:
         except OSError:
             pass
         raise
-    manifest = {"key": key, "options": options, "source": options["source"], "resize": resize, "names": [found.names[i] for i in plan.keep],
-                "labels": None if found.labels is None else found.labels[plan.keep].tolist(), "classes": found.classes,
-                "color": plan.color, "shape": [len(plan.keep), 1 if plan.color == "gray" else 3, *plan.size],
-                "skipped": [list(s) for s in plan.skipped], "note": plan.note}
+    manifest = {
+        "key": key,
+        "options": options,
+        "source": options["source"],
+        "resize": resize,
+        "names": [found.names[i] for i in plan.keep],
+        "labels": None if found.labels is None else found.labels[plan.keep].tolist(),
+        "classes": found.classes,
+        "color": plan.color,
+        "shape": [len(plan.keep), 1 if plan.color == "gray" else 3, *plan.size],
+        "skipped": [list(s) for s in plan.skipped],
+        "note": plan.note,
+    }
     try:
         atomic_write(folder / MANIFEST, lambda f: f.write(json.dumps(manifest).encode()))
     except DataError as e:
@@ -177,8 +222,10 @@ def _cached_images(found: Found, size, resize: str, color: str | None, skip_bad:
     _prune(base, key, options)
     hit = _read_cache(folder, key)
     if hit is None:
-        raise DataError(f"{folder}: the image cache just written cannot be read back; check the disk, or set "
-                        "AEKIT_CACHE to another folder")
+        raise DataError(
+            f"{folder}: the image cache just written cannot be read back; check the disk, or set "
+            "AEKIT_CACHE to another folder"
+        )
     return hit
 
 
@@ -192,8 +239,18 @@ def _read_cache(folder: Path, key: str) -> ImageSet | None:
         if pixels.dtype != np.uint8 or list(pixels.shape) != m["shape"] or len(m["names"]) != len(pixels):
             return None
         labels = None if m["labels"] is None else np.asarray(m["labels"], dtype=np.int64)
-        return ImageSet(pixels, m["names"], labels, list(m["classes"]), Path(m["source"]), m["color"], m["resize"],
-                        [tuple(s) for s in m["skipped"]], folder, m.get("note"))
+        return ImageSet(
+            pixels,
+            m["names"],
+            labels,
+            list(m["classes"]),
+            Path(m["source"]),
+            m["color"],
+            m["resize"],
+            [tuple(s) for s in m["skipped"]],
+            folder,
+            m.get("note"),
+        )
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return None  # no cache yet, or a damaged one: decode again
 
@@ -223,8 +280,10 @@ def _after_decode(found: Found, plan: Plan, results: list, skip_bad: bool) -> Pl
     failed = {i for i, _ in bad}
     keep = [i for i in plan.keep if i not in failed]
     if not keep:
-        raise DataError(f"{found.root}: none of the {len(found.files)} files can be read as an image "
-                        f"(first: {found.names[bad[0][0]]}, {bad[0][1]}); check the files")
+        raise DataError(
+            f"{found.root}: none of the {len(found.files)} files can be read as an image "
+            f"(first: {found.names[bad[0][0]]}, {bad[0][1]}); check the files"
+        )
     return Plan(plan.color, plan.size, keep, plan.skipped + [(found.names[i], r) for i, r in bad], plan.note)
 
 
@@ -248,6 +307,7 @@ def _decode_into_file(found: Found, plan: Plan, resize: str, skip_bad: bool, wor
         f, header, tmp = _new_npy(path, (len(plan.keep), c, *plan.size))
         tmps.append(tmp)
         with f:
+
             def one(j: int) -> None:
                 a = decode_image(found.files[plan.keep[j]], color=plan.color, size=plan.size, resize=resize)
                 if os.pwrite(f.fileno(), a.tobytes(), header + j * row) != row:
@@ -277,8 +337,10 @@ def _decode_into_file(found: Found, plan: Plan, resize: str, skip_bad: bool, wor
             except OSError:
                 pass
         if isinstance(e, OSError):
-            raise DataError(f"{e.filename or path}: cannot write the image cache ({one_line(e.strerror or e)}); "
-                            "check free space and permissions, or set AEKIT_CACHE to another folder") from e
+            raise DataError(
+                f"{e.filename or path}: cannot write the image cache ({one_line(e.strerror or e)}); "
+                "check free space and permissions, or set AEKIT_CACHE to another folder"
+            ) from e
         raise
 
 

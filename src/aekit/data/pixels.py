@@ -38,8 +38,10 @@ class _File:
             try:
                 self.fd = os.open(self.path, os.O_RDONLY)
             except OSError as e:
-                raise DataError(f"{self.path}: cannot read the image cache ({e.strerror or e}); "
-                                "delete the folder and run again to decode the images anew") from e
+                raise DataError(
+                    f"{self.path}: cannot read the image cache ({e.strerror or e}); "
+                    "delete the folder and run again to decode the images anew"
+                ) from e
             weakref.finalize(self, os.close, self.fd)
         return self.fd
 
@@ -61,8 +63,15 @@ class PixelRows:
         self.image_shape = tuple(int(s) for s in pixels.shape[1:])
         self.features = int(np.prod(self.image_shape))
         self.index = np.arange(len(pixels), dtype=np.int64) if index is None else np.asarray(index, dtype=np.int64)
-        if _file is None and isinstance(pixels, np.memmap) and pixels.filename and pixels.flags.c_contiguous \
-                and isinstance(pixels.offset, int) and getattr(pixels, "_mmap", None) is not None and pixels.mode == "r":
+        if (
+            _file is None
+            and isinstance(pixels, np.memmap)
+            and pixels.filename
+            and pixels.flags.c_contiguous
+            and isinstance(pixels.offset, int)
+            and getattr(pixels, "_mmap", None) is not None
+            and pixels.mode == "r"
+        ):
             _file = _File(str(pixels.filename), pixels.offset)  # the whole array of an .npy: header, then the rows
         self._file = _file
 
@@ -134,9 +143,11 @@ class PixelRows:
         view = memoryview(out).cast("B")
         for a, b, row in zip(starts.tolist(), ends.tolist(), rows[starts].tolist()):
             want = (b - a) * size
-            if os.preadv(fd, [view[a * size:b * size]], self._file.offset + row * size) != want:
-                raise DataError(f"{self._file.path}: the image cache is shorter than it should be (changed while in use); "
-                                "delete it and run again to decode the images anew")
+            if os.preadv(fd, [view[a * size : b * size]], self._file.offset + row * size) != want:
+                raise DataError(
+                    f"{self._file.path}: the image cache is shorter than it should be (changed while in use); "
+                    "delete it and run again to decode the images anew"
+                )
 
 
 __all__ = ["PixelRows", "to_unit"]

@@ -30,7 +30,8 @@ class RunData:
 
 def load_run_data(dataset: str = "mnist", data: str | None = None, *, val_data: str | None = None,
                   data_dir: str | None = None, limit: int | None = None, val_split: float = 0.1, seed: int = 0,
-                  image_size=None, resize: str = "crop", color: str | None = None, skip_bad_images: bool = False) -> RunData:
+                  image_size=None, resize: str = "crop", color: str | None = None,
+                  skip_bad_images: bool = False) -> RunData:
     """The rows to train on: a named image set (train / test split), a user file or a folder of images (or a .txt
     list of them; see `aekit.data.images`), with a validation file, folder or split."""
 

@@ -92,7 +92,10 @@ def run_metrics(model: Autoencoder, x: np.ndarray, history: History, train_time:
     features = int(np.prod(x.shape[1:]))
     big = features > 784  # larger images: fewer rows (memory), the model applied in blocks, a cheaper Jacobian
     xs = as_rows(np.asarray(x[:min(10000, max(1, (64 << 20) // (4 * features))) if big else 10000]), "x")
-    apply = (lambda fn, t: torch.cat([fn(t[i:i + 256]) for i in range(0, len(t), 256)])) if big else (lambda fn, t: fn(t))
+
+    def apply(fn, t):
+        return torch.cat([fn(t[i:i + 256]) for i in range(0, len(t), 256)]) if big else fn(t)
+
     codes = apply(model.encode, xs)
     n_jac = max(8, 100_352_000 // (features * model.config.encoding_dim)) if big else 1000  # MNIST's conv: 1000
     metrics = {k: v[-1] for k, v in history.history.items() if k != "epoch_time"}
@@ -254,7 +257,7 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
         images = rd.x_val if rd.x_val is not None else rd.x_train
         labels = rd.y_val if rd.x_val is not None else rd.y_train
         features = int(np.prod(images.shape[1:]))
-        n_emb = 2000 if features <= 784 else max(100, (32 << 20) // (4 * features))  # larger images: fewer in the projector
+        n_emb = 2000 if features <= 784 else max(100, (32 << 20) // (4 * features))  # larger images: fewer of them
         if labels is not None and rd.images and rd.images.get("classes"):
             labels = np.asarray(rd.images["classes"])[labels]  # the projector shows class folder names
         cbs.append(TensorBoard(str(path / "tb"), images=np.asarray(images[:10]), image_shape=rd.image_shape,

@@ -3,7 +3,8 @@
 INPUT is either a named image set with an optional split — ``mnist`` (= ``mnist:test``), ``mnist:train``,
 ``fashion-mnist:test`` … — whose labels come along, a file read with :func:`aekit.data.arrays.load_array`
 (``.npy``, ``.csv``, ``.parquet``), with labels from an optional labels file, or a folder of images (or a ``.txt``
-list of them, :func:`aekit.data.images.load_images`), decoded at the model's size and colour, labelled by sub-folder. A named set defaults to the
+list of them, :func:`aekit.data.images.load_images`), decoded at the model's size and colour, labelled by
+sub-folder. A named set defaults to the
 test split because a trained model is used on rows it did not learn from.
 """
 
@@ -112,7 +113,8 @@ def normal_labels(tokens: Any, rows: Rows) -> list[int]:
         try:
             out.append(int(token))
         except ValueError:
-            known = f"the classes of {rows.name} are {', '.join(rows.classes)}" if rows.classes else "labels are numbers"
+            known = (f"the classes of {rows.name} are {', '.join(rows.classes)}" if rows.classes
+                     else "labels are numbers")
             raise DataError(f"unknown normal label {token!r}; {known}") from None
     return out
 

@@ -20,7 +20,9 @@ def photos(tmp_path_factory):
         for i in range(8):
             a = rng.integers(0, 60, (32, 32, 3))
             a[..., channel] += 180
-            Image.fromarray(a.astype(np.uint8)).save(root / "photos" / cls / (f"{i}.png" if i % 2 else f"{i}.jpg"), quality=95)
+            Image.fromarray(a.astype(np.uint8)).save(
+                root / "photos" / cls / (f"{i}.png" if i % 2 else f"{i}.jpg"), quality=95
+            )
     return root
 
 
@@ -34,8 +36,22 @@ def run(photos):
     import os
 
     os.environ["AEKIT_CACHE"] = str(photos / "cache")  # module scope: the autouse fixture is not yet active
-    proc = aekit("train", "--data", photos / "photos", "--kind", "conv", "--epochs", "2", "--optimizer", "adam",
-                 "--batch-size", "8", "--out", photos / "run", "-q")
+    proc = aekit(
+        "train",
+        "--data",
+        photos / "photos",
+        "--kind",
+        "conv",
+        "--epochs",
+        "2",
+        "--optimizer",
+        "adam",
+        "--batch-size",
+        "8",
+        "--out",
+        photos / "run",
+        "-q",
+    )
     assert proc.returncode == 0, proc.stderr
     return photos / "run"
 
@@ -56,8 +72,9 @@ def test_encode_and_anomaly_write_one_row_per_file_with_its_path(run, photos, tm
     assert proc.returncode == 0, proc.stderr
     with open(tmp_path / "codes.csv") as f:
         table = list(csv.DictReader(f))
-    assert [r["path"] for r in table] == [f"{c}/{i}.{'png' if i % 2 else 'jpg'}" for c in ("cat", "dog")
-                                          for i in sorted(range(8), key=str)]
+    assert [r["path"] for r in table] == [
+        f"{c}/{i}.{'png' if i % 2 else 'jpg'}" for c in ("cat", "dog") for i in sorted(range(8), key=str)
+    ]
     assert {r["label"] for r in table} == {"cat", "dog"} and len(table[0]) == 2 + 256
     proc = aekit("anomaly", run, photos / "photos", "--normal", "cat", "-o", tmp_path / "scores.csv")
     assert proc.returncode == 0, proc.stderr
@@ -94,8 +111,18 @@ def test_a_bad_file_stops_with_one_line_or_is_skipped_and_counted(photos, tmp_pa
     assert proc.returncode == 2 and not (tmp_path / "run").exists()
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "broken.png: cannot read it as an image" in lines[0] and "--skip-bad-images" in lines[0]
-    proc = aekit("train", "--data", bad, "--epochs", "1", "--out", tmp_path / "run", "-q", "--skip-bad-images",
-                 "--no-tensorboard")
+    proc = aekit(
+        "train",
+        "--data",
+        bad,
+        "--epochs",
+        "1",
+        "--out",
+        tmp_path / "run",
+        "-q",
+        "--skip-bad-images",
+        "--no-tensorboard",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "skipped 1 unreadable file" in proc.stderr
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["skipped_images"] == 1
