@@ -15,6 +15,7 @@ NumPy arrays in the user's units (a model with an input scaler applies it inside
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,7 +32,7 @@ def encode(model: Autoencoder | str | os.PathLike, x: Any, *, batch_size: int = 
     """
     model, _ = load_any_model(model)
     model.eval()
-    return batched(model.encode, as_input(model, x, keep_memmap=True), batch_size)
+    return batched(model.encode, as_input(model, x, keep_memmap=True, check=False), batch_size)
 
 
 def decode(model: Autoencoder | str | os.PathLike, codes: Any, *, batch_size: int = 4096) -> np.ndarray:
@@ -51,7 +52,28 @@ def reconstruct(model: Autoencoder | str | os.PathLike, x: Any, *, batch_size: i
     """The model's reconstruction of every row of `x`: shape (n, input_dim), float32, in the user's units."""
     model, _ = load_any_model(model)
     model.eval()
-    return batched(model, as_input(model, x, keep_memmap=True), batch_size)
+    return batched(model, as_input(model, x, keep_memmap=True, check=False), batch_size)
+
+
+def write_codes(path: str | os.PathLike, codes: Any, columns: list[str], names: list[str], labels: Any = None) -> None:
+    """Codes as a .csv or .parquet table whose first column is each file's path (then its label, when known); atomic."""
+    import pandas as pd
+
+    from aekit.files import atomic_write
+
+    codes = np.asarray(codes)
+    if len(names) != len(codes):
+        raise DataError(f"{len(names)} paths for {len(codes)} rows of codes; pass one path per row")
+    head = {"path": list(names)} | ({} if labels is None else {"label": np.asarray(labels)})
+    df = pd.concat([pd.DataFrame(head), pd.DataFrame(codes, columns=columns)], axis=1)
+    suffix = os.path.splitext(str(path))[1].lower()
+    if suffix == ".csv":
+        atomic_write(Path(path), lambda f: df.to_csv(f, index=False))
+    elif suffix == ".parquet":
+        atomic_write(Path(path), lambda f: df.to_parquet(f, index=False))
+    else:
+        raise DataError(f"{path}: codes with their paths go to a .csv or .parquet file; pass one of those (or .npy for "
+                        "the codes alone)")
 
 
 def code_plot(codes: Any, labels: Any = None, *, method: str = "auto", limit: int | None = 5000, seed: int = 0,
@@ -96,4 +118,5 @@ def reconstruction_mse(x: Any, recon: Any) -> float:
     return float(np.mean((np.asarray(x, dtype=np.float64) - np.asarray(recon, dtype=np.float64)) ** 2))
 
 
-__all__ = ["encode", "decode", "reconstruct", "code_plot", "knn_accuracy", "pca_baseline", "reconstruction_mse"]
+__all__ = ["encode", "decode", "reconstruct", "write_codes", "code_plot", "knn_accuracy", "pca_baseline",
+           "reconstruction_mse"]
