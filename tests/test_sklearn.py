@@ -170,8 +170,9 @@ def test_scale_param_keeps_the_scaler_in_the_model_and_rows_in_x_units(rng):
 
 def test_bad_settings_are_value_errors_naming_the_fix():
     X = np.random.default_rng(0).normal(size=(30, 4))
-    with pytest.raises(ConfigError, match="loss='mse' or put a MinMaxScaler"):
+    with pytest.raises(ConfigError, match="loss='mse', scale='minmax' or put a MinMaxScaler"):
         AutoencoderTransformer(loss="bce", epochs=1).fit(X)
+    AutoencoderTransformer(loss="bce", scale="minmax", epochs=1).fit(X)  # the scale the message names works
     with pytest.raises(ValueError, match="noise='masking'"):
         AutoencoderTransformer(noise="gaussian", noise_level=0.1, epochs=1).fit(X)
     with pytest.raises(ValueError, match="unknown activation 'nope'"):
