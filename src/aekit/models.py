@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from aekit.config import ModelConfig, conv_grid
+from aekit.latents import encoder_config, make_latent
 
 _ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -94,17 +95,21 @@ class Autoencoder(nn.Module):
     def __init__(self, config: ModelConfig | None = None) -> None:
         super().__init__()
         self.config = config = config or ModelConfig()
+        enc = encoder_config(config)  # a Gaussian code's encoder emits μ and log σ²
         if config.architecture == "conv":
             self.encoder, self.decoder = _conv_stacks(config)
+            if enc is not config:
+                self.encoder = _conv_stacks(enc)[0]
         else:
             sizes = [config.input_dim, *config.hidden, config.encoding_dim]
-            self.encoder = _dense_stack(sizes, config.activation, config.code_activation)
+            self.encoder = _dense_stack([*sizes[:-1], enc.encoding_dim], config.activation, enc.code_activation)
             self.decoder = _dense_stack(sizes[::-1], config.activation, config.output_activation)
+        self.latent = make_latent(config)  # the code layer (aekit.latents): plain, Gaussian or a codebook
         keras_init_(self, torch.Generator().manual_seed(config.seed))
 
     def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Codes of a batch of rows, shape (n, encoding_dim)."""
-        return self.encoder(x)
+        """Codes of a batch of rows, shape (n, encoding_dim): for a Gaussian code μ, for a codebook its vectors."""
+        return self.latent.code(self.encoder(x))
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Reconstructions of a batch of codes, shape (n, input_dim)."""
@@ -119,7 +124,7 @@ class Autoencoder(nn.Module):
         return self.decoder(z)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.encoder(x))
+        return self.decoder(self.encode(x))
 
     def summary(self) -> str:
         """A Keras-like table: layer, output shape, parameter count, and the totals."""
@@ -132,6 +137,7 @@ def summary(model: Autoencoder) -> str:
     x = torch.zeros(1, model.config.input_dim)
     with torch.no_grad():
         for part_name, part in (("encoder", model.encoder), ("decoder", model.decoder)):
+            x = model.latent.code(x) if part_name == "decoder" else x  # a Gaussian code's μ, a codebook's vectors
             for i, layer in enumerate(part):
                 x = layer(x)
                 shape = "(None, " + ", ".join(str(s) for s in x.shape[1:]) + ")"

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aekit.config import TrainConfig
+from aekit.elbo import binarized, latent_terms, uses_latent_terms
 from aekit.errors import ConfigError, DataError
 from aekit.models import Autoencoder
 
@@ -232,9 +233,15 @@ def loss_terms(model: Autoencoder, x_in: torch.Tensor, target: torch.Tensor, cfg
     `x_in` is what the encoder sees (corrupted for a denoising run), `target` the clean rows. With
     ``cfg.precision='bfloat16'`` the model's forward pass runs under bfloat16 autocast; every term is float32.
     """
-    with autocast(cfg.precision, x_in.device.type):
-        code = model.encode(x_in)
-        terms = {"recon": reconstruction_loss(model, code, target, cfg.loss)}
+    metrics: dict[str, torch.Tensor] = {}
+    if cfg.binarize != "none" or uses_latent_terms(model.config, cfg):  # aekit.elbo: VAE, VQ-VAE, likelihoods
+        x_in, target = binarized(model, x_in, target, cfg)
+        terms, code, metrics = latent_terms(model, x_in, target, cfg, autocast(cfg.precision, x_in.device.type),
+                                            lambda c: reconstruction_loss(model, c, target, cfg.loss))
+    else:
+        with autocast(cfg.precision, x_in.device.type):
+            code = model.encode(x_in)
+            terms = {"recon": reconstruction_loss(model, code, target, cfg.loss)}
     code = code.float()
     if cfg.l1:
         terms["l1"] = cfg.l1 * l1_activity(code)
@@ -249,6 +256,7 @@ def loss_terms(model: Autoencoder, x_in: torch.Tensor, target: torch.Tensor, cfg
         if name != "recon":
             total = total + value
     terms["loss"] = total
+    terms.update({k: v.detach() for k, v in metrics.items()})  # logged beside the terms, not part of the loss
     return terms
 
 

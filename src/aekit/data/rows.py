@@ -228,7 +228,10 @@ def check_ranges(cfg: TrainConfig, x: torch.Tensor, x_name: str, y: torch.Tensor
     for gaussian noise (clipped to [0, 1]) or salt-and-pepper noise (set to 0 or 1). One pass per distinct array."""
     y, y_name = (x, x_name) if y is None else (y, y_name or x_name)
     needs = []
-    if cfg.loss == "bce":
+    if cfg.likelihood == "bernoulli" or cfg.binarize != "none":
+        needs.append((y, y_name, "which a Bernoulli decoder cannot model",
+                      "use the Gaussian decoder: --likelihood gaussian --output-activation linear"))
+    elif cfg.loss == "bce" and cfg.likelihood is None:
         needs.append((y, y_name, "which the 'bce' loss cannot use", "pass --loss mse"))
     if cfg.noise in ("gaussian", "salt_pepper"):
         needs.append((x, x_name, f"but {cfg.noise} noise puts the corrupted values in [0, 1]", "pass --noise masking"))

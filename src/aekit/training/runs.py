@@ -99,6 +99,11 @@ def run_metrics(model: Autoencoder, x: np.ndarray, history: History, train_time:
         train_seconds=train_time,
         seconds_per_epoch=float(np.mean(history.history["epoch_time"])) if history.epoch else 0.0,
     )
+    from aekit.latents import code_summary, warn_collapse
+
+    code = code_summary(model, xs)  # a VAE's KL per unit and active units; a VQ-VAE's codebook usage
+    metrics.update({k: v for k, v in code.items() if isinstance(v, (int, float))})
+    warn_collapse(code, stacklevel=4)
     if config is not None and config.noise != "none":
         noisy = corrupt(xs, config.noise, config.noise_level, torch.Generator().manual_seed(config.seed + 1))
         metrics.update(psnr_noisy=psnr(xs, noisy), psnr_denoised=psnr(xs, model(noisy)))
