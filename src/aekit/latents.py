@@ -160,7 +160,6 @@ class VectorQuantizer(DeterministicCode):
             if self.decay:
                 self.ema_sum.copy_(self.codebook)
             self.seeded.fill_(1.0)
-        if not self.decay:
             return
         idx = self._nearest(v)
         counts = torch.bincount(idx, minlength=self.size).to(v.dtype)
@@ -222,7 +221,7 @@ def code_summary(model, x: torch.Tensor, batch_size: int = 2000) -> dict:
         mu = torch.cat(mus)
         var = mu.var(0) if len(mu) > 1 else torch.zeros_like(kl)
         kl /= len(x)
-        out = {"kl_per_unit": kl.tolist(), "kl": float(kl.sum()), "active_units": int((var > 0.01).sum()),
+        out = {"kl_per_unit": kl.tolist(), "code_kl": float(kl.sum()), "active_units": int((var > 0.01).sum()),
                "collapsed_units": int((kl < 0.01).sum()), "units": len(kl)}
     else:
         idx = torch.cat([model.latent.indices(model.encoder(x[s:s + batch_size])).reshape(-1).cpu()
