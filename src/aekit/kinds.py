@@ -25,11 +25,8 @@ from aekit.errors import ConfigError
 # Vincent et al. (2008, 2010) mask about a quarter of the inputs; salt-and-pepper flips a fifth of them.
 DEFAULT_NOISE_LEVEL = {"gaussian": 0.5, "masking": 0.25, "salt_pepper": 0.2}
 
-# λ of the contractive preset, measured on 2,000 MNIST digits, 10 epochs of Adam (docs/kinds.md): with the tutorial's
-# relu code, λ = 1e-3 cuts the mean Jacobian norm on test digits from 18.1 to 3.9 for a val BCE of 0.172 against
-# 0.143; 1e-2 cuts it to 1.2 at 0.207; 0.1 to 0.24 at 0.245. A sigmoid code (Rifai et al.'s) sat on the
-# mean-image plateau (val BCE 0.257) without the penalty in those runs, so the preset keeps relu; pass
-# --code-activation sigmoid for Rifai's exact setting (the closed form covers sigmoid, tanh, relu, linear).
+# λ of the contractive preset, with the tutorial's relu code (docs/kinds.md has how it was chosen); pass
+# --code-activation sigmoid for Rifai et al.'s exact setting (the closed form covers sigmoid, tanh, relu, linear).
 CONTRACTIVE_LAMBDA = 1e-3
 
 
@@ -90,9 +87,9 @@ KINDS: dict[str, dict[str, Any]] = {
     "contractive": {"contractive": CONTRACTIVE_LAMBDA},
     # the Keras blog's deep autoencoder 784-128-64-32-64-128-784
     "deep": {"hidden": (128, 64), "encoding_dim": 32},
-    # Hinton & Salakhutdinov's (2006) 784-1000-500-250-30 shape with this project's recipe (2.463 squared error per
-    # MNIST test image after 150 epochs, ~16 s an epoch here; docs/kinds.md): ELU, a linear code, a little weight
-    # decay, Adam with a cosine decay to a quarter of its learning rate, and a moving average of the weights
+    # Hinton & Salakhutdinov's (2006) 784-1000-500-250-30 shape with this project's recipe (docs/kinds.md): ELU, a
+    # linear code, a little weight decay, Adam with a cosine decay to a quarter of its learning rate, and a moving
+    # average of the weights
     "deep-hinton": {"hidden": (1000, 500, 250), "encoding_dim": 30, "activation": "elu", "code_activation": "linear",
                     "optimizer": "adam", "batch_size": 128, "epochs": 150, "weight_decay": 5e-6, "schedule": "cosine",
                     "min_lr": lambda f: _quarter_lr(f) if f["schedule"] == "cosine" else 0.0, "ema": 0.999},

@@ -1,6 +1,6 @@
 """The `aekit` command line: argparse subcommands, each a thin shell over one library function. This module holds
 the entry point, the shared helpers, `train` and `summary`; the subcommands that use a model or a table are in
-`aekit.cli_uses`.
+`aekit.cli.uses`.
 
 Errors that aekit raises on purpose print as one line, ``aekit: error: …``, and exit with code 2.
 """

@@ -265,6 +265,13 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_parser(sub, name: str, help: str, description: str, run_help: str) -> argparse.ArgumentParser:
+    """A command's parser with its one positional argument, RUN."""
+    p = sub.add_parser(name, help=help, description=description)
+    p.add_argument("run", help=run_help)
+    return p
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from aekit.uses.onnx import export
 
@@ -276,10 +283,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def add_export_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("export", help="write the encoder, decoder and full model as ONNX graphs",
-                       description="Export a model to ONNX: encoder.onnx (x → code), decoder.onnx (code → reconstruction) "
-                       "and autoencoder.onnx (x → reconstruction), each with a dynamic batch axis, checked in onnxruntime.")
-    p.add_argument("run", help="run folder or .safetensors file")
+    p = _run_parser(sub, "export", "write the encoder, decoder and full model as ONNX graphs",
+                    "Export a model to ONNX: encoder.onnx (x → code), decoder.onnx (code → reconstruction) and "
+                    "autoencoder.onnx (x → reconstruction), each with a dynamic batch axis, checked in onnxruntime.",
+                    "run folder or .safetensors file")
     p.add_argument("--out", metavar="DIR", help="output folder (default RUN/onnx, or NAME-onnx/ beside a .safetensors file)")
     p.add_argument("--opset", type=int, metavar="N", help="ONNX opset version (default: the exporter's)")
     p.add_argument("--no-verify", action="store_true", help="skip running the graphs in onnxruntime against PyTorch")
@@ -296,10 +303,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def add_report_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("report", help="(re)build a run's self-contained report.html",
-                       description="Write RUN/report.html: config, summary, loss curves, reconstructions, the kind's figures, "
-                       "final figures and time taken, with every image embedded (no network needed).")
-    p.add_argument("run", help="run folder written by `aekit train`")
+    p = _run_parser(sub, "report", "(re)build a run's self-contained report.html",
+                    "Write RUN/report.html: config, summary, loss curves, reconstructions, the kind's figures, final "
+                    "figures and time taken, with every image embedded (no network needed).",
+                    "run folder written by `aekit train`")
     p.add_argument("--out", metavar="FILE", help="where to write the report (default RUN/report.html)")
     p.set_defaults(func=cmd_report)
     return p

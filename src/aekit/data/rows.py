@@ -1,7 +1,7 @@
 """Rows in: arrays, tensors and memory-mapped ``.npy`` files as 2-D float32 rows, checked (NaN/inf, the feature
 count, the [0, 1] range), and read in blocks or batches. A float32 memmap stays one; its rows are read from its
 file with ``pread`` (one call per run of consecutive rows), so neither the file nor its mapping enters the
-process's memory. `aekit.scans` records what a scan of the file already found, so it is read once.
+process's memory. `aekit.data.scans` records what a scan of the file already found, so it is read once.
 """
 
 from __future__ import annotations
@@ -16,7 +16,12 @@ import numpy as np
 import torch
 
 from aekit.config import TrainConfig
-from aekit.data.scans import file_offset, known_range, release_pages, same_file_as_loaded
+from aekit.data.scans import (
+    file_offset,
+    known_range,
+    release_pages,
+    same_file_as_loaded,
+)
 from aekit.errors import DataError
 
 if TYPE_CHECKING:
@@ -189,9 +194,9 @@ SLOW_READ_BYTES = 256 << 20  # a memmap this large, shuffled row by row, gets a 
 
 
 def warn_row_by_row(x: torch.Tensor | np.memmap, cfg: TrainConfig, stacklevel: int = 3) -> None:
-    """Warn when a large memmap is shuffled one row at a time: every row of every batch is then read on its own
-    (~0.72x the in-memory rate measured here), where runs of 64 rows are read with one ``pread`` each (the
-    in-memory rate; runs of 16, ~0.97x; docs/performance.md). Nothing for arrays in memory or small files."""
+    """Warn when a large memmap is shuffled one row at a time: every row of every batch is then read on its own,
+    where runs of 64 rows are read with one ``pread`` each (docs/performance.md has the rates). Nothing for
+    arrays in memory or small files."""
     if isinstance(x, np.memmap) and cfg.shuffle and cfg.shuffle_block == 1 and x.nbytes >= SLOW_READ_BYTES:
         warnings.warn(
             f"training from a {x.nbytes / 2**20:,.0f} MiB memory-mapped file with rows shuffled one by one reads each "

@@ -165,6 +165,41 @@ def loss_curves(history: Mapping[str, Sequence[float]], *, title=None) -> Figure
     return fig
 
 
+def term_panels(runs: Sequence[tuple[str, Mapping[str, Sequence[float]]]], terms: Sequence[str], *, ncols: int,
+                title: str | None = None) -> Figure | None:
+    """One panel per loss term, training solid and validation dashed against epoch, for one run (``name`` "":
+    training C0, validation C1, labelled by key) or several (a colour per run, labelled by run name)."""
+    if not terms:
+        return None
+    ncols = min(ncols, len(terms))
+    nrows = -(-len(terms) // ncols)
+    single = len(runs) == 1
+    size = (4.2, 3.0) if single else (6.0, 3.6)
+    fig = Figure(figsize=(size[0] * ncols, size[1] * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, term in zip(axes, terms):
+        for i, (name, series) in enumerate(runs):
+            for key, style in ((term, "-"), (f"val_{term}", "--")):
+                values = series.get(key)
+                if not values:
+                    continue
+                colour = ("C0" if style == "-" else "C1") if single else f"C{i % 10}"
+                label = key if single else f"{name} {'val' if style == '--' else 'train'}"
+                ax.plot(range(1, len(values) + 1), values, style, color=colour,
+                        marker="." if len(values) < 30 else None, label=label)
+        ax.set_title(term)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8 if single else 7)
+    for ax in axes[len(terms):]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
 def image_grid(images, *, image_shape=(28, 28), ncols=10, titles=None, cmap="gray",
                normalize="each") -> Figure:
     """A grid of images, e.g. each encoder unit's weights or each code unit's decoding.

@@ -162,33 +162,9 @@ def page(title: str, body: str) -> str:
 # --------------------------------------------------------------------------- figures
 def term_curves(series: Mapping[str, Sequence[float]], *, title: str | None = None):
     """One panel per loss term: training solid, validation dashed, against epoch."""
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
+    from aekit.reporting.plots import term_panels
 
-    terms = loss_terms_of(series)
-    if not terms:
-        return None
-    ncols = min(3, len(terms))
-    nrows = -(-len(terms) // ncols)
-    fig = Figure(figsize=(4.2 * ncols, 3.0 * nrows))
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax, term in zip(axes, terms):
-        for key, style in ((term, "-"), (f"val_{term}", "--")):
-            if key in series:
-                values = series[key]
-                ax.plot(range(1, len(values) + 1), values, style, color="C0" if style == "-" else "C1",
-                        marker="." if len(values) < 30 else None, label=key)
-        ax.set_title(term)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
-    for ax in axes[len(terms):]:
-        ax.set_visible(False)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return term_panels([("", series)], loss_terms_of(series), ncols=3, title=title)
 
 
 def code_activation_figure(codes: np.ndarray, rho: float | None = None):
@@ -208,13 +184,6 @@ def code_activation_figure(codes: np.ndarray, rho: float | None = None):
     ax.set_ylabel("mean activation")
     fig.tight_layout()
     return fig
-
-
-def jacobian_norms(model, x: torch.Tensor) -> np.ndarray:
-    """‖∂h/∂x‖_F of the encoder for each row (rows are independent in eval mode)."""
-    model.eval()
-    jac = torch.autograd.functional.jacobian(lambda rows: model.encode(rows).sum(0), x, vectorize=True)
-    return jac.pow(2).sum(dim=(0, 2)).sqrt().detach().numpy()
 
 
 def jacobian_figure(norms: np.ndarray):
@@ -242,7 +211,7 @@ def _eval_rows(config: Mapping[str, Any], x: Any) -> tuple[np.ndarray | None, st
 
 
 def _kind_figures(model, config: Mapping[str, Any], x: np.ndarray, has_reconstructions: bool) -> list[str]:
-    from aekit.objectives import corrupt
+    from aekit.objectives import corrupt, jacobian_norms
     from aekit.reporting.plots import reconstruction_grid
 
     t = config.get("train") or {}

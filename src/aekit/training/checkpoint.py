@@ -17,7 +17,7 @@ In a run folder::
 >>> x = np.random.default_rng(0).random((64, 8), dtype=np.float32)
 >>> folder = pathlib.Path(tempfile.mkdtemp())
 >>> _ = aekit.fit(aekit.Autoencoder(aekit.ModelConfig(input_dim=8, encoding_dim=2)), x, epochs=2, verbose=0,
-...               callbacks=[Checkpoint(folder)])
+...               callbacks=[aekit.Checkpoint(folder)])
 >>> state, meta = load_checkpoint(folder / LAST)
 >>> state.epoch, len(state.history.history["loss"])
 (2, 2)
@@ -54,7 +54,7 @@ BEST = "best.safetensors"
 FORMAT = "aekit-checkpoint"
 FORMAT_VERSION = 1
 
-__all__ = ["Checkpoint", "EarlyStopping", "save_checkpoint", "load_checkpoint", "checkpoint_epoch",
+__all__ = ["save_checkpoint", "load_checkpoint", "checkpoint_epoch",
            "data_fingerprint", "Interrupted", "signals_interrupt", "CHECKPOINT_DIR", "LAST", "BEST"]
 
 

@@ -223,7 +223,12 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
                    tensorboard: bool, verbose: int, callbacks: Sequence[Callback]) -> RunResult:
     """Fit with checkpoints (+ TensorBoard), then write the run's files; the shared tail of `train` and `resume`."""
     from aekit.training.callbacks.stopping import Checkpoint
-    from aekit.training.checkpoint import CHECKPOINT_DIR, LAST, Interrupted, data_fingerprint
+    from aekit.training.checkpoint import (
+        CHECKPOINT_DIR,
+        LAST,
+        Interrupted,
+        data_fingerprint,
+    )
 
     main = distributed.is_main()  # under torchrun only rank 0 checkpoints and writes
     checkpoint = Checkpoint(path / CHECKPOINT_DIR, meta={"data_fingerprint": data_fingerprint(rd.x_train)}) if main else None
@@ -270,7 +275,12 @@ def resume(run: str | os.PathLike, *, epochs: int | None = None, tensorboard: bo
     epochs done) the number of epochs, and is then written to config.json. The result is bitwise the same
     as an uninterrupted run with the same seed on the same machine (same torch, same thread count).
     """
-    from aekit.training.checkpoint import CHECKPOINT_DIR, LAST, data_fingerprint, load_checkpoint
+    from aekit.training.checkpoint import (
+        CHECKPOINT_DIR,
+        LAST,
+        data_fingerprint,
+        load_checkpoint,
+    )
 
     path = Path(run)
     distributed.init()  # under torchrun: every rank reads the run folder (a shared file system across machines)

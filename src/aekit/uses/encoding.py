@@ -2,7 +2,7 @@
 compare with PCA at the same number of dimensions.
 
 >>> import numpy as np, aekit
->>> from aekit.encode import encode
+>>> from aekit import encode
 >>> codes = encode(aekit.Autoencoder(aekit.ModelConfig(input_dim=4, encoding_dim=2)), np.ones((3, 4)))
 >>> codes.shape
 (3, 2)
@@ -28,17 +28,17 @@ def encode(model: Autoencoder | str | os.PathLike, x: Any, *, batch_size: int = 
     """
     model, _ = load_any_model(model)
     model.eval()
+    rows = as_input(model, x, keep_memmap=True, check=False)
     if model.config.code == "categorical":  # a VQ-VAE's code: the codebook index of each code vector
-        rows = batched(lambda xb: model.latent.indices(model.encoder(xb)), as_input(model, x, keep_memmap=True), batch_size)
-        return rows.astype(np.int64)
-    return batched(model.encode, as_input(model, x, keep_memmap=True), batch_size)
+        return batched(lambda xb: model.latent.indices(model.encoder(xb)), rows, batch_size).astype(np.int64)
+    return batched(model.encode, rows, batch_size)
 
 
 def reconstruct(model: Autoencoder | str | os.PathLike, x: Any, *, batch_size: int = 4096) -> np.ndarray:
     """The model's reconstruction of every row of `x`: shape (n, input_dim), float32."""
     model, _ = load_any_model(model)
     model.eval()
-    return batched(model, as_input(model, x, keep_memmap=True), batch_size)
+    return batched(model, as_input(model, x, keep_memmap=True, check=False), batch_size)
 
 
 def code_plot(codes: Any, labels: Any = None, *, method: str = "auto", limit: int | None = 5000, seed: int = 0,

@@ -113,24 +113,28 @@ def image_shape_of(model: Autoencoder, rows: Rows | None = None) -> tuple[int, i
     return (side, side) if side * side == model.config.input_dim and side >= 4 else None
 
 
-def as_input(model: Autoencoder, x: Any, name: str = "input", *, keep_memmap: bool = False) -> torch.Tensor | np.memmap:
+def as_input(model: Autoencoder, x: Any, name: str = "input", *, keep_memmap: bool = False,
+             check: bool = True) -> torch.Tensor | np.memmap:
     """`x` as a float tensor of rows, checked against the model's feature count; with `keep_memmap` a float32
-    memmap stays one (for `batched`, which reads it a batch at a time)."""
+    memmap stays one (for `batched`, which reads it a batch at a time). ``check=False`` leaves the NaN/inf scan
+    to `batched`, which checks each block just before it is used (while it is in cache)."""
     from aekit.data.rows import as_rows, check_features
 
-    t = as_rows(x, name, keep_memmap=keep_memmap)
+    t = as_rows(x, name, keep_memmap=keep_memmap, check=check)
     check_features(model, t, name)
     return t
 
 
-@torch.no_grad()
-def batched(fn, x: torch.Tensor | np.memmap, batch_size: int = 4096) -> np.ndarray:
+@torch.inference_mode()
+def batched(fn, x: torch.Tensor | np.memmap, batch_size: int = 4096, name: str = "input") -> np.ndarray:
     """`fn` applied to `x` in row batches, as one float32 numpy array (a memmap is read a batch at a time, its
-    pages leaving RSS after each)."""
-    from aekit.data.rows import _blocks
+    pages leaving RSS after each). Each block is checked for NaN/inf just before `fn` sees it: a separate pass
+    over the whole array first cost as much as encoding it."""
+    from aekit.data.rows import _blocks, _check_finite
 
     out = None  # filled in place: a list of per-batch results kept the heap from shrinking
     for start, xb in _blocks(x, batch_size):
+        _check_finite(xb, name, start)
         yb = fn(xb).reshape(len(xb), -1)
         if out is None:
             out = np.empty((x.shape[0], yb.shape[1]), dtype=np.float32)
