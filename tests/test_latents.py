@@ -105,7 +105,8 @@ def test_kl_warmup_ramps_the_weight_over_epochs():
             seen.append(state.model.latent.kl_scale)
 
     model = aekit.Autoencoder(ModelConfig(input_dim=16, encoding_dim=2, code="gaussian"))
-    aekit.fit(model, rows(), epochs=3, batch_size=32, kl_warmup=4, likelihood="bernoulli", verbose=0, callbacks=[Watch()])
+    aekit.fit(model, rows(), epochs=3, batch_size=32, kl_warmup=4, likelihood="bernoulli", verbose=0,
+              callbacks=[Watch()])
     assert seen == [0.25, 0.5, 0.75] and model.latent.kl_scale == 1.0 and model.latent.generator is None
     assert kl_scale(TrainConfig(kl_warmup=2), 5) == 1.0
 

@@ -17,8 +17,8 @@ PATHS = ("linear", "spherical")
 def require_generative(model, what: str = "sampling") -> None:
     """Refuse a model without a prior to draw codes from (anything but a Gaussian code), in one line."""
     if not model.config.is_generative:
-        raise ConfigError(f"{what} needs a generative model (a Gaussian code, e.g. --kind vae), but this model's code is "
-                          f"{model.config.code}; train one with `aekit train --kind vae`")
+        raise ConfigError(f"{what} needs a generative model (a Gaussian code, e.g. --kind vae), but this model's "
+                          f"code is {model.config.code}; train one with `aekit train --kind vae`")
 
 
 @torch.no_grad()

@@ -71,9 +71,8 @@ class ModelConfig:
     seed: int = 0  # seed of the weight initialisation (glorot-uniform weights, zero biases, as Keras)
     code: str = "deterministic"  # 'gaussian': a VAE's code (μ, log σ²); 'categorical': a VQ-VAE's codebook
     codebook_size: int = 512  # 'categorical': code vectors in the codebook
-    codebook_dim: int = 0  # 'categorical': length of each code vector (0: the code channels for 'conv', else 1/8 of the code)
-    codebook_decay: float = 0.99  # 'categorical': EMA decay of the codebook updates (0: learned by gradient, a codebook loss)
-    n_labels: int = 0  # > 0: a conditional model, the one-hot label (of n_labels classes) feeds the encoder and decoder
+    codebook_dim: int = 0  # 'categorical': values per code vector (0: a conv code's channels, else 1/8 of the code)
+    codebook_decay: float = 0.99  # 'categorical': EMA decay of the codebook (0: learned by gradient, a codebook loss)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(self.hidden))
@@ -104,10 +103,8 @@ class ModelConfig:
             raise ConfigError(f"seed must be an integer, got {self.seed!r}")
         _choice("code", self.code, CODES)
         _positive_int("codebook_size", self.codebook_size)
-        if isinstance(self.n_labels, bool) or not isinstance(self.n_labels, int) or self.n_labels < 0:
-            raise ConfigError(f"n_labels must be a whole number ≥ 0 (0: not conditional), got {self.n_labels!r}")
         if isinstance(self.codebook_dim, bool) or not isinstance(self.codebook_dim, int) or self.codebook_dim < 0:
-            raise ConfigError(f"codebook_dim must be a whole number ≥ 0 (0: chosen from the code), got {self.codebook_dim!r}")
+            raise ConfigError(f"codebook_dim must be a whole number ≥ 0 (0: from the code), got {self.codebook_dim!r}")
         if not isinstance(self.codebook_decay, (int, float)) or isinstance(self.codebook_decay, bool) \
                 or not 0 <= self.codebook_decay < 1:
             raise ConfigError(f"codebook_decay must lie in [0, 1) (0.99 is usual; 0 learns the codebook by gradient), "
@@ -118,10 +115,9 @@ class ModelConfig:
         if self.code == "categorical" and self.architecture == "conv" and self.codebook_dim:
             h, w = conv_grid(self.image_shape, len(self.hidden) + 1)
             if self.codebook_dim != self.encoding_dim // (h * w):
-                raise ConfigError(f"a conv code is quantised per grid cell, so codebook_dim must be its {self.encoding_dim // (h * w)} "
+                channels = self.encoding_dim // (h * w)
+                raise ConfigError(f"a conv code is quantised per grid cell, so codebook_dim must be its {channels} "
                                   "channels; drop --codebook-dim or change --encoding-dim")
-        if self.n_labels and self.architecture == "conv":
-            raise ConfigError("a conditional model (n_labels > 0) is dense only for now; drop --architecture conv")
 
     @property
     def code_vector_dim(self) -> int:
@@ -169,7 +165,8 @@ class TrainConfig:
     compile: bool = False  # torch.compile the training step: ~10 s once, then faster epochs (one process; needs a C++ compiler)
     precision: str = "float32"  # 'bfloat16': the training step's matrix products in bfloat16 (autocast); weights, losses, validation stay float32
     ema: float = 0.0  # decay of a moving average of the weights (ramped up over the first steps), e.g. 0.999 (0 = off); validation and the final model use it
-    likelihood: str | None = None  # recon as a negative log-likelihood in nats per row: 'bernoulli' ([0,1] data) or 'gaussian' (unit variance)
+    # recon as a negative log-likelihood in nats per row: 'bernoulli' ([0,1] data) or 'gaussian' (unit variance)
+    likelihood: str | None = None
     beta: float = 1.0  # weight of a Gaussian code's KL term (β-VAE: > 1)
     kl_warmup: int = 0  # epochs over which the KL weight ramps linearly from β/N to β (0: off)
     iw_samples: int = 1  # K > 1: train on the importance-weighted bound with K samples (IWAE)
@@ -223,7 +220,7 @@ class TrainConfig:
             raise ConfigError("iw_samples > 1 trains on the importance-weighted bound, which has no KL weight; "
                               "drop --beta and --kl-warmup, or train with --iw-samples 1")
         if self.binarize == "dynamic" and self.likelihood == "gaussian":
-            raise ConfigError("binarised pixels are 0 or 1: use the Bernoulli decoder (--likelihood bernoulli) with --binarize")
+            raise ConfigError("binarised pixels are 0 or 1: use the Bernoulli decoder (--likelihood bernoulli)")
 
     @property
     def learning_rate(self) -> float:

@@ -73,7 +73,7 @@ def latent_terms(model, x_in: torch.Tensor, target: torch.Tensor, cfg: TrainConf
     `loss` of a plain decoder. The terms add up to the loss; the metrics are logged but not trained on."""
     code_kind, lik = model.config.code, decoder_likelihood(model.config, cfg)
     if code_kind != "deterministic" and (cfg.contractive or cfg.kl_beta):
-        raise ConfigError(f"the contractive and KL-sparsity penalties are for a deterministic code, not a {code_kind} one; "
+        raise ConfigError(f"the contractive and KL-sparsity penalties are for a deterministic code, not {code_kind}; "
                           "drop --contractive / --kl-beta")
     latent, metrics = model.latent, {}
     with cast:
@@ -109,7 +109,7 @@ def latent_terms(model, x_in: torch.Tensor, target: torch.Tensor, cfg: TrainConf
 
 
 def kl_scale(cfg: TrainConfig, epoch: int) -> float:
-    """The KL warm-up's factor in epoch `epoch` (0-based): (epoch + 1) / kl_warmup, reaching 1 at the last warm-up epoch."""
+    """The KL warm-up's factor in epoch `epoch` (0-based): (epoch + 1) / kl_warmup, 1 from the last warm-up epoch."""
     return 1.0 if not cfg.kl_warmup else min(1.0, (epoch + 1) / cfg.kl_warmup)
 
 

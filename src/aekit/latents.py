@@ -103,8 +103,10 @@ class VectorQuantizer(DeterministicCode):
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
         self.size, self.dim, self.decay = config.codebook_size, config.code_vector_dim, config.codebook_decay
-        self.conv_grid = conv_grid(config.image_shape, len(config.hidden) + 1) if config.architecture == "conv" else None
-        book = (torch.rand(self.size, self.dim, generator=torch.Generator().manual_seed(config.seed + 1)) * 2 - 1) / self.size
+        conv = config.architecture == "conv"
+        self.conv_grid = conv_grid(config.image_shape, len(config.hidden) + 1) if conv else None
+        gen = torch.Generator().manual_seed(config.seed + 1)
+        book = (torch.rand(self.size, self.dim, generator=gen) * 2 - 1) / self.size
         if self.decay:
             self.register_buffer("codebook", book)
             self.register_buffer("ema_count", torch.ones(self.size))
@@ -241,7 +243,7 @@ def warn_collapse(summary: dict, stacklevel: int = 2) -> None:
     if units and summary["collapsed_units"] > units / 2:
         import warnings
 
-        warnings.warn(f"posterior collapse: {summary['collapsed_units']} of {units} code units carry less than 0.01 nats "
+        warnings.warn(f"posterior collapse: {summary['collapsed_units']} of {units} code units carry under 0.01 nats "
                       f"(active units: {summary['active_units']}); lower --beta, add --kl-warmup, or train longer",
                       PosteriorCollapseWarning, stacklevel=stacklevel)
 
@@ -256,4 +258,5 @@ def make_latent(config: ModelConfig) -> nn.Module:
 
 
 __all__ = ["make_latent", "encoder_config", "DeterministicCode", "GaussianCode", "VectorQuantizer", "gaussian_kl",
-           "log_standard_normal", "log_posterior", "LOG_2PI", "code_summary", "warn_collapse", "PosteriorCollapseWarning"]
+           "log_standard_normal", "log_posterior", "LOG_2PI", "code_summary", "warn_collapse",
+           "PosteriorCollapseWarning"]

@@ -212,7 +212,8 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             given = {k: v for k, v in self.get_params().items() if k in defaults and v != defaults[k]}
             given["hidden"] = tuple(given["hidden"]) if "hidden" in given else None
             given = {k: v for k, v in given.items() if v is not None and (k != "hidden" or v)}
-            return configure(self.kind, **{**given, "input_dim": n_features, "seed": seed, "shuffle": bool(self.shuffle)})
+            given.update(input_dim=n_features, seed=seed, shuffle=bool(self.shuffle))
+            return configure(self.kind, **given)
         model = ModelConfig(
             input_dim=n_features, encoding_dim=self.encoding_dim, hidden=tuple(self.hidden), activation=self.activation,
             code_activation=self.code_activation, output_activation=self.output_activation,

@@ -50,7 +50,8 @@ def add_sample_parser(sub) -> argparse.ArgumentParser:
                        "(.png) or the rows (.npy). With --manifold, the decoded grid of a 2-D code instead.")
     p.add_argument("run", metavar="RUN", help=_RUN_HELP)
     p.add_argument("-n", type=int, default=64, help="rows to draw (default 64)")
-    p.add_argument("-o", "--output", default="samples.png", metavar="FILE", help="samples.png or samples.npy (default samples.png)")
+    p.add_argument("-o", "--output", default="samples.png", metavar="FILE",
+                   help="samples.png or samples.npy (default samples.png)")
     p.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
     p.add_argument("--temperature", type=float, default=1.0, help="spread of the prior's draws (default 1)")
     p.add_argument("--label", type=int, help="draw rows of this label (a conditional run)")
@@ -121,8 +122,9 @@ def add_evaluate_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--nll", action="store_true", help="estimate the negative log-likelihood (the only measure so far)")
     p.add_argument("--samples", type=int, default=5000, metavar="K", help="importance samples per row (default 5000)")
     p.add_argument("--binarize", choices=("none", "fixed"), default="none",
-                   help="fixed: draw each pixel once as Bernoulli of its intensity (seeded), as binarised-MNIST results do")
-    p.add_argument("--likelihood", choices=("bernoulli", "gaussian"), help="the decoder's distribution (default: the run's)")
+                   help="fixed: each pixel drawn once as Bernoulli of its intensity (seeded), as in the literature")
+    p.add_argument("--likelihood", choices=("bernoulli", "gaussian"),
+                   help="the decoder's distribution (default: the run's)")
     p.add_argument("--limit", type=int, metavar="N", help="use only the first N rows")
     p.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's IDX files")
     p.add_argument("--seed", type=int, default=0, help="seed of the samples and the binarisation (default 0)")

@@ -25,7 +25,8 @@ def kl_figure(summary: dict):
     ax.axhline(0.01, color="C3", linestyle="--", label="0.01 nats")
     ax.set_yscale("symlog", linthresh=0.01)
     ax.legend(fontsize=8)
-    ax.set_title(f"KL per code unit: {summary['code_kl']:.2f} nats in all; {summary['active_units']} of {kl.size} units "
+    ax.set_title(f"KL per code unit: {summary['code_kl']:.2f} nats in all; {summary['active_units']} of {kl.size} "
+                 "units "
                  "active (Cov_x E_q[z] > 0.01)")
     ax.set_xlabel("code unit")
     ax.set_ylabel("KL (nats)")
@@ -49,21 +50,24 @@ def usage_figure(summary: dict):
     return fig
 
 
-def generative_figures(model, x: np.ndarray, image_shape: tuple[int, int] | None, seed: int = 0) -> list[tuple[Any, str, str]]:
+def generative_figures(model, x: np.ndarray, image_shape: tuple[int, int] | None,
+                       seed: int = 0) -> list[tuple[Any, str, str]]:
     """The figures of a Gaussian or categorical code on rows `x` (image figures only where `image_shape` is known)."""
     from aekit.reporting.plots import image_grid
 
     xs = torch.as_tensor(np.asarray(x, dtype=np.float32))
     summary = code_summary(model, xs)
     if model.config.code == "categorical":
-        return [(usage_figure(summary), "codebook usage", "Code vectors assigned to each codebook entry on the evaluation rows.")]
+        return [(usage_figure(summary), "codebook usage",
+                 "Code vectors assigned to each codebook entry on the evaluation rows.")]
     out = [(kl_figure(summary), "KL per unit", "Each code unit's KL to the prior on the evaluation rows; units below "
             "0.01 nats carry nothing (posterior collapse).")]
     if image_shape is None:
         return out
 
     def grid(rows, ncols, titles=None):
-        return image_grid(np.clip(rows.numpy(), 0, 1), image_shape=image_shape, ncols=ncols, titles=titles, normalize="none")
+        return image_grid(np.clip(rows.numpy(), 0, 1), image_shape=image_shape, ncols=ncols, titles=titles,
+                          normalize="none")
 
     z = prior_codes(model, 40, generator=torch.Generator().manual_seed(seed))
     out.append((grid(decode_codes(model, z), 10), "samples", "40 draws from the prior N(0, I), decoded."))

@@ -235,7 +235,8 @@ def _kind_figures(model, config: Mapping[str, Any], x: np.ndarray, has_reconstru
     if model.config.code != "deterministic":  # a VAE's KL per unit, samples, traversals; a VQ-VAE's codebook
         from aekit.reporting.generative import generative_figures
 
-        for fig, alt, caption in generative_figures(model, x, tuple(shape[-2:]) if gray else None, int(t.get("seed", 0))):
+        image = tuple(shape[-2:]) if gray else None
+        for fig, alt, caption in generative_figures(model, x, image, int(t.get("seed", 0))):
             out.append(figure_html(figure_uri(fig), alt, caption))
     noise = t.get("noise", "none")
     if noise not in (None, "none") and gray:

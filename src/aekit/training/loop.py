@@ -190,7 +190,8 @@ def fit(
                 state.step += 1
                 loss = terms["loss"].item()
                 if not math.isfinite(loss):
-                    bad = next((k for k, v in terms.items() if k != "loss" and not math.isfinite(float(v.detach()))), "loss")
+                    bad = next((k for k, v in terms.items() if k != "loss" and not math.isfinite(float(v.detach()))),
+                               "loss")
                     raise TrainingError(
                         f"the loss became {loss} at epoch {state.epoch + 1}, step {batch + 1} (term {bad!r}); "
                         f"lower the learning rate (now {state.optimizer.param_groups[0]['lr']:g}) or check the data for extreme values"

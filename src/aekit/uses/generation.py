@@ -50,7 +50,7 @@ def interpolate(model: Autoencoder | str | os.PathLike, a: Any, b: Any, *, steps
     'linear' or 'spherical' (for a VAE's Gaussian code). Works for any autoencoder; a VAE's codes are its means μ."""
     model, _ = load_any_model(model)
     model.eval()
-    ends = _codes_of(model, np.stack([np.asarray(a, dtype=np.float32).reshape(-1), np.asarray(b, dtype=np.float32).reshape(-1)]))
+    ends = _codes_of(model, np.stack([np.asarray(r, dtype=np.float32).reshape(-1) for r in (a, b)]))
     return decode_codes(model, path(ends[0], ends[1], steps, method)).numpy()
 
 

@@ -30,7 +30,7 @@ from aekit.uses.inputs import as_input, load_any_model
 
 @dataclass
 class NLLResult:
-    """The negative log-likelihood estimate in nats per row: its mean over the rows and the standard error of that mean."""
+    """The negative log-likelihood estimate in nats per row: its mean over the rows and that mean's standard error."""
 
     nll: float  # mean over rows of −log p̂(x), nats
     stderr: float  # standard error of the mean (std over rows / √n)
