@@ -193,8 +193,9 @@ def fit(
                     bad = next((k for k, v in terms.items() if k != "loss" and not math.isfinite(float(v.detach()))),
                                "loss")
                     raise TrainingError(
-                        f"the loss became {loss} at epoch {state.epoch + 1}, step {batch + 1} (term {bad!r}); "
+                        f"the loss became {loss} at epoch {state.epoch + 1}, step {batch + 1}; "
                         f"lower the learning rate (now {state.optimizer.param_groups[0]['lr']:g}) or check the data for extreme values"
+                        f" (first non-finite term: {bad!r})"
                     )
                 for k, v in terms.items():
                     sums[k] = sums.get(k, 0.0) + (loss if k == "loss" else v.item()) * idx.numel()
