@@ -42,12 +42,28 @@ def _quarter_lr(f: dict[str, Any]) -> float:
     return TrainConfig(optimizer=f["optimizer"], lr=f["lr"]).learning_rate / 4
 
 
+def conv_stages(image_shape: tuple[int, ...]) -> int:
+    """Conv stages (each halves the image) for an image: until both sides are ≤ 4 pixels, at least 3 (the Keras
+    blog's for 28×28); 64×64 has 4 (→ 4×4), 128×128 has 5."""
+    _, h, w = image_shape
+    n = 0
+    while max(h, w) > 4:
+        h, w, n = -(-h // 2), -(-w // 2), n + 1
+    return max(3, n)
+
+
+def _conv_hidden(f: dict[str, Any]) -> tuple[int, ...]:
+    """The Keras blog's channels (16, 8) before the code; larger images get stages of 32 channels in front."""
+    shape = f["image_shape"] or _square_image(f)
+    return (16, 8) if shape is None else (32,) * (conv_stages(shape) - 3) + (16, 8)
+
+
 def _conv_code(f: dict[str, Any]) -> int:
     shape = f["image_shape"] or _square_image(f)
     if shape is None:  # no image: let ModelConfig say so
         return f["encoding_dim"]
     gh, gw = conv_grid(shape, len(f["hidden"]) + 1)
-    return 8 * gh * gw  # 8 channels, as the Keras blog: 4×4×8 = 128 for MNIST
+    return (8 if shape[0] == 1 else 16) * gh * gw  # 8 channels, as the Keras blog (4×4×8 = 128 for MNIST); colour 16
 
 
 def _conv(f: dict[str, Any]) -> bool:
@@ -93,8 +109,9 @@ KINDS: dict[str, dict[str, Any]] = {
     "deep-hinton": {"hidden": (1000, 500, 250), "encoding_dim": 30, "activation": "elu", "code_activation": "linear",
                     "optimizer": "adam", "batch_size": 128, "epochs": 150, "weight_decay": 5e-6, "schedule": "cosine",
                     "min_lr": lambda f: _quarter_lr(f) if f["schedule"] == "cosine" else 0.0, "ema": 0.999},
-    # the Keras blog's convolutional autoencoder: 16-8-8 channels, a 4×4×8 code for 28×28×1 images
-    "conv": {"architecture": "conv", "hidden": (16, 8), "image_shape": _square_image, "encoding_dim": _conv_code},
+    # the Keras blog's convolutional autoencoder: 16-8-8 channels, a 4×4×8 code for 28×28×1 images; for images over
+    # 32 pixels a stage of 32 channels in front per doubling (64×64: 32-16-8-8, a 4×4 code), 16 code channels for colour
+    "conv": {"architecture": "conv", "image_shape": _square_image, "hidden": _conv_hidden, "encoding_dim": _conv_code},
     # Kingma & Welling's VAE: a Gaussian code, a KL term, a likelihood decoder; loss = −ELBO in nats per row
     "vae": _VAE,
     # Higgins et al.'s β-VAE: the KL term weighted by β = 4

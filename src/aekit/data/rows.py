@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from aekit.config import TrainConfig
+from aekit.data.pixels import PixelRows
 from aekit.data.scans import (
     file_offset,
     known_range,
@@ -37,7 +38,9 @@ def as_rows(x: Any, name: str = "x", *, keep_memmap: bool = False, check: bool =
     `check=False` skips the NaN/inf scan (for callers that check each block as they use it).
     """
     scanned = False
-    if isinstance(x, np.memmap) and x.dtype == np.float32 and x.ndim >= 2 and x.flags.c_contiguous:
+    if isinstance(x, PixelRows):  # uint8 pixels, read as [0, 1] floats: finite by construction
+        t, scanned = (x if keep_memmap else torch.from_numpy(np.asarray(x))), True
+    elif isinstance(x, np.memmap) and x.dtype == np.float32 and x.ndim >= 2 and x.flags.c_contiguous:
         t = x.reshape(x.shape[0], -1)
         scanned = known_range(t) is not None  # load_array already read these bytes and found them finite
         if not keep_memmap:
@@ -91,6 +94,8 @@ def _rows(x: torch.Tensor | np.memmap, idx: torch.Tensor | slice) -> torch.Tenso
     """
     if isinstance(x, torch.Tensor):
         return x[idx] if isinstance(idx, slice) else x.index_select(0, idx)
+    if isinstance(x, PixelRows):
+        return torch.from_numpy(x.read(np.arange(*idx.indices(len(x))) if isinstance(idx, slice) else idx.numpy()))
     rows = np.arange(*idx.indices(x.shape[0])) if isinstance(idx, slice) else idx.numpy()
     read = _read_runs(x, rows) if len(rows) else None
     if read is not None:
@@ -182,7 +187,11 @@ def sort_batches(order: torch.Tensor, batch_size: int) -> torch.Tensor:
 
 def batch_reader(x: torch.Tensor | np.memmap, order: torch.Tensor, batch_size: int):
     """A function `k` -> the tensor of rows ``order[k * batch_size:(k + 1) * batch_size]`` of `x`, `order` sorted
-    within each batch (`sort_batches`): ``index_select`` from a tensor, ``pread``s of runs from a memmap's file."""
+    within each batch (`sort_batches`): ``index_select`` from a tensor, ``pread``s of runs from a memmap's file (or
+    from an image cache's, as floats in [0, 1])."""
+    if isinstance(x, PixelRows):
+        positions = order.numpy()
+        return lambda k: torch.from_numpy(x.read(positions[k * batch_size:(k + 1) * batch_size]))
     if isinstance(x, np.memmap):
         read = _run_reader(x, order.numpy(), batch_size)
         if read is not None:
@@ -218,6 +227,8 @@ def check_features(model: Autoencoder, x: torch.Tensor, name: str = "x") -> None
 def _unit_range(x: torch.Tensor | np.memmap) -> tuple[float, float]:
     """(min, max) of `x`, one pass in blocks; for a memmap whose bytes `load_array` scanned and found within
     [0, 1], that scan's range (it holds every value of `x`), without reading the file again."""
+    if isinstance(x, PixelRows):
+        return 0.0, 1.0  # uint8 / 255: within [0, 1] by construction
     known = known_range(x) if isinstance(x, np.memmap) else None
     if known is not None and 0 <= known[0] and known[1] <= 1:
         return known

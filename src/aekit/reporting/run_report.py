@@ -198,12 +198,13 @@ def _eval_rows(config: Mapping[str, Any], x: Any) -> tuple[np.ndarray | None, st
     """Rows to draw the figures from: `x` if given, else the run's evaluation data loaded again."""
     if x is not None:
         return np.array(x[:_ROWS_FOR_FIGURES], dtype=np.float32), ""  # a copy: a memmap's view is read-only
-    from aekit.data.sources import load_run_data
+    from aekit.data.sources import image_options, load_run_data
 
     d = config.get("data") or {}
     try:
         rd = load_run_data(d.get("dataset") or "mnist", d.get("data"), val_data=d.get("val_data"), data_dir=d.get("data_dir"),
-                           limit=d.get("limit"), val_split=d.get("val_split", 0.1), seed=(config.get("train") or {}).get("seed", 0))
+                           limit=d.get("limit"), val_split=d.get("val_split", 0.1), seed=(config.get("train") or {}).get("seed", 0),
+                           **image_options(d))
     except (AekitError, OSError) as exc:
         return None, f"The run's data could not be loaded again ({exc}), so the figures that need it are left out."
     rows = rd.x_val if rd.x_val is not None else rd.x_train
@@ -216,14 +217,14 @@ def _kind_figures(model, config: Mapping[str, Any], x: np.ndarray, has_reconstru
 
     t = config.get("train") or {}
     shape = (config.get("model") or {}).get("image_shape")
-    gray = shape is not None and len(shape) >= 2 and int(np.prod(shape[:-2])) == 1 and int(np.prod(shape)) == x.shape[1]
+    gray = shape is not None and len(shape) >= 2 and int(np.prod(shape[:-2])) in (1, 3) and int(np.prod(shape)) == x.shape[1]
     xs = torch.as_tensor(x)
     out = []
     model.eval()
     with torch.no_grad():
-        codes = model.encode(xs).numpy()
+        codes = torch.cat([model.encode(xs[i:i + 250]) for i in range(0, len(xs), 250)]).numpy()
         if gray and not has_reconstructions:
-            fig = reconstruction_grid(x[:10], model(xs[:10]).numpy(), image_shape=tuple(shape[-2:]), n=10)
+            fig = reconstruction_grid(x[:10], model(xs[:10]).numpy(), image_shape=tuple(shape), n=10)
             out.append(figure_html(figure_uri(fig), "reconstructions", "Originals (top) and their reconstructions (bottom)."))
     rho = float(t["kl_rho"]) if _number(t.get("kl_beta")) and "kl_rho" in t else None
     out.append(figure_html(figure_uri(code_activation_figure(codes, rho)), "mean code activation",
@@ -244,7 +245,7 @@ def _kind_figures(model, config: Mapping[str, Any], x: np.ndarray, has_reconstru
         noisy = corrupt(xs[:10], noise, float(t.get("noise_level", 0.0)), gen)
         with torch.no_grad():
             recon = model(noisy).numpy()
-        fig = reconstruction_grid(x[:10], recon, noisy=noisy.numpy(), image_shape=tuple(shape[-2:]), n=10)
+        fig = reconstruction_grid(x[:10], recon, noisy=noisy.numpy(), image_shape=tuple(shape), n=10)
         out.append(figure_html(figure_uri(fig), "denoising examples",
                                f"Denoising: {noise} noise at level {_number(t.get('noise_level')):g} (top), "
                                "the reconstruction (middle) and the clean original (bottom)."))
