@@ -24,6 +24,9 @@ MODEL_SCALES = ("none", "standard", "minmax")  # a model's input scaling ('auto'
 # Keras' names, accepted beside aekit's and stored as aekit's (`loss="binary_crossentropy"` is stored as 'bce')
 KERAS_NAMES = {"binary_crossentropy": "bce", "mean_squared_error": "mse", "Adadelta": "adadelta", "Adam": "adam",
                "SGD": "sgd"}
+CODES = ("deterministic", "gaussian", "categorical")  # a plain code, a VAE's Gaussian code, a VQ-VAE's codebook
+LIKELIHOODS = ("bernoulli", "gaussian")  # decoder distributions whose negative log-likelihood is the recon term
+BINARIZE = ("none", "dynamic")
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -71,6 +74,10 @@ class ModelConfig:
     image_shape: tuple[int, ...] | None = None  # (channels, height, width) of image inputs; needed for 'conv'
     seed: int = 0  # seed of the weight initialisation (glorot-uniform weights, zero biases, as Keras)
     scale: str = "none"  # input scaling kept in the model file: 'none', 'standard' (per column) or 'minmax' (to [0, 1])
+    code: str = "deterministic"  # 'gaussian': a VAE's code (μ, log σ²); 'categorical': a VQ-VAE's codebook
+    codebook_size: int = 512  # 'categorical': code vectors in the codebook
+    codebook_dim: int = 0  # 'categorical': values per code vector (0: a conv code's channels, else 1/8 of the code)
+    codebook_decay: float = 0.99  # 'categorical': EMA decay of the codebook (0: learned by gradient, a codebook loss)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(self.hidden))
@@ -103,6 +110,38 @@ class ModelConfig:
             _check_conv_code(self)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+        _choice("code", self.code, CODES)
+        _positive_int("codebook_size", self.codebook_size)
+        if isinstance(self.codebook_dim, bool) or not isinstance(self.codebook_dim, int) or self.codebook_dim < 0:
+            raise ConfigError(f"codebook_dim must be a whole number ≥ 0 (0: from the code), got {self.codebook_dim!r}")
+        if not isinstance(self.codebook_decay, (int, float)) or isinstance(self.codebook_decay, bool) \
+                or not 0 <= self.codebook_decay < 1:
+            raise ConfigError(f"codebook_decay must lie in [0, 1) (0.99 is usual; 0 learns the codebook by gradient), "
+                              f"got {self.codebook_decay!r}")
+        if self.code == "categorical" and self.encoding_dim % self.code_vector_dim:
+            raise ConfigError(f"a categorical code of {self.encoding_dim} values cannot be cut into code vectors of "
+                              f"{self.code_vector_dim}; pass a codebook_dim that divides encoding_dim")
+        if self.code == "categorical" and self.architecture == "conv" and self.codebook_dim:
+            h, w = conv_grid(self.image_shape, len(self.hidden) + 1)
+            if self.codebook_dim != self.encoding_dim // (h * w):
+                channels = self.encoding_dim // (h * w)
+                raise ConfigError(f"a conv code is quantised per grid cell, so codebook_dim must be its {channels} "
+                                  "channels; drop --codebook-dim or change --encoding-dim")
+
+    @property
+    def code_vector_dim(self) -> int:
+        """Values per code vector of a categorical code: `codebook_dim`, else the conv code's channels, else 1/8."""
+        if self.codebook_dim:
+            return self.codebook_dim
+        if self.architecture == "conv":
+            h, w = conv_grid(self.image_shape, len(self.hidden) + 1)
+            return max(1, self.encoding_dim // (h * w))
+        return max(1, self.encoding_dim // 8) if self.encoding_dim % 8 == 0 else self.encoding_dim
+
+    @property
+    def is_generative(self) -> bool:
+        """True for a code with a prior to sample from (a VAE's Gaussian code)."""
+        return self.code == "gaussian"
 
     @property
     def is_overcomplete(self) -> bool:
@@ -135,6 +174,13 @@ class TrainConfig:
     compile: bool = False  # torch.compile the training step: ~10 s once, then faster epochs (one process; needs a C++ compiler)
     precision: str = "float32"  # 'bfloat16': the training step's matrix products in bfloat16 (autocast); weights, losses, validation stay float32
     ema: float = 0.0  # decay of a moving average of the weights (ramped up over the first steps), e.g. 0.999 (0 = off); validation and the final model use it
+    # recon as a negative log-likelihood in nats per row: 'bernoulli' ([0,1] data) or 'gaussian' (unit variance)
+    likelihood: str | None = None
+    beta: float = 1.0  # weight of a Gaussian code's KL term (β-VAE: > 1)
+    kl_warmup: int = 0  # epochs over which the KL weight ramps linearly from β/N to β (0: off)
+    iw_samples: int = 1  # K > 1: train on the importance-weighted bound with K samples (IWAE)
+    binarize: str = "none"  # 'dynamic': each batch's pixels drawn as Bernoulli of their intensity (binarised MNIST)
+    commitment: float = 0.25  # weight of a categorical code's commitment loss (VQ-VAE)
 
     def __post_init__(self) -> None:
         for name in ("loss", "optimizer"):  # Keras' names are stored as aekit's
@@ -175,6 +221,19 @@ class TrainConfig:
             raise ConfigError(f"seed must be an integer, got {self.seed!r}")
         if not isinstance(self.compile, bool):
             raise ConfigError(f"compile must be true or false, got {self.compile!r}")
+        if self.likelihood is not None:
+            _choice("likelihood", self.likelihood, LIKELIHOODS)
+        _choice("binarize", self.binarize, BINARIZE)
+        _non_negative("beta", self.beta)
+        _non_negative("commitment", self.commitment)
+        _positive_int("iw_samples", self.iw_samples)
+        if isinstance(self.kl_warmup, bool) or not isinstance(self.kl_warmup, int) or self.kl_warmup < 0:
+            raise ConfigError(f"kl_warmup must be a whole number of epochs ≥ 0 (0: off), got {self.kl_warmup!r}")
+        if self.iw_samples > 1 and (self.beta != 1 or self.kl_warmup):
+            raise ConfigError("iw_samples > 1 trains on the importance-weighted bound, which has no KL weight; "
+                              "drop --beta and --kl-warmup, or train with --iw-samples 1")
+        if self.binarize == "dynamic" and self.likelihood == "gaussian":
+            raise ConfigError("binarised pixels are 0 or 1: use the Bernoulli decoder (--likelihood bernoulli)")
 
     @property
     def learning_rate(self) -> float:

@@ -66,6 +66,23 @@ def _conv_code(f: dict[str, Any]) -> int:
     return (8 if shape[0] == 1 else 16) * gh * gw  # 8 channels, as the Keras blog (4×4×8 = 128 for MNIST); colour 16
 
 
+def _conv(f: dict[str, Any]) -> bool:
+    return f["architecture"] == "conv"
+
+
+# the generative kinds' shared presets: dense 784-512-256-code or conv 32-64 channels; Adam; a linear code layer
+_LATENT: dict[str, Any] = {
+    "code_activation": "linear", "optimizer": "adam",
+    "hidden": lambda f: (32, 64) if _conv(f) else (512, 256),
+    "image_shape": lambda f: f["image_shape"] or (_square_image(f) if _conv(f) else None),
+}
+# a VAE's decoder: Bernoulli for the 'bce' loss ([0, 1] data), else Gaussian with a linear output
+_VAE: dict[str, Any] = {
+    "code": "gaussian", **_LATENT, "encoding_dim": lambda f: _conv_code(f) if _conv(f) else 32,
+    "likelihood": lambda f: "bernoulli" if f["loss"] == "bce" else "gaussian",
+    "output_activation": lambda f: "sigmoid" if f["likelihood"] == "bernoulli" else "linear",
+}
+
 # kind → {field: value or function of the resolved fields}. Sources of the figures are in docs/kinds.md.
 KINDS: dict[str, dict[str, Any]] = {
     # the Keras tutorial: a code smaller than the input (784 → 32)
@@ -95,6 +112,12 @@ KINDS: dict[str, dict[str, Any]] = {
     # the Keras blog's convolutional autoencoder: 16-8-8 channels, a 4×4×8 code for 28×28×1 images; for images over
     # 32 pixels a stage of 32 channels in front per doubling (64×64: 32-16-8-8, a 4×4 code), 16 code channels for colour
     "conv": {"architecture": "conv", "image_shape": _square_image, "hidden": _conv_hidden, "encoding_dim": _conv_code},
+    # Kingma & Welling's VAE: a Gaussian code, a KL term, a likelihood decoder; loss = −ELBO in nats per row
+    "vae": _VAE,
+    # Higgins et al.'s β-VAE: the KL term weighted by β = 4
+    "beta-vae": {**_VAE, "beta": 4.0},
+    # van den Oord et al.'s VQ-VAE: 512 code vectors (dense: 8 vectors of 8 values; conv: one per grid cell)
+    "vq-vae": {"code": "categorical", **_LATENT, "encoding_dim": lambda f: _conv_code(f) if _conv(f) else 64},
 }
 
 _MODEL_FIELDS = {f.name for f in fields(ModelConfig)}

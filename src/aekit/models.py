@@ -17,6 +17,7 @@ from torch import nn
 
 from aekit.config import ModelConfig, conv_grid
 from aekit.errors import DataError
+from aekit.latents import encoder_config, make_latent
 
 _ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -105,12 +106,16 @@ class Autoencoder(nn.Module):
     def __init__(self, config: ModelConfig | None = None) -> None:
         super().__init__()
         self.config = config = config or ModelConfig()
+        enc = encoder_config(config)  # a Gaussian code's encoder emits μ and log σ²
         if config.architecture == "conv":
             self.encoder, self.decoder = _conv_stacks(config)
+            if enc is not config:
+                self.encoder = _conv_stacks(enc)[0]
         else:
             sizes = [config.input_dim, *config.hidden, config.encoding_dim]
-            self.encoder = _dense_stack(sizes, config.activation, config.code_activation)
+            self.encoder = _dense_stack([*sizes[:-1], enc.encoding_dim], config.activation, enc.code_activation)
             self.decoder = _dense_stack(sizes[::-1], config.activation, config.output_activation)
+        self.latent = make_latent(config)  # the code layer (aekit.latents): plain, Gaussian or a codebook
         keras_init_(self, torch.Generator().manual_seed(config.seed))
         if config.scale != "none":  # NaN until fitted (`set_scaler`; `aekit.fit` fits it from the training rows)
             self.register_buffer("input_offset", torch.full((config.input_dim,), float("nan")))
@@ -142,7 +147,7 @@ class Autoencoder(nn.Module):
 
     def encode_rows(self, x: torch.Tensor) -> torch.Tensor:
         """`encode` of a tensor without the check that the scaler is fitted (for tracing: the ONNX graphs)."""
-        return self.encoder(self.scale_rows(x))
+        return self.latent.code(self.encoder(self.scale_rows(x)))
 
     def decode_rows(self, z: torch.Tensor) -> torch.Tensor:
         """`decode` of a tensor without the check that the scaler is fitted (for tracing: the ONNX graphs)."""
@@ -226,6 +231,7 @@ def summary(model: Autoencoder) -> str:
     x = torch.zeros(1, model.config.input_dim)
     with torch.no_grad():
         for part_name, part in (("encoder", model.encoder), ("decoder", model.decoder)):
+            x = model.latent.code(x) if part_name == "decoder" else x  # a Gaussian code's μ, a codebook's vectors
             for i, layer in enumerate(part):
                 x = layer(x)
                 shape = "(None, " + ", ".join(str(s) for s in x.shape[1:]) + ")"

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aekit.config import TrainConfig
+from aekit.elbo import binarized, latent_terms, uses_latent_terms
 from aekit.errors import ConfigError, DataError
 from aekit.models import Autoencoder
 
@@ -238,9 +239,15 @@ def loss_terms(model: Autoencoder, x_in: torch.Tensor, target: torch.Tensor, cfg
     units (`fit` scales the rows of a model with an input scaler before it corrupts them). With
     ``cfg.precision='bfloat16'`` the model's forward pass runs under bfloat16 autocast; every term is float32.
     """
-    with autocast(cfg.precision, x_in.device.type):
-        code = model.encoder(x_in)
-        terms = {"recon": reconstruction_loss(model, code, target, cfg.loss)}
+    metrics: dict[str, torch.Tensor] = {}
+    if cfg.binarize != "none" or uses_latent_terms(model.config, cfg):  # aekit.elbo: VAE, VQ-VAE, likelihoods
+        x_in, target = binarized(model, x_in, target, cfg)
+        terms, code, metrics = latent_terms(model, x_in, target, cfg, autocast(cfg.precision, x_in.device.type),
+                                            lambda c: reconstruction_loss(model, c, target, cfg.loss))
+    else:
+        with autocast(cfg.precision, x_in.device.type):
+            code = model.latent.code(model.encoder(x_in))
+            terms = {"recon": reconstruction_loss(model, code, target, cfg.loss)}
     code = code.float()
     if cfg.l1:
         terms["l1"] = cfg.l1 * l1_activity(code)
@@ -255,6 +262,7 @@ def loss_terms(model: Autoencoder, x_in: torch.Tensor, target: torch.Tensor, cfg
         if name != "recon":
             total = total + value
     terms["loss"] = total
+    terms.update({k: v.detach() for k, v in metrics.items()})  # logged beside the terms, not part of the loss
     return terms
 
 

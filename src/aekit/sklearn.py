@@ -98,6 +98,12 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         ``aekit train --seed n``.
     verbose : int, default=0
         0 quiet, 1 a progress bar per epoch, 2 a line per epoch.
+    kind : str or None, default=None
+        A kind's presets (``'vae'``, ``'vq-vae'``, …, as ``aekit train --kind``) under the parameters above that
+        differ from the configs' defaults; ``kind='vae'`` with the default ``loss='mse'`` has a Gaussian decoder, and
+        ``transform`` returns the code's means μ.
+    beta : float, default=1.0
+        Weight of a VAE's KL term (a β-VAE above 1).
 
     Attributes
     ----------
@@ -160,6 +166,8 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         shuffle=True,
         random_state=None,
         verbose=0,
+        kind=None,
+        beta=1.0,
     ):
         self.encoding_dim = encoding_dim
         self.hidden = hidden
@@ -189,6 +197,8 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self.shuffle = shuffle
         self.random_state = random_state
         self.verbose = verbose
+        self.kind = kind
+        self.beta = beta
 
     # ------------------------------------------------------------------ configs
     def _seed(self) -> int:
@@ -198,6 +208,17 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         return int(check_random_state(rs).randint(np.iinfo(np.int32).max))
 
     def _configs(self, n_features: int, seed: int) -> tuple[ModelConfig, TrainConfig]:
+        if self.kind is not None:  # the kind's presets, under every parameter that differs from the configs' defaults
+            from dataclasses import fields
+
+            from aekit.kinds import configure
+
+            defaults = {f.name: f.default for c in (ModelConfig, TrainConfig) for f in fields(c)}
+            given = {k: v for k, v in self.get_params().items() if k in defaults and v != defaults[k]}
+            given["hidden"] = tuple(given["hidden"]) if "hidden" in given else None
+            given = {k: v for k, v in given.items() if v is not None and (k != "hidden" or v)}
+            given.update(input_dim=n_features, seed=seed, shuffle=bool(self.shuffle))
+            return configure(self.kind, **given)
         model = ModelConfig(
             input_dim=n_features, encoding_dim=self.encoding_dim, hidden=tuple(self.hidden), activation=self.activation,
             code_activation=self.code_activation, output_activation=self.output_activation,
@@ -208,7 +229,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             shuffle=bool(self.shuffle), seed=seed, weight_decay=self.weight_decay, l1=self.l1, kl_beta=self.kl_beta,
             kl_rho=self.kl_rho, contractive=self.contractive, noise=self.noise, noise_level=self.noise_level,
             ema=self.ema, schedule=self.schedule, min_lr=self.min_lr, compile=self.compile,
-            precision=self.precision,
+            precision=self.precision, beta=self.beta,
         )
         return model, train
 

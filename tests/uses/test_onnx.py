@@ -106,3 +106,14 @@ def test_export_of_a_damaged_file_writes_nothing(tmp_path):
     with pytest.raises(ModelFileError, match="checksum mismatch"):
         aekit.uses.onnx.export(path)
     assert not (tmp_path / "m-onnx").exists()
+
+
+def test_a_vae_exports_its_posterior_mean_and_log_variance(tmp_path):
+    model = Autoencoder(aekit.configure("vae", input_dim=16, hidden=(8,), encoding_dim=3, seed=2)[0]).eval()
+    paths = export_onnx(model, tmp_path)
+    x = np.random.default_rng(0).random((5, 16), dtype=np.float32)
+    with torch.no_grad():
+        mu, logvar = model.latent.stats(model.encoder(torch.from_numpy(x)))
+    got = _run(paths["posterior"], "x", x)
+    assert np.allclose(got, torch.cat([mu, logvar], 1).numpy(), atol=ATOL)
+    assert np.allclose(_run(paths["encoder"], "x", x), mu.numpy(), atol=ATOL)

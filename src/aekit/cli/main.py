@@ -86,6 +86,18 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     k.add_argument("--contractive", type=float, default=0.0, help="weight of the contractive penalty ‖J‖²")
     k.add_argument("--noise", default="none", help="input corruption: none, gaussian, masking, salt_pepper (denoising)")
     k.add_argument("--noise-level", type=float, default=0.0, help="σ for gaussian, fraction for masking / salt_pepper")
+    g = p.add_argument_group("generative kinds (vae, beta-vae, vq-vae)")
+    g.add_argument("--architecture", default="dense", help="dense (default) or conv (e.g. with --kind vae)")
+    g.add_argument("--code", default="deterministic", help="deterministic, gaussian (VAE) or categorical (VQ-VAE)")
+    g.add_argument("--likelihood", help="decoder: bernoulli ([0, 1] data) or gaussian; recon in nats per row")
+    g.add_argument("--beta", type=float, default=1.0, help="weight of the VAE's KL term (β-VAE: > 1; default 1)")
+    g.add_argument("--kl-warmup", type=int, default=0, metavar="N", help="ramp the KL weight up over N epochs")
+    g.add_argument("--iw-samples", type=int, default=1, metavar="K", help="train on the IWAE bound with K samples")
+    g.add_argument("--binarize", default="none", help="dynamic: pixels drawn as Bernoulli of their intensity")
+    g.add_argument("--codebook-size", type=int, default=512, help="VQ-VAE: code vectors in the codebook (default 512)")
+    g.add_argument("--codebook-dim", type=int, default=0, help="VQ-VAE: values per code vector (0: auto)")
+    g.add_argument("--codebook-decay", type=float, default=0.99, help="VQ-VAE: EMA decay of the codebook")
+    g.add_argument("--commitment", type=float, default=0.25, help="VQ-VAE: weight of the commitment loss")
     o = p.add_argument_group("output")
     o.add_argument("--out", metavar="DIR", help="run folder (default runs/<dataset>-<time>)")
     o.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
@@ -213,11 +225,12 @@ def add_summary_parser(sub) -> argparse.ArgumentParser:
 
 def commands() -> list:
     """The ``add_*_parser`` functions, one per subcommand, in the order `aekit --help` lists them."""
-    from aekit.cli import uses  # imported here: it imports this module's helpers
+    from aekit.cli import generative, uses  # imported here: they import this module's helpers
 
     return [add_train_parser, add_summary_parser, uses.add_impute_parser, uses.add_encode_parser, uses.add_features_parser,
-            uses.add_denoise_parser, uses.add_anomaly_parser, uses.add_export_parser, uses.add_report_parser,
-            uses.add_compare_parser]
+            uses.add_denoise_parser, uses.add_anomaly_parser, generative.add_sample_parser,
+            generative.add_interpolate_parser, generative.add_evaluate_parser, uses.add_export_parser,
+            uses.add_report_parser, uses.add_compare_parser]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -270,7 +270,11 @@ def check_ranges(cfg: TrainConfig, x: torch.Tensor, x_name: str, y: torch.Tensor
     scaled = model is not None and model.scaled
     scale = f"pass {option('scale', 'minmax')} (each column to [0, 1])"
     needs = []
-    if cfg.loss == "bce":
+    if cfg.likelihood == "bernoulli" or cfg.binarize != "none":
+        needs.append((y, y_name, "which a Bernoulli decoder cannot model",
+                      f"use the Gaussian decoder: {option('likelihood', 'gaussian')} "
+                      f"{option('output_activation', 'linear')}, or {scale}"))
+    elif cfg.loss == "bce" and cfg.likelihood is None:
         needs.append((y, y_name, "which the 'bce' loss cannot use", f"{scale} or {option('loss', 'mse')}"))
     if cfg.noise in ("gaussian", "salt_pepper"):
         needs.append((x, x_name, f"but {cfg.noise} noise puts the corrupted values in [0, 1]",

@@ -233,6 +233,12 @@ def _kind_figures(model, config: Mapping[str, Any], x: np.ndarray, has_reconstru
         norms = jacobian_norms(model, xs[:_ROWS_FOR_JACOBIAN])
         out.append(figure_html(figure_uri(jacobian_figure(norms)), "Jacobian norm",
                                "Frobenius norm of the encoder's Jacobian at each row (the contractive penalty keeps it small)."))
+    if model.config.code != "deterministic":  # a VAE's KL per unit, samples, traversals; a VQ-VAE's codebook
+        from aekit.reporting.generative import generative_figures
+
+        image = tuple(shape[-2:]) if gray else None
+        for fig, alt, caption in generative_figures(model, x, image, int(t.get("seed", 0))):
+            out.append(figure_html(figure_uri(fig), alt, caption))
     noise = t.get("noise", "none")
     if noise not in (None, "none") and gray:
         gen = torch.Generator().manual_seed(int(t.get("seed", 0)) + 1)

@@ -174,6 +174,10 @@ def fit(
 
         if not any(isinstance(cb, EarlyStopping) for cb in callbacks):
             callbacks.insert(0, EarlyStopping.from_config(cfg))
+    if model.config.code != "deterministic" or cfg.binarize != "none":  # the code's noise and the KL warm-up
+        from aekit.training.callbacks.latent import LatentSchedule
+
+        callbacks.insert(0, LatentSchedule())
     if verbose and par.is_main:
         from aekit.training.callbacks.progress import ProgressBar
 
@@ -216,9 +220,12 @@ def fit(
                 state.step += 1
                 loss = terms["loss"].item()
                 if not math.isfinite(loss):
+                    bad = next((k for k, v in terms.items() if k != "loss" and not math.isfinite(float(v.detach()))),
+                               "loss")
                     raise TrainingError(
                         f"the loss became {loss} at epoch {state.epoch + 1}, step {batch + 1}; "
                         f"lower the learning rate (now {state.optimizer.param_groups[0]['lr']:g}) or check the data for extreme values"
+                        f" (first non-finite term: {bad!r})"
                     )
                 for k, v in terms.items():
                     sums[k] = sums.get(k, 0.0) + (loss if k == "loss" else v.item()) * idx.numel()

@@ -112,6 +112,11 @@ def run_metrics(model: Autoencoder, x: np.ndarray, history: History, train_time:
     )
     if n_jac < min(1000, len(xs)):
         metrics["jacobian_rows"] = n_jac
+    from aekit.latents import code_summary, warn_collapse
+
+    code = code_summary(model, xs)  # a VAE's KL per unit and active units; a VQ-VAE's codebook usage
+    metrics.update({k: v for k, v in code.items() if isinstance(v, (int, float))})
+    warn_collapse(code, stacklevel=4)
     if config is not None and config.noise != "none":
         noisy = corrupt(xs, config.noise, config.noise_level, torch.Generator().manual_seed(config.seed + 1))
         metrics.update(psnr_noisy=psnr(xs, noisy), psnr_denoised=psnr(xs, apply(model, noisy)))

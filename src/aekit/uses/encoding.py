@@ -26,13 +26,17 @@ from aekit.uses.inputs import as_input, batched, load_any_model
 
 
 def encode(model: Autoencoder | str | os.PathLike, x: Any, *, batch_size: int = 4096) -> np.ndarray:
-    """The code of every row of `x`: shape (n, encoding_dim), float32.
+    """The code of every row of `x`: shape (n, encoding_dim), float32 (a VAE: the means μ; a VQ-VAE: the codebook
+    index of each code vector, int64).
 
     `model` is an Autoencoder, a run folder or a .safetensors file.
     """
     model, _ = load_any_model(model)
     model.eval()
-    return batched(model.encode, as_input(model, x, keep_memmap=True, check=False), batch_size)
+    rows = as_input(model, x, keep_memmap=True, check=False)
+    if model.config.code == "categorical":  # a VQ-VAE's code: the codebook index of each code vector
+        return batched(lambda xb: model.latent.indices(model.encoder(xb)), rows, batch_size).astype(np.int64)
+    return batched(model.encode, rows, batch_size)
 
 
 def decode(model: Autoencoder | str | os.PathLike, codes: Any, *, batch_size: int = 4096) -> np.ndarray:
