@@ -146,7 +146,7 @@ def test_recipe_on_a_table_combines_code_distance_and_reconstruction():
     benign, malignant = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
     mean, sd = x[benign[:200]].mean(0), x[benign[:200]].std(0)
     z = ((x - mean) / sd).astype(np.float32)
-    det = fit_detector(z[benign[:200]], seed=1)
+    det = fit_detector(z[benign[:200]], seed=1, epochs=20)
     assert det.model.config.architecture == "dense" and det.score_kind == "combined"
     test = np.r_[benign[200:300], malignant[:20]]
     assert roc_auc(np.r_[np.zeros(100), np.ones(20)], det.score(z[test])) > 0.9
