@@ -284,6 +284,7 @@ def main(argv=None) -> dict:
     p.add_argument("--val-images", type=int, default=100, help="validation images for the references' parameters")
     p.add_argument("--no-bm3d", action="store_true", help="leave BM3D out (it takes most of the references' time)")
     p.add_argument("--no-patches", action="store_true", help="skip the natural photographs")
+    p.add_argument("--no-mnist", action="store_true", help="skip MNIST (the photographs only)")
     p.add_argument("--patches", type=int, default=6000, help="training patches a seed")
     p.add_argument("--patch", type=int, default=32, help="patch side")
     p.add_argument("--patch-epochs", type=int, default=3)
@@ -300,8 +301,9 @@ def main(argv=None) -> dict:
     print(f"MNIST: {args.seeds} seeds; recipe denoising-conv, {args.train} training images, {args.epochs} epochs; "
           f"{args.test_images} test images and {args.val_images} validation images a seed")
     t0 = time.perf_counter()
-    mnist = mnist_part(args, methods)
-    print_table("MNIST test digits: PSNR dB (mean ± sd over seeds) / SSIM", mnist, ["noisy", "aekit", *methods])
+    mnist = None if args.no_mnist else mnist_part(args, methods)
+    if mnist:
+        print_table("MNIST test digits: PSNR dB (mean ± sd over seeds) / SSIM", mnist, ["noisy", "aekit", *methods])
     natural = None
     if not args.no_patches:
         print(f"Natural photographs: train on {args.patches} {args.patch}×{args.patch} patches of {len(TRAIN_PHOTOS)} "
@@ -311,7 +313,8 @@ def main(argv=None) -> dict:
         print_table("Photographs (gaussian σ of 255): PSNR dB / SSIM", natural, ["noisy", "aekit", *methods])
     summary = {"benchmark": "denoise", "cpu": cpu_name(), "seeds": args.seeds, "train_images": args.train,
                "epochs": args.epochs, "test_images_per_seed": args.test_images, "bm3d": has_bm3d, "mnist": mnist,
-               "mnist_aekit_best_on": sum(e["aekit_best"] for e in mnist["rows"].values()), "photographs": natural,
+               "mnist_aekit_best_on": mnist and sum(e["aekit_best"] for e in mnist["rows"].values()),
+               "photographs": natural,
                "patches": {"n": args.patches, "side": args.patch, "epochs": args.patch_epochs, "crop": args.crop},
                "wall_s": round(time.perf_counter() - t0, 1)}
     print(json.dumps(summary, default=str))

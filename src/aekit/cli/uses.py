@@ -206,7 +206,9 @@ def cmd_features(args: argparse.Namespace) -> int:
 def add_denoise_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("denoise", help="denoise images with a denoising run",
                        description="Corrupt clean INPUT rows with the run's own noise (or --noise/--noise-level) and "
-                       "denoise them, reporting PSNR; with --noisy, INPUT is already noisy and is only denoised.")
+                       "denoise them, reporting PSNR; with --noisy, INPUT is already noisy and is only denoised. For "
+                       "images, train RUN with `aekit train --recipe denoise`: one run for gaussian, masking and "
+                       "salt-and-pepper noise (docs/uses.md).")
     _add_input_args(p, labels=False)
     p.add_argument("-o", "--output", required=True, metavar="FILE",
                    help="denoised rows: .npy, .csv or .parquet; for images a folder: the same names and formats")
