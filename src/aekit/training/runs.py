@@ -7,10 +7,10 @@ aekit.checkpoint); `resume` continues a run from its checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io as _io
 import os
-import shutil
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -27,10 +27,12 @@ from aekit.data.sources import RunData, load_run_data
 from aekit.errors import ConfigError, DataError, ModelFileError, TrainingError
 from aekit.io import CONFIG, atomic_write_text, read_json, save_model, write_json
 from aekit.models import Autoencoder
+from aekit.runfolder import LOCK, clear_run_folder, lock_run_folder
 from aekit.training import distributed
 from aekit.training.callbacks.base import Callback, History
 from aekit.training.callbacks.events import TensorBoard
 from aekit.training.loop import fit
+from aekit.training.memory import check_memory, memory_errors
 from aekit.training.optim import check_compile
 
 
@@ -50,7 +52,7 @@ def prepare_out(out: str | os.PathLike, overwrite: bool = False) -> Path:
     if out.exists():
         if not out.is_dir():
             raise ConfigError(f"{out}: exists and is a file; choose another --out folder")
-        if any(out.iterdir()):
+        if any(p.name != LOCK for p in out.iterdir()):  # a lock file alone is no run
             if not overwrite:
                 raise ConfigError(f"{out}: run folder already exists; pass --overwrite to replace it, --resume to continue it, or choose another --out")
             if not (out / CONFIG).is_file():
@@ -167,30 +169,30 @@ def train(
     if model_config.image_shape is None and rd.image_shape is not None:
         model_config = replace(model_config, image_shape=rd.image_shape)
     x_train, x_val = checked_rows(rd, train_config)  # every check before the run folder exists
+    check_memory(model_config, train_config.batch_size)
     path = distributed.on_main(prepare_out, out if out is not None else default_out(rd.name), overwrite)
     seed_globals(train_config.seed)
-    model = Autoencoder(model_config)
+    with memory_errors(model_config, train_config.batch_size):  # beyond check_memory's estimate
+        model = Autoencoder(model_config)
     main = distributed.is_main()
-    if main and path.exists():
-        shutil.rmtree(path)
-    if main:
-        try:
-            path.mkdir(parents=True)
-        except OSError as exc:
-            raise ConfigError(f"{path}: cannot create the run folder ({exc.strerror or exc}); choose another --out folder") from None
-        write_json(path / CONFIG, {
-        "aekit_version": __version__,
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "model": to_dict(model_config),
-        "train": to_dict(train_config),
-        "kind": None if kind is None else str(kind),
-        "data": {"dataset": dataset if data is None else None, "data": _absolute(data), "val_data": _absolute(val_data),
-                 "data_dir": _absolute(data_dir),
-                 "limit": limit, "val_split": val_split, "name": rd.name, "n_train": int(len(rd.x_train)),
-                 "n_val": int(len(rd.x_val)) if rd.x_val is not None else 0},
-        "distributed": {"world_size": distributed.world_size(), "backend": distributed.backend()},
-    })
-    return _fit_and_write(path, model, rd, x_train, x_val, train_config, None, tensorboard, verbose, callbacks)
+    lock = lock_run_folder(path, create=True) if main else None  # one training at a time in a run folder
+    with lock or contextlib.nullcontext():
+        if main:
+            prepare_out(path, overwrite)  # again, with the lock held: another run may have written there meanwhile
+            clear_run_folder(path)
+            write_json(path / CONFIG, {
+                "aekit_version": __version__,
+                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "model": to_dict(model_config),
+                "train": to_dict(train_config),
+                "kind": None if kind is None else str(kind),
+                "data": {"dataset": dataset if data is None else None, "data": _absolute(data),
+                         "val_data": _absolute(val_data), "data_dir": _absolute(data_dir),
+                         "limit": limit, "val_split": val_split, "name": rd.name, "n_train": int(len(rd.x_train)),
+                         "n_val": int(len(rd.x_val)) if rd.x_val is not None else 0},
+                "distributed": {"world_size": distributed.world_size(), "backend": distributed.backend()},
+            })
+        return _fit_and_write(path, model, rd, x_train, x_val, train_config, None, tensorboard, verbose, callbacks)
 
 
 def checked_rows(rd: RunData, train_config: TrainConfig):
@@ -231,8 +233,9 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
     t0 = time.perf_counter()
     done = state.epoch if state is not None else 0
     try:
-        history = fit(model, x_train, None, train_config, validation_data=x_val, callbacks=cbs, verbose=verbose if main else 0,
-                      state=state, check_input=False)  # checked by `checked_rows` before the run folder was made
+        with memory_errors(model.config, train_config.batch_size):
+            history = fit(model, x_train, None, train_config, validation_data=x_val, callbacks=cbs,
+                          verbose=verbose if main else 0, state=state, check_input=False)  # checked by `checked_rows`
     except (TrainingError, DataError, KeyboardInterrupt) as exc:  # DataError: the file changed during training
         kept = checkpoint.saved_epoch if checkpoint is not None and checkpoint.saved_epoch is not None else done
         where = (f"the last complete epoch ({kept}) is kept in {path / CHECKPOINT_DIR / LAST}" if kept
@@ -265,8 +268,6 @@ def resume(run: str | os.PathLike, *, epochs: int | None = None, tensorboard: bo
     epochs done) the number of epochs, and is then written to config.json. The result is bitwise the same
     as an uninterrupted run with the same seed on the same machine (same torch, same thread count).
     """
-    from aekit.training.checkpoint import CHECKPOINT_DIR, LAST, data_fingerprint, load_checkpoint
-
     path = Path(run)
     distributed.init()  # under torchrun: every rank reads the run folder (a shared file system across machines)
     if not path.is_dir():
@@ -274,6 +275,15 @@ def resume(run: str | os.PathLike, *, epochs: int | None = None, tensorboard: bo
     if not (path / CONFIG).is_file():
         raise ModelFileError(f"{path}: has no config.json, so it is not an aekit run folder (or its training never began); "
                              "pass the --out folder of an earlier `aekit train`, or start the run again")
+    lock = lock_run_folder(path) if distributed.is_main() else None  # not while another process trains into it
+    with lock or contextlib.nullcontext():
+        return _resume_locked(path, epochs, tensorboard, verbose, callbacks)
+
+
+def _resume_locked(path: Path, epochs: int | None, tensorboard: bool | None, verbose: int,
+                   callbacks: Sequence[Callback]) -> RunResult:
+    from aekit.training.checkpoint import CHECKPOINT_DIR, LAST, data_fingerprint, load_checkpoint
+
     config = read_json(path / CONFIG)
     try:
         model_config = from_dict(ModelConfig, config["model"])
