@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 demo: $(STAMP)          ## the tutorial: MNIST, 784-32-784, adadelta, 100 epochs -> runs/tutorial
 	$(VENV)/bin/aekit train --out runs/tutorial --overwrite $(ARGS)
-	@echo "aekit is installed in $(VENV)/, not in your shell: run '. $(VENV)/bin/activate' to type the README's aekit commands"
+	@echo "aekit is installed in $(VENV)/, not in your shell: '. $(VENV)/bin/activate' puts it on the PATH"
 
 venv: $(STAMP)          ## only the environment: .venv/ with aekit and the pinned packages (then `. .venv/bin/activate`)
 

@@ -126,7 +126,8 @@ def kinds_table() -> str:
         shown = []
         for key, value in preset.items():
             value = resolved.get(key, value)
-            text = ",".join(map(str, value)) if isinstance(value, tuple) else f"{value:g}" if isinstance(value, float) else value
+            text = (",".join(map(str, value)) if isinstance(value, tuple)
+                    else f"{value:g}" if isinstance(value, float) else value)
             how = _DERIVED.get((name, key))
             shown.append(f"{key.replace('_', '-')} {text}" + (f" (= {how})" if how else ""))
         lines.append(f"{name:<{width}}{DESCRIPTIONS.get(name, '')}".rstrip())
@@ -183,4 +184,5 @@ def warn_identity_risk(model_config: ModelConfig, train_config: TrainConfig, sta
         )
 
 
-__all__ = ["KINDS", "DESCRIPTIONS", "configure", "kind_names", "kinds_table", "identity_risk", "warn_identity_risk", "IdentityWarning", "DEFAULT_NOISE_LEVEL"]
+__all__ = ["KINDS", "DESCRIPTIONS", "configure", "kind_names", "kinds_table", "identity_risk", "warn_identity_risk",
+           "IdentityWarning", "DEFAULT_NOISE_LEVEL"]

@@ -88,7 +88,8 @@ def lock_run_folder(path: str | os.PathLike, *, create: bool = False) -> RunLock
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise ConfigError(f"{path}: cannot create the run folder ({exc.strerror or exc}); choose another --out folder") from None
+            raise ConfigError(f"{path}: cannot create the run folder ({exc.strerror or exc}); "
+                              "choose another --out folder") from None
     fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -96,8 +97,8 @@ def lock_run_folder(path: str | os.PathLike, *, create: bool = False) -> RunLock
         holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
         os.close(fd)
         pid = f" (pid {holder})" if holder.isdigit() else ""
-        raise ConfigError(f"{path}: another aekit process{pid} is training into this run folder; wait for it to finish, "
-                          "or choose another --out") from None
+        raise ConfigError(f"{path}: another aekit process{pid} is training into this run folder; "
+                          "wait for it to finish, or choose another --out") from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
     return RunLock(path, fd)

@@ -133,3 +133,24 @@ def test_a_data_file_cut_short_during_training_keeps_the_finished_epoch(tmp_path
         train(ModelConfig(input_dim=12, encoding_dim=3), TrainConfig(epochs=3, batch_size=32), data=str(path),
               out=tmp_path / "run", tensorboard=False, verbose=0, callbacks=[CutTheFile()])
     assert cut and (tmp_path / "run" / "checkpoint" / "last.safetensors").exists()
+
+
+@pytest.mark.parametrize("config, method", [
+    (ModelConfig(input_dim=64, encoding_dim=4), "exact (closed form), 300 rows"),
+    (ModelConfig(input_dim=64, hidden=(16,), encoding_dim=4), "exact, 300 rows"),
+    (ModelConfig(input_dim=64, architecture="conv", image_shape=(1, 8, 8), hidden=(4,), encoding_dim=8),
+     "Hutchinson estimate, 8 random ±1 projections per row, 256 rows"),
+])
+def test_run_metrics_say_how_the_jacobian_norm_was_found(config, method, rng):
+    import torch
+
+    from aekit import Autoencoder, History
+    from aekit.objectives import jacobian_norm
+    from aekit.training.runs import run_metrics
+
+    model = Autoencoder(config)
+    x = rng.random((300, 64), dtype=np.float32)
+    metrics = run_metrics(model, x, History({"loss": [0.5], "epoch_time": [1.0]}, [1]), 1.0, TrainConfig())
+    assert metrics["jacobian_norm_method"] == method
+    exact = jacobian_norm(model, torch.from_numpy(x[:256 if "Hutchinson" in method else 300]))
+    assert metrics["jacobian_norm"] == pytest.approx(exact, rel=0.03 if "Hutchinson" in method else 1e-5)

@@ -72,7 +72,8 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     k = p.add_argument_group("penalties and corruption (the kinds)")
     k.add_argument("--kind", default="undercomplete", metavar="KIND", type=choice("kind", tuple(KINDS)),
                    help="preset of the options below (explicit flags win): " + ", ".join(KINDS).replace("undercomplete", "undercomplete (default)", 1)
-                   + "; deep-hinton also sets the training (Adam, cosine schedule, ema; docs/kinds.md); `aekit kinds` lists them")
+                   + "; deep-hinton also sets the training (Adam, cosine schedule, ema; docs/kinds.md); "
+                   "`aekit kinds` lists them")
     k.add_argument("--l1", type=float, default=0.0, help="L1 activity penalty on the code (sparse; Keras blog 10e-5)")
     k.add_argument("--kl-beta", type=float, default=0.0, help="weight of the KL sparsity penalty (sparse; UFLDL 3)")
     k.add_argument("--kl-rho", type=float, default=0.05, help="target mean code activation for --kl-beta (UFLDL 0.1)")
@@ -202,7 +203,7 @@ def cmd_kinds(args: argparse.Namespace) -> int:
 
 
 def add_kinds_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("kinds", help="list the kinds of autoencoder (--kind): what each does and the options it presets")
+    p = sub.add_parser("kinds", help="list the kinds of autoencoder (--kind): what each does, the options it presets")
     p.set_defaults(func=cmd_kinds)
     return p
 
@@ -211,7 +212,8 @@ def commands() -> list:
     """The ``add_*_parser`` functions, one per subcommand, in the order `aekit --help` lists them."""
     from aekit.cli import uses  # imported here: it imports this module's helpers
 
-    return [add_train_parser, add_kinds_parser, add_summary_parser, uses.add_impute_parser, uses.add_encode_parser, uses.add_features_parser,
+    return [add_train_parser, add_kinds_parser, add_summary_parser, uses.add_impute_parser, uses.add_encode_parser,
+            uses.add_features_parser,
             uses.add_denoise_parser, uses.add_anomaly_parser, uses.add_export_parser, uses.add_report_parser,
             uses.add_compare_parser]
 

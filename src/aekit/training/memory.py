@@ -63,7 +63,8 @@ def available_bytes(device: str | torch.device = "cpu") -> int | None:
                 found.append(int(line.split()[1]) * 1024)
     except (OSError, ValueError):
         pass
-    for limit, usage in (("memory.max", "memory.current"), ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes")):
+    for limit, usage in (("memory.max", "memory.current"),
+                         ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes")):
         try:  # cgroup v2, then v1: a container's limit may be far below the machine's memory
             cap = Path("/sys/fs/cgroup", limit).read_text().strip()
             if cap.isdigit() and int(cap) < 2**60:
