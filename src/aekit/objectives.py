@@ -27,9 +27,6 @@ from aekit.models import Autoencoder
 def bce_from_logits(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy of sigmoid(logits) against `target`, mean over all values (Keras' BCE), computed
     from the logits (``F.binary_cross_entropy_with_logits``: stable for any logit, no clipping needed).
-
-    A hand-written ``autograd.Function`` with fewer element-wise passes was tried: faster alone, but slower
-    inside a training step (docs/performance.md), so the library's own function is used.
     """
     return F.binary_cross_entropy_with_logits(logits, target)
 
@@ -99,7 +96,9 @@ def batch_mean(code: torch.Tensor) -> torch.Tensor:
 
     if not (code.requires_grad and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
         return code.mean(dim=0)
-    from torch.distributed._functional_collectives import all_reduce  # differentiable: its backward sums the gradients
+    from torch.distributed._functional_collectives import (
+        all_reduce,  # differentiable: its backward sums the gradients
+    )
 
     rows = torch.tensor([float(code.shape[0])], dtype=code.dtype, device=code.device)
     total = all_reduce(torch.cat([code.sum(dim=0), rows]), "sum", dist.group.WORLD)
@@ -168,9 +167,9 @@ def contractive(model: Autoencoder, x: torch.Tensor, code: torch.Tensor | None =
     return contractive_exact(model, x)
 
 
-def jacobian_norm(model: Autoencoder, x: Any, batch_size: int = 256, *, method: str = "exact", projections: int = 8,
-                  seed: int = 0) -> float:
-    """Mean over rows of the encoder's Jacobian Frobenius norm ‖J_f(x)‖_F (a metric, no gradients).
+def jacobian_norms(model: Autoencoder, x: Any, batch_size: int = 256, *, method: str = "exact", projections: int = 8,
+                   seed: int = 0) -> np.ndarray:
+    """The encoder's Jacobian Frobenius norm ‖J_f(x)‖_F at each row of `x` (a metric, no gradients).
 
     ``method="exact"``: the closed form for a one-layer encoder (Linear + sigmoid, tanh, relu or linear), else every
     row's whole Jacobian (torch.func). ``method="hutchinson"``: each row's ‖J‖²_F is estimated as the mean of ‖Jᵀu‖²
@@ -179,19 +178,17 @@ def jacobian_norm(model: Autoencoder, x: Any, batch_size: int = 256, *, method: 
     most √(2 / projections) on one row, which averages out over rows; the square root then errs low by about
     1 / (4 · projections) at most (≤ 3% with 8).
     """
-    from aekit.data.rows import as_rows
-
     if method not in ("exact", "hutchinson"):
         raise ConfigError(f"unknown method {method!r} for jacobian_norm; choose one of: exact, hutchinson")
-    x = as_rows(x, "x")
+    x = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x, dtype=np.float32))
     was_training = model.training
     model.eval()
     closed = closed_form_layer(model.encoder) if method == "exact" else None
     generator = torch.Generator().manual_seed(seed)
-    total = 0.0
+    norms = []
     with torch.no_grad():
         for start in range(0, x.shape[0], batch_size):
-            xb = x[start:start + batch_size]
+            xb = x[start:start + batch_size].float()
             if closed is not None:
                 linear, derivative = closed
                 squared = derivative(model.encode(xb)).pow(2) @ linear.weight.pow(2).sum(dim=1)
@@ -199,9 +196,15 @@ def jacobian_norm(model: Autoencoder, x: Any, batch_size: int = 256, *, method: 
                 squared = _hutchinson(model.encoder, xb, projections, generator)
             else:
                 squared = _batch_jacobian(model.encoder, xb, chunk_size=64).pow(2).sum(dim=(0, 2))
-            total += float(squared.sqrt().sum())
+            norms.append(squared.sqrt())
     model.train(was_training)
-    return total / x.shape[0]
+    return torch.cat(norms).numpy() if norms else np.empty(0, dtype=np.float32)
+
+
+def jacobian_norm(model: Autoencoder, x: Any, batch_size: int = 256, *, method: str = "exact", projections: int = 8,
+                  seed: int = 0) -> float:
+    """Mean over rows of the encoder's Jacobian Frobenius norm ‖J_f(x)‖_F (`jacobian_norms`, its methods)."""
+    return float(jacobian_norms(model, x, batch_size, method=method, projections=projections, seed=seed).mean())
 
 
 def _hutchinson(encoder: nn.Module, x: torch.Tensor, projections: int, generator: torch.Generator) -> torch.Tensor:
