@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterable
+
+
+# Keys of a history that are no loss term: the total and the time
+_NOT_TERMS = {"loss", "epoch_time"}
+
+
+def shown_keys(keys: Iterable[str]) -> list[str]:
+    """The keys of a history (or of one epoch's logs) worth showing, in their order: all of them, except ``recon``
+    and ``val_recon`` when the loss has no other term (``loss`` is then ``recon`` itself, value for value).
+    The progress line and the loss plots both ask this."""
+    keys = [str(k) for k in keys]
+    terms = {k[4:] if k.startswith("val_") else k for k in keys} - _NOT_TERMS
+    if terms == {"recon"}:
+        return [k for k in keys if k not in ("recon", "val_recon")]
+    return keys
 
 
 class History:

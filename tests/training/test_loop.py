@@ -140,6 +140,21 @@ def test_progress_on_a_terminal_draws_a_bar(rng):
     assert text.startswith("Epoch 1/1\n") and "\r" in text and "4/4 [" in text and "val_loss: " in text
 
 
+@pytest.mark.parametrize("l1, shown", [(0.0, "loss: {loss:.4f} - val_loss: {val_loss:.4f}\n"),
+                                       (1e-3, "loss: {loss:.4f} - val_loss: {val_loss:.4f} - recon: {recon:.4f} - l1")])
+def test_the_epoch_line_shows_recon_only_beside_another_term(rng, l1, shown):
+    import io
+
+    from aekit.training.callbacks.progress import ProgressBar
+
+    out = io.StringIO()
+    x = rng.random((64, 6), dtype=np.float32)
+    h = fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x, epochs=1, batch_size=16, verbose=0, l1=l1,
+            validation_data=x[:16], callbacks=[ProgressBar(2, stream=out)]).history
+    assert shown.format(**{k: v[-1] for k, v in h.items()}) in out.getvalue()
+    assert ("recon" in out.getvalue()) == bool(l1) and "recon" in h  # the history keeps it either way
+
+
 def test_tensorboard_event_files_hold_scalars_and_images(tmp_path, mnist_small):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 

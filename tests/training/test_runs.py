@@ -176,3 +176,24 @@ def test_a_raw_table_trains_scaled_and_is_used_in_its_units(tmp_path, name):
     recon = aekit.reconstruct(run.path, raw)  # in the user's units: columns keep their means
     np.testing.assert_allclose(recon.mean(axis=0), raw.mean(axis=0), atol=0.5 * raw.std(axis=0).max())
     np.testing.assert_allclose(aekit.decode(run.path, codes), recon, rtol=1e-5, atol=1e-4 * np.abs(raw).max())
+
+
+@pytest.mark.parametrize("config, method", [
+    (ModelConfig(input_dim=64, encoding_dim=4), "exact (closed form), 300 rows"),
+    (ModelConfig(input_dim=64, hidden=(16,), encoding_dim=4), "exact, 300 rows"),
+    (ModelConfig(input_dim=64, architecture="conv", image_shape=(1, 8, 8), hidden=(4,), encoding_dim=8),
+     "Hutchinson estimate, 8 random ±1 projections per row, 256 rows"),
+])
+def test_run_metrics_say_how_the_jacobian_norm_was_found(config, method, rng):
+    import torch
+
+    from aekit import Autoencoder, History
+    from aekit.objectives import jacobian_norm
+    from aekit.training.runs import run_metrics
+
+    model = Autoencoder(config)
+    x = rng.random((300, 64), dtype=np.float32)
+    metrics = run_metrics(model, x, History({"loss": [0.5], "epoch_time": [1.0]}, [1]), 1.0, TrainConfig())
+    assert metrics["jacobian_norm_method"] == method
+    exact = jacobian_norm(model, torch.from_numpy(x[:256 if "Hutchinson" in method else 300]))
+    assert metrics["jacobian_norm"] == pytest.approx(exact, rel=0.03 if "Hutchinson" in method else 1e-5)

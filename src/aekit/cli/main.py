@@ -12,7 +12,7 @@ import sys
 import warnings
 
 from aekit import __version__
-from aekit.cli.args import _int_list, add_image_options, explicit_args, image_args, mark_defaults
+from aekit.cli.args import Parser, _int_list, add_image_options, choice, explicit_args, image_args, mark_defaults
 from aekit.errors import AekitError, AekitWarning, ConfigError, cli_text
 from aekit.kinds import KINDS
 
@@ -76,9 +76,10 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
                         "validation and the saved model use the average")
     t.add_argument("--quick", action="store_true", help="a first look: 5 epochs on 10,000 images")
     k = p.add_argument_group("penalties and corruption (the kinds)")
-    k.add_argument("--kind", default="undercomplete", metavar="KIND",
+    k.add_argument("--kind", default="undercomplete", metavar="KIND", type=choice("kind", tuple(KINDS)),
                    help="preset of the options below (explicit flags win): " + ", ".join(KINDS).replace("undercomplete", "undercomplete (default)", 1)
-                   + "; deep-hinton also sets the training (Adam, cosine schedule, ema; docs/kinds.md)")
+                   + "; deep-hinton also sets the training (Adam, cosine schedule, ema; docs/kinds.md); "
+                   "`aekit kinds` lists them")
     k.add_argument("--l1", type=float, default=0.0, help="L1 activity penalty on the code (sparse; Keras blog 10e-5)")
     k.add_argument("--kl-beta", type=float, default=0.0, help="weight of the KL sparsity penalty (sparse; UFLDL 3)")
     k.add_argument("--kl-rho", type=float, default=0.05, help="target mean code activation for --kl-beta (UFLDL 0.1)")
@@ -178,19 +179,22 @@ def resume_from_args(args: argparse.Namespace):
 
 def cmd_train(args: argparse.Namespace) -> int:
     from aekit.config import replace
-    from aekit.training.checkpoint import signals_interrupt
-    from aekit.training.runs import train
 
     if args.resume:
+        from aekit.training.checkpoint import signals_interrupt
+
         with signals_interrupt():
             result = resume_from_args(args)
         return _report_run(result)
     if args.quick:
         args.epochs = min(args.epochs or 5, 5)
         args.limit = args.limit or 10000
-    model_cfg, train_cfg = kind_configs_from_args(args)
+    model_cfg, train_cfg = kind_configs_from_args(args)  # a bad option is refused here, before torch loads
     train_cfg = replace(train_cfg, patience=args.patience, min_delta=args.min_delta, restore_best=not args.no_restore_best)
     verbose = 0 if args.quiet else args.verbose
+    from aekit.training.checkpoint import signals_interrupt
+    from aekit.training.runs import train
+
     with signals_interrupt():
         result = train(model_cfg, train_cfg, kind=args.kind, dataset=args.dataset, data=args.data, val_data=args.val_data, data_dir=args.data_dir,
                        limit=args.limit, val_split=args.val_split, out=args.out, overwrite=args.overwrite,
@@ -223,18 +227,31 @@ def add_summary_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
+def cmd_kinds(args: argparse.Namespace) -> int:
+    from aekit.kinds import kinds_table
+
+    print(kinds_table())
+    return 0
+
+
+def add_kinds_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("kinds", help="list the kinds of autoencoder (--kind): what each does, the options it presets")
+    p.set_defaults(func=cmd_kinds)
+    return p
+
+
 def commands() -> list:
     """The ``add_*_parser`` functions, one per subcommand, in the order `aekit --help` lists them."""
     from aekit.cli import generative, uses  # imported here: they import this module's helpers
 
-    return [add_train_parser, add_summary_parser, uses.add_impute_parser, uses.add_encode_parser, uses.add_features_parser,
-            uses.add_denoise_parser, uses.add_anomaly_parser, generative.add_sample_parser,
+    return [add_train_parser, add_kinds_parser, add_summary_parser, uses.add_impute_parser, uses.add_encode_parser,
+            uses.add_features_parser, uses.add_denoise_parser, uses.add_anomaly_parser, generative.add_sample_parser,
             generative.add_interpolate_parser, generative.add_evaluate_parser, uses.add_export_parser,
             uses.add_report_parser, uses.add_compare_parser]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="aekit", description="Train, inspect and use autoencoders.")
+    parser = Parser(prog="aekit", description="Train, inspect and use autoencoders.")
     parser.add_argument("--version", action="version", version=f"aekit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
