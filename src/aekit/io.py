@@ -25,8 +25,12 @@ WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write `data` to `path` through a temporary file in the same folder and an atomic rename."""
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, sync: bool = True) -> Path:
+    """Write `data` to `path` through a temporary file in the same folder and an atomic rename.
+
+    With `sync` (the default) the data reach the disk before the rename; ``sync=False`` leaves that to a later
+    `sync_file` (the rename still makes the file whole or absent for any reader and after any killed process).
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -34,13 +38,25 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                os.fsync(f.fileno())
         os.chmod(tmp, 0o644)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def sync_file(path: str | os.PathLike) -> None:
+    """Flush a written file and its folder's entry for it to the disk (fsync of both)."""
+    path = Path(path)
+    for target, flags in ((path, os.O_RDONLY), (path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))):
+        fd = os.open(target, flags)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
@@ -66,17 +82,22 @@ def save_model(model: Autoencoder, path: str | os.PathLike, extra: dict[str, Any
 
     `path` is a ``.safetensors`` file or a folder (then ``folder/model.safetensors``).
     """
-    from safetensors.torch import save
-
     path = Path(path)
     if path.suffix != ".safetensors":
         path = path / WEIGHTS
+    return atomic_write_bytes(path, model_bytes(model, extra))
+
+
+def model_bytes(model: Autoencoder, extra: dict[str, Any] | None = None) -> bytes:
+    """The bytes of the model file `save_model` writes (so that a caller may write them elsewhere or later)."""
+    from safetensors.torch import save
+
     meta = {"format": "aekit", "aekit_version": __version__, "model_config": json.dumps(to_dict(model.config))}
     if extra:
         meta.update({k: json.dumps(v) for k, v in extra.items()})
     tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
     meta["sha256"] = _digest(tensors, meta["model_config"])
-    return atomic_write_bytes(path, save(tensors, metadata=meta))
+    return save(tensors, metadata=meta)
 
 
 def _digest(tensors: dict[str, torch.Tensor], model_config: str) -> str:

@@ -121,13 +121,13 @@ def test_tensorboard_event_files_hold_scalars_and_images(tmp_path, mnist_small):
     model = Autoencoder(ModelConfig(encoding_dim=8))
     tb = TensorBoard(tmp_path / "tb", images=xt[:10], image_shape=(1, 28, 28))
     h = fit(model, x[:500], epochs=2, batch_size=128, validation_data=xt[:100], callbacks=[tb], verbose=0).history
-    acc = EventAccumulator(str(tmp_path / "tb"), size_guidance={"images": 0, "scalars": 0}).Reload()
-    tags = acc.Tags()
-    assert {"loss", "val_loss", "recon", "val_recon"} <= set(tags["scalars"])
-    assert [e.step for e in acc.Scalars("val_loss")] == [1, 2]
-    assert [e.value for e in acc.Scalars("val_loss")] == pytest.approx(h["val_loss"], rel=1e-6)
-    assert "reconstructions" in tags["images"]
-    img = acc.Images("reconstructions")[-1]
+    train, val = (EventAccumulator(str(tmp_path / "tb" / run), size_guidance={"images": 0, "scalars": 0}).Reload()
+                  for run in ("train", "validation"))
+    assert {"loss", "recon"} <= set(train.Tags()["scalars"]) and {"loss", "recon"} <= set(val.Tags()["scalars"])
+    assert [e.step for e in val.Scalars("loss")] == [1, 2]
+    assert [e.value for e in val.Scalars("loss")] == pytest.approx(h["val_loss"], rel=1e-6)
+    assert "reconstructions" in train.Tags()["images"]
+    img = train.Images("reconstructions")[-1]
     assert img.width > 100 and img.height > 20 and img.encoded_image_string[:4] == b"\x89PNG"
 
 

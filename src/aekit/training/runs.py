@@ -7,6 +7,7 @@ aekit.checkpoint); `resume` continues a run from its checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io as _io
 import os
@@ -234,6 +235,9 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
         history = fit(model, x_train, None, train_config, validation_data=x_val, callbacks=cbs, verbose=verbose if main else 0,
                       state=state, check_input=False)  # checked by `checked_rows` before the run folder was made
     except (TrainingError, DataError, KeyboardInterrupt) as exc:  # DataError: the file changed during training
+        if checkpoint is not None:
+            with contextlib.suppress(OSError):  # the last epoch's files reach the disk before we say what is kept
+                checkpoint.wait()
         kept = checkpoint.saved_epoch if checkpoint is not None and checkpoint.saved_epoch is not None else done
         where = (f"the last complete epoch ({kept}) is kept in {path / CHECKPOINT_DIR / LAST}" if kept
                  else f"no epoch was complete, nothing was kept in {path}")
