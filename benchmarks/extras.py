@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
+import itertools
 import json
 import os
 import statistics
@@ -27,8 +28,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import aekit  # noqa: E402
-from startup import cpu_name  # noqa: E402
+from startup import cpu_name
+
+import aekit
 
 
 class Cycle(aekit.Callback):
@@ -46,7 +48,7 @@ class Cycle(aekit.Callback):
 
     def cycles(self) -> list[float]:
         marks = [*self.starts, self.end]
-        return [b - a for a, b in zip(marks, marks[1:])]
+        return [b - a for a, b in itertools.pairwise(marks)]
 
 
 def main() -> None:

@@ -25,12 +25,12 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(0, str(HERE))
 
-from startup import cpu_name  # noqa: E402
+from startup import cpu_name
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - t0
     if proc.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
@@ -50,11 +50,13 @@ def main() -> None:
     from aekit.data.datasets import find_dataset
 
     folder = find_dataset("mnist")
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(HERE.parent / "src"), os.environ.get("PYTHONPATH")]))}
+    path = os.pathsep.join(filter(None, [str(HERE.parent / "src"), os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path}
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         runs = {"bare": [sys.executable, str(HERE / "_bare_tutorial.py"), str(folder), "--epochs", str(args.epochs)],
-                "aekit": [sys.executable, "-m", "aekit", "train", "--epochs", str(args.epochs), "--out", str(Path(tmp) / "run")]}
+                "aekit": [sys.executable, "-m", "aekit", "train", "--epochs", str(args.epochs),
+                          "--out", str(Path(tmp) / "run")]}
         order = [args.first, "aekit" if args.first == "bare" else "bare"]
         results = {name: timed(runs[name], env) for name in order}
         files = sorted(str(p.relative_to(Path(tmp) / "run")) for p in (Path(tmp) / "run").iterdir())
@@ -62,13 +64,15 @@ def main() -> None:
     print(f"CPU: {cpu_name()}; load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
     print(f"aekit train --epochs {args.epochs} (whole process): {aekit_s:.1f} s, val_loss {last_val_loss(aekit_out)}; "
           f"run folder: {', '.join(files)}")
-    print(f"bare PyTorch script, {args.epochs} epochs (whole process): {bare_s:.1f} s, val_loss {last_val_loss(bare_out)}")
+    print(f"bare PyTorch script, {args.epochs} epochs (whole process): {bare_s:.1f} s, "
+          f"val_loss {last_val_loss(bare_out)}")
     print(f"ratio aekit / bare: {aekit_s / bare_s:.3f} (target 0.8)")
     print(json.dumps({"benchmark": "whole_run", "cpu": cpu_name(), "epochs": args.epochs,
                       "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "aekit_s": round(aekit_s, 2),
                       "bare_s": round(bare_s, 2), "ratio": round(aekit_s / bare_s, 3), "target": 0.8,
                       "aekit_val_loss": last_val_loss(aekit_out), "bare_val_loss": last_val_loss(bare_out),
-                      "load_average_before": round(load_before, 2), "load_average_after": round(os.getloadavg()[0], 2)}))
+                      "load_average_before": round(load_before, 2),
+                      "load_average_after": round(os.getloadavg()[0], 2)}))
 
 
 if __name__ == "__main__":

@@ -299,7 +299,7 @@ class BackgroundWrites:
             try:
                 for path in paths:
                     sync_file(path)
-            except BaseException as exc:  # handed to the training thread by `wait`
+            except BaseException as exc:  # noqa: BLE001  handed to the training thread by `wait`
                 self._error = exc
 
         self._thread = threading.Thread(target=flush, name=self.name, daemon=False)

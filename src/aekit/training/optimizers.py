@@ -14,11 +14,12 @@ Each has ``param_groups`` (a list of dicts with ``"params"`` and ``"lr"``, which
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import torch
 
-__all__ = ["Adadelta", "Adam", "SGD"]
+__all__ = ["SGD", "Adadelta", "Adam"]
 
 
 class _Optimizer:

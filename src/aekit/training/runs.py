@@ -231,8 +231,8 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
         labels = rd.y_val if rd.x_val is not None else rd.y_train
         cbs.append(TensorBoard(str(path / "tb"), images=np.asarray(images[:10]), image_shape=rd.image_shape,
                                embedding=np.asarray(images[:2000]), embedding_labels=None if labels is None else labels[:2000]))
-    if main:  # the end of the run draws with matplotlib: import it while the epochs train (0.3–0.6 s)
-        threading.Thread(target=importlib.import_module, args=("aekit.reporting.plots",), name="aekit-imports").start()
+    if main:
+        cbs.append(_ImportWhileTraining("aekit.reporting.plots"))  # the end of the run draws with matplotlib
     t0 = time.perf_counter()
     done = state.epoch if state is not None else 0
     try:
@@ -263,6 +263,18 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
         report(path, x=eval_x)
     distributed.barrier()  # on every rank, train() returns once the run folder is complete
     return RunResult(path, model, history, metrics)
+
+
+class _ImportWhileTraining(Callback):
+    """Imports a module in a thread once the first epoch is done, so that the end of the run finds it imported."""
+
+    def __init__(self, module: str) -> None:
+        self.module, self.started = module, False
+
+    def on_epoch_end(self, state, logs) -> None:
+        if not self.started:
+            self.started = True
+            threading.Thread(target=importlib.import_module, args=(self.module,), name="aekit-imports").start()
 
 
 def resume(run: str | os.PathLike, *, epochs: int | None = None, tensorboard: bool | None = None, verbose: int = 1,

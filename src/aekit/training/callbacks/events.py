@@ -61,7 +61,7 @@ class TensorBoard(Callback):
                 from torch.utils.tensorboard import SummaryWriter
 
                 self.writers = {run: SummaryWriter(str(Path(self.log_dir) / run), purge_step=purge) for run in RUNS}
-            except BaseException as exc:  # raised in the training thread by `_writers`
+            except BaseException as exc:  # noqa: BLE001  raised in the training thread by `_writers`
                 self._open_error = exc
 
         self._pictured = state.epoch
