@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from aekit import TrainConfig, train
+from aekit import ConfigError, TrainConfig, train
+from aekit.errors import cli_text, option
 from aekit.data.arrays import write_idx
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -153,8 +154,9 @@ ROWS = {
                            "column 'b' is not numeric (row 2: 'n/a')"),
     "NaN in training data": (lambda t, r: ["train", "--data", npy(t, [[0.1, np.nan], [0.2, 0.3]])], "missing value (NaN) at [0, 1]"),
     "inf in training data": (lambda t, r: ["train", "--data", text(t, "i.csv", "0.1,0.2\n0.3,inf\n")], "infinite value in column 2, row 2"),
-    "values outside [0, 1] with BCE": (lambda t, r: ["train", "--data", npy(t, [[0.1, 3.0], [0.2, 0.3]])],
-                                       "outside [0, 1] (min 0.1, max 3), which the 'bce' loss cannot use; scale the data"),
+    "values outside [0, 1] with BCE": (
+        lambda t, r: ["train", "--data", npy(t, [[0.1, 3.0], [0.2, 0.3]]), "--loss", "bce"],
+        "outside [0, 1] (min 0.1, max 3), which the 'bce' loss cannot use; pass --scale minmax"),
     "validation data outside [0, 1] with BCE": (lambda t, r: ["train", "--data", npy(t, [[0.1, 0.2], [0.3, 0.4]]),
                                                           "--val-data", text(t, "v.csv", "0.1,2.5\n0.3,0.4\n")],
                                                 "the validation data has values outside [0, 1] (min 0.1, max 2.5)"),
@@ -163,7 +165,10 @@ ROWS = {
                                            "the validation data has 1 feature but the training data has 2"),
     "gaussian noise on data outside [0, 1]": (lambda t, r: ["train", "--data", npy(t, [[-1.5, 0.2], [0.4, 2.0]]), "--loss", "mse",
                                                             "--noise", "gaussian", "--noise-level", 0.3],
-                                              "(min -1.5, max 2), but gaussian noise puts the corrupted values in [0, 1]; scale"),
+        "standard-scaled, has values outside [0, 1] (min -1, max 1), but gaussian noise puts the corrupted "
+        "values in [0, 1]; pass --scale minmax (each column to [0, 1]) or --noise masking"),
+    "unknown scale": (lambda t, r: ["train", "--data", npy(t, [[0.1, 3.0], [0.2, 0.3]]), "--scale", "zscore"],
+                      "unknown scale 'zscore'; choose one of: auto, standard, minmax, none"),
     "wrong number of features for a trained model": (lambda t, r: ["train", "--resume", other_features(t, r)],
                                                      "has 5 features but the model expects 6"),
     "wrong number of features for a trained model (encode)": (
@@ -242,3 +247,15 @@ def test_the_docs_table_lists_every_row():
     doc = (Path(__file__).resolve().parents[1] / "docs" / "reliability.md").read_text()
     for row in ROWS:
         assert f"| {row} |" in doc, row
+
+
+@pytest.mark.parametrize("name, value, api, cli", [("loss", "mse", 'loss="mse"', "--loss mse"),
+                                                   ("shuffle_block", 64, "shuffle_block=64", "--shuffle-block 64"),
+                                                   ("overwrite", True, "overwrite=True", "--overwrite"),
+                                                   ("restore_best", False, "restore_best=False", "--no-restore-best"),
+                                                   ("validation_split", 0.1, "validation_split=0.1", "--val-split 0.1"),
+                                                   ("min_lr", None, "min_lr", "--min-lr")])
+def test_errors_name_the_python_argument_and_the_cli_the_flag(name, value, api, cli):
+    exc = ConfigError(f"bad; pass {option(name, value)}")
+    assert str(exc) == f"bad; pass {api}"  # what a library caller reads
+    assert cli_text(exc) == f"bad; pass {cli}"  # what `aekit` prints

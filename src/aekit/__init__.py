@@ -22,14 +22,15 @@ _HOME = {  # each public name -> the module that defines it
     "load_model": "io", "save_model": "io",
     "KINDS": "kinds", "configure": "kinds",
     "jacobian_norm": "objectives", "psnr": "objectives",
-    "load_dataset": "data.datasets", "load_array": "data.arrays", "read_idx": "data.idx",
+    "load_dataset": "data.datasets", "load_array": "data.arrays", "read_idx": "data.idx", "load_images": "data.images",
     "Callback": "training.callbacks.base", "ProgressBar": "training.callbacks.progress",
     "TensorBoard": "training.callbacks.events", "Checkpoint": "training.callbacks.stopping",
     "EarlyStopping": "training.callbacks.stopping",
     "evaluate": "training.loop", "fit": "training.loop", "load_checkpoint": "training.checkpoint",
     "train": "training.runs", "resume": "training.runs",
     "report": "reporting.run_report", "compare": "reporting.comparison",
-    "encode": "uses.encoding", "features": "uses.units", "denoise": "uses.denoising", "anomaly": "uses.anomalies",
+    "encode": "uses.encoding", "decode": "uses.encoding", "reconstruct": "uses.encoding",
+    "features": "uses.units", "denoise": "uses.denoising", "anomaly": "uses.anomalies",
     "export_onnx": "uses.onnx", "impute": "uses.imputation", "read_ratings": "uses.imputation",
 }
 _ALIASES = {"load": "load_model"}

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
-from aekit.errors import ConfigError
+from aekit.errors import ConfigError, option
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "linear", "elu", "leaky_relu", "gelu")
 LOSSES = ("bce", "mse")
@@ -20,6 +20,10 @@ NOISES = ("none", "gaussian", "masking", "salt_pepper")
 SCHEDULES = ("constant", "onecycle", "cosine")
 ARCHITECTURES = ("dense", "conv")
 PRECISIONS = ("float32", "bfloat16")
+MODEL_SCALES = ("none", "standard", "minmax")  # a model's input scaling ('auto' is decided from the data by train)
+# Keras' names, accepted beside aekit's and stored as aekit's (`loss="binary_crossentropy"` is stored as 'bce')
+KERAS_NAMES = {"binary_crossentropy": "bce", "mean_squared_error": "mse", "Adadelta": "adadelta", "Adam": "adam",
+               "SGD": "sgd"}
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -66,6 +70,7 @@ class ModelConfig:
     architecture: str = "dense"  # 'dense' (Linear layers) or 'conv' (Conv2d encoder, upsampling decoder)
     image_shape: tuple[int, ...] | None = None  # (channels, height, width) of image inputs; needed for 'conv'
     seed: int = 0  # seed of the weight initialisation (glorot-uniform weights, zero biases, as Keras)
+    scale: str = "none"  # input scaling kept in the model file: 'none', 'standard' (per column) or 'minmax' (to [0, 1])
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(self.hidden))
@@ -78,6 +83,10 @@ class ModelConfig:
         for name in ("activation", "code_activation", "output_activation"):
             _choice(name, getattr(self, name), ACTIVATIONS)
         _choice("architecture", self.architecture, ARCHITECTURES)
+        if self.scale == "auto":
+            raise ConfigError("scale 'auto' is decided from the data by aekit.train (or `aekit train --scale auto`); "
+                              "a model stores the outcome: none, standard or minmax")
+        _choice("scale", self.scale, MODEL_SCALES)
         if self.image_shape is not None:
             if len(self.image_shape) != 3 or any(
                 isinstance(s, bool) or not isinstance(s, int) or s <= 0 for s in self.image_shape
@@ -128,6 +137,10 @@ class TrainConfig:
     ema: float = 0.0  # decay of a moving average of the weights (ramped up over the first steps), e.g. 0.999 (0 = off); validation and the final model use it
 
     def __post_init__(self) -> None:
+        for name in ("loss", "optimizer"):  # Keras' names are stored as aekit's
+            value = getattr(self, name)
+            if isinstance(value, str) and value in KERAS_NAMES:
+                object.__setattr__(self, name, KERAS_NAMES[value])
         _positive_int("epochs", self.epochs)
         _positive_int("batch_size", self.batch_size)
         _positive_int("shuffle_block", self.shuffle_block)
@@ -144,10 +157,10 @@ class TrainConfig:
             _non_negative(name, getattr(self, name))
         if self.min_lr and self.schedule != "cosine":
             raise ConfigError(f"min_lr is where the 'cosine' schedule ends, but the schedule is {self.schedule!r}; "
-                              "pass --schedule cosine or drop --min-lr")
+                              f"pass {option('schedule', 'cosine')} or drop {option('min_lr')}")
         if self.min_lr and self.min_lr >= self.learning_rate:
             raise ConfigError(f"min_lr {self.min_lr:g} must be below the learning rate {self.learning_rate:g} where the "
-                              "cosine schedule starts; pass a smaller --min-lr")
+                              f"cosine schedule starts; pass a smaller {option('min_lr')}")
         if isinstance(self.ema, bool) or not isinstance(self.ema, (int, float)) or not 0 <= self.ema < 1:
             raise ConfigError(f"ema is the decay of the weights' moving average and must lie in [0, 1) (e.g. 0.999; 0 turns it off), got {self.ema!r}")
         if not 0 < self.kl_rho < 1:
@@ -209,4 +222,5 @@ def replace(config, **changes):
     return dataclasses.replace(config, **changes)
 
 
-__all__ = ["ModelConfig", "TrainConfig", "recipe", "RECIPES", "to_dict", "from_dict", "replace", "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "NOISES", "PRECISIONS"]
+__all__ = ["ModelConfig", "TrainConfig", "recipe", "RECIPES", "to_dict", "from_dict", "replace", "ACTIVATIONS",
+           "LOSSES", "OPTIMIZERS", "NOISES", "PRECISIONS", "MODEL_SCALES", "KERAS_NAMES"]

@@ -27,9 +27,6 @@ from aekit.models import Autoencoder
 def bce_from_logits(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy of sigmoid(logits) against `target`, mean over all values (Keras' BCE), computed
     from the logits (``F.binary_cross_entropy_with_logits``: stable for any logit, no clipping needed).
-
-    A hand-written ``autograd.Function`` with fewer element-wise passes was tried: faster alone, but slower
-    inside a training step (docs/performance.md), so the library's own function is used.
     """
     return F.binary_cross_entropy_with_logits(logits, target)
 
@@ -46,13 +43,14 @@ def mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def reconstruction_loss(model: Autoencoder, code: torch.Tensor, target: torch.Tensor, loss: str) -> torch.Tensor:
-    """The reconstruction term; BCE goes through the logits when the output is a sigmoid. The loss itself is
-    computed in float32 also when the decoder ran in bfloat16 (``.float()`` is free on a float32 tensor)."""
+    """The reconstruction term, in the network's (scaled) units; BCE goes through the logits when the output is a
+    sigmoid. The loss itself is computed in float32 also when the decoder ran in bfloat16 (``.float()`` is free on
+    a float32 tensor)."""
     if loss == "bce":
         if model.config.output_activation == "sigmoid":
             return bce_from_logits(model.decode_logits(code).float(), target)
-        return bce(model.decode(code).float(), target)
-    return mse(model.decode(code).float(), target)
+        return bce(model.decoder(code).float(), target)
+    return mse(model.decoder(code).float(), target)
 
 
 # --------------------------------------------------------------------------- precision
@@ -99,7 +97,9 @@ def batch_mean(code: torch.Tensor) -> torch.Tensor:
 
     if not (code.requires_grad and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
         return code.mean(dim=0)
-    from torch.distributed._functional_collectives import all_reduce  # differentiable: its backward sums the gradients
+    from torch.distributed._functional_collectives import (
+        all_reduce,  # differentiable: its backward sums the gradients
+    )
 
     rows = torch.tensor([float(code.shape[0])], dtype=code.dtype, device=code.device)
     total = all_reduce(torch.cat([code.sum(dim=0), rows]), "sum", dist.group.WORLD)
@@ -134,14 +134,14 @@ def contractive_closed_form(model: Autoencoder, x: torch.Tensor, code: torch.Ten
     """Mean over the batch of ‖J_f(x)‖²_F = Σ_i (h_i(1 − h_i))² Σ_j W_ij² for a sigmoid layer (Rifai et al. 2011).
 
     The same sum with the activation's own derivative for tanh, relu and linear layers. `code` may be passed
-    when already computed (it must be ``model.encode(x)``).
+    when already computed (it must be ``model.encoder(x)``; `x` in the network's units).
     """
     found = closed_form_layer(model.encoder)
     if found is None:
         raise ConfigError("the closed-form contractive penalty needs an encoder of one Linear layer and an elementwise "
                           "activation; use contractive_exact for this encoder")
     linear, derivative = found
-    h = model.encode(x) if code is None else code
+    h = model.encoder(x) if code is None else code
     return (derivative(h).pow(2) @ linear.weight.pow(2).sum(dim=1)).mean()
 
 
@@ -168,26 +168,31 @@ def contractive(model: Autoencoder, x: torch.Tensor, code: torch.Tensor | None =
     return contractive_exact(model, x)
 
 
-def jacobian_norm(model: Autoencoder, x: Any, batch_size: int = 256) -> float:
-    """Mean over rows of the encoder's Jacobian Frobenius norm ‖J_f(x)‖_F (exact; a metric, no gradients)."""
-    from aekit.data.rows import as_rows
-
-    x = as_rows(x, "x")
+def jacobian_norms(model: Autoencoder, x: Any, batch_size: int = 256) -> np.ndarray:
+    """The encoder's Jacobian Frobenius norm ‖J_f(x)‖_F at each row of `x` (exact; a metric, no gradients), taken
+    with respect to the rows the network sees (scaled, for a model with an input scaler)."""
+    x = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x, dtype=np.float32))
+    x = model.scale_rows(x.float())
     was_training = model.training
     model.eval()
-    total = 0.0
+    norms = []
     found = closed_form_layer(model.encoder)  # one layer: the closed form, exact and without torch.func
     with torch.no_grad():
         for start in range(0, x.shape[0], batch_size):
-            rows = x[start:start + batch_size]
+            rows = x[start:start + batch_size].float()
             if found is not None:
                 linear, derivative = found
-                squares = derivative(model.encode(rows)).pow(2) @ linear.weight.pow(2).sum(dim=1)
+                squares = derivative(model.encoder(rows)).pow(2) @ linear.weight.pow(2).sum(dim=1)
             else:
                 squares = _batch_jacobian(model.encoder, rows, chunk_size=64).pow(2).sum(dim=(0, 2))
-            total += float(squares.sqrt().sum())
+            norms.append(squares.sqrt())
     model.train(was_training)
-    return total / x.shape[0]
+    return torch.cat(norms).numpy() if norms else np.empty(0, dtype=np.float32)
+
+
+def jacobian_norm(model: Autoencoder, x: Any, batch_size: int = 256) -> float:
+    """Mean over rows of the encoder's Jacobian Frobenius norm ‖J_f(x)‖_F (exact; a metric, no gradients)."""
+    return float(jacobian_norms(model, x, batch_size).mean())
 
 
 # --------------------------------------------------------------------------- image quality
@@ -235,11 +240,12 @@ def corrupt(x: torch.Tensor, noise: str, level: float, generator: torch.Generato
 def loss_terms(model: Autoencoder, x_in: torch.Tensor, target: torch.Tensor, cfg: TrainConfig) -> dict[str, torch.Tensor]:
     """Every loss term of one batch by name, and their sum as ``loss``.
 
-    `x_in` is what the encoder sees (corrupted for a denoising run), `target` the clean rows. With
+    `x_in` is what the encoder sees (corrupted for a denoising run), `target` the clean rows, both in the network's
+    units (`fit` scales the rows of a model with an input scaler before it corrupts them). With
     ``cfg.precision='bfloat16'`` the model's forward pass runs under bfloat16 autocast; every term is float32.
     """
     with autocast(cfg.precision, x_in.device.type):
-        code = model.encode(x_in)
+        code = model.encoder(x_in)
         terms = {"recon": reconstruction_loss(model, code, target, cfg.loss)}
     code = code.float()
     if cfg.l1:

@@ -11,7 +11,11 @@ import numbers
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, ClassNamePrefixFeaturesOutMixin, TransformerMixin
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+)
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
@@ -49,6 +53,9 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         The network's architecture, as ``aekit train --architecture``.
     image_shape : tuple of int or None, default=None
         (channels, height, width) of image rows, for image architectures.
+    scale : {'none', 'standard', 'minmax'}, default='none'
+        Input scaling kept in the model (``aekit.scaling``): fitted on ``X`` in ``fit``; ``transform`` takes and
+        ``inverse_transform`` returns rows in ``X``'s units. 'none' leaves the scaling to a scaler in front.
     epochs : int, default=100
         Passes over the training data.
     batch_size : int, default=256
@@ -132,6 +139,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         output_activation="linear",
         architecture="dense",
         image_shape=None,
+        scale="none",
         epochs=100,
         batch_size=256,
         optimizer="adam",
@@ -160,6 +168,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self.output_activation = output_activation
         self.architecture = architecture
         self.image_shape = image_shape
+        self.scale = scale
         self.epochs = epochs
         self.batch_size = batch_size
         self.optimizer = optimizer
@@ -192,7 +201,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         model = ModelConfig(
             input_dim=n_features, encoding_dim=self.encoding_dim, hidden=tuple(self.hidden), activation=self.activation,
             code_activation=self.code_activation, output_activation=self.output_activation,
-            architecture=self.architecture, image_shape=self.image_shape, seed=seed,
+            architecture=self.architecture, image_shape=self.image_shape, seed=seed, scale=self.scale,
         )
         train = TrainConfig(
             epochs=self.epochs, batch_size=self.batch_size, optimizer=self.optimizer, lr=self.lr, loss=self.loss,
@@ -218,12 +227,13 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         """
         X = validate_data(self, X, dtype=_FLOATS)
         model_config, train_config = self._configs(X.shape[1], self._seed())
-        if train_config.loss == "bce" and (X.min() < 0 or X.max() > 1):
+        outside = model_config.scale == "standard" or (model_config.scale == "none" and (X.min() < 0 or X.max() > 1))
+        if train_config.loss == "bce" and outside:
             raise ConfigError(
                 f"loss='bce' needs data in [0, 1] but X spans [{X.min():.4g}, {X.max():.4g}]; "
-                "pass loss='mse' or put a MinMaxScaler in front"
+                "pass loss='mse', scale='minmax' or put a MinMaxScaler in front"
             )
-        if train_config.noise in ("gaussian", "salt_pepper") and (X.min() < 0 or X.max() > 1):
+        if train_config.noise in ("gaussian", "salt_pepper") and outside:
             raise ConfigError(
                 f"noise={train_config.noise!r} corrupts toward [0, 1] (noisy values are clipped to [0, 1], as in the Keras "
                 f"tutorial) but X spans [{X.min():.4g}, {X.max():.4g}]; put a MinMaxScaler in front or use noise='masking'"

@@ -76,12 +76,38 @@ def test_nan_loss_stops_with_epoch_and_step_named(rng):
 @pytest.mark.parametrize("bad, words", [
     (np.full((4, 784), np.nan, dtype=np.float32), "NaN or inf"),
     (np.ones((4, 783), dtype=np.float32), "783 features but the model expects 784"),
-    (np.full((4, 784), 2.0, dtype=np.float32), r"outside \[0, 1\].*--loss mse"),
+    (np.full((4, 784), 2.0, dtype=np.float32), r"outside \[0, 1\].*loss=\"mse\""),
     (np.zeros((0, 784), dtype=np.float32), "no rows"),
 ])
 def test_bad_training_data_is_refused(bad, words):
     with pytest.raises(DataError, match=words):
         fit(Autoencoder(), bad, epochs=1, verbose=0)
+
+
+def test_validation_split_holds_out_the_last_rows_before_shuffling(rng):
+    x = rng.random((40, 6), dtype=np.float32)
+    split = fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x, epochs=2, batch_size=8, validation_split=0.25,
+                verbose=0)
+    given = fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x[:30], epochs=2, batch_size=8,
+                validation_data=(x[30:], x[30:]), verbose=0)
+    assert split.history["val_loss"] == given.history["val_loss"] and split.history["loss"] == given.history["loss"]
+
+
+@pytest.mark.parametrize("kwargs, words", [({"validation_split": 0.2, "validation_data": np.zeros((2, 6))},
+                                            "pass validation_data or validation_split, not both"),
+                                           ({"validation_split": 1.5}, r"validation_split must lie in \[0, 1\)")])
+def test_validation_split_errors_name_the_argument(rng, kwargs, words):
+    with pytest.raises(aekit.ConfigError, match=words):
+        fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), rng.random((10, 6)), epochs=1, verbose=0, **kwargs)
+
+
+def test_fit_fits_an_unfitted_scaler_on_the_training_rows(rng):
+    x = (rng.normal(size=(64, 3)) * [1.0, 100.0, 0.0] + [5.0, -300.0, 7.0]).astype(np.float32)  # a constant column
+    model = Autoencoder(ModelConfig(input_dim=3, encoding_dim=2, scale="standard", output_activation="linear"))
+    fit(model, x, loss="mse", epochs=1, batch_size=16, validation_split=0.25, verbose=0)
+    np.testing.assert_allclose(model.input_offset.numpy(), x[:48].mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(model.input_scale.numpy(), np.where(x[:48].std(axis=0) > 0, x[:48].std(axis=0), 1.0),
+                               rtol=1e-4)
 
 
 def test_progress_output_is_keras_like(rng, capsys):
@@ -272,24 +298,20 @@ def test_min_lr_needs_the_cosine_schedule_and_a_smaller_value(fields, message):
         aekit.TrainConfig(optimizer="adam", **fields)
 
 
-def test_encode_array_matches_the_encoder(mnist_small):
-    from aekit.training.loop import encode_array
-
+def test_encode_matches_the_encoder(mnist_small):
     x = mnist_small[2]
     model = Autoencoder(ModelConfig())
-    codes = encode_array(model, x, batch_size=128)
+    codes = aekit.encode(model, x, batch_size=128)
     with torch.no_grad():
         assert np.allclose(codes, model.encode(torch.from_numpy(x)).numpy(), atol=1e-6)
     assert codes.shape == (len(x), 32) and codes.dtype == np.float32
 
 
-def test_encode_array_refuses_nan_naming_the_row():
-    from aekit.training.loop import encode_array
-
+def test_encode_refuses_nan_naming_the_row():
     x = np.zeros((300, 784), dtype=np.float32)
     x[257, 5] = np.nan
     with pytest.raises(DataError, match="first in row 257"):
-        encode_array(Autoencoder(), x, batch_size=128)
+        aekit.encode(Autoencoder(), x, batch_size=128)
 
 
 def test_optimizers_keep_keras_2_settings():

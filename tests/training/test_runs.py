@@ -46,7 +46,7 @@ def test_existing_run_folder_is_refused_then_overwritten(tmp_path):
     out = tmp_path / "run"
     kw = dict(limit=300, out=out, verbose=0, tensorboard=False)
     train(ModelConfig(encoding_dim=4), TrainConfig(epochs=1), **kw)
-    with pytest.raises(ConfigError, match="already exists; pass --overwrite"):
+    with pytest.raises(ConfigError, match="already exists; pass overwrite=True"):
         train(ModelConfig(encoding_dim=4), TrainConfig(epochs=1), **kw)
     train(ModelConfig(encoding_dim=5), TrainConfig(epochs=1), overwrite=True, **kw)
     assert json.loads((out / "config.json").read_text())["model"]["encoding_dim"] == 5
@@ -62,8 +62,9 @@ def test_overwrite_never_deletes_a_foreign_folder(tmp_path):
 def test_bad_data_leaves_no_run_folder(tmp_path):
     data = tmp_path / "big.npy"
     np.save(data, np.full((20, 4), 5.0, dtype=np.float32))
-    with pytest.raises(DataError, match=r"outside \[0, 1\]"):
-        train(None, TrainConfig(epochs=1), data=str(data), out=tmp_path / "r", verbose=0)
+    # a chosen bce meets the rows as they are, and is refused
+    with pytest.raises(DataError, match=r"outside \[0, 1\].*pass scale=\"minmax\""):
+        train(None, TrainConfig(epochs=1), data=str(data), out=tmp_path / "r", verbose=0, explicit=("loss",))
     assert not (tmp_path / "r").exists()
 
 
@@ -80,12 +81,10 @@ def test_a_run_scans_its_rows_once(tmp_path, rng, monkeypatch):
     import importlib
 
     rows_module = importlib.import_module("aekit.data.rows")
-    train_module = importlib.import_module("aekit.training.loop")  # the module (aekit.train is also the function `train`)
     finite, ranged = collections.Counter(), []
     real_finite, real_range = rows_module._check_finite, rows_module._unit_range
     count_finite = lambda block, name, start=0: finite.update([name]) or real_finite(block, name, start)  # noqa: E731
-    for module in (rows_module, train_module):  # as_rows' scan, and encode_array's per block
-        monkeypatch.setattr(module, "_check_finite", count_finite)
+    monkeypatch.setattr(rows_module, "_check_finite", count_finite)
     monkeypatch.setattr(rows_module, "_unit_range", lambda x: ranged.append(x.shape[0]) or real_range(x))
     import aekit.data.arrays
 
@@ -96,12 +95,12 @@ def test_a_run_scans_its_rows_once(tmp_path, rng, monkeypatch):
     assert files == ["x.npy"]  # the file is read once, when it is loaded: NaN/inf, and its range remembered
     assert ranged == [180, 20]  # the [0, 1] check: training and validation rows, once each (answered by that scan)
     # NaN/inf: the load's scan answers the checks before the run folder exists, and `fit` makes none ("x",
-    # "validation x"); then the final metrics look at up to 10,000 validation rows and the Jacobian norm at 1,000
-    # of them ("x" twice)
-    assert finite == {"x": 2}
+    # "validation x"); then the final metrics look at up to 10,000 validation rows ("x" once; the Jacobian norm
+    # reuses those rows)
+    assert finite == {"x": 1}
     np.save(tmp_path / "y.npy", rng.random((200, 6)))  # float64: converted to float32 in memory, so scanned here
     train(None, TrainConfig(epochs=1, batch_size=32), data=str(tmp_path / "y.npy"), out=tmp_path / "r2", tensorboard=False, verbose=0)
-    assert finite == {"training data": 1, "validation data": 1, "x": 4}
+    assert finite == {"training data": 1, "validation data": 1, "x": 2}
 
 
 def test_val_split_of_a_memmapped_npy_keeps_both_parts_on_disk(tmp_path):
@@ -153,3 +152,47 @@ def test_the_tutorial_command_on_all_of_mnist(tmp_path):
     validation = EventAccumulator(str(out / "tb" / "validation")).Reload()
     assert [e.value for e in validation.Scalars("loss")] == pytest.approx(h["val_loss"], rel=1e-6)
     assert [e.step for e in train_run.Images("reconstructions")] == [1, 3]
+
+
+# ------------------------------------------------------------ a user's own table (scikit-learn's, as raw CSV)
+def _sklearn_csv(folder, name):
+    from sklearn import datasets
+
+    frame = {"wine": datasets.load_wine, "breast_cancer": datasets.load_breast_cancer,
+             "diabetes": lambda **kw: datasets.load_diabetes(scaled=False, **kw)}[name](as_frame=True).data
+    path = folder / f"{name}.csv"
+    frame.to_csv(path, index=False)  # raw values with a header row, as a user has them (wine's proline reaches 1680)
+    return path, frame.to_numpy(dtype=np.float32)
+
+
+@pytest.mark.parametrize("name", ["wine", "breast_cancer", "diabetes"])
+def test_a_raw_table_trains_scaled_and_is_used_in_its_units(tmp_path, name):
+    import json
+
+    import torch
+
+    import aekit
+
+    path, raw = _sklearn_csv(tmp_path, name)
+    run = train(ModelConfig(encoding_dim=4), TrainConfig(batch_size=32, epochs=30, optimizer="adam", lr=0.01),
+                data=str(path), out=tmp_path / "r",
+                verbose=0, tensorboard=False)
+    config = json.loads((run.path / "config.json").read_text())
+    assert (config["model"]["scale"], config["model"]["output_activation"], config["train"]["loss"]) == (
+        "standard", "linear", "mse")  # the loss and the output follow the scaled rows
+    model = aekit.load_model(run.path)  # the scaler lives in the model file
+    held = np.zeros(len(raw), dtype=bool)
+    held[np.random.default_rng(0).permutation(len(raw))[:round(len(raw) * 0.1)]] = True  # the run's validation rows
+    np.testing.assert_allclose(model.input_offset.numpy(), raw[~held].mean(axis=0), rtol=1e-4)
+    with torch.no_grad():
+        scaled = model.scale_rows(torch.tensor(raw)).numpy()
+    mean_predictor = float((scaled[held] ** 2).mean())  # every column's training mean (0 once standardised)
+    val = run.metrics["val_loss"]  # MSE of the standardised columns
+    assert val < 0.8 * mean_predictor and val < 1.0, (val, mean_predictor)
+    codes = aekit.encode(run.path, raw)  # raw rows in, as the user has them
+    with torch.no_grad():
+        want = model.encoder(torch.from_numpy(scaled)).numpy()
+    np.testing.assert_allclose(codes, want, rtol=1e-5, atol=1e-5)
+    recon = aekit.reconstruct(run.path, raw)  # in the user's units: columns keep their means
+    np.testing.assert_allclose(recon.mean(axis=0), raw.mean(axis=0), atol=0.5 * raw.std(axis=0).max())
+    np.testing.assert_allclose(aekit.decode(run.path, codes), recon, rtol=1e-5, atol=1e-4 * np.abs(raw).max())

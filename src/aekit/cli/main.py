@@ -1,6 +1,6 @@
 """The `aekit` command line: argparse subcommands, each a thin shell over one library function. This module holds
 the entry point, the shared helpers, `train` and `summary`; the subcommands that use a model or a table are in
-`aekit.cli_uses`.
+`aekit.cli.uses`.
 
 Errors that aekit raises on purpose print as one line, ``aekit: error: …``, and exit with code 2.
 """
@@ -12,8 +12,8 @@ import sys
 import warnings
 
 from aekit import __version__
-from aekit.cli.args import _int_list, explicit_args, mark_defaults
-from aekit.errors import AekitError, ConfigError
+from aekit.cli.args import _int_list, add_image_options, explicit_args, image_args, mark_defaults
+from aekit.errors import AekitError, AekitWarning, ConfigError, cli_text
 from aekit.kinds import KINDS
 
 # Parser defaults are wrapped in these marker types so that a kind's presets can tell a flag the user typed
@@ -34,17 +34,23 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
                        "(MNIST, 784 → 32 → 784, adadelta lr 1.0, BCE, 100 epochs, batch 256).")
     d = p.add_argument_group("data")
     d.add_argument("--dataset", default="mnist", help="mnist (bundled) or fashion-mnist (default: mnist)")
-    d.add_argument("--data", metavar="FILE", help="train on your own rows: .npy, .csv or .parquet")
+    d.add_argument("--data", metavar="FILE", help="train on your own rows (.npy, .csv or .parquet) or images: a folder "
+                   "(searched recursively; sub-folders are the labels) or a .txt list of image paths")
     d.add_argument("--val-data", metavar="FILE", help="validation rows for --data (default: hold out --val-split)")
     d.add_argument("--val-split", type=float, default=0.1, help="fraction of --data held out for validation (default 0.1)")
     d.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's IDX files (else searched, then downloaded)")
     d.add_argument("--limit", type=int, metavar="N", help="use only the first N training rows (quick runs)")
+    d.add_argument("--scale", dest="scale_mode", default="auto", metavar="HOW",
+                   help="scaling of --data kept in the model: auto (default: rows in [0, 1] as they are, other tables "
+                        "standardised, with mse and a linear output unless given), standard, minmax or none")
+    add_image_options(d)
     m = p.add_argument_group("model")
     m.add_argument("--encoding-dim", type=int, default=32, help="size of the code (default 32)")
     m.add_argument("--hidden", type=_int_list, default=(), metavar="SIZES", help="hidden sizes from input to code, e.g. 128,64")
     m.add_argument("--activation", default="relu", help="hidden activation (default relu)")
     m.add_argument("--code-activation", default="relu", help="code activation (default relu; sigmoid for --kl-beta)")
-    m.add_argument("--output-activation", default="sigmoid", help="output activation (default sigmoid)")
+    m.add_argument("--output-activation", default="sigmoid",
+                   help="output activation (default sigmoid; linear for data scaled outside [0, 1])")
     t = p.add_argument_group("training")
     t.add_argument("--recipe", choices=("tutorial", "fast"), default="tutorial",
                    help="starting values for the flags below: tutorial (default) or fast (adam, onecycle, batch 512, 10 epochs; "
@@ -55,7 +61,7 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     t.add_argument("--schedule", help="learning rate schedule: constant (default), onecycle (warm-up, then cosine decay) or cosine (decay to --min-lr)")
     t.add_argument("--lr", type=float, help="learning rate (default: the optimizer's Keras 2 default)")
     t.add_argument("--min-lr", type=float, default=0.0, help="where --schedule cosine ends (default 0)")
-    t.add_argument("--loss", default="bce", help="bce or mse (default bce)")
+    t.add_argument("--loss", default="bce", help="bce or mse (default bce; mse for data scaled outside [0, 1])")
     t.add_argument("--seed", type=int, default=0, help="seeds initialisation, shuffling and noise (default 0)")
     t.add_argument("--shuffle-block", type=int, default=1, metavar="N",
                    help="rows kept together when shuffling (default 1: every row on its own); e.g. 64 reads a memory-mapped "
@@ -111,6 +117,19 @@ def kind_configs_from_args(args: argparse.Namespace):
         rc = recipe(name, **{k: explicit[k] for k in keys if k in explicit})
         explicit.update({k: getattr(rc, k) for k in keys})
     input_dim = 784  # the image datasets; for --data, read it only when the preset depends on it
+    from aekit.data.image_files import is_image_source
+
+    if is_image_source(args.data):  # images: decoded here once (cached), so that every kind knows their shape
+        import warnings
+
+        from aekit.data.images import ImageNote, load_images
+
+        with warnings.catch_warnings():  # `train` loads them again from the cache, and says it there
+            warnings.simplefilter("ignore", ImageNote)
+            shape = load_images(args.data, image_size=args.image_size, resize=args.resize, color=args.color,
+                                skip_bad=args.skip_bad_images).image_shape
+        explicit.setdefault("image_shape", shape)
+        return configure(args.kind, input_dim=int(shape[0] * shape[1] * shape[2]), **explicit)
     if args.data and any(callable(v) for v in KINDS.get(args.kind, {}).values()):
         from aekit.data.arrays import load_array
 
@@ -163,7 +182,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     with signals_interrupt():
         result = train(model_cfg, train_cfg, kind=args.kind, dataset=args.dataset, data=args.data, val_data=args.val_data, data_dir=args.data_dir,
                        limit=args.limit, val_split=args.val_split, out=args.out, overwrite=args.overwrite,
-                       tensorboard=not args.no_tensorboard, verbose=verbose)
+                       tensorboard=not args.no_tensorboard, verbose=verbose, scale=args.scale_mode,
+                       explicit=explicit_args(args), **image_args(args))
     return _report_run(result)
 
 
@@ -180,7 +200,7 @@ def _report_run(result) -> int:
 def cmd_summary(args: argparse.Namespace) -> int:
     from aekit.io import load_model
 
-    print(load_model(args.run).summary())
+    load_model(args.run).summary()
     return 0
 
 
@@ -211,7 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"aekit: warning: {message}", file=sys.stderr)
+    text = cli_text(message) if isinstance(message, AekitWarning) else message
+    print(f"aekit: warning: {text}", file=sys.stderr)
 
 
 def _close_progress_bars() -> None:
@@ -229,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except AekitError as exc:
         _close_progress_bars()
-        print(f"aekit: error: {exc}", file=sys.stderr)
+        print(f"aekit: error: {cli_text(exc)}", file=sys.stderr)
         return 2
     except OSError as exc:  # a write that failed past the up-front checks (disk full, permissions changed …)
         _close_progress_bars()

@@ -18,18 +18,19 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Sequence
+from typing import Collection, Sequence
 
 import numpy as np
 import torch
 
 from aekit import __version__
 from aekit.config import ModelConfig, TrainConfig, from_dict, replace, to_dict
-from aekit.data.rows import as_rows, check_features, check_ranges
-from aekit.data.sources import RunData, load_run_data
-from aekit.errors import ConfigError, DataError, ModelFileError, TrainingError
+from aekit.data.rows import as_rows, check_features, check_ranges, column_stats, fit_scaler
+from aekit.data.sources import RunData, image_options, load_run_data
+from aekit.errors import ConfigError, DataError, ModelFileError, TrainingError, option
 from aekit.io import CONFIG, atomic_write_text, read_json, save_model, write_json
 from aekit.models import Autoencoder
+from aekit.scaling import ColumnStats, resolve_scale
 from aekit.training import distributed
 from aekit.training.callbacks.base import Callback, History
 from aekit.training.callbacks.events import TensorBoard
@@ -52,19 +53,22 @@ def prepare_out(out: str | os.PathLike, overwrite: bool = False) -> Path:
     out = Path(out)
     if out.exists():
         if not out.is_dir():
-            raise ConfigError(f"{out}: exists and is a file; choose another --out folder")
+            raise ConfigError(f"{out}: exists and is a file; choose another {option('out')} folder")
         if any(out.iterdir()):
             if not overwrite:
-                raise ConfigError(f"{out}: run folder already exists; pass --overwrite to replace it, --resume to continue it, or choose another --out")
+                raise ConfigError(f"{out}: run folder already exists; pass {option('overwrite', True)} to replace it, "
+                                  f"{option('resume')} to continue it, or choose another {option('out')} folder")
             if not (out / CONFIG).is_file():
-                raise ConfigError(f"{out}: exists and is not an aekit run folder (no config.json); refusing to delete it, choose another --out")
+                raise ConfigError(f"{out}: exists and is not an aekit run folder (no config.json); refusing to delete "
+                                  f"it, choose another {option('out')}")
     parent = out.parent if not out.exists() else out
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir():
-        raise ConfigError(f"{out}: cannot create it, {parent} is a file; choose another --out folder")
+        raise ConfigError(f"{out}: cannot create it, {parent} is a file; choose another {option('out')} folder")
     if not os.access(parent, os.W_OK):
-        raise ConfigError(f"{out}: cannot write there (no permission on {parent}); choose another --out folder")
+        raise ConfigError(f"{out}: cannot write there (no permission on {parent}); "
+                          f"choose another {option('out')} folder")
     return out
 
 
@@ -92,19 +96,28 @@ def run_metrics(model: Autoencoder, x: np.ndarray, history: History, train_time:
     from aekit.objectives import corrupt, jacobian_norm, psnr
 
     model.eval()
-    xs = as_rows(np.asarray(x[:10000]), "x")
-    codes = model.encode(xs)
+    features = int(np.prod(x.shape[1:]))
+    big = features > 784  # larger images: fewer rows (memory), the model applied in blocks, a cheaper Jacobian
+    xs = as_rows(np.asarray(x[:min(10000, max(1, (64 << 20) // (4 * features))) if big else 10000]), "x")
+
+    def apply(fn, t):
+        return torch.cat([fn(t[i:i + 256]) for i in range(0, len(t), 256)]) if big else fn(t)
+
+    codes = apply(model.encode, xs)
+    n_jac = max(8, 100_352_000 // (features * model.config.encoding_dim)) if big else 1000  # MNIST's conv: 1000
     metrics = {k: v[-1] for k, v in history.history.items() if k != "epoch_time"}
     metrics.update(
         epochs=len(history.epoch),
         mean_code_activation=float(codes.mean()),
-        jacobian_norm=jacobian_norm(model, xs[:1000]),
+        jacobian_norm=jacobian_norm(model, xs[:n_jac]),
         train_seconds=train_time,
         seconds_per_epoch=float(np.mean(history.history["epoch_time"])) if history.epoch else 0.0,
     )
+    if n_jac < min(1000, len(xs)):
+        metrics["jacobian_rows"] = n_jac
     if config is not None and config.noise != "none":
         noisy = corrupt(xs, config.noise, config.noise_level, torch.Generator().manual_seed(config.seed + 1))
-        metrics.update(psnr_noisy=psnr(xs, noisy), psnr_denoised=psnr(xs, model(noisy)))
+        metrics.update(psnr_noisy=psnr(xs, noisy), psnr_denoised=psnr(xs, apply(model, noisy)))
     return metrics
 
 
@@ -116,7 +129,7 @@ def write_figures(path: Path, model: Autoencoder, x: np.ndarray, history: Histor
         with torch.no_grad():
             xs = torch.as_tensor(np.array(x[:10], dtype=np.float32))  # a copy: a memmap's view is read-only
             recon = model(xs).numpy()
-        save_figure(reconstruction_grid(xs.numpy(), recon, image_shape=tuple(image_shape[-2:]), n=10), path / "reconstructions.png")
+        save_figure(reconstruction_grid(xs.numpy(), recon, image_shape=tuple(image_shape), n=10), path / "reconstructions.png")
 
 
 def seed_globals(seed: int) -> None:
@@ -141,16 +154,32 @@ def train(
     verbose: int = 1,
     callbacks: Sequence[Callback] = (),
     kind: str | None = None,
+    image_size=None,
+    resize: str = "crop",
+    color: str | None = None,
+    skip_bad_images: bool = False,
+    scale: str = "auto",
+    explicit: Collection[str] | None = None,
 ) -> RunResult:
     """Train an autoencoder and write its run folder; the library side of `aekit train`.
 
     Defaults are the Keras tutorial: MNIST, 784 → 32 → 784, adadelta, BCE, 100 epochs, batch 256.
     `kind` is recorded in config.json; a config left out comes from the kind's presets
     (``aekit.configure(kind, ...)`` gives both, to change before passing them).
+
+    `scale` ('auto', 'standard', 'minmax' or 'none'; a `model_config.scale` other than 'none' wins) scales the
+    rows inside the model (`aekit.scaling`): 'auto' leaves rows in [0, 1] as they are and standardises other tables.
+    The loss and the output activation then follow the rows the network sees: outside [0, 1], 'bce' becomes 'mse'
+    and 'sigmoid' 'linear', except for the fields named in `explicit` (the options the caller chose; by default
+    those that differ from the dataclass defaults). A chosen 'bce' on rows outside [0, 1] is refused.
+    `data` may be a folder of images or a .txt list of them (`aekit.load_images`): `image_size` (64 or "64x48"),
+    `resize` ("crop" or "stretch"), `color` ("gray", "rgb"; default what the files are) and `skip_bad_images`.
     """
     distributed.init()  # under torchrun: join the process group; only rank 0 writes the run folder
     seed = train_config.seed if train_config is not None else TrainConfig().seed
-    rd = load_run_data(dataset, data, val_data=val_data, data_dir=data_dir, limit=limit, val_split=val_split, seed=seed)
+    images = {"image_size": image_size, "resize": resize, "color": color, "skip_bad_images": bool(skip_bad_images)}
+    rd = load_run_data(dataset, data, val_data=val_data, data_dir=data_dir, limit=limit, val_split=val_split, seed=seed,
+                       **images)
     features = int(np.prod(rd.x_train.shape[1:]))
     if kind is not None and (model_config is None or train_config is None):  # the kind's presets fill what is missing
         from aekit.kinds import configure
@@ -169,10 +198,13 @@ def train(
             raise DataError(f"the data has {features} features but input_dim is {model_config.input_dim}; drop --input-dim or fix the data")
     if model_config.image_shape is None and rd.image_shape is not None:
         model_config = replace(model_config, image_shape=rd.image_shape)
-    x_train, x_val = checked_rows(rd, train_config)  # every check before the run folder exists
-    path = distributed.on_main(prepare_out, out if out is not None else default_out(rd.name), overwrite)
+    is_table = data is not None and not rd.images  # image files are read as [0, 1] pixels
+    stats = table_stats(rd, scale if model_config.scale == "none" else model_config.scale, is_table)
+    model_config, train_config = follow_data(model_config, train_config, scale, stats, explicit)
     seed_globals(train_config.seed)
     model = Autoencoder(model_config)
+    x_train, x_val = checked_rows(rd, train_config, model, stats)  # every check before the run folder exists
+    path = distributed.on_main(prepare_out, out if out is not None else default_out(rd.name), overwrite)
     main = distributed.is_main()
     if main and path.exists():
         shutil.rmtree(path)
@@ -180,7 +212,8 @@ def train(
         try:
             path.mkdir(parents=True)
         except OSError as exc:
-            raise ConfigError(f"{path}: cannot create the run folder ({exc.strerror or exc}); choose another --out folder") from None
+            raise ConfigError(f"{path}: cannot create the run folder ({exc.strerror or exc}); "
+                              f"choose another {option('out')} folder") from None
         write_json(path / CONFIG, {
         "aekit_version": __version__,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -189,27 +222,77 @@ def train(
         "kind": None if kind is None else str(kind),
         "data": {"dataset": dataset if data is None else None, "data": _absolute(data), "val_data": _absolute(val_data),
                  "data_dir": _absolute(data_dir),
-                 "limit": limit, "val_split": val_split, "name": rd.name, "n_train": int(len(rd.x_train)),
-                 "n_val": int(len(rd.x_val)) if rd.x_val is not None else 0},
+                 "limit": limit, "val_split": val_split, "scale": scale, "name": rd.name,
+                 "n_train": int(len(rd.x_train)),
+                 "n_val": int(len(rd.x_val)) if rd.x_val is not None else 0,
+                 **({**images, "image_size": _size(image_size), "images": rd.images} if rd.images else {})},
         "distributed": {"world_size": distributed.world_size(), "backend": distributed.backend()},
     })
     return _fit_and_write(path, model, rd, x_train, x_val, train_config, None, tensorboard, verbose, callbacks)
 
 
-def checked_rows(rd: RunData, train_config: TrainConfig):
+def table_stats(rd: RunData, scale: str, is_table: bool) -> ColumnStats | None:
+    """Per-column statistics of the training rows where the scale needs them: a user's table (for 'auto', whose
+    decision they make; a memory-mapped file that `load_array` found within [0, 1] is not read again), or any rows
+    for 'standard' and 'minmax'. None for a named image set under 'auto' or 'none': its rows lie in [0, 1]."""
+    from aekit.data.scans import known_range
+    from aekit.scaling import SCALES
+
+    if scale not in SCALES:
+        raise ConfigError(f"unknown scale {scale!r}; choose one of: {', '.join(SCALES)}")
+    if not is_table and scale in ("auto", "none"):
+        return None
+    x = as_rows(rd.x_train, "training data", keep_memmap=True, check=False)
+    known = known_range(x) if isinstance(x, np.memmap) else None
+    if known is not None and 0 <= known[0] and known[1] <= 1 and scale in ("auto", "none"):
+        return None
+    return column_stats(x)
+
+
+def follow_data(model_config: ModelConfig, train_config: TrainConfig, scale: str, stats: ColumnStats | None,
+                explicit: Collection[str] | None) -> tuple[ModelConfig, TrainConfig]:
+    """The configs with the scale decided and, where the network's rows leave [0, 1], the loss and the output
+    activation that fit them ('mse', 'linear'), unless `explicit` names them (see `train`)."""
+    if explicit is None:
+        pairs = (("loss", train_config.loss, TrainConfig.loss),
+                 ("output_activation", model_config.output_activation, ModelConfig.output_activation))
+        explicit = {name for name, ours, default in pairs if ours != default}
+    wanted = model_config.scale if model_config.scale != "none" else scale
+    resolved = resolve_scale(wanted, stats, loss_given_bce="loss" in explicit and train_config.loss == "bce")
+    in_unit = resolved == "minmax" or (resolved == "none" and (stats is None or stats.in_unit_range))
+    if not in_unit:
+        if "loss" not in explicit:
+            train_config = replace(train_config, loss="mse")
+        if "output_activation" not in explicit:
+            model_config = replace(model_config, output_activation="linear")
+    return replace(model_config, scale=resolved), train_config
+
+
+def checked_rows(rd: RunData, train_config: TrainConfig, model: Autoencoder | None = None,
+                 stats: ColumnStats | None = None):
     """The training and validation rows (a memmap stays one), scanned once each for NaN/inf and, where the loss or
-    the noise needs it, for values outside [0, 1], with as many columns each; `fit` is then told not to scan
-    them again. Every check here comes before the run folder is made."""
+    the noise needs it, for values outside [0, 1] (as the network sees them: the input scaler of `model`, fitted
+    here from the training rows or their `stats` when not yet fitted), with as many columns each; `fit` is then
+    told not to scan them again. Every check here comes before the run folder is made."""
     x_train = as_rows(rd.x_train, "training data", keep_memmap=True)
     x_val = None if rd.x_val is None else as_rows(rd.x_val, "validation data", keep_memmap=True)
     if x_val is not None and x_val.shape[1] != x_train.shape[1]:
         v, t = x_val.shape[1], x_train.shape[1]
         raise DataError(f"the validation data has {v} feature{'s' * (v != 1)} but the training data has {t}; "
                         "pass validation rows with the same columns")
-    check_ranges(train_config, x_train, "the training data")
+    if model is not None and not model.scaler_fitted:
+        fit_scaler(model, x_train, x_val, stats)
+    check_ranges(train_config, x_train, "the training data", model=model)
     if x_val is not None:
-        check_ranges(train_config, x_val, "the validation data")
+        check_ranges(train_config, x_val, "the validation data", model=model)
     return x_train, x_val
+
+
+def _size(image_size) -> list[int] | None:
+    from aekit.data.image_files import parse_image_size
+
+    size = parse_image_size(image_size)
+    return None if size is None else list(size)
 
 
 def _absolute(path: str | os.PathLike | None) -> str | None:
@@ -221,7 +304,12 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
                    tensorboard: bool, verbose: int, callbacks: Sequence[Callback]) -> RunResult:
     """Fit with checkpoints (+ TensorBoard), then write the run's files; the shared tail of `train` and `resume`."""
     from aekit.training.callbacks.stopping import Checkpoint
-    from aekit.training.checkpoint import CHECKPOINT_DIR, LAST, Interrupted, data_fingerprint
+    from aekit.training.checkpoint import (
+        CHECKPOINT_DIR,
+        LAST,
+        Interrupted,
+        data_fingerprint,
+    )
 
     main = distributed.is_main()  # under torchrun only rank 0 checkpoints and writes
     checkpoint = Checkpoint(path / CHECKPOINT_DIR, meta={"data_fingerprint": data_fingerprint(rd.x_train)}) if main else None
@@ -229,8 +317,12 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
     if tensorboard and main:
         images = rd.x_val if rd.x_val is not None else rd.x_train
         labels = rd.y_val if rd.x_val is not None else rd.y_train
+        features = int(np.prod(images.shape[1:]))
+        n_emb = 2000 if features <= 784 else max(100, (32 << 20) // (4 * features))  # larger images: fewer of them
+        if labels is not None and rd.images and rd.images.get("classes"):
+            labels = np.asarray(rd.images["classes"])[labels]  # the projector shows class folder names
         cbs.append(TensorBoard(str(path / "tb"), images=np.asarray(images[:10]), image_shape=rd.image_shape,
-                               embedding=np.asarray(images[:2000]), embedding_labels=None if labels is None else labels[:2000]))
+                               embedding=np.asarray(images[:n_emb]), embedding_labels=None if labels is None else labels[:n_emb]))
     if main:
         cbs.append(_ImportWhileTraining("aekit.reporting.plots"))  # the end of the run draws with matplotlib
     t0 = time.perf_counter()
@@ -246,13 +338,15 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
         where = (f"the last complete epoch ({kept}) is kept in {path / CHECKPOINT_DIR / LAST}" if kept
                  else f"no epoch was complete, nothing was kept in {path}")
         if isinstance(exc, (TrainingError, DataError)):
-            raise type(exc)(f"{exc}; {where}") from None
+            raise type(exc)(f"{exc.args[0] if exc.args else exc}; {where}") from None
         if kept:
             where += f"; continue with `aekit train --resume {path}`"
         raise Interrupted(where, getattr(exc, "signum", 2)) from None
     train_time = time.perf_counter() - t0
     eval_x = rd.x_val if rd.x_val is not None else rd.x_train
     metrics = run_metrics(model, eval_x, history, train_time, train_config)
+    if rd.images is not None:
+        metrics["skipped_images"] = rd.images["skipped"] + rd.images.get("val_skipped", 0)
     if main:
         save_model(model, path)
         write_history(path, history)
@@ -285,7 +379,12 @@ def resume(run: str | os.PathLike, *, epochs: int | None = None, tensorboard: bo
     epochs done) the number of epochs, and is then written to config.json. The result is bitwise the same
     as an uninterrupted run with the same seed on the same machine (same torch, same thread count).
     """
-    from aekit.training.checkpoint import CHECKPOINT_DIR, LAST, data_fingerprint, load_checkpoint
+    from aekit.training.checkpoint import (
+        CHECKPOINT_DIR,
+        LAST,
+        data_fingerprint,
+        load_checkpoint,
+    )
 
     path = Path(run)
     distributed.init()  # under torchrun: every rank reads the run folder (a shared file system across machines)
@@ -306,7 +405,7 @@ def resume(run: str | os.PathLike, *, epochs: int | None = None, tensorboard: bo
     distributed.per_rank_batch(train_config.batch_size)  # refuse a batch that does not split over the processes
     check_compile(train_config, distributed.world_size())
     rd = load_run_data(d.get("dataset") or "mnist", d.get("data"), val_data=d.get("val_data"), data_dir=d.get("data_dir"),
-                       limit=d.get("limit"), val_split=d.get("val_split", 0.1), seed=train_config.seed)
+                       limit=d.get("limit"), val_split=d.get("val_split", 0.1), seed=train_config.seed, **image_options(d))
     state, ckpt = None, path / CHECKPOINT_DIR / LAST
     if ckpt.is_file():
         state, meta = load_checkpoint(ckpt)
@@ -327,7 +426,7 @@ def resume(run: str | os.PathLike, *, epochs: int | None = None, tensorboard: bo
     else:
         seed_globals(train_config.seed)  # as `train` did
         model = Autoencoder(model_config)
-    x_train, x_val = checked_rows(rd, train_config)  # as `train`: a memmap stays on disk
+    x_train, x_val = checked_rows(rd, train_config, model)  # as `train`: a memmap stays on disk
     check_features(model, x_train, "the training data")
     if state is not None and meta.get("data_fingerprint") not in (None, data_fingerprint(rd.x_train)):
         raise DataError(f"the training data of {path} have changed since the checkpoint (same shape, other values); "

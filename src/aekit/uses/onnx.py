@@ -45,9 +45,9 @@ def _graphs(model: Autoencoder):
     """(name, module, input name, output name, input width) of the three graphs."""
     d_in, d_code = model.config.input_dim, model.config.encoding_dim
     return [
-        ("encoder", _Graph(model, Autoencoder.encode), "x", "code", d_in),
-        ("decoder", _Graph(model, Autoencoder.decode), "code", "reconstruction", d_code),
-        ("autoencoder", _Graph(model, Autoencoder.forward), "x", "reconstruction", d_in),
+        ("encoder", _Graph(model, Autoencoder.encode_rows), "x", "code", d_in),
+        ("decoder", _Graph(model, Autoencoder.decode_rows), "code", "reconstruction", d_code),
+        ("autoencoder", _Graph(model, lambda m, x: m.decode_rows(m.encode_rows(x))), "x", "reconstruction", d_in),
     ]
 
 
@@ -116,6 +116,7 @@ def export_onnx(model: Autoencoder, out_dir: str | os.PathLike, *, opset: int | 
     1e-5 (relative to 1 + |value|) raises ModelFileError. Returns the paths by part name.
     """
     _check_dependencies()
+    model._check_scaler()  # a model with an input scaler exports it: rows in and out in the user's units
     was_training = model.training
     model.eval()
     metadata = {"aekit_version": __version__, "model_config": json.dumps(to_dict(model.config))}

@@ -113,7 +113,7 @@ class TensorBoard(Callback):
 
         was_training = state.model.training
         state.model.eval()
-        codes = state.model.encode(self.embedding)
+        codes = torch.cat([state.model.encode(self.embedding[i:i + 500]) for i in range(0, len(self.embedding), 500)])
         state.model.train(was_training)
         thumbs = None
         if self.image_shape is not None:
