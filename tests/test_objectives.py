@@ -164,8 +164,10 @@ def test_loss_terms_add_the_weighted_contractive_term():
     assert torch.allclose(terms["loss"], terms["recon"] + terms["contractive"])
 
 
-def test_jacobian_norm_is_the_mean_frobenius_norm():
-    model = Autoencoder(ModelConfig(input_dim=10, hidden=(7,), encoding_dim=3))
+@pytest.mark.parametrize("hidden, activation", [((7,), "relu"), ((), "relu"), ((), "sigmoid"), ((), "tanh")])
+def test_jacobian_norm_is_the_mean_frobenius_norm(hidden, activation):
+    """Deep encoders by torch.func; one-layer encoders by the closed form, which must agree with it."""
+    model = Autoencoder(ModelConfig(input_dim=10, hidden=hidden, encoding_dim=3, code_activation=activation))
     x = torch.rand(6, 10, generator=torch.Generator().manual_seed(5))
     per_row = [contractive_exact(model, x[i:i + 1]).sqrt() for i in range(6)]
     assert jacobian_norm(model, x, batch_size=4) == pytest.approx(float(sum(per_row) / 6), rel=1e-5)

@@ -32,7 +32,7 @@ def test_a_held_lock_refuses_a_second_holder_and_a_killed_holder_leaves_none(tmp
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    with lock_run_folder(tmp_path) as lock:  # the dead process's lock went with it
+    with lock_run_folder(tmp_path):  # the dead process's lock went with it
         assert (tmp_path / LOCK).read_text() == str(os.getpid())
         with pytest.raises(ConfigError, match="another aekit process"):
             lock_run_folder(tmp_path)  # another open of the file: refused, even in the same process

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import importlib
 import io as _io
 import os
+import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -343,6 +345,8 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
             labels = np.asarray(rd.images["classes"])[labels]  # the projector shows class folder names
         cbs.append(TensorBoard(str(path / "tb"), images=np.asarray(images[:10]), image_shape=rd.image_shape,
                                embedding=np.asarray(images[:n_emb]), embedding_labels=None if labels is None else labels[:n_emb]))
+    if main:
+        cbs.append(_ImportWhileTraining("aekit.reporting.plots"))  # the end of the run draws with matplotlib
     t0 = time.perf_counter()
     done = state.epoch if state is not None else 0
     try:
@@ -350,6 +354,9 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
             history = fit(model, x_train, None, train_config, validation_data=x_val, callbacks=cbs,
                           verbose=verbose if main else 0, state=state, check_input=False)  # checked by `checked_rows`
     except (TrainingError, DataError, KeyboardInterrupt) as exc:  # DataError: the file changed during training
+        if checkpoint is not None:
+            with contextlib.suppress(OSError):  # the last epoch's files reach the disk before we say what is kept
+                checkpoint.wait()
         kept = checkpoint.saved_epoch if checkpoint is not None and checkpoint.saved_epoch is not None else done
         where = (f"the last complete epoch ({kept}) is kept in {path / CHECKPOINT_DIR / LAST}" if kept
                  else f"no epoch was complete, nothing was kept in {path}")
@@ -373,6 +380,18 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
         report(path, x=eval_x)
     distributed.barrier()  # on every rank, train() returns once the run folder is complete
     return RunResult(path, model, history, metrics)
+
+
+class _ImportWhileTraining(Callback):
+    """Imports a module in a thread once the first epoch is done, so that the end of the run finds it imported."""
+
+    def __init__(self, module: str) -> None:
+        self.module, self.started = module, False
+
+    def on_epoch_end(self, state, logs) -> None:
+        if not self.started:
+            self.started = True
+            threading.Thread(target=importlib.import_module, args=(self.module,), name="aekit-imports").start()
 
 
 def resume(run: str | os.PathLike, *, epochs: int | None = None, tensorboard: bool | None = None, verbose: int = 1,

@@ -18,7 +18,7 @@ class TrainState:
     """Everything `fit` mutates; callbacks read it (and may set `stop_training`)."""
 
     model: Autoencoder
-    optimizer: torch.optim.Optimizer
+    optimizer: Any  # aekit.training.optimizers or any torch.optim.Optimizer (the same interface)
     config: TrainConfig
     generator: torch.Generator  # drives shuffling and corruption
     history: History
