@@ -41,6 +41,17 @@ class RunResult:
     history: History
     metrics: dict[str, float]
 
+    def _repr_html_(self) -> str:
+        """A notebook's view of the run: its folder, final figures, loss curves and reconstructions."""
+        import html
+
+        from aekit.display import png_tag, table
+
+        images = [png_tag((self.path / name).read_bytes(), name, width=420)
+                  for name in ("loss.png", "reconstructions.png") if (self.path / name).is_file()]
+        return (f"<div><p><b>Run</b> <code>{html.escape(str(self.path))}</code></p>"
+                + table(list(self.metrics.items()), ["metric", "value"]) + "".join(images) + "</div>")
+
 
 
 
@@ -253,6 +264,8 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
         from aekit.reporting.run_report import report
 
         report(path, x=eval_x)
+        for cb in callbacks:
+            cb.on_run_end(path, metrics)
     distributed.barrier()  # on every rank, train() returns once the run folder is complete
     return RunResult(path, model, history, metrics)
 
