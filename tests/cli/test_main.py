@@ -96,3 +96,26 @@ def test_compile_without_a_cpp_compiler_exits_2_before_writing_anything(tmp_path
         "aekit: error: compile=True needs a C++ compiler (g++ or clang++) on PATH for torch.compile; "
         "install one (e.g. apt install g++) or train without --compile"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bin"]  # no run folder
+
+
+def test_mlflow_flag_logs_the_run_to_a_local_store_by_default(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    aekit("train", "--limit", 300, "--epochs", 2, "--out", "run", "--quiet", "--no-tensorboard", "--mlflow", cwd=tmp_path,
+          check=True)
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")  # the default store: ./mlruns/
+    (run,) = client.search_runs([client.get_experiment_by_name("aekit").experiment_id])
+    assert run.data.params["train.epochs"] == "2" and run.info.status == "FINISHED"
+    assert [p.step for p in client.get_metric_history(run.info.run_id, "val_loss")] == [1, 2]
+    assert {"report.html", "model.safetensors"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert (tmp_path / "mlruns" / "artifacts" / run.info.run_id / "artifacts" / "report.html").is_file()
+
+
+def test_mlflow_flag_without_mlflow_says_how_to_install_it(tmp_path):
+    hide = "import sys; sys.modules['mlflow'] = None; from aekit.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.run([sys.executable, "-c", hide, "train", "--limit", "50", "--epochs", "1", "--out", "run",
+                           "--quiet", "--mlflow"], capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                          env={**os.environ, "PYTHONPATH": SRC})
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == ["aekit: error: MLflow is not installed; pip install 'aekit[mlflow]'"]
+    assert list(tmp_path.iterdir()) == []  # no run folder, no store

@@ -133,3 +133,18 @@ def test_a_data_file_cut_short_during_training_keeps_the_finished_epoch(tmp_path
         train(ModelConfig(input_dim=12, encoding_dim=3), TrainConfig(epochs=3, batch_size=32), data=str(path),
               out=tmp_path / "run", tensorboard=False, verbose=0, callbacks=[CutTheFile()])
     assert cut and (tmp_path / "run" / "checkpoint" / "last.safetensors").exists()
+
+
+def test_a_run_shows_in_a_notebook_as_its_figures_and_metrics(tiny_runs):
+    from html_tables import parse_html
+
+    plain, sparse = tiny_runs
+    tables, images, text = parse_html(sparse._repr_html_())
+    (rows,) = tables
+    shown = {name: value for name, value in rows[1:]}
+    assert rows[0] == ["metric", "value"] and shown["val_loss"] == f"{sparse.metrics['val_loss']:,.4f}"
+    assert "recon" in shown and "l1" in shown  # a penalised run: its terms differ
+    assert "recon" not in dict(parse_html(plain._repr_html_())[0][0][1:])  # the plain run's recon is its loss
+    assert [img["alt"] for img in images] == ["loss.png", "reconstructions.png"]
+    assert all(img["src"].startswith("data:image/png;base64,iVBOR") for img in images)
+    assert str(sparse.path) in text

@@ -28,6 +28,7 @@ from aekit.errors import ConfigError, DataError, ModelFileError, TrainingError
 from aekit.io import CONFIG, atomic_write_text, read_json, save_model, write_json
 from aekit.models import Autoencoder
 from aekit.training import distributed
+from aekit.history import shown_terms
 from aekit.training.callbacks.base import Callback, History
 from aekit.training.callbacks.events import TensorBoard
 from aekit.training.loop import fit
@@ -50,7 +51,8 @@ class RunResult:
         images = [png_tag((self.path / name).read_bytes(), name, width=420)
                   for name in ("loss.png", "reconstructions.png") if (self.path / name).is_file()]
         return (f"<div><p><b>Run</b> <code>{html.escape(str(self.path))}</code></p>"
-                + table(list(self.metrics.items()), ["metric", "value"]) + "".join(images) + "</div>")
+                + table([(k, self.metrics[k]) for k in shown_terms(self.metrics)], ["metric", "value"])
+                + "".join(images) + "</div>")
 
 
 
