@@ -165,5 +165,6 @@ def summary_html(model: Autoencoder) -> str:
     from aekit.display import table
 
     rows, total, trainable = _summary_rows(model)
-    foot = [("Total params", "", total), ("Trainable params", "", trainable), ("Non-trainable params", "", total - trainable)]
+    foot = [("Total params", "", total), ("Trainable params", "", trainable),
+            ("Non-trainable params", "", total - trainable)]
     return table([*rows, *foot], ["Layer (type)", "Output Shape", "Param #"], caption='Model: "autoencoder"')

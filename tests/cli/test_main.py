@@ -101,8 +101,8 @@ def test_compile_without_a_cpp_compiler_exits_2_before_writing_anything(tmp_path
 def test_mlflow_flag_logs_the_run_to_a_local_store_by_default(tmp_path):
     from mlflow.tracking import MlflowClient
 
-    aekit("train", "--limit", 300, "--epochs", 2, "--out", "run", "--quiet", "--no-tensorboard", "--mlflow", cwd=tmp_path,
-          check=True)
+    aekit("train", "--limit", 300, "--epochs", 2, "--out", "run", "--quiet", "--no-tensorboard", "--mlflow",
+          cwd=tmp_path, check=True)
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")  # the default store: ./mlruns/
     (run,) = client.search_runs([client.get_experiment_by_name("aekit").experiment_id])
     assert run.data.params["train.epochs"] == "2" and run.info.status == "FINISHED"

@@ -1,4 +1,5 @@
-"""MLflowLogger against a real local MLflow store (SQLite + artifact folder in tmp_path), read back with MLflow's client."""
+"""MLflowLogger against a real local MLflow store (SQLite and an artifact folder in tmp_path), read back with
+MLflow's client."""
 
 import json
 

@@ -40,7 +40,8 @@ class Denoised:
         """A notebook's view: the rows, the corruption and the PSNR before and after."""
         from aekit.display import table
 
-        rows = [("rows", len(self.denoised)), ("noise", self.noise if self.clean is not None else "already noisy input")]
+        noise = self.noise if self.clean is not None else "already noisy input"
+        rows = [("rows", len(self.denoised)), ("noise", noise)]
         if self.clean is not None:
             rows += [("noise level", float(self.noise_level)), ("PSNR noisy (dB)", float(self.psnr_noisy)),
                      ("PSNR denoised (dB)", float(self.psnr_denoised))]

@@ -88,7 +88,8 @@ class MLflowLogger(Callback):
                 self.experiment_id = (found.experiment_id if found is not None else
                                       self.client.create_experiment(experiment, artifact_location=artifact_location))
         except ImportError as exc:  # the SQLite store needs sqlalchemy and alembic
-            raise ConfigError(f"the MLflow store {self.uri} needs {exc.name or 'a module that is missing'}; {INSTALL}") from None
+            missing = exc.name or "a module that is missing"
+            raise ConfigError(f"the MLflow store {self.uri} needs {missing}; {INSTALL}") from None
         except mlflow.exceptions.MlflowException as exc:
             first = str(exc.message if hasattr(exc, "message") else exc).strip().splitlines()[0]
             raise ConfigError(f"--mlflow {uri if uri is not None else DEFAULT_STORE}: {first}; pass a folder for a "
@@ -103,9 +104,11 @@ class MLflowLogger(Callback):
             return getattr(self.client, method)(*args, **kwargs)
         except mlflow.exceptions.MlflowException as exc:
             first = str(exc).strip().splitlines()[0]
-            raise TrainingError(f"logging to MLflow at {self.uri} failed ({first}); check the store, or train without --mlflow") from None
+            raise TrainingError(f"logging to MLflow at {self.uri} failed ({first}); check the store, "
+                                "or train without --mlflow") from None
 
-    def _log(self, *, metrics: dict[str, float] | None = None, params: dict[str, Any] | None = None, step: int = 0) -> None:
+    def _log(self, *, metrics: dict[str, float] | None = None, params: dict[str, Any] | None = None,
+             step: int = 0) -> None:
         from mlflow.entities import Metric, Param
 
         now = int(time.time() * 1000)
