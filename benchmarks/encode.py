@@ -1,5 +1,5 @@
 """Encoding speed: MNIST images per second through the tutorial's encoder (784 -> 32), from an in-memory
-array, with `aekit.training.loop.encode_array` against plain PyTorch in the same process: ``model.encode`` under
+array, with `aekit.encode` against plain PyTorch in the same process: ``model.encode`` under
 ``torch.no_grad`` on batches of 256 (the Keras ``predict`` habit) and on the whole array at once.
 Prints one JSON line at the end.
 
@@ -13,7 +13,6 @@ import numpy as np
 import torch
 
 import aekit
-from aekit.training.loop import encode_array
 
 
 def best_rate(f, n_images: int, repeats: int) -> float:
@@ -43,10 +42,10 @@ def main() -> None:
         with torch.no_grad():
             return np.concatenate([model.encode(torch.from_numpy(x[i:i + batch])).numpy() for i in range(0, len(x), batch)])
 
-    codes = encode_array(model, x)
+    codes = aekit.encode(model, x)
     assert np.allclose(codes, plain(len(x)), atol=1e-5)
     rates = {
-        "aekit_encode_array": best_rate(lambda: encode_array(model, x), len(x), args.repeats),
+        "aekit_encode": best_rate(lambda: aekit.encode(model, x), len(x), args.repeats),
         "plain_batch_256": best_rate(lambda: plain(256), len(x), args.repeats),
         "plain_all_at_once": best_rate(lambda: plain(len(x)), len(x), args.repeats),
     }
@@ -54,8 +53,8 @@ def main() -> None:
         print(f"{k:20s} {v:12,.0f} images/s")
     print(json.dumps({"benchmark": "encode", "threads": torch.get_num_threads(), "images": len(x),
                       **{k: round(v) for k, v in rates.items()},
-                      "ratio_to_plain_batch_256": round(rates["aekit_encode_array"] / rates["plain_batch_256"], 2),
-                      "ratio_to_plain_all_at_once": round(rates["aekit_encode_array"] / rates["plain_all_at_once"], 2)}))
+                      "ratio_to_plain_batch_256": round(rates["aekit_encode"] / rates["plain_batch_256"], 2),
+                      "ratio_to_plain_all_at_once": round(rates["aekit_encode"] / rates["plain_all_at_once"], 2)}))
 
 
 if __name__ == "__main__":

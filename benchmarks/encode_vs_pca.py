@@ -16,7 +16,13 @@ import time
 import torch
 
 import aekit
-from aekit.uses.encoding import encode, knn_accuracy, pca_baseline, reconstruct, reconstruction_mse
+from aekit.uses.encoding import (
+    encode,
+    knn_accuracy,
+    pca_baseline,
+    reconstruct,
+    reconstruction_mse,
+)
 
 
 def main() -> None:

@@ -172,7 +172,6 @@ images, 50 epochs), run `python benchmarks/kinds.py`.
 ROWS = 1000 if QUICK else 10000
 EPOCHS = 1 if QUICK else 10
 KINDS = ["undercomplete", "sparse", "sparse-kl", "denoising", "contractive", "deep", "conv"]
-JACOBIAN_ROWS = 10 if QUICK else 200  # images for the Jacobian norm (conv: ~50 ms each)
 SEED = 0
 """),
     ("code", """
@@ -215,6 +214,7 @@ import torch
 
 from aekit.uses.encoding import reconstruct
 
+jacobian_rows = 10 if QUICK else 200  # the conv kind's Jacobian takes ~50 ms an image
 gen = torch.Generator().manual_seed(SEED)
 clean = x_test[:1000]
 noise = 0.5 * torch.randn(clean.shape, generator=gen).numpy()  # gaussian, σ 0.5
@@ -225,7 +225,7 @@ for kind, model in models.items():
         "parameters": sum(p.numel() for p in model.parameters()),
         "val recon": histories[kind].history["val_recon"][-1],
         "mean code activation": float(aekit.encode(model, x_test).mean()),
-        "Jacobian norm": aekit.jacobian_norm(model, clean[:JACOBIAN_ROWS]),
+        "Jacobian norm": aekit.jacobian_norm(model, clean[:jacobian_rows]),
         "PSNR on noisy digits (dB)": aekit.psnr(clean, reconstruct(model, noisy)),
         "seconds": seconds[kind],
     }

@@ -243,3 +243,21 @@ def test_overcomplete_with_corruption_does_not_copy_its_noisy_input(mnist_small)
         out = model(noisy)
     assert float((out - noisy).abs().mean()) > 0.03  # not the identity
     assert psnr(xt, out) > psnr(xt, noisy) + 1.0  # and closer to the clean digits than its input was
+
+
+@pytest.mark.parametrize("shape, hidden, code", [
+    ((1, 28, 28), (16, 8), 128), ((3, 28, 28), (16, 8), 256), ((3, 32, 32), (16, 8), 256),
+    ((1, 48, 48), (32, 16, 8), 72),
+    ((3, 64, 64), (32, 16, 8), 256), ((3, 64, 48), (32, 16, 8), 192), ((1, 100, 100), (32, 32, 16, 8), 128),
+    ((3, 128, 128), (32, 32, 16, 8), 256), ((3, 96, 128), (32, 32, 16, 8), 192),
+])
+def test_conv_stages_follow_the_image_and_the_decoder_lands_on_it(shape, hidden, code):
+    c, h, w = shape
+    m, _ = configure("conv", input_dim=c * h * w, image_shape=shape)
+    assert (m.hidden, m.encoding_dim) == (hidden, code)
+    model = Autoencoder(m)
+    x = torch.rand(2, c * h * w)
+    assert tuple(model.encode(x).shape) == (2, code) and tuple(model(x).shape) == (2, c * h * w)
+    assert model.encoder[0].unflattened_size == shape and model.decoder[-3].out_channels == c
+    summary = model.summary()
+    assert f"(None, {c}, {h}, {w})" in summary and f"(None, {c * h * w})" in summary

@@ -23,7 +23,7 @@ _HOME = {  # each public name -> the module that defines it
     "load_model": "io", "save_model": "io",
     "KINDS": "kinds", "configure": "kinds",
     "jacobian_norm": "objectives", "psnr": "objectives",
-    "load_dataset": "data.datasets", "load_array": "data.arrays", "read_idx": "data.idx",
+    "load_dataset": "data.datasets", "load_array": "data.arrays", "read_idx": "data.idx", "load_images": "data.images",
     "Callback": "training.callbacks.base", "ProgressBar": "training.callbacks.progress",
     "TensorBoard": "training.callbacks.events", "MLflowLogger": "training.callbacks.mlflow",
     "Checkpoint": "training.callbacks.stopping",

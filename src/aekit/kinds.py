@@ -25,11 +25,8 @@ from aekit.errors import ConfigError
 # Vincent et al. (2008, 2010) mask about a quarter of the inputs; salt-and-pepper flips a fifth of them.
 DEFAULT_NOISE_LEVEL = {"gaussian": 0.5, "masking": 0.25, "salt_pepper": 0.2}
 
-# λ of the contractive preset, measured on 2,000 MNIST digits, 10 epochs of Adam (docs/kinds.md): with the tutorial's
-# relu code, λ = 1e-3 cuts the mean Jacobian norm on test digits from 18.1 to 3.9 for a val BCE of 0.172 against
-# 0.143; 1e-2 cuts it to 1.2 at 0.207; 0.1 to 0.24 at 0.245. A sigmoid code (Rifai et al.'s) sat on the
-# mean-image plateau (val BCE 0.257) without the penalty in those runs, so the preset keeps relu; pass
-# --code-activation sigmoid for Rifai's exact setting (the closed form covers sigmoid, tanh, relu, linear).
+# λ of the contractive preset, with the tutorial's relu code (docs/kinds.md has how it was chosen); pass
+# --code-activation sigmoid for Rifai et al.'s exact setting (the closed form covers sigmoid, tanh, relu, linear).
 CONTRACTIVE_LAMBDA = 1e-3
 
 
@@ -45,12 +42,28 @@ def _quarter_lr(f: dict[str, Any]) -> float:
     return TrainConfig(optimizer=f["optimizer"], lr=f["lr"]).learning_rate / 4
 
 
+def conv_stages(image_shape: tuple[int, ...]) -> int:
+    """Conv stages (each halves the image) for an image: until both sides are ≤ 4 pixels, at least 3 (the Keras
+    blog's for 28×28); 64×64 has 4 (→ 4×4), 128×128 has 5."""
+    _, h, w = image_shape
+    n = 0
+    while max(h, w) > 4:
+        h, w, n = -(-h // 2), -(-w // 2), n + 1
+    return max(3, n)
+
+
+def _conv_hidden(f: dict[str, Any]) -> tuple[int, ...]:
+    """The Keras blog's channels (16, 8) before the code; larger images get stages of 32 channels in front."""
+    shape = f["image_shape"] or _square_image(f)
+    return (16, 8) if shape is None else (32,) * (conv_stages(shape) - 3) + (16, 8)
+
+
 def _conv_code(f: dict[str, Any]) -> int:
     shape = f["image_shape"] or _square_image(f)
     if shape is None:  # no image: let ModelConfig say so
         return f["encoding_dim"]
     gh, gw = conv_grid(shape, len(f["hidden"]) + 1)
-    return 8 * gh * gw  # 8 channels, as the Keras blog: 4×4×8 = 128 for MNIST
+    return (8 if shape[0] == 1 else 16) * gh * gw  # 8 channels, as the Keras blog (4×4×8 = 128 for MNIST); colour 16
 
 
 # kind → {field: value or function of the resolved fields}. Sources of the figures are in docs/kinds.md.
@@ -73,14 +86,15 @@ KINDS: dict[str, dict[str, Any]] = {
     "contractive": {"contractive": CONTRACTIVE_LAMBDA},
     # the Keras blog's deep autoencoder 784-128-64-32-64-128-784
     "deep": {"hidden": (128, 64), "encoding_dim": 32},
-    # Hinton & Salakhutdinov's (2006) 784-1000-500-250-30 shape with this project's recipe (2.463 squared error per
-    # MNIST test image after 150 epochs, ~16 s an epoch here; docs/kinds.md): ELU, a linear code, a little weight
-    # decay, Adam with a cosine decay to a quarter of its learning rate, and a moving average of the weights
+    # Hinton & Salakhutdinov's (2006) 784-1000-500-250-30 shape with this project's recipe (docs/kinds.md): ELU, a
+    # linear code, a little weight decay, Adam with a cosine decay to a quarter of its learning rate, and a moving
+    # average of the weights
     "deep-hinton": {"hidden": (1000, 500, 250), "encoding_dim": 30, "activation": "elu", "code_activation": "linear",
                     "optimizer": "adam", "batch_size": 128, "epochs": 150, "weight_decay": 5e-6, "schedule": "cosine",
                     "min_lr": lambda f: _quarter_lr(f) if f["schedule"] == "cosine" else 0.0, "ema": 0.999},
-    # the Keras blog's convolutional autoencoder: 16-8-8 channels, a 4×4×8 code for 28×28×1 images
-    "conv": {"architecture": "conv", "hidden": (16, 8), "image_shape": _square_image, "encoding_dim": _conv_code},
+    # the Keras blog's convolutional autoencoder: 16-8-8 channels, a 4×4×8 code for 28×28×1 images; for images over
+    # 32 pixels a stage of 32 channels in front per doubling (64×64: 32-16-8-8, a 4×4 code), 16 code channels for colour
+    "conv": {"architecture": "conv", "image_shape": _square_image, "hidden": _conv_hidden, "encoding_dim": _conv_code},
 }
 
 _MODEL_FIELDS = {f.name for f in fields(ModelConfig)}

@@ -27,9 +27,6 @@ from aekit.models import Autoencoder
 def bce_from_logits(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy of sigmoid(logits) against `target`, mean over all values (Keras' BCE), computed
     from the logits (``F.binary_cross_entropy_with_logits``: stable for any logit, no clipping needed).
-
-    A hand-written ``autograd.Function`` with fewer element-wise passes was tried: faster alone, but slower
-    inside a training step (docs/performance.md), so the library's own function is used.
     """
     return F.binary_cross_entropy_with_logits(logits, target)
 
@@ -99,7 +96,9 @@ def batch_mean(code: torch.Tensor) -> torch.Tensor:
 
     if not (code.requires_grad and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
         return code.mean(dim=0)
-    from torch.distributed._functional_collectives import all_reduce  # differentiable: its backward sums the gradients
+    from torch.distributed._functional_collectives import (
+        all_reduce,  # differentiable: its backward sums the gradients
+    )
 
     rows = torch.tensor([float(code.shape[0])], dtype=code.dtype, device=code.device)
     total = all_reduce(torch.cat([code.sum(dim=0), rows]), "sum", dist.group.WORLD)
@@ -168,20 +167,23 @@ def contractive(model: Autoencoder, x: torch.Tensor, code: torch.Tensor | None =
     return contractive_exact(model, x)
 
 
-def jacobian_norm(model: Autoencoder, x: Any, batch_size: int = 256) -> float:
-    """Mean over rows of the encoder's Jacobian Frobenius norm ‖J_f(x)‖_F (exact; a metric, no gradients)."""
-    from aekit.data.rows import as_rows
-
-    x = as_rows(x, "x")
+def jacobian_norms(model: Autoencoder, x: Any, batch_size: int = 256) -> np.ndarray:
+    """The encoder's Jacobian Frobenius norm ‖J_f(x)‖_F at each row of `x` (exact; a metric, no gradients)."""
+    x = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x, dtype=np.float32))
     was_training = model.training
     model.eval()
-    total = 0.0
+    norms = []
     with torch.no_grad():
         for start in range(0, x.shape[0], batch_size):
-            jac = _batch_jacobian(model.encoder, x[start:start + batch_size], chunk_size=64)
-            total += float(jac.pow(2).sum(dim=(0, 2)).sqrt().sum())
+            jac = _batch_jacobian(model.encoder, x[start:start + batch_size].float(), chunk_size=64)
+            norms.append(jac.pow(2).sum(dim=(0, 2)).sqrt())
     model.train(was_training)
-    return total / x.shape[0]
+    return torch.cat(norms).numpy() if norms else np.empty(0, dtype=np.float32)
+
+
+def jacobian_norm(model: Autoencoder, x: Any, batch_size: int = 256) -> float:
+    """Mean over rows of the encoder's Jacobian Frobenius norm ‖J_f(x)‖_F (exact; a metric, no gradients)."""
+    return float(jacobian_norms(model, x, batch_size).mean())
 
 
 # --------------------------------------------------------------------------- image quality

@@ -18,7 +18,6 @@ from hypothesis import strategies as st
 import aekit.data.datasets as datasets
 from aekit.data.arrays import (
     Dataset,
-    check_range,
     download,
     find_dataset,
     load_array,
@@ -455,32 +454,6 @@ def test_write_table_round_trip(tmp_path, suffix):
         write_table(path, a, columns=["x", "y"])
     with pytest.raises(DataError, match="unsupported file type"):
         write_table(tmp_path / "t.txt", a)
-
-
-def test_check_range():
-    check_range(np.array([[0.0, 0.5], [1.0, np.nan]], dtype=np.float32))
-    with pytest.raises(DataError) as e:
-        check_range(np.array([[0.0, 0.5], [1.5, -0.25]]), what="data/x.npy",
-                    fix="values outside [0, 1] do not suit the 'bce' loss; "
-                        "scale your data to [0, 1] or pass --loss mse")
-    text = _message(e)
-    assert text.startswith("data/x.npy: values outside [0, 1] (min -0.25, max 1.5, first at [1, 0]);")
-    assert text.endswith("pass --loss mse")
-    check_range(np.array([-2.0, 2.0]), lo=-2, hi=2)
-    check_range(np.array(3.0), lo=3, hi=3)
-
-
-def test_check_range_memmap(tmp_path):
-    a = np.full((40, 5), 0.5, dtype=np.float32)
-    a[31, 4] = 1.25
-    np.save(tmp_path / "m.npy", a)
-    x = load_array(tmp_path / "m.npy")
-    with pytest.raises(DataError, match=r"first at \[31, 4\]"):
-        check_range(x)
-    check_range(x, hi=2)
-    np.testing.assert_array_equal(x, a)  # pages released by the scan read back fine
-    with pytest.raises(DataError, match=r"scale the values into \[-1, 1\]"):
-        check_range(np.array([-2.0, 2.0]), lo=-1, hi=1)
 
 
 # ------------------------------------------------------------------------ more fuzz: npy headers, parquet, IDX sets

@@ -145,3 +145,26 @@ def test_the_file_descriptor_of_a_memmap_closes_with_it(tmp_path, rng):
         del mm  # … until the mapping goes
     gc.collect()
     assert len(os.listdir("/proc/self/fd")) <= before
+
+
+def test_fit_on_an_image_cache_matches_fit_on_the_same_floats_in_memory(tmp_path, monkeypatch):
+    """uint8 pixels read a batch at a time by pread and scaled to [0, 1] train exactly as the float rows in memory."""
+    from PIL import Image
+
+    from aekit.data.images import load_images
+
+    monkeypatch.setenv("AEKIT_CACHE", str(tmp_path / "cache"))
+    rng = np.random.default_rng(0)
+    for i in range(70):
+        Image.fromarray(rng.integers(0, 256, (8, 8, 3), dtype=np.uint8)).save(tmp_path / f"{i:02d}.png")
+    rows = load_images(tmp_path).rows()
+    assert rows._file is not None  # the cache file, read with pread
+    x = np.asarray(rows)
+    cfg = ModelConfig(input_dim=192, encoding_dim=8, architecture="conv", image_shape=(3, 8, 8), hidden=(4,))
+    weights = []
+    for data in (rows, x):
+        model = Autoencoder(cfg)
+        history = fit(model, data, epochs=2, batch_size=16, optimizer="adam", validation_data=data[:10], verbose=0)
+        weights.append([p.detach().clone() for p in model.parameters()])
+        weights.append(history.history["val_loss"])
+    assert all(torch.equal(a, b) for a, b in zip(weights[0], weights[2])) and weights[1] == weights[3]

@@ -176,3 +176,16 @@ def test_plots_are_thread_safe():
     for t in threads:
         t.join()
     assert errors == []
+
+
+@pytest.mark.parametrize("shape", [(3, 6, 5), (1, 6, 5)])
+def test_reconstruction_grid_draws_colour_images_in_colour(shape):
+    rng = np.random.default_rng(0)
+    x = rng.random((4, int(np.prod(shape))))
+    fig = plots.reconstruction_grid(x, x, image_shape=shape, n=4)
+    drawn = fig.axes[1].get_images()[0].get_array()
+    expected = x[1].reshape(shape).transpose(1, 2, 0) if shape[0] == 3 else x[1].reshape(shape[1:])
+    assert drawn.shape == expected.shape and np.allclose(drawn, expected)
+    grid = plots.image_grid(x, image_shape=shape, ncols=2)  # each image scaled to its own range, in colour too
+    img = grid.axes[0].get_images()[0].get_array()
+    assert img.shape == expected.shape and (shape[0] == 1 or (img.min() == 0 and img.max() == 1))

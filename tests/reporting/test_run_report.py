@@ -14,7 +14,8 @@ from PIL import Image
 
 import aekit
 from aekit.errors import ModelFileError
-from aekit.reporting.run_report import jacobian_norms, kind_of, report
+from aekit.objectives import jacobian_norms
+from aekit.reporting.run_report import kind_of, report
 
 
 def data_uri_images(text: str) -> list[tuple[str, Image.Image]]:

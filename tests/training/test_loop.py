@@ -274,24 +274,20 @@ def test_min_lr_needs_the_cosine_schedule_and_a_smaller_value(fields, message):
         aekit.TrainConfig(optimizer="adam", **fields)
 
 
-def test_encode_array_matches_the_encoder(mnist_small):
-    from aekit.training.loop import encode_array
-
+def test_encode_matches_the_encoder(mnist_small):
     x = mnist_small[2]
     model = Autoencoder(ModelConfig())
-    codes = encode_array(model, x, batch_size=128)
+    codes = aekit.encode(model, x, batch_size=128)
     with torch.no_grad():
         assert np.allclose(codes, model.encode(torch.from_numpy(x)).numpy(), atol=1e-6)
     assert codes.shape == (len(x), 32) and codes.dtype == np.float32
 
 
-def test_encode_array_refuses_nan_naming_the_row():
-    from aekit.training.loop import encode_array
-
+def test_encode_refuses_nan_naming_the_row():
     x = np.zeros((300, 784), dtype=np.float32)
     x[257, 5] = np.nan
     with pytest.raises(DataError, match="first in row 257"):
-        encode_array(Autoencoder(), x, batch_size=128)
+        aekit.encode(Autoencoder(), x, batch_size=128)
 
 
 def test_optimizers_keep_keras_2_settings():

@@ -61,3 +61,22 @@ def check_outputs(*files, folders=()) -> None:
             raise DataError(f"{path}: cannot write here ({place} is a file); choose a writable folder")
         if not os.access(place, os.W_OK | os.X_OK):
             raise DataError(f"{path}: cannot write here (no write permission in {place}); choose a writable folder")
+
+
+def add_image_options(group, *, for_model: bool = False) -> None:
+    """--image-size, --resize, --color and --skip-bad-images: how a folder of images is read (`for_model`: a use
+    command, whose images take the model's size, colour and resize by default)."""
+    group.add_argument("--image-size", metavar="SIZE", help="images: resize each to SIZE (64) or HEIGHTxWIDTH (64x48); "
+                       + ("default: the model's" if for_model else "needed when the images differ in size"))
+    group.add_argument("--resize", choices=("crop", "stretch"), default=None if for_model else "crop",
+                       help="images: keep the aspect ratio and crop the centre"
+                       + (", or stretch (default: as the run)" if for_model else " (default), or stretch"))
+    group.add_argument("--color", choices=("gray", "rgb"), help="images: read as gray or rgb (default: "
+                       + ("the model's)" if for_model else "what the files are)"))
+    group.add_argument("--skip-bad-images", action="store_true",
+                       help="images: skip unreadable files (counted in metrics.json) instead of stopping")
+
+
+def image_args(args: argparse.Namespace) -> dict:
+    return {"image_size": args.image_size, "resize": args.resize, "color": args.color,
+            "skip_bad_images": args.skip_bad_images}

@@ -1,6 +1,6 @@
 """The `aekit` command line: argparse subcommands, each a thin shell over one library function. This module holds
 the entry point, the shared helpers, `train` and `summary`; the subcommands that use a model or a table are in
-`aekit.cli_uses`.
+`aekit.cli.uses`.
 
 Errors that aekit raises on purpose print as one line, ``aekit: error: …``, and exit with code 2.
 """
@@ -12,7 +12,7 @@ import sys
 import warnings
 
 from aekit import __version__
-from aekit.cli.args import _int_list, explicit_args, mark_defaults
+from aekit.cli.args import _int_list, add_image_options, explicit_args, image_args, mark_defaults
 from aekit.errors import AekitError, ConfigError
 from aekit.kinds import KINDS
 
@@ -34,11 +34,13 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
                        "(MNIST, 784 → 32 → 784, adadelta lr 1.0, BCE, 100 epochs, batch 256).")
     d = p.add_argument_group("data")
     d.add_argument("--dataset", default="mnist", help="mnist (bundled) or fashion-mnist (default: mnist)")
-    d.add_argument("--data", metavar="FILE", help="train on your own rows: .npy, .csv or .parquet")
+    d.add_argument("--data", metavar="FILE", help="train on your own rows (.npy, .csv or .parquet) or images: a folder "
+                   "(searched recursively; sub-folders are the labels) or a .txt list of image paths")
     d.add_argument("--val-data", metavar="FILE", help="validation rows for --data (default: hold out --val-split)")
     d.add_argument("--val-split", type=float, default=0.1, help="fraction of --data held out for validation (default 0.1)")
     d.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's IDX files (else searched, then downloaded)")
     d.add_argument("--limit", type=int, metavar="N", help="use only the first N training rows (quick runs)")
+    add_image_options(d)
     m = p.add_argument_group("model")
     m.add_argument("--encoding-dim", type=int, default=32, help="size of the code (default 32)")
     m.add_argument("--hidden", type=_int_list, default=(), metavar="SIZES", help="hidden sizes from input to code, e.g. 128,64")
@@ -115,6 +117,19 @@ def kind_configs_from_args(args: argparse.Namespace):
         rc = recipe(name, **{k: explicit[k] for k in keys if k in explicit})
         explicit.update({k: getattr(rc, k) for k in keys})
     input_dim = 784  # the image datasets; for --data, read it only when the preset depends on it
+    from aekit.data.image_files import is_image_source
+
+    if is_image_source(args.data):  # images: decoded here once (cached), so that every kind knows their shape
+        import warnings
+
+        from aekit.data.images import ImageNote, load_images
+
+        with warnings.catch_warnings():  # `train` loads them again from the cache, and says it there
+            warnings.simplefilter("ignore", ImageNote)
+            shape = load_images(args.data, image_size=args.image_size, resize=args.resize, color=args.color,
+                                skip_bad=args.skip_bad_images).image_shape
+        explicit.setdefault("image_shape", shape)
+        return configure(args.kind, input_dim=int(shape[0] * shape[1] * shape[2]), **explicit)
     if args.data and any(callable(v) for v in KINDS.get(args.kind, {}).values()):
         from aekit.data.arrays import load_array
 
@@ -177,7 +192,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     with signals_interrupt():
         result = train(model_cfg, train_cfg, kind=args.kind, dataset=args.dataset, data=args.data, val_data=args.val_data, data_dir=args.data_dir,
                        limit=args.limit, val_split=args.val_split, out=args.out, overwrite=args.overwrite,
-                       tensorboard=not args.no_tensorboard, verbose=verbose, callbacks=callbacks)
+                       tensorboard=not args.no_tensorboard, verbose=verbose, callbacks=callbacks, **image_args(args))
     return _report_run(result)
 
 

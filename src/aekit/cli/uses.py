@@ -7,8 +7,16 @@ from __future__ import annotations
 
 import argparse
 
-from aekit.cli.args import _int_list, check_outputs
+from aekit.cli.args import _int_list, add_image_options, check_outputs
 from aekit.errors import ConfigError, DataError
+
+
+def _label_list(text: str) -> tuple[str, ...]:
+    """'3,5' or 'cat,dog' -> ('3', '5') / ('cat', 'dog'): label numbers, or an image folder's class names."""
+    parts = tuple(p.strip() for p in text.split(",") if p.strip())
+    if not parts:
+        raise argparse.ArgumentTypeError(f"expected labels separated by commas, like 3,5 or cat,dog; got {text!r}")
+    return parts
 
 
 def add_impute_parser(sub) -> argparse.ArgumentParser:
@@ -83,7 +91,8 @@ def cmd_impute(args: argparse.Namespace) -> int:
 
 # --------------------------------------------------------------------------- uses: encode, features, denoise, anomaly
 _INPUT_HELP = ("rows to use: mnist or fashion-mnist (their test split; add :train for the training split), "
-               "or a .npy, .csv or .parquet file")
+               "a .npy, .csv or .parquet file, or images: a folder (sub-folders are the labels) or a .txt list of "
+               "paths")
 
 
 def _add_input_args(p, labels: bool = True) -> None:
@@ -93,20 +102,33 @@ def _add_input_args(p, labels: bool = True) -> None:
         p.add_argument("--labels", metavar="FILE", help="one label per row (.npy/.csv/.parquet); a dataset brings its own")
     p.add_argument("--limit", type=int, metavar="N", help="use only the first N rows")
     p.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's IDX files")
+    add_image_options(p.add_argument_group("images (INPUT a folder or a .txt list)"), for_model=True)
 
 
-def _rows(args, labels: bool = True):
-    from aekit.uses.inputs import load_rows
+def _rows(args, labels: bool = True, model=None, config=None):
+    """INPUT's rows; a folder of images is decoded at the model's size and colour, resized as the run was."""
+    from aekit.data.image_files import is_image_source
+    from aekit.uses.inputs import load_any_model, load_rows
 
+    images = {}
+    if is_image_source(args.input):
+        if model is None:
+            model, config = load_any_model(args.run)
+        data = (config or {}).get("data") or {}
+        images = dict(like=model, image_size=getattr(args, "image_size", None), color=getattr(args, "color", None),
+                      resize=getattr(args, "resize", None) or data.get("resize"),
+                      skip_bad_images=getattr(args, "skip_bad_images", False))
     return load_rows(args.input, labels=getattr(args, "labels", None) if labels else None, limit=args.limit,
-                     data_dir=args.data_dir)
+                     data_dir=args.data_dir, **images)
 
 
 def add_encode_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser("encode", help="write the code of every row (dimension reduction)",
                        description="Write the code of every row of INPUT; --plot draws a 2-D map of the codes.")
     _add_input_args(p)
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="codes.npy, codes.csv or codes.parquet")
+    p.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="codes.npy, codes.csv or codes.parquet (for images, .csv and .parquet start with each "
+                        "file's path)")
     p.add_argument("--plot", metavar="PNG", help="also draw a 2-D map of the codes, coloured by label when known")
     p.add_argument("--method", choices=("auto", "pca", "tsne"), default="auto",
                    help="map: auto (2-unit codes as they are, else PCA), pca or tsne (default auto)")
@@ -118,17 +140,22 @@ def add_encode_parser(sub) -> argparse.ArgumentParser:
 def cmd_encode(args: argparse.Namespace) -> int:
     from aekit.data.arrays import write_table
     from aekit.reporting.plots import save_figure
-    from aekit.uses.encoding import code_plot, encode
-    from aekit.uses.inputs import load_any_model
+    from aekit.uses.encoding import code_plot, encode, write_codes
+    from aekit.uses.inputs import class_names, load_any_model
 
     check_outputs(args.output, args.plot)
-    model, _ = load_any_model(args.run)
-    rows = _rows(args)
+    model, config = load_any_model(args.run)
+    rows = _rows(args, model=model, config=config)
     codes = encode(model, rows.x)
-    write_table(args.output, codes, columns=[f"code_{j}" for j in range(codes.shape[1])])
+    columns = [f"code_{j}" for j in range(codes.shape[1])]
+    if rows.names is not None and not args.output.lower().endswith(".npy"):
+        write_codes(args.output, codes, columns, rows.names, None if rows.y is None else class_names(rows))
+    else:
+        write_table(args.output, codes, columns=columns)
     print(f"{args.output}: {codes.shape[0]} rows × {codes.shape[1]} code units")
     if args.plot:
-        fig = code_plot(codes, rows.y, method=args.method, limit=args.plot_limit, title=f"codes of {rows.name}")
+        labels = None if rows.y is None else class_names(rows)
+        fig = code_plot(codes, labels, method=args.method, limit=args.plot_limit, title=f"codes of {rows.name}")
         print(save_figure(fig, args.plot))
     return 0
 
@@ -164,7 +191,7 @@ def cmd_features(args: argparse.Namespace) -> int:
     if args.input is None and data.get("dataset"):
         args.input = f"{data['dataset']}:test"
     if args.input is not None:
-        x = None if args.input.lower() == "none" else _rows(args, labels=False).x
+        x = None if args.input.lower() == "none" else _rows(args, labels=False, model=model, config=config).x
     else:  # a run on a user file: its validation rows; a lone model file: none
         from aekit.uses.anomalies import validation_rows
 
@@ -181,42 +208,63 @@ def add_denoise_parser(sub) -> argparse.ArgumentParser:
                        description="Corrupt clean INPUT rows with the run's own noise (or --noise/--noise-level) and "
                        "denoise them, reporting PSNR; with --noisy, INPUT is already noisy and is only denoised.")
     _add_input_args(p, labels=False)
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="denoised rows: .npy, .csv or .parquet")
+    p.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="denoised rows: .npy, .csv or .parquet; for images a folder: the same names and formats")
     p.add_argument("--noisy", action="store_true", help="INPUT is already noisy: denoise it as it is (no PSNR)")
     p.add_argument("--noise", choices=("gaussian", "masking", "salt_pepper"),
                    help="corruption of clean INPUT (default: the run's training noise)")
     p.add_argument("--noise-level", type=float, help="σ for gaussian, fraction for masking / salt_pepper (default: the run's)")
     p.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
-    p.add_argument("--save-noisy", metavar="FILE", help="also write the noisy rows")
+    p.add_argument("--save-noisy", metavar="FILE", help="also write the noisy rows (for images: a folder)")
     p.add_argument("--plot", metavar="PNG", help="also draw a grid: noisy / denoised / clean")
     p.set_defaults(func=cmd_denoise)
     return p
 
 
 def cmd_denoise(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from aekit.data.arrays import write_table
     from aekit.reporting.plots import save_figure
     from aekit.uses.denoising import denoise, denoise_figure
     from aekit.uses.inputs import image_shape_of, load_any_model
 
-    check_outputs(args.output, args.save_noisy, args.plot)
+    from aekit.data.image_files import is_image_source
+    from aekit.data.image_out import image_outputs, save_images
+
+    as_images = is_image_source(args.input)
+    if as_images:
+        check_outputs(args.plot, folders=[args.output, args.save_noisy])
+    else:
+        check_outputs(args.output, args.save_noisy, args.plot)
     model, config = load_any_model(args.run)
-    rows = _rows(args, labels=False)
+    rows = _rows(args, labels=False, model=model, config=config)
+    if as_images:  # every output name checked before any work: none may exist, none may be an input
+        outs = [image_outputs(args.output, rows.names, rows.root)]
+        outs.append(image_outputs(args.save_noisy, rows.names, rows.root) if args.save_noisy else None)
+        if args.save_noisy and Path(args.save_noisy).resolve() == Path(args.output).resolve():
+            raise ConfigError("--save-noisy and -o name the same folder; pass two folders")
     res = denoise(args.run, rows.x, noise=args.noise, noise_level=args.noise_level,
                   noisy_input=args.noisy, seed=args.seed)
     shape = image_shape_of(model, rows)
     if args.plot and shape is None:
         raise DataError("--plot needs image rows (a dataset, or a model with an image shape); drop --plot")
-    write_table(args.output, res.denoised)
-    if args.save_noisy:
-        write_table(args.save_noisy, res.noisy)
-    if res.clean is None:
-        print(f"{args.output}: {len(res.denoised)} rows denoised")
+    if as_images:
+        save_images(res.denoised, rows.image_shape, outs[0], args.output)
+        if args.save_noisy:
+            save_images(res.noisy, rows.image_shape, outs[1], args.save_noisy)
     else:
-        print(f"{args.output}: {len(res.denoised)} rows, {res.noise} noise {res.noise_level:g}: "
+        write_table(args.output, res.denoised)
+        if args.save_noisy:
+            write_table(args.save_noisy, res.noisy)
+    what = "images" if as_images else "rows"
+    if res.clean is None:
+        print(f"{args.output}: {len(res.denoised)} {what} denoised")
+    else:
+        print(f"{args.output}: {len(res.denoised)} {what}, {res.noise} noise {res.noise_level:g}: "
               f"PSNR noisy {res.psnr_noisy:.2f} dB, denoised {res.psnr_denoised:.2f} dB")
     if args.plot:
-        print(save_figure(denoise_figure(res, image_shape=shape), args.plot))
+        print(save_figure(denoise_figure(res, image_shape=rows.image_shape or shape), args.plot))
     return 0
 
 
@@ -232,8 +280,9 @@ def add_anomaly_parser(sub) -> argparse.ArgumentParser:
     t.add_argument("--contamination", type=float, metavar="RATE", help="flag this fraction of the rows, e.g. 0.05")
     t.add_argument("--quantile", type=float, metavar="Q", help="flag rows above this quantile of the reference scores")
     p.add_argument("--reference", metavar="FILE", help="normal rows for --quantile (default: the run's validation rows)")
-    p.add_argument("--normal", type=_int_list, metavar="LABELS",
-                   help="labels of the normal rows, e.g. 3 or 3,5; other labels are anomalies (else labels must be 0/1)")
+    p.add_argument("--normal", type=_label_list, metavar="LABELS",
+                   help="labels of the normal rows, e.g. 3 or 3,5 (for images: class folder names, e.g. cat,dog); "
+                        "other labels are anomalies (else labels must be 0/1)")
     p.add_argument("--score", choices=("mse", "bce"), default="mse", help="per-row error: mse (default) or bce")
     p.add_argument("--plot", metavar="PNG", help="also draw a histogram of the scores with the threshold")
     p.set_defaults(func=cmd_anomaly)
@@ -244,17 +293,19 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
     from aekit.data.arrays import load_array
     from aekit.reporting.plots import histogram, save_figure
     from aekit.uses.anomalies import anomaly, write_scores
+    from aekit.uses.inputs import normal_labels
 
     check_outputs(args.output, args.plot)
     rows = _rows(args)
     reference = None if args.reference is None else load_array(args.reference)
     labels = rows.y
+    normal = None if args.normal is None else normal_labels(args.normal, rows)
     if labels is not None and args.normal is None and not set(map(int, set(labels.tolist()))) <= {0, 1}:
         print(f"(labels of {rows.name} are not 0/1 and no --normal was given: no ROC-AUC)")
         labels = None
     res = anomaly(args.run, rows.x, reference=reference, contamination=args.contamination, quantile=args.quantile,
-                  labels=labels, normal=args.normal, score=args.score)
-    write_scores(res, args.output)
+                  labels=labels, normal=normal, score=args.score)
+    write_scores(res, args.output, names=rows.names)
     auc = "" if res.roc_auc is None else f", ROC-AUC {res.roc_auc:.4f}"
     print(f"{args.output}: {len(res.scores)} rows, threshold {res.threshold:.6g} ({res.rule}), "
           f"{res.n_flagged} flagged{auc}")
@@ -263,6 +314,13 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
                         title=f"anomaly scores of {rows.name}")
         print(save_figure(fig, args.plot))
     return 0
+
+
+def _run_parser(sub, name: str, help: str, description: str, run_help: str) -> argparse.ArgumentParser:
+    """A command's parser with its one positional argument, RUN."""
+    p = sub.add_parser(name, help=help, description=description)
+    p.add_argument("run", help=run_help)
+    return p
 
 
 def cmd_export(args: argparse.Namespace) -> int:
@@ -276,10 +334,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def add_export_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("export", help="write the encoder, decoder and full model as ONNX graphs",
-                       description="Export a model to ONNX: encoder.onnx (x → code), decoder.onnx (code → reconstruction) "
-                       "and autoencoder.onnx (x → reconstruction), each with a dynamic batch axis, checked in onnxruntime.")
-    p.add_argument("run", help="run folder or .safetensors file")
+    p = _run_parser(sub, "export", "write the encoder, decoder and full model as ONNX graphs",
+                    "Export a model to ONNX: encoder.onnx (x → code), decoder.onnx (code → reconstruction) and "
+                    "autoencoder.onnx (x → reconstruction), each with a dynamic batch axis, checked in onnxruntime.",
+                    "run folder or .safetensors file")
     p.add_argument("--out", metavar="DIR", help="output folder (default RUN/onnx, or NAME-onnx/ beside a .safetensors file)")
     p.add_argument("--opset", type=int, metavar="N", help="ONNX opset version (default: the exporter's)")
     p.add_argument("--no-verify", action="store_true", help="skip running the graphs in onnxruntime against PyTorch")
@@ -296,10 +354,10 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def add_report_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("report", help="(re)build a run's self-contained report.html",
-                       description="Write RUN/report.html: config, summary, loss curves, reconstructions, the kind's figures, "
-                       "final figures and time taken, with every image embedded (no network needed).")
-    p.add_argument("run", help="run folder written by `aekit train`")
+    p = _run_parser(sub, "report", "(re)build a run's self-contained report.html",
+                    "Write RUN/report.html: config, summary, loss curves, reconstructions, the kind's figures, final "
+                    "figures and time taken, with every image embedded (no network needed).",
+                    "run folder written by `aekit train`")
     p.add_argument("--out", metavar="FILE", help="where to write the report (default RUN/report.html)")
     p.set_defaults(func=cmd_report)
     return p

@@ -1,9 +1,9 @@
 """Reading and writing user arrays and tables (.npy, .csv, .parquet); IDX files (MNIST's format) are read by
-:mod:`aekit.idx`, re-exported here.
+:mod:`aekit.data.idx`, re-exported here.
 
 Every problem a user can cause with their input is raised as a one-line :class:`~aekit.errors.DataError`
 naming the file, the problem and the fix. Locating, downloading and loading MNIST / Fashion-MNIST lives in
-:mod:`aekit.datasets`; its public names are re-exported here.
+:mod:`aekit.data.datasets`; its public names are re-exported here.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from aekit.errors import DataError
 from aekit.files import atomic_write, check_file, one_line
 
 __all__ = [
-    "read_idx", "write_idx", "load_array", "read_table", "write_table", "check_range",
+    "read_idx", "write_idx", "load_array", "read_table", "write_table",
     "Dataset", "load_dataset", "find_dataset", "download", "cache_dir", "TABLE_SUFFIXES",
 ]
 
@@ -286,37 +286,6 @@ def write_table(path: str | os.PathLike, array, columns: list[str] | None = None
     else:
         df = pd.DataFrame(arr, columns=columns or [str(j) for j in range(arr.shape[1])])
         atomic_write(path, lambda f: df.to_parquet(f, index=False))
-
-
-def check_range(x, lo: float = 0.0, hi: float = 1.0, *, what: str = "data", fix: str | None = None) -> None:
-    """Raise DataError if any value of ``x`` lies outside ``[lo, hi]`` (NaN is ignored).
-
-    The message reads ``"{what}: values outside [lo, hi] (min .., max .., first at [r, c]); {fix}"``, e.g.
-    ``check_range(x, what="data/x.npy", fix="the 'bce' loss needs values in [0, 1]; scale your data to
-    [0, 1] or pass --loss mse")``. Scans in row blocks; a read-only memmap is neither copied nor left
-    resident (its pages are released after each block).
-    """
-    a = x if isinstance(x, np.ndarray) else np.asarray(x)  # asarray would drop np.memmap (see scans.release_pages)
-    if fix is None:
-        fix = f"scale the values into [{lo:g}, {hi:g}]"
-    flat = a.reshape(a.shape[0], math.prod(a.shape[1:])) if a.ndim >= 2 else a.reshape(-1, 1)
-    rows = max(1, _CHUNK_BYTES // max(1, flat.shape[1] * flat.itemsize))
-    first, lo_seen, hi_seen = None, math.inf, -math.inf
-    for start in range(0, flat.shape[0], rows):
-        block = flat[start:start + rows]
-        bad = (block < lo) | (block > hi)
-        release_pages(a)
-        if bad.any() and first is None:
-            r, c = (int(i) for i in np.argwhere(bad)[0])
-            first = (start + r, c)
-        if block.size:
-            b_lo, b_hi = float(np.fmin.reduce(block, axis=None)), float(np.fmax.reduce(block, axis=None))
-            lo_seen = b_lo if b_lo < lo_seen else lo_seen  # NaN (all-NaN block) compares False
-            hi_seen = b_hi if b_hi > hi_seen else hi_seen
-    if first is not None:
-        place = f"[{first[0]}, {first[1]}]" if a.ndim >= 2 else f"[{first[0]}]"
-        raise DataError(f"{what}: values outside [{lo:g}, {hi:g}] (min {lo_seen:g}, max {hi_seen:g}, "
-                        f"first at {place}); {fix}")
 
 
 from aekit.data.datasets import Dataset, cache_dir, download, find_dataset, load_dataset  # noqa: E402  (re-export)

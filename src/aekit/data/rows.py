@@ -1,7 +1,7 @@
 """Rows in: arrays, tensors and memory-mapped ``.npy`` files as 2-D float32 rows, checked (NaN/inf, the feature
 count, the [0, 1] range), and read in blocks or batches. A float32 memmap stays one; its rows are read from its
 file with ``pread`` (one call per run of consecutive rows), so neither the file nor its mapping enters the
-process's memory. `aekit.scans` records what a scan of the file already found, so it is read once.
+process's memory. `aekit.data.scans` records what a scan of the file already found, so it is read once.
 """
 
 from __future__ import annotations
@@ -16,7 +16,13 @@ import numpy as np
 import torch
 
 from aekit.config import TrainConfig
-from aekit.data.scans import file_offset, known_range, release_pages, same_file_as_loaded
+from aekit.data.pixels import PixelRows
+from aekit.data.scans import (
+    file_offset,
+    known_range,
+    release_pages,
+    same_file_as_loaded,
+)
 from aekit.errors import DataError
 
 if TYPE_CHECKING:
@@ -32,7 +38,9 @@ def as_rows(x: Any, name: str = "x", *, keep_memmap: bool = False, check: bool =
     `check=False` skips the NaN/inf scan (for callers that check each block as they use it).
     """
     scanned = False
-    if isinstance(x, np.memmap) and x.dtype == np.float32 and x.ndim >= 2 and x.flags.c_contiguous:
+    if isinstance(x, PixelRows):  # uint8 pixels, read as [0, 1] floats: finite by construction
+        t, scanned = (x if keep_memmap else torch.from_numpy(np.asarray(x))), True
+    elif isinstance(x, np.memmap) and x.dtype == np.float32 and x.ndim >= 2 and x.flags.c_contiguous:
         t = x.reshape(x.shape[0], -1)
         scanned = known_range(t) is not None  # load_array already read these bytes and found them finite
         if not keep_memmap:
@@ -86,6 +94,8 @@ def _rows(x: torch.Tensor | np.memmap, idx: torch.Tensor | slice) -> torch.Tenso
     """
     if isinstance(x, torch.Tensor):
         return x[idx] if isinstance(idx, slice) else x.index_select(0, idx)
+    if isinstance(x, PixelRows):
+        return torch.from_numpy(x.read(np.arange(*idx.indices(len(x))) if isinstance(idx, slice) else idx.numpy()))
     rows = np.arange(*idx.indices(x.shape[0])) if isinstance(idx, slice) else idx.numpy()
     read = _read_runs(x, rows) if len(rows) else None
     if read is not None:
@@ -177,7 +187,11 @@ def sort_batches(order: torch.Tensor, batch_size: int) -> torch.Tensor:
 
 def batch_reader(x: torch.Tensor | np.memmap, order: torch.Tensor, batch_size: int):
     """A function `k` -> the tensor of rows ``order[k * batch_size:(k + 1) * batch_size]`` of `x`, `order` sorted
-    within each batch (`sort_batches`): ``index_select`` from a tensor, ``pread``s of runs from a memmap's file."""
+    within each batch (`sort_batches`): ``index_select`` from a tensor, ``pread``s of runs from a memmap's file (or
+    from an image cache's, as floats in [0, 1])."""
+    if isinstance(x, PixelRows):
+        positions = order.numpy()
+        return lambda k: torch.from_numpy(x.read(positions[k * batch_size:(k + 1) * batch_size]))
     if isinstance(x, np.memmap):
         read = _run_reader(x, order.numpy(), batch_size)
         if read is not None:
@@ -189,9 +203,9 @@ SLOW_READ_BYTES = 256 << 20  # a memmap this large, shuffled row by row, gets a 
 
 
 def warn_row_by_row(x: torch.Tensor | np.memmap, cfg: TrainConfig, stacklevel: int = 3) -> None:
-    """Warn when a large memmap is shuffled one row at a time: every row of every batch is then read on its own
-    (~0.72x the in-memory rate measured here), where runs of 64 rows are read with one ``pread`` each (the
-    in-memory rate; runs of 16, ~0.97x; docs/performance.md). Nothing for arrays in memory or small files."""
+    """Warn when a large memmap is shuffled one row at a time: every row of every batch is then read on its own,
+    where runs of 64 rows are read with one ``pread`` each (docs/performance.md has the rates). Nothing for
+    arrays in memory or small files."""
     if isinstance(x, np.memmap) and cfg.shuffle and cfg.shuffle_block == 1 and x.nbytes >= SLOW_READ_BYTES:
         warnings.warn(
             f"training from a {x.nbytes / 2**20:,.0f} MiB memory-mapped file with rows shuffled one by one reads each "
@@ -213,6 +227,8 @@ def check_features(model: Autoencoder, x: torch.Tensor, name: str = "x") -> None
 def _unit_range(x: torch.Tensor | np.memmap) -> tuple[float, float]:
     """(min, max) of `x`, one pass in blocks; for a memmap whose bytes `load_array` scanned and found within
     [0, 1], that scan's range (it holds every value of `x`), without reading the file again."""
+    if isinstance(x, PixelRows):
+        return 0.0, 1.0  # uint8 / 255: within [0, 1] by construction
     known = known_range(x) if isinstance(x, np.memmap) else None
     if known is not None and 0 <= known[0] and known[1] <= 1:
         return known

@@ -5,7 +5,7 @@ the same bytes again for NaN/inf and once more for the [0, 1] range. Each pass o
 0.4 s. `remember` records, for the bytes a scan covered, that they are finite and their (min, max); `known_range`
 answers for any read-only memmap whose bytes lie inside such a span. A span is keyed by the file's path, size and
 modification time, so a file that changed since is scanned again. `note_loaded` records which file (device, inode) a
-memmap maps, so that reads by path (`aekit.rows` reads rows with ``pread``) can tell a file replaced since.
+memmap maps, so that reads by path (`aekit.data.rows` reads rows with ``pread``) can tell a file replaced since.
 """
 
 from __future__ import annotations

@@ -105,34 +105,12 @@ def text_table(header: Sequence[str], rows: Sequence[tuple[str, Sequence[Any]]])
 
 def overlay_curves(runs: list[dict[str, Any]], names: Sequence[str]):
     """One panel per loss term; a colour per run, training solid and validation dashed."""
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
+    from aekit.reporting.plots import term_panels
 
     terms: list[str] = []
     for r in runs:
         terms += [t for t in loss_terms_of(r["series"]) if t not in terms]
-    if not terms:
-        return None
-    ncols = min(2, len(terms))
-    nrows = -(-len(terms) // ncols)
-    fig = Figure(figsize=(6.0 * ncols, 3.6 * nrows))
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax, term in zip(axes, terms):
-        for i, (r, name) in enumerate(zip(runs, names)):
-            for key, style in ((term, "-"), (f"val_{term}", "--")):
-                values = r["series"].get(key)
-                if values:
-                    ax.plot(range(1, len(values) + 1), values, style, color=f"C{i % 10}",
-                            marker="." if len(values) < 30 else None, label=f"{name} {'val' if style == '--' else 'train'}")
-        ax.set_title(term)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=7)
-    for ax in axes[len(terms):]:
-        ax.set_visible(False)
-    fig.tight_layout()
-    return fig
+    return term_panels([(name, r["series"]) for r, name in zip(runs, names)], terms, ncols=2)
 
 
 def compare(runs: Sequence[str | os.PathLike], html: str | os.PathLike | None = None) -> str:

@@ -28,7 +28,12 @@ __all__ = [
 
 
 def _as_images(x, image_shape, name: str) -> np.ndarray:
-    """Reshape ``x`` to ``(m, *image_shape)``; raise DataError naming the mismatch."""
+    """Reshape ``x`` to ``(m, *image_shape)``, then to what ``imshow`` draws: ``(m, H, W)``, or ``(m, H, W, 3)`` for a
+    colour ``image_shape`` ``(3, H, W)``; raise DataError naming the mismatch."""
+    image_shape = tuple(int(s) for s in image_shape)
+    if len(image_shape) == 3 and image_shape[0] in (1, 3):
+        imgs = _as_images(x, image_shape[1:] if image_shape[0] == 1 else (int(np.prod(image_shape)),), name)
+        return imgs if image_shape[0] == 1 else imgs.reshape(-1, *image_shape).transpose(0, 2, 3, 1)
     arr = np.asarray(x, dtype=np.float64)
     size = int(np.prod(image_shape))
     if arr.ndim == 0 or arr.size == 0:
@@ -45,6 +50,9 @@ def _as_images(x, image_shape, name: str) -> np.ndarray:
 
 
 def _show(ax, img, cmap="gray", vmin=None, vmax=None) -> None:
+    if img.ndim == 3:  # colour: imshow takes RGB in [0, 1] as it is; scale to vmin/vmax, or to its own range
+        lo, hi = (float(img.min()), float(img.max())) if vmin is None else (vmin, vmax)
+        img = np.clip((img - lo) / (hi - lo if hi > lo else 1.0), 0.0, 1.0)
     ax.imshow(img, cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
@@ -59,9 +67,9 @@ def reconstruction_grid(originals, reconstructions, *, image_shape=(28, 28), n=1
     Parameters
     ----------
     originals, reconstructions : array_like
-        ``(m, H*W)`` or ``(m, 1, H, W)`` (any shape whose items hold ``H*W`` values).
+        ``(m, H*W)`` or ``(m, 1, H, W)`` (any shape whose items hold ``H*W`` values; ``3*H*W`` for colour).
     image_shape : tuple of int
-        ``(H, W)`` of one image.
+        ``(H, W)`` of one image, or ``(C, H, W)`` with C 1 or 3 (colour, drawn in colour).
     n : int
         Number of columns; the first ``min(n, m)`` items are drawn.
     noisy : array_like, optional
@@ -161,6 +169,41 @@ def loss_curves(history: Mapping[str, Sequence[float]], *, title=None) -> Figure
     ax.grid(True, alpha=0.3)
     if title:
         ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def term_panels(runs: Sequence[tuple[str, Mapping[str, Sequence[float]]]], terms: Sequence[str], *, ncols: int,
+                title: str | None = None) -> Figure | None:
+    """One panel per loss term, training solid and validation dashed against epoch, for one run (``name`` "":
+    training C0, validation C1, labelled by key) or several (a colour per run, labelled by run name)."""
+    if not terms:
+        return None
+    ncols = min(ncols, len(terms))
+    nrows = -(-len(terms) // ncols)
+    single = len(runs) == 1
+    size = (4.2, 3.0) if single else (6.0, 3.6)
+    fig = Figure(figsize=(size[0] * ncols, size[1] * nrows))
+    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
+    for ax, term in zip(axes, terms):
+        for i, (name, series) in enumerate(runs):
+            for key, style in ((term, "-"), (f"val_{term}", "--")):
+                values = series.get(key)
+                if not values:
+                    continue
+                colour = ("C0" if style == "-" else "C1") if single else f"C{i % 10}"
+                label = key if single else f"{name} {'val' if style == '--' else 'train'}"
+                ax.plot(range(1, len(values) + 1), values, style, color=colour,
+                        marker="." if len(values) < 30 else None, label=label)
+        ax.set_title(term)
+        ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(True, alpha=0.3)
+        ax.legend(fontsize=8 if single else 7)
+    for ax in axes[len(terms):]:
+        ax.set_visible(False)
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 
@@ -352,9 +395,13 @@ def save_figure(fig: Figure, path, *, dpi=100) -> pathlib.Path:
     The parent folder is created. Returns the path written.
     """
     path = pathlib.Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = figure_to_png_bytes(fig, dpi=dpi)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise DataError(f"{path}: cannot write here ({' '.join(str(e.strerror or e).split())}); "
+                        "choose a writable folder") from e
     try:
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; os.umask is process-global, so no query
         with os.fdopen(fd, "wb") as f:
@@ -362,8 +409,11 @@ def save_figure(fig: Figure, path, *, dpi=100) -> pathlib.Path:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        if isinstance(e, OSError):  # a full disk says so without a path: name it
+            raise DataError(f"{path}: cannot write ({' '.join(str(e.strerror or e).split())}); "
+                            "check free space and permissions") from e
         raise
     return path

@@ -162,33 +162,9 @@ def page(title: str, body: str) -> str:
 # --------------------------------------------------------------------------- figures
 def term_curves(series: Mapping[str, Sequence[float]], *, title: str | None = None):
     """One panel per loss term: training solid, validation dashed, against epoch."""
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
+    from aekit.reporting.plots import term_panels
 
-    terms = loss_terms_of(series)
-    if not terms:
-        return None
-    ncols = min(3, len(terms))
-    nrows = -(-len(terms) // ncols)
-    fig = Figure(figsize=(4.2 * ncols, 3.0 * nrows))
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax, term in zip(axes, terms):
-        for key, style in ((term, "-"), (f"val_{term}", "--")):
-            if key in series:
-                values = series[key]
-                ax.plot(range(1, len(values) + 1), values, style, color="C0" if style == "-" else "C1",
-                        marker="." if len(values) < 30 else None, label=key)
-        ax.set_title(term)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8)
-    for ax in axes[len(terms):]:
-        ax.set_visible(False)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    return term_panels([("", series)], loss_terms_of(series), ncols=3, title=title)
 
 
 def code_activation_figure(codes: np.ndarray, rho: float | None = None):
@@ -210,13 +186,6 @@ def code_activation_figure(codes: np.ndarray, rho: float | None = None):
     return fig
 
 
-def jacobian_norms(model, x: torch.Tensor) -> np.ndarray:
-    """‖∂h/∂x‖_F of the encoder for each row (rows are independent in eval mode)."""
-    model.eval()
-    jac = torch.autograd.functional.jacobian(lambda rows: model.encode(rows).sum(0), x, vectorize=True)
-    return jac.pow(2).sum(dim=(0, 2)).sqrt().detach().numpy()
-
-
 def jacobian_figure(norms: np.ndarray):
     from aekit.reporting.plots import histogram
 
@@ -229,12 +198,13 @@ def _eval_rows(config: Mapping[str, Any], x: Any) -> tuple[np.ndarray | None, st
     """Rows to draw the figures from: `x` if given, else the run's evaluation data loaded again."""
     if x is not None:
         return np.array(x[:_ROWS_FOR_FIGURES], dtype=np.float32), ""  # a copy: a memmap's view is read-only
-    from aekit.data.sources import load_run_data
+    from aekit.data.sources import image_options, load_run_data
 
     d = config.get("data") or {}
     try:
         rd = load_run_data(d.get("dataset") or "mnist", d.get("data"), val_data=d.get("val_data"), data_dir=d.get("data_dir"),
-                           limit=d.get("limit"), val_split=d.get("val_split", 0.1), seed=(config.get("train") or {}).get("seed", 0))
+                           limit=d.get("limit"), val_split=d.get("val_split", 0.1), seed=(config.get("train") or {}).get("seed", 0),
+                           **image_options(d))
     except (AekitError, OSError) as exc:
         return None, f"The run's data could not be loaded again ({exc}), so the figures that need it are left out."
     rows = rd.x_val if rd.x_val is not None else rd.x_train
@@ -242,19 +212,19 @@ def _eval_rows(config: Mapping[str, Any], x: Any) -> tuple[np.ndarray | None, st
 
 
 def _kind_figures(model, config: Mapping[str, Any], x: np.ndarray, has_reconstructions: bool) -> list[str]:
-    from aekit.objectives import corrupt
+    from aekit.objectives import corrupt, jacobian_norms
     from aekit.reporting.plots import reconstruction_grid
 
     t = config.get("train") or {}
     shape = (config.get("model") or {}).get("image_shape")
-    gray = shape is not None and len(shape) >= 2 and int(np.prod(shape[:-2])) == 1 and int(np.prod(shape)) == x.shape[1]
+    gray = shape is not None and len(shape) >= 2 and int(np.prod(shape[:-2])) in (1, 3) and int(np.prod(shape)) == x.shape[1]
     xs = torch.as_tensor(x)
     out = []
     model.eval()
     with torch.no_grad():
-        codes = model.encode(xs).numpy()
+        codes = torch.cat([model.encode(xs[i:i + 250]) for i in range(0, len(xs), 250)]).numpy()
         if gray and not has_reconstructions:
-            fig = reconstruction_grid(x[:10], model(xs[:10]).numpy(), image_shape=tuple(shape[-2:]), n=10)
+            fig = reconstruction_grid(x[:10], model(xs[:10]).numpy(), image_shape=tuple(shape), n=10)
             out.append(figure_html(figure_uri(fig), "reconstructions", "Originals (top) and their reconstructions (bottom)."))
     rho = float(t["kl_rho"]) if _number(t.get("kl_beta")) and "kl_rho" in t else None
     out.append(figure_html(figure_uri(code_activation_figure(codes, rho)), "mean code activation",
@@ -269,7 +239,7 @@ def _kind_figures(model, config: Mapping[str, Any], x: np.ndarray, has_reconstru
         noisy = corrupt(xs[:10], noise, float(t.get("noise_level", 0.0)), gen)
         with torch.no_grad():
             recon = model(noisy).numpy()
-        fig = reconstruction_grid(x[:10], recon, noisy=noisy.numpy(), image_shape=tuple(shape[-2:]), n=10)
+        fig = reconstruction_grid(x[:10], recon, noisy=noisy.numpy(), image_shape=tuple(shape), n=10)
         out.append(figure_html(figure_uri(fig), "denoising examples",
                                f"Denoising: {noise} noise at level {_number(t.get('noise_level')):g} (top), "
                                "the reconstruction (middle) and the clean original (bottom)."))

@@ -17,7 +17,7 @@ In a run folder::
 >>> x = np.random.default_rng(0).random((64, 8), dtype=np.float32)
 >>> folder = pathlib.Path(tempfile.mkdtemp())
 >>> _ = aekit.fit(aekit.Autoencoder(aekit.ModelConfig(input_dim=8, encoding_dim=2)), x, epochs=2, verbose=0,
-...               callbacks=[Checkpoint(folder)])
+...               callbacks=[aekit.Checkpoint(folder)])
 >>> state, meta = load_checkpoint(folder / LAST)
 >>> state.epoch, len(state.history.history["loss"])
 (2, 2)
@@ -39,6 +39,7 @@ import torch
 
 from aekit import __version__
 from aekit.config import ModelConfig, TrainConfig, from_dict, to_dict
+from aekit.data.pixels import PixelRows
 from aekit.data.rows import _read_runs
 from aekit.data.scans import release_pages
 from aekit.errors import AekitError, ModelFileError
@@ -54,7 +55,7 @@ BEST = "best.safetensors"
 FORMAT = "aekit-checkpoint"
 FORMAT_VERSION = 1
 
-__all__ = ["Checkpoint", "EarlyStopping", "save_checkpoint", "load_checkpoint", "checkpoint_epoch",
+__all__ = ["save_checkpoint", "load_checkpoint", "checkpoint_epoch",
            "data_fingerprint", "Interrupted", "signals_interrupt", "CHECKPOINT_DIR", "LAST", "BEST"]
 
 
@@ -251,7 +252,7 @@ def data_fingerprint(x: Any) -> str:
     released after each read: reading them at once through the mapping had mapped ~820 MB of a 1.75 GB file into
     RSS (each page fault maps a whole page-cache folio).
     """
-    a = x if isinstance(x, np.ndarray) else np.asarray(x)
+    a = x if isinstance(x, (np.ndarray, PixelRows)) else np.asarray(x)  # an image cache: only the rows read below
     digest = hashlib.sha256(repr((a.shape, a.dtype.str)).encode())
     if len(a):
         rows = np.unique(np.linspace(0, len(a) - 1, num=min(len(a), 2048)).astype(np.int64))

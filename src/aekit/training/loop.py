@@ -14,13 +14,11 @@ import math
 import time
 from typing import Any, Sequence
 
-import numpy as np
 import torch
 
 from aekit.config import TrainConfig, replace
 from aekit.data.rows import (
     _blocks,
-    _check_finite,
     _rows,
     as_rows,
     batch_reader,
@@ -35,7 +33,14 @@ from aekit.models import Autoencoder
 from aekit.objectives import corrupt, loss_terms, warn_slow_bfloat16
 from aekit.training.callbacks.base import Callback, TrainState
 from aekit.training.distributed import DataParallel
-from aekit.training.optim import check_compile, compiled_step, ema_update, lr_at, make_optimizer, swap_average
+from aekit.training.optim import (
+    check_compile,
+    compiled_step,
+    ema_update,
+    lr_at,
+    make_optimizer,
+    swap_average,
+)
 
 
 # --------------------------------------------------------------------------- order
@@ -82,25 +87,6 @@ def _evaluate_rows(model: Autoencoder, x, y, cfg: TrainConfig, batch_size: int =
             sums[k] = sums.get(k, 0.0) + float(v) * xb.shape[0]
     model.train(was_training)
     return {k: v / x.shape[0] for k, v in sums.items()}
-
-
-@torch.inference_mode()
-def encode_array(model: Autoencoder, x: Any, *, batch_size: int = 8192) -> np.ndarray:
-    """The codes of every row of `x` (an array, tensor or memmap) as a float32 array.
-
-    Each block of rows is checked for NaN/inf just before it is encoded (while it is in cache) instead of
-    in a separate pass over the whole array first: that pass cost as much as the encoding itself.
-    """
-    x = as_rows(x, "x", keep_memmap=True, check=False)
-    check_features(model, x)
-    was_training = model.training
-    model.eval()
-    out = np.empty((x.shape[0], model.config.encoding_dim), dtype=np.float32)
-    for start, xb in _blocks(x, batch_size):
-        _check_finite(xb, "x", start)
-        out[start:start + xb.shape[0]] = model.encode(xb).numpy()
-    model.train(was_training)
-    return out
 
 
 # --------------------------------------------------------------------------- the loop

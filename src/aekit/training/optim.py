@@ -1,7 +1,5 @@
 """The optimizer (`make_optimizer`, Keras 2 semantics), the learning-rate schedule (`lr_at`) and the moving
 average of the weights (`swap_average`, `TrainConfig.ema`) of `fit`.
-
-A flat-buffer Adadelta was tried and dropped: faster alone, slower inside a training step (docs/performance.md).
 """
 
 from __future__ import annotations

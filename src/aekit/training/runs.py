@@ -23,12 +23,12 @@ import torch
 from aekit import __version__
 from aekit.config import ModelConfig, TrainConfig, from_dict, replace, to_dict
 from aekit.data.rows import as_rows, check_features, check_ranges
-from aekit.data.sources import RunData, load_run_data
+from aekit.data.sources import RunData, image_options, load_run_data
 from aekit.errors import ConfigError, DataError, ModelFileError, TrainingError
+from aekit.history import shown_terms
 from aekit.io import CONFIG, atomic_write_text, read_json, save_model, write_json
 from aekit.models import Autoencoder
 from aekit.training import distributed
-from aekit.history import shown_terms
 from aekit.training.callbacks.base import Callback, History
 from aekit.training.callbacks.events import TensorBoard
 from aekit.training.loop import fit
@@ -102,19 +102,28 @@ def run_metrics(model: Autoencoder, x: np.ndarray, history: History, train_time:
     from aekit.objectives import corrupt, jacobian_norm, psnr
 
     model.eval()
-    xs = as_rows(np.asarray(x[:10000]), "x")
-    codes = model.encode(xs)
+    features = int(np.prod(x.shape[1:]))
+    big = features > 784  # larger images: fewer rows (memory), the model applied in blocks, a cheaper Jacobian
+    xs = as_rows(np.asarray(x[:min(10000, max(1, (64 << 20) // (4 * features))) if big else 10000]), "x")
+
+    def apply(fn, t):
+        return torch.cat([fn(t[i:i + 256]) for i in range(0, len(t), 256)]) if big else fn(t)
+
+    codes = apply(model.encode, xs)
+    n_jac = max(8, 100_352_000 // (features * model.config.encoding_dim)) if big else 1000  # MNIST's conv: 1000
     metrics = {k: v[-1] for k, v in history.history.items() if k != "epoch_time"}
     metrics.update(
         epochs=len(history.epoch),
         mean_code_activation=float(codes.mean()),
-        jacobian_norm=jacobian_norm(model, xs[:1000]),
+        jacobian_norm=jacobian_norm(model, xs[:n_jac]),
         train_seconds=train_time,
         seconds_per_epoch=float(np.mean(history.history["epoch_time"])) if history.epoch else 0.0,
     )
+    if n_jac < min(1000, len(xs)):
+        metrics["jacobian_rows"] = n_jac
     if config is not None and config.noise != "none":
         noisy = corrupt(xs, config.noise, config.noise_level, torch.Generator().manual_seed(config.seed + 1))
-        metrics.update(psnr_noisy=psnr(xs, noisy), psnr_denoised=psnr(xs, model(noisy)))
+        metrics.update(psnr_noisy=psnr(xs, noisy), psnr_denoised=psnr(xs, apply(model, noisy)))
     return metrics
 
 
@@ -126,7 +135,7 @@ def write_figures(path: Path, model: Autoencoder, x: np.ndarray, history: Histor
         with torch.no_grad():
             xs = torch.as_tensor(np.array(x[:10], dtype=np.float32))  # a copy: a memmap's view is read-only
             recon = model(xs).numpy()
-        save_figure(reconstruction_grid(xs.numpy(), recon, image_shape=tuple(image_shape[-2:]), n=10), path / "reconstructions.png")
+        save_figure(reconstruction_grid(xs.numpy(), recon, image_shape=tuple(image_shape), n=10), path / "reconstructions.png")
 
 
 def seed_globals(seed: int) -> None:
@@ -151,16 +160,24 @@ def train(
     verbose: int = 1,
     callbacks: Sequence[Callback] = (),
     kind: str | None = None,
+    image_size=None,
+    resize: str = "crop",
+    color: str | None = None,
+    skip_bad_images: bool = False,
 ) -> RunResult:
     """Train an autoencoder and write its run folder; the library side of `aekit train`.
 
     Defaults are the Keras tutorial: MNIST, 784 → 32 → 784, adadelta, BCE, 100 epochs, batch 256.
     `kind` is recorded in config.json; a config left out comes from the kind's presets
     (``aekit.configure(kind, ...)`` gives both, to change before passing them).
+    `data` may be a folder of images or a .txt list of them (`aekit.load_images`): `image_size` (64 or "64x48"),
+    `resize` ("crop" or "stretch"), `color` ("gray", "rgb"; default what the files are) and `skip_bad_images`.
     """
     distributed.init()  # under torchrun: join the process group; only rank 0 writes the run folder
     seed = train_config.seed if train_config is not None else TrainConfig().seed
-    rd = load_run_data(dataset, data, val_data=val_data, data_dir=data_dir, limit=limit, val_split=val_split, seed=seed)
+    images = {"image_size": image_size, "resize": resize, "color": color, "skip_bad_images": bool(skip_bad_images)}
+    rd = load_run_data(dataset, data, val_data=val_data, data_dir=data_dir, limit=limit, val_split=val_split, seed=seed,
+                       **images)
     features = int(np.prod(rd.x_train.shape[1:]))
     if kind is not None and (model_config is None or train_config is None):  # the kind's presets fill what is missing
         from aekit.kinds import configure
@@ -200,7 +217,8 @@ def train(
         "data": {"dataset": dataset if data is None else None, "data": _absolute(data), "val_data": _absolute(val_data),
                  "data_dir": _absolute(data_dir),
                  "limit": limit, "val_split": val_split, "name": rd.name, "n_train": int(len(rd.x_train)),
-                 "n_val": int(len(rd.x_val)) if rd.x_val is not None else 0},
+                 "n_val": int(len(rd.x_val)) if rd.x_val is not None else 0,
+                 **({**images, "image_size": _size(image_size), "images": rd.images} if rd.images else {})},
         "distributed": {"world_size": distributed.world_size(), "backend": distributed.backend()},
     })
     return _fit_and_write(path, model, rd, x_train, x_val, train_config, None, tensorboard, verbose, callbacks)
@@ -222,6 +240,13 @@ def checked_rows(rd: RunData, train_config: TrainConfig):
     return x_train, x_val
 
 
+def _size(image_size) -> list[int] | None:
+    from aekit.data.image_files import parse_image_size
+
+    size = parse_image_size(image_size)
+    return None if size is None else list(size)
+
+
 def _absolute(path: str | os.PathLike | None) -> str | None:
     """A data path as an absolute one, so that `resume` finds the data from any working directory."""
     return None if path is None else str(Path(path).resolve())
@@ -231,7 +256,12 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
                    tensorboard: bool, verbose: int, callbacks: Sequence[Callback]) -> RunResult:
     """Fit with checkpoints (+ TensorBoard), then write the run's files; the shared tail of `train` and `resume`."""
     from aekit.training.callbacks.stopping import Checkpoint
-    from aekit.training.checkpoint import CHECKPOINT_DIR, LAST, Interrupted, data_fingerprint
+    from aekit.training.checkpoint import (
+        CHECKPOINT_DIR,
+        LAST,
+        Interrupted,
+        data_fingerprint,
+    )
 
     main = distributed.is_main()  # under torchrun only rank 0 checkpoints and writes
     checkpoint = Checkpoint(path / CHECKPOINT_DIR, meta={"data_fingerprint": data_fingerprint(rd.x_train)}) if main else None
@@ -239,8 +269,12 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
     if tensorboard and main:
         images = rd.x_val if rd.x_val is not None else rd.x_train
         labels = rd.y_val if rd.x_val is not None else rd.y_train
+        features = int(np.prod(images.shape[1:]))
+        n_emb = 2000 if features <= 784 else max(100, (32 << 20) // (4 * features))  # larger images: fewer of them
+        if labels is not None and rd.images and rd.images.get("classes"):
+            labels = np.asarray(rd.images["classes"])[labels]  # the projector shows class folder names
         cbs.append(TensorBoard(str(path / "tb"), images=np.asarray(images[:10]), image_shape=rd.image_shape,
-                               embedding=np.asarray(images[:2000]), embedding_labels=None if labels is None else labels[:2000]))
+                               embedding=np.asarray(images[:n_emb]), embedding_labels=None if labels is None else labels[:n_emb]))
     t0 = time.perf_counter()
     done = state.epoch if state is not None else 0
     try:
@@ -258,6 +292,8 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
     train_time = time.perf_counter() - t0
     eval_x = rd.x_val if rd.x_val is not None else rd.x_train
     metrics = run_metrics(model, eval_x, history, train_time, train_config)
+    if rd.images is not None:
+        metrics["skipped_images"] = rd.images["skipped"] + rd.images.get("val_skipped", 0)
     if main:
         save_model(model, path)
         write_history(path, history)
@@ -280,7 +316,12 @@ def resume(run: str | os.PathLike, *, epochs: int | None = None, tensorboard: bo
     epochs done) the number of epochs, and is then written to config.json. The result is bitwise the same
     as an uninterrupted run with the same seed on the same machine (same torch, same thread count).
     """
-    from aekit.training.checkpoint import CHECKPOINT_DIR, LAST, data_fingerprint, load_checkpoint
+    from aekit.training.checkpoint import (
+        CHECKPOINT_DIR,
+        LAST,
+        data_fingerprint,
+        load_checkpoint,
+    )
 
     path = Path(run)
     distributed.init()  # under torchrun: every rank reads the run folder (a shared file system across machines)
@@ -301,7 +342,7 @@ def resume(run: str | os.PathLike, *, epochs: int | None = None, tensorboard: bo
     distributed.per_rank_batch(train_config.batch_size)  # refuse a batch that does not split over the processes
     check_compile(train_config, distributed.world_size())
     rd = load_run_data(d.get("dataset") or "mnist", d.get("data"), val_data=d.get("val_data"), data_dir=d.get("data_dir"),
-                       limit=d.get("limit"), val_split=d.get("val_split", 0.1), seed=train_config.seed)
+                       limit=d.get("limit"), val_split=d.get("val_split", 0.1), seed=train_config.seed, **image_options(d))
     state, ckpt = None, path / CHECKPOINT_DIR / LAST
     if ckpt.is_file():
         state, meta = load_checkpoint(ckpt)

@@ -149,25 +149,44 @@ def anomaly(model: Autoencoder | str | os.PathLike, x: Any, *, reference: Any = 
 
 def validation_rows(config: dict[str, Any]) -> np.ndarray | np.memmap | None:
     """The validation rows a run was trained with, rebuilt from its config.json (None if it had none)."""
-    from aekit.data.sources import load_run_data
+    from aekit.data.sources import image_options, load_run_data
 
     data = config.get("data") or {}
     if not data:
         return None
     seed = int((config.get("train") or {}).get("seed", 0))
     rd = load_run_data(data.get("dataset") or "mnist", data.get("data"), val_data=data.get("val_data"),
-                       data_dir=data.get("data_dir"), limit=data.get("limit"), val_split=data.get("val_split", 0.1), seed=seed)
+                       data_dir=data.get("data_dir"), limit=data.get("limit"), val_split=data.get("val_split", 0.1), seed=seed,
+                       **image_options(data))
     return rd.x_val  # a memmap's last rows stay on disk (read in blocks by `anomaly_scores`)
 
 
-def write_scores(result: AnomalyResult, path: str | os.PathLike) -> Path:
-    """A CSV with columns score, anomaly (0/1) and, when known, label (0/1)."""
+def write_scores(result: AnomalyResult, path: str | os.PathLike, *, names: Sequence[str] | None = None) -> Path:
+    """A CSV with columns score, anomaly (0/1) and, when known, label (0/1); with `names` (an image folder's files)
+    a first column, path."""
     from aekit.io import atomic_write_text
 
-    head = "score,anomaly" + (",label" if result.labels is not None else "")
+    head = ["score", "anomaly"] + (["label"] if result.labels is not None else [])
     cols = [result.scores, result.flags] + ([result.labels] if result.labels is not None else [])
-    lines = [head] + [",".join([f"{row[0]:.8g}", *(str(int(v)) for v in row[1:])]) for row in zip(*cols)]
+    lines = [",".join(head)] + [",".join([f"{row[0]:.8g}", *(str(int(v)) for v in row[1:])]) for row in zip(*cols)]
+    if names is not None:
+        if len(names) != len(result.scores):
+            raise DataError(f"{len(names)} names for {len(result.scores)} scores; pass one name per row")
+        lines = [f"{cell},{line}" for cell, line in zip(_csv_cells(["path", *names]), lines)]
     return atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def _csv_cells(values: Sequence[str]) -> list[str]:
+    """Each value as one CSV cell (quoted where it holds a comma, a quote or a line break)."""
+    import csv
+    import io
+
+    out = []
+    for v in values:
+        buf = io.StringIO()
+        csv.writer(buf, lineterminator="").writerow([v])
+        out.append(buf.getvalue())
+    return out
 
 
 __all__ = ["anomaly", "anomaly_scores", "threshold_from", "binary_labels", "roc_auc", "AnomalyResult", "write_scores",

@@ -2,7 +2,7 @@
 compare with PCA at the same number of dimensions.
 
 >>> import numpy as np, aekit
->>> from aekit.encode import encode
+>>> from aekit import encode
 >>> codes = encode(aekit.Autoencoder(aekit.ModelConfig(input_dim=4, encoding_dim=2)), np.ones((3, 4)))
 >>> codes.shape
 (3, 2)
@@ -11,6 +11,7 @@ compare with PCA at the same number of dimensions.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,14 +28,35 @@ def encode(model: Autoencoder | str | os.PathLike, x: Any, *, batch_size: int = 
     """
     model, _ = load_any_model(model)
     model.eval()
-    return batched(model.encode, as_input(model, x, keep_memmap=True), batch_size)
+    return batched(model.encode, as_input(model, x, keep_memmap=True, check=False), batch_size)
 
 
 def reconstruct(model: Autoencoder | str | os.PathLike, x: Any, *, batch_size: int = 4096) -> np.ndarray:
     """The model's reconstruction of every row of `x`: shape (n, input_dim), float32."""
     model, _ = load_any_model(model)
     model.eval()
-    return batched(model, as_input(model, x, keep_memmap=True), batch_size)
+    return batched(model, as_input(model, x, keep_memmap=True, check=False), batch_size)
+
+
+def write_codes(path: str | os.PathLike, codes: Any, columns: list[str], names: list[str], labels: Any = None) -> None:
+    """Codes as a .csv or .parquet table whose first column is each file's path (then its label, when known); atomic."""
+    import pandas as pd
+
+    from aekit.files import atomic_write
+
+    codes = np.asarray(codes)
+    if len(names) != len(codes):
+        raise DataError(f"{len(names)} paths for {len(codes)} rows of codes; pass one path per row")
+    head = {"path": list(names)} | ({} if labels is None else {"label": np.asarray(labels)})
+    df = pd.concat([pd.DataFrame(head), pd.DataFrame(codes, columns=columns)], axis=1)
+    suffix = os.path.splitext(str(path))[1].lower()
+    if suffix == ".csv":
+        atomic_write(Path(path), lambda f: df.to_csv(f, index=False))
+    elif suffix == ".parquet":
+        atomic_write(Path(path), lambda f: df.to_parquet(f, index=False))
+    else:
+        raise DataError(f"{path}: codes with their paths go to a .csv or .parquet file; pass one of those (or .npy for "
+                        "the codes alone)")
 
 
 def code_plot(codes: Any, labels: Any = None, *, method: str = "auto", limit: int | None = 5000, seed: int = 0,
@@ -79,4 +101,4 @@ def reconstruction_mse(x: Any, recon: Any) -> float:
     return float(np.mean((np.asarray(x, dtype=np.float64) - np.asarray(recon, dtype=np.float64)) ** 2))
 
 
-__all__ = ["encode", "reconstruct", "code_plot", "knn_accuracy", "pca_baseline", "reconstruction_mse"]
+__all__ = ["encode", "reconstruct", "write_codes", "code_plot", "knn_accuracy", "pca_baseline", "reconstruction_mse"]

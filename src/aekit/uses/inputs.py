@@ -1,8 +1,10 @@
 """What the use commands (encode, features, denoise, anomaly) read: a trained model and rows to apply it to.
 
 INPUT is either a named image set with an optional split — ``mnist`` (= ``mnist:test``), ``mnist:train``,
-``fashion-mnist:test`` … — whose labels come along, or a file read with :func:`aekit.data.arrays.load_array`
-(``.npy``, ``.csv``, ``.parquet``), with labels from an optional labels file. A named set defaults to the
+``fashion-mnist:test`` … — whose labels come along, a file read with :func:`aekit.data.arrays.load_array`
+(``.npy``, ``.csv``, ``.parquet``), with labels from an optional labels file, or a folder of images (or a ``.txt``
+list of them, :func:`aekit.data.images.load_images`), decoded at the model's size and colour, labelled by
+sub-folder. A named set defaults to the
 test split because a trained model is used on rows it did not learn from.
 """
 
@@ -32,6 +34,9 @@ class Rows:
     y: np.ndarray | None  # (n,) labels, or None
     image_shape: tuple[int, ...] | None  # (channels, height, width) or None
     name: str  # 'mnist:test', or the file name
+    names: list[str] | None = None  # an image folder's files (relative to `root`), one per row
+    root: Path | None = None  # the image folder (or the list's folder)
+    classes: list[str] | None = None  # the class folder of each label number
 
 
 def _is_dataset_spec(spec: str) -> bool:
@@ -39,12 +44,15 @@ def _is_dataset_spec(spec: str) -> bool:
 
 
 def load_rows(spec: str | os.PathLike, *, labels: str | os.PathLike | None = None, limit: int | None = None,
-              data_dir: str | os.PathLike | None = None) -> Rows:
-    """Read INPUT: ``mnist``, ``mnist:train``, ``fashion-mnist:test`` …, or a .npy/.csv/.parquet file.
+              data_dir: str | os.PathLike | None = None, like: Autoencoder | None = None, image_size: Any = None,
+              resize: str | None = None, color: str | None = None, skip_bad_images: bool = False) -> Rows:
+    """Read INPUT: ``mnist``, ``mnist:train``, ``fashion-mnist:test`` …, a .npy/.csv/.parquet file, or a folder of
+    images (or a .txt list): decoded at `image_size` and `color`, by default those of model `like`.
 
     `labels` is a file of one label per row (overrides a dataset's own labels); `limit` keeps the first rows.
     """
     from aekit.data.arrays import load_array, load_dataset
+    from aekit.data.image_files import is_image_source
 
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
         raise ConfigError(f"limit must be a positive integer, got {limit!r}")
@@ -58,17 +66,57 @@ def load_rows(spec: str | os.PathLike, *, labels: str | os.PathLike | None = Non
         ds = load_dataset(name, data_dir)
         x, y = (ds.x_test, ds.y_test) if split == "test" else (ds.x_train, ds.y_train)
         rows = Rows(x, y, ds.image_shape, f"{name}:{split}")
+    elif is_image_source(spec):
+        rows = _image_rows(spec, like, image_size, resize, color, skip_bad_images)
     else:
         if not Path(spec).exists() and Path(spec).suffix.lower() not in (".npy", ".csv", ".parquet"):
             raise DataError(f"{spec}: neither a dataset ({', '.join(DATASETS)}, optionally :test or :train) "
-                            "nor an existing file; pass a .npy, .csv or .parquet file")
+                            "nor an existing file; pass a .npy, .csv or .parquet file, or a folder of images")
         rows = Rows(load_array(spec), None, None, Path(spec).name)  # a float32 .npy stays a memmap: read in blocks
     if labels is not None:
         rows.y = load_labels(labels, len(rows.x))
     if limit is not None:
         rows.x = rows.x[:limit]
         rows.y = None if rows.y is None else rows.y[:limit]
+        rows.names = None if rows.names is None else rows.names[:limit]
     return rows
+
+
+def _image_rows(spec: str, like: Autoencoder | None, image_size: Any, resize: str | None, color: str | None,
+                skip_bad: bool) -> Rows:
+    """A folder's images as rows, at the model's size and colour unless given."""
+    from aekit.data.images import load_images
+
+    shape = None if like is None else like.config.image_shape
+    if shape is not None and len(shape) == 3:
+        image_size = image_size if image_size is not None else tuple(shape[1:])
+        color = color or {1: "gray", 3: "rgb"}.get(shape[0])
+    s = load_images(spec, image_size=image_size, resize=resize or "crop", color=color, skip_bad=skip_bad)
+    return Rows(s.rows(), s.labels, s.image_shape, Path(spec).name, list(s.names), s.root, s.classes or None)
+
+
+def class_names(rows: Rows) -> np.ndarray | None:
+    """Each row's label as a name: an image folder's class folder, else the label itself."""
+    if rows.y is None:
+        return None
+    return np.asarray(rows.classes)[rows.y] if rows.classes else rows.y
+
+
+def normal_labels(tokens: Any, rows: Rows) -> list[int]:
+    """`--normal` as label numbers: class folder names of an image folder, or numbers."""
+    out = []
+    for token in tokens:
+        token = str(token).strip()
+        if rows.classes and token in rows.classes:
+            out.append(rows.classes.index(token))
+            continue
+        try:
+            out.append(int(token))
+        except ValueError:
+            known = (f"the classes of {rows.name} are {', '.join(rows.classes)}" if rows.classes
+                     else "labels are numbers")
+            raise DataError(f"unknown normal label {token!r}; {known}") from None
+    return out
 
 
 def load_labels(path: str | os.PathLike, n: int) -> np.ndarray:
@@ -113,24 +161,28 @@ def image_shape_of(model: Autoencoder, rows: Rows | None = None) -> tuple[int, i
     return (side, side) if side * side == model.config.input_dim and side >= 4 else None
 
 
-def as_input(model: Autoencoder, x: Any, name: str = "input", *, keep_memmap: bool = False) -> torch.Tensor | np.memmap:
+def as_input(model: Autoencoder, x: Any, name: str = "input", *, keep_memmap: bool = False,
+             check: bool = True) -> torch.Tensor | np.memmap:
     """`x` as a float tensor of rows, checked against the model's feature count; with `keep_memmap` a float32
-    memmap stays one (for `batched`, which reads it a batch at a time)."""
+    memmap stays one (for `batched`, which reads it a batch at a time). ``check=False`` leaves the NaN/inf scan
+    to `batched`, which checks each block just before it is used (while it is in cache)."""
     from aekit.data.rows import as_rows, check_features
 
-    t = as_rows(x, name, keep_memmap=keep_memmap)
+    t = as_rows(x, name, keep_memmap=keep_memmap, check=check)
     check_features(model, t, name)
     return t
 
 
-@torch.no_grad()
-def batched(fn, x: torch.Tensor | np.memmap, batch_size: int = 4096) -> np.ndarray:
+@torch.inference_mode()
+def batched(fn, x: torch.Tensor | np.memmap, batch_size: int = 4096, name: str = "input") -> np.ndarray:
     """`fn` applied to `x` in row batches, as one float32 numpy array (a memmap is read a batch at a time, its
-    pages leaving RSS after each)."""
-    from aekit.data.rows import _blocks
+    pages leaving RSS after each). Each block is checked for NaN/inf just before `fn` sees it: a separate pass
+    over the whole array first cost as much as encoding it."""
+    from aekit.data.rows import _blocks, _check_finite
 
     out = None  # filled in place: a list of per-batch results kept the heap from shrinking
     for start, xb in _blocks(x, batch_size):
+        _check_finite(xb, name, start)
         yb = fn(xb).reshape(len(xb), -1)
         if out is None:
             out = np.empty((x.shape[0], yb.shape[1]), dtype=np.float32)

@@ -52,7 +52,7 @@ def features(model: Autoencoder | str | os.PathLike, x: Any = None, *, top: int 
     levels = np.ones(k, dtype=np.float32)
     top_index = top_activation = None
     if x is not None:
-        codes = batched(model.encode, as_input(model, x, keep_memmap=True), batch_size)
+        codes = batched(model.encode, as_input(model, x, keep_memmap=True, check=False), batch_size)
         p99 = np.percentile(codes, 99, axis=0).astype(np.float32)
         levels = np.where(np.abs(p99) > 1e-6, p99, 1.0).astype(np.float32)
         t = min(top, len(codes))

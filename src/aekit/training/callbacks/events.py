@@ -62,8 +62,7 @@ class TensorBoard(Callback):
         state.model.eval()
         recon = state.model(self.images).numpy()
         state.model.train(was_training)
-        shape = self.image_shape[-2:]
-        fig = reconstruction_grid(self.images.numpy(), recon, image_shape=shape, n=len(self.images))
+        fig = reconstruction_grid(self.images.numpy(), recon, image_shape=tuple(self.image_shape), n=len(self.images))
         self.writer.add_image("reconstructions", figure_to_array(fig), state.epoch, dataformats="HWC")
 
     @torch.no_grad()
@@ -71,7 +70,7 @@ class TensorBoard(Callback):
         """The codes of the embedding rows in the projector (tensors.tsv, metadata.tsv, sprite.png)."""
         was_training = state.model.training
         state.model.eval()
-        codes = state.model.encode(self.embedding)
+        codes = torch.cat([state.model.encode(self.embedding[i:i + 500]) for i in range(0, len(self.embedding), 500)])
         state.model.train(was_training)
         thumbs = None
         if self.image_shape is not None:
