@@ -60,10 +60,7 @@ EPOCHS = 2 if QUICK else 50  # the tutorial's 50
 SEED = 0
 """),
     ("md", "Keras: `from keras.layers import Input, Dense` and `from keras.models import Model`"),
-    ("code", """
-import aekit
-import torch
-"""),
+    ("code", "import aekit"),
     ("md", """
 Keras: `(x_train, _), (x_test, _) = mnist.load_data()`, then `x_train.astype('float32') / 255.`
 and `.reshape((len(x_train), 784))`. aekit's MNIST is bundled (no download), already float32 rows
@@ -86,10 +83,9 @@ model_config = aekit.ModelConfig(encoding_dim=32, code_activation="relu",
                                  output_activation="sigmoid", seed=SEED)
 model = aekit.Autoencoder(model_config)
 """),
-    ("md", """
-Keras: `autoencoder.summary()`. A notebook shows the model as its summary table;
-`print(model.summary())` prints the text one.
-"""),
+    ("md", "Keras: `autoencoder.summary()`"),
+    ("code", "model.summary()"),
+    ("md", "A notebook also shows the model itself as its summary table:"),
     ("code", "model"),
     ("md", """
 Keras: `encoder = Model(input_img, encoded)` and
@@ -123,13 +119,11 @@ Keras: `history.history['val_loss']`. A notebook shows the History as a table, a
     ("code", "history.plot()"),
     ("md", """
 Keras: `encoded_imgs = encoder.predict(x_test)` and `decoded_imgs = decoder.predict(encoded_imgs)`.
-`aekit.encode` takes NumPy rows (and a model, or a run folder) and returns NumPy codes; the decoder
-is a torch module.
+The model's `encode` and `decode` take NumPy rows and return NumPy (a tensor for a tensor).
 """),
     ("code", """
-encoded_imgs = aekit.encode(model, x_test)
-with torch.no_grad():
-    decoded_imgs = model.decode(torch.from_numpy(encoded_imgs)).numpy()
+encoded_imgs = model.encode(x_test)
+decoded_imgs = model.decode(encoded_imgs)
 encoded_imgs.shape, float(encoded_imgs.mean())
 """),
     ("md", """

@@ -51,3 +51,19 @@ def test_unknown_field_is_named():
 def test_configs_are_frozen():
     with pytest.raises(Exception):
         ModelConfig().encoding_dim = 3
+
+
+@pytest.mark.parametrize("given, stored", [({"loss": "binary_crossentropy"}, ("bce", "adadelta")),
+                                           ({"loss": "mean_squared_error", "optimizer": "Adam"}, ("mse", "adam")),
+                                           ({"loss": "mse", "optimizer": "SGD"}, ("mse", "sgd")),
+                                           ({"optimizer": "Adadelta"}, ("bce", "adadelta"))])
+def test_keras_names_are_stored_as_aekits(given, stored):
+    cfg = TrainConfig(**given)
+    assert (cfg.loss, cfg.optimizer) == stored
+    assert (to_dict(cfg)["loss"], to_dict(cfg)["optimizer"]) == stored
+
+
+def test_a_model_stores_a_decided_scale():
+    assert ModelConfig().scale == "none" and ModelConfig(scale="minmax").scale == "minmax"
+    with pytest.raises(ConfigError, match="decided from the data"):
+        ModelConfig(scale="auto")

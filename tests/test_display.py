@@ -3,22 +3,13 @@
 from html_tables import parse_html
 from matplotlib.figure import Figure
 
-from aekit import Autoencoder, History, ModelConfig
+from aekit import Autoencoder, History, ModelConfig, summary
 from aekit.display import show_figures_inline, table
-from aekit.history import shown_terms
 
 
 def test_table_escapes_and_formats_its_cells():
     tables, _, _ = parse_html(table([("<b>", 0.123456), ("n", 50992), ("tiny", 1e-5)], ["name", "value"], caption="c"))
     assert tables == [[["name", "value"], ["<b>", "0.1235"], ["n", "50,992"], ["tiny", "1e-05"]]]
-
-
-def test_recon_is_shown_only_where_it_differs_from_loss():
-    assert shown_terms({"recon": 0.5, "loss": 0.5, "val_recon": 0.4, "val_loss": 0.4, "epoch_time": 1.0}) == [
-        "loss", "val_loss"]
-    assert shown_terms({"recon": 0.5, "l1": 0.1, "loss": 0.6, "val_loss": 0.5, "val_recon": 0.45}) == [
-        "loss", "val_loss", "recon", "l1", "val_recon"]
-    assert shown_terms({"recon": [0.5, 0.4], "loss": [0.5, 0.4]}) == ["loss"]  # a History's lists alike
 
 
 def history(epochs=12):
@@ -60,7 +51,7 @@ def test_model_html_is_its_summary_table():
     assert rows[1] == ["input (Input)", "(None, 784)", "0"]
     assert rows[2] == ["encoder.0 (Linear)", "(None, 32)", "25,120"]
     assert rows[-3] == ["Total params", "", "50,992"] and 'Model: "autoencoder"' in text
-    assert "Total params: 50,992" in model.summary() and repr(model).startswith("Autoencoder(")  # text unchanged
+    assert "Total params: 50,992" in summary(model) and repr(model).startswith("Autoencoder(")  # text unchanged
 
 
 def test_figures_are_registered_only_inside_a_kernel():

@@ -136,7 +136,8 @@ def test_cli_kind_presets_explicit_flags_and_the_identity_warning(tmp_path):
     assert len(warning_lines) == 1 and warning_lines[0].startswith("aekit: warning: the code (784 units)")
     proc = aekit_cli("train", "--kind", "wide", "--out", tmp_path / "x", "--quiet")
     assert proc.returncode == 2 and proc.stderr.strip() == (
-        "aekit: error: unknown kind 'wide'; choose one of: " + ", ".join(KINDS))
+        "aekit: error: argument --kind: unknown kind 'wide'; choose one of: " + ", ".join(KINDS)
+        + "; see `aekit train --help`")
 
 
 def test_cli_flags_given_explicitly_win_even_when_equal_to_the_default():

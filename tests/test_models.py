@@ -1,14 +1,67 @@
+import numpy as np
 import pytest
 import torch
 
-from aekit import Autoencoder, ModelConfig
+import aekit
+from aekit import Autoencoder, DataError, ModelConfig
 
 
-def test_tutorial_model_has_50992_parameters():
+def test_tutorial_model_has_50992_parameters(capsys):
     model = Autoencoder(ModelConfig())
     assert sum(p.numel() for p in model.parameters()) == 50_992
-    text = model.summary()
-    assert "Total params: 50,992" in text and "(None, 32)" in text and "(None, 784)" in text
+    assert model.summary() is None  # as Keras: it prints
+    printed = capsys.readouterr().out
+    assert "Total params: 50,992" in printed and "(None, 32)" in printed and "(None, 784)" in printed
+    assert printed == aekit.summary(model) + "\n"  # the function returns the same text
+
+
+def test_summary_print_fn_gets_each_line():
+    lines = []
+    Autoencoder(ModelConfig(input_dim=6, encoding_dim=2, scale="standard")).summary(print_fn=lines.append)
+    assert len(lines) > 5 and all("\n" not in line for line in lines)
+    assert any("input_scaling (Standard)" in line for line in lines)
+    assert "Non-trainable params: 12" in lines  # the scaler's offset and scale, as Keras' Normalization
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.int64, np.uint8])
+def test_numpy_in_numpy_out_without_gradients(dtype):
+    model = Autoencoder(ModelConfig(input_dim=6, encoding_dim=3))
+    x = np.arange(24).reshape(4, 6).astype(dtype) % 2  # values 0 and 1 in any dtype: cast value for value
+    codes = model.encode(x)
+    assert isinstance(codes, np.ndarray) and codes.dtype == np.float32 and codes.shape == (4, 3)
+    with torch.no_grad():
+        want = model.encode(torch.tensor(x, dtype=torch.float32))
+    np.testing.assert_array_equal(codes, want.numpy())
+    rows = model.decode(codes)
+    assert isinstance(rows, np.ndarray) and rows.shape == (4, 6)
+    np.testing.assert_allclose(model.predict(x), rows, rtol=1e-6)
+    np.testing.assert_allclose(model.reconstruct(x.tolist()), rows, rtol=1e-6)  # a list is NumPy too
+
+
+def test_torch_in_torch_out_keeps_gradients():
+    model = Autoencoder(ModelConfig(input_dim=6, encoding_dim=3))
+    out = model.reconstruct(torch.rand(2, 6))
+    assert isinstance(out, torch.Tensor) and out.requires_grad
+
+
+@pytest.mark.parametrize("bad, words", [(np.zeros((2, 5)), "rows of 5 values but the model expects 6"),
+                                        (np.array([["a"] * 6]), "must be numeric")])
+def test_numpy_input_errors_name_the_fix(bad, words):
+    with pytest.raises(DataError, match=words):
+        Autoencoder(ModelConfig(input_dim=6, encoding_dim=3)).encode(bad)
+
+
+def test_scaler_works_in_user_units():
+    model = Autoencoder(ModelConfig(input_dim=2, encoding_dim=2, scale="standard"))
+    with pytest.raises(DataError, match="scaler is not fitted"):
+        model.encode(np.ones((1, 2)))
+    model.set_scaler([100.0, -5.0], [10.0, 2.0])
+    x = torch.tensor([[110.0, -3.0]])
+    assert torch.equal(model.scale_rows(x), torch.tensor([[1.0, 1.0]]))
+    assert torch.allclose(model.unscale_rows(model.scale_rows(x)), x)
+    assert torch.allclose(model.encode(x), model.encoder(torch.tensor([[1.0, 1.0]])))
+    assert torch.allclose(model(x), model.decoder(model.encoder(torch.tensor([[1.0, 1.0]]))) * torch.tensor([10.0, 2.0])
+                          + torch.tensor([100.0, -5.0]))
 
 
 def test_keras_initialisation_glorot_uniform_zero_bias():

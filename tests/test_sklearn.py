@@ -157,10 +157,22 @@ def test_tutorial_settings_on_mnist(mnist_small):
     assert ae.score(xt) > untrained.score(xt)
 
 
+def test_scale_param_keeps_the_scaler_in_the_model_and_rows_in_x_units(rng):
+    X = rng.normal(size=(120, 4)) * [1.0, 500.0, 0.1, 3.0] + [0.0, 2000.0, 5.0, -7.0]
+    ae = AutoencoderTransformer(encoding_dim=2, epochs=20, batch_size=32, scale="standard", random_state=0).fit(X)
+    assert ae.model_.config.scale == "standard"
+    np.testing.assert_allclose(ae.model_.input_offset.numpy(), X.mean(axis=0), rtol=1e-5)
+    recon = ae.inverse_transform(ae.transform(X))
+    np.testing.assert_allclose(recon.mean(axis=0), X.mean(axis=0), atol=0.5 * X.std(axis=0).max())
+    unscaled = AutoencoderTransformer(encoding_dim=2, epochs=20, batch_size=32, random_state=0).fit(X)
+    assert ae.score(X) > unscaled.score(X)  # the scaled model reconstructs the raw columns better
+
+
 def test_bad_settings_are_value_errors_naming_the_fix():
     X = np.random.default_rng(0).normal(size=(30, 4))
-    with pytest.raises(ConfigError, match="loss='mse' or put a MinMaxScaler"):
+    with pytest.raises(ConfigError, match="loss='mse', scale='minmax' or put a MinMaxScaler"):
         AutoencoderTransformer(loss="bce", epochs=1).fit(X)
+    AutoencoderTransformer(loss="bce", scale="minmax", epochs=1).fit(X)  # the scale the message names works
     with pytest.raises(ValueError, match="noise='masking'"):
         AutoencoderTransformer(noise="gaussian", noise_level=0.1, epochs=1).fit(X)
     with pytest.raises(ValueError, match="unknown activation 'nope'"):

@@ -31,7 +31,8 @@ _HOME = {  # each public name -> the module that defines it
     "evaluate": "training.loop", "fit": "training.loop", "load_checkpoint": "training.checkpoint",
     "train": "training.runs", "resume": "training.runs",
     "report": "reporting.run_report", "compare": "reporting.comparison",
-    "encode": "uses.encoding", "features": "uses.units", "denoise": "uses.denoising", "anomaly": "uses.anomalies",
+    "encode": "uses.encoding", "decode": "uses.encoding", "reconstruct": "uses.encoding",
+    "features": "uses.units", "denoise": "uses.denoising", "anomaly": "uses.anomalies",
     "export_onnx": "uses.onnx", "impute": "uses.imputation", "read_ratings": "uses.imputation",
 }
 _ALIASES = {"load": "load_model"}

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
-from aekit.errors import ConfigError
+from aekit.errors import ConfigError, option
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "linear", "elu", "leaky_relu", "gelu")
 LOSSES = ("bce", "mse")
@@ -20,6 +20,13 @@ NOISES = ("none", "gaussian", "masking", "salt_pepper")
 SCHEDULES = ("constant", "onecycle", "cosine")
 ARCHITECTURES = ("dense", "conv")
 PRECISIONS = ("float32", "bfloat16")
+MODEL_SCALES = ("none", "standard", "minmax")  # a model's input scaling ('auto' is decided from the data by train)
+# Keras' names, accepted beside aekit's and stored as aekit's (`loss="binary_crossentropy"` is stored as 'bce')
+KERAS_NAMES = {"binary_crossentropy": "bce", "mean_squared_error": "mse", "Adadelta": "adadelta", "Adam": "adam",
+               "SGD": "sgd"}
+CODES = ("deterministic", "gaussian", "categorical")  # a plain code, a VAE's Gaussian code, a VQ-VAE's codebook
+LIKELIHOODS = ("bernoulli", "gaussian")  # decoder distributions whose negative log-likelihood is the recon term
+BINARIZE = ("none", "dynamic")
 
 
 def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
@@ -66,6 +73,11 @@ class ModelConfig:
     architecture: str = "dense"  # 'dense' (Linear layers) or 'conv' (Conv2d encoder, upsampling decoder)
     image_shape: tuple[int, ...] | None = None  # (channels, height, width) of image inputs; needed for 'conv'
     seed: int = 0  # seed of the weight initialisation (glorot-uniform weights, zero biases, as Keras)
+    scale: str = "none"  # input scaling kept in the model file: 'none', 'standard' (per column) or 'minmax' (to [0, 1])
+    code: str = "deterministic"  # 'gaussian': a VAE's code (μ, log σ²); 'categorical': a VQ-VAE's codebook
+    codebook_size: int = 512  # 'categorical': code vectors in the codebook
+    codebook_dim: int = 0  # 'categorical': values per code vector (0: a conv code's channels, else 1/8 of the code)
+    codebook_decay: float = 0.99  # 'categorical': EMA decay of the codebook (0: learned by gradient, a codebook loss)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(self.hidden))
@@ -78,6 +90,10 @@ class ModelConfig:
         for name in ("activation", "code_activation", "output_activation"):
             _choice(name, getattr(self, name), ACTIVATIONS)
         _choice("architecture", self.architecture, ARCHITECTURES)
+        if self.scale == "auto":
+            raise ConfigError("scale 'auto' is decided from the data by aekit.train (or `aekit train --scale auto`); "
+                              "a model stores the outcome: none, standard or minmax")
+        _choice("scale", self.scale, MODEL_SCALES)
         if self.image_shape is not None:
             if len(self.image_shape) != 3 or any(
                 isinstance(s, bool) or not isinstance(s, int) or s <= 0 for s in self.image_shape
@@ -94,6 +110,38 @@ class ModelConfig:
             _check_conv_code(self)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+        _choice("code", self.code, CODES)
+        _positive_int("codebook_size", self.codebook_size)
+        if isinstance(self.codebook_dim, bool) or not isinstance(self.codebook_dim, int) or self.codebook_dim < 0:
+            raise ConfigError(f"codebook_dim must be a whole number ≥ 0 (0: from the code), got {self.codebook_dim!r}")
+        if not isinstance(self.codebook_decay, (int, float)) or isinstance(self.codebook_decay, bool) \
+                or not 0 <= self.codebook_decay < 1:
+            raise ConfigError(f"codebook_decay must lie in [0, 1) (0.99 is usual; 0 learns the codebook by gradient), "
+                              f"got {self.codebook_decay!r}")
+        if self.code == "categorical" and self.encoding_dim % self.code_vector_dim:
+            raise ConfigError(f"a categorical code of {self.encoding_dim} values cannot be cut into code vectors of "
+                              f"{self.code_vector_dim}; pass a codebook_dim that divides encoding_dim")
+        if self.code == "categorical" and self.architecture == "conv" and self.codebook_dim:
+            h, w = conv_grid(self.image_shape, len(self.hidden) + 1)
+            if self.codebook_dim != self.encoding_dim // (h * w):
+                channels = self.encoding_dim // (h * w)
+                raise ConfigError(f"a conv code is quantised per grid cell, so codebook_dim must be its {channels} "
+                                  "channels; drop --codebook-dim or change --encoding-dim")
+
+    @property
+    def code_vector_dim(self) -> int:
+        """Values per code vector of a categorical code: `codebook_dim`, else the conv code's channels, else 1/8."""
+        if self.codebook_dim:
+            return self.codebook_dim
+        if self.architecture == "conv":
+            h, w = conv_grid(self.image_shape, len(self.hidden) + 1)
+            return max(1, self.encoding_dim // (h * w))
+        return max(1, self.encoding_dim // 8) if self.encoding_dim % 8 == 0 else self.encoding_dim
+
+    @property
+    def is_generative(self) -> bool:
+        """True for a code with a prior to sample from (a VAE's Gaussian code)."""
+        return self.code == "gaussian"
 
     @property
     def is_overcomplete(self) -> bool:
@@ -126,8 +174,19 @@ class TrainConfig:
     compile: bool = False  # torch.compile the training step: ~10 s once, then faster epochs (one process; needs a C++ compiler)
     precision: str = "float32"  # 'bfloat16': the training step's matrix products in bfloat16 (autocast); weights, losses, validation stay float32
     ema: float = 0.0  # decay of a moving average of the weights (ramped up over the first steps), e.g. 0.999 (0 = off); validation and the final model use it
+    # recon as a negative log-likelihood in nats per row: 'bernoulli' ([0,1] data) or 'gaussian' (unit variance)
+    likelihood: str | None = None
+    beta: float = 1.0  # weight of a Gaussian code's KL term (β-VAE: > 1)
+    kl_warmup: int = 0  # epochs over which the KL weight ramps linearly from β/N to β (0: off)
+    iw_samples: int = 1  # K > 1: train on the importance-weighted bound with K samples (IWAE)
+    binarize: str = "none"  # 'dynamic': each batch's pixels drawn as Bernoulli of their intensity (binarised MNIST)
+    commitment: float = 0.25  # weight of a categorical code's commitment loss (VQ-VAE)
 
     def __post_init__(self) -> None:
+        for name in ("loss", "optimizer"):  # Keras' names are stored as aekit's
+            value = getattr(self, name)
+            if isinstance(value, str) and value in KERAS_NAMES:
+                object.__setattr__(self, name, KERAS_NAMES[value])
         _positive_int("epochs", self.epochs)
         _positive_int("batch_size", self.batch_size)
         _positive_int("shuffle_block", self.shuffle_block)
@@ -144,10 +203,10 @@ class TrainConfig:
             _non_negative(name, getattr(self, name))
         if self.min_lr and self.schedule != "cosine":
             raise ConfigError(f"min_lr is where the 'cosine' schedule ends, but the schedule is {self.schedule!r}; "
-                              "pass --schedule cosine or drop --min-lr")
+                              f"pass {option('schedule', 'cosine')} or drop {option('min_lr')}")
         if self.min_lr and self.min_lr >= self.learning_rate:
             raise ConfigError(f"min_lr {self.min_lr:g} must be below the learning rate {self.learning_rate:g} where the "
-                              "cosine schedule starts; pass a smaller --min-lr")
+                              f"cosine schedule starts; pass a smaller {option('min_lr')}")
         if isinstance(self.ema, bool) or not isinstance(self.ema, (int, float)) or not 0 <= self.ema < 1:
             raise ConfigError(f"ema is the decay of the weights' moving average and must lie in [0, 1) (e.g. 0.999; 0 turns it off), got {self.ema!r}")
         if not 0 < self.kl_rho < 1:
@@ -162,6 +221,19 @@ class TrainConfig:
             raise ConfigError(f"seed must be an integer, got {self.seed!r}")
         if not isinstance(self.compile, bool):
             raise ConfigError(f"compile must be true or false, got {self.compile!r}")
+        if self.likelihood is not None:
+            _choice("likelihood", self.likelihood, LIKELIHOODS)
+        _choice("binarize", self.binarize, BINARIZE)
+        _non_negative("beta", self.beta)
+        _non_negative("commitment", self.commitment)
+        _positive_int("iw_samples", self.iw_samples)
+        if isinstance(self.kl_warmup, bool) or not isinstance(self.kl_warmup, int) or self.kl_warmup < 0:
+            raise ConfigError(f"kl_warmup must be a whole number of epochs ≥ 0 (0: off), got {self.kl_warmup!r}")
+        if self.iw_samples > 1 and (self.beta != 1 or self.kl_warmup):
+            raise ConfigError("iw_samples > 1 trains on the importance-weighted bound, which has no KL weight; "
+                              "drop --beta and --kl-warmup, or train with --iw-samples 1")
+        if self.binarize == "dynamic" and self.likelihood == "gaussian":
+            raise ConfigError("binarised pixels are 0 or 1: use the Bernoulli decoder (--likelihood bernoulli)")
 
     @property
     def learning_rate(self) -> float:
@@ -209,4 +281,5 @@ def replace(config, **changes):
     return dataclasses.replace(config, **changes)
 
 
-__all__ = ["ModelConfig", "TrainConfig", "recipe", "RECIPES", "to_dict", "from_dict", "replace", "ACTIVATIONS", "LOSSES", "OPTIMIZERS", "NOISES", "PRECISIONS"]
+__all__ = ["ModelConfig", "TrainConfig", "recipe", "RECIPES", "to_dict", "from_dict", "replace", "ACTIVATIONS",
+           "LOSSES", "OPTIMIZERS", "NOISES", "PRECISIONS", "MODEL_SCALES", "KERAS_NAMES"]

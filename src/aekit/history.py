@@ -1,20 +1,23 @@
-"""Keras' `History`: the per-epoch values of every logged term (``history.history["val_loss"]``), its plot, and
-`shown_terms`, the terms that progress output and figures show."""
+"""Keras' `History`: the per-epoch values of every logged term (``history.history["val_loss"]``)."""
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from typing import Any, Iterable
 
 
-def shown_terms(logs: Mapping[str, Any]) -> list[str]:
-    """The keys of `logs` worth showing, ``loss`` and ``val_loss`` first: timings are left out, and so is ``recon``
-    (``val_recon``) where it equals ``loss`` (``val_loss``), the same term twice when the loss has no penalty.
+# Keys of a history that are no loss term: the total and the time
+_NOT_TERMS = {"loss", "epoch_time"}
 
-    `logs` maps names to one epoch's values or to per-epoch lists (a History's ``history``).
-    """
-    first = [k for k in ("loss", "val_loss") if k in logs]
-    keys = first + [k for k in logs if k not in first and not (k.endswith("time") or k.endswith("_s"))]
-    return [k for k in keys if not (k in ("recon", "val_recon") and logs.get(k.replace("recon", "loss")) == logs[k])]
+
+def shown_keys(keys: Iterable[str]) -> list[str]:
+    """The keys of a history (or of one epoch's logs) worth showing, in their order: all of them, except ``recon``
+    and ``val_recon`` when the loss has no other term (``loss`` is then ``recon`` itself, value for value).
+    The progress line and the loss plots both ask this."""
+    keys = [str(k) for k in keys]
+    terms = {k[4:] if k.startswith("val_") else k for k in keys} - _NOT_TERMS
+    if terms == {"recon"}:
+        return [k for k in keys if k not in ("recon", "val_recon")]
+    return keys
 
 
 class History:
@@ -44,7 +47,7 @@ class History:
         from matplotlib.figure import Figure
         from matplotlib.ticker import MaxNLocator
 
-        keys = shown_terms(self.history)
+        keys = _shown(self.history)
         fig = Figure(figsize=(6.4, 4.0))
         ax = fig.subplots()
         colours: dict[str, str] = {}
@@ -75,10 +78,17 @@ class History:
         """A notebook's view: one row per epoch (the first and last five of a long run), one column per term."""
         from aekit.display import table
 
-        keys = shown_terms(self.history)
+        keys = _shown(self.history)
         rows = [[e, *(self.history[k][i] if i < len(self.history[k]) else "" for k in keys)]
                 for i, e in enumerate(self.epoch)]
         if len(rows) > 10:
             rows = rows[:5] + [["…"] * (len(keys) + 1)] + rows[-5:]
         epochs = len(self.epoch)
         return table(rows, ["epoch", *keys], caption=f"History: {epochs} epoch{'s' * (epochs != 1)}")
+
+
+def _shown(history: dict[str, Any]) -> list[str]:
+    """`shown_keys` without the timings, ``loss`` and ``val_loss`` first (as the progress line)."""
+    keys = [k for k in shown_keys(history) if not (k.endswith("time") or k.endswith("_s"))]
+    first = [k for k in ("loss", "val_loss") if k in keys]
+    return first + [k for k in keys if k not in first]

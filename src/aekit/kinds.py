@@ -14,6 +14,7 @@ denoising autoencoder. `aekit train --kind KIND` uses the same table; explicit f
 from __future__ import annotations
 
 import math
+import textwrap
 import warnings
 from dataclasses import fields
 from typing import Any
@@ -66,6 +67,23 @@ def _conv_code(f: dict[str, Any]) -> int:
     return (8 if shape[0] == 1 else 16) * gh * gw  # 8 channels, as the Keras blog (4×4×8 = 128 for MNIST); colour 16
 
 
+def _conv(f: dict[str, Any]) -> bool:
+    return f["architecture"] == "conv"
+
+
+# the generative kinds' shared presets: dense 784-512-256-code or conv 32-64 channels; Adam; a linear code layer
+_LATENT: dict[str, Any] = {
+    "code_activation": "linear", "optimizer": "adam",
+    "hidden": lambda f: (32, 64) if _conv(f) else (512, 256),
+    "image_shape": lambda f: f["image_shape"] or (_square_image(f) if _conv(f) else None),
+}
+# a VAE's decoder: Bernoulli for the 'bce' loss ([0, 1] data), else Gaussian with a linear output
+_VAE: dict[str, Any] = {
+    "code": "gaussian", **_LATENT, "encoding_dim": lambda f: _conv_code(f) if _conv(f) else 32,
+    "likelihood": lambda f: "bernoulli" if f["loss"] == "bce" else "gaussian",
+    "output_activation": lambda f: "sigmoid" if f["likelihood"] == "bernoulli" else "linear",
+}
+
 # kind → {field: value or function of the resolved fields}. Sources of the figures are in docs/kinds.md.
 KINDS: dict[str, dict[str, Any]] = {
     # the Keras tutorial: a code smaller than the input (784 → 32)
@@ -95,7 +113,33 @@ KINDS: dict[str, dict[str, Any]] = {
     # the Keras blog's convolutional autoencoder: 16-8-8 channels, a 4×4×8 code for 28×28×1 images; for images over
     # 32 pixels a stage of 32 channels in front per doubling (64×64: 32-16-8-8, a 4×4 code), 16 code channels for colour
     "conv": {"architecture": "conv", "image_shape": _square_image, "hidden": _conv_hidden, "encoding_dim": _conv_code},
+    # Kingma & Welling's VAE: a Gaussian code, a KL term, a likelihood decoder; loss = −ELBO in nats per row
+    "vae": _VAE,
+    # Higgins et al.'s β-VAE: the KL term weighted by β = 4
+    "beta-vae": {**_VAE, "beta": 4.0},
+    # van den Oord et al.'s VQ-VAE: 512 code vectors (dense: 8 vectors of 8 values; conv: one per grid cell)
+    "vq-vae": {"code": "categorical", **_LATENT, "encoding_dim": lambda f: _conv_code(f) if _conv(f) else 64},
 }
+
+# What each kind is, in one line, for `aekit kinds` (a kind missing here is listed with its presets only).
+DESCRIPTIONS: dict[str, str] = {
+    "undercomplete": "a code smaller than the input: the Keras tutorial's 784 → 32 → 784 (the default)",
+    "complete": "a code as large as the input; learns the identity unless penalised or corrupted",
+    "overcomplete": "a code twice the input's size; learns the identity unless penalised or corrupted",
+    "sparse": "L1 penalty on the code activations (the Keras blog's activity_regularizer)",
+    "sparse-kl": "KL sparsity penalty on a sigmoid code, with weight decay (UFLDL's sparse autoencoder)",
+    "denoising": "fresh noise on each batch's input, the clean input as target (--noise picks the type)",
+    "contractive": "penalty on the encoder's Jacobian norm ‖J_f(x)‖²_F (Rifai et al. 2011)",
+    "deep": "hidden layers between input and code (the Keras blog's 784-128-64-32 autoencoder)",
+    "deep-hinton": "Hinton & Salakhutdinov's 784-1000-500-250-30, with its own training recipe",
+    "conv": "the Keras blog's convolutional autoencoder (Conv2d encoder, upsampling decoder) for images",
+}
+
+# How a derived preset is computed, shown beside its value for 784 inputs
+_DERIVED = {("complete", "encoding_dim"): "input_dim", ("overcomplete", "encoding_dim"): "2 × input_dim",
+            ("sparse-kl", "kl_beta"): "3 / (input_dim / 2)", ("sparse-kl", "weight_decay"): "3e-3 / (input_dim / 2)",
+            ("deep-hinton", "min_lr"): "lr / 4", ("conv", "image_shape"): "a square image",
+            ("conv", "encoding_dim"): "8 channels × the code grid"}
 
 _MODEL_FIELDS = {f.name for f in fields(ModelConfig)}
 _TRAIN_FIELDS = {f.name for f in fields(TrainConfig)}
@@ -103,6 +147,30 @@ _TRAIN_FIELDS = {f.name for f in fields(TrainConfig)}
 
 def kind_names() -> tuple[str, ...]:
     return tuple(KINDS)
+
+
+def kinds_table() -> str:
+    """The kinds as text, for `aekit kinds`: each name and what it does, then the options it presets (their values
+    for 784 inputs, as MNIST; explicit options win over them)."""
+    width = max(len(name) for name in KINDS) + 2
+    lines = [f"{'kind':<{width}}what it does / what it presets (for 784 inputs; explicit options win)"]
+    for name, preset in KINDS.items():
+        try:
+            model, train = configure(name)
+            resolved = {**vars(model), **vars(train)}
+        except ConfigError:
+            resolved = {}
+        shown = []
+        for key, value in preset.items():
+            value = resolved.get(key, value)
+            text = (",".join(map(str, value)) if isinstance(value, tuple)
+                    else f"{value:g}" if isinstance(value, float) else value)
+            how = _DERIVED.get((name, key))
+            shown.append(f"{key.replace('_', '-')} {text}" + (f" (= {how})" if how else ""))
+        lines.append(f"{name:<{width}}{DESCRIPTIONS.get(name, '')}".rstrip())
+        lines += textwrap.wrap("presets: " + "; ".join(shown) if shown else "presets: none (the defaults)", 100,
+                               initial_indent=" " * width, subsequent_indent=" " * (width + 2), break_on_hyphens=False)
+    return "\n".join(lines)
 
 
 def configure(kind: str = "undercomplete", **explicit: Any) -> tuple[ModelConfig, TrainConfig]:
@@ -153,4 +221,5 @@ def warn_identity_risk(model_config: ModelConfig, train_config: TrainConfig, sta
         )
 
 
-__all__ = ["KINDS", "configure", "kind_names", "identity_risk", "warn_identity_risk", "IdentityWarning", "DEFAULT_NOISE_LEVEL"]
+__all__ = ["KINDS", "DESCRIPTIONS", "configure", "kind_names", "kinds_table", "identity_risk", "warn_identity_risk",
+           "IdentityWarning", "DEFAULT_NOISE_LEVEL"]

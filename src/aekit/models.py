@@ -1,11 +1,23 @@
-"""The autoencoder: one `nn.Module` with an `encoder` and a `decoder`; kinds differ only by configuration."""
+"""The autoencoder: one `nn.Module` with an `encoder` and a `decoder`; kinds differ only by configuration.
+
+`encode`, `decode`, `reconstruct` (also `predict`, as Keras) take rows in the user's units: a tensor gives a tensor
+(with gradients, as any module call), a NumPy array or a list gives a float32 NumPy array computed without
+gradients. The rule for NumPy input: any real dtype is cast to float32 value for value (float64 rounds; integers
+are not rescaled: uint8 images stay 0-255, divide them by 255 as the Keras tutorial does). A model with an input
+scaler (``ModelConfig.scale``) applies it inside: `encoder` and `decoder` work on the scaled rows the network sees.
+"""
 
 from __future__ import annotations
 
+from typing import Any, Callable
+
+import numpy as np
 import torch
 from torch import nn
 
 from aekit.config import ModelConfig, conv_grid
+from aekit.errors import DataError
+from aekit.latents import encoder_config, make_latent
 
 _ACTIVATIONS = {
     "relu": nn.ReLU,
@@ -94,24 +106,103 @@ class Autoencoder(nn.Module):
     def __init__(self, config: ModelConfig | None = None) -> None:
         super().__init__()
         self.config = config = config or ModelConfig()
+        enc = encoder_config(config)  # a Gaussian code's encoder emits μ and log σ²
         if config.architecture == "conv":
             self.encoder, self.decoder = _conv_stacks(config)
+            if enc is not config:
+                self.encoder = _conv_stacks(enc)[0]
         else:
             sizes = [config.input_dim, *config.hidden, config.encoding_dim]
-            self.encoder = _dense_stack(sizes, config.activation, config.code_activation)
+            self.encoder = _dense_stack([*sizes[:-1], enc.encoding_dim], config.activation, enc.code_activation)
             self.decoder = _dense_stack(sizes[::-1], config.activation, config.output_activation)
+        self.latent = make_latent(config)  # the code layer (aekit.latents): plain, Gaussian or a codebook
         keras_init_(self, torch.Generator().manual_seed(config.seed))
+        if config.scale != "none":  # NaN until fitted (`set_scaler`; `aekit.fit` fits it from the training rows)
+            self.register_buffer("input_offset", torch.full((config.input_dim,), float("nan")))
+            self.register_buffer("input_scale", torch.full((config.input_dim,), float("nan")))
 
-    def encode(self, x: torch.Tensor) -> torch.Tensor:
-        """Codes of a batch of rows, shape (n, encoding_dim)."""
-        return self.encoder(x)
+    # ------------------------------------------------------------------ the input scaler
+    @property
+    def scaled(self) -> bool:
+        """True when the model scales its input (``config.scale`` is 'standard' or 'minmax')."""
+        return self.config.scale != "none"
 
-    def decode(self, z: torch.Tensor) -> torch.Tensor:
-        """Reconstructions of a batch of codes, shape (n, input_dim)."""
-        return self.decoder(z)
+    @property
+    def scaler_fitted(self) -> bool:
+        return not self.scaled or not bool(torch.isnan(self.input_scale).any())
+
+    def set_scaler(self, offset: Any, scale: Any) -> None:
+        """Set the input scaler: the network sees ``(x - offset) / scale`` (one value per column)."""
+        with torch.no_grad():
+            self.input_offset.copy_(torch.as_tensor(np.asarray(offset, dtype=np.float32)))
+            self.input_scale.copy_(torch.as_tensor(np.asarray(scale, dtype=np.float32)))
+
+    def scale_rows(self, x: torch.Tensor) -> torch.Tensor:
+        """Rows in the user's units → the scaled rows the network sees (`x` itself when the model has no scaler)."""
+        return (x - self.input_offset) / self.input_scale if self.scaled else x
+
+    def unscale_rows(self, y: torch.Tensor) -> torch.Tensor:
+        """The network's rows → the user's units (`y` itself when the model has no scaler)."""
+        return y * self.input_scale + self.input_offset if self.scaled else y
+
+    def encode_rows(self, x: torch.Tensor) -> torch.Tensor:
+        """`encode` of a tensor without the check that the scaler is fitted (for tracing: the ONNX graphs)."""
+        return self.latent.code(self.encoder(self.scale_rows(x)))
+
+    def decode_rows(self, z: torch.Tensor) -> torch.Tensor:
+        """`decode` of a tensor without the check that the scaler is fitted (for tracing: the ONNX graphs)."""
+        return self.unscale_rows(self.decoder(z))
+
+    def _check_scaler(self) -> None:
+        if not self.scaler_fitted:
+            raise DataError(f"the model's {self.config.scale} input scaler is not fitted yet; train the model first "
+                            "(aekit.fit fits it from the training rows) or call model.set_scaler(offset, scale)")
+
+    # ------------------------------------------------------------------ uses, in the user's units
+    def encode(self, x: Any) -> Any:
+        """Codes of rows, shape (n, encoding_dim): a tensor for a tensor, else a NumPy array (no gradients)."""
+        if not isinstance(x, torch.Tensor):
+            return self._numpy(self.encode, x, self.config.input_dim, "x")
+        self._check_scaler()
+        return self.encode_rows(x)
+
+    def decode(self, z: Any) -> Any:
+        """Reconstructions of codes, shape (n, input_dim), in the user's units: a tensor for a tensor, else NumPy."""
+        if not isinstance(z, torch.Tensor):
+            return self._numpy(self.decode, z, self.config.encoding_dim, "z")
+        self._check_scaler()
+        return self.decode_rows(z)
+
+    def reconstruct(self, x: Any) -> Any:
+        """The reconstruction of rows, ``decode(encode(x))``: a tensor for a tensor, else a NumPy array."""
+        if not isinstance(x, torch.Tensor):
+            return self._numpy(self.reconstruct, x, self.config.input_dim, "x")
+        return self(x)
+
+    predict = reconstruct  # Keras' name: `autoencoder.predict(x_test)`
+
+    def _numpy(self, fn: Callable[[torch.Tensor], torch.Tensor], x: Any, width: int, name: str,
+               batch_size: int = 8192) -> np.ndarray:
+        """`fn` on NumPy (or list) rows, cast to float32, in batches, without gradients, as a float32 array."""
+        a = np.asarray(x)
+        if a.dtype.kind not in "biuf":
+            raise DataError(f"{name} must be numeric, got dtype {a.dtype}; pass a NumPy array of numbers")
+        rows = a.reshape(len(a), -1) if a.ndim > 1 else a.reshape(1, -1) if a.size == width else a.reshape(-1, 1)
+        if rows.shape[1] != width:
+            raise DataError(f"{name} has rows of {rows.shape[1]} values but the model expects {width}; "
+                            f"pass an array of shape (n, {width})")
+        rows = rows.astype(np.float32, copy=False)
+        out = None
+        with torch.no_grad():
+            for start in range(0, len(rows), batch_size):
+                part = fn(torch.from_numpy(np.ascontiguousarray(rows[start:start + batch_size]))).numpy()
+                if out is None:
+                    out = np.empty((len(rows), part.shape[1]), dtype=np.float32)
+                out[start:start + len(part)] = part
+        return out if out is not None else np.empty((0, 0), dtype=np.float32)
 
     def decode_logits(self, z: torch.Tensor) -> torch.Tensor:
-        """The decoder's output before a final sigmoid (for a numerically stable BCE)."""
+        """The decoder's output before a final sigmoid (for a numerically stable BCE), in the network's units."""
         if isinstance(self.decoder[-1], nn.Sigmoid):
             for layer in list(self.decoder)[:-1]:
                 z = layer(z)
@@ -119,11 +210,15 @@ class Autoencoder(nn.Module):
         return self.decoder(z)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.decoder(self.encoder(x))
+        """The reconstruction of a batch of rows, in the user's units (as `reconstruct`)."""
+        self._check_scaler()
+        return self.decode_rows(self.encode_rows(x))
 
-    def summary(self) -> str:
-        """A Keras-like table: layer, output shape, parameter count, and the totals."""
-        return summary(self)
+    def summary(self, print_fn: Callable[[str], Any] | None = None) -> None:
+        """Print a Keras-like table (layer, output shape, parameter count, totals), one line per call of `print_fn`
+        (default `print`), and return None, as Keras; ``aekit.summary(model)`` returns the text."""
+        for line in summary(self).splitlines():
+            (print_fn or print)(line)
 
     def _repr_html_(self) -> str:
         """A notebook's view of the model: its summary as an HTML table (``repr`` stays PyTorch's module tree)."""
@@ -131,7 +226,8 @@ class Autoencoder(nn.Module):
 
 
 def summary(model: Autoencoder) -> str:
-    """Keras-style summary of `model` (layers, output shapes, parameters)."""
+    """Keras-style summary of `model` (layers, output shapes, parameters) as text; an input scaler counts as
+    non-trainable parameters, as Keras' Normalization layer."""
     rows, total, trainable = _summary_rows(model)
     w0, w1 = max(len(r[0]) for r in rows) + 2, max(len(r[1]) for r in rows) + 2
     w0, w1 = max(w0, 28), max(w1, 20)
@@ -146,16 +242,20 @@ def summary(model: Autoencoder) -> str:
 
 def _summary_rows(model: Autoencoder) -> tuple[list[tuple[str, str, int]], int, int]:
     """The summary's rows (layer (type), output shape, parameters), the total and the trainable parameters."""
-    rows: list[tuple[str, str, int]] = [("input (Input)", f"(None, {model.config.input_dim})", 0)]
+    d = model.config.input_dim
+    rows: list[tuple[str, str, int]] = [("input (Input)", f"(None, {d})", 0)]
+    if model.scaled:
+        rows.append((f"input_scaling ({model.config.scale.capitalize()})", f"(None, {d})", 2 * d))
     x = torch.zeros(1, model.config.input_dim)
     with torch.no_grad():
         for part_name, part in (("encoder", model.encoder), ("decoder", model.decoder)):
+            x = model.latent.code(x) if part_name == "decoder" else x  # a Gaussian code's μ, a codebook's vectors
             for i, layer in enumerate(part):
                 x = layer(x)
                 shape = "(None, " + ", ".join(str(s) for s in x.shape[1:]) + ")"
                 n = sum(p.numel() for p in layer.parameters(recurse=False))
                 rows.append((f"{part_name}.{i} ({type(layer).__name__})", shape, n))
-    total = sum(p.numel() for p in model.parameters())
+    total = sum(p.numel() for p in model.parameters()) + (2 * d if model.scaled else 0)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     return rows, total, trainable
 

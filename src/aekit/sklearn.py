@@ -53,6 +53,9 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         The network's architecture, as ``aekit train --architecture``.
     image_shape : tuple of int or None, default=None
         (channels, height, width) of image rows, for image architectures.
+    scale : {'none', 'standard', 'minmax'}, default='none'
+        Input scaling kept in the model (``aekit.scaling``): fitted on ``X`` in ``fit``; ``transform`` takes and
+        ``inverse_transform`` returns rows in ``X``'s units. 'none' leaves the scaling to a scaler in front.
     epochs : int, default=100
         Passes over the training data.
     batch_size : int, default=256
@@ -95,6 +98,12 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         ``aekit train --seed n``.
     verbose : int, default=0
         0 quiet, 1 a progress bar per epoch, 2 a line per epoch.
+    kind : str or None, default=None
+        A kind's presets (``'vae'``, ``'vq-vae'``, …, as ``aekit train --kind``) under the parameters above that
+        differ from the configs' defaults; ``kind='vae'`` with the default ``loss='mse'`` has a Gaussian decoder, and
+        ``transform`` returns the code's means μ.
+    beta : float, default=1.0
+        Weight of a VAE's KL term (a β-VAE above 1).
 
     Attributes
     ----------
@@ -136,6 +145,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         output_activation="linear",
         architecture="dense",
         image_shape=None,
+        scale="none",
         epochs=100,
         batch_size=256,
         optimizer="adam",
@@ -156,6 +166,8 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         shuffle=True,
         random_state=None,
         verbose=0,
+        kind=None,
+        beta=1.0,
     ):
         self.encoding_dim = encoding_dim
         self.hidden = hidden
@@ -164,6 +176,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self.output_activation = output_activation
         self.architecture = architecture
         self.image_shape = image_shape
+        self.scale = scale
         self.epochs = epochs
         self.batch_size = batch_size
         self.optimizer = optimizer
@@ -184,6 +197,8 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self.shuffle = shuffle
         self.random_state = random_state
         self.verbose = verbose
+        self.kind = kind
+        self.beta = beta
 
     # ------------------------------------------------------------------ configs
     def _seed(self) -> int:
@@ -193,17 +208,28 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         return int(check_random_state(rs).randint(np.iinfo(np.int32).max))
 
     def _configs(self, n_features: int, seed: int) -> tuple[ModelConfig, TrainConfig]:
+        if self.kind is not None:  # the kind's presets, under every parameter that differs from the configs' defaults
+            from dataclasses import fields
+
+            from aekit.kinds import configure
+
+            defaults = {f.name: f.default for c in (ModelConfig, TrainConfig) for f in fields(c)}
+            given = {k: v for k, v in self.get_params().items() if k in defaults and v != defaults[k]}
+            given["hidden"] = tuple(given["hidden"]) if "hidden" in given else None
+            given = {k: v for k, v in given.items() if v is not None and (k != "hidden" or v)}
+            given.update(input_dim=n_features, seed=seed, shuffle=bool(self.shuffle))
+            return configure(self.kind, **given)
         model = ModelConfig(
             input_dim=n_features, encoding_dim=self.encoding_dim, hidden=tuple(self.hidden), activation=self.activation,
             code_activation=self.code_activation, output_activation=self.output_activation,
-            architecture=self.architecture, image_shape=self.image_shape, seed=seed,
+            architecture=self.architecture, image_shape=self.image_shape, seed=seed, scale=self.scale,
         )
         train = TrainConfig(
             epochs=self.epochs, batch_size=self.batch_size, optimizer=self.optimizer, lr=self.lr, loss=self.loss,
             shuffle=bool(self.shuffle), seed=seed, weight_decay=self.weight_decay, l1=self.l1, kl_beta=self.kl_beta,
             kl_rho=self.kl_rho, contractive=self.contractive, noise=self.noise, noise_level=self.noise_level,
             ema=self.ema, schedule=self.schedule, min_lr=self.min_lr, compile=self.compile,
-            precision=self.precision,
+            precision=self.precision, beta=self.beta,
         )
         return model, train
 
@@ -222,12 +248,13 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         """
         X = validate_data(self, X, dtype=_FLOATS)
         model_config, train_config = self._configs(X.shape[1], self._seed())
-        if train_config.loss == "bce" and (X.min() < 0 or X.max() > 1):
+        outside = model_config.scale == "standard" or (model_config.scale == "none" and (X.min() < 0 or X.max() > 1))
+        if train_config.loss == "bce" and outside:
             raise ConfigError(
                 f"loss='bce' needs data in [0, 1] but X spans [{X.min():.4g}, {X.max():.4g}]; "
-                "pass loss='mse' or put a MinMaxScaler in front"
+                "pass loss='mse', scale='minmax' or put a MinMaxScaler in front"
             )
-        if train_config.noise in ("gaussian", "salt_pepper") and (X.min() < 0 or X.max() > 1):
+        if train_config.noise in ("gaussian", "salt_pepper") and outside:
             raise ConfigError(
                 f"noise={train_config.noise!r} corrupts toward [0, 1] (noisy values are clipped to [0, 1], as in the Keras "
                 f"tutorial) but X spans [{X.min():.4g}, {X.max():.4g}]; put a MinMaxScaler in front or use noise='masking'"

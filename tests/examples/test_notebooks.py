@@ -85,6 +85,8 @@ def test_tutorial_notebook_runs_with_widgets_tables_and_figures(tmp_path, monkey
     assert len(outputs(fit, WIDGET)) == 2  # one progress widget per epoch (2 quick epochs) ...
     assert [o for o in fit.outputs if o.output_type == "stream"] == []  # ... and no text beside them
     assert "Epoch 1/" not in stream_text(nb)
+    printed = "".join(o.get("text", "") for o in cell_is(nb, "model.summary()").outputs)
+    assert "Total params: 50,992" in printed  # Keras' summary, printed
     summary = outputs(cell_is(nb, "model"), "text/html")
     assert len(summary) == 1 and "Total params" in summary[0] and "50,992" in summary[0]
     history = outputs(cell_is(nb, "history"), "text/html")

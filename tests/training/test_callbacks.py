@@ -83,3 +83,32 @@ def test_projector_is_capped_and_works_without_images_or_labels(tmp_path, rng):
 def test_embedding_labels_must_match_the_rows(tmp_path, rng):
     with pytest.raises(DataError, match="one label per row"):
         TensorBoard(tmp_path, embedding=rng.random((10, 4)), embedding_labels=[1, 2, 3])
+
+
+# ----------------------------------------------------------------- Plateau: a run that does not learn says so once
+def _plateau_warnings(record):
+    from aekit.training.callbacks.plateau import PlateauWarning
+
+    return [str(w.message) for w in record if issubclass(w.category, PlateauWarning)]
+
+
+def test_a_saturated_output_warns_once_while_it_trains(rng, recwarn):
+    x = (rng.random((64, 5)) * 1000).astype(np.float32)  # raw table values, a sigmoid output and no scaling
+    model = aekit.Autoencoder(aekit.ModelConfig(input_dim=5, encoding_dim=2))
+    aekit.fit(model, x, loss="mse", epochs=4, batch_size=16, verbose=0)
+    (message,) = _plateau_warnings(recwarn)
+    assert "sigmoid output is saturated" in message and 'output_activation="linear"' in message
+
+
+def test_a_loss_that_does_not_move_warns_once(rng, recwarn):
+    x = rng.random((64, 5), dtype=np.float32)
+    model = aekit.Autoencoder(aekit.ModelConfig(input_dim=5, encoding_dim=2))
+    aekit.fit(model, x, optimizer="sgd", lr=1e-9, epochs=5, batch_size=16, verbose=0)
+    (message,) = _plateau_warnings(recwarn)
+    assert "the loss has not moved in the first 3 epochs" in message
+
+
+def test_a_learning_run_does_not_warn(mnist_small, recwarn):
+    x = mnist_small[0][:512]
+    aekit.fit(aekit.Autoencoder(), x, optimizer="adam", epochs=3, batch_size=64, verbose=0)
+    assert _plateau_warnings(recwarn) == []

@@ -327,7 +327,7 @@ def test_cli_nan_exits_2_and_keeps_the_checkpoint(tmp_path):
     env = {**os.environ, "PYTHONPATH": SRC}
     proc = subprocess.run([sys.executable, "-m", "aekit", "train", "--data", data, "--loss", "mse", "--optimizer", "sgd",
                            "--lr", "0.13", "--output-activation", "linear", "--code-activation", "linear",
-                           "--encoding-dim", "4", "--batch-size", "20", "--epochs", "40",
+                           "--encoding-dim", "4", "--batch-size", "20", "--epochs", "40", "--scale", "none",
                            "--out", run, "--quiet", "--no-tensorboard"], capture_output=True, text=True, env=env, timeout=300)
     assert proc.returncode == 2, proc.stderr
     line, = proc.stderr.strip().splitlines()

@@ -76,12 +76,38 @@ def test_nan_loss_stops_with_epoch_and_step_named(rng):
 @pytest.mark.parametrize("bad, words", [
     (np.full((4, 784), np.nan, dtype=np.float32), "NaN or inf"),
     (np.ones((4, 783), dtype=np.float32), "783 features but the model expects 784"),
-    (np.full((4, 784), 2.0, dtype=np.float32), r"outside \[0, 1\].*--loss mse"),
+    (np.full((4, 784), 2.0, dtype=np.float32), r"outside \[0, 1\].*loss=\"mse\""),
     (np.zeros((0, 784), dtype=np.float32), "no rows"),
 ])
 def test_bad_training_data_is_refused(bad, words):
     with pytest.raises(DataError, match=words):
         fit(Autoencoder(), bad, epochs=1, verbose=0)
+
+
+def test_validation_split_holds_out_the_last_rows_before_shuffling(rng):
+    x = rng.random((40, 6), dtype=np.float32)
+    split = fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x, epochs=2, batch_size=8, validation_split=0.25,
+                verbose=0)
+    given = fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x[:30], epochs=2, batch_size=8,
+                validation_data=(x[30:], x[30:]), verbose=0)
+    assert split.history["val_loss"] == given.history["val_loss"] and split.history["loss"] == given.history["loss"]
+
+
+@pytest.mark.parametrize("kwargs, words", [({"validation_split": 0.2, "validation_data": np.zeros((2, 6))},
+                                            "pass validation_data or validation_split, not both"),
+                                           ({"validation_split": 1.5}, r"validation_split must lie in \[0, 1\)")])
+def test_validation_split_errors_name_the_argument(rng, kwargs, words):
+    with pytest.raises(aekit.ConfigError, match=words):
+        fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), rng.random((10, 6)), epochs=1, verbose=0, **kwargs)
+
+
+def test_fit_fits_an_unfitted_scaler_on_the_training_rows(rng):
+    x = (rng.normal(size=(64, 3)) * [1.0, 100.0, 0.0] + [5.0, -300.0, 7.0]).astype(np.float32)  # a constant column
+    model = Autoencoder(ModelConfig(input_dim=3, encoding_dim=2, scale="standard", output_activation="linear"))
+    fit(model, x, loss="mse", epochs=1, batch_size=16, validation_split=0.25, verbose=0)
+    np.testing.assert_allclose(model.input_offset.numpy(), x[:48].mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(model.input_scale.numpy(), np.where(x[:48].std(axis=0) > 0, x[:48].std(axis=0), 1.0),
+                               rtol=1e-4)
 
 
 def test_progress_output_is_keras_like(rng, capsys):
@@ -112,6 +138,21 @@ def test_progress_on_a_terminal_draws_a_bar(rng):
         validation_data=x[:16], callbacks=[ProgressBar(1, stream=out)])
     text = out.getvalue()
     assert text.startswith("Epoch 1/1\n") and "\r" in text and "4/4 [" in text and "val_loss: " in text
+
+
+@pytest.mark.parametrize("l1, shown", [(0.0, "loss: {loss:.4f} - val_loss: {val_loss:.4f}\n"),
+                                       (1e-3, "loss: {loss:.4f} - val_loss: {val_loss:.4f} - recon: {recon:.4f} - l1")])
+def test_the_epoch_line_shows_recon_only_beside_another_term(rng, l1, shown):
+    import io
+
+    from aekit.training.callbacks.progress import ProgressBar
+
+    out = io.StringIO()
+    x = rng.random((64, 6), dtype=np.float32)
+    h = fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x, epochs=1, batch_size=16, verbose=0, l1=l1,
+            validation_data=x[:16], callbacks=[ProgressBar(2, stream=out)]).history
+    assert shown.format(**{k: v[-1] for k, v in h.items()}) in out.getvalue()
+    assert ("recon" in out.getvalue()) == bool(l1) and "recon" in h  # the history keeps it either way
 
 
 def test_tensorboard_event_files_hold_scalars_and_images(tmp_path, mnist_small):

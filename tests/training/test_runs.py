@@ -45,7 +45,7 @@ def test_existing_run_folder_is_refused_then_overwritten(tmp_path):
     out = tmp_path / "run"
     kw = dict(limit=300, out=out, verbose=0, tensorboard=False)
     train(ModelConfig(encoding_dim=4), TrainConfig(epochs=1), **kw)
-    with pytest.raises(ConfigError, match="already exists; pass --overwrite"):
+    with pytest.raises(ConfigError, match="already exists; pass overwrite=True"):
         train(ModelConfig(encoding_dim=4), TrainConfig(epochs=1), **kw)
     train(ModelConfig(encoding_dim=5), TrainConfig(epochs=1), overwrite=True, **kw)
     assert json.loads((out / "config.json").read_text())["model"]["encoding_dim"] == 5
@@ -61,8 +61,9 @@ def test_overwrite_never_deletes_a_foreign_folder(tmp_path):
 def test_bad_data_leaves_no_run_folder(tmp_path):
     data = tmp_path / "big.npy"
     np.save(data, np.full((20, 4), 5.0, dtype=np.float32))
-    with pytest.raises(DataError, match=r"outside \[0, 1\]"):
-        train(None, TrainConfig(epochs=1), data=str(data), out=tmp_path / "r", verbose=0)
+    # a chosen bce meets the rows as they are, and is refused
+    with pytest.raises(DataError, match=r"outside \[0, 1\].*pass scale=\"minmax\""):
+        train(None, TrainConfig(epochs=1), data=str(data), out=tmp_path / "r", verbose=0, explicit=("loss",))
     assert not (tmp_path / "r").exists()
 
 
@@ -131,6 +132,71 @@ def test_a_data_file_cut_short_during_training_keeps_the_finished_epoch(tmp_path
         train(ModelConfig(input_dim=12, encoding_dim=3), TrainConfig(epochs=3, batch_size=32), data=str(path),
               out=tmp_path / "run", tensorboard=False, verbose=0, callbacks=[CutTheFile()])
     assert cut and (tmp_path / "run" / "checkpoint" / "last.safetensors").exists()
+
+
+# ------------------------------------------------------------ a user's own table (scikit-learn's, as raw CSV)
+def _sklearn_csv(folder, name):
+    from sklearn import datasets
+
+    frame = {"wine": datasets.load_wine, "breast_cancer": datasets.load_breast_cancer,
+             "diabetes": lambda **kw: datasets.load_diabetes(scaled=False, **kw)}[name](as_frame=True).data
+    path = folder / f"{name}.csv"
+    frame.to_csv(path, index=False)  # raw values with a header row, as a user has them (wine's proline reaches 1680)
+    return path, frame.to_numpy(dtype=np.float32)
+
+
+@pytest.mark.parametrize("name", ["wine", "breast_cancer", "diabetes"])
+def test_a_raw_table_trains_scaled_and_is_used_in_its_units(tmp_path, name):
+    import json
+
+    import torch
+
+    import aekit
+
+    path, raw = _sklearn_csv(tmp_path, name)
+    run = train(ModelConfig(encoding_dim=4), TrainConfig(batch_size=32, epochs=30, optimizer="adam", lr=0.01),
+                data=str(path), out=tmp_path / "r",
+                verbose=0, tensorboard=False)
+    config = json.loads((run.path / "config.json").read_text())
+    assert (config["model"]["scale"], config["model"]["output_activation"], config["train"]["loss"]) == (
+        "standard", "linear", "mse")  # the loss and the output follow the scaled rows
+    model = aekit.load_model(run.path)  # the scaler lives in the model file
+    held = np.zeros(len(raw), dtype=bool)
+    held[np.random.default_rng(0).permutation(len(raw))[:round(len(raw) * 0.1)]] = True  # the run's validation rows
+    np.testing.assert_allclose(model.input_offset.numpy(), raw[~held].mean(axis=0), rtol=1e-4)
+    with torch.no_grad():
+        scaled = model.scale_rows(torch.tensor(raw)).numpy()
+    mean_predictor = float((scaled[held] ** 2).mean())  # every column's training mean (0 once standardised)
+    val = run.metrics["val_loss"]  # MSE of the standardised columns
+    assert val < 0.8 * mean_predictor and val < 1.0, (val, mean_predictor)
+    codes = aekit.encode(run.path, raw)  # raw rows in, as the user has them
+    with torch.no_grad():
+        want = model.encoder(torch.from_numpy(scaled)).numpy()
+    np.testing.assert_allclose(codes, want, rtol=1e-5, atol=1e-5)
+    recon = aekit.reconstruct(run.path, raw)  # in the user's units: columns keep their means
+    np.testing.assert_allclose(recon.mean(axis=0), raw.mean(axis=0), atol=0.5 * raw.std(axis=0).max())
+    np.testing.assert_allclose(aekit.decode(run.path, codes), recon, rtol=1e-5, atol=1e-4 * np.abs(raw).max())
+
+
+@pytest.mark.parametrize("config, method", [
+    (ModelConfig(input_dim=64, encoding_dim=4), "exact (closed form), 300 rows"),
+    (ModelConfig(input_dim=64, hidden=(16,), encoding_dim=4), "exact, 300 rows"),
+    (ModelConfig(input_dim=64, architecture="conv", image_shape=(1, 8, 8), hidden=(4,), encoding_dim=8),
+     "Hutchinson estimate, 8 random ±1 projections per row, 256 rows"),
+])
+def test_run_metrics_say_how_the_jacobian_norm_was_found(config, method, rng):
+    import torch
+
+    from aekit import Autoencoder, History
+    from aekit.objectives import jacobian_norm
+    from aekit.training.runs import run_metrics
+
+    model = Autoencoder(config)
+    x = rng.random((300, 64), dtype=np.float32)
+    metrics = run_metrics(model, x, History({"loss": [0.5], "epoch_time": [1.0]}, [1]), 1.0, TrainConfig())
+    assert metrics["jacobian_norm_method"] == method
+    exact = jacobian_norm(model, torch.from_numpy(x[:256 if "Hutchinson" in method else 300]))
+    assert metrics["jacobian_norm"] == pytest.approx(exact, rel=0.03 if "Hutchinson" in method else 1e-5)
 
 
 def test_a_run_shows_in_a_notebook_as_its_figures_and_metrics(tiny_runs):

@@ -63,6 +63,19 @@ def test_onnx_graphs_match_pytorch(tmp_path, mnist_small, kind):
         assert dim0.dim_param and not dim0.dim_value  # a symbolic (dynamic) batch axis
 
 
+def test_onnx_graphs_of_a_scaled_model_work_in_the_users_units(tmp_path, rng):
+    x = (rng.normal(size=(200, 5)) * [1.0, 300.0, 0.01, 5.0, 0.0] + [0.0, 1000.0, -2.0, 40.0, 3.0]).astype(np.float32)
+    model = Autoencoder(ModelConfig(input_dim=5, encoding_dim=2, scale="standard", output_activation="linear"))
+    aekit.fit(model, x, loss="mse", epochs=2, batch_size=50, verbose=0)
+    paths = export_onnx(model.eval(), tmp_path / "onnx")
+    codes = model.encode(x)  # NumPy in, NumPy out, raw rows
+    np.testing.assert_allclose(_run(paths["encoder"], "x", x), codes, rtol=1e-5, atol=ATOL)
+    recon = _run(paths["autoencoder"], "x", x)
+    np.testing.assert_allclose(recon, model.predict(x), rtol=1e-5, atol=1e-3)
+    assert abs(float(recon[:, 1].mean()) - 1000.0) < 300.0  # in the column's units (mean 1000, sd 300), not near 0
+    np.testing.assert_allclose(_run(paths["decoder"], "code", codes), model.decode(codes), rtol=1e-5, atol=1e-3)
+
+
 def _cli(*args, cwd):
     env = {**os.environ, "PYTHONPATH": str(Path(aekit.__file__).parents[1])}
     return subprocess.run([sys.executable, "-m", "aekit", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
@@ -93,3 +106,14 @@ def test_export_of_a_damaged_file_writes_nothing(tmp_path):
     with pytest.raises(ModelFileError, match="checksum mismatch"):
         aekit.uses.onnx.export(path)
     assert not (tmp_path / "m-onnx").exists()
+
+
+def test_a_vae_exports_its_posterior_mean_and_log_variance(tmp_path):
+    model = Autoencoder(aekit.configure("vae", input_dim=16, hidden=(8,), encoding_dim=3, seed=2)[0]).eval()
+    paths = export_onnx(model, tmp_path)
+    x = np.random.default_rng(0).random((5, 16), dtype=np.float32)
+    with torch.no_grad():
+        mu, logvar = model.latent.stats(model.encoder(torch.from_numpy(x)))
+    got = _run(paths["posterior"], "x", x)
+    assert np.allclose(got, torch.cat([mu, logvar], 1).numpy(), atol=ATOL)
+    assert np.allclose(_run(paths["encoder"], "x", x), mu.numpy(), atol=ATOL)

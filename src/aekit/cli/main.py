@@ -12,8 +12,8 @@ import sys
 import warnings
 
 from aekit import __version__
-from aekit.cli.args import _int_list, add_image_options, explicit_args, image_args, mark_defaults
-from aekit.errors import AekitError, ConfigError
+from aekit.cli.args import Parser, _int_list, add_image_options, choice, explicit_args, image_args, mark_defaults
+from aekit.errors import AekitError, AekitWarning, ConfigError, cli_text
 from aekit.kinds import KINDS
 
 # Parser defaults are wrapped in these marker types so that a kind's presets can tell a flag the user typed
@@ -40,13 +40,17 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     d.add_argument("--val-split", type=float, default=0.1, help="fraction of --data held out for validation (default 0.1)")
     d.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's IDX files (else searched, then downloaded)")
     d.add_argument("--limit", type=int, metavar="N", help="use only the first N training rows (quick runs)")
+    d.add_argument("--scale", dest="scale_mode", default="auto", metavar="HOW",
+                   help="scaling of --data kept in the model: auto (default: rows in [0, 1] as they are, other tables "
+                        "standardised, with mse and a linear output unless given), standard, minmax or none")
     add_image_options(d)
     m = p.add_argument_group("model")
     m.add_argument("--encoding-dim", type=int, default=32, help="size of the code (default 32)")
     m.add_argument("--hidden", type=_int_list, default=(), metavar="SIZES", help="hidden sizes from input to code, e.g. 128,64")
     m.add_argument("--activation", default="relu", help="hidden activation (default relu)")
     m.add_argument("--code-activation", default="relu", help="code activation (default relu; sigmoid for --kl-beta)")
-    m.add_argument("--output-activation", default="sigmoid", help="output activation (default sigmoid)")
+    m.add_argument("--output-activation", default="sigmoid",
+                   help="output activation (default sigmoid; linear for data scaled outside [0, 1])")
     t = p.add_argument_group("training")
     t.add_argument("--recipe", choices=("tutorial", "fast"), default="tutorial",
                    help="starting values for the flags below: tutorial (default) or fast (adam, onecycle, batch 512, 10 epochs; "
@@ -57,7 +61,7 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     t.add_argument("--schedule", help="learning rate schedule: constant (default), onecycle (warm-up, then cosine decay) or cosine (decay to --min-lr)")
     t.add_argument("--lr", type=float, help="learning rate (default: the optimizer's Keras 2 default)")
     t.add_argument("--min-lr", type=float, default=0.0, help="where --schedule cosine ends (default 0)")
-    t.add_argument("--loss", default="bce", help="bce or mse (default bce)")
+    t.add_argument("--loss", default="bce", help="bce or mse (default bce; mse for data scaled outside [0, 1])")
     t.add_argument("--seed", type=int, default=0, help="seeds initialisation, shuffling and noise (default 0)")
     t.add_argument("--shuffle-block", type=int, default=1, metavar="N",
                    help="rows kept together when shuffling (default 1: every row on its own); e.g. 64 reads a memory-mapped "
@@ -72,9 +76,10 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
                         "validation and the saved model use the average")
     t.add_argument("--quick", action="store_true", help="a first look: 5 epochs on 10,000 images")
     k = p.add_argument_group("penalties and corruption (the kinds)")
-    k.add_argument("--kind", default="undercomplete", metavar="KIND",
+    k.add_argument("--kind", default="undercomplete", metavar="KIND", type=choice("kind", tuple(KINDS)),
                    help="preset of the options below (explicit flags win): " + ", ".join(KINDS).replace("undercomplete", "undercomplete (default)", 1)
-                   + "; deep-hinton also sets the training (Adam, cosine schedule, ema; docs/kinds.md)")
+                   + "; deep-hinton also sets the training (Adam, cosine schedule, ema; docs/kinds.md); "
+                   "`aekit kinds` lists them")
     k.add_argument("--l1", type=float, default=0.0, help="L1 activity penalty on the code (sparse; Keras blog 10e-5)")
     k.add_argument("--kl-beta", type=float, default=0.0, help="weight of the KL sparsity penalty (sparse; UFLDL 3)")
     k.add_argument("--kl-rho", type=float, default=0.05, help="target mean code activation for --kl-beta (UFLDL 0.1)")
@@ -82,6 +87,18 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     k.add_argument("--contractive", type=float, default=0.0, help="weight of the contractive penalty ‖J‖²")
     k.add_argument("--noise", default="none", help="input corruption: none, gaussian, masking, salt_pepper (denoising)")
     k.add_argument("--noise-level", type=float, default=0.0, help="σ for gaussian, fraction for masking / salt_pepper")
+    g = p.add_argument_group("generative kinds (vae, beta-vae, vq-vae)")
+    g.add_argument("--architecture", default="dense", help="dense (default) or conv (e.g. with --kind vae)")
+    g.add_argument("--code", default="deterministic", help="deterministic, gaussian (VAE) or categorical (VQ-VAE)")
+    g.add_argument("--likelihood", help="decoder: bernoulli ([0, 1] data) or gaussian; recon in nats per row")
+    g.add_argument("--beta", type=float, default=1.0, help="weight of the VAE's KL term (β-VAE: > 1; default 1)")
+    g.add_argument("--kl-warmup", type=int, default=0, metavar="N", help="ramp the KL weight up over N epochs")
+    g.add_argument("--iw-samples", type=int, default=1, metavar="K", help="train on the IWAE bound with K samples")
+    g.add_argument("--binarize", default="none", help="dynamic: pixels drawn as Bernoulli of their intensity")
+    g.add_argument("--codebook-size", type=int, default=512, help="VQ-VAE: code vectors in the codebook (default 512)")
+    g.add_argument("--codebook-dim", type=int, default=0, help="VQ-VAE: values per code vector (0: auto)")
+    g.add_argument("--codebook-decay", type=float, default=0.99, help="VQ-VAE: EMA decay of the codebook")
+    g.add_argument("--commitment", type=float, default=0.25, help="VQ-VAE: weight of the commitment loss")
     o = p.add_argument_group("output")
     o.add_argument("--out", metavar="DIR", help="run folder (default runs/<dataset>-<time>)")
     o.add_argument("--overwrite", action="store_true", help="replace an existing run folder")
@@ -175,24 +192,28 @@ def tracking_callbacks(args: argparse.Namespace) -> list:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from aekit.config import replace
-    from aekit.training.checkpoint import signals_interrupt
-    from aekit.training.runs import train
 
     if args.resume:
+        from aekit.training.checkpoint import signals_interrupt
+
         with signals_interrupt():
             result = resume_from_args(args)
         return _report_run(result)
     if args.quick:
         args.epochs = min(args.epochs or 5, 5)
         args.limit = args.limit or 10000
-    model_cfg, train_cfg = kind_configs_from_args(args)
+    model_cfg, train_cfg = kind_configs_from_args(args)  # a bad option is refused here, before torch loads
     train_cfg = replace(train_cfg, patience=args.patience, min_delta=args.min_delta, restore_best=not args.no_restore_best)
     verbose = 0 if args.quiet else args.verbose
+    from aekit.training.checkpoint import signals_interrupt
+    from aekit.training.runs import train
+
     callbacks = tracking_callbacks(args)
     with signals_interrupt():
         result = train(model_cfg, train_cfg, kind=args.kind, dataset=args.dataset, data=args.data, val_data=args.val_data, data_dir=args.data_dir,
                        limit=args.limit, val_split=args.val_split, out=args.out, overwrite=args.overwrite,
-                       tensorboard=not args.no_tensorboard, verbose=verbose, callbacks=callbacks, **image_args(args))
+                       tensorboard=not args.no_tensorboard, verbose=verbose, scale=args.scale_mode,
+                       explicit=explicit_args(args), callbacks=callbacks, **image_args(args))
     return _report_run(result)
 
 
@@ -209,7 +230,7 @@ def _report_run(result) -> int:
 def cmd_summary(args: argparse.Namespace) -> int:
     from aekit.io import load_model
 
-    print(load_model(args.run).summary())
+    load_model(args.run).summary()
     return 0
 
 
@@ -220,17 +241,31 @@ def add_summary_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
+def cmd_kinds(args: argparse.Namespace) -> int:
+    from aekit.kinds import kinds_table
+
+    print(kinds_table())
+    return 0
+
+
+def add_kinds_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("kinds", help="list the kinds of autoencoder (--kind): what each does, the options it presets")
+    p.set_defaults(func=cmd_kinds)
+    return p
+
+
 def commands() -> list:
     """The ``add_*_parser`` functions, one per subcommand, in the order `aekit --help` lists them."""
-    from aekit.cli import uses  # imported here: it imports this module's helpers
+    from aekit.cli import generative, uses  # imported here: they import this module's helpers
 
-    return [add_train_parser, add_summary_parser, uses.add_impute_parser, uses.add_encode_parser, uses.add_features_parser,
-            uses.add_denoise_parser, uses.add_anomaly_parser, uses.add_export_parser, uses.add_report_parser,
-            uses.add_compare_parser]
+    return [add_train_parser, add_kinds_parser, add_summary_parser, uses.add_impute_parser, uses.add_encode_parser,
+            uses.add_features_parser, uses.add_denoise_parser, uses.add_anomaly_parser, generative.add_sample_parser,
+            generative.add_interpolate_parser, generative.add_evaluate_parser, uses.add_export_parser,
+            uses.add_report_parser, uses.add_compare_parser]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="aekit", description="Train, inspect and use autoencoders.")
+    parser = Parser(prog="aekit", description="Train, inspect and use autoencoders.")
     parser.add_argument("--version", action="version", version=f"aekit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -240,7 +275,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    print(f"aekit: warning: {message}", file=sys.stderr)
+    text = cli_text(message) if isinstance(message, AekitWarning) else message
+    print(f"aekit: warning: {text}", file=sys.stderr)
 
 
 def _close_progress_bars() -> None:
@@ -258,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except AekitError as exc:
         _close_progress_bars()
-        print(f"aekit: error: {exc}", file=sys.stderr)
+        print(f"aekit: error: {cli_text(exc)}", file=sys.stderr)
         return 2
     except OSError as exc:  # a write that failed past the up-front checks (disk full, permissions changed …)
         _close_progress_bars()

@@ -23,7 +23,8 @@ from aekit.data.scans import (
     release_pages,
     same_file_as_loaded,
 )
-from aekit.errors import DataError
+from aekit.errors import DataError, option
+from aekit.scaling import ColumnStats
 
 if TYPE_CHECKING:
     from aekit.models import Autoencoder
@@ -185,18 +186,21 @@ def sort_batches(order: torch.Tensor, batch_size: int) -> torch.Tensor:
     return torch.cat([head, order[full:].sort().values]) if full < len(order) else head
 
 
-def batch_reader(x: torch.Tensor | np.memmap, order: torch.Tensor, batch_size: int):
+def batch_reader(x: torch.Tensor | np.memmap, order: torch.Tensor, batch_size: int, transform=None):
     """A function `k` -> the tensor of rows ``order[k * batch_size:(k + 1) * batch_size]`` of `x`, `order` sorted
     within each batch (`sort_batches`): ``index_select`` from a tensor, ``pread``s of runs from a memmap's file (or
-    from an image cache's, as floats in [0, 1])."""
+    from an image cache's, as floats in [0, 1]); `transform` (a model's `scale_rows`) is applied to each batch."""
+    read = None
     if isinstance(x, PixelRows):
         positions = order.numpy()
-        return lambda k: torch.from_numpy(x.read(positions[k * batch_size:(k + 1) * batch_size]))
-    if isinstance(x, np.memmap):
-        read = _run_reader(x, order.numpy(), batch_size)
-        if read is not None:
-            return lambda k: torch.from_numpy(read(k))
-    return lambda k: _rows(x, order[k * batch_size:(k + 1) * batch_size])
+        read = lambda k: torch.from_numpy(x.read(positions[k * batch_size:(k + 1) * batch_size]))  # noqa: E731
+    elif isinstance(x, np.memmap):
+        runs = _run_reader(x, order.numpy(), batch_size)
+        if runs is not None:
+            read = lambda k: torch.from_numpy(runs(k))  # noqa: E731
+    if read is None:
+        read = lambda k: _rows(x, order[k * batch_size:(k + 1) * batch_size])  # noqa: E731
+    return read if transform is None else lambda k: transform(read(k))
 
 
 SLOW_READ_BYTES = 256 << 20  # a memmap this large, shuffled row by row, gets a warning that runs read faster
@@ -239,19 +243,59 @@ def _unit_range(x: torch.Tensor | np.memmap) -> tuple[float, float]:
     return lo, hi
 
 
-def check_ranges(cfg: TrainConfig, x: torch.Tensor, x_name: str, y: torch.Tensor | None = None, y_name: str | None = None) -> None:
+def column_stats(x: torch.Tensor | np.memmap) -> ColumnStats:
+    """Per-column count, mean, spread, min and max of rows `x` (one pass in blocks; a memmap is read, not copied)."""
+    stats = None
+    for _, block in _blocks(x):
+        part = ColumnStats.of(block.numpy())
+        stats = part if stats is None else stats.merge(part)
+    return stats
+
+
+def _scaled_range(x: torch.Tensor | np.memmap, model) -> tuple[float, float]:
+    """(min, max) of the rows the network of `model` sees: `x` scaled per column (a positive scale keeps the order)."""
+    lo, hi = math.inf, -math.inf
+    for _, block in _blocks(x):
+        bmin, bmax = torch.aminmax(model.scale_rows(block))
+        lo, hi = min(lo, float(bmin)), max(hi, float(bmax))
+    return lo, hi
+
+
+def check_ranges(cfg: TrainConfig, x: torch.Tensor, x_name: str, y: torch.Tensor | None = None,
+                 y_name: str | None = None, model=None) -> None:
     """Refuse data outside [0, 1] where `cfg` needs it: a target `y` (default `x`) for the 'bce' loss, an input `x`
-    for gaussian noise (clipped to [0, 1]) or salt-and-pepper noise (set to 0 or 1). One pass per distinct array."""
+    for gaussian noise (clipped to [0, 1]) or salt-and-pepper noise (set to 0 or 1). One pass per distinct array.
+    For a `model` with an input scaler, the scaled rows are checked (those the network sees)."""
     y, y_name = (x, x_name) if y is None else (y, y_name or x_name)
+    scaled = model is not None and model.scaled
+    scale = f"pass {option('scale', 'minmax')} (each column to [0, 1])"
     needs = []
-    if cfg.loss == "bce":
-        needs.append((y, y_name, "which the 'bce' loss cannot use", "pass --loss mse"))
+    if cfg.likelihood == "bernoulli" or cfg.binarize != "none":
+        needs.append((y, y_name, "which a Bernoulli decoder cannot model",
+                      f"use the Gaussian decoder: {option('likelihood', 'gaussian')} "
+                      f"{option('output_activation', 'linear')}, or {scale}"))
+    elif cfg.loss == "bce" and cfg.likelihood is None:
+        needs.append((y, y_name, "which the 'bce' loss cannot use", f"{scale} or {option('loss', 'mse')}"))
     if cfg.noise in ("gaussian", "salt_pepper"):
-        needs.append((x, x_name, f"but {cfg.noise} noise puts the corrupted values in [0, 1]", "pass --noise masking"))
+        needs.append((x, x_name, f"but {cfg.noise} noise puts the corrupted values in [0, 1]",
+                      f"{scale} or {option('noise', 'masking')}"))
     ranges: dict[int, tuple[float, float]] = {}
     for data, name, why, fix in needs:
         if id(data) not in ranges:
-            ranges[id(data)] = _unit_range(data)
+            ranges[id(data)] = _scaled_range(data, model) if scaled else _unit_range(data)
         lo, hi = ranges[id(data)]
         if lo < 0 or hi > 1:
-            raise DataError(f"{name} has values outside [0, 1] (min {lo:.4g}, max {hi:.4g}), {why}; scale the data to [0, 1] or {fix}")
+            what = f"{name}, {model.config.scale}-scaled," if scaled else name
+            raise DataError(f"{what} has values outside [0, 1] (min {lo:.4g}, max {hi:.4g}), {why}; {fix}")
+
+
+def fit_scaler(model, x: torch.Tensor | np.memmap, x_val: torch.Tensor | np.memmap | None = None,
+               stats: ColumnStats | None = None) -> None:
+    """Set the input scaler of `model` (``config.scale`` 'standard' or 'minmax') from the training rows `x` (their
+    `stats` when already computed); a 'minmax' range also spans the validation rows `x_val`, so both land in [0, 1]."""
+    from aekit.scaling import scaler
+
+    stats = stats or column_stats(x)
+    if model.config.scale == "minmax" and x_val is not None:
+        stats = stats.merge(column_stats(x_val))
+    model.set_scaler(*scaler(model.config.scale, stats))

@@ -44,7 +44,7 @@ from aekit.data.rows import _read_runs
 from aekit.data.scans import release_pages
 from aekit.errors import AekitError, ModelFileError
 from aekit.io import _digest as tensor_digest  # SHA-256 of named tensors + a text
-from aekit.io import atomic_write_bytes, read_safetensors
+from aekit.io import CHECKPOINT_FORMAT, atomic_write_bytes, read_safetensors
 from aekit.models import Autoencoder
 from aekit.training.callbacks.base import History, TrainState
 from aekit.training.optim import make_optimizer
@@ -52,7 +52,7 @@ from aekit.training.optim import make_optimizer
 CHECKPOINT_DIR = "checkpoint"
 LAST = "last.safetensors"
 BEST = "best.safetensors"
-FORMAT = "aekit-checkpoint"
+FORMAT = CHECKPOINT_FORMAT  # "aekit-checkpoint"
 FORMAT_VERSION = 1
 
 __all__ = ["save_checkpoint", "load_checkpoint", "checkpoint_epoch",

@@ -24,10 +24,11 @@ from aekit.data.rows import (
     batch_reader,
     check_features,
     check_ranges,
+    fit_scaler,
     sort_batches,
     warn_row_by_row,
 )
-from aekit.errors import DataError, TrainingError
+from aekit.errors import ConfigError, DataError, TrainingError, option
 from aekit.history import History
 from aekit.models import Autoencoder
 from aekit.objectives import corrupt, loss_terms, warn_slow_bfloat16
@@ -81,7 +82,8 @@ def _evaluate_rows(model: Autoencoder, x, y, cfg: TrainConfig, batch_size: int =
     gen = torch.Generator().manual_seed(cfg.seed + 1)  # the same corruption every epoch
     sums: dict[str, float] = {}
     for start, xb in _blocks(x, batch_size):
-        yb = xb if y is x else _rows(y, slice(start, start + batch_size))
+        xb = model.scale_rows(xb)  # the network's units (a model without a scaler: the rows themselves)
+        yb = xb if y is x else model.scale_rows(_rows(y, slice(start, start + batch_size)))
         terms = loss_terms(model, corrupt(xb, cfg.noise, cfg.noise_level, gen), yb, cfg)
         for k, v in terms.items():
             sums[k] = sums.get(k, 0.0) + float(v) * xb.shape[0]
@@ -90,6 +92,21 @@ def _evaluate_rows(model: Autoencoder, x, y, cfg: TrainConfig, batch_size: int =
 
 
 # --------------------------------------------------------------------------- the loop
+def _split_off(x, y, validation_data, fraction: float):
+    """(x, y, validation_data) with the last `fraction` of the rows held out, before shuffling (Keras' rule)."""
+    if validation_data is not None:
+        raise ConfigError(f"pass {option('validation_data')} or {option('validation_split')}, not both")
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
+        raise ConfigError(f"validation_split must lie in [0, 1), got {fraction!r}; "
+                          f"pass e.g. {option('validation_split', 0.1)}")
+    n_val = int(x.shape[0] * fraction)  # Keras: the last int(n * fraction) rows
+    if n_val == 0 or n_val == x.shape[0]:
+        raise ConfigError(f"validation_split {fraction:g} of {x.shape[0]} rows leaves no validation or no training "
+                          "rows; pass a fraction that keeps some of each")
+    cut = x.shape[0] - n_val
+    return x[:cut], (y if y is x else y[:cut]), (x[cut:], None if y is x else y[cut:])
+
+
 def fit(
     model: Autoencoder,
     x: Any,
@@ -97,6 +114,7 @@ def fit(
     config: TrainConfig | None = None,
     *,
     validation_data: tuple[Any, Any] | Any | None = None,
+    validation_split: float = 0.0,
     callbacks: Sequence[Callback] = (),
     verbose: int = 1,
     state: TrainState | None = None,
@@ -108,6 +126,8 @@ def fit(
     ``fit(model, x, x, epochs=50, batch_size=256, shuffle=True, validation_data=(xt, xt))``.
     `x` may be a float32 ``np.memmap`` (``aekit.load_array`` of a .npy): each batch is read from the file.
     With ``ema`` > 0 the validation figures are those of the weights' moving average, and the model ends with it.
+    ``validation_split=0.1`` holds out the last 10% of the rows (before any shuffling), as Keras does.
+    A model with an input scaler (``ModelConfig(scale="standard")``) not yet fitted is fitted on the training rows.
     Keyword overrides replace fields of `config`. `verbose` 0 is quiet, 1 a bar per epoch,
     2 a line per epoch. Pass `state` (from a checkpoint) to resume where it stopped. ``check_input=False`` skips
     the NaN/inf and [0, 1] scans of the rows (for rows already checked, as ``aekit.train`` checks them before it
@@ -119,15 +139,20 @@ def fit(
     check_features(model, x)
     if y.shape != x.shape:
         raise DataError(f"y has shape {tuple(y.shape)} but x has {tuple(x.shape)}; an autoencoder's target has the input's shape")
+    if validation_split:
+        x, y, validation_data = _split_off(x, y, validation_data, validation_split)
+    if not model.scaler_fitted and state is None:
+        vx = validation_data[0] if isinstance(validation_data, tuple) else validation_data
+        fit_scaler(model, x, None if vx is None else as_rows(vx, "validation x", keep_memmap=True, check=False))
     if check_input:
-        check_ranges(cfg, x, "the input", y, "the target")
+        check_ranges(cfg, x, "the input", y, "the target", model=model)
     if validation_data is not None:
         vx, vy = validation_data if isinstance(validation_data, tuple) else (validation_data, None)
         vx_given, vx = vx, as_rows(vx, "validation x", keep_memmap=True, check=check_input)
         vy = vx if vy is None or vy is vx_given else as_rows(vy, "validation y", keep_memmap=True, check=check_input)
         check_features(model, vx, "validation x")
         if check_input:
-            check_ranges(cfg, vx, "the validation input", vy, "the validation target")
+            check_ranges(cfg, vx, "the validation input", vy, "the validation target", model=model)
     n = x.shape[0]
     from aekit.kinds import warn_identity_risk
 
@@ -149,10 +174,18 @@ def fit(
 
         if not any(isinstance(cb, EarlyStopping) for cb in callbacks):
             callbacks.insert(0, EarlyStopping.from_config(cfg))
+    if model.config.code != "deterministic" or cfg.binarize != "none":  # the code's noise and the KL warm-up
+        from aekit.training.callbacks.latent import LatentSchedule
+
+        callbacks.insert(0, LatentSchedule())
     if verbose and par.is_main:
         from aekit.training.callbacks.progress import ProgressBar
 
         callbacks.insert(0, ProgressBar(verbose))
+    from aekit.training.callbacks.plateau import Plateau
+
+    if par.is_main and not any(isinstance(cb, Plateau) for cb in callbacks):  # one warning when the loss stays put
+        callbacks.append(Plateau.of(model, x, y))
     update_average = ema_update(cfg.ema) if cfg.ema else None
     model.train()
     for cb in callbacks:
@@ -166,8 +199,9 @@ def fit(
         order = epoch_order(n, cfg, state.generator)
         order, noise = par.shard(order, state)
         order = sort_batches(order, bs)  # each batch's rows in file order: a memmap's reads go forward
-        read_x = batch_reader(x, order, bs)
-        read_y = read_x if y is x else batch_reader(y, order, bs)
+        scale = model.scale_rows if model.scaled else None  # the network's units
+        read_x = batch_reader(x, order, bs, scale)
+        read_y = read_x if y is x else batch_reader(y, order, bs, scale)
         sums: dict[str, float] = {}
         try:
             for batch, start in enumerate(range(0, len(order), bs)):
@@ -186,9 +220,12 @@ def fit(
                 state.step += 1
                 loss = terms["loss"].item()
                 if not math.isfinite(loss):
+                    bad = next((k for k, v in terms.items() if k != "loss" and not math.isfinite(float(v.detach()))),
+                               "loss")
                     raise TrainingError(
                         f"the loss became {loss} at epoch {state.epoch + 1}, step {batch + 1}; "
                         f"lower the learning rate (now {state.optimizer.param_groups[0]['lr']:g}) or check the data for extreme values"
+                        f" (first non-finite term: {bad!r})"
                     )
                 for k, v in terms.items():
                     sums[k] = sums.get(k, 0.0) + (loss if k == "loss" else v.item()) * idx.numel()

@@ -1,7 +1,8 @@
 """Anomaly scoring (`aekit anomaly`): a row the model reconstructs badly is unlike what it was trained on.
 
 The score of a row is its reconstruction error: the mean squared error over its features (``score="mse"``,
-the default, any data range) or the mean binary cross-entropy (``score="bce"``, data in [0, 1]). A row is
+the default, any data range) or the mean binary cross-entropy (``score="bce"``, data in [0, 1]), taken in the
+network's units: for a model with an input scaler, the scaled rows (standardised columns weigh alike). A row is
 flagged when its score is above a threshold, set either by a contamination rate (the top fraction of the
 scored rows) or by a quantile of reference scores (normal rows: the run's validation data by default).
 With labels (1 = anomaly, or a set of labels named normal) the ROC-AUC of the scores is reported.
@@ -33,13 +34,18 @@ def anomaly_scores(model: Autoencoder | str | os.PathLike, x: Any, *, score: str
     model, _ = load_any_model(model)
     model.eval()
     xt = as_input(model, x, keep_memmap=True)  # a memmap is read a block at a time
-    if score == "bce":
+    if score == "bce" and not model.scaled:
         lo, hi = _unit_range(xt)
         if lo < 0 or hi > 1:
             raise DataError("the 'bce' score needs values in [0, 1]; scale the data or use the 'mse' score")
     out = np.empty(xt.shape[0], dtype=np.float64)  # filled in place: a list of small results kept the heap from shrinking
+    model._check_scaler()
     for start, xb in _blocks(xt, batch_size):
-        rb = model(xb)
+        xb = model.scale_rows(xb)  # the network's units
+        rb = model.decoder(model.encoder(xb))
+        if score == "bce" and model.scaled and (float(xb.min()) < 0 or float(xb.max()) > 1):
+            raise DataError(f"the 'bce' score needs values in [0, 1] as the network sees them (rows from {start} are "
+                            "not); use the 'mse' score")
         if score == "mse":
             row = ((rb - xb) ** 2).mean(dim=1)
         else:

@@ -2,10 +2,14 @@
 compare with PCA at the same number of dimensions.
 
 >>> import numpy as np, aekit
->>> from aekit import encode
->>> codes = encode(aekit.Autoencoder(aekit.ModelConfig(input_dim=4, encoding_dim=2)), np.ones((3, 4)))
->>> codes.shape
-(3, 2)
+>>> model = aekit.Autoencoder(aekit.ModelConfig(input_dim=4, encoding_dim=2))
+>>> codes = aekit.encode(model, np.ones((3, 4)))
+>>> codes.shape, aekit.decode(model, codes).shape
+((3, 2), (3, 4))
+
+`encode`, `decode` and `reconstruct` take a model, a run folder or a .safetensors file, and rows in the user's
+units (NumPy, a list, a tensor or a memmap: any real dtype, cast to float32 value for value), and return float32
+NumPy arrays in the user's units (a model with an input scaler applies it inside).
 """
 
 from __future__ import annotations
@@ -22,17 +26,34 @@ from aekit.uses.inputs import as_input, batched, load_any_model
 
 
 def encode(model: Autoencoder | str | os.PathLike, x: Any, *, batch_size: int = 4096) -> np.ndarray:
-    """The code of every row of `x`: shape (n, encoding_dim), float32.
+    """The code of every row of `x`: shape (n, encoding_dim), float32 (a VAE: the means μ; a VQ-VAE: the codebook
+    index of each code vector, int64).
 
     `model` is an Autoencoder, a run folder or a .safetensors file.
     """
     model, _ = load_any_model(model)
     model.eval()
-    return batched(model.encode, as_input(model, x, keep_memmap=True, check=False), batch_size)
+    rows = as_input(model, x, keep_memmap=True, check=False)
+    if model.config.code == "categorical":  # a VQ-VAE's code: the codebook index of each code vector
+        return batched(lambda xb: model.latent.indices(model.encoder(xb)), rows, batch_size).astype(np.int64)
+    return batched(model.encode, rows, batch_size)
+
+
+def decode(model: Autoencoder | str | os.PathLike, codes: Any, *, batch_size: int = 4096) -> np.ndarray:
+    """The rows that codes decode to: shape (n, input_dim), float32, in the user's units."""
+    from aekit.data.rows import as_rows
+
+    model, _ = load_any_model(model)
+    model.eval()
+    z = as_rows(codes, "codes")
+    if z.shape[1] != model.config.encoding_dim:
+        raise DataError(f"codes have {z.shape[1]} values per row but the model's code has {model.config.encoding_dim}; "
+                        "pass codes from encode")
+    return batched(model.decode, z, batch_size)
 
 
 def reconstruct(model: Autoencoder | str | os.PathLike, x: Any, *, batch_size: int = 4096) -> np.ndarray:
-    """The model's reconstruction of every row of `x`: shape (n, input_dim), float32."""
+    """The model's reconstruction of every row of `x`: shape (n, input_dim), float32, in the user's units."""
     model, _ = load_any_model(model)
     model.eval()
     return batched(model, as_input(model, x, keep_memmap=True, check=False), batch_size)
@@ -101,4 +122,5 @@ def reconstruction_mse(x: Any, recon: Any) -> float:
     return float(np.mean((np.asarray(x, dtype=np.float64) - np.asarray(recon, dtype=np.float64)) ** 2))
 
 
-__all__ = ["encode", "reconstruct", "write_codes", "code_plot", "knn_accuracy", "pca_baseline", "reconstruction_mse"]
+__all__ = ["encode", "decode", "reconstruct", "write_codes", "code_plot", "knn_accuracy", "pca_baseline",
+           "reconstruction_mse"]

@@ -1,4 +1,5 @@
-"""ONNX export: the encoder, the decoder and the whole autoencoder as three ONNX graphs.
+"""ONNX export: the encoder, the decoder and the whole autoencoder as three ONNX graphs (a VAE adds posterior.onnx,
+x → μ and log σ² side by side, 2 × encoding_dim values; its encoder graph gives μ).
 
 Each graph has a dynamic batch axis (``x`` → ``code``, ``code`` → ``reconstruction``,
 ``x`` → ``reconstruction``) and carries the aekit version and the model config in its metadata.
@@ -44,11 +45,18 @@ class _Graph(nn.Module):
 def _graphs(model: Autoencoder):
     """(name, module, input name, output name, input width) of the three graphs."""
     d_in, d_code = model.config.input_dim, model.config.encoding_dim
-    return [
-        ("encoder", _Graph(model, Autoencoder.encode), "x", "code", d_in),
-        ("decoder", _Graph(model, Autoencoder.decode), "code", "reconstruction", d_code),
-        ("autoencoder", _Graph(model, Autoencoder.forward), "x", "reconstruction", d_in),
+    graphs = [
+        ("encoder", _Graph(model, Autoencoder.encode_rows), "x", "code", d_in),
+        ("decoder", _Graph(model, Autoencoder.decode_rows), "code", "reconstruction", d_code),
+        ("autoencoder", _Graph(model, lambda m, x: m.decode_rows(m.encode_rows(x))), "x", "reconstruction", d_in),
     ]
+    if model.config.code == "gaussian":  # a VAE's q(z|x): μ then log σ² in one row (the encoder graph gives μ)
+        graphs.append(("posterior", _Graph(model, _posterior), "x", "mu_logvar", d_in))
+    return graphs
+
+
+def _posterior(model: Autoencoder, x: torch.Tensor) -> torch.Tensor:
+    return torch.cat(model.latent.stats(model.encoder(model.scale_rows(x))), dim=1)
 
 
 @contextmanager
@@ -116,6 +124,7 @@ def export_onnx(model: Autoencoder, out_dir: str | os.PathLike, *, opset: int | 
     1e-5 (relative to 1 + |value|) raises ModelFileError. Returns the paths by part name.
     """
     _check_dependencies()
+    model._check_scaler()  # a model with an input scaler exports it: rows in and out in the user's units
     was_training = model.training
     model.eval()
     metadata = {"aekit_version": __version__, "model_config": json.dumps(to_dict(model.config))}

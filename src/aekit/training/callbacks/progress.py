@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from aekit.history import shown_terms
+from aekit.history import shown_keys
 from aekit.training.callbacks.base import Callback, TrainState
 
 
@@ -45,7 +45,9 @@ class ProgressBar(Callback):
                 self.bar.set_postfix_str(f"loss: {logs['loss']:.4f}", refresh=False)
 
     def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> None:
-        text = " - ".join(f"{k}: {logs[k]:.4f}" for k in shown_terms(logs))
+        first = [k for k in ("loss", "val_loss") if k in logs]
+        keys = first + [k for k in shown_keys(logs) if k not in first and k != "epoch_time"]  # no recon equal to loss
+        text = " - ".join(f"{k}: {logs[k]:.4f}" for k in keys)
         if self.bar is not None:
             self.bar.set_postfix_str(text)
             self.bar.close()
