@@ -49,6 +49,17 @@ def png_tag(data: bytes, alt: str, width: int | None = None) -> str:
     return f'<img alt="{html.escape(alt)}"{size} src="data:image/png;base64,{base64.b64encode(data).decode()}">'
 
 
+def run_html(path, metrics: dict[str, Any]) -> str:
+    """A run folder at a glance: its path, a table of `metrics`, and its loss.png and reconstructions.png."""
+    from pathlib import Path
+
+    path = Path(path)
+    images = [png_tag((path / name).read_bytes(), name, width=420)
+              for name in ("loss.png", "reconstructions.png") if (path / name).is_file()]
+    return (f"<div><p><b>Run</b> <code>{html.escape(str(path))}</code></p>"
+            + table(list(metrics.items()), ["metric", "value"]) + "".join(images) + "</div>")
+
+
 def figure_png(fig) -> bytes:
     """A matplotlib Figure as PNG bytes (tight bounding box, as the inline backend draws them)."""
     from io import BytesIO

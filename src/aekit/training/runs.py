@@ -47,16 +47,10 @@ class RunResult:
 
     def _repr_html_(self) -> str:
         """A notebook's view of the run: its folder, final figures, loss curves and reconstructions."""
-        import html
-
-        from aekit.display import png_tag, table
+        from aekit.display import run_html
 
         hidden = {"recon", "val_recon"} - set(shown_keys(self.history.history))  # the loss itself, once
-        images = [png_tag((self.path / name).read_bytes(), name, width=420)
-                  for name in ("loss.png", "reconstructions.png") if (self.path / name).is_file()]
-        return (f"<div><p><b>Run</b> <code>{html.escape(str(self.path))}</code></p>"
-                + table([(k, v) for k, v in self.metrics.items() if k not in hidden], ["metric", "value"])
-                + "".join(images) + "</div>")
+        return run_html(self.path, {k: v for k, v in self.metrics.items() if k not in hidden})
 
 
 
