@@ -260,5 +260,5 @@ def test_conv_stages_follow_the_image_and_the_decoder_lands_on_it(shape, hidden,
     x = torch.rand(2, c * h * w)
     assert tuple(model.encode(x).shape) == (2, code) and tuple(model(x).shape) == (2, c * h * w)
     assert model.encoder[0].unflattened_size == shape and model.decoder[-3].out_channels == c
-    summary = model.summary()
+    summary = aekit.summary(model)
     assert f"(None, {c}, {h}, {w})" in summary and f"(None, {c * h * w})" in summary

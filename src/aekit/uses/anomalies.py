@@ -42,7 +42,7 @@ def anomaly_scores(model: Autoencoder | str | os.PathLike, x: Any, *, score: str
     model._check_scaler()
     for start, xb in _blocks(xt, batch_size):
         xb = model.scale_rows(xb)  # the network's units
-        rb = model.decoder(model.encoder(xb))
+        rb = model.decoder(model.latent.code(model.encoder(xb)))
         if score == "bce" and model.scaled and (float(xb.min()) < 0 or float(xb.max()) > 1):
             raise DataError(f"the 'bce' score needs values in [0, 1] as the network sees them (rows from {start} are "
                             "not); use the 'mse' score")
