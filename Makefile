@@ -9,7 +9,7 @@ STAMP  := $(VENV)/.installed
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,onnx]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,onnx,mlflow]'
 	touch $(STAMP)
 
 demo: $(STAMP)          ## the tutorial: MNIST, 784-32-784, adadelta, 100 epochs -> runs/tutorial

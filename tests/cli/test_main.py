@@ -176,3 +176,26 @@ def test_kinds_lists_every_kind_with_what_it_does_and_its_presets(tmp_path):
     assert "presets: l1 0.0001" in text and "presets: encoding-dim 784 (= input_dim)" in text
     assert "hidden 1000,500,250; encoding-dim 30; activation elu" in text and "presets: none (the defaults)" in text
     assert max(len(line) for line in lines) <= 120
+
+
+def test_mlflow_flag_logs_the_run_to_a_local_store_by_default(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    aekit("train", "--limit", 300, "--epochs", 2, "--out", "run", "--quiet", "--no-tensorboard", "--mlflow",
+          cwd=tmp_path, check=True)
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")  # the default store: ./mlruns/
+    (run,) = client.search_runs([client.get_experiment_by_name("aekit").experiment_id])
+    assert run.data.params["train.epochs"] == "2" and run.info.status == "FINISHED"
+    assert [p.step for p in client.get_metric_history(run.info.run_id, "val_loss")] == [1, 2]
+    assert {"report.html", "model.safetensors"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert (tmp_path / "mlruns" / "artifacts" / run.info.run_id / "artifacts" / "report.html").is_file()
+
+
+def test_mlflow_flag_without_mlflow_says_how_to_install_it(tmp_path):
+    hide = "import sys; sys.modules['mlflow'] = None; from aekit.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.run([sys.executable, "-c", hide, "train", "--limit", "50", "--epochs", "1", "--out", "run",
+                           "--quiet", "--mlflow"], capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                          env={**os.environ, "PYTHONPATH": SRC})
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == ["aekit: error: MLflow is not installed; pip install 'aekit[mlflow]'"]
+    assert list(tmp_path.iterdir()) == []  # no run folder, no store

@@ -513,3 +513,15 @@ def test_precision_must_be_known():
 
     with pytest.raises(ConfigError, match="unknown precision 'float16'; choose one of: float32, bfloat16"):
         aekit.TrainConfig(precision="float16")
+
+
+def test_progress_shows_recon_only_where_it_differs_from_loss(rng, capsys):
+    x = rng.random((64, 6), dtype=np.float32)
+    fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x, epochs=1, batch_size=16, verbose=2,
+        validation_data=x[:16])
+    line = capsys.readouterr().err.strip()
+    assert " - loss: " in line and " - val_loss: " in line and "recon" not in line  # the same term, once
+    fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x, epochs=1, batch_size=16, verbose=2,
+        validation_data=x[:16], l1=1e-4)
+    line = capsys.readouterr().err
+    assert " - recon: " in line and " - val_recon: " in line and " - l1: " in line

@@ -217,3 +217,18 @@ def test_run_metrics_say_how_the_jacobian_norm_was_found(config, method, rng):
     assert metrics["jacobian_norm_method"] == method
     exact = jacobian_norm(model, torch.from_numpy(x[:256 if "Hutchinson" in method else 300]))
     assert metrics["jacobian_norm"] == pytest.approx(exact, rel=0.03 if "Hutchinson" in method else 1e-5)
+
+
+def test_a_run_shows_in_a_notebook_as_its_figures_and_metrics(tiny_runs):
+    from html_tables import parse_html
+
+    plain, sparse = tiny_runs
+    tables, images, text = parse_html(sparse._repr_html_())
+    (rows,) = tables
+    shown = {name: value for name, value in rows[1:]}
+    assert rows[0] == ["metric", "value"] and shown["val_loss"] == f"{sparse.metrics['val_loss']:,.4f}"
+    assert "recon" in shown and "l1" in shown  # a penalised run: its terms differ
+    assert "recon" not in dict(parse_html(plain._repr_html_())[0][0][1:])  # the plain run's recon is its loss
+    assert [img["alt"] for img in images] == ["loss.png", "reconstructions.png"]
+    assert all(img["src"].startswith("data:image/png;base64,iVBOR") for img in images)
+    assert str(sparse.path) in text

@@ -123,3 +123,15 @@ def test_cli_anomaly(run, tmp_path):
     proc = aekit_cli("anomaly", run, tmp_path / "w.npy", "-o", tmp_path / "u.csv")
     assert proc.returncode == 2 and "has 12 features but the model expects 784" in proc.stderr
     assert not (tmp_path / "u.csv").exists()
+
+
+def test_an_anomaly_result_shows_in_a_notebook_as_a_table(run):
+    from html_tables import parse_html
+
+    ds = aekit.load_dataset("mnist")
+    res = anomaly(run, ds.x_test[:200], contamination=0.1, labels=ds.y_test[:200], normal=[0, 1, 2, 3, 4, 5, 6, 8, 9])
+    (rows,), _, text = parse_html(res._repr_html_())
+    shown = dict(rows)
+    assert shown["rows scored"] == "200" and shown["rule"] == "contamination 0.1"
+    assert shown["flagged"] == f"{res.n_flagged} ({res.n_flagged / 200:.1%})"
+    assert shown["ROC-AUC"] == f"{res.roc_auc:,.4f}" and "Anomaly scores" in text

@@ -81,3 +81,14 @@ def test_cli_denoise(runs, tmp_path):
     proc = aekit_cli("denoise", runs[0], tmp_path / "n.npy", "--noisy", "--noise", "masking", "-o", tmp_path / "e.npy")
     assert proc.returncode == 2 and proc.stderr.startswith("aekit: error: noisy input is denoised as it is")
     assert not (tmp_path / "e.npy").exists()
+
+
+def test_a_denoised_result_shows_in_a_notebook_as_a_table(runs, mnist_small):
+    from html_tables import parse_html
+
+    res = denoise(runs[0], mnist_small[2][:50])
+    (rows,), _, _ = parse_html(res._repr_html_())
+    assert rows == [["rows", "50"], ["noise", "gaussian"], ["noise level", "0.5000"],
+                    ["PSNR noisy (dB)", f"{res.psnr_noisy:,.4f}"], ["PSNR denoised (dB)", f"{res.psnr_denoised:,.4f}"]]
+    (rows,), _, _ = parse_html(denoise(runs[0], mnist_small[2][:5], noisy_input=True)._repr_html_())
+    assert rows == [["rows", "5"], ["noise", "already noisy input"]]

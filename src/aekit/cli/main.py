@@ -105,6 +105,10 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     o.add_argument("--no-tensorboard", action="store_true", help="skip the TensorBoard event files")
     o.add_argument("-q", "--quiet", action="store_true", help="no progress output (for scripts and CI)")
     o.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="0 quiet, 1 a bar per epoch, 2 a line per epoch")
+    o.add_argument("--mlflow", nargs="?", const="mlruns", metavar="URI",
+                   help="log the run to MLflow: configs, every loss term per epoch, final metrics, report, figures and "
+                        "model; URI a tracking URI or a folder for a local store (default mlruns/); "
+                        "needs pip install 'aekit[mlflow]'")
     add_reliability_options(p)
     p.set_defaults(func=cmd_train)
     mark_defaults(p)
@@ -156,11 +160,11 @@ def add_reliability_options(p: argparse.ArgumentParser) -> None:
     r.add_argument("--min-delta", type=float, default=0.0, help="the smallest val_loss decrease that counts as improvement")
     r.add_argument("--no-restore-best", action="store_true", help="with --patience: keep the last weights, not the best epoch's")
     r.add_argument("--resume", metavar="RUN", help="continue RUN from its last checkpoint, with its own options "
-                   "(only --epochs, --quiet, --verbose and --no-tensorboard may be given)")
+                   "(only --epochs, --quiet, --verbose, --no-tensorboard and --mlflow may be given)")
 
 
 # with --resume, the options come from the run's config.json; these may still be given
-RESUME_OPTIONS = {"resume", "epochs", "quiet", "verbose", "no_tensorboard", "func", "command"}
+RESUME_OPTIONS = {"resume", "epochs", "quiet", "verbose", "no_tensorboard", "mlflow", "func", "command"}
 
 
 def resume_from_args(args: argparse.Namespace):
@@ -172,9 +176,18 @@ def resume_from_args(args: argparse.Namespace):
     if given:
         names = ", ".join("--" + k.replace("_", "-") for k in given)
         raise ConfigError(f"--resume continues {args.resume} with the options in its config.json; drop {names} "
-                          "(only --epochs, --quiet, --verbose and --no-tensorboard may be given)")
+                          "(only --epochs, --quiet, --verbose, --no-tensorboard and --mlflow may be given)")
     return resume(args.resume, epochs=args.epochs, tensorboard=False if args.no_tensorboard else None,
-                  verbose=0 if args.quiet else args.verbose)
+                  verbose=0 if args.quiet else args.verbose, callbacks=tracking_callbacks(args))
+
+
+def tracking_callbacks(args: argparse.Namespace) -> list:
+    """An `MLflowLogger` for --mlflow (none without it); made before training, so a missing MLflow fails first."""
+    if args.mlflow is None:
+        return []
+    from aekit.training.callbacks.mlflow import MLflowLogger
+
+    return [MLflowLogger(args.mlflow)]
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -195,11 +208,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     from aekit.training.checkpoint import signals_interrupt
     from aekit.training.runs import train
 
+    callbacks = tracking_callbacks(args)
     with signals_interrupt():
         result = train(model_cfg, train_cfg, kind=args.kind, dataset=args.dataset, data=args.data, val_data=args.val_data, data_dir=args.data_dir,
                        limit=args.limit, val_split=args.val_split, out=args.out, overwrite=args.overwrite,
                        tensorboard=not args.no_tensorboard, verbose=verbose, scale=args.scale_mode,
-                       explicit=explicit_args(args), **image_args(args))
+                       explicit=explicit_args(args), callbacks=callbacks, **image_args(args))
     return _report_run(result)
 
 

@@ -27,6 +27,7 @@ from aekit.config import ModelConfig, TrainConfig, from_dict, replace, to_dict
 from aekit.data.rows import as_rows, check_features, check_ranges, column_stats, fit_scaler
 from aekit.data.sources import RunData, image_options, load_run_data
 from aekit.errors import ConfigError, DataError, ModelFileError, TrainingError, option
+from aekit.history import shown_keys
 from aekit.io import CONFIG, atomic_write_text, read_json, save_model, write_json
 from aekit.models import Autoencoder
 from aekit.scaling import ColumnStats, resolve_scale
@@ -45,6 +46,13 @@ class RunResult:
     model: Autoencoder
     history: History
     metrics: dict[str, float]
+
+    def _repr_html_(self) -> str:
+        """A notebook's view of the run: its folder, final figures, loss curves and reconstructions."""
+        from aekit.display import run_html
+
+        hidden = {"recon", "val_recon"} - set(shown_keys(self.history.history))  # the loss itself, once
+        return run_html(self.path, {k: v for k, v in self.metrics.items() if k not in hidden})
 
 
 
@@ -378,6 +386,8 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
         from aekit.reporting.run_report import report
 
         report(path, x=eval_x)
+        for cb in callbacks:
+            cb.on_run_end(path, metrics)
     distributed.barrier()  # on every rank, train() returns once the run folder is complete
     return RunResult(path, model, history, metrics)
 
