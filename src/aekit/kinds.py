@@ -133,6 +133,9 @@ DESCRIPTIONS: dict[str, str] = {
     "deep": "hidden layers between input and code (the Keras blog's 784-128-64-32 autoencoder)",
     "deep-hinton": "Hinton & Salakhutdinov's 784-1000-500-250-30, with its own training recipe",
     "conv": "the Keras blog's convolutional autoencoder (Conv2d encoder, upsampling decoder) for images",
+    "vae": "a variational autoencoder: a Gaussian code (μ, log σ²), the loss a negative ELBO in nats",
+    "beta-vae": "a β-VAE: the VAE with its KL term weighted by β = 4 (disentangled codes)",
+    "vq-vae": "a VQ-VAE: a discrete codebook, straight-through gradients, commitment loss, EMA updates",
 }
 
 # How a derived preset is computed, shown beside its value for 784 inputs
