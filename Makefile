@@ -4,16 +4,19 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo quick test test-slow bench clean
+.PHONY: demo quick test test-slow bench clean venv
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,onnx]'
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev,onnx,mlflow]'
 	touch $(STAMP)
 
 demo: $(STAMP)          ## the tutorial: MNIST, 784-32-784, adadelta, 100 epochs -> runs/tutorial
 	$(VENV)/bin/aekit train --out runs/tutorial --overwrite $(ARGS)
+	@echo "aekit is installed in $(VENV)/, not in your shell: '. $(VENV)/bin/activate' puts it on the PATH"
+
+venv: $(STAMP)          ## only the environment: .venv/ with aekit and the pinned packages (then `. .venv/bin/activate`)
 
 quick: $(STAMP)         ## a first look: 5 epochs on 10,000 images -> runs/quick
 	$(VENV)/bin/aekit train --quick --out runs/quick --overwrite $(ARGS)

@@ -129,6 +129,18 @@ def other_features(t: Path, run: Path) -> Path:
     return r
 
 
+HELD = []  # run-folder locks this process holds for a row, released after it
+
+
+def locked(t: Path, run: Path) -> Path:
+    """A copy of the run, locked as a training into it would lock it (an OS lock, held by this test's process)."""
+    from aekit.runfolder import lock_run_folder
+
+    r = copy_run(t, run)
+    HELD.append(lock_run_folder(r))
+    return r
+
+
 def edited_train_config(t: Path, run: Path) -> Path:
     r = copy_run(t, run)
     edit_json(r / "config.json", lambda c: c["train"].update(batch_size=8))
@@ -177,7 +189,15 @@ ROWS = {
     "unknown optimizer": (lambda t, r: ["train", "--optimizer", "rmsprop9"], "unknown optimizer 'rmsprop9'; choose one of"),
     "unknown loss": (lambda t, r: ["train", "--loss", "hinge"], "unknown loss 'hinge'; choose one of: bce, mse"),
     "unknown precision": (lambda t, r: ["train", "--precision", "fp16"], "unknown precision 'fp16'; choose one of: float32, bfloat16"),
-    "unknown kind": (lambda t, r: ["train", "--kind", "sparse2"], "unknown kind 'sparse2'; choose one of: undercomplete"),
+    "unknown kind": (lambda t, r: ["train", "--kind", "sparse2"],
+                     "argument --kind: unknown kind 'sparse2' (did you mean 'sparse'?); choose one of: undercomplete"),
+    "a word where a number goes": (lambda t, r: ["train", "--epochs", "abc"],
+                                   "argument --epochs: invalid int value: 'abc'; see `aekit train --help`"),
+    "an empty place in --hidden": (lambda t, r: ["train", "--hidden", "128,,64"],
+                                   "argument --hidden: '128,,64' has an empty place between commas"),
+    "a mistyped command": (lambda t, r: ["trian"], "invalid choice: 'trian' (choose from 'train', "),
+    "a model too large for memory": (lambda t, r: ["train", "--limit", 50, "--hidden", 20000000],
+                                     "the model has 32,680,000,816 parameters and needs about "),
     "zero code size": (lambda t, r: ["train", "--encoding-dim", 0], "encoding_dim must be a positive integer, got 0"),
     "negative hidden size": (lambda t, r: ["train", "--hidden", "64,-3"], "each hidden size must be a positive integer, got -3"),
     "zero epochs": (lambda t, r: ["train", "--epochs", 0], "epochs must be a positive integer, got 0"),
@@ -221,13 +241,31 @@ ROWS = {
     "resume of a folder that is no run": (lambda t, r: ["train", "--resume", text(t, "d", "x").parent],
                                           "has no config.json, so it is not an aekit run folder"),
     "resume of a missing folder": (lambda t, r: ["train", "--resume", t / "nope"], "no such run folder"),
+    "a training checkpoint as a model (encode)": (
+        lambda t, r: ["encode", copy_run(t, r) / "checkpoint" / "last.safetensors",
+                      npy(t, np.random.default_rng(0).random((10, 6))), "-o", t / "codes.npy"],
+        "is a training checkpoint, not a model file; pass the run folder "),
+    "a training checkpoint as a model (summary)": (
+        lambda t, r: ["summary", copy_run(t, r) / "checkpoint" / "last.safetensors"],
+        "or continue training with `aekit train --resume "),
+    "a run folder another process is training into": (
+        lambda t, r: ["train", "--limit", 50, "--overwrite", "--out", locked(t, r)], "another aekit process (pid "),
+    "resume of a run another process is training": (lambda t, r: ["train", "--resume", locked(t, r)],
+                                                    "is training into this run folder; wait for it to finish"),
 }
 
 
 @pytest.mark.parametrize("row", ROWS)
 def test_bad_input_row(tmp_path, trained, row):
     setup, words = ROWS[row]
-    args = [*setup(tmp_path, trained)]
+    try:
+        check_row(tmp_path, [*setup(tmp_path, trained)], words)
+    finally:
+        while HELD:
+            HELD.pop().release()
+
+
+def check_row(tmp_path, args, words):
     if args[0] == "train":
         if "--resume" not in args:
             args += [] if "--out" in args else ["--out", tmp_path / OUT]

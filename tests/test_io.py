@@ -289,3 +289,40 @@ def _good_model_file() -> bytes:
 
 
 _GOOD_MODEL_FILE = _good_model_file()
+
+
+@pytest.mark.parametrize("name, written", [("ae.safetensors", "ae.safetensors"), ("ae", "ae/model.safetensors"),
+                                           ("existing.v2", "existing.v2/model.safetensors")])
+def test_save_model_writes_a_file_or_into_a_folder(tmp_path, name, written):
+    (tmp_path / "existing.v2").mkdir()
+    assert save_model(_model(), tmp_path / name) == tmp_path / written
+    assert load_model(tmp_path / written).config == _model().config
+
+
+@pytest.mark.parametrize("name", ["ae.h5", "ae.keras", "ae.pt"])
+def test_save_model_refuses_another_format_s_suffix(tmp_path, name):
+    from aekit.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=rf"{name}: aekit saves models as safetensors, not \.\w+ files; name the file "
+                                          r"ae\.safetensors, or pass a folder name without a suffix"):
+        save_model(_model(), tmp_path / name)
+    assert not list(tmp_path.iterdir())
+
+
+def test_a_training_checkpoint_is_not_taken_for_a_model_file(tmp_path):
+    import numpy as np
+
+    from aekit import Checkpoint, TrainConfig, fit
+
+    x = np.random.default_rng(0).random((32, 30), dtype=np.float32)
+    fit(_model(), x, None, TrainConfig(epochs=1, batch_size=16), validation_data=x, verbose=0,
+        callbacks=[Checkpoint(tmp_path / "run" / "checkpoint")])
+    last = tmp_path / "run" / "checkpoint" / "last.safetensors"
+    with pytest.raises(ModelFileError, match=r"last.safetensors: is a training checkpoint, not a model file; pass "
+                                             r"the run folder .*run \(or .*run/checkpoint/best.safetensors, the best "
+                                             r"epoch's model\), or continue training with `aekit train --resume "):
+        load_model(last)
+    assert load_model(tmp_path / "run" / "checkpoint" / "best.safetensors").config == _model().config
+    (tmp_path / "elsewhere.safetensors").write_bytes(last.read_bytes())
+    with pytest.raises(ModelFileError, match="is a training checkpoint, not a model file; pass its run folder"):
+        load_model(tmp_path / "elsewhere.safetensors")

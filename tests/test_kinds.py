@@ -111,11 +111,11 @@ def test_terms_are_logged_separately_in_tensorboard(tmp_path):
 
     m, t = configure("sparse-kl", epochs=2, batch_size=64, contractive=0.01)
     result = aekit.train(m, t, kind="sparse-kl", limit=120, out=tmp_path / "run", verbose=0)
-    acc = EventAccumulator(str(result.path / "tb")).Reload()
-    tags = set(acc.Tags()["scalars"])
+    train, val = (EventAccumulator(str(result.path / "tb" / run)).Reload() for run in ("train", "validation"))
     for term in ("recon", "kl", "weight_decay", "contractive"):
-        assert {term, f"val_{term}"} <= tags
-        assert [e.value for e in acc.Scalars(term)] == pytest.approx(result.history.history[term], rel=1e-5)
+        assert term in train.Tags()["scalars"] and term in val.Tags()["scalars"]
+        assert [e.value for e in train.Scalars(term)] == pytest.approx(result.history.history[term], rel=1e-5)
+        assert [e.value for e in val.Scalars(term)] == pytest.approx(result.history.history[f"val_{term}"], rel=1e-5)
 
 
 def test_cli_kind_presets_explicit_flags_and_the_identity_warning(tmp_path):
@@ -136,7 +136,8 @@ def test_cli_kind_presets_explicit_flags_and_the_identity_warning(tmp_path):
     assert len(warning_lines) == 1 and warning_lines[0].startswith("aekit: warning: the code (784 units)")
     proc = aekit_cli("train", "--kind", "wide", "--out", tmp_path / "x", "--quiet")
     assert proc.returncode == 2 and proc.stderr.strip() == (
-        "aekit: error: unknown kind 'wide'; choose one of: " + ", ".join(KINDS))
+        "aekit: error: argument --kind: unknown kind 'wide'; choose one of: " + ", ".join(KINDS)
+        + "; see `aekit train --help`")
 
 
 def test_cli_flags_given_explicitly_win_even_when_equal_to_the_default():
@@ -259,5 +260,5 @@ def test_conv_stages_follow_the_image_and_the_decoder_lands_on_it(shape, hidden,
     x = torch.rand(2, c * h * w)
     assert tuple(model.encode(x).shape) == (2, code) and tuple(model(x).shape) == (2, c * h * w)
     assert model.encoder[0].unflattened_size == shape and model.decoder[-3].out_channels == c
-    summary = model.summary()
+    summary = aekit.summary(model)
     assert f"(None, {c}, {h}, {w})" in summary and f"(None, {c * h * w})" in summary

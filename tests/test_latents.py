@@ -123,7 +123,7 @@ def test_a_collapsed_posterior_is_warned_about():
 
 def test_bernoulli_decoder_refuses_data_outside_0_1_and_suggests_the_gaussian_one():
     m, t = aekit.configure("vae", input_dim=16, hidden=(8,), encoding_dim=2)
-    with pytest.raises(DataError, match="Bernoulli decoder cannot model; .*--likelihood gaussian"):
+    with pytest.raises(DataError, match="Bernoulli decoder cannot model; .*likelihood=\"gaussian\""):
         aekit.fit(aekit.Autoencoder(m), rows() * 3, config=t, epochs=1, verbose=0)
 
 

@@ -164,8 +164,10 @@ def test_loss_terms_add_the_weighted_contractive_term():
     assert torch.allclose(terms["loss"], terms["recon"] + terms["contractive"])
 
 
-def test_jacobian_norm_is_the_mean_frobenius_norm():
-    model = Autoencoder(ModelConfig(input_dim=10, hidden=(7,), encoding_dim=3))
+@pytest.mark.parametrize("hidden, activation", [((7,), "relu"), ((), "relu"), ((), "sigmoid"), ((), "tanh")])
+def test_jacobian_norm_is_the_mean_frobenius_norm(hidden, activation):
+    """Deep encoders by torch.func; one-layer encoders by the closed form, which must agree with it."""
+    model = Autoencoder(ModelConfig(input_dim=10, hidden=hidden, encoding_dim=3, code_activation=activation))
     x = torch.rand(6, 10, generator=torch.Generator().manual_seed(5))
     per_row = [contractive_exact(model, x[i:i + 1]).sqrt() for i in range(6)]
     assert jacobian_norm(model, x, batch_size=4) == pytest.approx(float(sum(per_row) / 6), rel=1e-5)
@@ -200,3 +202,28 @@ def test_bce_from_logits_matches_torch_in_value_and_gradient(scale):
     assert ours.item() == pytest.approx(ref.item(), rel=1e-5, abs=1e-6)
     assert torch.allclose(gours, gref.float(), rtol=1e-5, atol=1e-9)
     assert bce_from_logits(torch.tensor([[float("nan")]]), torch.tensor([[0.5]])).isnan()
+
+
+def test_jacobian_norm_of_a_one_layer_encoder_is_its_closed_form():
+    model = Autoencoder(ModelConfig(input_dim=10, encoding_dim=4, code_activation="sigmoid", seed=2))
+    x = torch.rand(6, 10, generator=torch.Generator().manual_seed(5))
+    per_row = [contractive_exact(model, x[i:i + 1]).sqrt() for i in range(6)]  # jacrev, the general form
+    assert jacobian_norm(model, x, batch_size=4) == pytest.approx(float(sum(per_row) / 6), rel=1e-5)
+
+
+@pytest.mark.parametrize("config", [ModelConfig(input_dim=12, hidden=(9,), encoding_dim=5, seed=1),
+                                    ModelConfig(input_dim=16, architecture="conv", image_shape=(1, 4, 4), hidden=(3,),
+                                                encoding_dim=4, seed=1)])
+def test_the_hutchinson_estimate_is_close_to_the_exact_norm(config):
+    from aekit.errors import ConfigError
+
+    model = Autoencoder(config)
+    x = torch.rand(64, config.input_dim, generator=torch.Generator().manual_seed(0))
+    exact = jacobian_norm(model, x)
+    many = jacobian_norm(model, x, method="hutchinson", projections=256, seed=3)
+    few = [jacobian_norm(model, x, method="hutchinson", projections=8, seed=s) for s in range(3)]
+    assert many == pytest.approx(exact, rel=0.01)
+    assert all(f == pytest.approx(exact, rel=0.05) for f in few) and len(set(few)) == 3  # seeded, and random
+    assert jacobian_norm(model, x, method="hutchinson", seed=1) == jacobian_norm(model, x, method="hutchinson", seed=1)
+    with pytest.raises(ConfigError, match="unknown method 'jvp' for jacobian_norm; choose one of: exact, hutchinson"):
+        jacobian_norm(model, x, method="jvp")

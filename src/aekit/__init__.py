@@ -10,6 +10,7 @@ denoise, anomaly, impute, export) and ``cli/`` on top.
 """
 
 import importlib
+import sys
 
 __version__ = "0.1.0"
 
@@ -24,7 +25,8 @@ _HOME = {  # each public name -> the module that defines it
     "jacobian_norm": "objectives", "psnr": "objectives",
     "load_dataset": "data.datasets", "load_array": "data.arrays", "read_idx": "data.idx", "load_images": "data.images",
     "Callback": "training.callbacks.base", "ProgressBar": "training.callbacks.progress",
-    "TensorBoard": "training.callbacks.events", "Checkpoint": "training.callbacks.stopping",
+    "TensorBoard": "training.callbacks.events", "MLflowLogger": "training.callbacks.mlflow",
+    "Checkpoint": "training.callbacks.stopping",
     "EarlyStopping": "training.callbacks.stopping",
     "evaluate": "training.loop", "fit": "training.loop", "load_checkpoint": "training.checkpoint",
     "train": "training.runs", "resume": "training.runs",
@@ -52,6 +54,13 @@ def __getattr__(name: str):
             raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
     globals()[name] = value
     return value
+
+
+if "IPython" in sys.modules:  # a notebook: the figures that aekit returns show inline (aekit.display)
+    from aekit.display import show_figures_inline
+
+    show_figures_inline()
+    del show_figures_inline
 
 
 def __dir__() -> list[str]:

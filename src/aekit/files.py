@@ -25,8 +25,9 @@ def check_file(path: Path) -> None:
         raise DataError(f"{path}: is a folder, not a file; pass the path of a data file")
 
 
-def atomic_write(path: Path, write: Callable) -> None:
-    """Call ``write(binary_file)`` on a temp file next to ``path``, then rename it into place."""
+def atomic_write(path: Path, write: Callable, *, sync: bool = True) -> None:
+    """Call ``write(binary_file)`` on a temp file next to ``path``, then rename it into place (with `sync`, once the
+    data are on the disk)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
@@ -36,7 +37,8 @@ def atomic_write(path: Path, write: Callable) -> None:
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
-            os.fsync(f.fileno())
+            if sync:
+                os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except BaseException as e:

@@ -17,19 +17,35 @@ import torch
 
 from aekit import __version__
 from aekit.config import ModelConfig, from_dict, to_dict
-from aekit.errors import AekitError, ModelFileError
+from aekit.errors import AekitError, ConfigError, ModelFileError
 from aekit.files import atomic_write
 from aekit.models import Autoencoder
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
+CHECKPOINT_FORMAT = "aekit-checkpoint"  # the 'format' of a training checkpoint's metadata (aekit.training.checkpoint)
 
 
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write `data` to `path` through a temporary file in the same folder and an atomic rename."""
+def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, sync: bool = True) -> Path:
+    """Write `data` to `path` through a temporary file in the same folder and an atomic rename.
+
+    With `sync` (the default) the data reach the disk before the rename; ``sync=False`` leaves that to a later
+    `sync_file` (the rename still makes the file whole or absent for any reader and after any killed process).
+    """
     path = Path(path)
-    atomic_write(path, lambda f: f.write(data))
+    atomic_write(path, lambda f: f.write(data), sync=sync)
     return path
+
+
+def sync_file(path: str | os.PathLike) -> None:
+    """Flush a written file and its folder's entry for it to the disk (fsync of both)."""
+    path = Path(path)
+    for target, flags in ((path, os.O_RDONLY), (path.parent, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))):
+        fd = os.open(target, flags)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
@@ -53,19 +69,29 @@ def read_json(path: str | os.PathLike) -> Any:
 def save_model(model: Autoencoder, path: str | os.PathLike, extra: dict[str, Any] | None = None) -> Path:
     """Save weights as safetensors; the metadata holds the aekit version and the model config.
 
-    `path` is a ``.safetensors`` file or a folder (then ``folder/model.safetensors``).
+    `path` is a ``.safetensors`` file, or a folder (an existing one, or a name without a suffix), which then
+    holds ``model.safetensors``. Another suffix (``ae.h5``, ``ae.pt`` …) is refused: the file would not be what
+    its name says.
     """
+    path = Path(path)
+    if path.is_dir() or not path.suffix:
+        path = path / WEIGHTS
+    elif path.suffix != ".safetensors":
+        raise ConfigError(f"{path}: aekit saves models as safetensors, not {path.suffix} files; name the file "
+                          f"{path.with_suffix('.safetensors').name}, or pass a folder name without a suffix")
+    return atomic_write_bytes(path, model_bytes(model, extra))
+
+
+def model_bytes(model: Autoencoder, extra: dict[str, Any] | None = None) -> bytes:
+    """The bytes of the model file `save_model` writes (so that a caller may write them elsewhere or later)."""
     from safetensors.torch import save
 
-    path = Path(path)
-    if path.suffix != ".safetensors":
-        path = path / WEIGHTS
     meta = {"format": "aekit", "aekit_version": __version__, "model_config": json.dumps(to_dict(model.config))}
     if extra:
         meta.update({k: json.dumps(v) for k, v in extra.items()})
     tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
     meta["sha256"] = _digest(tensors, meta["model_config"])
-    return atomic_write_bytes(path, save(tensors, metadata=meta))
+    return save(tensors, metadata=meta)
 
 
 def _digest(tensors: dict[str, torch.Tensor], model_config: str) -> str:
@@ -112,6 +138,15 @@ def _check_version(meta: dict[str, str], path: Path) -> None:
         )
 
 
+def _checkpoint_hint(path: Path) -> str:
+    """What to say when a training checkpoint is passed where a model file is expected."""
+    run = path.parent.parent if path.parent.name == "checkpoint" else None
+    where = (f"pass the run folder {run} (or {run / 'checkpoint' / 'best.safetensors'}, the best epoch's model), "
+             f"or continue training with `aekit train --resume {run}`") if run is not None else (
+             "pass its run folder, or load it with aekit.load_checkpoint to continue training")
+    return f"{path}: is a training checkpoint, not a model file; {where}"
+
+
 def load_model(path: str | os.PathLike) -> Autoencoder:
     """Load a model from a run folder or a ``.safetensors`` file; never unpickles, never runs code."""
     path = Path(path)
@@ -124,6 +159,8 @@ def load_model(path: str | os.PathLike) -> Autoencoder:
     else:
         weights, cfg_dict = path, None
     tensors, meta = _read_safetensors(weights)
+    if meta.get("format") == CHECKPOINT_FORMAT:
+        raise ModelFileError(_checkpoint_hint(weights))
     _check_version(meta, weights)
     if "sha256" in meta and meta["sha256"] != _digest(tensors, meta.get("model_config", "")):
         raise ModelFileError(f"{weights}: checksum mismatch, the file was damaged or edited after aekit wrote it; restore it or train again")

@@ -14,6 +14,7 @@ denoising autoencoder. `aekit train --kind KIND` uses the same table; explicit f
 from __future__ import annotations
 
 import math
+import textwrap
 import warnings
 from dataclasses import fields
 from typing import Any
@@ -137,6 +138,32 @@ KINDS: dict[str, dict[str, Any]] = {
                 "optimizer": "adam", "batch_size": 64, "epochs": lambda f: 3 if f["architecture"] == "conv" else 30},
 }
 
+# What each kind is, in one line, for `aekit kinds` (a kind missing here is listed with its presets only).
+DESCRIPTIONS: dict[str, str] = {
+    "undercomplete": "a code smaller than the input: the Keras tutorial's 784 → 32 → 784 (the default)",
+    "complete": "a code as large as the input; learns the identity unless penalised or corrupted",
+    "overcomplete": "a code twice the input's size; learns the identity unless penalised or corrupted",
+    "sparse": "L1 penalty on the code activations (the Keras blog's activity_regularizer)",
+    "sparse-kl": "KL sparsity penalty on a sigmoid code, with weight decay (UFLDL's sparse autoencoder)",
+    "denoising": "fresh noise on each batch's input, the clean input as target (--noise picks the type)",
+    "contractive": "penalty on the encoder's Jacobian norm ‖J_f(x)‖²_F (Rifai et al. 2011)",
+    "deep": "hidden layers between input and code (the Keras blog's 784-128-64-32 autoencoder)",
+    "deep-hinton": "Hinton & Salakhutdinov's 784-1000-500-250-30, with its own training recipe",
+    "conv": "the Keras blog's convolutional autoencoder (Conv2d encoder, upsampling decoder) for images",
+    "vae": "a variational autoencoder: a Gaussian code (μ, log σ²), the loss a negative ELBO in nats",
+    "beta-vae": "a β-VAE: the VAE with its KL term weighted by β = 4 (disentangled codes)",
+    "vq-vae": "a VQ-VAE: a discrete codebook, straight-through gradients, commitment loss, EMA updates",
+    "denoising-conv": "the image denoising recipe (--recipe denoise): a conv autoencoder whose last block sees the "
+                      "noisy input, trained on mixed noise",
+    "anomaly": "the anomaly recipe (--recipe anomaly): conv for images, scored in code space; dense for tables",
+}
+
+# How a derived preset is computed, shown beside its value for 784 inputs
+_DERIVED = {("complete", "encoding_dim"): "input_dim", ("overcomplete", "encoding_dim"): "2 × input_dim",
+            ("sparse-kl", "kl_beta"): "3 / (input_dim / 2)", ("sparse-kl", "weight_decay"): "3e-3 / (input_dim / 2)",
+            ("deep-hinton", "min_lr"): "lr / 4", ("conv", "image_shape"): "a square image",
+            ("conv", "encoding_dim"): "8 channels × the code grid"}
+
 # a use's recipe (`aekit train --recipe NAME`) is the kind that use is best served by
 USE_RECIPES = {"denoise": "denoising-conv", "anomaly": "anomaly"}
 
@@ -146,6 +173,30 @@ _TRAIN_FIELDS = {f.name for f in fields(TrainConfig)}
 
 def kind_names() -> tuple[str, ...]:
     return tuple(KINDS)
+
+
+def kinds_table() -> str:
+    """The kinds as text, for `aekit kinds`: each name and what it does, then the options it presets (their values
+    for 784 inputs, as MNIST; explicit options win over them)."""
+    width = max(len(name) for name in KINDS) + 2
+    lines = [f"{'kind':<{width}}what it does / what it presets (for 784 inputs; explicit options win)"]
+    for name, preset in KINDS.items():
+        try:
+            model, train = configure(name)
+            resolved = {**vars(model), **vars(train)}
+        except ConfigError:
+            resolved = {}
+        shown = []
+        for key, value in preset.items():
+            value = resolved.get(key, value)
+            text = (",".join(map(str, value)) if isinstance(value, tuple)
+                    else f"{value:g}" if isinstance(value, float) else value)
+            how = _DERIVED.get((name, key))
+            shown.append(f"{key.replace('_', '-')} {text}" + (f" (= {how})" if how else ""))
+        lines.append(f"{name:<{width}}{DESCRIPTIONS.get(name, '')}".rstrip())
+        lines += textwrap.wrap("presets: " + "; ".join(shown) if shown else "presets: none (the defaults)", 100,
+                               initial_indent=" " * width, subsequent_indent=" " * (width + 2), break_on_hyphens=False)
+    return "\n".join(lines)
 
 
 def configure(kind: str = "undercomplete", **explicit: Any) -> tuple[ModelConfig, TrainConfig]:
@@ -196,5 +247,5 @@ def warn_identity_risk(model_config: ModelConfig, train_config: TrainConfig, sta
         )
 
 
-__all__ = ["KINDS", "USE_RECIPES", "configure", "kind_names",
-            "identity_risk", "warn_identity_risk", "IdentityWarning", "DEFAULT_NOISE_LEVEL"]
+__all__ = ["KINDS", "DESCRIPTIONS", "USE_RECIPES", "configure", "kind_names", "kinds_table", "identity_risk",
+           "warn_identity_risk", "IdentityWarning", "DEFAULT_NOISE_LEVEL"]

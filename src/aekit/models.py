@@ -256,10 +256,28 @@ class Autoencoder(nn.Module):
         for line in summary(self).splitlines():
             (print_fn or print)(line)
 
+    def _repr_html_(self) -> str:
+        """A notebook's view of the model: its summary as an HTML table (``repr`` stays PyTorch's module tree)."""
+        return summary_html(self)
+
 
 def summary(model: Autoencoder) -> str:
     """Keras-style summary of `model` (layers, output shapes, parameters) as text; an input scaler counts as
     non-trainable parameters, as Keras' Normalization layer."""
+    rows, total, trainable = _summary_rows(model)
+    w0, w1 = max(len(r[0]) for r in rows) + 2, max(len(r[1]) for r in rows) + 2
+    w0, w1 = max(w0, 28), max(w1, 20)
+    line = "_" * (w0 + w1 + 12)
+    out = ['Model: "autoencoder"', line, f"{'Layer (type)':<{w0}}{'Output Shape':<{w1}}{'Param #':>10}", "=" * len(line)]
+    for name, shape, n in rows:
+        out.append(f"{name:<{w0}}{shape:<{w1}}{n:>10,}")
+    out += ["=" * len(line), f"Total params: {total:,}", f"Trainable params: {trainable:,}",
+            f"Non-trainable params: {total - trainable:,}", line]
+    return "\n".join(out)
+
+
+def _summary_rows(model: Autoencoder) -> tuple[list[tuple[str, str, int]], int, int]:
+    """The summary's rows (layer (type), output shape, parameters), the total and the trainable parameters."""
     d = model.config.input_dim
     rows: list[tuple[str, str, int]] = [("input (Input)", f"(None, {d})", 0)]
     if model.scaled:
@@ -275,12 +293,14 @@ def summary(model: Autoencoder) -> str:
                 rows.append((f"{part_name}.{i} ({type(layer).__name__})", shape, n))
     total = sum(p.numel() for p in model.parameters()) + (2 * d if model.scaled else 0)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    w0, w1 = max(len(r[0]) for r in rows) + 2, max(len(r[1]) for r in rows) + 2
-    w0, w1 = max(w0, 28), max(w1, 20)
-    line = "_" * (w0 + w1 + 12)
-    out = ['Model: "autoencoder"', line, f"{'Layer (type)':<{w0}}{'Output Shape':<{w1}}{'Param #':>10}", "=" * len(line)]
-    for name, shape, n in rows:
-        out.append(f"{name:<{w0}}{shape:<{w1}}{n:>10,}")
-    out += ["=" * len(line), f"Total params: {total:,}", f"Trainable params: {trainable:,}",
-            f"Non-trainable params: {total - trainable:,}", line]
-    return "\n".join(out)
+    return rows, total, trainable
+
+
+def summary_html(model: Autoencoder) -> str:
+    """The summary as an HTML table (a notebook shows a model this way)."""
+    from aekit.display import table
+
+    rows, total, trainable = _summary_rows(model)
+    foot = [("Total params", "", total), ("Trainable params", "", trainable),
+            ("Non-trainable params", "", total - trainable)]
+    return table([*rows, *foot], ["Layer (type)", "Output Shape", "Param #"], caption='Model: "autoencoder"')

@@ -123,3 +123,79 @@ def test_the_readme_table_command_trains_and_its_uses_read_raw_rows(tmp_path):
         scaled = model.scale_rows(torch.tensor(raw))
         want = ((model.decoder(model.encoder(scaled)) - scaled) ** 2).mean(dim=1).numpy()
     np.testing.assert_allclose(scores, want, rtol=1e-5)
+def _imported(stderr: str) -> set[str]:
+    return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines()
+            if line.startswith("import time:") and "|" in line}
+
+
+@pytest.mark.parametrize("args, words", [
+    (["train", "--epochs", "abc"],
+     "aekit: error: argument --epochs: invalid int value: 'abc'; see `aekit train --help`"),
+    (["train", "--kind", "sparce"], "unknown kind 'sparce' (did you mean 'sparse'?); choose one of: undercomplete, "),
+    (["train", "--kind", "zzz"], "unknown kind 'zzz'; choose one of: undercomplete, "),
+    (["train", "--hidden", "128,,64"], "argument --hidden: '128,,64' has an empty place between commas"),
+    (["train", "--hidden", "128,"], "argument --hidden: '128,' has an empty place between commas"),
+    (["train", "--verbose", "5"],
+     "argument --verbose: invalid choice: 5 (choose from 0, 1, 2); see `aekit train --help`"),
+    (["train", "--optimizer", "rmsprop9"], "unknown optimizer 'rmsprop9'; choose one of: adadelta, adam, sgd"),
+    (["train", "--kind", "deep-hinton", "--recipe", "fast"], "--kind deep-hinton sets its own batch_size"),
+    (["trian"], "invalid choice: 'trian' (choose from 'train', 'kinds', "),
+    ([], "aekit: error: the following arguments are required: COMMAND; see `aekit --help`"),
+])
+def test_an_argument_error_is_one_line_before_torch_loads(tmp_path, args, words):
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "aekit", *args], capture_output=True, text=True,
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": SRC}, timeout=300)
+    lines = [line for line in proc.stderr.splitlines() if not line.startswith("import time:")]
+    assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("aekit: error: "), proc.stderr[-800:]
+    assert words in lines[0] and "usage:" not in proc.stderr
+    if args == ["trian"]:
+        assert lines[0].endswith("(did you mean 'train'?); see `aekit --help`")
+    imported = _imported(proc.stderr)
+    assert "aekit.cli.main" in imported and "torch" not in imported and "numpy" not in imported
+    assert not list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("text, sizes", [("128,64", (128, 64)), ("128 64", (128, 64)), ("128, 64", (128, 64)), ("", ()),
+                                         ("32", (32,))])
+def test_hidden_sizes_are_read_from_commas_or_spaces(text, sizes):
+    from aekit.cli.args import _int_list
+
+    assert _int_list(text) == sizes
+
+
+def test_kinds_lists_every_kind_with_what_it_does_and_its_presets(tmp_path):
+    from aekit.kinds import DESCRIPTIONS, KINDS
+
+    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "aekit", "kinds"], capture_output=True, text=True,
+                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": SRC}, timeout=300)
+    assert proc.returncode == 0 and "torch" not in _imported(proc.stderr)
+    lines = proc.stdout.splitlines()
+    for name in KINDS:
+        assert any(line.startswith(f"{name} ") and DESCRIPTIONS[name] in line for line in lines), name
+    text = " ".join(proc.stdout.split())
+    assert "presets: l1 0.0001" in text and "presets: encoding-dim 784 (= input_dim)" in text
+    assert "hidden 1000,500,250; encoding-dim 30; activation elu" in text and "presets: none (the defaults)" in text
+    assert max(len(line) for line in lines) <= 120
+
+
+def test_mlflow_flag_logs_the_run_to_a_local_store_by_default(tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    aekit("train", "--limit", 300, "--epochs", 2, "--out", "run", "--quiet", "--no-tensorboard", "--mlflow",
+          cwd=tmp_path, check=True)
+    client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")  # the default store: ./mlruns/
+    (run,) = client.search_runs([client.get_experiment_by_name("aekit").experiment_id])
+    assert run.data.params["train.epochs"] == "2" and run.info.status == "FINISHED"
+    assert [p.step for p in client.get_metric_history(run.info.run_id, "val_loss")] == [1, 2]
+    assert {"report.html", "model.safetensors"} <= {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert (tmp_path / "mlruns" / "artifacts" / run.info.run_id / "artifacts" / "report.html").is_file()
+
+
+def test_mlflow_flag_without_mlflow_says_how_to_install_it(tmp_path):
+    hide = "import sys; sys.modules['mlflow'] = None; from aekit.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    proc = subprocess.run([sys.executable, "-c", hide, "train", "--limit", "50", "--epochs", "1", "--out", "run",
+                           "--quiet", "--mlflow"], capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                          env={**os.environ, "PYTHONPATH": SRC})
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == ["aekit: error: MLflow is not installed; pip install 'aekit[mlflow]'"]
+    assert list(tmp_path.iterdir()) == []  # no run folder, no store

@@ -109,3 +109,18 @@ def test_cli_compare(tiny_runs, tmp_path, chromium):
     assert np.asarray(shot).std() > 20
     sizes = [s for s in sizes if s["alt"] != "aekit-control"]
     assert len(sizes) == 1 and sizes[0]["complete"] and sizes[0]["width"] > 500 and sizes[0]["height"] > 300
+
+
+@pytest.mark.parametrize("kind, recorded, label", [
+    ("conv", True, "conv"), ("deep", True, "deep"), ("deep-hinton", True, "deep-hinton + weight decay 5e-06"),
+    ("undercomplete", True, "undercomplete"), ("sparse", True, "sparse (L1 0.0001)"),
+    ("conv", False, "conv"), ("deep", False, "deep"), ("undercomplete", False, "plain"),  # runs that recorded no kind
+])
+def test_runs_are_labelled_by_their_kind(kind, recorded, label):
+    from aekit.config import to_dict
+    from aekit.kinds import configure
+    from aekit.reporting.run_report import kind_of
+
+    model, train = configure(kind)
+    config = {"model": to_dict(model), "train": to_dict(train), **({"kind": kind} if recorded else {})}
+    assert kind_of(config) == label

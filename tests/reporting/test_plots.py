@@ -75,6 +75,11 @@ def test_loss_curves_lines_and_colours():
     assert ax.get_yscale() == "linear"
 
 
+def test_loss_curves_draw_no_recon_on_top_of_an_equal_loss():
+    fig = plots.loss_curves({"loss": [1.0, 0.5], "recon": [1.0, 0.5], "val_loss": [1.1, 0.6], "val_recon": [1.1, 0.6]})
+    assert {ln.get_label() for ln in fig.axes[0].get_lines()} == {"loss", "val_loss"}
+
+
 def test_loss_curves_log_scale_for_very_different_terms():
     fig = plots.loss_curves({"loss": [10.0, 5.0], "contractive": [1e-4, 5e-5]})
     assert fig.axes[0].get_yscale() == "log"

@@ -1,5 +1,6 @@
 """The TensorBoard callback's event files and projector, read back from real files."""
 
+import io
 import math
 
 import numpy as np
@@ -29,33 +30,72 @@ def projector(log_dir):
 
 @pytest.fixture(scope="module")
 def logged(mnist_small, tmp_path_factory):
-    """Two epochs on 300 MNIST images, with 120 labelled validation images in the projector."""
+    """Three epochs on 300 MNIST images, pictures every 2nd epoch, 120 labelled validation images in the projector."""
     x, _, xv, yv = mnist_small
     log_dir = tmp_path_factory.mktemp("tb")
     model = aekit.Autoencoder()
-    cb = TensorBoard(log_dir, images=xv[:10], image_shape=(1, 28, 28), embedding=xv[:120], embedding_labels=yv[:120])
-    aekit.fit(model, x[:300], None, TrainConfig(epochs=2), validation_data=xv[:120], callbacks=[cb], verbose=0)
-    return log_dir, model, xv[:120], yv[:120]
+    cb = TensorBoard(log_dir, images=xv[:10], image_shape=(1, 28, 28), image_every=2, embedding=xv[:120],
+                     embedding_labels=yv[:120])
+    history = aekit.fit(model, x[:300], None, TrainConfig(epochs=3), validation_data=xv[:120], callbacks=[cb], verbose=0)
+    return log_dir, model, xv[:120], yv[:120], history
 
 
-def test_weight_histograms_every_epoch(logged):
-    log_dir, model, _, _ = logged
-    acc = events(log_dir)
-    tags = acc.Tags()["histograms"]
-    assert sorted(tags) == sorted(f"weights/{name}" for name, _ in model.named_parameters())
+def test_train_and_validation_are_two_runs_under_one_tag(logged):
+    """As Keras: RUN/tb/train and RUN/tb/validation, each term under its own name, so the two curves overlay."""
+    log_dir, _, _, _, history = logged
+    train, validation = events(log_dir / "train"), events(log_dir / "validation")
+    assert set(train.Tags()["scalars"]) == {"loss", "recon", "epoch_time"}
+    assert set(validation.Tags()["scalars"]) == {"loss", "recon"}
+    for run, prefix in ((train, ""), (validation, "val_")):
+        for tag in ("loss", "recon"):
+            assert [e.step for e in run.Scalars(tag)] == [1, 2, 3]
+            assert [e.value for e in run.Scalars(tag)] == pytest.approx(history.history[prefix + tag], rel=1e-6)
+    assert validation.Tags()["histograms"] == [] and validation.Tags()["images"] == []
+
+
+def test_pictures_on_the_first_every_nth_and_last_epoch(logged):
+    log_dir, model, _, _, _ = logged
+    acc = events(log_dir / "train")
+    assert sorted(acc.Tags()["histograms"]) == sorted(f"weights/{name}" for name, _ in model.named_parameters())
     weights = acc.Histograms("weights/encoder.0.weight")
-    assert [h.step for h in weights] == [1, 2]
+    assert [h.step for h in weights] == [1, 2, 3]  # first, every 2nd, last
     last = weights[-1].histogram_value
     w = model.encoder[0].weight.detach().numpy()
     assert last.num == w.size and last.min == pytest.approx(w.min()) and last.max == pytest.approx(w.max())
     assert last.sum == pytest.approx(float(w.sum()), abs=1e-3)
-    assert {"loss", "val_loss"} <= set(acc.Tags()["scalars"]) and acc.Tags()["images"] == ["reconstructions"]
+    assert acc.Tags()["images"] == ["reconstructions"] and [e.step for e in acc.Images("reconstructions")] == [1, 2, 3]
+
+
+def test_reconstruction_grid_shows_originals_above_reconstructions(logged):
+    log_dir, model, xv, _, _ = logged
+    image = events(log_dir / "train").Images("reconstructions")[-1]
+    grid = np.asarray(Image.open(io.BytesIO(image.encoded_image_string)).convert("L"), dtype=np.float64) / 255
+    assert grid.shape == (2 + 2 * 30, 2 + 10 * 30)
+    with torch.no_grad():
+        recon = model(torch.as_tensor(xv[:10])).numpy()
+    for i in (0, 9):
+        left = 2 + i * 30
+        np.testing.assert_allclose(grid[2:30, left:left + 28], xv[i].reshape(28, 28), atol=1 / 255 + 1e-6)
+        np.testing.assert_allclose(grid[32:60, left:left + 28], recon[i].reshape(28, 28), atol=1 / 255 + 1e-6)
+
+
+def test_a_run_stopped_early_still_gets_its_last_pictures(tmp_path, rng):
+    x = rng.random((64, 16), dtype=np.float32)
+    cb = TensorBoard(tmp_path, images=x[:4], image_shape=(4, 4), image_every=10)
+
+    class StopAt2(aekit.Callback):
+        def on_epoch_end(self, state, logs):
+            state.stop_training = state.epoch == 2
+
+    aekit.fit(aekit.Autoencoder(aekit.ModelConfig(input_dim=16, encoding_dim=2)), x, epochs=50, batch_size=32,
+              callbacks=[StopAt2(), cb], verbose=0)
+    assert [e.step for e in events(tmp_path / "train").Images("reconstructions")] == [1, 2]
 
 
 def test_projector_holds_codes_labels_and_thumbnails(logged):
-    log_dir, model, xv, yv = logged
+    log_dir, model, xv, yv, _ = logged
     emb = projector(log_dir)
-    assert emb.tensor_name == "codes:00002"
+    assert emb.tensor_name == "codes:00003"
     assert list(emb.sprite.single_image_dim) == [28, 28]
     tensors = np.loadtxt(log_dir / emb.tensor_path, delimiter="\t")
     with torch.no_grad():
@@ -77,7 +117,7 @@ def test_projector_is_capped_and_works_without_images_or_labels(tmp_path, rng):
     emb = projector(tmp_path)
     assert np.loadtxt(tmp_path / emb.tensor_path, delimiter="\t").shape == (20, 3)
     assert emb.metadata_path == "" and emb.sprite.image_path == ""
-    assert events(tmp_path).Tags()["histograms"] == []
+    assert events(tmp_path / "train").Tags()["histograms"] == []
 
 
 def test_embedding_labels_must_match_the_rows(tmp_path, rng):

@@ -432,3 +432,50 @@ def test_fingerprint_of_a_float64_memmap_is_that_of_its_rows(tmp_path):
     np.save(tmp_path / "d.npy", np.random.default_rng(1).random((5000, 7)))  # float64: read through the mapping
     mm = np.load(tmp_path / "d.npy", mmap_mode="r")
     assert data_fingerprint(mm) == data_fingerprint(np.load(tmp_path / "d.npy"))
+
+
+# --------------------------------------------------------------------------- flushing off the training thread
+def test_checkpoints_are_written_at_epoch_end_and_flushed_off_the_training_thread(tmp_path, rng, monkeypatch):
+    import aekit.training.checkpoint as ckpt
+
+    flushed, written, real = [], [], ckpt.sync_file
+
+    def slow_sync(path):
+        flushed.append((Path(path).name, threading.current_thread().name))
+        time.sleep(0.05)  # a slow disk: fit must still end with every file flushed
+        real(path)
+
+    class Seen(Callback):  # after the Checkpoint: its files are in place when the epoch ends, not later
+        def on_epoch_end(self, state, logs):
+            written.append(checkpoint_epoch(tmp_path / LAST))
+
+    monkeypatch.setattr(ckpt, "sync_file", slow_sync)
+    x = small(rng)
+    cb = Checkpoint(tmp_path)
+    fit(Autoencoder(ModelConfig(input_dim=12, encoding_dim=3)), x, epochs=3, batch_size=16, verbose=0,
+        validation_data=x[:40], callbacks=[cb, Seen()])
+    assert written == [1, 2, 3] and cb.saved_epoch == 3
+    assert {name for name, _ in flushed} == {LAST, BEST} and {t for _, t in flushed} == {"aekit-checkpoint"}
+    assert [name for name, _ in flushed].count(LAST) == 3 and cb._writes._thread is None  # all flushed at the end
+    assert load_checkpoint(tmp_path / LAST)[0].epoch == 3 and not list(tmp_path.glob(".*.tmp"))
+
+
+def test_a_failed_flush_stops_the_run_with_its_error(tmp_path, rng, monkeypatch):
+    import errno
+
+    import aekit.training.checkpoint as ckpt
+
+    def broken(path):
+        raise OSError(errno.EIO, "Input/output error", str(path))
+
+    monkeypatch.setattr(ckpt, "sync_file", broken)
+    epochs = []
+
+    class Count(Callback):
+        def on_epoch_end(self, state, logs):
+            epochs.append(state.epoch)
+
+    with pytest.raises(OSError, match="Input/output error"):
+        fit(Autoencoder(ModelConfig(input_dim=12, encoding_dim=3)), small(rng), epochs=5, batch_size=16, verbose=0,
+            callbacks=[Checkpoint(tmp_path), Count()])
+    assert epochs == [1]  # epoch 1's flush failed: the run stops at the end of epoch 2, before anything else

@@ -178,7 +178,7 @@ def test_two_processes_match_one_at_the_same_global_batch(tmp_path):
     assert "2 epochs" in worker_output(logs, 0, "stdout") and "Epoch 2/2" in worker_output(logs, 0, "stderr")
     assert worker_output(logs, 1, "stdout") == "" and "Epoch" not in worker_output(logs, 1, "stderr")
     assert written_under(audit, 0, out) and written_under(audit, 1, out) == []
-    assert len(list((out / "tb").glob("events.out.tfevents.*"))) == 1 and (out / "report.html").is_file()
+    assert len(list((out / "tb" / "train").glob("events.out.tfevents.*"))) == 1 and (out / "report.html").is_file()
     config = json.loads((out / "config.json").read_text())
     assert config["distributed"] == {"world_size": 2, "backend": "gloo"}
 

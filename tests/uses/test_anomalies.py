@@ -125,6 +125,18 @@ def test_cli_anomaly(run, tmp_path):
     assert not (tmp_path / "u.csv").exists()
 
 
+def test_an_anomaly_result_shows_in_a_notebook_as_a_table(run):
+    from html_tables import parse_html
+
+    ds = aekit.load_dataset("mnist")
+    res = anomaly(run, ds.x_test[:200], contamination=0.1, labels=ds.y_test[:200], normal=[0, 1, 2, 3, 4, 5, 6, 8, 9])
+    (rows,), _, text = parse_html(res._repr_html_())
+    shown = dict(rows)
+    assert shown["rows scored"] == "200" and shown["rule"] == "contamination 0.1"
+    assert shown["flagged"] == f"{res.n_flagged} ({res.n_flagged / 200:.1%})"
+    assert shown["ROC-AUC"] == f"{res.roc_auc:,.4f}" and "Anomaly scores" in text
+
+
 # --------------------------------------------------------------------------- the anomaly recipe
 def test_recipe_on_images_scores_in_code_space(mnist_small):
     from aekit.uses.anomalies import fit_detector

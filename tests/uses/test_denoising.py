@@ -83,6 +83,17 @@ def test_cli_denoise(runs, tmp_path):
     assert not (tmp_path / "e.npy").exists()
 
 
+def test_a_denoised_result_shows_in_a_notebook_as_a_table(runs, mnist_small):
+    from html_tables import parse_html
+
+    res = denoise(runs[0], mnist_small[2][:50])
+    (rows,), _, _ = parse_html(res._repr_html_())
+    assert rows == [["rows", "50"], ["noise", "gaussian"], ["noise level", "0.5000"],
+                    ["PSNR noisy (dB)", f"{res.psnr_noisy:,.4f}"], ["PSNR denoised (dB)", f"{res.psnr_denoised:,.4f}"]]
+    (rows,), _, _ = parse_html(denoise(runs[0], mnist_small[2][:5], noisy_input=True)._repr_html_())
+    assert rows == [["rows", "5"], ["noise", "already noisy input"]]
+
+
 # --------------------------------------------------------------------------- the denoising recipe
 def test_mixed_noise_gives_each_row_one_corruption():
     x = torch.full((600, 50), 0.5)

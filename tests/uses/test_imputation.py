@@ -66,6 +66,23 @@ def test_float32_in_float32_out_and_observed_bits_kept():
     assert np.array_equal(filled[~hidden].view(np.uint32), gappy[~hidden].view(np.uint32))
 
 
+@pytest.mark.parametrize("gaps", [True, False])
+def test_a_dataframe_comes_back_a_dataframe_with_its_columns_and_index(gaps):
+    import pandas as pd
+
+    x, _ = with_gaps(load_wine().data[:60, :5], 0.2 if gaps else 0.0)
+    df = pd.DataFrame(x, columns=list("abcde"), index=[f"r{i}" for i in range(60)])
+    df["e"] = pd.array(np.where(np.isnan(x[:, 4]), None, np.round(x[:, 4])), dtype="Int64")  # a nullable column
+    out = impute(df, epochs=3)
+    assert isinstance(out, pd.DataFrame) and list(out.columns) == list("abcde") and list(out.index) == list(df.index)
+    observed = df.notna().to_numpy()
+    assert np.array_equal(out.to_numpy()[observed], df.to_numpy(dtype=float, na_value=np.nan)[observed])
+    assert not out.isna().any().any()
+    df["name"] = "x"
+    with pytest.raises(DataError, match="column 'name' of the DataFrame is not numeric; convert it to numbers or drop"):
+        impute(df, epochs=3)
+
+
 def test_early_stopping_and_no_missing_cells():
     x = load_wine().data
     same, info = impute(x, return_info=True)

@@ -3,17 +3,55 @@
 from __future__ import annotations
 
 import argparse
+import re
+from typing import Callable
 
 from aekit.errors import DataError
 
 
 def _int_list(text: str) -> tuple[int, ...]:
-    """'128,64' or '128 64' → (128, 64); '' → ()."""
-    parts = [p for p in text.replace(",", " ").split() if p]
+    """'128,64' or '128 64' → (128, 64); '' → (). An empty place between commas ('128,,64', '128,') is an error."""
+    if not text.strip():
+        return ()
+    pieces = [piece.split() for piece in text.split(",")]
+    if any(not piece for piece in pieces):
+        raise argparse.ArgumentTypeError(f"{text!r} has an empty place between commas; write the sizes like 128,64")
     try:
-        return tuple(int(p) for p in parts)
+        return tuple(int(p) for piece in pieces for p in piece)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, like 128,64; got {text!r}") from None
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse's parser, but an argument error is one line (``aekit: error: …``, a pointer to ``--help``) and exit
+    code 2, as every other error of aekit, instead of the whole usage before it."""
+
+    def error(self, message: str):
+        message = " ".join(message.split())
+        wrong = re.search(r"invalid choice: '(.*?)' \(choose from (.*)\)$", message)  # a mistyped command or choice
+        if wrong:
+            import difflib
+
+            close = difflib.get_close_matches(wrong[1], re.findall(r"'(.*?)'", wrong[2]), n=1, cutoff=0.6)
+            message += f" (did you mean {close[0]!r}?)" if close else ""
+        self.exit(2, f"aekit: error: {message}; see `{self.prog} --help`\n")
+
+
+def choice(name: str, allowed) -> "Callable[[str], str]":
+    """An argparse `type` that accepts one of `allowed` and refuses any other value in one line, with the closest
+    allowed value as a "did you mean" (checked while parsing: nothing heavy is imported yet)."""
+
+    def check(text: str) -> str:
+        if text in allowed:
+            return text
+        import difflib
+
+        close = difflib.get_close_matches(text, list(allowed), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise argparse.ArgumentTypeError(f"unknown {name} {text!r}{hint}; choose one of: {', '.join(allowed)}")
+
+    check.__name__ = name  # argparse names the type in some messages
+    return check
 
 
 class _DefaultInt(int): ...

@@ -12,7 +12,7 @@ import sys
 import warnings
 
 from aekit import __version__
-from aekit.cli.args import _int_list, add_image_options, explicit_args, image_args, mark_defaults
+from aekit.cli.args import Parser, _int_list, add_image_options, choice, explicit_args, image_args, mark_defaults
 from aekit.errors import AekitError, AekitWarning, ConfigError, cli_text
 from aekit.kinds import KINDS, USE_RECIPES
 
@@ -77,9 +77,10 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
                         "validation and the saved model use the average")
     t.add_argument("--quick", action="store_true", help="a first look: 5 epochs on 10,000 images")
     k = p.add_argument_group("penalties and corruption (the kinds)")
-    k.add_argument("--kind", default="undercomplete", metavar="KIND",
+    k.add_argument("--kind", default="undercomplete", metavar="KIND", type=choice("kind", tuple(KINDS)),
                    help="preset of the options below (explicit flags win): " + ", ".join(KINDS).replace("undercomplete", "undercomplete (default)", 1)
-                   + "; deep-hinton also sets the training (Adam, cosine schedule, ema; docs/kinds.md)")
+                   + "; deep-hinton also sets the training (Adam, cosine schedule, ema; docs/kinds.md); "
+                   "`aekit kinds` lists them")
     k.add_argument("--l1", type=float, default=0.0, help="L1 activity penalty on the code (sparse; Keras blog 10e-5)")
     k.add_argument("--kl-beta", type=float, default=0.0, help="weight of the KL sparsity penalty (sparse; UFLDL 3)")
     k.add_argument("--kl-rho", type=float, default=0.05, help="target mean code activation for --kl-beta (UFLDL 0.1)")
@@ -105,6 +106,10 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     o.add_argument("--no-tensorboard", action="store_true", help="skip the TensorBoard event files")
     o.add_argument("-q", "--quiet", action="store_true", help="no progress output (for scripts and CI)")
     o.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1, help="0 quiet, 1 a bar per epoch, 2 a line per epoch")
+    o.add_argument("--mlflow", nargs="?", const="mlruns", metavar="URI",
+                   help="log the run to MLflow: configs, every loss term per epoch, final metrics, report, figures and "
+                        "model; URI a tracking URI or a folder for a local store (default mlruns/); "
+                        "needs pip install 'aekit[mlflow]'")
     add_reliability_options(p)
     p.set_defaults(func=cmd_train)
     mark_defaults(p)
@@ -160,11 +165,11 @@ def add_reliability_options(p: argparse.ArgumentParser) -> None:
     r.add_argument("--min-delta", type=float, default=0.0, help="the smallest val_loss decrease that counts as improvement")
     r.add_argument("--no-restore-best", action="store_true", help="with --patience: keep the last weights, not the best epoch's")
     r.add_argument("--resume", metavar="RUN", help="continue RUN from its last checkpoint, with its own options "
-                   "(only --epochs, --quiet, --verbose and --no-tensorboard may be given)")
+                   "(only --epochs, --quiet, --verbose, --no-tensorboard and --mlflow may be given)")
 
 
 # with --resume, the options come from the run's config.json; these may still be given
-RESUME_OPTIONS = {"resume", "epochs", "quiet", "verbose", "no_tensorboard", "func", "command"}
+RESUME_OPTIONS = {"resume", "epochs", "quiet", "verbose", "no_tensorboard", "mlflow", "func", "command"}
 
 
 def resume_from_args(args: argparse.Namespace):
@@ -176,31 +181,44 @@ def resume_from_args(args: argparse.Namespace):
     if given:
         names = ", ".join("--" + k.replace("_", "-") for k in given)
         raise ConfigError(f"--resume continues {args.resume} with the options in its config.json; drop {names} "
-                          "(only --epochs, --quiet, --verbose and --no-tensorboard may be given)")
+                          "(only --epochs, --quiet, --verbose, --no-tensorboard and --mlflow may be given)")
     return resume(args.resume, epochs=args.epochs, tensorboard=False if args.no_tensorboard else None,
-                  verbose=0 if args.quiet else args.verbose)
+                  verbose=0 if args.quiet else args.verbose, callbacks=tracking_callbacks(args))
+
+
+def tracking_callbacks(args: argparse.Namespace) -> list:
+    """An `MLflowLogger` for --mlflow (none without it); made before training, so a missing MLflow fails first."""
+    if args.mlflow is None:
+        return []
+    from aekit.training.callbacks.mlflow import MLflowLogger
+
+    return [MLflowLogger(args.mlflow)]
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from aekit.config import replace
-    from aekit.training.checkpoint import signals_interrupt
-    from aekit.training.runs import train
 
     if args.resume:
+        from aekit.training.checkpoint import signals_interrupt
+
         with signals_interrupt():
             result = resume_from_args(args)
         return _report_run(result)
     if args.quick:
         args.epochs = min(args.epochs or 5, 5)
         args.limit = args.limit or 10000
-    model_cfg, train_cfg = kind_configs_from_args(args)
+    model_cfg, train_cfg = kind_configs_from_args(args)  # a bad option is refused here, before torch loads
     train_cfg = replace(train_cfg, patience=args.patience, min_delta=args.min_delta, restore_best=not args.no_restore_best)
     verbose = 0 if args.quiet else args.verbose
+    from aekit.training.checkpoint import signals_interrupt
+    from aekit.training.runs import train
+
+    callbacks = tracking_callbacks(args)
     with signals_interrupt():
         result = train(model_cfg, train_cfg, kind=args.kind, dataset=args.dataset, data=args.data, val_data=args.val_data, data_dir=args.data_dir,
                        limit=args.limit, val_split=args.val_split, out=args.out, overwrite=args.overwrite,
                        tensorboard=not args.no_tensorboard, verbose=verbose, scale=args.scale_mode,
-                       explicit=explicit_args(args), **image_args(args))
+                       explicit=explicit_args(args), callbacks=callbacks, **image_args(args))
     return _report_run(result)
 
 
@@ -228,18 +246,31 @@ def add_summary_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
+def cmd_kinds(args: argparse.Namespace) -> int:
+    from aekit.kinds import kinds_table
+
+    print(kinds_table())
+    return 0
+
+
+def add_kinds_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser("kinds", help="list the kinds of autoencoder (--kind): what each does, the options it presets")
+    p.set_defaults(func=cmd_kinds)
+    return p
+
+
 def commands() -> list:
     """The ``add_*_parser`` functions, one per subcommand, in the order `aekit --help` lists them."""
     from aekit.cli import generative, uses  # imported here: they import this module's helpers
 
-    return [add_train_parser, add_summary_parser, uses.add_impute_parser, uses.add_encode_parser, uses.add_features_parser,
-            uses.add_denoise_parser, uses.add_anomaly_parser, generative.add_sample_parser,
+    return [add_train_parser, add_kinds_parser, add_summary_parser, uses.add_impute_parser, uses.add_encode_parser,
+            uses.add_features_parser, uses.add_denoise_parser, uses.add_anomaly_parser, generative.add_sample_parser,
             generative.add_interpolate_parser, generative.add_evaluate_parser, uses.add_export_parser,
             uses.add_report_parser, uses.add_compare_parser]
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="aekit", description="Train, inspect and use autoencoders.")
+    parser = Parser(prog="aekit", description="Train, inspect and use autoencoders.")
     parser.add_argument("--version", action="version", version=f"aekit {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True

@@ -20,6 +20,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
 from aekit.errors import ConfigError, DataError
+from aekit.history import shown_keys
 
 __all__ = [
     "reconstruction_grid", "loss_curves", "image_grid", "code_map", "histogram",
@@ -135,8 +136,11 @@ def loss_curves(history: Mapping[str, Sequence[float]], *, title=None) -> Figure
         x label ``'epoch'``.
     """
     series = {}
+    shown = set(shown_keys(history))  # no `recon` curve on top of an equal `loss` curve
     for key, values in history.items():
         k = str(key)
+        if k not in shown:
+            continue
         if k.endswith("time") or k.endswith("_s"):
             continue
         arr = _numeric_series(values)

@@ -21,6 +21,7 @@ import torch
 
 from aekit import __version__
 from aekit.errors import AekitError
+from aekit.history import shown_keys
 from aekit.runfolder import read_optional_json, run_config
 
 REPORT = "report.html"
@@ -75,8 +76,19 @@ def _number(value: Any) -> float:
 
 
 def kind_of(config: Mapping[str, Any]) -> str:
-    """What kind of autoencoder a run's config describes, read from its penalties and corruption."""
-    t = config.get("train") or {}
+    """What kind of autoencoder a run's config describes: the kind it was trained as (config.json's ``kind``, or for
+    a run without one, conv or deep from its layers), then its penalties and corruption; "plain" when none apply."""
+    t, m = config.get("train") or {}, config.get("model") or {}
+    named = config.get("kind")
+    if not named or named == "undercomplete":  # the default kind, maybe given other layers
+        named = "conv" if m.get("architecture") == "conv" else "deep" if m.get("hidden") else named
+    parts = _penalties(t)
+    if named and not any(part.startswith(named.split("-")[0]) for part in parts):  # 'sparse (L1 …)' says sparse
+        parts.insert(0, named)
+    return " + ".join(parts) or "plain"
+
+
+def _penalties(t: Mapping[str, Any]) -> list[str]:
     parts = []
     if _number(t.get("l1")):
         parts.append(f"sparse (L1 {_number(t['l1']):g})")
@@ -88,7 +100,7 @@ def kind_of(config: Mapping[str, Any]) -> str:
         parts.append(f"denoising ({t['noise']} {_number(t.get('noise_level')):g})")
     if _number(t.get("weight_decay")):
         parts.append(f"weight decay {_number(t['weight_decay']):g}")
-    return " + ".join(parts) or "plain"
+    return parts
 
 
 def layers_of(config: Mapping[str, Any]) -> str:
@@ -116,9 +128,10 @@ def history_series(history: Mapping[str, Any] | None) -> dict[str, list[float]]:
 
 
 def loss_terms_of(series: Mapping[str, Sequence[float]]) -> list[str]:
-    """The base loss terms of a history: 'loss', 'recon', 'l1', … (val_* folded in, times left out)."""
+    """The base loss terms of a history: 'loss', 'recon', 'l1', … (val_* folded in, times left out; no 'recon' when it
+    is the only term, and so equal to 'loss')."""
     terms: list[str] = []
-    for key in series:
+    for key in shown_keys(series):
         base = key[4:] if key.startswith("val_") else key
         if base.endswith("time") or base.endswith("_s") or base in terms:
             continue

@@ -44,7 +44,7 @@ from aekit.data.rows import _read_runs
 from aekit.data.scans import release_pages
 from aekit.errors import AekitError, ModelFileError
 from aekit.io import _digest as tensor_digest  # SHA-256 of named tensors + a text
-from aekit.io import atomic_write_bytes, read_safetensors
+from aekit.io import CHECKPOINT_FORMAT, atomic_write_bytes, read_safetensors, sync_file
 from aekit.models import Autoencoder
 from aekit.training.callbacks.base import History, TrainState
 from aekit.training.optim import make_optimizer
@@ -52,10 +52,10 @@ from aekit.training.optim import make_optimizer
 CHECKPOINT_DIR = "checkpoint"
 LAST = "last.safetensors"
 BEST = "best.safetensors"
-FORMAT = "aekit-checkpoint"
+FORMAT = CHECKPOINT_FORMAT  # "aekit-checkpoint"
 FORMAT_VERSION = 1
 
-__all__ = ["save_checkpoint", "load_checkpoint", "checkpoint_epoch",
+__all__ = ["save_checkpoint", "checkpoint_bytes", "load_checkpoint", "checkpoint_epoch", "BackgroundWrites",
            "data_fingerprint", "Interrupted", "signals_interrupt", "CHECKPOINT_DIR", "LAST", "BEST"]
 
 
@@ -128,6 +128,13 @@ def _signals_deferred() -> Iterator[None]:
 
 def save_checkpoint(state: TrainState, path: str | os.PathLike, meta: dict[str, Any] | None = None) -> Path:
     """Write the whole training state to `path` (one safetensors file, atomically). `meta`: extra JSON."""
+    data = checkpoint_bytes(state, meta)
+    with _signals_deferred():
+        return atomic_write_bytes(path, data)
+
+
+def checkpoint_bytes(state: TrainState, meta: dict[str, Any] | None = None) -> bytes:
+    """The bytes of the checkpoint file of `state` (a copy of it: training may go on while they are written)."""
     from safetensors.torch import save
 
     tensors: dict[str, torch.Tensor] = {}
@@ -150,9 +157,7 @@ def save_checkpoint(state: TrainState, path: str | os.PathLike, meta: dict[str, 
     text = json.dumps(body)
     metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "aekit_version": __version__,
                 "epoch": str(state.epoch), "state": text, "sha256": tensor_digest(tensors, text)}
-    data = save(tensors, metadata=metadata)
-    with _signals_deferred():
-        return atomic_write_bytes(path, data)
+    return save(tensors, metadata=metadata)
 
 
 def _bad(path: Path, what: str) -> ModelFileError:
@@ -266,11 +271,49 @@ def data_fingerprint(x: Any) -> str:
     return digest.hexdigest()[:32]
 
 
-# --------------------------------------------------------------------------- callbacks
+# --------------------------------------------------------------------------- flushing off the training thread
+class BackgroundWrites:
+    """Writes files whole at once and flushes them to the disk in a thread of their own, so that training goes on
+    during the fsyncs (most of a checkpoint's cost).
 
+    `submit` first waits for the previous batch's flush, then writes each file to a temporary name and renames it
+    into place in the caller's thread: from then on a killed process, Ctrl-C or any reader finds the new file
+    whole (or, before the rename, the previous one). The fsync of each file and of its folder follows in the
+    thread; at most one batch is on its way to the disk at a time. `wait` returns the tag of the last batch
+    written and raises, in the caller's thread, the error a flush met. The thread is not a daemon: an interpreter
+    that exits first finishes the flush under way.
+    """
 
+    def __init__(self, name: str = "aekit-writes") -> None:
+        self.name, self.written = name, None
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
 
+    def submit(self, files: list[tuple[Path, bytes]], tag: Any = None) -> None:
+        self.wait()
+        for path, data in files:
+            atomic_write_bytes(path, data, sync=False)
+        self.written = tag
+        paths = [path for path, _ in files]
 
+        def flush() -> None:
+            try:
+                for path in paths:
+                    sync_file(path)
+            except BaseException as exc:  # noqa: BLE001  handed to the training thread by `wait`
+                self._error = exc
+
+        self._thread = threading.Thread(target=flush, name=self.name, daemon=False)
+        self._thread.start()
+
+    def wait(self) -> Any:
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+        return self.written
 
 
 # --------------------------------------------------------------------------- signals

@@ -64,7 +64,7 @@ def epoch_order(n: int, cfg: TrainConfig, generator: torch.Generator) -> torch.T
 
 # --------------------------------------------------------------------------- evaluation
 @torch.no_grad()
-def evaluate(model: Autoencoder, x: Any, y: Any = None, config: TrainConfig | None = None, *, batch_size: int = 10000) -> dict[str, float]:
+def evaluate(model: Autoencoder, x: Any, y: Any = None, config: TrainConfig | None = None, *, batch_size: int = 1024) -> dict[str, float]:
     """Every loss term on (x, y), averaged over rows; a denoising config corrupts x with fixed noise."""
     x = as_rows(x, "validation x", keep_memmap=True)
     y = x if y is None else as_rows(y, "validation y", keep_memmap=True)
@@ -73,8 +73,9 @@ def evaluate(model: Autoencoder, x: Any, y: Any = None, config: TrainConfig | No
 
 
 @torch.no_grad()
-def _evaluate_rows(model: Autoencoder, x, y, cfg: TrainConfig, batch_size: int = 10000) -> dict[str, float]:
-    """`evaluate` on rows already checked by `as_rows` (fit calls this every epoch)."""
+def _evaluate_rows(model: Autoencoder, x, y, cfg: TrainConfig, batch_size: int = 1024) -> dict[str, float]:
+    """`evaluate` on rows already checked by `as_rows` (fit calls this every epoch). Blocks of 1024 rows keep the
+    temporaries in cache (blocks of 10,000 rows took twice the CPU time)."""
     was_training = model.training
     model.eval()
     if cfg.precision != "float32":  # validation measures the float32 model that fit returns and encode uses

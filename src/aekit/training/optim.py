@@ -14,19 +14,21 @@ import torch
 
 from aekit.config import TrainConfig
 from aekit.errors import ConfigError
+from aekit.training import optimizers
 
 
-def make_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
-    """The optimizer with Keras 2 semantics (adadelta: lr 1.0, rho 0.95, eps 1e-7; adam: eps 1e-7)."""
+def make_optimizer(model: torch.nn.Module, cfg: TrainConfig):
+    """The optimizer with Keras 2 semantics (adadelta: lr 1.0, rho 0.95, eps 1e-7; adam: eps 1e-7).
+
+    aekit's own classes (`aekit.training.optimizers`): torch.optim's update rules and state layout, without the
+    import of ``torch._dynamo`` that torch.optim's wrappers make on first use (0.8 s of start-up).
+    """
     params, lr = list(model.parameters()), cfg.learning_rate
     if cfg.optimizer == "adadelta":
-        return torch.optim.Adadelta(params, lr=lr, rho=0.95, eps=1e-7)
+        return optimizers.Adadelta(params, lr=lr, rho=0.95, eps=1e-7)
     if cfg.optimizer == "adam":
-        try:
-            return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-7, fused=True)  # one kernel (torch ≥ 2.4 on CPU)
-        except (RuntimeError, TypeError):
-            return torch.optim.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-7)
-    return torch.optim.SGD(params, lr=lr)
+        return optimizers.Adam(params, lr=lr, betas=(0.9, 0.999), eps=1e-7)
+    return optimizers.SGD(params, lr=lr)
 
 
 def lr_at(cfg: TrainConfig, step: int, total_steps: int) -> float:
@@ -61,7 +63,7 @@ def check_compile(cfg: TrainConfig, world_size: int = 1) -> None:
                           "install one (e.g. apt install g++) or train without --compile")
 
 
-def compiled_step(loss_fn: Callable, optimizer: torch.optim.Optimizer, cfg: TrainConfig) -> tuple[Callable, Callable]:
+def compiled_step(loss_fn: Callable, optimizer, cfg: TrainConfig) -> tuple[Callable, Callable]:
     """`loss_fn` (forward and, through AOTAutograd, backward) and `optimizer.step` under ``torch.compile``.
 
     Inductor fuses the element-wise work around the matrix products (the loss, activations, bias gradients,

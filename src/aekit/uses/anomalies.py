@@ -110,6 +110,19 @@ class AnomalyResult:
     def n_flagged(self) -> int:
         return int(self.flags.sum())
 
+    def _repr_html_(self) -> str:
+        """A notebook's view: how many rows were scored and flagged, by which threshold, and the ROC-AUC."""
+        from aekit.display import table
+
+        n = len(self.scores)
+        rows = [("rows scored", n), ("threshold", float(self.threshold)), ("rule", self.rule),
+                ("flagged", f"{self.n_flagged:,} ({self.n_flagged / max(n, 1):.1%})"),
+                ("median score", float(np.median(self.scores)) if n else float("nan"))]
+        if self.labels is not None:
+            rows.append(("labelled anomalies", int(self.labels.sum())))
+            rows.append(("ROC-AUC", "n/a (one class)" if self.roc_auc is None else float(self.roc_auc)))
+        return table(rows, caption="Anomaly scores")
+
 
 def anomaly(model: Autoencoder | str | os.PathLike, x: Any, *, reference: Any = None, contamination: float | None = None,
             quantile: float | None = None, labels: Any = None, normal: Sequence[Any] | None = None,

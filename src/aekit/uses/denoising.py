@@ -36,6 +36,17 @@ class Denoised:
     psnr_noisy: float | None  # PSNR (dB) of noisy against clean
     psnr_denoised: float | None  # PSNR (dB) of denoised against clean
 
+    def _repr_html_(self) -> str:
+        """A notebook's view: the rows, the corruption and the PSNR before and after."""
+        from aekit.display import table
+
+        noise = self.noise if self.clean is not None else "already noisy input"
+        rows = [("rows", len(self.denoised)), ("noise", noise)]
+        if self.clean is not None:
+            rows += [("noise level", float(self.noise_level)), ("PSNR noisy (dB)", float(self.psnr_noisy)),
+                     ("PSNR denoised (dB)", float(self.psnr_denoised))]
+        return table(rows, caption="Denoised")
+
 
 def denoise(model: Autoencoder | str | os.PathLike, x: Any, *, noise: str | None = None, noise_level: float | None = None,
             noisy_input: bool = False, seed: int = 0, batch_size: int = 4096) -> Denoised:

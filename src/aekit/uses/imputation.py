@@ -101,8 +101,16 @@ def impute(
     the mask tells it apart from an observed mean). `bounds`: (low, high) clips the filled cells
     (ratings 1–5). `columns`: names used in messages. `callbacks`: aekit Callbacks (logs: loss, val_rmse).
     Returns the filled array (float32 stays float32, anything else becomes float64), and with
-    `return_info` also an :class:`ImputeInfo`.
+    `return_info` also an :class:`ImputeInfo`. A pandas DataFrame gives a DataFrame with its columns and index.
     """
+    frame = x if _is_frame(x) else None
+    if frame is not None:
+        text = [str(c) for c in frame.columns[[k not in "biuf" for k in frame.dtypes.map(lambda d: d.kind)]]]
+        if text:
+            raise DataError(f"column {text[0]!r} of the DataFrame is not numeric; convert it to numbers or drop it")
+        columns = [str(c) for c in frame.columns] if columns is None else columns
+        single = all(str(d) == "float32" for d in frame.dtypes)
+        x = frame.to_numpy(dtype=np.float32 if single else np.float64, na_value=np.nan)  # pd.NA (nullable columns) too
     a = _as_table(x)
     dtype = a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)  # float32 in, float32 out: observed cells identical
     a = a.astype(np.float64)
@@ -126,7 +134,8 @@ def impute(
     missing = int((~obs).sum())
     if missing == 0:
         info = ImputeInfo(0, math.nan, 0, 0, hidden, {})
-        return (a.astype(dtype), info) if return_info else a.astype(dtype)
+        filled = _like(frame, a.astype(dtype))
+        return (filled, info) if return_info else filled
 
     mean = np.nanmean(a, axis=0)
     scale = np.nanstd(a, axis=0)
@@ -195,7 +204,20 @@ def impute(
         filled[~obs] = np.clip(filled[~obs], bounds[0], bounds[1])
     info = ImputeInfo(missing, best if held.any() else math.nan, state.epoch, best_epoch, hidden,
                       {k: list(v) for k, v in state.history.history.items()})
+    filled = _like(frame, filled)
     return (filled, info) if return_info else filled
+
+
+def _is_frame(x: Any) -> bool:
+    """A pandas DataFrame (told without importing pandas)."""
+    return type(x).__name__ == "DataFrame" and type(x).__module__.startswith("pandas")
+
+
+def _like(frame: Any, filled: np.ndarray) -> Any:
+    """`filled` as a DataFrame with `frame`'s columns and index, or as it is when there is no frame."""
+    if frame is None:
+        return filled
+    return type(frame)(filled, index=frame.index, columns=frame.columns)
 
 
 def _predict(model: Autoencoder, values: torch.Tensor, seen: torch.Tensor, mask_input: bool) -> torch.Tensor:

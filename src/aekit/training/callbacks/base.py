@@ -4,6 +4,7 @@ Keras' `History`."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -18,7 +19,7 @@ class TrainState:
     """Everything `fit` mutates; callbacks read it (and may set `stop_training`)."""
 
     model: Autoencoder
-    optimizer: torch.optim.Optimizer
+    optimizer: Any  # aekit.training.optimizers or any torch.optim.Optimizer (the same interface)
     config: TrainConfig
     generator: torch.Generator  # drives shuffling and corruption
     history: History
@@ -37,3 +38,6 @@ class Callback:
     def on_batch_end(self, state: TrainState, batch: int, logs: dict[str, float]) -> None: ...
     def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> None: ...
     def on_train_end(self, state: TrainState) -> None: ...
+
+    def on_run_end(self, path: Path, metrics: dict[str, float]) -> None:
+        """Called by `aekit.train` / `aekit.resume` (not by `fit`) once the run folder at `path` is complete."""

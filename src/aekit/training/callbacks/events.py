@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -11,14 +13,20 @@ from aekit.data.rows import as_rows
 from aekit.errors import DataError
 from aekit.training.callbacks.base import Callback, TrainState
 
+RUNS = ("train", "validation")
+
 
 class TensorBoard(Callback):
-    """Real TensorBoard event files: every logged value per epoch, a reconstruction grid, weight
-    histograms per epoch and, at the end, the codes of `embedding` rows in the embedding projector.
+    """Real TensorBoard event files, laid out as Keras lays them out: two runs, ``log_dir/train`` and
+    ``log_dir/validation``, each holding every logged term under the term's name (``loss``, ``recon``, …), so
+    that a term's training and validation curves overlay in one chart; ``epoch_time`` sits in the train run.
 
-    Images are written at the first epoch, every `image_every` epochs and at the end. The projector
-    holds at most `embedding_max` rows, labelled with `embedding_labels` and shown as thumbnails
-    (a sprite) when `image_shape` is known.
+    The train run also holds a grid of reconstructions (originals above, reconstructions below) and weight
+    histograms, written at the first epoch, every `image_every` epochs and at the last one. At the end, the codes
+    of `embedding` rows go to the projector in ``log_dir`` itself (at most `embedding_max` rows, labelled with
+    `embedding_labels`, shown as thumbnails when `image_shape` is known).
+
+    TensorBoard's writer is imported and opened in a thread while the first epoch trains.
     """
 
     def __init__(self, log_dir: str, images: Any = None, image_shape: tuple[int, ...] | None = (28, 28), image_every: int = 10,
@@ -34,40 +42,75 @@ class TensorBoard(Callback):
                 raise DataError(f"embedding_labels has {len(labels)} entries but there are {len(self.embedding)} embedding rows; pass one label per row")
             self.embedding_labels = labels
         self.histograms = histograms
-        self.writer = None
+        self.writers: dict[str, Any] = {}
+        self._opening: threading.Thread | None = None
+        self._open_error: BaseException | None = None
+        self._pictured = 0  # the last epoch whose images and histograms were written
+
+    @property
+    def writer(self):
+        """The train run's SummaryWriter (None before training begins and after it ends)."""
+        return self._writers().get("train")
 
     def on_train_begin(self, state: TrainState) -> None:
-        from torch.utils.tensorboard import SummaryWriter
-
         # a resumed run hides the events that an interrupted one logged after its last checkpoint
-        self.writer = SummaryWriter(self.log_dir, purge_step=state.epoch + 1 if state.epoch else None)
+        purge = state.epoch + 1 if state.epoch else None
+
+        def open_writers() -> None:
+            try:
+                from torch.utils.tensorboard import SummaryWriter
+
+                self.writers = {run: SummaryWriter(str(Path(self.log_dir) / run), purge_step=purge) for run in RUNS}
+            except BaseException as exc:  # noqa: BLE001  raised in the training thread by `_writers`
+                self._open_error = exc
+
+        self._pictured = state.epoch
+        self._opening = threading.Thread(target=open_writers, name="aekit-tensorboard")  # an exit waits for it
+        self._opening.start()
+
+    def _writers(self) -> dict[str, Any]:
+        if self._opening is not None:
+            self._opening.join()
+            self._opening = None
+        if self._open_error is not None:
+            error, self._open_error = self._open_error, None
+            raise error
+        return self.writers
 
     def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> None:
+        writers = self._writers()
         for k, v in logs.items():
-            self.writer.add_scalar(k, v, state.epoch)
-        if self.images is not None and self.image_shape is not None and (
-            state.epoch == 1 or state.epoch % self.image_every == 0 or state.epoch == state.config.epochs
-        ):
+            run, tag = ("validation", k[4:]) if k.startswith("val_") else ("train", k)
+            writers[run].add_scalar(tag, v, state.epoch)
+        if state.epoch == 1 or state.epoch % self.image_every == 0 or state.epoch == state.config.epochs:
+            self.write_pictures(state)
+        for w in writers.values():
+            w.flush()
+
+    def write_pictures(self, state: TrainState) -> None:
+        """The reconstruction grid and the weight histograms of this epoch, in the train run."""
+        self._pictured = state.epoch
+        if self.images is not None and self.image_shape is not None:
             self.write_images(state)
         if self.histograms:
             for name, param in state.model.named_parameters():
-                self.writer.add_histogram(f"weights/{name}", param.detach(), state.epoch)
-        self.writer.flush()
+                self.writer.add_histogram(f"weights/{name}", param.detach().cpu().numpy().copy(), state.epoch)
 
     @torch.no_grad()
     def write_images(self, state: TrainState) -> None:
-        from aekit.reporting.plots import figure_to_array, reconstruction_grid
-
         was_training = state.model.training
         state.model.eval()
-        recon = state.model(self.images).numpy()
+        recon = state.model(self.images).float().numpy()
         state.model.train(was_training)
-        fig = reconstruction_grid(self.images.numpy(), recon, image_shape=tuple(self.image_shape), n=len(self.images))
-        self.writer.add_image("reconstructions", figure_to_array(fig), state.epoch, dataformats="HWC")
+        grid = image_grid(self.images.numpy(), recon, self.image_shape)
+        if grid is not None:
+            self.writer.add_image("reconstructions", grid, state.epoch, dataformats="HWC")
 
     @torch.no_grad()
     def write_embedding(self, state: TrainState) -> None:
-        """The codes of the embedding rows in the projector (tensors.tsv, metadata.tsv, sprite.png)."""
+        """The codes of the embedding rows in the projector (tensors.tsv, metadata.tsv, sprite.png) in `log_dir`."""
+        from torch.utils.tensorboard import SummaryWriter
+
         was_training = state.model.training
         state.model.eval()
         codes = torch.cat([state.model.encode(self.embedding[i:i + 500]) for i in range(0, len(self.embedding), 500)])
@@ -78,11 +121,35 @@ class TensorBoard(Callback):
             c = self.embedding.shape[1] // (h * w)
             if c * h * w == self.embedding.shape[1] and c in (1, 3):
                 thumbs = self.embedding.reshape(-1, c, h, w).clamp(0, 1)
-        self.writer.add_embedding(codes, metadata=self.embedding_labels, label_img=thumbs, global_step=state.epoch, tag="codes")
+        with SummaryWriter(self.log_dir) as projector:
+            projector.add_embedding(codes, metadata=self.embedding_labels, label_img=thumbs, global_step=state.epoch,
+                                    tag="codes")
 
     def on_train_end(self, state: TrainState) -> None:
-        if self.writer is not None and self.embedding is not None and state.epoch > 0:
+        writers = self._writers()
+        if writers and state.epoch > self._pictured:  # stopped early: the pictures of the last epoch
+            self.write_pictures(state)
+        if writers and self.embedding is not None and state.epoch > 0:
             self.write_embedding(state)
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
+        for w in writers.values():
+            w.close()
+        self.writers = {}
+
+
+def image_grid(originals: np.ndarray, reconstructions: np.ndarray, image_shape) -> np.ndarray | None:
+    """Originals above their reconstructions, one column per row, 2 px of grey between tiles: an (H, W, C) uint8
+    image; None when the rows are not images of `image_shape` ((h, w) or (c, h, w), 1 or 3 channels)."""
+    h, w = image_shape[-2:]
+    n, features = originals.shape
+    c = features // (h * w)
+    if c * h * w != features or c not in (1, 3):
+        return None
+    pad = 2
+    grid = np.full((pad + 2 * (h + pad), pad + n * (w + pad), c), 0.5, dtype=np.float32)
+    for row, images in enumerate((originals, reconstructions)):
+        tiles = np.clip(images.reshape(n, c, h, w).transpose(0, 2, 3, 1), 0, 1)
+        top = pad + row * (h + pad)
+        for i in range(n):
+            left = pad + i * (w + pad)
+            grid[top:top + h, left:left + w] = tiles[i]
+    return (grid * 255 + 0.5).astype(np.uint8)

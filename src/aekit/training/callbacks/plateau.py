@@ -64,7 +64,7 @@ class Plateau(Callback):
         was_training = model.training
         model.eval()
         with torch.no_grad():
-            out = model.decoder(model.encoder(self.sample_x))
+            out = model.decoder(model.latent.code(model.encoder(self.sample_x)))
         model.train(was_training)
         pinned = (out <= lo + 1e-3 * (hi - lo)) | (out >= hi - 1e-3 * (hi - lo))
         unreachable = (self.sample_y < lo) | (self.sample_y > hi)

@@ -9,9 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from aekit.config import TrainConfig
-from aekit.io import save_model
+from aekit.io import model_bytes
 from aekit.training.callbacks.base import Callback, TrainState
-from aekit.training.checkpoint import BEST, LAST, _signals_deferred, save_checkpoint
+from aekit.training.checkpoint import BEST, LAST, BackgroundWrites, _signals_deferred, checkpoint_bytes
 
 
 def _monitored(logs: dict[str, float], monitor: str) -> tuple[str, float]:
@@ -25,23 +25,40 @@ class Checkpoint(Callback):
 
     `monitor` falls back to ``loss`` when there is no validation data. Put it after any callback that
     changes the state at the end of an epoch (fit puts `EarlyStopping` first for this reason).
+    Both files are written whole at the end of the epoch (a temporary name, renamed into place); their fsyncs,
+    most of the cost, run in a thread of their own while the next epoch trains (`BackgroundWrites`).
+    `wait()` (called at the end of training) returns once they are on the disk; `saved_epoch` is the epoch of
+    the last checkpoint written.
     """
 
     def __init__(self, folder: str | os.PathLike, *, keep_best: bool = True, monitor: str = "val_loss",
                  meta: dict[str, Any] | None = None) -> None:
         self.folder, self.keep_best, self.monitor, self.meta = Path(folder), keep_best, monitor, meta
         self.saved_epoch: int | None = None  # the epoch of the last checkpoint this callback wrote
+        self._writes = BackgroundWrites("aekit-checkpoint")
 
     def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> None:
-        with _signals_deferred():  # Ctrl-C waits until both files are written
+        self.wait()  # the previous epoch's files are on the disk (a flush that failed raises here)
+        files = []
+        with _signals_deferred():  # Ctrl-C waits until the state and its bytes agree
             if self.keep_best:
                 key, value = _monitored(logs, self.monitor)
                 best = state.extra.get("checkpoint", {}).get("best")
                 if math.isfinite(value) and (best is None or value < best):
                     state.extra["checkpoint"] = {"monitor": key, "best": value, "best_epoch": state.epoch}
-                    save_model(state.model, self.folder / BEST, extra={"epoch": state.epoch, key: value})
-            save_checkpoint(state, self.folder / LAST, self.meta)
-            self.saved_epoch = state.epoch
+                    files.append((self.folder / BEST, model_bytes(state.model, extra={"epoch": state.epoch, key: value})))
+            files.append((self.folder / LAST, checkpoint_bytes(state, self.meta)))
+            self._writes.submit(files, state.epoch)
+
+    def on_train_end(self, state: TrainState) -> None:
+        self.wait()
+
+    def wait(self) -> int | None:
+        """Wait until the files submitted are written; the epoch of the last checkpoint on disk."""
+        written = self._writes.wait()
+        if written is not None:
+            self.saved_epoch = written
+        return self.saved_epoch
 
 
 class EarlyStopping(Callback):

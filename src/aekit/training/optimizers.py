@@ -1,0 +1,220 @@
+"""The three optimizers of `fit` (Adadelta, Adam, SGD) as small classes with torch.optim's interface and state.
+
+Why not ``torch.optim``: its constructor, ``step``, ``zero_grad`` and ``state_dict`` are wrapped by
+``torch._disable_dynamo``, whose first call imports ``torch._dynamo`` (about 0.8 s of start-up) although nothing
+is compiled. These classes run the same element-wise operations in the same order as torch.optim's
+(Adadelta's and SGD's results are bitwise equal to torch.optim's single-tensor path; Adam runs torch's fused
+kernel where the installed torch has one for the device, the same one as ``torch.optim.Adam(fused=True)``), and
+their ``state_dict`` has torch.optim's layout, so checkpoints written with either load into either.
+
+Each has ``param_groups`` (a list of dicts with ``"params"`` and ``"lr"``, which `fit`'s schedule sets every step),
+``state`` (parameter → dict of tensors), ``defaults``, ``step()``, ``zero_grad(set_to_none=True)``,
+``state_dict()`` and ``load_state_dict()``. One parameter group each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+
+__all__ = ["SGD", "Adadelta", "Adam"]
+
+
+class _Optimizer:
+    """The shared parts: one parameter group, lazily created per-parameter state, torch.optim's state_dict."""
+
+    #: the per-parameter state tensors (besides "step"), created as zeros like the parameter
+    buffers: tuple[str, ...] = ()
+
+    def __init__(self, params: Iterable[torch.Tensor], defaults: dict[str, Any]) -> None:
+        params = list(params)
+        if not params:
+            raise ValueError("optimizer got an empty parameter list")
+        self.defaults = dict(defaults)
+        self.param_groups: list[dict[str, Any]] = [{"params": params, **self.defaults}]
+        self.state: dict[torch.Tensor, dict[str, torch.Tensor]] = {}
+
+    def __repr__(self) -> str:
+        group = {k: v for k, v in self.param_groups[0].items() if k != "params"}
+        return f"{type(self).__name__}({', '.join(f'{k}={v!r}' for k, v in group.items())})"
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        for p in self.param_groups[0]["params"]:
+            if p.grad is None:
+                continue
+            if set_to_none:
+                p.grad = None
+            else:
+                p.grad.detach_().requires_grad_(False)
+                p.grad.zero_()
+
+    def _with_grads(self) -> tuple[list[torch.Tensor], list[torch.Tensor], list[dict[str, torch.Tensor]]]:
+        """The parameters that have a gradient, their gradients and their states (created on first use)."""
+        params, grads, states = [], [], []
+        for p in self.param_groups[0]["params"]:
+            if p.grad is None:
+                continue
+            if p.grad.is_sparse:
+                raise RuntimeError(f"{type(self).__name__} does not support sparse gradients")
+            state = self.state.get(p)
+            if state is None and self.buffers:
+                state = self.state[p] = {"step": torch.zeros((), dtype=torch.float32, device=self._step_device(p))}
+                for name in self.buffers:
+                    state[name] = torch.zeros_like(p, memory_format=torch.preserve_format)
+            params.append(p)
+            grads.append(p.grad)
+            states.append(state)
+        return params, grads, states
+
+    def _step_device(self, p: torch.Tensor) -> torch.device:
+        """Where a parameter's step count lives: on the CPU, except for a fused kernel (on the parameter's device)."""
+        return p.device if self.defaults.get("fused") else torch.device("cpu")
+
+    def state_dict(self) -> dict[str, Any]:
+        """torch.optim's layout: ``{"state": {index: {...}}, "param_groups": [{..., "params": [indices]}]}``."""
+        params = self.param_groups[0]["params"]
+        index = {id(p): i for i, p in enumerate(params)}
+        group = {k: v for k, v in self.param_groups[0].items() if k != "params"}
+        group["params"] = list(range(len(params)))
+        state = {index[id(p)]: dict(s) for p, s in self.state.items()}
+        return {"state": state, "param_groups": [group]}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Load a state from `state_dict` (this class's or the same torch.optim optimizer's)."""
+        groups = state_dict["param_groups"]
+        params = self.param_groups[0]["params"]
+        if len(groups) != 1 or len(groups[0]["params"]) != len(params):
+            raise ValueError(f"the saved optimizer state has {sum(len(g['params']) for g in groups)} parameters in "
+                             f"{len(groups)} groups, this model has {len(params)} in one group")
+        saved = groups[0]
+        ids = {pid: p for pid, p in zip(saved["params"], params)}
+        state: dict[torch.Tensor, dict[str, torch.Tensor]] = {}
+        for key, values in state_dict["state"].items():
+            p = ids[key]
+            missing = [name for name in ("step", *self.buffers) if name not in values]
+            if missing:
+                raise KeyError(f"the saved state of parameter {key} has no {', '.join(missing)}")
+            state[p] = {name: _as_state(name, value, p, self._step_device(p)) for name, value in values.items()}
+        group = {k: saved[k] for k in self.defaults if k in saved}
+        self.param_groups[0].update(group)
+        self.state = state
+
+
+def _as_state(name: str, value: Any, param: torch.Tensor, step_device: torch.device) -> Any:
+    """A saved state value on the parameter's device and dtype ("step": a float32 scalar), as torch.optim."""
+    if not isinstance(value, torch.Tensor):
+        return value
+    if name == "step":
+        return value.to(dtype=torch.float32, device=step_device).clone()
+    return value.to(dtype=param.dtype if param.is_floating_point() else value.dtype, device=param.device).clone()
+
+
+class Adadelta(_Optimizer):
+    """Adadelta (Zeiler 2012) as torch.optim.Adadelta; aekit uses Keras 2's lr 1.0, rho 0.95, eps 1e-7."""
+
+    buffers = ("square_avg", "acc_delta")
+
+    def __init__(self, params: Iterable[torch.Tensor], lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
+                 weight_decay: float = 0.0) -> None:
+        super().__init__(params, {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay, "foreach": None,
+                                  "capturable": False, "maximize": False, "differentiable": False})
+
+    @torch.no_grad()
+    def step(self) -> None:
+        group = self.param_groups[0]
+        params, grads, states = self._with_grads()
+        if not params:
+            return
+        lr, rho, eps, wd = group["lr"], group["rho"], group["eps"], group["weight_decay"]
+        square_avgs = [s["square_avg"] for s in states]
+        acc_deltas = [s["acc_delta"] for s in states]
+        torch._foreach_add_([s["step"] for s in states], 1)
+        if wd:
+            grads = torch._foreach_add(grads, params, alpha=wd)
+        torch._foreach_mul_(square_avgs, rho)
+        torch._foreach_addcmul_(square_avgs, grads, grads, value=1 - rho)
+        std = torch._foreach_add(square_avgs, eps)
+        torch._foreach_sqrt_(std)
+        deltas = torch._foreach_add(acc_deltas, eps)
+        torch._foreach_sqrt_(deltas)
+        torch._foreach_div_(deltas, std)
+        torch._foreach_mul_(deltas, grads)
+        torch._foreach_mul_(acc_deltas, rho)
+        torch._foreach_addcmul_(acc_deltas, deltas, deltas, value=1 - rho)
+        torch._foreach_add_(params, deltas, alpha=-lr)
+
+
+def _has_fused_adam(device: torch.device) -> bool:
+    """Whether this torch has a fused Adam kernel for `device` (CPU: torch >= 2.4)."""
+    fused = getattr(torch, "_fused_adam_", None)
+    if fused is None:
+        return False
+    p, g, m, v = (torch.zeros(1, device=device) for _ in range(4))
+    try:
+        fused([p], [g], [m], [v], [], [torch.ones((), device=device)], amsgrad=False, lr=0.0, beta1=0.9,
+              beta2=0.999, weight_decay=0.0, eps=1e-8, maximize=False, grad_scale=None, found_inf=None)
+    except (RuntimeError, NotImplementedError, TypeError):
+        return False
+    return True
+
+
+class Adam(_Optimizer):
+    """Adam (Kingma & Ba 2015) as torch.optim.Adam: torch's fused kernel where there is one for the parameters'
+    device (``fused=None``; ``defaults["fused"]`` says which), else torch.optim's formula."""
+
+    buffers = ("exp_avg", "exp_avg_sq")
+
+    def __init__(self, params: Iterable[torch.Tensor], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: float = 0.0, fused: bool | None = None) -> None:
+        params = list(params)
+        if fused is None:  # where the kernel exists
+            fused = bool(params) and _has_fused_adam(params[0].device)
+        super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
+                                  "amsgrad": False, "maximize": False, "foreach": None, "capturable": False,
+                                  "differentiable": False, "fused": bool(fused), "decoupled_weight_decay": False})
+
+    @torch.no_grad()
+    def step(self) -> None:
+        group = self.param_groups[0]
+        params, grads, states = self._with_grads()
+        if not params:
+            return
+        lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
+        steps = [s["step"] for s in states]
+        exp_avgs = [s["exp_avg"] for s in states]
+        exp_avg_sqs = [s["exp_avg_sq"] for s in states]
+        torch._foreach_add_(steps, 1)
+        if self.defaults["fused"]:
+            torch._fused_adam_(params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False, lr=lr, beta1=beta1,
+                               beta2=beta2, weight_decay=wd, eps=eps, maximize=False, grad_scale=None, found_inf=None)
+            return
+        if wd:
+            grads = torch._foreach_add(grads, params, alpha=wd)
+        torch._foreach_lerp_(exp_avgs, grads, 1 - beta1)
+        torch._foreach_mul_(exp_avg_sqs, beta2)
+        torch._foreach_addcmul_(exp_avg_sqs, grads, grads, 1 - beta2)
+        for param, exp_avg, exp_avg_sq, step in zip(params, exp_avgs, exp_avg_sqs, steps):
+            n = step.item()
+            step_size = lr / (1 - beta1 ** n)
+            denom = (exp_avg_sq.sqrt() / (1 - beta2 ** n) ** 0.5).add_(eps)
+            param.addcdiv_(exp_avg, denom, value=-step_size)
+
+
+class SGD(_Optimizer):
+    """Plain stochastic gradient descent (no momentum), as torch.optim.SGD's defaults."""
+
+    def __init__(self, params: Iterable[torch.Tensor], lr: float = 1e-3, weight_decay: float = 0.0) -> None:
+        super().__init__(params, {"lr": lr, "momentum": 0, "dampening": 0, "weight_decay": weight_decay,
+                                  "nesterov": False, "maximize": False, "foreach": None, "differentiable": False,
+                                  "fused": None})
+
+    @torch.no_grad()
+    def step(self) -> None:
+        group = self.param_groups[0]
+        params, grads, _ = self._with_grads()
+        if params:
+            if group["weight_decay"]:
+                grads = torch._foreach_add(grads, params, alpha=group["weight_decay"])
+            torch._foreach_add_(params, grads, alpha=-group["lr"])
