@@ -153,9 +153,8 @@ DESCRIPTIONS: dict[str, str] = {
     "vae": "a variational autoencoder: a Gaussian code (μ, log σ²), the loss a negative ELBO in nats",
     "beta-vae": "a β-VAE: the VAE with its KL term weighted by β = 4 (disentangled codes)",
     "vq-vae": "a VQ-VAE: a discrete codebook, straight-through gradients, commitment loss, EMA updates",
-    "denoising-conv": "the image denoising recipe (--recipe denoise): a conv autoencoder whose last block sees the "
-                      "noisy input, trained on mixed noise",
-    "anomaly": "the anomaly recipe (--recipe anomaly): conv for images, scored in code space; dense for tables",
+    "denoising-conv": "image denoising (--recipe denoise): conv, the input joins the last block, mixed noise",
+    "anomaly": "anomaly scoring (--recipe anomaly): conv for images, codes scored by their nearest neighbours",
 }
 
 # How a derived preset is computed, shown beside its value for 784 inputs
