@@ -129,7 +129,7 @@ class Autoencoder(nn.Module):
 def summary(model: Autoencoder) -> str:
     """Keras-style summary of `model` (layers, output shapes, parameters)."""
     rows: list[tuple[str, str, int]] = [("input (Input)", f"(None, {model.config.input_dim})", 0)]
-    x = torch.zeros(1, model.config.input_dim)
+    x = torch.zeros(1, model.config.input_dim, device=next(model.parameters()).device)
     with torch.no_grad():
         for part_name, part in (("encoder", model.encoder), ("decoder", model.decoder)):
             for i, layer in enumerate(part):

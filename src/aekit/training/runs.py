@@ -24,6 +24,7 @@ from aekit import __version__
 from aekit.config import ModelConfig, TrainConfig, from_dict, replace, to_dict
 from aekit.data.rows import as_rows, check_features, check_ranges
 from aekit.data.sources import RunData, load_run_data
+from aekit.devices import describe, device_of, resolve_device
 from aekit.errors import ConfigError, DataError, ModelFileError, TrainingError
 from aekit.io import CONFIG, atomic_write_text, read_json, save_model, write_json
 from aekit.models import Autoencoder
@@ -89,7 +90,8 @@ def run_metrics(model: Autoencoder, x: np.ndarray, history: History, train_time:
     from aekit.objectives import corrupt, jacobian_norm, psnr
 
     model.eval()
-    xs = as_rows(np.asarray(x[:10000]), "x")
+    device = device_of(model)
+    xs = as_rows(np.asarray(x[:10000]), "x").to(device)
     codes = model.encode(xs)
     metrics = {k: v[-1] for k, v in history.history.items() if k != "epoch_time"}
     metrics.update(
@@ -100,7 +102,7 @@ def run_metrics(model: Autoencoder, x: np.ndarray, history: History, train_time:
         seconds_per_epoch=float(np.mean(history.history["epoch_time"])) if history.epoch else 0.0,
     )
     if config is not None and config.noise != "none":
-        noisy = corrupt(xs, config.noise, config.noise_level, torch.Generator().manual_seed(config.seed + 1))
+        noisy = corrupt(xs, config.noise, config.noise_level, torch.Generator(device).manual_seed(config.seed + 1))
         metrics.update(psnr_noisy=psnr(xs, noisy), psnr_denoised=psnr(xs, model(noisy)))
     return metrics
 
@@ -112,7 +114,7 @@ def write_figures(path: Path, model: Autoencoder, x: np.ndarray, history: Histor
     if image_shape is not None:
         with torch.no_grad():
             xs = torch.as_tensor(np.array(x[:10], dtype=np.float32))  # a copy: a memmap's view is read-only
-            recon = model(xs).numpy()
+            recon = model(xs.to(device_of(model))).cpu().numpy()
         save_figure(reconstruction_grid(xs.numpy(), recon, image_shape=tuple(image_shape[-2:]), n=10), path / "reconstructions.png")
 
 
@@ -138,14 +140,17 @@ def train(
     verbose: int = 1,
     callbacks: Sequence[Callback] = (),
     kind: str | None = None,
+    device: str | torch.device | None = None,
 ) -> RunResult:
     """Train an autoencoder and write its run folder; the library side of `aekit train`.
 
     Defaults are the Keras tutorial: MNIST, 784 → 32 → 784, adadelta, BCE, 100 epochs, batch 256.
     `kind` is recorded in config.json; a config left out comes from the kind's presets
-    (``aekit.configure(kind, ...)`` gives both, to change before passing them).
+    (``aekit.configure(kind, ...)`` gives both, to change before passing them). `device` ('auto', 'cpu', 'cuda',
+    'cuda:N', 'mps'; default None: the CPU) is where it trains; config.json records it.
     """
     distributed.init()  # under torchrun: join the process group; only rank 0 writes the run folder
+    device = torch.device("cpu") if device is None else resolve_device(device)  # refused before anything is read
     seed = train_config.seed if train_config is not None else TrainConfig().seed
     rd = load_run_data(dataset, data, val_data=val_data, data_dir=data_dir, limit=limit, val_split=val_split, seed=seed)
     features = int(np.prod(rd.x_train.shape[1:]))
@@ -189,8 +194,9 @@ def train(
                  "limit": limit, "val_split": val_split, "name": rd.name, "n_train": int(len(rd.x_train)),
                  "n_val": int(len(rd.x_val)) if rd.x_val is not None else 0},
         "distributed": {"world_size": distributed.world_size(), "backend": distributed.backend()},
+        **describe(device),
     })
-    return _fit_and_write(path, model, rd, x_train, x_val, train_config, None, tensorboard, verbose, callbacks)
+    return _fit_and_write(path, model, rd, x_train, x_val, train_config, None, tensorboard, verbose, callbacks, device)
 
 
 def checked_rows(rd: RunData, train_config: TrainConfig):
@@ -215,7 +221,7 @@ def _absolute(path: str | os.PathLike | None) -> str | None:
 
 
 def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, train_config: TrainConfig, state,
-                   tensorboard: bool, verbose: int, callbacks: Sequence[Callback]) -> RunResult:
+                   tensorboard: bool, verbose: int, callbacks: Sequence[Callback], device: torch.device) -> RunResult:
     """Fit with checkpoints (+ TensorBoard), then write the run's files; the shared tail of `train` and `resume`."""
     from aekit.training.callbacks.stopping import Checkpoint
     from aekit.training.checkpoint import CHECKPOINT_DIR, LAST, Interrupted, data_fingerprint
@@ -232,7 +238,7 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
     done = state.epoch if state is not None else 0
     try:
         history = fit(model, x_train, None, train_config, validation_data=x_val, callbacks=cbs, verbose=verbose if main else 0,
-                      state=state, check_input=False)  # checked by `checked_rows` before the run folder was made
+                      state=state, check_input=False, device=device)  # `checked_rows` checked them before the folder
     except (TrainingError, DataError, KeyboardInterrupt) as exc:  # DataError: the file changed during training
         kept = checkpoint.saved_epoch if checkpoint is not None and checkpoint.saved_epoch is not None else done
         where = (f"the last complete epoch ({kept}) is kept in {path / CHECKPOINT_DIR / LAST}" if kept
@@ -252,23 +258,27 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
         write_figures(path, model, eval_x, history, rd.image_shape)
         from aekit.reporting.run_report import report
 
-        report(path, x=eval_x)
+        report(path, x=eval_x, device=device)
     distributed.barrier()  # on every rank, train() returns once the run folder is complete
     return RunResult(path, model, history, metrics)
 
 
 def resume(run: str | os.PathLike, *, epochs: int | None = None, tensorboard: bool | None = None, verbose: int = 1,
-           callbacks: Sequence[Callback] = ()) -> RunResult:
+           callbacks: Sequence[Callback] = (), device: str | torch.device | None = None) -> RunResult:
     """Continue a run folder from its last checkpoint (or from the start if it has none); `aekit train --resume`.
 
     The configs and data options come from the run's config.json; `epochs` may raise (never lower below the
     epochs done) the number of epochs, and is then written to config.json. The result is bitwise the same
-    as an uninterrupted run with the same seed on the same machine (same torch, same thread count).
+    as an uninterrupted run with the same seed on the same machine (same torch, same thread count, same device).
+    `device` (default None: the CPU) may differ from the one the run began on: the checkpoint loads on any device,
+    and config.json then records the new one. Its shuffling then goes on from a generator seeded from (seed,
+    epoch), not from the saved state (a GPU's generator state means nothing to the CPU's; `TrainState.to`).
     """
     from aekit.training.checkpoint import CHECKPOINT_DIR, LAST, data_fingerprint, load_checkpoint
 
     path = Path(run)
     distributed.init()  # under torchrun: every rank reads the run folder (a shared file system across machines)
+    device = torch.device("cpu") if device is None else resolve_device(device)
     if not path.is_dir():
         raise ModelFileError(f"{path}: no such run folder; pass the --out folder of an earlier `aekit train`")
     if not (path / CONFIG).is_file():
@@ -312,10 +322,12 @@ def resume(run: str | os.PathLike, *, epochs: int | None = None, tensorboard: bo
     if state is not None and meta.get("data_fingerprint") not in (None, data_fingerprint(rd.x_train)):
         raise DataError(f"the training data of {path} have changed since the checkpoint (same shape, other values); "
                         "resume with the data the run started with, or start a new run")
-    if train_config.epochs != config["train"]["epochs"] and distributed.is_main():
-        write_json(path / CONFIG, {**config, "train": to_dict(train_config)})
+    recorded = {k: config[k] for k in ("device", "device_name") if k in config}
+    if (train_config.epochs != config["train"]["epochs"] or recorded != describe(device)) and distributed.is_main():
+        config = {k: v for k, v in config.items() if k not in recorded}
+        write_json(path / CONFIG, {**config, "train": to_dict(train_config), **describe(device)})
     if tensorboard is None:
         tensorboard = (path / "tb").is_dir()
-    return _fit_and_write(path, model, rd, x_train, x_val, train_config, state, tensorboard, verbose, callbacks)
+    return _fit_and_write(path, model, rd, x_train, x_val, train_config, state, tensorboard, verbose, callbacks, device)
 
 

@@ -14,27 +14,30 @@ import os
 from typing import Any
 
 import numpy as np
+import torch
 
+from aekit.devices import device_of
 from aekit.errors import ConfigError, DataError
 from aekit.models import Autoencoder
 from aekit.uses.inputs import as_input, batched, load_any_model
 
 
-def encode(model: Autoencoder | str | os.PathLike, x: Any, *, batch_size: int = 4096) -> np.ndarray:
-    """The code of every row of `x`: shape (n, encoding_dim), float32.
+def encode(model: Autoencoder | str | os.PathLike, x: Any, *, batch_size: int = 4096,
+           device: str | torch.device | None = None) -> np.ndarray:
+    """The code of every row of `x`: shape (n, encoding_dim), float32, on the host.
 
-    `model` is an Autoencoder, a run folder or a .safetensors file.
+    `model` is an Autoencoder, a run folder or a .safetensors file. `device` ('auto', 'cpu', 'cuda', …; default None:
+    where the model is, the CPU for a file) runs it; `x` may already be a tensor on that device.
     """
-    model, _ = load_any_model(model)
-    model.eval()
-    return batched(model.encode, as_input(model, x, keep_memmap=True), batch_size)
+    model, _ = load_any_model(model, device)
+    return batched(model.encode, as_input(model, x, keep_memmap=True), batch_size, device_of(model))
 
 
-def reconstruct(model: Autoencoder | str | os.PathLike, x: Any, *, batch_size: int = 4096) -> np.ndarray:
-    """The model's reconstruction of every row of `x`: shape (n, input_dim), float32."""
-    model, _ = load_any_model(model)
-    model.eval()
-    return batched(model, as_input(model, x, keep_memmap=True), batch_size)
+def reconstruct(model: Autoencoder | str | os.PathLike, x: Any, *, batch_size: int = 4096,
+                device: str | torch.device | None = None) -> np.ndarray:
+    """The model's reconstruction of every row of `x`: shape (n, input_dim), float32; `device` as in `encode`."""
+    model, _ = load_any_model(model, device)
+    return batched(model, as_input(model, x, keep_memmap=True), batch_size, device_of(model))
 
 
 def code_plot(codes: Any, labels: Any = None, *, method: str = "auto", limit: int | None = 5000, seed: int = 0,

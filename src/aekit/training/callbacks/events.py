@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from aekit.data.rows import as_rows
+from aekit.devices import device_of
 from aekit.errors import DataError
 from aekit.training.callbacks.base import Callback, TrainState
 
@@ -51,7 +52,7 @@ class TensorBoard(Callback):
             self.write_images(state)
         if self.histograms:
             for name, param in state.model.named_parameters():
-                self.writer.add_histogram(f"weights/{name}", param.detach(), state.epoch)
+                self.writer.add_histogram(f"weights/{name}", param.detach().cpu(), state.epoch)
         self.writer.flush()
 
     @torch.no_grad()
@@ -60,7 +61,7 @@ class TensorBoard(Callback):
 
         was_training = state.model.training
         state.model.eval()
-        recon = state.model(self.images).numpy()
+        recon = state.model(self.images.to(device_of(state.model))).cpu().numpy()
         state.model.train(was_training)
         shape = self.image_shape[-2:]
         fig = reconstruction_grid(self.images.numpy(), recon, image_shape=shape, n=len(self.images))
@@ -71,7 +72,7 @@ class TensorBoard(Callback):
         """The codes of the embedding rows in the projector (tensors.tsv, metadata.tsv, sprite.png)."""
         was_training = state.model.training
         state.model.eval()
-        codes = state.model.encode(self.embedding)
+        codes = state.model.encode(self.embedding.to(device_of(state.model))).cpu()
         state.model.train(was_training)
         thumbs = None
         if self.image_shape is not None:
