@@ -25,13 +25,7 @@ def test_the_gpu_benchmark_runs_on_the_cpu_with_quick_sizes():
         assert figure in result and any(line.startswith(("tutorial", "fast", "conv", "encode")) for line in lines)
     assert result["tutorial"]["epochs"] == 2 and 0 < result["tutorial"]["val_bce"] < 1
     assert result["encode"]["aekit_images_per_s"] > 0 and result["conv"]["ratio"] > 0
-    assert set(result["targets_h100"]) == {
-        "tutorial_train_s_le_3",
-        "tutorial_val_bce_within_0.001_of_cpu",
-        "fast_to_0.0982_le_0.5_s",
-        "encode_ge_200M_per_s",
-        "each_ge_3x_reference",
-    }
+    assert result["targets_h100"] is None  # judged at full sizes only
 
 
 def test_its_gpu_tests_run_without_pytest_and_read_pytests_summary():

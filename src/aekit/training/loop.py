@@ -226,17 +226,16 @@ class EpochLosses:
     def add(self, terms: dict[str, torch.Tensor], rows: int) -> Mapping[str, float]:
         """Keep one step's terms; returns its logs for on_batch_end (the loss, read from the device only if asked)."""
         if self.values is None:
-            self.keys = list(terms)
+            self.keys, self.at = list(terms), list(terms).index("loss")
             self.values = torch.empty((self.steps, len(self.keys)), dtype=torch.float32, device=self.device)
         step = len(self.rows)
-        torch.stack([terms[k].detach().float() for k in self.keys], out=self.values[step])
+        torch.stack([terms[k].detach() for k in self.keys], out=self.values[step])  # every term is float32
         self.rows.append(rows)
-        return _StepLogs(self.values, step, self.keys.index("loss"))
+        return _StepLogs(self.values, step, self.at)
 
     def means(self, state: TrainState, par: DataParallel) -> dict[str, float]:
         """Each term's mean over the epoch's rows (over every rank's under torchrun)."""
-        values = self.values[:len(self.rows)].tolist()  # the one read of the device this epoch
-        at = self.keys.index("loss")
+        values, at = self.values[:len(self.rows)].tolist(), self.at  # the one read of the device this epoch
         bad = next((i for i, v in enumerate(values) if not math.isfinite(v[at])), None)
         if par.any(bad is not None):
             cfg, epoch = state.config, state.epoch + 1
