@@ -220,7 +220,8 @@ class DeviceRows:
         if self.resident is not None:
             src = self.resident
             return lambda k: self._ready(_rows(src, order[k * batch_size:(k + 1) * batch_size]))
-        read = batch_reader(self.host, order.cpu(), batch_size)
+        where = self.host.device if isinstance(self.host, torch.Tensor) else torch.device("cpu")
+        read = batch_reader(self.host, order.to(where), batch_size)  # read where the rows are (a memmap: the host)
         return lambda k: self._ready(read(k))
 
     def blocks(self, rows: int | None = None):
