@@ -17,6 +17,7 @@ import torch
 
 from aekit import __version__
 from aekit.config import ModelConfig, from_dict, to_dict
+from aekit.devices import resolve_device
 from aekit.errors import AekitError, ConfigError, ModelFileError
 from aekit.files import atomic_write
 from aekit.models import Autoencoder
@@ -89,7 +90,7 @@ def model_bytes(model: Autoencoder, extra: dict[str, Any] | None = None) -> byte
     meta = {"format": "aekit", "aekit_version": __version__, "model_config": json.dumps(to_dict(model.config))}
     if extra:
         meta.update({k: json.dumps(v) for k, v in extra.items()})
-    tensors = {k: v.detach().contiguous().clone() for k, v in model.state_dict().items()}
+    tensors = {k: v.detach().cpu().contiguous().clone() for k, v in model.state_dict().items()}  # from any device
     meta["sha256"] = _digest(tensors, meta["model_config"])
     return save(tensors, metadata=meta)
 
@@ -147,8 +148,10 @@ def _checkpoint_hint(path: Path) -> str:
     return f"{path}: is a training checkpoint, not a model file; {where}"
 
 
-def load_model(path: str | os.PathLike) -> Autoencoder:
-    """Load a model from a run folder or a ``.safetensors`` file; never unpickles, never runs code."""
+def load_model(path: str | os.PathLike, *, device: str | torch.device | None = None) -> Autoencoder:
+    """Load a model from a run folder or a ``.safetensors`` file; never unpickles, never runs code. The weights load
+    on the CPU, whatever device wrote them, and move to `device` when one is given ('auto', 'cuda', …)."""
+
     path = Path(path)
     if path.is_dir():
         weights = path / WEIGHTS
@@ -212,4 +215,6 @@ def load_model(path: str | os.PathLike) -> Autoencoder:
     model = Autoencoder(config)
     model.load_state_dict(tensors)
     model.eval()
+    if device is not None:
+        model.to(resolve_device(device))
     return model

@@ -282,7 +282,7 @@ def _summary_rows(model: Autoencoder) -> tuple[list[tuple[str, str, int]], int, 
     rows: list[tuple[str, str, int]] = [("input (Input)", f"(None, {d})", 0)]
     if model.scaled:
         rows.append((f"input_scaling ({model.config.scale.capitalize()})", f"(None, {d})", 2 * d))
-    x = torch.zeros(1, model.config.input_dim)
+    x = torch.zeros(1, model.config.input_dim, device=next(model.parameters()).device)
     with torch.no_grad():
         for part_name, part in (("encoder", model.encoder), ("decoder", model.decoder)):
             x = model.latent.code(x) if part_name == "decoder" else x  # a Gaussian code's μ, a codebook's vectors

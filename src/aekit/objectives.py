@@ -65,17 +65,27 @@ def autocast(precision: str, device_type: str = "cpu"):
     return contextlib.nullcontext()
 
 
-def warn_slow_bfloat16(precision: str) -> None:
-    """Warn when bfloat16 is asked for on a CPU without bfloat16 instructions (AVX512-BF16 or AMX): it still
-    trains, with the same results, but its products are emulated and slower than float32."""
-    if precision != "bfloat16":
-        return
+def cpu_has_bfloat16() -> bool:
+    """True where the CPU has bfloat16 instructions (AVX512-BF16 or AMX), or where torch cannot tell."""
     probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
     amx = getattr(torch.cpu, "_is_amx_tile_supported", None)
-    if probe is not None and not probe() and not (amx is not None and amx()):
-        warnings.warn("precision='bfloat16' on a CPU without bfloat16 instructions (AVX512-BF16 or AMX): the products "
-                      "are emulated and slower than float32; train with precision='float32' (the default)",
-                      RuntimeWarning, stacklevel=3)
+    return probe is None or bool(probe()) or (amx is not None and bool(amx()))
+
+
+def warn_slow_bfloat16(precision: str, device: torch.device | None = None) -> None:
+    """Warn when bfloat16 is asked for where its products are emulated, slower than float32 with the same results:
+    a CPU without bfloat16 instructions (AVX512-BF16 or AMX), or a CUDA GPU older than bfloat16 (before Ampere)."""
+    if precision != "bfloat16":
+        return
+    kind = "cpu" if device is None else device.type
+    if kind == "cpu" and not cpu_has_bfloat16():
+        where = "a CPU without bfloat16 instructions (AVX512-BF16 or AMX)"
+    elif kind == "cuda" and not torch.cuda.is_bf16_supported(including_emulation=False):
+        where = f"a GPU without bfloat16 arithmetic ({torch.cuda.get_device_name(device)})"
+    else:
+        return
+    warnings.warn(f"precision='bfloat16' on {where}: the products are emulated and slower than float32; "
+                  "train with precision='float32' (the default)", RuntimeWarning, stacklevel=3)
 
 
 # --------------------------------------------------------------------------- penalties
@@ -103,7 +113,7 @@ def batch_mean(code: torch.Tensor) -> torch.Tensor:
         all_reduce,  # differentiable: its backward sums the gradients
     )
 
-    rows = torch.tensor([float(code.shape[0])], dtype=code.dtype, device=code.device)
+    rows = code.new_full((1,), float(code.shape[0]))  # a fill on the device, not a copy from the host
     total = all_reduce(torch.cat([code.sum(dim=0), rows]), "sum", dist.group.WORLD)
     return total[:-1] / total[-1]
 
@@ -246,7 +256,8 @@ def psnr(clean: Any, other: Any, data_range: float = 1.0, *, per_image: bool = T
 
 # --------------------------------------------------------------------------- corruptions
 def corrupt(x: torch.Tensor, noise: str, level: float, generator: torch.Generator | None = None) -> torch.Tensor:
-    """A corrupted copy of `x` (fresh noise on each call); `x` itself is never changed.
+    """A corrupted copy of `x` (fresh noise on each call, drawn on `x`'s device from `generator`, which must live
+    there); `x` itself is never changed.
 
     gaussian: x + σ·N(0,1) clipped to [0, 1]; masking: a fraction `level` of values set to 0;
     salt_pepper: a fraction `level` of values set to 0 or 1 with equal odds.
@@ -256,12 +267,12 @@ def corrupt(x: torch.Tensor, noise: str, level: float, generator: torch.Generato
     if noise == "mixed":
         return _mixed(x, level, generator)
     if noise == "gaussian":
-        return (x + level * torch.randn(x.shape, generator=generator, dtype=x.dtype)).clamp_(0.0, 1.0)
-    hit = torch.rand(x.shape, generator=generator) < level
+        return (x + level * torch.randn(x.shape, generator=generator, dtype=x.dtype, device=x.device)).clamp_(0.0, 1.0)
+    hit = torch.rand(x.shape, generator=generator, device=x.device) < level
     if noise == "masking":
         return x.masked_fill(hit, 0.0)
     if noise == "salt_pepper":
-        salt = torch.rand(x.shape, generator=generator) < 0.5
+        salt = torch.rand(x.shape, generator=generator, device=x.device) < 0.5
         return torch.where(hit, salt.to(x.dtype), x)
     raise ConfigError(f"unknown noise {noise!r}; choose one of: none, gaussian, masking, salt_pepper, mixed")
 

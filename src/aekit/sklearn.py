@@ -93,6 +93,9 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         AMX); the weights, losses and ``transform`` stay float32.
     shuffle : bool, default=True
         Reshuffle the rows every epoch.
+    device : str or None, default=None
+        Where to train and transform: 'auto' (a CUDA GPU, then Apple MPS, then the CPU), 'cpu', 'cuda', 'cuda:N' or
+        'mps'; None is the CPU. ``model_`` stays there; ``transform`` takes and returns numpy arrays either way.
     random_state : int, RandomState instance or None, default=None
         Seeds the initialisation, shuffling and noise. An int ``n`` gives the same model as
         ``aekit train --seed n``.
@@ -164,6 +167,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         compile=False,
         precision="float32",
         shuffle=True,
+        device=None,
         random_state=None,
         verbose=0,
         kind=None,
@@ -195,6 +199,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         self.compile = compile
         self.precision = precision
         self.shuffle = shuffle
+        self.device = device
         self.random_state = random_state
         self.verbose = verbose
         self.kind = kind
@@ -260,7 +265,8 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
                 f"tutorial) but X spans [{X.min():.4g}, {X.max():.4g}]; put a MinMaxScaler in front or use noise='masking'"
             )
         model = Autoencoder(model_config)
-        history = fit(model, torch.tensor(X, dtype=torch.float32), None, train_config, verbose=self.verbose)
+        history = fit(model, torch.tensor(X, dtype=torch.float32), None, train_config, verbose=self.verbose,
+                      device="cpu" if self.device is None else self.device)
         model.eval()
         self.model_ = model
         self.history_ = {k: list(v) for k, v in history.history.items()}
@@ -269,7 +275,8 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
     @torch.no_grad()
     def _run(self, fn, rows: np.ndarray) -> np.ndarray:
-        out = fn(torch.tensor(rows, dtype=torch.float32)).numpy()
+        device = next(self.model_.parameters()).device
+        out = fn(torch.tensor(rows, dtype=torch.float32, device=device)).cpu().numpy()
         return out.astype(rows.dtype, copy=False)
 
     def transform(self, X):

@@ -76,12 +76,32 @@ def test_recipe_fast_reaches_the_config_and_explicit_flags_win(tmp_path):
     assert (train["optimizer"], train["schedule"], train["batch_size"]) == ("adadelta", "constant", 256)
 
 
-def test_a_quiet_compiled_run_prints_nothing_on_stderr(tmp_path):
+BFLOAT16_EMULATED = ("aekit: warning: precision='bfloat16' on a CPU without bfloat16 instructions (AVX512-BF16 or "
+                     "AMX): the products are emulated and slower than float32; train with precision='float32' "
+                     "(the default)")
+
+
+def test_a_quiet_compiled_run_prints_nothing_on_stderr_but_a_slow_bfloat16_warning(tmp_path):
+    from aekit.objectives import cpu_has_bfloat16
+
     out = tmp_path / "run"
-    proc = aekit("train", "--limit", 600, "--epochs", 1, "--compile", "--precision", "bfloat16", "--out", out, "--quiet",
-                 "--no-tensorboard", check=True)
-    assert proc.stderr == ""  # Dynamo's "Profiler record function … will be ignored" notice was printed here
+    proc = aekit("train", "--limit", 600, "--epochs", 1, "--compile", "--precision", "bfloat16", "--device", "cpu",
+                 "--out", out, "--quiet", "--no-tensorboard", check=True)
+    # Dynamo's "Profiler record function … will be ignored" notice was printed here. The one line a quiet run prints
+    # is the warning that bfloat16 is emulated, on a CPU without bfloat16 instructions (AVX2 only, say): asked for there
+    assert proc.stderr.splitlines() == ([] if cpu_has_bfloat16() else [BFLOAT16_EMULATED])
     assert f"{out}: 1 epochs" in proc.stdout
+
+
+def test_bfloat16_on_a_cpu_without_bfloat16_instructions_warns_in_one_line(tmp_path):
+    """As on an AVX2-only CPU, whatever this one has: torch's probes of the CPU answer no."""
+    code = ("import sys, torch; torch.cpu._is_avx512_bf16_supported = torch.cpu._is_amx_tile_supported = "
+            "lambda: False; from aekit.cli.main import main; sys.exit(main(sys.argv[1:]))")
+    env = {**os.environ, "PYTHONPATH": SRC}
+    proc = subprocess.run([sys.executable, "-c", code, "train", "--limit", "300", "--epochs", "1", "--precision",
+                           "bfloat16", "--device", "cpu", "--out", tmp_path / "run", "--quiet", "--no-tensorboard"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    assert proc.returncode == 0 and proc.stderr.splitlines() == [BFLOAT16_EMULATED], proc.stderr
 
 
 def test_compile_without_a_cpp_compiler_exits_2_before_writing_anything(tmp_path):

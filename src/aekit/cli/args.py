@@ -82,6 +82,15 @@ def explicit_args(args: argparse.Namespace) -> set[str]:
     return {k for k, v in vars(args).items() if v is not None and not isinstance(v, tuple(_DEFAULT_TYPES.values()))}
 
 
+DEVICE_HELP = ("where to run: auto (a CUDA GPU, then Apple MPS, then the CPU; the default), cpu, cuda, cuda:N or mps; "
+               "a device that is not there is refused")
+
+
+def add_device_arg(p: argparse.ArgumentParser, what: str = "") -> None:
+    """``--device``, default auto (checked when the command runs, so that ``--help`` needs no torch)."""
+    p.add_argument("--device", default="auto", metavar="DEVICE", help=DEVICE_HELP + what)
+
+
 def check_outputs(*files, folders=()) -> None:
     """Refuse, before any work is done, an output that cannot be written: a file or folder under an existing file,
     a folder where a file goes or a file where a folder goes, or a place without write permission. Creates nothing."""

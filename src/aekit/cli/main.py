@@ -12,7 +12,7 @@ import sys
 import warnings
 
 from aekit import __version__
-from aekit.cli.args import Parser, _int_list, add_image_options, choice, explicit_args, image_args, mark_defaults
+from aekit.cli.args import Parser, _int_list, add_device_arg, add_image_options, choice, explicit_args, image_args, mark_defaults
 from aekit.errors import AekitError, AekitWarning, ConfigError, cli_text
 from aekit.kinds import KINDS, USE_RECIPES
 
@@ -76,6 +76,7 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
                    help="keep a moving average of the weights with this decay (e.g. 0.999; default 0: off); "
                         "validation and the saved model use the average")
     t.add_argument("--quick", action="store_true", help="a first look: 5 epochs on 10,000 images")
+    add_device_arg(t, "; config.json records it; with --resume the run may go on on another device")
     k = p.add_argument_group("penalties and corruption (the kinds)")
     k.add_argument("--kind", default="undercomplete", metavar="KIND", type=choice("kind", tuple(KINDS)),
                    help="preset of the options below (explicit flags win): " + ", ".join(KINDS).replace("undercomplete", "undercomplete (default)", 1)
@@ -165,11 +166,11 @@ def add_reliability_options(p: argparse.ArgumentParser) -> None:
     r.add_argument("--min-delta", type=float, default=0.0, help="the smallest val_loss decrease that counts as improvement")
     r.add_argument("--no-restore-best", action="store_true", help="with --patience: keep the last weights, not the best epoch's")
     r.add_argument("--resume", metavar="RUN", help="continue RUN from its last checkpoint, with its own options "
-                   "(only --epochs, --quiet, --verbose, --no-tensorboard and --mlflow may be given)")
+                   "(only --epochs, --device, --quiet, --verbose, --no-tensorboard and --mlflow may be given)")
 
 
 # with --resume, the options come from the run's config.json; these may still be given
-RESUME_OPTIONS = {"resume", "epochs", "quiet", "verbose", "no_tensorboard", "mlflow", "func", "command"}
+RESUME_OPTIONS = {"resume", "epochs", "device", "quiet", "verbose", "no_tensorboard", "mlflow", "func", "command"}
 
 
 def resume_from_args(args: argparse.Namespace):
@@ -181,9 +182,10 @@ def resume_from_args(args: argparse.Namespace):
     if given:
         names = ", ".join("--" + k.replace("_", "-") for k in given)
         raise ConfigError(f"--resume continues {args.resume} with the options in its config.json; drop {names} "
-                          "(only --epochs, --quiet, --verbose, --no-tensorboard and --mlflow may be given)")
+                          "(only --epochs, --device, --quiet, --verbose, --no-tensorboard and --mlflow may be given)")
     return resume(args.resume, epochs=args.epochs, tensorboard=False if args.no_tensorboard else None,
-                  verbose=0 if args.quiet else args.verbose, callbacks=tracking_callbacks(args))
+                  verbose=0 if args.quiet else args.verbose, callbacks=tracking_callbacks(args),
+                  device=args.device)
 
 
 def tracking_callbacks(args: argparse.Namespace) -> list:
@@ -218,7 +220,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         result = train(model_cfg, train_cfg, kind=args.kind, dataset=args.dataset, data=args.data, val_data=args.val_data, data_dir=args.data_dir,
                        limit=args.limit, val_split=args.val_split, out=args.out, overwrite=args.overwrite,
                        tensorboard=not args.no_tensorboard, verbose=verbose, scale=args.scale_mode,
-                       explicit=explicit_args(args), callbacks=callbacks, **image_args(args))
+                       explicit=explicit_args(args), callbacks=callbacks, device=args.device,
+                       **image_args(args))
     return _report_run(result)
 
 

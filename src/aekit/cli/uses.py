@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from aekit.cli.args import _int_list, add_image_options, check_outputs
+from aekit.cli.args import _int_list, add_device_arg, add_image_options, check_outputs
 from aekit.errors import ConfigError, DataError
 
 
@@ -36,6 +36,7 @@ def add_impute_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--weight-decay", type=float, help="L2 penalty on the weights (default 0)")
     p.add_argument("--seed", type=int, help="seeds the model, the dropout and the held-out cells (default 0)")
     p.add_argument("--report", metavar="FILE", help="also write a JSON report (cells filled, held-out RMSE, epochs, history)")
+    add_device_arg(p)
     p.set_defaults(func=cmd_impute)
     return p
 
@@ -68,7 +69,7 @@ def cmd_impute(args: argparse.Namespace) -> int:
 
         torch.set_num_threads(1)
     options = dict(hidden=args.hidden, epochs=args.epochs, dropout=args.dropout, lr=args.lr, weight_decay=args.weight_decay,
-                   seed=args.seed)  # options left out take the library's defaults
+                   seed=args.seed, device=args.device)  # options left out take the library's defaults
     filled, info = impute(table, bounds=bounds, columns=columns, return_info=True,
                           **{k: v for k, v in options.items() if v is not None})
     if args.ratings:  # one row per user: the user id, then a rating for every item (observed or predicted)
@@ -103,6 +104,7 @@ def _add_input_args(p, labels: bool = True) -> None:
     p.add_argument("--limit", type=int, metavar="N", help="use only the first N rows")
     p.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's IDX files")
     add_image_options(p.add_argument_group("images (INPUT a folder or a .txt list)"), for_model=True)
+    add_device_arg(p)
 
 
 def _rows(args, labels: bool = True, model=None, config=None):
@@ -144,7 +146,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from aekit.uses.inputs import class_names, load_any_model
 
     check_outputs(args.output, args.plot)
-    model, config = load_any_model(args.run)
+    model, config = load_any_model(args.run, args.device)
     rows = _rows(args, model=model, config=config)
     codes = encode(model, rows.x)
     columns = [f"code_{j}" for j in range(codes.shape[1])]
@@ -173,6 +175,7 @@ def add_features_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--top", type=int, default=8, help="inputs shown per unit (default 8)")
     p.add_argument("--max-units", type=int, default=64, help="units drawn at most (default 64)")
     p.add_argument("-o", "--out", metavar="DIR", help="folder for the pictures (default RUN/features)")
+    add_device_arg(p)
     p.set_defaults(func=cmd_features)
     return p
 
@@ -186,7 +189,7 @@ def cmd_features(args: argparse.Namespace) -> int:
     run = Path(args.run)
     out = args.out or (run / "features" if run.is_dir() else run.with_name(run.stem + "-features"))
     check_outputs(folders=[out])
-    model, config = load_any_model(args.run)
+    model, config = load_any_model(args.run, args.device)
     data = config.get("data") or {}
     if args.input is None and data.get("dataset"):
         args.input = f"{data['dataset']}:test"
@@ -239,7 +242,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         check_outputs(args.plot, folders=[args.output, args.save_noisy])
     else:
         check_outputs(args.output, args.save_noisy, args.plot)
-    model, config = load_any_model(args.run)
+    model, config = load_any_model(args.run, args.device)
     rows = _rows(args, labels=False, model=model, config=config)
     if as_images:  # every output name checked before any work: none may exist, none may be an input
         outs = [image_outputs(args.output, rows.names, rows.root)]
@@ -247,7 +250,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         if args.save_noisy and Path(args.save_noisy).resolve() == Path(args.output).resolve():
             raise ConfigError("--save-noisy and -o name the same folder; pass two folders")
     res = denoise(args.run, rows.x, noise=args.noise, noise_level=args.noise_level,
-                  noisy_input=args.noisy, seed=args.seed)
+                  noisy_input=args.noisy, seed=args.seed, device=args.device)
     shape = image_shape_of(model, rows)
     if args.plot and shape is None:
         raise DataError("--plot needs image rows (a dataset, or a model with an image shape); drop --plot")
@@ -298,6 +301,9 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
     from aekit.uses.inputs import normal_labels
 
     check_outputs(args.output, args.plot)
+    from aekit.devices import resolve_device
+
+    device = resolve_device(args.device)  # refused before any work
     rows = _rows(args)
     reference = None if args.reference is None else load_array(args.reference)
     labels = rows.y
@@ -306,7 +312,7 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
         print(f"(labels of {rows.name} are not 0/1 and no --normal was given: no ROC-AUC)")
         labels = None
     res = anomaly(args.run, rows.x, reference=reference, contamination=args.contamination, quantile=args.quantile,
-                  labels=labels, normal=normal, score=args.score)
+                  labels=labels, normal=normal, score=args.score, device=device)
     write_scores(res, args.output, names=rows.names)
     auc = "" if res.roc_auc is None else f", ROC-AUC {res.roc_auc:.4f}"
     print(f"{args.output}: {len(res.scores)} rows, threshold {res.threshold:.6g} ({res.rule}), "
@@ -329,7 +335,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from aekit.uses.onnx import export
 
     check_outputs(folders=[args.out])
-    paths = export(args.run, args.out, opset=args.opset, verify=not args.no_verify)
+    paths = export(args.run, args.out, opset=args.opset, verify=not args.no_verify, device=args.device)
     for name, path in paths.items():
         print(f"{name}: {path}")
     return 0
@@ -343,6 +349,7 @@ def add_export_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--out", metavar="DIR", help="output folder (default RUN/onnx, or NAME-onnx/ beside a .safetensors file)")
     p.add_argument("--opset", type=int, metavar="N", help="ONNX opset version (default: the exporter's)")
     p.add_argument("--no-verify", action="store_true", help="skip running the graphs in onnxruntime against PyTorch")
+    add_device_arg(p, "; it runs PyTorch's side of the check (a graph holds no device)")
     p.set_defaults(func=cmd_export)
     return p
 
@@ -351,7 +358,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from aekit.reporting.run_report import report
 
     check_outputs(args.out)
-    print(report(args.run, args.out))
+    print(report(args.run, args.out, device=args.device))
     return 0
 
 
@@ -361,6 +368,7 @@ def add_report_parser(sub) -> argparse.ArgumentParser:
                     "figures and time taken, with every image embedded (no network needed).",
                     "run folder written by `aekit train`")
     p.add_argument("--out", metavar="FILE", help="where to write the report (default RUN/report.html)")
+    add_device_arg(p)
     p.set_defaults(func=cmd_report)
     return p
 

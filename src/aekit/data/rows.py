@@ -23,6 +23,7 @@ from aekit.data.scans import (
     release_pages,
     same_file_as_loaded,
 )
+from aekit.devices import memory_budget
 from aekit.errors import DataError, option
 from aekit.scaling import ColumnStats
 
@@ -63,8 +64,8 @@ def as_rows(x: Any, name: str = "x", *, keep_memmap: bool = False, check: bool =
         t = t.reshape(t.shape[0], -1)
     if t.shape[0] == 0:
         raise DataError(f"{name} has no rows; pass at least one row of data")
-    if check and not scanned:
-        for start, block in _blocks(t):
+    if check and not scanned:  # on a GPU one pass (one wait), on the CPU block by block, each in cache
+        for start, block in [(0, t)] if isinstance(t, torch.Tensor) and t.device.type != "cpu" else _blocks(t):
             _check_finite(block, name, start)
     return t
 
@@ -201,6 +202,105 @@ def batch_reader(x: torch.Tensor | np.memmap, order: torch.Tensor, batch_size: i
     if read is None:
         read = lambda k: _rows(x, order[k * batch_size:(k + 1) * batch_size])  # noqa: E731
     return read if transform is None else lambda k: transform(read(k))
+
+
+class DeviceRows:
+    """Rows as one fit reads them on `device`: held there (`resident`: float32 rows, or uint8 pixels that read as
+    the float32 k / 255 the image loaders compute), or read on the host (a memmap, or rows too large for the
+    device) and copied there batch by batch (from pinned memory, without waiting, on CUDA).
+
+    On the CPU, rows in memory are their own `resident` (no copy) and a memmap is read from its file as everywhere
+    else: the code is the GPU's, with copies that cost nothing. See `place_rows`.
+    """
+
+    def __init__(self, host: torch.Tensor | np.memmap, device: torch.device,
+                 resident: torch.Tensor | None = None) -> None:
+        self.host, self.device, self.resident = host, device, resident
+        self.shape = tuple(host.shape)
+        self.pixel_values = None if resident is None or resident.dtype != torch.uint8 else PIXEL_VALUES.to(device)
+
+    def __len__(self) -> int:
+        return self.shape[0]
+
+    def __getitem__(self, rows: slice) -> DeviceRows:
+        """The rows of slice `rows`, as DeviceRows on the same device (views, no copy)."""
+        return DeviceRows(self.host[rows], self.device, None if self.resident is None else self.resident[rows])
+
+    def _ready(self, t: torch.Tensor) -> torch.Tensor:
+        """`t` on the device (a host batch copied from pinned memory, not waited for, on CUDA), pixels as float32."""
+        if t.device != self.device:
+            t = t.pin_memory().to(self.device, non_blocking=True) if self.device.type == "cuda" else t.to(self.device)
+        return self.pixel_values[t.long()] if t.dtype == torch.uint8 else t  # looked up: a GPU's x / 255 may round
+
+    def reader(self, order: torch.Tensor, batch_size: int):
+        """A function `k` -> batch k of the rows ``order[k * batch_size:(k + 1) * batch_size]`` on the device, `order`
+        sorted within each batch (`sort_batches`); no call waits for the device."""
+        if self.resident is not None:
+            src = self.resident
+            return lambda k: self._ready(_rows(src, order[k * batch_size:(k + 1) * batch_size]))
+        where = self.host.device if isinstance(self.host, torch.Tensor) else torch.device("cpu")
+        read = batch_reader(self.host, order.to(where), batch_size)  # read where the rows are (a memmap: the host)
+        return lambda k: self._ready(read(k))
+
+    def blocks(self, rows: int | None = None):
+        """(first row, rows on the device) of consecutive blocks, as `_blocks`."""
+        for start, block in _blocks(self.host if self.resident is None else self.resident, rows):
+            yield start, self._ready(block)
+
+
+_BUDGET = object()
+PIXEL_VALUES = torch.arange(256, dtype=torch.float32) / 255  # k / 255 in float32, divided as the image loaders divide
+
+
+def place_rows(x: torch.Tensor | np.memmap | DeviceRows, device: torch.device,
+               budget: int | None | object = _BUDGET) -> DeviceRows:
+    """Rows `x` (from `as_rows`) placed for reading on `device`, once per fit.
+
+    `budget` is the bytes they may take there; by default `aekit.devices.memory_budget`: half a GPU's free memory,
+    or None on the CPU, where rows in memory stay where they are and a memmap is read from its file. Rows already
+    on a GPU stay there. Otherwise rows that fit as float32 are copied once, in blocks (a memmap's read with
+    ``pread``, never mapped whole); else, where the rows are images (each value the float32 k / 255 of a byte k, as
+    the image loaders make them) and a quarter of that fits, they are copied as uint8, each batch's bytes turned
+    into k / 255 there by a lookup (bitwise the rows given; a GPU divides by a scalar as a product, which rounds); else they stay where they are and each batch is copied (budget 0 asks for that).
+    Given a budget, the CPU plays a GPU's part: the tests run the GPU's placements so.
+    """
+    if isinstance(x, DeviceRows):
+        return x if x.device == device else place_rows(x.host, device, budget)
+    budget = memory_budget(device) if budget is _BUDGET else budget
+    if isinstance(x, torch.Tensor) and x.device == device and (budget is None or device.type != "cpu"):
+        return DeviceRows(x, device, x)
+    if budget is None or isinstance(x, torch.Tensor) and x.device.type != "cpu":  # on another GPU: batch by batch
+        return DeviceRows(x, device, None)
+    n, d = x.shape
+    if n * d * 4 <= budget:
+        return DeviceRows(x, device, _copy_rows(x, device, lambda block: block))
+    if n * d <= budget:
+        pixels = _copy_rows(x, device, _as_pixels)
+        if pixels is not None:
+            return DeviceRows(x, device, pixels)
+    return DeviceRows(x, device, None)
+
+
+def _as_pixels(block: torch.Tensor) -> torch.Tensor | None:
+    """`block` as uint8 bytes k where each value is exactly the float32 k / 255; None where one is not."""
+    k = torch.round(block * 255)
+    if not bool(((k >= 0) & (k <= 255)).all()):
+        return None
+    pixels = k.to(torch.uint8)
+    return pixels if torch.equal(PIXEL_VALUES[pixels.long()], block) else None
+
+
+def _copy_rows(x: torch.Tensor | np.memmap, device: torch.device, convert) -> torch.Tensor | None:
+    """`x` copied onto `device` in blocks of about 16 MB, each block through `convert` (None from it: None)."""
+    out = None
+    for start, block in _blocks(x):
+        block = convert(block)
+        if block is None:
+            return None
+        if out is None:
+            out = torch.empty((x.shape[0], x.shape[1]), dtype=block.dtype, device=device)
+        out[start:start + block.shape[0]].copy_(block)
+    return out
 
 
 SLOW_READ_BYTES = 256 << 20  # a memmap this large, shuffled row by row, gets a warning that runs read faster

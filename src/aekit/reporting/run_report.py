@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from aekit import __version__
+from aekit.devices import device_of
 from aekit.errors import AekitError
 from aekit.history import shown_keys
 from aekit.runfolder import read_optional_json, run_config
@@ -231,13 +232,14 @@ def _kind_figures(model, config: Mapping[str, Any], x: np.ndarray, has_reconstru
     t = config.get("train") or {}
     shape = (config.get("model") or {}).get("image_shape")
     gray = shape is not None and len(shape) >= 2 and int(np.prod(shape[:-2])) in (1, 3) and int(np.prod(shape)) == x.shape[1]
-    xs = torch.as_tensor(x)
+    device = device_of(model)
+    xs = torch.as_tensor(x).to(device)
     out = []
     model.eval()
     with torch.no_grad():
-        codes = torch.cat([model.encode(xs[i:i + 250]) for i in range(0, len(xs), 250)]).numpy()
+        codes = torch.cat([model.encode(xs[i:i + 250]).cpu() for i in range(0, len(xs), 250)]).numpy()
         if gray and not has_reconstructions:
-            fig = reconstruction_grid(x[:10], model(xs[:10]).numpy(), image_shape=tuple(shape), n=10)
+            fig = reconstruction_grid(x[:10], model(xs[:10]).cpu().numpy(), image_shape=tuple(shape), n=10)
             out.append(figure_html(figure_uri(fig), "reconstructions", "Originals (top) and their reconstructions (bottom)."))
     rho = float(t["kl_rho"]) if _number(t.get("kl_beta")) and "kl_rho" in t else None
     out.append(figure_html(figure_uri(code_activation_figure(codes, rho)), "mean code activation",
@@ -255,9 +257,9 @@ def _kind_figures(model, config: Mapping[str, Any], x: np.ndarray, has_reconstru
     noise = t.get("noise", "none")
     if noise not in (None, "none") and gray:
         gen = torch.Generator().manual_seed(int(t.get("seed", 0)) + 1)
-        noisy = corrupt(xs[:10], noise, float(t.get("noise_level", 0.0)), gen)
+        noisy = corrupt(torch.as_tensor(x[:10]), noise, float(t.get("noise_level", 0.0)), gen)  # drawn on the CPU
         with torch.no_grad():
-            recon = model(noisy).numpy()
+            recon = model(noisy.to(device)).cpu().numpy()
         fig = reconstruction_grid(x[:10], recon, noisy=noisy.numpy(), image_shape=tuple(shape), n=10)
         out.append(figure_html(figure_uri(fig), "denoising examples",
                                f"Denoising: {noise} noise at level {_number(t.get('noise_level')):g} (top), "
@@ -265,17 +267,19 @@ def _kind_figures(model, config: Mapping[str, Any], x: np.ndarray, has_reconstru
     return out
 
 
-def report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, *, x: Any = None) -> Path:
+def report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, *, x: Any = None,
+           device: str | torch.device | None = None) -> Path:
     """Write a self-contained HTML report of a run folder and return its path (default RUN/report.html).
 
     `x`: evaluation rows to draw the figures from; by default the run's data is loaded again from
     config.json's data section (figures that need it are left out, with a note, if that fails).
+    `device` ('auto', 'cpu', 'cuda', …; default None: the CPU) runs the model for the figures.
     """
     from aekit.io import atomic_write_text, load_model
     from aekit.models import summary
 
     path, config = run_config(run_dir)
-    model = load_model(path)
+    model = load_model(path, device=device)
     metrics = read_optional_json(path / "metrics.json") or {}
     series = history_series(read_optional_json(path / "history.json"))
     name = path.resolve().name

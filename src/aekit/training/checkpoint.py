@@ -6,7 +6,8 @@ whole training state that `fit` needs to continue bitwise: the model's weights, 
 the state of the generator that drives shuffling and corruption, torch's and numpy's global RNG states,
 the history, the epoch and step counts, both configs and the callbacks' own state (``TrainState.extra``,
 e.g. early stopping's best weights). Tensors are safetensors tensors; everything else is JSON in the
-file's metadata. Nothing is pickled.
+file's metadata. Nothing is pickled. A checkpoint written on a GPU loads on the CPU and the other way round
+(`load_checkpoint` builds the state on the CPU; `fit` moves it to its device, see `TrainState.to`).
 
 In a run folder::
 
@@ -46,7 +47,7 @@ from aekit.errors import AekitError, ModelFileError
 from aekit.io import _digest as tensor_digest  # SHA-256 of named tensors + a text
 from aekit.io import CHECKPOINT_FORMAT, atomic_write_bytes, read_safetensors, sync_file
 from aekit.models import Autoencoder
-from aekit.training.callbacks.base import History, TrainState
+from aekit.training.callbacks.base import History, TrainState, seed_of
 from aekit.training.optim import make_optimizer
 
 CHECKPOINT_DIR = "checkpoint"
@@ -149,6 +150,7 @@ def checkpoint_bytes(state: TrainState, meta: dict[str, Any] | None = None) -> b
         "history": state.history.to_dict(),
         "optimizer": _flatten(state.optimizer.state_dict(), "optimizer", tensors),
         "generator": _flatten(state.generator.get_state(), "rng/generator", tensors),
+        "generator_device": state.generator.device.type,
         "torch_rng": _flatten(torch.get_rng_state(), "rng/torch", tensors),
         "numpy_rng": _flatten(np.random.get_state(), "rng/numpy", tensors),
         "extra": _flatten(state.extra, "extra", tensors),
@@ -227,10 +229,9 @@ def load_checkpoint(path: str | os.PathLike, *, restore_rng: bool = True) -> tup
         raise _bad(path, f"its weights do not match its model config (first difference: {diff[0]})")
     model.load_state_dict(weights)
     optimizer = make_optimizer(model, train_cfg)
-    generator = torch.Generator()
     try:
         optimizer.load_state_dict(optim)
-        generator.set_state(generator_state)
+        generator = _generator(body.get("generator_device", "cpu"), generator_state, train_cfg.seed, epoch)
         if restore_rng:
             rng_check = torch.Generator()
             rng_check.set_state(torch_rng)  # validates before touching the global state
@@ -248,6 +249,21 @@ def load_checkpoint(path: str | os.PathLike, *, restore_rng: bool = True) -> tup
     state = TrainState(model, optimizer, train_cfg, generator, history, epoch=epoch, step=step,
                        stop_training=stop, extra=extra)
     return state, user_meta
+
+
+def _generator(kind: str, saved: torch.Tensor, seed: int, epoch: int) -> torch.Generator:
+    """The generator a checkpoint saved, on the CPU, or on the GPU it was saved from where there is one; a GPU's
+    state without a GPU (it means nothing to the CPU's generator): a CPU generator seeded from (seed, epoch), as
+    `TrainState.to` seeds one moved between kinds of device."""
+    mps = getattr(torch.backends, "mps", None)
+    here = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": mps is not None and mps.is_available()}
+    if here.get(kind):
+        generator = torch.Generator(kind)
+        generator.set_state(saved)
+        return generator
+    if not isinstance(saved, torch.Tensor) or saved.dtype != torch.uint8 or saved.ndim != 1:
+        raise ValueError(f"a {kind} generator's state must be bytes")
+    return torch.Generator().manual_seed(seed_of(seed, epoch))
 
 
 def data_fingerprint(x: Any) -> str:

@@ -6,7 +6,11 @@ Launch any aekit training under ``torchrun``; nothing else changes:
 
 aekit reads torchrun's environment (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT), joins the
 process group (gloo for CPU tensors, nccl for CUDA tensors where GPUs exist) and trains with
-DistributedDataParallel:
+DistributedDataParallel. On GPUs each process trains on its own, ``cuda:LOCAL_RANK`` (``--device auto`` or
+``cuda`` picks it; `init` makes it the current device before the group forms, as NCCL needs), its gradients
+averaged by NCCL; on CPUs (``--device cpu``) gloo does it. Launch one process per GPU:
+
+    torchrun --standalone --nproc-per-node 8 -m aekit train --device cuda --out runs/ddp
 
 - ``batch_size`` stays the *global* batch: each of the N processes takes ``batch_size / N`` rows per step
   (it must divide evenly), and DDP averages the gradients, so a step sees the same rows and the same mean
@@ -231,6 +235,9 @@ class DataParallel:
         from torch.nn.parallel import DistributedDataParallel
 
         device = next(model.parameters()).device
+        if device.type == "cuda" and device.index != local_rank():
+            raise ConfigError(f"under torchrun each process trains on its own GPU, cuda:LOCAL_RANK (here "
+                              f"cuda:{local_rank()}), but the model is on {device}; pass --device cuda or auto")
         self._ddp = DistributedDataParallel(_Loss(model, cfg), device_ids=[device] if device.type == "cuda" else None)
 
     def shard_size(self, n: int) -> int:

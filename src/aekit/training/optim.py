@@ -1,5 +1,5 @@
-"""The optimizer (`make_optimizer`, Keras 2 semantics), the learning-rate schedule (`lr_at`) and the moving
-average of the weights (`swap_average`, `TrainConfig.ema`) of `fit`.
+"""The optimizer (`make_optimizer`, Keras 2 semantics), the learning-rate schedule (`lr_at`) and the compiled step
+of `fit` (the moving average of the weights is a callback: `aekit.training.callbacks.averaging`).
 """
 
 from __future__ import annotations
@@ -63,6 +63,16 @@ def check_compile(cfg: TrainConfig, world_size: int = 1) -> None:
                           "install one (e.g. apt install g++) or train without --compile")
 
 
+def step_functions(loss_fn: Callable, optimizer, cfg: TrainConfig,
+                   world_size: int = 1) -> tuple[Callable, Callable]:
+    """The (loss, optimizer step) pair of a training step: `loss_fn` and ``optimizer.step`` as they are, or with
+    ``cfg.compile`` both compiled (`compiled_step`), after `check_compile`."""
+    if not cfg.compile:
+        return loss_fn, optimizer.step
+    check_compile(cfg, world_size)
+    return compiled_step(loss_fn, optimizer, cfg)
+
+
 def compiled_step(loss_fn: Callable, optimizer, cfg: TrainConfig) -> tuple[Callable, Callable]:
     """`loss_fn` (forward and, through AOTAutograd, backward) and `optimizer.step` under ``torch.compile``.
 
@@ -90,34 +100,3 @@ def _quiet_profiler_notice() -> None:
     log = logging.getLogger("torch._dynamo.variables.ctx_manager")
     if _drop_profiler_notice not in log.filters:
         log.addFilter(_drop_profiler_notice)
-
-
-def swap_average(state) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
-    """Exchange the model's weights with their moving average, kept in ``state.extra["ema"]`` (name → tensor,
-    started from the weights on first use); returns (average, weights) as lists in parameter order.
-
-    `fit` swaps at the start of each epoch, so that the steps train the model's own weights while the average
-    follows them (`ema_update` after each step), and again after the steps, also when one raises: between
-    epochs (validation, callbacks, checkpoints), after `fit` and after an error in `fit` the model holds the
-    average and ``extra["ema"]`` the trained weights. A checkpoint therefore resumes bitwise, and the saved model is the average (as Keras' ``use_ema``).
-    """
-    params = dict(state.model.named_parameters())
-    kept = state.extra.setdefault("ema", {name: p.detach().clone() for name, p in params.items()})
-    with torch.no_grad():
-        for name, p in params.items():
-            held = p.detach().clone()
-            p.copy_(kept[name])
-            kept[name].copy_(held)
-    return [kept[name] for name in params], [p.detach() for p in params.values()]
-
-
-def ema_update(decay: float) -> Callable:
-    """``update(average, weights, step)``: average ← d·average + (1 − d)·weights in place (one foreach lerp),
-    with d = min(decay, (1 + step) / (10 + step)) as TensorFlow's ``ExponentialMovingAverage(num_updates=step)``:
-    the average follows the weights closely in the first steps instead of holding on to the initial ones."""
-
-    def update(average: list[torch.Tensor], weights: list[torch.Tensor], step: int) -> None:
-        d = min(decay, (1 + step) / (10 + step))
-        torch._foreach_lerp_(average, weights, 1 - d)
-
-    return update

@@ -28,6 +28,7 @@ from aekit.data.rows import as_rows, check_features, check_ranges, column_stats,
 from aekit.data.sources import RunData, image_options, load_run_data
 from aekit.errors import ConfigError, DataError, ModelFileError, TrainingError, option
 from aekit.history import shown_keys
+from aekit.devices import describe, device_of, resolve_device
 from aekit.io import CONFIG, atomic_write_text, read_json, save_model, write_json
 from aekit.models import Autoencoder
 from aekit.scaling import ColumnStats, resolve_scale
@@ -112,7 +113,8 @@ def run_metrics(model: Autoencoder, x: np.ndarray, history: History, train_time:
     model.eval()
     features = int(np.prod(x.shape[1:]))
     big = features > 784  # larger images: fewer rows (memory), the model applied in blocks, a cheaper Jacobian
-    xs = as_rows(np.asarray(x[:min(10000, max(1, (64 << 20) // (4 * features))) if big else 10000]), "x")
+    device = device_of(model)
+    xs = as_rows(np.asarray(x[:min(10000, max(1, (64 << 20) // (4 * features))) if big else 10000]), "x").to(device)
 
     def apply(fn, t):
         return torch.cat([fn(t[i:i + 256]) for i in range(0, len(t), 256)]) if big else fn(t)
@@ -133,7 +135,7 @@ def run_metrics(model: Autoencoder, x: np.ndarray, history: History, train_time:
     metrics.update({k: v for k, v in code.items() if isinstance(v, (int, float))})
     warn_collapse(code, stacklevel=4)
     if config is not None and config.noise != "none":
-        noisy = corrupt(xs, config.noise, config.noise_level, torch.Generator().manual_seed(config.seed + 1))
+        noisy = corrupt(xs, config.noise, config.noise_level, torch.Generator(device).manual_seed(config.seed + 1))
         metrics.update(psnr_noisy=psnr(xs, noisy), psnr_denoised=psnr(xs, apply(model, noisy)))
     return metrics
 
@@ -159,7 +161,7 @@ def write_figures(path: Path, model: Autoencoder, x: np.ndarray, history: Histor
     if image_shape is not None:
         with torch.no_grad():
             xs = torch.as_tensor(np.array(x[:10], dtype=np.float32))  # a copy: a memmap's view is read-only
-            recon = model(xs).numpy()
+            recon = model(xs.to(device_of(model))).cpu().numpy()
         save_figure(reconstruction_grid(xs.numpy(), recon, image_shape=tuple(image_shape), n=10), path / "reconstructions.png")
 
 
@@ -191,6 +193,7 @@ def train(
     skip_bad_images: bool = False,
     scale: str = "auto",
     explicit: Collection[str] | None = None,
+    device: str | torch.device | None = None,
 ) -> RunResult:
     """Train an autoencoder and write its run folder; the library side of `aekit train`.
 
@@ -205,8 +208,11 @@ def train(
     those that differ from the dataclass defaults). A chosen 'bce' on rows outside [0, 1] is refused.
     `data` may be a folder of images or a .txt list of them (`aekit.load_images`): `image_size` (64 or "64x48"),
     `resize` ("crop" or "stretch"), `color` ("gray", "rgb"; default what the files are) and `skip_bad_images`.
+ `device` ('auto', 'cpu', 'cuda',
+    'cuda:N', 'mps'; default None: the CPU) is where it trains; config.json records it.
     """
     distributed.init()  # under torchrun: join the process group; only rank 0 writes the run folder
+    device = torch.device("cpu") if device is None else resolve_device(device)  # refused before anything is read
     seed = train_config.seed if train_config is not None else TrainConfig().seed
     images = {"image_size": image_size, "resize": resize, "color": color, "skip_bad_images": bool(skip_bad_images)}
     rd = load_run_data(dataset, data, val_data=val_data, data_dir=data_dir, limit=limit, val_split=val_split, seed=seed,
@@ -257,8 +263,10 @@ def train(
                          "n_val": int(len(rd.x_val)) if rd.x_val is not None else 0,
                          **({**images, "image_size": _size(image_size), "images": rd.images} if rd.images else {})},
                 "distributed": {"world_size": distributed.world_size(), "backend": distributed.backend()},
+                **describe(device),
             })
-        return _fit_and_write(path, model, rd, x_train, x_val, train_config, None, tensorboard, verbose, callbacks)
+        return _fit_and_write(path, model, rd, x_train, x_val, train_config, None, tensorboard, verbose, callbacks,
+                              device)
 
 
 def table_stats(rd: RunData, scale: str, is_table: bool) -> ColumnStats | None:
@@ -331,7 +339,7 @@ def _absolute(path: str | os.PathLike | None) -> str | None:
 
 
 def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, train_config: TrainConfig, state,
-                   tensorboard: bool, verbose: int, callbacks: Sequence[Callback]) -> RunResult:
+                   tensorboard: bool, verbose: int, callbacks: Sequence[Callback], device: torch.device) -> RunResult:
     """Fit with checkpoints (+ TensorBoard), then write the run's files; the shared tail of `train` and `resume`."""
     from aekit.training.callbacks.stopping import Checkpoint
     from aekit.training.checkpoint import (
@@ -360,7 +368,7 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
     try:
         with memory_errors(model.config, train_config.batch_size):
             history = fit(model, x_train, None, train_config, validation_data=x_val, callbacks=cbs,
-                          verbose=verbose if main else 0, state=state, check_input=False)  # checked by `checked_rows`
+                          verbose=verbose if main else 0, state=state, check_input=False, device=device)  # checked by `checked_rows`
     except (TrainingError, DataError, KeyboardInterrupt) as exc:  # DataError: the file changed during training
         if checkpoint is not None:
             with contextlib.suppress(OSError):  # the last epoch's files reach the disk before we say what is kept
@@ -385,7 +393,7 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
         write_figures(path, model, eval_x, history, rd.image_shape)
         from aekit.reporting.run_report import report
 
-        report(path, x=eval_x)
+        report(path, x=eval_x, device=device)
         for cb in callbacks:
             cb.on_run_end(path, metrics)
     distributed.barrier()  # on every rank, train() returns once the run folder is complete
@@ -405,15 +413,19 @@ class _ImportWhileTraining(Callback):
 
 
 def resume(run: str | os.PathLike, *, epochs: int | None = None, tensorboard: bool | None = None, verbose: int = 1,
-           callbacks: Sequence[Callback] = ()) -> RunResult:
+           callbacks: Sequence[Callback] = (), device: str | torch.device | None = None) -> RunResult:
     """Continue a run folder from its last checkpoint (or from the start if it has none); `aekit train --resume`.
 
     The configs and data options come from the run's config.json; `epochs` may raise (never lower below the
     epochs done) the number of epochs, and is then written to config.json. The result is bitwise the same
-    as an uninterrupted run with the same seed on the same machine (same torch, same thread count).
+    as an uninterrupted run with the same seed on the same machine (same torch, same thread count, same device).
+    `device` (default None: the CPU) may differ from the one the run began on: the checkpoint loads on any device,
+    and config.json then records the new one. Its shuffling then goes on from a generator seeded from (seed,
+    epoch), not from the saved state (a GPU's generator state means nothing to the CPU's; `TrainState.to`).
     """
     path = Path(run)
     distributed.init()  # under torchrun: every rank reads the run folder (a shared file system across machines)
+    device = torch.device("cpu") if device is None else resolve_device(device)
     if not path.is_dir():
         raise ModelFileError(f"{path}: no such run folder; pass the --out folder of an earlier `aekit train`")
     if not (path / CONFIG).is_file():
@@ -421,11 +433,11 @@ def resume(run: str | os.PathLike, *, epochs: int | None = None, tensorboard: bo
                              "pass the --out folder of an earlier `aekit train`, or start the run again")
     lock = lock_run_folder(path) if distributed.is_main() else None  # not while another process trains into it
     with lock or contextlib.nullcontext():
-        return _resume_locked(path, epochs, tensorboard, verbose, callbacks)
+        return _resume_locked(path, epochs, tensorboard, verbose, callbacks, device)
 
 
 def _resume_locked(path: Path, epochs: int | None, tensorboard: bool | None, verbose: int,
-                   callbacks: Sequence[Callback]) -> RunResult:
+                   callbacks: Sequence[Callback], device: torch.device) -> RunResult:
     from aekit.training.checkpoint import CHECKPOINT_DIR, LAST, data_fingerprint, load_checkpoint
 
     config = read_json(path / CONFIG)
@@ -466,10 +478,12 @@ def _resume_locked(path: Path, epochs: int | None, tensorboard: bool | None, ver
     if state is not None and meta.get("data_fingerprint") not in (None, data_fingerprint(rd.x_train)):
         raise DataError(f"the training data of {path} have changed since the checkpoint (same shape, other values); "
                         "resume with the data the run started with, or start a new run")
-    if train_config.epochs != config["train"]["epochs"] and distributed.is_main():
-        write_json(path / CONFIG, {**config, "train": to_dict(train_config)})
+    recorded = {k: config[k] for k in ("device", "device_name") if k in config}
+    if (train_config.epochs != config["train"]["epochs"] or recorded != describe(device)) and distributed.is_main():
+        config = {k: v for k, v in config.items() if k not in recorded}
+        write_json(path / CONFIG, {**config, "train": to_dict(train_config), **describe(device)})
     if tensorboard is None:
         tensorboard = (path / "tb").is_dir()
-    return _fit_and_write(path, model, rd, x_train, x_val, train_config, state, tensorboard, verbose, callbacks)
+    return _fit_and_write(path, model, rd, x_train, x_val, train_config, state, tensorboard, verbose, callbacks, device)
 
 

@@ -18,7 +18,8 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from aekit.data.rows import _blocks, _unit_range
+from aekit.data.rows import _unit_range, place_rows
+from aekit.devices import device_of
 from aekit.errors import ConfigError, DataError
 from aekit.models import Autoencoder
 from aekit.uses.inputs import as_input, load_any_model
@@ -27,12 +28,13 @@ SCORES = ("mse", "bce")
 
 
 @torch.no_grad()
-def anomaly_scores(model: Autoencoder | str | os.PathLike, x: Any, *, score: str = "mse", batch_size: int = 4096) -> np.ndarray:
-    """Reconstruction error of each row of `x`, shape (n,): mean squared error, or mean BCE, over features."""
+def anomaly_scores(model: Autoencoder | str | os.PathLike, x: Any, *, score: str = "mse", batch_size: int = 4096,
+                   device: str | torch.device | None = None) -> np.ndarray:
+    """Reconstruction error of each row of `x`, shape (n,): mean squared error, or mean BCE, over features, computed
+    on `device` (default None: where the model is, the CPU for a file)."""
     if score not in SCORES:
         raise ConfigError(f"unknown score {score!r}; choose one of: {', '.join(SCORES)}")
-    model, _ = load_any_model(model)
-    model.eval()
+    model, _ = load_any_model(model, device)
     xt = as_input(model, x, keep_memmap=True)  # a memmap is read a block at a time
     if score == "bce" and not model.scaled:
         lo, hi = _unit_range(xt)
@@ -40,7 +42,7 @@ def anomaly_scores(model: Autoencoder | str | os.PathLike, x: Any, *, score: str
             raise DataError("the 'bce' score needs values in [0, 1]; scale the data or use the 'mse' score")
     out = np.empty(xt.shape[0], dtype=np.float64)  # filled in place: a list of small results kept the heap from shrinking
     model._check_scaler()
-    for start, xb in _blocks(xt, batch_size):
+    for start, xb in place_rows(xt, device_of(model), 0).blocks(batch_size):
         xb = model.scale_rows(xb)  # the network's units
         rb = model.reconstruct_net(xb)
         if score == "bce" and model.scaled and (float(xb.min()) < 0 or float(xb.max()) > 1):
@@ -51,7 +53,7 @@ def anomaly_scores(model: Autoencoder | str | os.PathLike, x: Any, *, score: str
         else:
             p = rb.clamp(1e-7, 1 - 1e-7)
             row = -(xb * p.log() + (1 - xb) * (1 - p).log()).mean(dim=1)
-        out[start:start + len(row)] = row.numpy()
+        out[start:start + len(row)] = row.cpu().numpy()
     return out
 
 
@@ -126,14 +128,15 @@ class AnomalyResult:
 
 def anomaly(model: Autoencoder | str | os.PathLike, x: Any, *, reference: Any = None, contamination: float | None = None,
             quantile: float | None = None, labels: Any = None, normal: Sequence[Any] | None = None,
-            score: str = "mse", batch_size: int = 4096) -> AnomalyResult:
+            score: str = "mse", batch_size: int = 4096, device: str | torch.device | None = None) -> AnomalyResult:
     """Score rows `x`, flag those above a threshold, and give the ROC-AUC when `labels` are known.
 
     Threshold: `contamination` (a rate), or `quantile` of the scores of `reference` rows (default 0.99
     when neither is given; `reference` defaults to the run's validation rows when `model` is a run folder).
-    `labels` are 0/1 (1 = anomaly), or any labels with `normal` naming the normal ones.
+    `labels` are 0/1 (1 = anomaly), or any labels with `normal` naming the normal ones. `device` runs the model
+    (default None: where it is, the CPU for a file).
     """
-    model_obj, config = load_any_model(model)
+    model_obj, config = load_any_model(model, device)
     scores = anomaly_scores(model_obj, x, score=score, batch_size=batch_size)
     if contamination is None and quantile is None:
         quantile = 0.99

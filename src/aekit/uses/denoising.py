@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from aekit.config import NOISES
+from aekit.devices import device_of
 from aekit.errors import ConfigError, DataError
 from aekit.models import Autoencoder
 from aekit.objectives import corrupt, psnr
@@ -49,21 +50,25 @@ class Denoised:
 
 
 def denoise(model: Autoencoder | str | os.PathLike, x: Any, *, noise: str | None = None, noise_level: float | None = None,
-            noisy_input: bool = False, seed: int = 0, batch_size: int = 4096) -> Denoised:
+            noisy_input: bool = False, seed: int = 0, batch_size: int = 4096,
+            device: str | torch.device | None = None) -> Denoised:
     """Denoise rows with a (denoising) autoencoder.
 
     By default `x` is clean: it is corrupted with `noise` / `noise_level` (default: the noise the run was
     trained with, read from its config.json) using a generator seeded with `seed`, then denoised, and both
     noisy and denoised rows are scored against `x` by PSNR. With ``noisy_input=True`` `x` is taken as
-    already noisy and only denoised.
+    already noisy and only denoised. The noise is drawn on the CPU, so it is the same on any `device` (default None:
+    where the model is, the CPU for a file), which runs the model.
     """
-    model, config = load_any_model(model)
-    model.eval()
+    model, config = load_any_model(model, device)
+    device = device_of(model)
     xt = as_input(model, x)
+    if xt.device.type != "cpu":
+        xt = xt.cpu()
     if noisy_input:
         if noise not in (None, "none") or noise_level is not None:
             raise ConfigError("noisy input is denoised as it is; drop --noise/--noise-level, or drop --noisy to corrupt clean input")
-        out = batched(model, xt, batch_size)
+        out = batched(model, xt, batch_size, device=device)
         return Denoised(xt.numpy(), out, None, "none", 0.0, None, None)
     trained_noise, trained_level = run_noise(config)
     noise = trained_noise if noise is None else noise
@@ -79,7 +84,7 @@ def denoise(model: Autoencoder | str | os.PathLike, x: Any, *, noise: str | None
     if float(xt.min()) < 0 or float(xt.max()) > 1:
         raise DataError("the clean input has values outside [0, 1], which the corruptions assume; scale it to [0, 1]")
     noisy = corrupt(xt, noise, level, torch.Generator().manual_seed(seed))
-    out = batched(model, noisy, batch_size)
+    out = batched(model, noisy, batch_size, device=device)
     clean = xt.numpy()
     return Denoised(noisy.numpy(), out, clean, noise, level, psnr(clean, noisy.numpy(), per_image=False), psnr(clean, out, per_image=False))
 

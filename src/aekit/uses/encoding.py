@@ -19,44 +19,52 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
+from aekit.devices import device_of
 from aekit.errors import ConfigError, DataError
 from aekit.models import Autoencoder
 from aekit.uses.inputs import as_input, batched, load_any_model
 
 
-def encode(model: Autoencoder | str | os.PathLike, x: Any, *, batch_size: int = 4096) -> np.ndarray:
+def encode(model: Autoencoder | str | os.PathLike, x: Any, *, batch_size: int = 4096,
+           device: str | torch.device | None = None) -> np.ndarray:
     """The code of every row of `x`: shape (n, encoding_dim), float32 (a VAE: the means μ; a VQ-VAE: the codebook
     index of each code vector, int64).
 
-    `model` is an Autoencoder, a run folder or a .safetensors file.
+    `model` is an Autoencoder, a run folder or a .safetensors file. `device` ('auto', 'cpu', 'cuda', …; default None:
+    where the model is, the CPU for a file) runs it; `x` may already be a tensor on that device.
     """
-    model, _ = load_any_model(model)
+    model, _ = load_any_model(model, device)
     model.eval()
     rows = as_input(model, x, keep_memmap=True, check=False)
+    on = device_of(model)
     if model.config.code == "categorical":  # a VQ-VAE's code: the codebook index of each code vector
-        return batched(lambda xb: model.latent.indices(model.encoder(xb)), rows, batch_size).astype(np.int64)
-    return batched(model.encode, rows, batch_size)
+        return batched(lambda xb: model.latent.indices(model.encoder(model.scale_rows(xb))), rows, batch_size,
+                       device=on).astype(np.int64)
+    return batched(model.encode, rows, batch_size, device=on)
 
 
-def decode(model: Autoencoder | str | os.PathLike, codes: Any, *, batch_size: int = 4096) -> np.ndarray:
+def decode(model: Autoencoder | str | os.PathLike, codes: Any, *, batch_size: int = 4096,
+           device: str | torch.device | None = None) -> np.ndarray:
     """The rows that codes decode to: shape (n, input_dim), float32, in the user's units."""
     from aekit.data.rows import as_rows
 
-    model, _ = load_any_model(model)
+    model, _ = load_any_model(model, device)
     model.eval()
     z = as_rows(codes, "codes")
     if z.shape[1] != model.config.encoding_dim:
         raise DataError(f"codes have {z.shape[1]} values per row but the model's code has {model.config.encoding_dim}; "
                         "pass codes from encode")
-    return batched(model.decode, z, batch_size)
+    return batched(model.decode, z, batch_size, device=device_of(model))
 
 
-def reconstruct(model: Autoencoder | str | os.PathLike, x: Any, *, batch_size: int = 4096) -> np.ndarray:
+def reconstruct(model: Autoencoder | str | os.PathLike, x: Any, *, batch_size: int = 4096,
+                device: str | torch.device | None = None) -> np.ndarray:
     """The model's reconstruction of every row of `x`: shape (n, input_dim), float32, in the user's units."""
-    model, _ = load_any_model(model)
+    model, _ = load_any_model(model, device)
     model.eval()
-    return batched(model, as_input(model, x, keep_memmap=True, check=False), batch_size)
+    return batched(model, as_input(model, x, keep_memmap=True, check=False), batch_size, device=device_of(model))
 
 
 def write_codes(path: str | os.PathLike, codes: Any, columns: list[str], names: list[str], labels: Any = None) -> None:

@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from aekit.config import ModelConfig, TrainConfig
+from aekit.devices import resolve_device
 from aekit.errors import DataError
 from aekit.models import Autoencoder
 from aekit.objectives import masked_mse
@@ -90,6 +91,7 @@ def impute(
     callbacks: Sequence[Callback] = (),
     return_info: bool = False,
     columns: Sequence[str] | None = None,
+    device: str | torch.device | None = None,
 ):
     """Fill the NaN cells of a numeric table with an autoencoder; observed cells come back unchanged.
 
@@ -111,6 +113,7 @@ def impute(
         columns = [str(c) for c in frame.columns] if columns is None else columns
         single = all(str(d) == "float32" for d in frame.dtypes)
         x = frame.to_numpy(dtype=np.float32 if single else np.float64, na_value=np.nan)  # pd.NA (nullable columns) too
+    device = torch.device("cpu") if device is None else resolve_device(device)
     a = _as_table(x)
     dtype = a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)  # float32 in, float32 out: observed cells identical
     a = a.astype(np.float64)
@@ -140,14 +143,14 @@ def impute(
     mean = np.nanmean(a, axis=0)
     scale = np.nanstd(a, axis=0)
     scale[~(scale > 0)] = 1.0
-    z = torch.from_numpy(np.where(obs, (a - mean) / scale, 0.0).astype(np.float32))
+    z = torch.from_numpy(np.where(obs, (a - mean) / scale, 0.0).astype(np.float32)).to(device)
     rng = np.random.default_rng([seed, 1])  # held-out cells; never the same stream as a caller's seed
     held = obs & (rng.random(a.shape) < val_fraction)
     held[:, obs.sum(axis=0) - held.sum(axis=0) < 1] = False  # every column keeps an observed training cell
-    train_mask = torch.from_numpy(obs & ~held)
-    held_t = torch.from_numpy(held)
-    model = Autoencoder(mcfg)
-    state = TrainState(model, make_optimizer(model, tcfg), tcfg, torch.Generator().manual_seed(seed), History())
+    train_mask = torch.from_numpy(obs & ~held).to(device)
+    held_t = torch.from_numpy(held).to(device)
+    model = Autoencoder(mcfg).to(device)
+    state = TrainState(model, make_optimizer(model, tcfg), tcfg, torch.Generator(device).manual_seed(seed), History())
     state.steps_per_epoch = math.ceil(n / batch_size)
 
     def score() -> float:
@@ -165,11 +168,11 @@ def impute(
         for cb in callbacks:
             cb.on_epoch_begin(state)
         t0, total = time.perf_counter(), 0.0
-        order = torch.randperm(n, generator=state.generator)
+        order = torch.randperm(n, generator=state.generator, device=device)
         for batch, start in enumerate(range(0, n, batch_size)):
             idx = order[start:start + batch_size]
             zb, mb = z[idx], train_mask[idx]
-            keep = mb & (torch.rand(mb.shape, generator=state.generator) >= dropout)  # input dropout
+            keep = mb & (torch.rand(mb.shape, generator=state.generator, device=device) >= dropout)  # input dropout
             loss = masked_mse(_predict(model, zb, keep, mask_input), zb, mb)
             if weight_decay:
                 loss = loss + weight_decay * l2_penalty(model)
@@ -198,7 +201,7 @@ def impute(
         model.load_state_dict(best_state)
     model.eval()
     with torch.no_grad():
-        pred = _predict(model, z, torch.from_numpy(obs), mask_input).double().numpy()
+        pred = _predict(model, z, torch.from_numpy(obs).to(device), mask_input).double().cpu().numpy()
     filled = np.where(obs, a, pred * scale + mean).astype(dtype)
     if bounds is not None:
         filled[~obs] = np.clip(filled[~obs], bounds[0], bounds[1])

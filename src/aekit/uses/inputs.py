@@ -132,21 +132,31 @@ def load_labels(path: str | os.PathLike, n: int) -> np.ndarray:
     return y.astype(np.int64) if np.all(y == np.round(y)) else y
 
 
-def load_any_model(run: str | os.PathLike | Autoencoder) -> tuple[Autoencoder, dict[str, Any]]:
-    """A model and its run config (``{}`` for a lone .safetensors file or an in-memory model)."""
+def load_any_model(run: str | os.PathLike | Autoencoder,
+                   device: str | torch.device | None = None) -> tuple[Autoencoder, dict[str, Any]]:
+    """A model (in eval mode) and its run config (``{}`` for a lone .safetensors file or an in-memory model).
+
+    `device` ('auto', 'cpu', 'cuda', 'cuda:N', 'mps') moves the model there; None leaves it where it is (a model read
+    from a file: on the CPU). A device that is not there is refused before the file is read.
+    """
+    from aekit.devices import model_device, resolve_device
     from aekit.io import CONFIG, load_model, read_json
 
+    if device is not None:
+        device = resolve_device(device)
     if isinstance(run, Autoencoder):
+        model_device(run, device)
         return run.eval(), {}
     path = Path(run)
     if path.is_dir():
         from aekit.runfolder import load_run
 
         model, config, _ = load_run(path)
+        model_device(model, device)
         return model, config
     if path.suffix != ".safetensors":
         raise DataError(f"{path}: not a run folder nor a .safetensors file; pass a folder written by `aekit train`")
-    model = load_model(path)
+    model = load_model(path, device=device)
     side = path.parent / CONFIG
     config = read_json(side) if path.name == "model.safetensors" and side.is_file() else {}
     return model, config
@@ -174,17 +184,25 @@ def as_input(model: Autoencoder, x: Any, name: str = "input", *, keep_memmap: bo
 
 
 @torch.inference_mode()
-def batched(fn, x: torch.Tensor | np.memmap, batch_size: int = 4096, name: str = "input") -> np.ndarray:
-    """`fn` applied to `x` in row batches, as one float32 numpy array (a memmap is read a batch at a time, its
-    pages leaving RSS after each). Each block is checked for NaN/inf just before `fn` sees it: a separate pass
-    over the whole array first cost as much as encoding it."""
-    from aekit.data.rows import _blocks, _check_finite
+def batched(fn, x: torch.Tensor | np.memmap, batch_size: int = 4096, name: str = "input",
+            device: torch.device | None = None) -> np.ndarray:
+    """`fn` applied to `x` in row batches on `device` (default: the CPU), as one float32 numpy array on the host (a
+    memmap is read a batch at a time, its pages leaving RSS after each; rows already on the device stay there).
+    Each block is checked for NaN/inf just before `fn` sees it: a separate pass over the whole array first cost as
+    much as encoding it."""
+    from aekit.data.rows import _check_finite, place_rows
 
+    device = device or torch.device("cpu")
+    pinned = device.type == "cuda"  # results copied into pinned memory without waiting; one wait at the end
     out = None  # filled in place: a list of per-batch results kept the heap from shrinking
-    for start, xb in _blocks(x, batch_size):
+    for start, xb in place_rows(x, device, 0).blocks(batch_size):
         _check_finite(xb, name, start)
         yb = fn(xb).reshape(len(xb), -1)
         if out is None:
-            out = np.empty((x.shape[0], yb.shape[1]), dtype=np.float32)
-        out[start:start + len(yb)] = yb.numpy()
-    return out if out is not None else np.empty((0, 0), dtype=np.float32)
+            out = torch.empty((x.shape[0], yb.shape[1]), dtype=torch.float32, pin_memory=pinned)
+        out[start:start + len(yb)].copy_(yb, non_blocking=pinned)
+    if out is None:
+        return np.empty((0, 0), dtype=np.float32)
+    if pinned:
+        torch.cuda.synchronize(device)
+    return out.numpy()

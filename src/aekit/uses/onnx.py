@@ -4,11 +4,13 @@ x → μ and log σ² side by side, 2 × encoding_dim values; its encoder graph 
 Each graph has a dynamic batch axis (``x`` → ``code``, ``code`` → ``reconstruction``,
 ``x`` → ``reconstruction``) and carries the aekit version and the model config in its metadata.
 The export uses PyTorch's own exporter (``torch.onnx.export(dynamo=True)``, offline); before a file
-is written, onnxruntime runs it and its outputs are compared with PyTorch's.
+is written, onnxruntime runs it and its outputs are compared with PyTorch's. A graph holds no device: it is traced
+from the model on the CPU; ``device`` runs PyTorch's side of the comparison (in float32, no TF32).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import os
@@ -23,6 +25,7 @@ from torch import nn
 
 from aekit import __version__
 from aekit.config import to_dict
+from aekit.devices import device_of, model_device
 from aekit.errors import ConfigError, ModelFileError
 from aekit.io import atomic_write_bytes, load_model
 from aekit.models import Autoencoder
@@ -108,32 +111,46 @@ def verify_onnx(data: bytes, module: nn.Module, input_name: str, width: int, *, 
     x = torch.rand(rows, width, generator=torch.Generator().manual_seed(1))
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     (got,) = session.run(None, {input_name: x.numpy()})
-    with torch.no_grad():
-        want = module(x).numpy()
+    with torch.no_grad(), _float32_products():
+        want = module(x.to(device_of(module))).cpu().numpy()
     if got.shape != want.shape:
         return float("inf")
     return float((np.abs(got - want) / (1 + np.abs(want))).max())
 
 
+@contextmanager
+def _float32_products():
+    """Matrix products and convolutions in full float32 on a GPU (no TF32), as onnxruntime computes them on the CPU."""
+    matmul, conv = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, conv
+
+
 def export_onnx(model: Autoencoder, out_dir: str | os.PathLike, *, opset: int | None = None,
-                verify: bool = True) -> dict[str, Path]:
+                verify: bool = True, device: str | torch.device | None = None) -> dict[str, Path]:
     """Write ``encoder.onnx``, ``decoder.onnx`` and ``autoencoder.onnx`` of `model` into `out_dir`.
 
     Every graph takes float32 rows with any batch size. With `verify` (the default), each graph is run
-    in onnxruntime and compared with PyTorch before any file is written; a difference above
-    1e-5 (relative to 1 + |value|) raises ModelFileError. Returns the paths by part name.
+    in onnxruntime and compared with PyTorch on `device` (default None: where the model is; the model moves
+    there) before any file is written; a difference above 1e-5 (relative to 1 + |value|) raises ModelFileError.
+    Returns the paths by part name.
     """
     _check_dependencies()
     model._check_scaler()  # a model with an input scaler exports it: rows in and out in the user's units
+    device = model_device(model, device)
     was_training = model.training
     model.eval()
+    traced = model if device.type == "cpu" else copy.deepcopy(model).cpu()  # a graph holds no device
     metadata = {"aekit_version": __version__, "model_config": json.dumps(to_dict(model.config))}
     blobs: dict[str, bytes] = {}
     try:
-        for name, module, input_name, output_name, width in _graphs(model):
+        for (name, module, input_name, output_name, width), (_, check, *_) in zip(_graphs(traced), _graphs(model)):
             data = to_onnx_bytes(module, input_name, output_name, width, {**metadata, "part": name}, opset)
             if verify:
-                diff = verify_onnx(data, module, input_name, width)
+                diff = verify_onnx(data, check, input_name, width)
                 if not diff <= ATOL:
                     raise ModelFileError(
                         f"the exported {name} differs from PyTorch by {diff:.3g} (relative to 1 + |value|; more than {ATOL:g}) in onnxruntime; "
@@ -153,10 +170,11 @@ def default_out(run: str | os.PathLike) -> Path:
 
 
 def export(run: str | os.PathLike, out: str | os.PathLike | None = None, *, opset: int | None = None,
-           verify: bool = True) -> dict[str, Path]:
-    """The library side of `aekit export`: the ONNX graphs of a run folder's (or a ``.safetensors`` file's) model."""
+           verify: bool = True, device: str | torch.device | None = None) -> dict[str, Path]:
+    """The library side of `aekit export`: the ONNX graphs of a run folder's (or a ``.safetensors`` file's) model;
+    `device` (default None: the CPU) runs PyTorch's side of the check."""
     _check_dependencies()
-    model = load_model(run)
+    model = load_model(run, device=device)
     return export_onnx(model, default_out(run) if out is None else out, opset=opset, verify=verify)
 
 

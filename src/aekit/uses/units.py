@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from aekit.devices import device_of
 from aekit.errors import ConfigError
 from aekit.models import Autoencoder
 from aekit.uses.inputs import as_input, batched, image_shape_of, load_any_model
@@ -35,31 +36,32 @@ class Features:
     image_shape: tuple[int, int] | None  # (height, width) when the inputs are images
 
 
-def features(model: Autoencoder | str | os.PathLike, x: Any = None, *, top: int = 8, batch_size: int = 4096) -> Features:
+def features(model: Autoencoder | str | os.PathLike, x: Any = None, *, top: int = 8, batch_size: int = 4096,
+             device: str | torch.device | None = None) -> Features:
     """Weights, decoded code units and (when rows `x` are given) each code unit's `top` most-activating rows.
 
     Each code unit j is decoded alone: ``decode(a_j · e_j)`` with ``a_j`` the 99th percentile of the unit's
     activation over `x` (1.0 when no `x` is given, or when the unit never activates), so each image shows
-    what the unit adds when it is strongly on.
+    what the unit adds when it is strongly on. `device` (default None: where the model is, the CPU for a file) runs it.
     """
-    model, _ = load_any_model(model)
-    model.eval()
+    model, _ = load_any_model(model, device)
+    device = device_of(model)
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise ConfigError(f"top must be a positive integer, got {top!r}")
     first = next(m for m in model.encoder if isinstance(m, nn.Linear))
-    weights = first.weight.detach().numpy().astype(np.float32).copy()
+    weights = first.weight.detach().cpu().numpy().astype(np.float32).copy()
     k = model.config.encoding_dim
     levels = np.ones(k, dtype=np.float32)
     top_index = top_activation = None
     if x is not None:
-        codes = batched(model.encode, as_input(model, x, keep_memmap=True, check=False), batch_size)
+        codes = batched(model.encode, as_input(model, x, keep_memmap=True, check=False), batch_size, device=device)
         p99 = np.percentile(codes, 99, axis=0).astype(np.float32)
         levels = np.where(np.abs(p99) > 1e-6, p99, 1.0).astype(np.float32)
         t = min(top, len(codes))
         top_index = np.argsort(-codes, axis=0, kind="stable")[:t].T.copy()  # (k, t)
         top_activation = np.take_along_axis(codes.T, top_index, axis=1)
     with torch.no_grad():
-        decoded = model.decode(torch.diag(torch.from_numpy(levels))).numpy().astype(np.float32)
+        decoded = model.decode(torch.diag(torch.from_numpy(levels)).to(device)).cpu().numpy().astype(np.float32)
     return Features(weights, decoded, levels, top_index, top_activation, image_shape_of(model))
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from aekit.data.rows import as_rows
+from aekit.devices import device_of
 from aekit.errors import DataError
 from aekit.training.callbacks.base import Callback, TrainState
 
@@ -100,7 +101,7 @@ class TensorBoard(Callback):
     def write_images(self, state: TrainState) -> None:
         was_training = state.model.training
         state.model.eval()
-        recon = state.model(self.images).float().numpy()
+        recon = state.model(self.images.to(device_of(state.model))).float().cpu().numpy()
         state.model.train(was_training)
         grid = image_grid(self.images.numpy(), recon, self.image_shape)
         if grid is not None:
@@ -113,7 +114,9 @@ class TensorBoard(Callback):
 
         was_training = state.model.training
         state.model.eval()
-        codes = torch.cat([state.model.encode(self.embedding[i:i + 500]) for i in range(0, len(self.embedding), 500)])
+        device = device_of(state.model)
+        codes = torch.cat([state.model.encode(self.embedding[i:i + 500].to(device)).cpu()
+                           for i in range(0, len(self.embedding), 500)])
         state.model.train(was_training)
         thumbs = None
         if self.image_shape is not None:
