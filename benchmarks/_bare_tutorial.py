@@ -36,7 +36,7 @@ def main() -> None:
         t0, total = time.perf_counter(), 0.0
         perm = torch.randperm(len(x))
         for start in range(0, len(x), 256):
-            xb = x[perm[start:start + 256]]
+            xb = x[perm[start : start + 256]]
             loss = F.binary_cross_entropy(model(xb), xb)
             opt.zero_grad()
             loss.backward()
@@ -44,8 +44,11 @@ def main() -> None:
             total += loss.item() * len(xb)
         with torch.no_grad():
             val = F.binary_cross_entropy(model(xv), xv).item()
-        print(f"epoch {epoch + 1}/{args.epochs} - {time.perf_counter() - t0:.2f}s - loss: {total / len(x):.4f} "
-              f"- val_loss: {val:.4f}", flush=True)
+        print(
+            f"epoch {epoch + 1}/{args.epochs} - {time.perf_counter() - t0:.2f}s - loss: {total / len(x):.4f} "
+            f"- val_loss: {val:.4f}",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ def reference_epoch(model, opt, x: torch.Tensor, xv: torch.Tensor, batch_size: i
     perm = torch.randperm(n, generator=gen)
     total = 0.0
     for start in range(0, n, batch_size):
-        xb = x[perm[start:start + batch_size]]
+        xb = x[perm[start : start + batch_size]]
         loss = F.binary_cross_entropy_with_logits(model.decode_logits(model.encode(xb)), xb)
         opt.zero_grad()
         loss.backward()

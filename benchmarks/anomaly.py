@@ -70,11 +70,11 @@ def cases(name: str, seed: int, args):
     r = np.random.default_rng(seed)
     if name == "mnist":
         ds = aekit.load_dataset("mnist")
-        pick = r.permutation(len(ds.x_test))[:args.mnist_test]
+        pick = r.permutation(len(ds.x_test))[: args.mnist_test]
         xt, yt = ds.x_test[pick], ds.y_test[pick]
         for d in range(10):
             x = ds.x_train[ds.y_train == d]
-            yield d, x[r.permutation(len(x))[:args.mnist_train]], xt, (yt != d).astype(int), (1, 28, 28)
+            yield d, x[r.permutation(len(x))[: args.mnist_train]], xt, (yt != d).astype(int), (1, 28, 28)
         return
     from sklearn.datasets import load_breast_cancer, load_digits
 
@@ -105,8 +105,10 @@ def main(argv=None) -> dict:
         args.seeds, args.mnist_train, args.mnist_test = min(args.seeds, 2), 1000, 1000
     warnings.filterwarnings("ignore")
     torch.set_num_threads(1)
-    print(f"CPU: {cpu_name()}, 1 thread; {args.seeds} seeds; MNIST ≤ {args.mnist_train} training images a digit, "
-          f"{args.mnist_test} test images")
+    print(
+        f"CPU: {cpu_name()}, 1 thread; {args.seeds} seeds; MNIST ≤ {args.mnist_train} training images a digit, "
+        f"{args.mnist_test} test images"
+    )
     out, t_all = {}, time.perf_counter()
     for name in args.data.split(","):
         auc = {m: [] for m in METHODS}
@@ -130,22 +132,34 @@ def main(argv=None) -> dict:
             print(f"  {name} seed {seed}: " + ", ".join(f"{m} {auc[m][-1]:.4f}" for m in METHODS), flush=True)
         mean_auc = {m: float(np.mean(v)) for m, v in auc.items()}
         best = max(mean_auc, key=mean_auc.get)
-        out[name] = {"roc_auc": {m: [round(mean_auc[m], 4), round(float(np.std(auc[m])), 4)] for m in METHODS},
-                     "ap": {m: [round(float(np.mean(v)), 4), round(float(np.std(v)), 4)] for m, v in ap.items()},
-                     "per_class_auc": {m: {str(c): round(float(np.mean(v)), 4) for c, v in pc.items()}
-                                       for m, pc in per_class.items()},
-                     "seconds": {m: round(v / args.seeds, 1) for m, v in secs.items()}, "best": best,
-                     "aekit_best": best == "aekit"}
+        out[name] = {
+            "roc_auc": {m: [round(mean_auc[m], 4), round(float(np.std(auc[m])), 4)] for m in METHODS},
+            "ap": {m: [round(float(np.mean(v)), 4), round(float(np.std(v)), 4)] for m, v in ap.items()},
+            "per_class_auc": {
+                m: {str(c): round(float(np.mean(v)), 4) for c, v in pc.items()} for m, pc in per_class.items()
+            },
+            "seconds": {m: round(v / args.seeds, 1) for m, v in secs.items()},
+            "best": best,
+            "aekit_best": best == "aekit",
+        }
     print("\n| data | metric | " + " | ".join(METHODS) + " | best |\n|---|---|" + "---|" * (len(METHODS) + 1))
     for name, r in out.items():
         for metric in ("roc_auc", "ap"):
             top = max(METHODS, key=lambda m: r[metric][m][0])
-            cells = " | ".join(("**{:.4f} ± {:.4f}**" if m == top else "{:.4f} ± {:.4f}").format(*r[metric][m])
-                               for m in METHODS)
+            cells = " | ".join(
+                ("**{:.4f} ± {:.4f}**" if m == top else "{:.4f} ± {:.4f}").format(*r[metric][m]) for m in METHODS
+            )
             print(f"| {name} | {metric} | {cells} | {top} |")
         print(f"| {name} | seconds a seed | " + " | ".join(f"{r['seconds'][m]:.1f}" for m in METHODS) + " | |")
-    summary = {"benchmark": "anomaly", "cpu": cpu_name(), "seeds": args.seeds, "mnist_train": args.mnist_train,
-               "mnist_test": args.mnist_test, "results": out, "wall_s": round(time.perf_counter() - t_all, 1)}
+    summary = {
+        "benchmark": "anomaly",
+        "cpu": cpu_name(),
+        "seeds": args.seeds,
+        "mnist_train": args.mnist_train,
+        "mnist_test": args.mnist_test,
+        "results": out,
+        "wall_s": round(time.perf_counter() - t_all, 1),
+    }
     print(json.dumps(summary))
     return summary
 

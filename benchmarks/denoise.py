@@ -30,8 +30,15 @@ import torch
 import aekit
 from aekit.objectives import corrupt, psnr
 
-NOISES = [("gaussian", 0.1), ("gaussian", 0.3), ("gaussian", 0.5), ("masking", 0.25), ("masking", 0.5),
-          ("salt_pepper", 0.1), ("salt_pepper", 0.2)]
+NOISES = [
+    ("gaussian", 0.1),
+    ("gaussian", 0.3),
+    ("gaussian", 0.5),
+    ("masking", 0.25),
+    ("masking", 0.5),
+    ("salt_pepper", 0.1),
+    ("salt_pepper", 0.2),
+]
 METHODS = ["median", "gaussian", "bilateral", "tv", "wavelet", "nlm", "bm3d"]
 
 
@@ -48,6 +55,7 @@ def cpu_name() -> str:
 def bm3d_available() -> bool:
     try:
         import bm3d  # noqa: F401
+
         return True
     except Exception:  # not installed, or its native part fails to load
         return False
@@ -64,15 +72,19 @@ def classical(method: str):
     if method == "gaussian":
         return [0.5, 0.8, 1.2, 1.8], lambda im, g, s: gaussian(im, sigma=g)
     if method == "bilateral":
-        return ([(c, sp) for c in (0.1, 0.3, 0.6) for sp in (1.0, 2.0)],
-                lambda im, p, s: denoise_bilateral(im, sigma_color=p[0], sigma_spatial=p[1]))
+        return (
+            [(c, sp) for c in (0.1, 0.3, 0.6) for sp in (1.0, 2.0)],
+            lambda im, p, s: denoise_bilateral(im, sigma_color=p[0], sigma_spatial=p[1]),
+        )
     if method == "tv":
         return [0.05, 0.1, 0.2, 0.4, 0.8], lambda im, w, s: denoise_tv_chambolle(im, weight=w)
     if method == "wavelet":
         return [None], lambda im, _, s: denoise_wavelet(im, method="BayesShrink", mode="soft", rescale_sigma=True)
     if method == "nlm":
-        return ([0.6, 0.9, 1.3], lambda im, h, s: denoise_nl_means(im, h=h * s, sigma=s, patch_size=5, patch_distance=6,
-                                                                    fast_mode=True))
+        return (
+            [0.6, 0.9, 1.3],
+            lambda im, h, s: denoise_nl_means(im, h=h * s, sigma=s, patch_size=5, patch_distance=6, fast_mode=True),
+        )
     if method == "bm3d":
         import bm3d
 
@@ -116,12 +128,12 @@ def choose(method: str, clean_m: np.ndarray, noisy_m: np.ndarray):
 
 def mnist_part(args, methods) -> dict:
     ds = aekit.load_dataset("mnist")
-    val = ds.x_train[-args.val_images:]  # never trained on (training samples come from the first 50,000)
+    val = ds.x_train[-args.val_images :]  # never trained on (training samples come from the first 50,000)
     per_seed, chosen = [], {}
     for seed in range(args.seeds):
         rng = np.random.default_rng(seed)
-        train_x = ds.x_train[rng.permutation(50000)[:args.train]]
-        test = ds.x_test[seed * args.test_images:(seed + 1) * args.test_images]
+        train_x = ds.x_train[rng.permutation(50000)[: args.train]]
+        test = ds.x_test[seed * args.test_images : (seed + 1) * args.test_images]
         t0 = time.perf_counter()
         model_cfg, train_cfg = aekit.configure("denoising-conv", epochs=args.epochs, seed=seed)
         model = aekit.Autoencoder(model_cfg)
@@ -137,8 +149,10 @@ def mnist_part(args, methods) -> dict:
                 out = model(noisy).numpy()
             clean_m = mosaics(test, 28)
             noisy_m = mosaics(noisy.numpy(), 28)
-            row = {"noisy": (psnr(test, noisy.numpy(), per_image=False), ssim_mean(clean_m, noisy_m)),
-                   "aekit": (psnr(test, out, per_image=False), ssim_mean(clean_m, mosaics(out, 28)))}
+            row = {
+                "noisy": (psnr(test, noisy.numpy(), per_image=False), ssim_mean(clean_m, noisy_m)),
+                "aekit": (psnr(test, out, per_image=False), ssim_mean(clean_m, mosaics(out, 28))),
+            }
             secs = {"aekit": time.perf_counter() - t0}
             for method in methods:
                 t0 = time.perf_counter()
@@ -151,16 +165,34 @@ def mnist_part(args, methods) -> dict:
                 row[method + "_param"] = param
             figures = {k: v for k, v in row.items() if not k.endswith("_param")}
             res["noises"][f"{noise} {level:g}"] = {
-                "psnr": {k: v[0] for k, v in figures.items()}, "ssim": {k: v[1] for k, v in figures.items()},
-                "params": {k[:-6]: v for k, v in row.items() if k.endswith("_param")}, "seconds": secs}
+                "psnr": {k: v[0] for k, v in figures.items()},
+                "ssim": {k: v[1] for k, v in figures.items()},
+                "params": {k[:-6]: v for k, v in row.items() if k.endswith("_param")},
+                "seconds": secs,
+            }
         per_seed.append(res)
-        print(f"  seed {seed}: trained in {res['train_s']:.0f} s; " + ", ".join(
-            f"{n}: {r['psnr']['aekit']:.2f}" for n, r in res["noises"].items()), flush=True)
+        print(
+            f"  seed {seed}: trained in {res['train_s']:.0f} s; "
+            + ", ".join(f"{n}: {r['psnr']['aekit']:.2f}" for n, r in res["noises"].items()),
+            flush=True,
+        )
     return summarise(per_seed, ["noisy", "aekit", *methods], [f"{n} {lv:g}" for n, lv in NOISES])
 
 
-TRAIN_PHOTOS = ("rocket", "coins", "moon", "page", "text", "clock", "brick", "grass", "gravel", "cell",
-                "hubble_deep_field", "immunohistochemistry")
+TRAIN_PHOTOS = (
+    "rocket",
+    "coins",
+    "moon",
+    "page",
+    "text",
+    "clock",
+    "brick",
+    "grass",
+    "gravel",
+    "cell",
+    "hubble_deep_field",
+    "immunohistochemistry",
+)
 VAL_PHOTO, TEST_PHOTOS = "chelsea", ("camera", "astronaut", "coffee")
 SIGMAS = (15, 25, 50)
 
@@ -174,7 +206,7 @@ def photo(name: str, crop: int | None = None) -> np.ndarray:
     im = rgb2gray(im) if im.ndim == 3 else im / 255.0
     if crop:
         top, left = (im.shape[0] - crop) // 2, (im.shape[1] - crop) // 2
-        im = im[top:top + crop, left:left + crop]
+        im = im[top : top + crop, left : left + crop]
     return np.asarray(im, dtype=np.float64)
 
 
@@ -183,7 +215,7 @@ def patches(images: list[np.ndarray], n: int, side: int, rng: np.random.Generato
     for i in range(n):
         im = images[rng.integers(len(images))]
         r, c = rng.integers(im.shape[0] - side + 1), rng.integers(im.shape[1] - side + 1)
-        out[i] = im[r:r + side, c:c + side].reshape(-1)
+        out[i] = im[r : r + side, c : c + side].reshape(-1)
     return out
 
 
@@ -193,13 +225,13 @@ def denoise_tiles(model, im: np.ndarray, side: int) -> np.ndarray:
     h, w = im.shape
     starts = lambda n: sorted(set(list(range(0, n - side + 1, side // 2)) + [n - side]))  # noqa: E731
     boxes = [(r, c) for r in starts(h) for c in starts(w)]
-    tiles = np.stack([im[r:r + side, c:c + side].reshape(-1) for r, c in boxes]).astype(np.float32)
+    tiles = np.stack([im[r : r + side, c : c + side].reshape(-1) for r, c in boxes]).astype(np.float32)
     with torch.no_grad():
         out = model(torch.from_numpy(tiles)).numpy().reshape(-1, side, side)
     acc, cnt = np.zeros_like(im), np.zeros_like(im)
     for (r, c), t in zip(boxes, out):
-        acc[r:r + side, c:c + side] += t
-        cnt[r:r + side, c:c + side] += 1
+        acc[r : r + side, c : c + side] += t
+        cnt[r : r + side, c : c + side] += 1
     return acc / cnt
 
 
@@ -216,8 +248,14 @@ def patches_part(args, methods) -> dict:
         for sigma in SIGMAS:
             level = sigma / 255
             t0 = time.perf_counter()
-            model_cfg, train_cfg = aekit.configure("denoising-conv", input_dim=side * side, noise="gaussian",
-                                                   noise_level=level, epochs=args.patch_epochs, seed=seed)
+            model_cfg, train_cfg = aekit.configure(
+                "denoising-conv",
+                input_dim=side * side,
+                noise="gaussian",
+                noise_level=level,
+                epochs=args.patch_epochs,
+                seed=seed,
+            )
             model = aekit.Autoencoder(model_cfg)
             aekit.fit(model, x, config=train_cfg, verbose=0)
             model.eval()
@@ -231,14 +269,21 @@ def patches_part(args, methods) -> dict:
                     chosen[method, sigma] = choose(method, val[None], noisy_val[None])
                 outs[method] = list(apply(method, chosen[method, sigma], np.stack(noisy)))
             res["noises"][f"σ {sigma}"] = {
-                "psnr": {m: float(np.mean([psnr(c, o, per_image=False) for c, o in zip(tests, v)]))
-                         for m, v in outs.items()},
-                "ssim": {m: float(np.mean([structural_similarity(c, o, data_range=1.0) for c, o in zip(tests, v)]))
-                         for m, v in outs.items()},
-                "seconds": {}}
+                "psnr": {
+                    m: float(np.mean([psnr(c, o, per_image=False) for c, o in zip(tests, v)])) for m, v in outs.items()
+                },
+                "ssim": {
+                    m: float(np.mean([structural_similarity(c, o, data_range=1.0) for c, o in zip(tests, v)]))
+                    for m, v in outs.items()
+                },
+                "seconds": {},
+            }
         per_seed.append(res)
-        print(f"  patches seed {seed}: trained in {res['train_s']:.0f} s; " + ", ".join(
-            f"{n}: aekit {r['psnr']['aekit']:.2f}" for n, r in res["noises"].items()), flush=True)
+        print(
+            f"  patches seed {seed}: trained in {res['train_s']:.0f} s; "
+            + ", ".join(f"{n}: aekit {r['psnr']['aekit']:.2f}" for n, r in res["noises"].items()),
+            flush=True,
+        )
     return summarise(per_seed, ["noisy", "aekit", *methods], [f"σ {s}" for s in SIGMAS])
 
 
@@ -249,8 +294,11 @@ def summarise(per_seed: list[dict], names: list[str], keys: list[str]) -> dict:
         for metric in ("psnr", "ssim"):
             vals = {m: [s["noises"][key][metric][m] for s in per_seed] for m in names}
             entry[metric] = {m: [round(float(np.mean(v)), 4), round(float(np.std(v)), 4)] for m, v in vals.items()}
-        entry["seconds"] = {m: round(float(np.mean([s["noises"][key]["seconds"].get(m, 0) for s in per_seed])), 2)
-                            for m in names if m != "noisy"}
+        entry["seconds"] = {
+            m: round(float(np.mean([s["noises"][key]["seconds"].get(m, 0) for s in per_seed])), 2)
+            for m in names
+            if m != "noisy"
+        }
         ref = {m: v[0] for m, v in entry["psnr"].items() if m not in ("noisy", "aekit")}
         best_ref = max(ref, key=ref.get)
         entry["best_reference"] = best_ref
@@ -298,25 +346,38 @@ def main(argv=None) -> dict:
     has_bm3d = bm3d_available() and not args.no_bm3d
     methods = [m for m in METHODS if m != "bm3d" or has_bm3d]
     print(f"CPU: {cpu_name()}, 1 torch thread; BM3D: {'bm3d package' if has_bm3d else 'unavailable (not run)'}")
-    print(f"MNIST: {args.seeds} seeds; recipe denoising-conv, {args.train} training images, {args.epochs} epochs; "
-          f"{args.test_images} test images and {args.val_images} validation images a seed")
+    print(
+        f"MNIST: {args.seeds} seeds; recipe denoising-conv, {args.train} training images, {args.epochs} epochs; "
+        f"{args.test_images} test images and {args.val_images} validation images a seed"
+    )
     t0 = time.perf_counter()
     mnist = None if args.no_mnist else mnist_part(args, methods)
     if mnist:
         print_table("MNIST test digits: PSNR dB (mean ± sd over seeds) / SSIM", mnist, ["noisy", "aekit", *methods])
     natural = None
     if not args.no_patches:
-        print(f"Natural photographs: train on {args.patches} {args.patch}×{args.patch} patches of {len(TRAIN_PHOTOS)} "
-              f"scikit-image photographs, {args.patch_epochs} epochs, one model a σ; test on {', '.join(TEST_PHOTOS)} "
-              f"({args.crop}×{args.crop} centre crops); the references' parameters chosen on {VAL_PHOTO}", flush=True)
+        print(
+            f"Natural photographs: train on {args.patches} {args.patch}×{args.patch} patches of {len(TRAIN_PHOTOS)} "
+            f"scikit-image photographs, {args.patch_epochs} epochs, one model a σ; test on {', '.join(TEST_PHOTOS)} "
+            f"({args.crop}×{args.crop} centre crops); the references' parameters chosen on {VAL_PHOTO}",
+            flush=True,
+        )
         natural = patches_part(args, methods)
         print_table("Photographs (gaussian σ of 255): PSNR dB / SSIM", natural, ["noisy", "aekit", *methods])
-    summary = {"benchmark": "denoise", "cpu": cpu_name(), "seeds": args.seeds, "train_images": args.train,
-               "epochs": args.epochs, "test_images_per_seed": args.test_images, "bm3d": has_bm3d, "mnist": mnist,
-               "mnist_aekit_best_on": mnist and sum(e["aekit_best"] for e in mnist["rows"].values()),
-               "photographs": natural,
-               "patches": {"n": args.patches, "side": args.patch, "epochs": args.patch_epochs, "crop": args.crop},
-               "wall_s": round(time.perf_counter() - t0, 1)}
+    summary = {
+        "benchmark": "denoise",
+        "cpu": cpu_name(),
+        "seeds": args.seeds,
+        "train_images": args.train,
+        "epochs": args.epochs,
+        "test_images_per_seed": args.test_images,
+        "bm3d": has_bm3d,
+        "mnist": mnist,
+        "mnist_aekit_best_on": mnist and sum(e["aekit_best"] for e in mnist["rows"].values()),
+        "photographs": natural,
+        "patches": {"n": args.patches, "side": args.patch, "epochs": args.patch_epochs, "crop": args.crop},
+        "wall_s": round(time.perf_counter() - t0, 1),
+    }
     print(json.dumps(summary, default=str))
     return summary
 

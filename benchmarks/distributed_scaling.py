@@ -26,10 +26,25 @@ def run(out: Path, train_args: list[str], *, nproc: int, threads: int) -> dict:
     if nproc == 1:
         cmd = [sys.executable, "-m", "aekit"]
     else:
-        cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--local-addr", "127.0.0.1",
-               "--nproc-per-node", str(nproc), "-m", "aekit"]
-    subprocess.run([*cmd, "train", *train_args, "--out", str(out), "-q", "--no-tensorboard"], env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        cmd = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--standalone",
+            "--local-addr",
+            "127.0.0.1",
+            "--nproc-per-node",
+            str(nproc),
+            "-m",
+            "aekit",
+        ]
+    subprocess.run(
+        [*cmd, "train", *train_args, "--out", str(out), "-q", "--no-tensorboard"],
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     return json.loads((out / "metrics.json").read_text())
 
 
@@ -45,19 +60,34 @@ def main() -> None:
         one = run(Path(tmp) / "one", train_args, nproc=1, threads=1)
         ddp = run(Path(tmp) / "ddp", train_args, nproc=a.nproc, threads=1)
         thr = run(Path(tmp) / "thr", train_args, nproc=1, threads=a.nproc)
-    rows = [("1 process, 1 thread (reference)", one), (f"torchrun {a.nproc} processes, 1 thread each", ddp),
-            (f"1 process, {a.nproc} threads", thr)]
+    rows = [
+        ("1 process, 1 thread (reference)", one),
+        (f"torchrun {a.nproc} processes, 1 thread each", ddp),
+        (f"1 process, {a.nproc} threads", thr),
+    ]
     print(f"{'setup':<40}{'s/epoch':>10}{'speed-up':>10}{'val_loss':>12}")
     for name, m in rows:
-        print(f"{name:<40}{m['seconds_per_epoch']:>10.3f}{one['seconds_per_epoch'] / m['seconds_per_epoch']:>10.2f}{m['val_loss']:>12.6f}")
-    print(json.dumps({
-        "benchmark": "distributed_scaling", "limit": a.limit, "epochs": a.epochs, "batch_size": a.batch_size, "nproc": a.nproc,
-        "cpu_count": os.cpu_count(), "s_per_epoch_1proc": one["seconds_per_epoch"], "s_per_epoch_ddp": ddp["seconds_per_epoch"],
-        "s_per_epoch_1proc_nthreads": thr["seconds_per_epoch"],
-        "ddp_speedup": one["seconds_per_epoch"] / ddp["seconds_per_epoch"],
-        "threads_speedup": one["seconds_per_epoch"] / thr["seconds_per_epoch"],
-        "val_loss_gap_ddp_vs_1proc": abs(ddp["val_loss"] - one["val_loss"]),
-    }))
+        print(
+            f"{name:<40}{m['seconds_per_epoch']:>10.3f}{one['seconds_per_epoch'] / m['seconds_per_epoch']:>10.2f}{m['val_loss']:>12.6f}"
+        )
+    print(
+        json.dumps(
+            {
+                "benchmark": "distributed_scaling",
+                "limit": a.limit,
+                "epochs": a.epochs,
+                "batch_size": a.batch_size,
+                "nproc": a.nproc,
+                "cpu_count": os.cpu_count(),
+                "s_per_epoch_1proc": one["seconds_per_epoch"],
+                "s_per_epoch_ddp": ddp["seconds_per_epoch"],
+                "s_per_epoch_1proc_nthreads": thr["seconds_per_epoch"],
+                "ddp_speedup": one["seconds_per_epoch"] / ddp["seconds_per_epoch"],
+                "threads_speedup": one["seconds_per_epoch"] / thr["seconds_per_epoch"],
+                "val_loss_gap_ddp_vs_1proc": abs(ddp["val_loss"] - one["val_loss"]),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -40,7 +40,9 @@ def main() -> None:
 
     def plain(batch):
         with torch.no_grad():
-            return np.concatenate([model.encode(torch.from_numpy(x[i:i + batch])).numpy() for i in range(0, len(x), batch)])
+            return np.concatenate(
+                [model.encode(torch.from_numpy(x[i : i + batch])).numpy() for i in range(0, len(x), batch)]
+            )
 
     codes = aekit.encode(model, x)
     assert np.allclose(codes, plain(len(x)), atol=1e-5)
@@ -51,10 +53,18 @@ def main() -> None:
     }
     for k, v in rates.items():
         print(f"{k:20s} {v:12,.0f} images/s")
-    print(json.dumps({"benchmark": "encode", "threads": torch.get_num_threads(), "images": len(x),
-                      **{k: round(v) for k, v in rates.items()},
-                      "ratio_to_plain_batch_256": round(rates["aekit_encode"] / rates["plain_batch_256"], 2),
-                      "ratio_to_plain_all_at_once": round(rates["aekit_encode"] / rates["plain_all_at_once"], 2)}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "encode",
+                "threads": torch.get_num_threads(),
+                "images": len(x),
+                **{k: round(v) for k, v in rates.items()},
+                "ratio_to_plain_batch_256": round(rates["aekit_encode"] / rates["plain_batch_256"], 2),
+                "ratio_to_plain_all_at_once": round(rates["aekit_encode"] / rates["plain_all_at_once"], 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -39,8 +39,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.manual_seed(args.seed)
     ds = aekit.load_dataset("mnist")
-    x, y = ds.x_train[:args.limit], ds.y_train[:args.limit]
-    xt, yt = ds.x_test[:args.test_limit], ds.y_test[:args.test_limit]
+    x, y = ds.x_train[: args.limit], ds.y_train[: args.limit]
+    xt, yt = ds.x_test[: args.test_limit], ds.y_test[: args.test_limit]
     kn = slice(0, args.knn_train)
     t0 = time.perf_counter()
     raw_acc = knn_accuracy(x[kn], y[kn], xt, yt, k=args.k)
@@ -50,30 +50,58 @@ def main() -> None:
         # a 2- or 8-unit relu code loses units to dead ReLUs; a linear code is the fair match for PCA's
         model = aekit.Autoencoder(aekit.ModelConfig(encoding_dim=d, code_activation="linear", seed=args.seed))
         t0 = time.perf_counter()
-        aekit.fit(model, x, epochs=args.epochs, batch_size=args.batch_size, optimizer=args.optimizer, seed=args.seed, verbose=0)
+        aekit.fit(
+            model,
+            x,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            optimizer=args.optimizer,
+            seed=args.seed,
+            verbose=0,
+        )
         ae_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         p_train, p_test, p_recon = pca_baseline(x, xt, d, seed=args.seed)
         pca_s = time.perf_counter() - t0
         c_train, c_test = encode(model, x[kn]), encode(model, xt)
-        rows.append({
-            "dims": d,
-            "ae_mse": reconstruction_mse(xt, reconstruct(model, xt)), "pca_mse": reconstruction_mse(xt, p_recon),
-            "ae_knn": knn_accuracy(c_train, y[kn], c_test, yt, k=args.k),
-            "pca_knn": knn_accuracy(p_train[kn], y[kn], p_test, yt, k=args.k),
-            "ae_fit_s": ae_s, "pca_fit_s": pca_s,
-        })
-    print(f"MNIST: {len(x)} training images, {len(xt)} test images; AE 784-d-784 (linear code, sigmoid output, BCE, "
-          f"{args.optimizer}, {args.epochs} epochs); {args.k}-NN fit on {len(x[kn])} training codes")
-    print(f"{'dims':>4}  {'AE MSE':>8}  {'PCA MSE':>8}  {'AE k-NN':>8}  {'PCA k-NN':>8}  {'AE fit s':>8}  {'PCA fit s':>9}")
+        rows.append(
+            {
+                "dims": d,
+                "ae_mse": reconstruction_mse(xt, reconstruct(model, xt)),
+                "pca_mse": reconstruction_mse(xt, p_recon),
+                "ae_knn": knn_accuracy(c_train, y[kn], c_test, yt, k=args.k),
+                "pca_knn": knn_accuracy(p_train[kn], y[kn], p_test, yt, k=args.k),
+                "ae_fit_s": ae_s,
+                "pca_fit_s": pca_s,
+            }
+        )
+    print(
+        f"MNIST: {len(x)} training images, {len(xt)} test images; AE 784-d-784 (linear code, sigmoid output, BCE, "
+        f"{args.optimizer}, {args.epochs} epochs); {args.k}-NN fit on {len(x[kn])} training codes"
+    )
+    print(
+        f"{'dims':>4}  {'AE MSE':>8}  {'PCA MSE':>8}  {'AE k-NN':>8}  {'PCA k-NN':>8}  {'AE fit s':>8}  {'PCA fit s':>9}"
+    )
     for r in rows:
-        print(f"{r['dims']:>4}  {r['ae_mse']:8.4f}  {r['pca_mse']:8.4f}  {r['ae_knn']:8.4f}  {r['pca_knn']:8.4f}  "
-              f"{r['ae_fit_s']:8.1f}  {r['pca_fit_s']:9.1f}")
+        print(
+            f"{r['dims']:>4}  {r['ae_mse']:8.4f}  {r['pca_mse']:8.4f}  {r['ae_knn']:8.4f}  {r['pca_knn']:8.4f}  "
+            f"{r['ae_fit_s']:8.1f}  {r['pca_fit_s']:9.1f}"
+        )
     print(f" raw pixels (784 dims) k-NN: {raw_acc:.4f}")
-    print(json.dumps({"benchmark": "encode_vs_pca", "train": len(x), "test": len(xt), "epochs": args.epochs,
-                      "raw_knn": round(raw_acc, 4), "raw_knn_s": round(raw_s, 1),
-                      "rows": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows],
-                      "mse_ratio_ae_to_pca": {r["dims"]: round(r["ae_mse"] / r["pca_mse"], 3) for r in rows}}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "encode_vs_pca",
+                "train": len(x),
+                "test": len(xt),
+                "epochs": args.epochs,
+                "raw_knn": round(raw_acc, 4),
+                "raw_knn_s": round(raw_s, 1),
+                "rows": [{k: (round(v, 4) if isinstance(v, float) else v) for k, v in r.items()} for r in rows],
+                "mse_ratio_ae_to_pca": {r["dims"]: round(r["ae_mse"] / r["pca_mse"], 3) for r in rows},
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

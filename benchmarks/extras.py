@@ -61,8 +61,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         with contextlib.redirect_stderr(io.StringIO()):  # the progress lines are written (to a pipe), not shown
-            run = aekit.train(None, aekit.TrainConfig(epochs=args.epochs), limit=args.limit, out=Path(tmp) / "run",
-                              tensorboard=not args.no_tensorboard, verbose=1, callbacks=[cycle])
+            run = aekit.train(
+                None,
+                aekit.TrainConfig(epochs=args.epochs),
+                limit=args.limit,
+                out=Path(tmp) / "run",
+                tensorboard=not args.no_tensorboard,
+                verbose=1,
+                callbacks=[cycle],
+            )
         whole = time.perf_counter() - t0
         files = sorted(str(p.relative_to(run.path)) for p in run.path.rglob("*") if p.is_file())
     epochs = run.history.history["epoch_time"]
@@ -70,16 +77,34 @@ def main() -> None:
     share = sum(extras) / sum(epochs)
     end_of_run = whole - (cycle.end - cycle.starts[0])
     print(f"CPU: {cpu_name()}; load average {os.getloadavg()[0]:.2f}")
-    print(f"{args.epochs} epochs, "
-          f"median epoch {statistics.median(epochs):.3f} s, median extras {statistics.median(extras) * 1e3:.1f} ms")
+    print(
+        f"{args.epochs} epochs, "
+        f"median epoch {statistics.median(epochs):.3f} s, median extras {statistics.median(extras) * 1e3:.1f} ms"
+    )
     print("extras per epoch (ms): " + ", ".join(f"{v * 1e3:.0f}" for v in extras))
-    print(f"extras / epoch time: {share:.4f} (target 0.05); end of run (metrics, files, report, projector): "
-          f"{end_of_run:.2f} s; whole train(): {whole:.2f} s")
-    print(json.dumps({"benchmark": "extras", "cpu": cpu_name(), "epochs": args.epochs, "limit": args.limit,
-                      "tensorboard": not args.no_tensorboard, "median_epoch_s": round(statistics.median(epochs), 4),
-                      "median_extras_s": round(statistics.median(extras), 4), "max_extras_s": round(max(extras), 4),
-                      "extras_over_epoch": round(share, 4), "target": 0.05, "end_of_run_s": round(end_of_run, 2),
-                      "whole_s": round(whole, 2), "run_files": len(files)}))
+    print(
+        f"extras / epoch time: {share:.4f} (target 0.05); end of run (metrics, files, report, projector): "
+        f"{end_of_run:.2f} s; whole train(): {whole:.2f} s"
+    )
+    print(
+        json.dumps(
+            {
+                "benchmark": "extras",
+                "cpu": cpu_name(),
+                "epochs": args.epochs,
+                "limit": args.limit,
+                "tensorboard": not args.no_tensorboard,
+                "median_epoch_s": round(statistics.median(epochs), 4),
+                "median_extras_s": round(statistics.median(extras), 4),
+                "max_extras_s": round(max(extras), 4),
+                "extras_over_epoch": round(share, 4),
+                "target": 0.05,
+                "end_of_run_s": round(end_of_run, 2),
+                "whole_s": round(whole, 2),
+                "run_files": len(files),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

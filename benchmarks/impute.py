@@ -47,13 +47,20 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
-def generated_ratings(seed: int = 0, users: int = 400, items: int = 80, rank: int = 3, density: float = 0.3) -> np.ndarray:
+def generated_ratings(
+    seed: int = 0, users: int = 400, items: int = 80, rank: int = 3, density: float = 0.3
+) -> np.ndarray:
     """A generated ratings matrix: user and item biases plus a rank-3 taste term and noise, rounded to
     whole stars 1–5, each user rating a random 30% of the items (NaN elsewhere)."""
     r = np.random.default_rng(seed)
     taste = r.normal(size=(users, rank)) @ r.normal(size=(rank, items)) / np.sqrt(rank)
-    score = (3.3 + 0.5 * r.normal(size=(users, 1)) + 0.5 * r.normal(size=(1, items)) + 0.8 * taste
-             + 0.3 * r.normal(size=(users, items)))
+    score = (
+        3.3
+        + 0.5 * r.normal(size=(users, 1))
+        + 0.5 * r.normal(size=(1, items))
+        + 0.8 * taste
+        + 0.3 * r.normal(size=(users, items))
+    )
     m = np.clip(np.round(score), 1, 5)
     m[r.random(m.shape) > density] = np.nan
     return m
@@ -65,7 +72,9 @@ def load(name: str) -> np.ndarray:
     if name == "linnerud":
         d = load_linnerud()
         return np.column_stack([d.data, d.target]).astype(np.float64)
-    loader = {"breast_cancer": load_breast_cancer, "wine": load_wine, "diabetes": load_diabetes, "digits": load_digits}[name]
+    loader = {"breast_cancer": load_breast_cancer, "wine": load_wine, "diabetes": load_diabetes, "digits": load_digits}[
+        name
+    ]
     x = loader().data.astype(np.float64)
     return x[:, x.std(axis=0) > 0]  # digits: the always-blank border pixels say nothing
 
@@ -96,9 +105,14 @@ def methods(seed: int, trees: int) -> dict:
         "mean": lambda x, b: sklearn_fill(SimpleImputer(strategy="mean"), x),
         "knn": lambda x, b: sklearn_fill(KNNImputer(), x),
         "iterative": lambda x, b: sklearn_fill(IterativeImputer(BayesianRidge(), max_iter=10, random_state=seed), x),
-        "missforest": lambda x, b: sklearn_fill(IterativeImputer(
-            ExtraTreesRegressor(n_estimators=trees, min_samples_leaf=2, n_jobs=1, random_state=seed),
-            max_iter=5, random_state=seed), x),
+        "missforest": lambda x, b: sklearn_fill(
+            IterativeImputer(
+                ExtraTreesRegressor(n_estimators=trees, min_samples_leaf=2, n_jobs=1, random_state=seed),
+                max_iter=5,
+                random_state=seed,
+            ),
+            x,
+        ),
         "aekit": lambda x, b: impute(x, bounds=b, seed=seed),
     }
 
@@ -142,15 +156,21 @@ def main(argv=None) -> dict:
             results[f"{table} {pattern}"] = {
                 "shape": list(x.shape),
                 "rmse": {m: [round(mean[m], 4), round(float(np.std(rmse[m])), 4)] for m in names},
-                "rank": {m: order.index(m) + 1 for m in names}, "best": best,
+                "rank": {m: order.index(m) + 1 for m in names},
+                "best": best,
                 "aekit_vs_best": round(mean["aekit"] / mean[best] - 1, 4),
-                "seconds": {m: round(float(np.mean(v)), 2) for m, v in secs.items()}}
+                "seconds": {m: round(float(np.mean(v)), 2) for m, v in secs.items()},
+            }
             r = results[f"{table} {pattern}"]
             label = f"{table} (generated)" if is_ratings else table
-            cells = " | ".join(f"{'**' if m == best else ''}{r['rmse'][m][0]:.4f} ± {r['rmse'][m][1]:.4f}"
-                               f"{'**' if m == best else ''}" for m in names)
-            print(f"| {label} | {pattern} | {x.shape[0]}×{x.shape[1]} | {cells} | {100 * r['aekit_vs_best']:+.1f}% |",
-                  flush=True)
+            cells = " | ".join(
+                f"{'**' if m == best else ''}{r['rmse'][m][0]:.4f} ± {r['rmse'][m][1]:.4f}{'**' if m == best else ''}"
+                for m in names
+            )
+            print(
+                f"| {label} | {pattern} | {x.shape[0]}×{x.shape[1]} | {cells} | {100 * r['aekit_vs_best']:+.1f}% |",
+                flush=True,
+            )
     mean_rank = {m: round(float(np.mean([r["rank"][m] for r in results.values()])), 2) for m in names}
     within = sum(r["aekit_vs_best"] <= 0.02 for r in results.values())
     seconds = {m: round(float(np.sum([r["seconds"][m] for r in results.values()])), 1) for m in names}
@@ -158,9 +178,18 @@ def main(argv=None) -> dict:
     print("| mean rank | " + " | ".join(f"{mean_rank[m]:.2f}" for m in names) + " |")
     print("| seconds (one seed, all cases) | " + " | ".join(f"{seconds[m]:.1f}" for m in names) + " |")
     print(f"aekit within 2% of the best on {within} of {len(results)} (table, pattern) cases")
-    summary = {"benchmark": "impute", "cpu": cpu_name(), "seeds": args.seeds, "trees": args.trees,
-               "mean_rank": mean_rank, "aekit_within_2pct": within, "cases": len(results), "seconds": seconds,
-               "wall_s": round(time.perf_counter() - t_all, 1), "results": results}
+    summary = {
+        "benchmark": "impute",
+        "cpu": cpu_name(),
+        "seeds": args.seeds,
+        "trees": args.trees,
+        "mean_rank": mean_rank,
+        "aekit_within_2pct": within,
+        "cases": len(results),
+        "seconds": seconds,
+        "wall_s": round(time.perf_counter() - t_all, 1),
+        "results": results,
+    }
     print(json.dumps(summary))
     return summary
 

@@ -30,7 +30,9 @@ import numpy as np
 def write_big_npy(path: Path, x: np.ndarray, copies: int) -> None:
     shape = (len(x) * copies, x.shape[1])
     with open(path, "wb") as f:
-        np.lib.format.write_array_header_1_0(f, {"descr": np.lib.format.dtype_to_descr(x.dtype), "fortran_order": False, "shape": shape})
+        np.lib.format.write_array_header_1_0(
+            f, {"descr": np.lib.format.dtype_to_descr(x.dtype), "fortran_order": False, "shape": shape}
+        )
         for _ in range(copies):
             f.write(x.tobytes())
 
@@ -49,8 +51,16 @@ def child(path: str, epochs: int, threads: int | None, in_memory: bool, shuffle_
     del ds
     model = aekit.Autoencoder()
     h = aekit.fit(model, x, None, epochs=epochs, validation_data=xv, verbose=0, shuffle_block=shuffle_block).history
-    print(json.dumps({"rows": len(x), "epoch_time": h["epoch_time"], "val_loss": h["val_loss"][-1],
-                      "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+    print(
+        json.dumps(
+            {
+                "rows": len(x),
+                "epoch_time": h["epoch_time"],
+                "val_loss": h["val_loss"][-1],
+                "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            }
+        )
+    )
 
 
 def ab_child(path: str, rounds: int, threads: int | None, shuffle_block: int) -> None:
@@ -83,13 +93,28 @@ def cli_child(path: str, epochs: int, threads: int | None, shuffle_block: int) -
     if threads:
         torch.set_num_threads(threads)
     with tempfile.TemporaryDirectory() as out:
-        rc = aekit_main(["train", "--data", path, "--epochs", str(epochs), "--shuffle-block", str(shuffle_block), "--quiet",
-                         "--no-tensorboard", "--out", str(Path(out) / "run")])
+        rc = aekit_main(
+            [
+                "train",
+                "--data",
+                path,
+                "--epochs",
+                str(epochs),
+                "--shuffle-block",
+                str(shuffle_block),
+                "--quiet",
+                "--no-tensorboard",
+                "--out",
+                str(Path(out) / "run"),
+            ]
+        )
     print(json.dumps({"rc": rc, "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
 def run_child(path: Path, args, in_memory: bool) -> dict:
-    cmd = [sys.executable, __file__, "--child", str(path), "--epochs", str(args.epochs)] + (["--in-memory"] if in_memory else [])
+    cmd = [sys.executable, __file__, "--child", str(path), "--epochs", str(args.epochs)] + (
+        ["--in-memory"] if in_memory else []
+    )
     cmd += ["--shuffle-block", str(1 if in_memory else args.shuffle_block)]
     if args.threads:
         cmd += ["--threads", str(args.threads)]
@@ -108,8 +133,12 @@ def main() -> None:
     ap.add_argument("--cli-child", help=argparse.SUPPRESS)
     ap.add_argument("--ab-child", help=argparse.SUPPRESS)
     ap.add_argument("--ab-rounds", type=int, default=5, help="rounds of the alternating child (0: none)")
-    ap.add_argument("--shuffle-block", type=int, default=1,
-                    help="TrainConfig.shuffle_block of the memmap run (the in-memory run always shuffles rows one by one)")
+    ap.add_argument(
+        "--shuffle-block",
+        type=int,
+        default=1,
+        help="TrainConfig.shuffle_block of the memmap run (the in-memory run always shuffles rows one by one)",
+    )
     args = ap.parse_args()
     if args.child:
         return child(args.child, args.epochs, args.threads, args.in_memory, args.shuffle_block)
@@ -131,34 +160,82 @@ def main() -> None:
         before = run_child(path, args, in_memory=True)
         res = run_child(path, args, in_memory=False)
         after = run_child(path, args, in_memory=True)
-        cmd = [sys.executable, __file__, "--cli-child", str(path), "--epochs", "1", "--shuffle-block", str(args.shuffle_block)]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--cli-child",
+            str(path),
+            "--epochs",
+            "1",
+            "--shuffle-block",
+            str(args.shuffle_block),
+        ]
         threads = ["--threads", str(args.threads)] if args.threads else []
-        cli = json.loads(subprocess.run(cmd + threads, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+        cli = json.loads(
+            subprocess.run(cmd + threads, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1]
+        )
         ab = None
         if args.ab_rounds:
-            cmd = [sys.executable, __file__, "--ab-child", str(path), "--ab-rounds", str(args.ab_rounds), "--shuffle-block", str(args.shuffle_block)]
-            ab = json.loads(subprocess.run(cmd + threads, check=True, capture_output=True, text=True).stdout.strip().splitlines()[-1])
+            cmd = [
+                sys.executable,
+                __file__,
+                "--ab-child",
+                str(path),
+                "--ab-rounds",
+                str(args.ab_rounds),
+                "--shuffle-block",
+                str(args.shuffle_block),
+            ]
+            ab = json.loads(
+                subprocess.run(cmd + threads, check=True, capture_output=True, text=True)
+                .stdout.strip()
+                .splitlines()[-1]
+            )
     finally:
         path.unlink(missing_ok=True)
     rate, ref = res["rate"], (before["rate"] + after["rate"]) / 2
-    print(f"memmap: {res['rows']:,} rows, {min(res['epoch_time']):.2f} s/epoch = {rate:,.0f} images/s, peak RSS {res['peak_rss_mib']:.0f} MiB")
-    print(f"in memory (same rows, before/after): {before['rate']:,.0f} / {after['rate']:,.0f} images/s, "
-          f"peak RSS {before['peak_rss_mib']:.0f} MiB")
+    print(
+        f"memmap: {res['rows']:,} rows, {min(res['epoch_time']):.2f} s/epoch = {rate:,.0f} images/s, peak RSS {res['peak_rss_mib']:.0f} MiB"
+    )
+    print(
+        f"in memory (same rows, before/after): {before['rate']:,.0f} / {after['rate']:,.0f} images/s, "
+        f"peak RSS {before['peak_rss_mib']:.0f} MiB"
+    )
     print(f"aekit train --data (1 epoch, run folder written): peak RSS {cli['peak_rss_mib']:.0f} MiB")
     ab_ratios = ab_median = None
     if ab:
         ab_ratios = [round(m / p, 3) for m, p in zip(ab["in_memory"], ab["memmap"])]
         ab_median = float(np.median(ab_ratios))
-        print("alternating in one process, s/epoch: in memory " + " ".join(f"{t:.2f}" for t in ab["in_memory"])
-              + ", memmap " + " ".join(f"{t:.2f}" for t in ab["memmap"]) + f"; rate ratio per round {ab_ratios}, median {ab_median:.3f}")
-    print(json.dumps({"benchmark": "memmap", "rows": res["rows"], "file_gib": round(res["rows"] * 784 * 4 / 2**30, 2),
-                      "peak_rss_mib": round(res["peak_rss_mib"]), "memmap_images_per_s": round(rate),
-                      "in_memory_images_per_s": round(ref), "rate_ratio_memmap_to_in_memory": round(rate / ref, 2),
-                      "val_loss": round(res["val_loss"], 4), "in_memory_val_loss": round(before["val_loss"], 4),
-                      "in_memory_peak_rss_mib": round(before["peak_rss_mib"]), "cli_peak_rss_mib": round(cli["peak_rss_mib"]),
-                      "cli_rc": cli["rc"], "shuffle_block": args.shuffle_block, "ab_rate_ratios": ab_ratios, "ab_median_ratio": ab_median,
-                      "ab_epoch_times": ab,
-                      "threads": args.threads}))
+        print(
+            "alternating in one process, s/epoch: in memory "
+            + " ".join(f"{t:.2f}" for t in ab["in_memory"])
+            + ", memmap "
+            + " ".join(f"{t:.2f}" for t in ab["memmap"])
+            + f"; rate ratio per round {ab_ratios}, median {ab_median:.3f}"
+        )
+    print(
+        json.dumps(
+            {
+                "benchmark": "memmap",
+                "rows": res["rows"],
+                "file_gib": round(res["rows"] * 784 * 4 / 2**30, 2),
+                "peak_rss_mib": round(res["peak_rss_mib"]),
+                "memmap_images_per_s": round(rate),
+                "in_memory_images_per_s": round(ref),
+                "rate_ratio_memmap_to_in_memory": round(rate / ref, 2),
+                "val_loss": round(res["val_loss"], 4),
+                "in_memory_val_loss": round(before["val_loss"], 4),
+                "in_memory_peak_rss_mib": round(before["peak_rss_mib"]),
+                "cli_peak_rss_mib": round(cli["peak_rss_mib"]),
+                "cli_rc": cli["rc"],
+                "shuffle_block": args.shuffle_block,
+                "ab_rate_ratios": ab_ratios,
+                "ab_median_ratio": ab_median,
+                "ab_epoch_times": ab,
+                "threads": args.threads,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

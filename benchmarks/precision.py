@@ -40,26 +40,50 @@ def main() -> None:
         for precision in ("float32", "bfloat16"):
             cfg = aekit.TrainConfig(epochs=1, compile=compiled, precision=precision)
             model = aekit.Autoencoder(model_cfg)
-            state = TrainState(model, make_optimizer(model, cfg), cfg, torch.Generator().manual_seed(0), aekit.History())
+            state = TrainState(
+                model, make_optimizer(model, cfg), cfg, torch.Generator().manual_seed(0), aekit.History()
+            )
             variants[(compiled, precision)] = (model, cfg, state, [])
     t0 = time.perf_counter()
     per = args.epochs_per_block
     for block in range(args.blocks + 1):  # block 0 warms up (and compiles); not timed
         for model, cfg, state, times in variants.values():
-            h = aekit.fit(model, x, x, cfg, validation_data=(xv, xv), verbose=0, state=state, epochs=state.epoch + per).history
+            h = aekit.fit(
+                model, x, x, cfg, validation_data=(xv, xv), verbose=0, state=state, epochs=state.epoch + per
+            ).history
             if block:
-                times.extend(h["epoch_time"][-per + 1:] if per > 1 else h["epoch_time"][-1:])
+                times.extend(h["epoch_time"][-per + 1 :] if per > 1 else h["epoch_time"][-1:])
     base = statistics.median(variants[(False, "float32")][3])
     rows = []
     for (compiled, precision), (model, cfg, state, times) in variants.items():
         med = statistics.median(times)
-        rows.append({"compile": compiled, "precision": precision, "s_per_epoch": round(med, 4),
-                     "speedup_vs_float32_eager": round(base / med, 2), "val_loss": round(state.history.history["val_loss"][-1], 4),
-                     "epochs": state.epoch})
-        print(f"{precision:9s} {'compiled' if compiled else 'eager':8s} {med:.4f} s/epoch  {base / med:.2f}x  "
-              f"val_loss {rows[-1]['val_loss']:.4f} after {state.epoch} epochs", flush=True)
-    print(json.dumps({"benchmark": "precision", "model": "deep" if args.deep else "tutorial", "images": len(x),
-                      "threads": torch.get_num_threads(), "rows": rows, "total_s": round(time.perf_counter() - t0, 1)}))
+        rows.append(
+            {
+                "compile": compiled,
+                "precision": precision,
+                "s_per_epoch": round(med, 4),
+                "speedup_vs_float32_eager": round(base / med, 2),
+                "val_loss": round(state.history.history["val_loss"][-1], 4),
+                "epochs": state.epoch,
+            }
+        )
+        print(
+            f"{precision:9s} {'compiled' if compiled else 'eager':8s} {med:.4f} s/epoch  {base / med:.2f}x  "
+            f"val_loss {rows[-1]['val_loss']:.4f} after {state.epoch} epochs",
+            flush=True,
+        )
+    print(
+        json.dumps(
+            {
+                "benchmark": "precision",
+                "model": "deep" if args.deep else "tutorial",
+                "images": len(x),
+                "threads": torch.get_num_threads(),
+                "rows": rows,
+                "total_s": round(time.perf_counter() - t0, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -42,7 +42,13 @@ class PlainEpochAfterEach(aekit.Callback):
         self.opt = torch.optim.Adam(self.model.parameters(), lr=cfg.learning_rate, eps=1e-7)
         total = cfg.epochs * -(-len(x) // cfg.batch_size)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: lr_at(cfg, s, total) / cfg.learning_rate)
-        self.cfg, self.x, self.xv, self.gen, self.hist = cfg, torch.from_numpy(x), torch.from_numpy(xv), torch.Generator().manual_seed(0), []
+        self.cfg, self.x, self.xv, self.gen, self.hist = (
+            cfg,
+            torch.from_numpy(x),
+            torch.from_numpy(xv),
+            torch.Generator().manual_seed(0),
+            [],
+        )
 
     def step(self):  # the optimizer handed to the plain loop: Adam, then the per-batch schedule
         self.opt.step()
@@ -54,8 +60,11 @@ class PlainEpochAfterEach(aekit.Callback):
     def on_epoch_end(self, state, logs):
         self.hist.append(reference_epoch(self.model, self, self.x, self.xv, self.cfg.batch_size, self.gen))
         h = self.hist[-1]
-        print(f"epoch {state.epoch:2d}  aekit val {logs['val_loss']:.4f} {logs['epoch_time']:.2f} s   "
-              f"plain val {h['val_loss']:.4f} {h['epoch_time']:.2f} s", flush=True)
+        print(
+            f"epoch {state.epoch:2d}  aekit val {logs['val_loss']:.4f} {logs['epoch_time']:.2f} s   "
+            f"plain val {h['val_loss']:.4f} {h['epoch_time']:.2f} s",
+            flush=True,
+        )
 
 
 def main() -> None:
@@ -69,18 +78,36 @@ def main() -> None:
     ds = aekit.load_dataset("mnist")
     plain = PlainEpochAfterEach(cfg, ds.x_train, ds.x_test)
     t0 = time.perf_counter()
-    h = aekit.fit(aekit.Autoencoder(), ds.x_train, ds.x_train, cfg, validation_data=(ds.x_test, ds.x_test),
-                  callbacks=[plain], verbose=0).history
+    h = aekit.fit(
+        aekit.Autoencoder(),
+        ds.x_train,
+        ds.x_train,
+        cfg,
+        validation_data=(ds.x_test, ds.x_test),
+        callbacks=[plain],
+        verbose=0,
+    ).history
     t_ours, e_ours = time_to_target(h["val_loss"], h["epoch_time"])
     t_ref, e_ref = time_to_target([r["val_loss"] for r in plain.hist], [r["epoch_time"] for r in plain.hist])
-    print(json.dumps({
-        "benchmark": "recipe", "recipe": "fast", "config": to_dict(cfg), "threads": torch.get_num_threads(),
-        "target_val_loss": TUTORIAL_VAL_LOSS, "aekit_seconds_to_target": None if t_ours is None else round(t_ours, 2),
-        "aekit_epochs_to_target": e_ours, "plain_seconds_to_target": None if t_ref is None else round(t_ref, 2),
-        "plain_epochs_to_target": e_ref, "speedup": None if not (t_ours and t_ref) else round(t_ref / t_ours, 2),
-        "aekit_final_val_loss": round(h["val_loss"][-1], 4), "plain_final_val_loss": round(plain.hist[-1]["val_loss"], 4),
-        "total_s": round(time.perf_counter() - t0, 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "recipe",
+                "recipe": "fast",
+                "config": to_dict(cfg),
+                "threads": torch.get_num_threads(),
+                "target_val_loss": TUTORIAL_VAL_LOSS,
+                "aekit_seconds_to_target": None if t_ours is None else round(t_ours, 2),
+                "aekit_epochs_to_target": e_ours,
+                "plain_seconds_to_target": None if t_ref is None else round(t_ref, 2),
+                "plain_epochs_to_target": e_ref,
+                "speedup": None if not (t_ours and t_ref) else round(t_ref / t_ours, 2),
+                "aekit_final_val_loss": round(h["val_loss"][-1], 4),
+                "plain_final_val_loss": round(plain.hist[-1]["val_loss"], 4),
+                "total_s": round(time.perf_counter() - t0, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

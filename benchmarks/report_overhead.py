@@ -40,9 +40,17 @@ def main() -> None:
         page = aekit.report(run.path)
         report_s = time.perf_counter() - t0
         ds = aekit.load_dataset("mnist")
-        cb = TensorBoard(Path(tmp) / "tb", image_shape=(1, 28, 28), embedding=ds.x_test[:2000], embedding_labels=ds.y_test[:2000])
-        state = TrainState(run.model, torch.optim.SGD(run.model.parameters(), lr=0.0), TrainConfig(epochs=1),
-                           torch.Generator(), aekit.History(), epoch=1)
+        cb = TensorBoard(
+            Path(tmp) / "tb", image_shape=(1, 28, 28), embedding=ds.x_test[:2000], embedding_labels=ds.y_test[:2000]
+        )
+        state = TrainState(
+            run.model,
+            torch.optim.SGD(run.model.parameters(), lr=0.0),
+            TrainConfig(epochs=1),
+            torch.Generator(),
+            aekit.History(),
+            epoch=1,
+        )
         cb.on_train_begin(state)
         t0 = time.perf_counter()
         cb.write_embedding(state)

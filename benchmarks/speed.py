@@ -45,8 +45,17 @@ class CpuTimer(aekit.Callback):
         self.times.append(time.process_time() - self.t0)
 
 
-def compare(name: str, model_cfg: aekit.ModelConfig, x, xv, blocks: int, per_block: int, batch_size: int = 256,
-            compile: bool = False, precision: str = "float32") -> dict:
+def compare(
+    name: str,
+    model_cfg: aekit.ModelConfig,
+    x,
+    xv,
+    blocks: int,
+    per_block: int,
+    batch_size: int = 256,
+    compile: bool = False,
+    precision: str = "float32",
+) -> dict:
     cfg = aekit.TrainConfig(epochs=1, batch_size=batch_size, compile=compile, precision=precision)
     ours = aekit.Autoencoder(model_cfg)
     state = TrainState(ours, make_optimizer(ours, cfg), cfg, torch.Generator().manual_seed(0), aekit.History())
@@ -55,7 +64,9 @@ def compare(name: str, model_cfg: aekit.ModelConfig, x, xv, blocks: int, per_blo
     xt, xvt = torch.from_numpy(x), torch.from_numpy(xv)
     dl = aekit.Autoencoder(model_cfg)
     dl_opt = ref_optimizer(dl, "adadelta", 1.0)
-    loader = DataLoader(TensorDataset(xt), batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(0))
+    loader = DataLoader(
+        TensorDataset(xt), batch_size=batch_size, shuffle=True, generator=torch.Generator().manual_seed(0)
+    )
     dl_times = []
     ours_times, ref_times, ref_hist, ref_cpu, cpu = [], [], [], [], CpuTimer()
     compile_s = None
@@ -72,27 +83,44 @@ def compare(name: str, model_cfg: aekit.ModelConfig, x, xv, blocks: int, per_blo
             ref_cpu.append(time.process_time() - c0)
             ref_times.append(ref_hist[-1]["epoch_time"])
             dl_times.append(dataloader_epoch(dl, dl_opt, loader, xvt)["epoch_time"])
-        h = aekit.fit(ours, x, x, cfg, validation_data=(xv, xv), verbose=0, state=state, callbacks=[cpu],
-                      epochs=state.epoch + per_block).history
+        h = aekit.fit(
+            ours,
+            x,
+            x,
+            cfg,
+            validation_data=(xv, xv),
+            verbose=0,
+            state=state,
+            callbacks=[cpu],
+            epochs=state.epoch + per_block,
+        ).history
         ours_times.extend(h["epoch_time"][-per_block:])
     if compile and per_block > 1:  # a new fit call may compile again (in-process cache): drop each block's first epoch
         ours_times = [t for i, t in enumerate(ours_times) if i % per_block]
     row = {
-        "model": name, "compile": compile, "precision": precision, "compile_s": compile_s, "epochs": len(ours_times),
+        "model": name,
+        "compile": compile,
+        "precision": precision,
+        "compile_s": compile_s,
+        "epochs": len(ours_times),
         "aekit_s_per_epoch": round(statistics.median(ours_times), 3),
         "reference_s_per_epoch": round(statistics.median(ref_times), 3),
         "speedup": round(statistics.median(ref_times) / statistics.median(ours_times), 2),
         "aekit_cpu_s_per_epoch": round(statistics.median(cpu.times), 3),
         "reference_cpu_s_per_epoch": round(statistics.median(ref_cpu), 3),
         "cpu_speedup": round(statistics.median(ref_cpu) / statistics.median(cpu.times), 2),
-        "aekit_val_loss": round(h["val_loss"][-1], 4), "reference_val_loss": round(ref_hist[-1]["val_loss"], 4),
+        "aekit_val_loss": round(h["val_loss"][-1], 4),
+        "reference_val_loss": round(ref_hist[-1]["val_loss"], 4),
         "dataloader_s_per_epoch": round(statistics.median(dl_times), 3),
         "speedup_vs_dataloader": round(statistics.median(dl_times) / statistics.median(ours_times), 2),
     }
     label = name + "".join(f" ({t})" for t, on in (("bf16", precision == "bfloat16"), ("compile", compile)) if on)
-    print(f"{label:27s} aekit {row['aekit_s_per_epoch']:.3f} s/epoch   reference {row['reference_s_per_epoch']:.3f} s/epoch   "
-          f"speedup {row['speedup']:.2f}x (CPU time {row['cpu_speedup']:.2f}x)   val_loss {row['aekit_val_loss']:.4f} vs {row['reference_val_loss']:.4f}   "
-          f"DataLoader loop {row['dataloader_s_per_epoch']:.3f} s/epoch ({row['speedup_vs_dataloader']:.2f}x)", flush=True)
+    print(
+        f"{label:27s} aekit {row['aekit_s_per_epoch']:.3f} s/epoch   reference {row['reference_s_per_epoch']:.3f} s/epoch   "
+        f"speedup {row['speedup']:.2f}x (CPU time {row['cpu_speedup']:.2f}x)   val_loss {row['aekit_val_loss']:.4f} vs {row['reference_val_loss']:.4f}   "
+        f"DataLoader loop {row['dataloader_s_per_epoch']:.3f} s/epoch ({row['speedup_vs_dataloader']:.2f}x)",
+        flush=True,
+    )
     return row
 
 
@@ -102,7 +130,9 @@ def main() -> None:
     ap.add_argument("--epochs-per-block", type=int, default=2)
     ap.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's choice)")
     ap.add_argument("--deep", action="store_true", help="also the deep 784-1000-500-250-30 model (slow)")
-    ap.add_argument("--compile", action="store_true", help="also each model with TrainConfig(compile=True) (torch.compile)")
+    ap.add_argument(
+        "--compile", action="store_true", help="also each model with TrainConfig(compile=True) (torch.compile)"
+    )
     ap.add_argument("--bfloat16", action="store_true", help="also each row with TrainConfig(precision='bfloat16')")
     ap.add_argument("--deep-limit", type=int, default=60000, help="training images for the deep row")
     args = ap.parse_args()
@@ -113,19 +143,50 @@ def main() -> None:
     precisions = ("float32", "bfloat16") if args.bfloat16 else ("float32",)
     rows = []
     for precision in precisions:
-        rows.append(compare("tutorial", aekit.ModelConfig(), ds.x_train, ds.x_test, args.blocks, args.epochs_per_block,
-                            precision=precision))
+        rows.append(
+            compare(
+                "tutorial",
+                aekit.ModelConfig(),
+                ds.x_train,
+                ds.x_test,
+                args.blocks,
+                args.epochs_per_block,
+                precision=precision,
+            )
+        )
         if args.compile:
-            rows.append(compare("tutorial", aekit.ModelConfig(), ds.x_train, ds.x_test, args.blocks, args.epochs_per_block,
-                                compile=True, precision=precision))
+            rows.append(
+                compare(
+                    "tutorial",
+                    aekit.ModelConfig(),
+                    ds.x_train,
+                    ds.x_test,
+                    args.blocks,
+                    args.epochs_per_block,
+                    compile=True,
+                    precision=precision,
+                )
+            )
     if args.deep:
         deep = aekit.ModelConfig(hidden=(1000, 500, 250), encoding_dim=30)
         for precision in precisions:
-            rows.append(compare("deep", deep, ds.x_train[:args.deep_limit], ds.x_test, 1, 1, precision=precision))
+            rows.append(compare("deep", deep, ds.x_train[: args.deep_limit], ds.x_test, 1, 1, precision=precision))
             if args.compile:
-                rows.append(compare("deep", deep, ds.x_train[:args.deep_limit], ds.x_test, 1, 2, compile=True, precision=precision))
-    print(json.dumps({"benchmark": "speed", "threads": torch.get_num_threads(), "rows": rows,
-                      "total_s": round(time.perf_counter() - t0, 1)}))
+                rows.append(
+                    compare(
+                        "deep", deep, ds.x_train[: args.deep_limit], ds.x_test, 1, 2, compile=True, precision=precision
+                    )
+                )
+    print(
+        json.dumps(
+            {
+                "benchmark": "speed",
+                "threads": torch.get_num_threads(),
+                "rows": rows,
+                "total_s": round(time.perf_counter() - t0, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

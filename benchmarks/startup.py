@@ -79,8 +79,16 @@ def cpu_name() -> str:
                 break
     except OSError:
         pass
-    ext = [name for flag, name in (("avx2", "AVX2"), ("avx512f", "AVX-512"), ("avx512_bf16", "AVX512-BF16"),
-                                   ("amx_tile", "AMX")) if flag in flags]
+    ext = [
+        name
+        for flag, name in (
+            ("avx2", "AVX2"),
+            ("avx512f", "AVX-512"),
+            ("avx512_bf16", "AVX512-BF16"),
+            ("amx_tile", "AMX"),
+        )
+        if flag in flags
+    ]
     return f"{model} ({', '.join(ext) or 'no AVX2'}), {os.cpu_count()} logical cores"
 
 
@@ -89,8 +97,14 @@ def launch(body: str, argv: list[str], mark: Path, env: dict[str, str]) -> tuple
     mark.unlink(missing_ok=True)
     code = CHILD.format(watched=WATCHED, body=body)
     t0 = time.time()
-    proc = subprocess.run([sys.executable, "-c", code, *argv], env={**env, "STARTUP_MARK": str(mark)}, check=False,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *argv],
+        env={**env, "STARTUP_MARK": str(mark)},
+        check=False,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     total = time.time() - t0
     if proc.returncode != 0:
         raise SystemExit(f"the command failed ({proc.returncode}): {proc.stderr.strip()[-2000:]}")
@@ -115,8 +129,19 @@ def main() -> None:
     ours, bare, ours_total = [], [], []
     with tempfile.TemporaryDirectory() as tmp:
         mark = Path(tmp) / "mark.json"
-        argv = ["train", "--epochs", "1", "--limit", "1000", "--quiet", "--overwrite", "--out", str(Path(tmp) / "run"),
-                *([] if args.tensorboard else ["--no-tensorboard"]), *args.extra]
+        argv = [
+            "train",
+            "--epochs",
+            "1",
+            "--limit",
+            "1000",
+            "--quiet",
+            "--overwrite",
+            "--out",
+            str(Path(tmp) / "run"),
+            *([] if args.tensorboard else ["--no-tensorboard"]),
+            *args.extra,
+        ]
         launch(AEKIT, argv, mark, env)  # once to fill the caches (files, aekit's decoded MNIST)
         imported = []
         for _ in range(args.repeat):
@@ -129,11 +154,23 @@ def main() -> None:
     print(f"aekit train, launch to first step: {a:.3f} s (runs: {', '.join(f'{v:.2f}' for v in ours)})")
     print(f"bare PyTorch script, launch to first step: {b:.3f} s (runs: {', '.join(f'{v:.2f}' for v in bare)})")
     print(f"imported before aekit's first step: {', '.join(imported) or 'none of ' + ', '.join(WATCHED)}")
-    print(json.dumps({"benchmark": "startup", "cpu": cpu_name(), "command": "aekit " + " ".join(argv[:7]),
-                      "tensorboard": args.tensorboard, "aekit_first_step_s": round(a, 3),
-                      "bare_first_step_s": round(b, 3), "ratio": round(a / b, 3), "target_s": 1.5,
-                      "aekit_whole_process_s": round(statistics.median(ours_total), 3),
-                      "imported_before_first_step": imported, "repeat": args.repeat}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "startup",
+                "cpu": cpu_name(),
+                "command": "aekit " + " ".join(argv[:7]),
+                "tensorboard": args.tensorboard,
+                "aekit_first_step_s": round(a, 3),
+                "bare_first_step_s": round(b, 3),
+                "ratio": round(a / b, 3),
+                "target_s": 1.5,
+                "aekit_whole_process_s": round(statistics.median(ours_total), 3),
+                "imported_before_first_step": imported,
+                "repeat": args.repeat,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

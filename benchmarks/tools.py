@@ -54,8 +54,14 @@ def main() -> None:
     settings = dict(epochs=args.epochs, batch_size=256, optimizer="adadelta", loss="bce", seed=0)
 
     # 2. scikit-learn wrapper vs aekit.fit (same data, same settings, same seed → same weights)
-    est = AutoencoderTransformer(epochs=args.epochs, batch_size=256, optimizer="adadelta", loss="bce",
-                                 output_activation="sigmoid", random_state=0)
+    est = AutoencoderTransformer(
+        epochs=args.epochs,
+        batch_size=256,
+        optimizer="adadelta",
+        loss="bce",
+        output_activation="sigmoid",
+        random_state=0,
+    )
     models = []
 
     def plain_fit():
@@ -66,7 +72,9 @@ def main() -> None:
     model = models[-1].eval()
     with torch.no_grad():
         same = bool(np.array_equal(est.transform(x_test), model.encode(torch.from_numpy(x_test)).numpy()))
-        t_encode, t_transform = paired(lambda: model.encode(torch.from_numpy(x_test)), lambda: est.transform(x_test), args.repeat)
+        t_encode, t_transform = paired(
+            lambda: model.encode(torch.from_numpy(x_test)), lambda: est.transform(x_test), args.repeat
+        )
 
     # 1. ONNX vs PyTorch
     with tempfile.TemporaryDirectory() as tmp:
@@ -80,10 +88,12 @@ def main() -> None:
         with torch.no_grad():
             ref_codes = model.encode(torch.from_numpy(x_test)).numpy()
             ref_recon = model(torch.from_numpy(x_test)).numpy()
-            t_torch_enc, t_ort_enc = paired(lambda: model.encode(torch.from_numpy(x_test)),
-                                            lambda: enc.run(None, {"x": x_test}), args.repeat)
-            t_torch_full, t_ort_full = paired(lambda: model(torch.from_numpy(x_test)),
-                                              lambda: full.run(None, {"x": x_test}), args.repeat)
+            t_torch_enc, t_ort_enc = paired(
+                lambda: model.encode(torch.from_numpy(x_test)), lambda: enc.run(None, {"x": x_test}), args.repeat
+            )
+            t_torch_full, t_ort_full = paired(
+                lambda: model(torch.from_numpy(x_test)), lambda: full.run(None, {"x": x_test}), args.repeat
+            )
         diff_enc = float(np.abs(enc.run(None, {"x": x_test})[0] - ref_codes).max())
         diff_full = float(np.abs(full.run(None, {"x": x_test})[0] - ref_recon).max())
         code_max = float(np.abs(ref_codes).max())
@@ -93,22 +103,40 @@ def main() -> None:
         t_save, t_load = paired(lambda: aekit.save_model(model, path), lambda: aekit.load_model(path), args.repeat)
         size = path.stat().st_size
 
-    print(f"aekit.fit {t_fit:.2f} s   AutoencoderTransformer.fit {t_skfit:.2f} s   ratio {t_skfit / t_fit:.3f}   same codes: {same}")
+    print(
+        f"aekit.fit {t_fit:.2f} s   AutoencoderTransformer.fit {t_skfit:.2f} s   ratio {t_skfit / t_fit:.3f}   same codes: {same}"
+    )
     print(f"encode 10k: torch {t_encode * 1e3:.1f} ms   transform {t_transform * 1e3:.1f} ms")
     print(f"ONNX export {t_export:.2f} s (3 graphs, verified)")
-    print(f"encoder 10k: torch {t_torch_enc * 1e3:.1f} ms   onnxruntime {t_ort_enc * 1e3:.1f} ms   max |diff| {diff_enc:.2e} (largest |code| {code_max:.3g})")
-    print(f"full    10k: torch {t_torch_full * 1e3:.1f} ms   onnxruntime {t_ort_full * 1e3:.1f} ms   max |diff| {diff_full:.2e}")
+    print(
+        f"encoder 10k: torch {t_torch_enc * 1e3:.1f} ms   onnxruntime {t_ort_enc * 1e3:.1f} ms   max |diff| {diff_enc:.2e} (largest |code| {code_max:.3g})"
+    )
+    print(
+        f"full    10k: torch {t_torch_full * 1e3:.1f} ms   onnxruntime {t_ort_full * 1e3:.1f} ms   max |diff| {diff_full:.2e}"
+    )
     print(f"model file {size:,} bytes   save {t_save * 1e3:.1f} ms   load {t_load * 1e3:.1f} ms")
-    print(json.dumps({
-        "benchmark": "tools", "epochs": args.epochs, "torch_threads": torch.get_num_threads(), "timer": "process_time",
-        "sklearn_fit_ratio": round(t_skfit / t_fit, 3), "sklearn_same_codes": same,
-        "transform_vs_encode_ratio": round(t_transform / t_encode, 3),
-        "onnx_export_s": round(t_export, 2),
-        "onnx_encoder_max_abs_diff": diff_enc, "onnx_full_max_abs_diff": diff_full, "largest_abs_code": code_max,
-        "onnx_vs_torch_encoder_time_ratio": round(t_ort_enc / t_torch_enc, 3),
-        "onnx_vs_torch_full_time_ratio": round(t_ort_full / t_torch_full, 3),
-        "model_file_bytes": size, "save_ms": round(t_save * 1e3, 2), "load_ms": round(t_load * 1e3, 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "tools",
+                "epochs": args.epochs,
+                "torch_threads": torch.get_num_threads(),
+                "timer": "process_time",
+                "sklearn_fit_ratio": round(t_skfit / t_fit, 3),
+                "sklearn_same_codes": same,
+                "transform_vs_encode_ratio": round(t_transform / t_encode, 3),
+                "onnx_export_s": round(t_export, 2),
+                "onnx_encoder_max_abs_diff": diff_enc,
+                "onnx_full_max_abs_diff": diff_full,
+                "largest_abs_code": code_max,
+                "onnx_vs_torch_encoder_time_ratio": round(t_ort_enc / t_torch_enc, 3),
+                "onnx_vs_torch_full_time_ratio": round(t_ort_full / t_torch_full, 3),
+                "model_file_bytes": size,
+                "save_ms": round(t_save * 1e3, 2),
+                "load_ms": round(t_load * 1e3, 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

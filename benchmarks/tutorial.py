@@ -34,20 +34,42 @@ def main() -> None:
     ds = aekit.load_dataset("mnist")
     model = aekit.Autoencoder(aekit.ModelConfig(seed=args.seed))
     t0 = time.perf_counter()
-    h = aekit.fit(model, ds.x_train, ds.x_train, epochs=args.epochs, batch_size=256, shuffle=True, seed=args.seed,
-                  validation_data=(ds.x_test, ds.x_test), verbose=0, compile=args.compile,
-                  precision=args.precision).history
+    h = aekit.fit(
+        model,
+        ds.x_train,
+        ds.x_train,
+        epochs=args.epochs,
+        batch_size=256,
+        shuffle=True,
+        seed=args.seed,
+        validation_data=(ds.x_test, ds.x_test),
+        verbose=0,
+        compile=args.compile,
+        precision=args.precision,
+    ).history
     total = time.perf_counter() - t0
     for i in sorted({0, 4, 9, 24, 49, 74, args.epochs - 1} & set(range(args.epochs))):
         print(f"epoch {i + 1:3d}  loss {h['loss'][i]:.4f}  val_loss {h['val_loss'][i]:.4f}  {h['epoch_time'][i]:.2f} s")
     reached = next((i + 1 for i, v in enumerate(h["val_loss"]) if v <= TUTORIAL_VAL_LOSS), None)
-    print(json.dumps({
-        "benchmark": "tutorial", "compile": args.compile, "precision": args.precision, "threads": torch.get_num_threads(), "epochs": args.epochs, "loss": round(h["loss"][-1], 4), "val_loss": round(h["val_loss"][-1], 4),
-        "tutorial_val_loss": TUTORIAL_VAL_LOSS, "ratio_to_tutorial": round(h["val_loss"][-1] / TUTORIAL_VAL_LOSS, 4),
-        "first_epoch_at_or_below_tutorial": reached, "median_epoch_s": round(statistics.median(h["epoch_time"]), 3),
-        "first_epoch_s": round(h["epoch_time"][0], 2),
-        "total_s": round(total, 1),
-    }))
+    print(
+        json.dumps(
+            {
+                "benchmark": "tutorial",
+                "compile": args.compile,
+                "precision": args.precision,
+                "threads": torch.get_num_threads(),
+                "epochs": args.epochs,
+                "loss": round(h["loss"][-1], 4),
+                "val_loss": round(h["val_loss"][-1], 4),
+                "tutorial_val_loss": TUTORIAL_VAL_LOSS,
+                "ratio_to_tutorial": round(h["val_loss"][-1] / TUTORIAL_VAL_LOSS, 4),
+                "first_epoch_at_or_below_tutorial": reached,
+                "median_epoch_s": round(statistics.median(h["epoch_time"]), 3),
+                "first_epoch_s": round(h["epoch_time"][0], 2),
+                "total_s": round(total, 1),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

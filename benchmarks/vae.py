@@ -53,37 +53,58 @@ def main() -> None:
     ap.add_argument("--vq-epochs", type=int, default=20, help="VQ-VAE and plain autoencoder epochs (default 20)")
     ap.add_argument("--limit", type=int, default=None, help="training images (default all 60,000)")
     ap.add_argument("--threads", type=int, default=None)
-    ap.add_argument("--quick", action="store_true", help="2 epochs on 10,000 images, NLL of 500 images with 100 samples")
+    ap.add_argument(
+        "--quick", action="store_true", help="2 epochs on 10,000 images, NLL of 500 images with 100 samples"
+    )
     args = ap.parse_args()
     if args.quick:
         args.epochs, args.vq_epochs, args.samples, args.test_rows, args.limit = 2, 2, 100, 500, 10000
     if args.threads:
         torch.set_num_threads(args.threads)
     ds = aekit.load_dataset("mnist")
-    x, xt = ds.x_train[:args.limit], ds.x_test
-    out = {"benchmark": "vae", "device": f"cpu: {cpu_name()}", "threads": torch.get_num_threads(),
-           "train_images": len(x), "binarization": "dynamic (training), once with seed 0 (test)"}
+    x, xt = ds.x_train[: args.limit], ds.x_test
+    out = {
+        "benchmark": "vae",
+        "device": f"cpu: {cpu_name()}",
+        "threads": torch.get_num_threads(),
+        "train_images": len(x),
+        "binarization": "dynamic (training), once with seed 0 (test)",
+    }
 
     torch.manual_seed(0)
     m, t = aekit.configure("vae", epochs=args.epochs, batch_size=100, binarize="dynamic")
     vae = aekit.Autoencoder(m)
     t0 = time.perf_counter()
     h = aekit.fit(vae, x, config=t, validation_data=xt[:2000], verbose=0).history
-    out.update(vae_epochs=args.epochs, vae_train_s=round(time.perf_counter() - t0, 1),
-               vae_val_loss=round(h["val_loss"][-1], 2), vae_val_kl=round(h["val_kl"][-1], 2))
-    xb = (np.random.default_rng(0).random(xt.shape, dtype=np.float32) < xt).astype(np.float32)[:args.test_rows]
+    out.update(
+        vae_epochs=args.epochs,
+        vae_train_s=round(time.perf_counter() - t0, 1),
+        vae_val_loss=round(h["val_loss"][-1], 2),
+        vae_val_kl=round(h["val_kl"][-1], 2),
+    )
+    xb = (np.random.default_rng(0).random(xt.shape, dtype=np.float32) < xt).astype(np.float32)[: args.test_rows]
     t0 = time.perf_counter()
     r = nll(vae, xb, samples=args.samples, seed=0)
     summary = code_summary(vae, torch.from_numpy(xt[:2000]))
-    out.update(nll_nats=round(r.nll, 2), nll_stderr=round(r.stderr, 2), nll_rows=r.n, nll_samples=r.samples,
-               nll_s=round(time.perf_counter() - t0, 1), nll_target=86.0, nll_ratio_to_target=round(r.nll / 86.0, 3),
-               reference={"pythae_vae": 89.78, "pythae_iwae_50": 86.82, "burda_2016_vae_2_layers": 86.76},
-               active_units=summary["active_units"], units=summary["units"])
+    out.update(
+        nll_nats=round(r.nll, 2),
+        nll_stderr=round(r.stderr, 2),
+        nll_rows=r.n,
+        nll_samples=r.samples,
+        nll_s=round(time.perf_counter() - t0, 1),
+        nll_target=86.0,
+        nll_ratio_to_target=round(r.nll / 86.0, 3),
+        reference={"pythae_vae": 89.78, "pythae_iwae_50": 86.82, "burda_2016_vae_2_layers": 86.76},
+        active_units=summary["active_units"],
+        units=summary["units"],
+    )
     print(json.dumps({k: out[k] for k in ("vae_epochs", "vae_train_s", "nll_nats", "nll_stderr")}), flush=True)
 
     results = {}
-    for kind, extra in (("vq-vae", {}), ("undercomplete", {"hidden": (512, 256), "encoding_dim": 64,
-                                                            "code_activation": "linear", "optimizer": "adam"})):
+    for kind, extra in (
+        ("vq-vae", {}),
+        ("undercomplete", {"hidden": (512, 256), "encoding_dim": 64, "code_activation": "linear", "optimizer": "adam"}),
+    ):
         torch.manual_seed(0)
         m, t = aekit.configure(kind, epochs=args.vq_epochs, batch_size=128, **extra)
         model = aekit.Autoencoder(m)
@@ -92,11 +113,17 @@ def main() -> None:
         results[kind] = (model, time.perf_counter() - t0)
     vq, vq_s = results["vq-vae"]
     usage = code_summary(vq, torch.from_numpy(xt))
-    out.update(vq_epochs=args.vq_epochs, vq_codebook_size=vq.config.codebook_size,
-               vq_codebook_usage=round(usage["codebook_usage"], 4), vq_usage_target=0.9,
-               vq_perplexity=round(usage["codebook_perplexity"], 1), vq_squared_error=round(squared_error(vq, xt), 3),
-               plain_64_squared_error=round(squared_error(results["undercomplete"][0], xt), 3),
-               vq_train_s=round(vq_s, 1), plain_train_s=round(results["undercomplete"][1], 1))
+    out.update(
+        vq_epochs=args.vq_epochs,
+        vq_codebook_size=vq.config.codebook_size,
+        vq_codebook_usage=round(usage["codebook_usage"], 4),
+        vq_usage_target=0.9,
+        vq_perplexity=round(usage["codebook_perplexity"], 1),
+        vq_squared_error=round(squared_error(vq, xt), 3),
+        plain_64_squared_error=round(squared_error(results["undercomplete"][0], xt), 3),
+        vq_train_s=round(vq_s, 1),
+        plain_train_s=round(results["undercomplete"][1], 1),
+    )
     print(json.dumps(out))
 
 

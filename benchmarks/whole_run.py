@@ -54,25 +54,50 @@ def main() -> None:
     env = {**os.environ, "PYTHONPATH": path}
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
-        runs = {"bare": [sys.executable, str(HERE / "_bare_tutorial.py"), str(folder), "--epochs", str(args.epochs)],
-                "aekit": [sys.executable, "-m", "aekit", "train", "--epochs", str(args.epochs),
-                          "--out", str(Path(tmp) / "run")]}
+        runs = {
+            "bare": [sys.executable, str(HERE / "_bare_tutorial.py"), str(folder), "--epochs", str(args.epochs)],
+            "aekit": [
+                sys.executable,
+                "-m",
+                "aekit",
+                "train",
+                "--epochs",
+                str(args.epochs),
+                "--out",
+                str(Path(tmp) / "run"),
+            ],
+        }
         order = [args.first, "aekit" if args.first == "bare" else "bare"]
         results = {name: timed(runs[name], env) for name in order}
         files = sorted(str(p.relative_to(Path(tmp) / "run")) for p in (Path(tmp) / "run").iterdir())
     (aekit_s, aekit_out), (bare_s, bare_out) = results["aekit"], results["bare"]
     print(f"CPU: {cpu_name()}; load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after")
-    print(f"aekit train --epochs {args.epochs} (whole process): {aekit_s:.1f} s, val_loss {last_val_loss(aekit_out)}; "
-          f"run folder: {', '.join(files)}")
-    print(f"bare PyTorch script, {args.epochs} epochs (whole process): {bare_s:.1f} s, "
-          f"val_loss {last_val_loss(bare_out)}")
+    print(
+        f"aekit train --epochs {args.epochs} (whole process): {aekit_s:.1f} s, val_loss {last_val_loss(aekit_out)}; "
+        f"run folder: {', '.join(files)}"
+    )
+    print(
+        f"bare PyTorch script, {args.epochs} epochs (whole process): {bare_s:.1f} s, val_loss {last_val_loss(bare_out)}"
+    )
     print(f"ratio aekit / bare: {aekit_s / bare_s:.3f} (target 0.8)")
-    print(json.dumps({"benchmark": "whole_run", "cpu": cpu_name(), "epochs": args.epochs,
-                      "omp_num_threads": os.environ.get("OMP_NUM_THREADS"), "aekit_s": round(aekit_s, 2),
-                      "bare_s": round(bare_s, 2), "ratio": round(aekit_s / bare_s, 3), "target": 0.8,
-                      "aekit_val_loss": last_val_loss(aekit_out), "bare_val_loss": last_val_loss(bare_out),
-                      "load_average_before": round(load_before, 2),
-                      "load_average_after": round(os.getloadavg()[0], 2)}))
+    print(
+        json.dumps(
+            {
+                "benchmark": "whole_run",
+                "cpu": cpu_name(),
+                "epochs": args.epochs,
+                "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+                "aekit_s": round(aekit_s, 2),
+                "bare_s": round(bare_s, 2),
+                "ratio": round(aekit_s / bare_s, 3),
+                "target": 0.8,
+                "aekit_val_loss": last_val_loss(aekit_out),
+                "bare_val_loss": last_val_loss(bare_out),
+                "load_average_before": round(load_before, 2),
+                "load_average_after": round(os.getloadavg()[0], 2),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -41,134 +41,204 @@ def notebook(cells: list[tuple[str, str]]) -> nbformat.NotebookNode:
 
 
 TUTORIAL = [
-    ("md", """
+    (
+        "md",
+        """
 # The Keras tutorial, with aekit
 
 [Building Autoencoders in Keras](https://blog.keras.io/building-autoencoders-in-keras.html)
 (Keras 2 version), its first model step by step: a 784 → 32 → 784 autoencoder on MNIST.
 Over each step, the Keras line it replaces.
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 **Parameters.** The full settings are the tutorial's: 60,000 images, 50 epochs (about a minute on a
 2-core CPU). `AEKIT_NOTEBOOK_QUICK=1` shrinks them for the test suite. Raise `EPOCHS` to 100 for
 aekit's own default run (val loss 0.0941, against the tutorial's 0.0982). The values go through
 aekit's checks: `EPOCHS = 0` stops with one line saying what to pass.
-"""),
-    ("parameters", QUICK + """
+""",
+    ),
+    (
+        "parameters",
+        QUICK
+        + """
 ROWS = 2000 if QUICK else 60000  # training images; the test images are ROWS // 6, at most 10,000
 EPOCHS = 2 if QUICK else 50  # the tutorial's 50
 SEED = 0
-"""),
+""",
+    ),
     ("md", "Keras: `from keras.layers import Input, Dense` and `from keras.models import Model`"),
     ("code", "import aekit"),
-    ("md", """
+    (
+        "md",
+        """
 Keras: `(x_train, _), (x_test, _) = mnist.load_data()`, then `x_train.astype('float32') / 255.`
 and `.reshape((len(x_train), 784))`. aekit's MNIST is bundled (no download), already float32 rows
 in [0, 1].
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 ds = aekit.load_dataset("mnist", limit=ROWS)
 x_train, x_test = ds.x_train, ds.x_test
 x_train.shape, x_test.shape
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 Keras: `encoding_dim = 32`, `input_img = Input(shape=(784,))`,
 `encoded = Dense(encoding_dim, activation='relu')(input_img)`,
 `decoded = Dense(784, activation='sigmoid')(encoded)` and `autoencoder = Model(input_img, decoded)`.
 The same model is aekit's default `ModelConfig`, Keras' glorot-uniform weights and zero biases
 included.
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 model_config = aekit.ModelConfig(encoding_dim=32, code_activation="relu",
                                  output_activation="sigmoid", seed=SEED)
 model = aekit.Autoencoder(model_config)
-"""),
+""",
+    ),
     ("md", "Keras: `autoencoder.summary()`"),
     ("code", "model.summary()"),
     ("md", "A notebook also shows the model itself as its summary table:"),
     ("code", "model"),
-    ("md", """
+    (
+        "md",
+        """
 Keras: `encoder = Model(input_img, encoded)` and
 `decoder = Model(encoded_input, autoencoder.layers[-1](encoded_input))`.
 In aekit they are parts of the model: `model.encoder` and `model.decoder`.
-"""),
+""",
+    ),
     ("code", "model.encoder, model.decoder"),
-    ("md", """
+    (
+        "md",
+        """
 Keras: `autoencoder.compile(optimizer='adadelta', loss='binary_crossentropy')`. The training
 settings are a `TrainConfig`, checked when it is made: Keras 2's adadelta, learning rate 1.0.
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 config = aekit.TrainConfig(optimizer="adadelta", loss="bce", epochs=EPOCHS, batch_size=256,
                            shuffle=True, seed=SEED)
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 Keras: `autoencoder.fit(x_train, x_train, epochs=50, batch_size=256, shuffle=True,
 validation_data=(x_test, x_test), callbacks=[TensorBoard(log_dir='/tmp/autoencoder')])`.
 In a notebook the progress is a widget per epoch.
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 tensorboard = aekit.TensorBoard("runs/notebook-tutorial/tb", images=x_test[:10])
 history = aekit.fit(model, x_train, x_train, config, validation_data=(x_test, x_test),
                     callbacks=[tensorboard])
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 Keras: `history.history['val_loss']`. A notebook shows the History as a table, and
 `history.plot()` draws it.
-"""),
+""",
+    ),
     ("code", "history"),
     ("code", "history.plot()"),
-    ("md", """
+    (
+        "md",
+        """
 Keras: `encoded_imgs = encoder.predict(x_test)` and `decoded_imgs = decoder.predict(encoded_imgs)`.
 The model's `encode` and `decode` take NumPy rows and return NumPy (a tensor for a tensor).
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 encoded_imgs = model.encode(x_test)
 decoded_imgs = model.decode(encoded_imgs)
 encoded_imgs.shape, float(encoded_imgs.mean())
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 Keras: the matplotlib loop that draws 10 test digits above their reconstructions.
 `reconstruction_grid` returns a Figure, which the notebook shows.
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 from aekit.reporting.plots import reconstruction_grid
 
 reconstruction_grid(x_test, decoded_imgs, image_shape=(28, 28), n=10)
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 Keras: `tensorboard --logdir=/tmp/autoencoder`. Here: `tensorboard --logdir runs/notebook-tutorial/tb`
 in a terminal, or `%load_ext tensorboard` and `%tensorboard --logdir runs/notebook-tutorial/tb`
 in a cell.
 
 Keras: `autoencoder.save(...)`. aekit writes safetensors (never pickle), weights and config in one
 file:
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 path = aekit.save_model(model, "runs/notebook-tutorial/model.safetensors")
 aekit.load_model(path)
-"""),
+""",
+    ),
 ]
 
 KINDS = [
-    ("md", """
+    (
+        "md",
+        """
 # The kinds side by side
 
 In aekit a kind is configuration, not a class: `aekit.configure(kind)` gives its `ModelConfig` and
 `TrainConfig` (a sparse kind adds a penalty, a denoising kind corrupts the input, and so on). This
 notebook trains each kind on the same images and compares what each one is for.
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 **Parameters.** Full settings: 10,000 images and 10 epochs per kind (the convolutional kind takes
 most of the time; about 2 minutes on a 2-core CPU). For the figures in aekit's README (60,000
 images, 50 epochs), run `python benchmarks/kinds.py`.
-"""),
-    ("parameters", QUICK + """
+""",
+    ),
+    (
+        "parameters",
+        QUICK
+        + """
 ROWS = 1000 if QUICK else 10000
 EPOCHS = 1 if QUICK else 10
 KINDS = ["undercomplete", "sparse", "sparse-kl", "denoising", "contractive", "deep", "conv"]
 SEED = 0
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 import time
 
 import numpy as np
@@ -178,20 +248,29 @@ import aekit
 
 ds = aekit.load_dataset("mnist", limit=ROWS)
 x_test = ds.x_test
-"""),
-    ("md", "What each kind sets, over the tutorial's defaults (\"derived\": computed from the data):"),
-    ("code", """
+""",
+    ),
+    ("md", 'What each kind sets, over the tutorial\'s defaults ("derived": computed from the data):'),
+    (
+        "code",
+        """
 presets = {kind: {k: "derived" if callable(v) else v for k, v in aekit.KINDS[kind].items()}
            for kind in KINDS}
 pd.DataFrame(presets).T.fillna("")
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 Train each kind. The tutorial's adadelta needs many more steps than 10 epochs of 10,000 images
 give, so every kind here trains with the `fast` recipe's Adam and one-cycle schedule
 (`aekit train --recipe fast`), in batches of 128. `verbose=0` keeps the notebook short: one line
 per kind.
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 fast = dict(optimizer="adam", lr=1e-2, schedule="onecycle", batch_size=128)
 models, histories, seconds = {}, {}, {}
 for kind in KINDS:
@@ -203,13 +282,19 @@ for kind in KINDS:
     seconds[kind] = time.perf_counter() - start
     val = histories[kind].history["val_recon"][-1]
     print(f"{kind:>14}: val_recon {val:.4f} ({train_cfg.loss}), {seconds[kind]:.1f} s")
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 What each kind changes: the sparse kinds lower the mean code activation, the contractive kind the
 encoder's Jacobian norm, and the denoising kind the error on noisy inputs (PSNR of its output
 against the clean digits).
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 import torch
 
 from aekit.uses.encoding import reconstruct
@@ -230,24 +315,33 @@ for kind, model in models.items():
         "seconds": seconds[kind],
     }
 pd.DataFrame(rows).T.round(4)
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 "val recon" is the reconstruction term on the test images (BCE, or MSE for `sparse-kl`; for
 `denoising`, of corrupted inputs against clean targets): compare it within one loss only.
-"""),
+""",
+    ),
     ("md", "The same ten test digits, reconstructed by each kind (top row: the originals):"),
-    ("code", """
+    (
+        "code",
+        """
 from aekit.reporting.plots import image_grid
 
 digits = x_test[:10]
 rows = [digits] + [reconstruct(models[kind], digits) for kind in KINDS]
 titles = [name if i == 0 else "" for name in ["original", *KINDS] for i in range(10)]
 image_grid(np.concatenate(rows), image_shape=(28, 28), ncols=10, titles=titles, normalize="none")
-"""),
+""",
+    ),
     ("md", "One kind's loss curves, train (solid) and validation (dashed):"),
     ("code", 'histories["sparse"].plot(title="sparse")'),
     ("md", "The validation reconstruction term of every kind:"),
-    ("code", """
+    (
+        "code",
+        """
 from matplotlib.figure import Figure
 
 fig = Figure(figsize=(7, 4))
@@ -258,30 +352,43 @@ for i, kind in enumerate(KINDS):
 ax.set(xlabel="epoch", ylabel="val recon", yscale="log", title="validation reconstruction term")
 ax.legend(fontsize=8)
 fig
-"""),
+""",
+    ),
 ]
 
 USES = [
-    ("md", """
+    (
+        "md",
+        """
 # Using an autoencoder: codes, a map, filling gaps, denoising, anomalies
 
 One denoising autoencoder, trained on every MNIST digit but one (the 7s), serves each use below:
 its codes reduce the images to 32 numbers, which a 2-D map shows; it denoises digits; and the
 digits it never saw are the anomalies it scores. Filling the gaps of a table uses a model of its
 own (`aekit.impute`).
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 **Parameters.** Full settings: 30,000 images, 15 epochs (about a minute on a 2-core CPU). Raise
 `ROWS` to 60,000 and `EPOCHS` to 50 for better codes and scores; `IMPUTE_EPOCHS` is the imputer's
 upper bound (it stops early).
-"""),
-    ("parameters", QUICK + """
+""",
+    ),
+    (
+        "parameters",
+        QUICK
+        + """
 ROWS = 2000 if QUICK else 30000
 EPOCHS = 2 if QUICK else 15
 IMPUTE_EPOCHS = 20 if QUICK else 300
 SEED = 0
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 from pathlib import Path
 
 import numpy as np
@@ -293,27 +400,39 @@ ds = aekit.load_dataset("mnist", limit=ROWS)
 folder = Path("runs/notebook-uses")
 folder.mkdir(parents=True, exist_ok=True)
 np.save(folder / "digits.npy", ds.x_train[ds.y_train != UNSEEN_DIGIT])
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 Train a denoising run on those rows, with the `fast` recipe's Adam and one-cycle schedule
 (`aekit train --kind denoising --recipe fast --data digits.npy` on the command line): 10% of the
 rows are held out for validation, and the run folder holds the model, its report and its figures.
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 model_cfg, train_cfg = aekit.configure("denoising", optimizer="adam", lr=1e-2, schedule="onecycle",
                                        batch_size=256, epochs=EPOCHS, seed=SEED)
 run = aekit.train(model_cfg, train_cfg, kind="denoising", data=str(folder / "digits.npy"),
                   out=folder / "run", overwrite=True, tensorboard=False)
 run
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 ## Codes and a 2-D map
 
 `aekit.encode` gives each test image's 32-number code (`aekit encode RUN mnist -o codes.npy
 --plot map.png`). The map projects the codes with PCA. A 5-nearest-neighbour classifier on the
 codes shows how much of the digit they keep, against PCA with as many components.
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 from aekit.uses.encoding import code_plot, knn_accuracy, pca_baseline
 
 codes = aekit.encode(run.path, ds.x_test)
@@ -322,16 +441,22 @@ half, y = len(codes) // 2, ds.y_test
 for name, c in (("the codes", codes), (f"PCA-{codes.shape[1]}", pca_codes)):
     print(f"5-NN accuracy on {name}: {knn_accuracy(c[:half], y[:half], c[half:], y[half:]):.3f}")
 code_plot(codes, y, title="test codes, PCA")
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 ## Filling gaps
 
 `aekit.impute` fills the empty cells of a numeric table (`aekit impute table.csv -o filled.csv`).
 Here 20% of the cells of scikit-learn's breast-cancer table (569 rows, 30 columns, shipped with
 scikit-learn) are hidden, filled, and compared with the hidden values, against filling each
 column's mean.
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 from sklearn.datasets import load_breast_cancer
 
 table = load_breast_cancer().data
@@ -347,39 +472,55 @@ def rmse(guess):  # on the hidden cells, in units of each column's spread
 
 
 print(f"RMSE on the hidden cells: autoencoder {rmse(filled):.3f}, column means {rmse(means):.3f}")
-"""),
-    ("md", """
+""",
+    ),
+    (
+        "md",
+        """
 ## Denoising
 
 The run was trained with gaussian noise (σ 0.5, the kind's default); `aekit.denoise` corrupts
 clean digits the same way, denoises them and measures PSNR against the clean ones
 (`aekit denoise RUN mnist -o clean.npy --plot grid.png`).
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 from aekit.uses.denoising import denoise_figure
 
 denoised = aekit.denoise(run.path, ds.x_test[:1000], seed=SEED)
 denoised
-"""),
+""",
+    ),
     ("code", "denoise_figure(denoised, image_shape=(28, 28), n=10)"),
-    ("md", """
+    (
+        "md",
+        """
 ## Anomaly scores
 
 A row the model reconstructs badly is unlike what it was trained on. The threshold is the 0.99
 quantile of the scores of the run's own validation rows (normal digits); the digit it never saw is
 the anomaly, so the labels give a ROC-AUC (`aekit anomaly RUN mnist --normal 0,1,2,3,4,5,6,8,9`).
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 normal = [d for d in range(10) if d != UNSEEN_DIGIT]
 result = aekit.anomaly(run.path, ds.x_test, labels=ds.y_test, normal=normal)
 result
-"""),
-    ("code", """
+""",
+    ),
+    (
+        "code",
+        """
 from aekit.reporting.plots import histogram
 
 histogram(result.scores, threshold=result.threshold, xlabel="reconstruction error (MSE)",
           title=f"test digits; the {UNSEEN_DIGIT}s are the anomalies")
-"""),
+""",
+    ),
 ]
 
 NOTEBOOKS = {"01_keras_tutorial.ipynb": TUTORIAL, "02_kinds.ipynb": KINDS, "03_uses.ipynb": USES}

@@ -50,14 +50,26 @@ def tiny_runs(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("runs")
     plain = train(None, TrainConfig(epochs=2), limit=300, out=root / "plain", verbose=0)
-    sparse_denoising = train(None, TrainConfig(epochs=2, optimizer="adam", l1=1e-5, noise="gaussian", noise_level=0.3),
-                             limit=300, out=root / "sparse-denoising", verbose=0)
+    sparse_denoising = train(
+        None,
+        TrainConfig(epochs=2, optimizer="adam", l1=1e-5, noise="gaussian", noise_level=0.3),
+        limit=300,
+        out=root / "sparse-denoising",
+        verbose=0,
+    )
     return plain, sparse_denoising
 
 
 # --------------------------------------------------------------------------- headless Chromium (report tests)
-CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync")
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
 _PROBE = """<img id="aekit-control" alt="aekit-control" src="data:image/png;base64,iVBORw0KGgoAAAAAAAAAAAAA">
 <pre id="aekit-probe">pending</pre><script>
 window.addEventListener("load", function () {
@@ -111,8 +123,14 @@ class Chromium:
         assert "</body>" in text, f"{page}: no </body>"
         probe = Path(tempfile.mkdtemp(prefix="render-", dir=self.workdir))
         (probe / "page.html").write_text(text.replace("</body>", _PROBE + "</body>"), encoding="utf-8")
-        dom = self.run((probe / "page.html").as_uri(), "--dump-dom", f"--screenshot={probe / 'shot.png'}",
-                       f"--window-size={width},{height}", "--hide-scrollbars", "--virtual-time-budget=10000")
+        dom = self.run(
+            (probe / "page.html").as_uri(),
+            "--dump-dom",
+            f"--screenshot={probe / 'shot.png'}",
+            f"--window-size={width},{height}",
+            "--hide-scrollbars",
+            "--virtual-time-budget=10000",
+        )
         found = re.search(r'<pre id="aekit-probe">(.*?)</pre>', dom, re.S)
         assert found and found.group(1) != "pending", f"the probe script did not run: {dom[-500:]}"
         assert (probe / "shot.png").is_file(), "chromium wrote no screenshot"
@@ -125,5 +143,7 @@ def chromium(tmp_path_factory):
 
     exe = shutil.which("chromium")
     if exe is None:
-        pytest.fail("Debian's chromium is not installed; the report tests need it: run `apt-get install -y chromium` (as .ci/run does)")
+        pytest.fail(
+            "Debian's chromium is not installed; the report tests need it: run `apt-get install -y chromium` (as .ci/run does)"
+        )
     return Chromium(exe, tmp_path_factory.mktemp("chromium"))

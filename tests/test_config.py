@@ -8,28 +8,37 @@ from aekit.errors import ConfigError
 
 def test_defaults_are_the_tutorial():
     m, t = ModelConfig(), TrainConfig()
-    assert (m.input_dim, m.encoding_dim, m.hidden, m.code_activation, m.output_activation) == (784, 32, (), "relu", "sigmoid")
+    assert (m.input_dim, m.encoding_dim, m.hidden, m.code_activation, m.output_activation) == (
+        784,
+        32,
+        (),
+        "relu",
+        "sigmoid",
+    )
     assert (t.epochs, t.batch_size, t.optimizer, t.loss, t.learning_rate) == (100, 256, "adadelta", "bce", 1.0)
 
 
-@pytest.mark.parametrize("cls, kwargs, words", [
-    (ModelConfig, {"encoding_dim": 0}, "encoding_dim must be a positive integer"),
-    (ModelConfig, {"input_dim": -3}, "input_dim must be a positive integer"),
-    (ModelConfig, {"hidden": (128, 0)}, "hidden size"),
-    (ModelConfig, {"activation": "swish2"}, "unknown activation 'swish2'"),
-    (ModelConfig, {"architecture": "rnn"}, "unknown architecture"),
-    (ModelConfig, {"image_shape": (1, 28, 27)}, "make them agree"),
-    (TrainConfig, {"epochs": 0}, "epochs must be a positive integer"),
-    (TrainConfig, {"batch_size": -1}, "batch_size must be a positive integer"),
-    (TrainConfig, {"optimizer": "rmsprop2"}, "unknown optimizer"),
-    (TrainConfig, {"loss": "hinge"}, "unknown loss 'hinge'"),
-    (TrainConfig, {"lr": 0.0}, "lr must be greater than 0"),
-    (TrainConfig, {"l1": -1e-5}, "l1 must be a finite number"),
-    (TrainConfig, {"kl_rho": 1.5}, "kl_rho must lie strictly between 0 and 1"),
-    (TrainConfig, {"noise": "gaussian"}, "needs a noise_level"),
-    (TrainConfig, {"noise": "masking", "noise_level": 1.5}, "must be ≤ 1"),
-    (TrainConfig, {"noise": "blur", "noise_level": 0.1}, "unknown noise"),
-])
+@pytest.mark.parametrize(
+    "cls, kwargs, words",
+    [
+        (ModelConfig, {"encoding_dim": 0}, "encoding_dim must be a positive integer"),
+        (ModelConfig, {"input_dim": -3}, "input_dim must be a positive integer"),
+        (ModelConfig, {"hidden": (128, 0)}, "hidden size"),
+        (ModelConfig, {"activation": "swish2"}, "unknown activation 'swish2'"),
+        (ModelConfig, {"architecture": "rnn"}, "unknown architecture"),
+        (ModelConfig, {"image_shape": (1, 28, 27)}, "make them agree"),
+        (TrainConfig, {"epochs": 0}, "epochs must be a positive integer"),
+        (TrainConfig, {"batch_size": -1}, "batch_size must be a positive integer"),
+        (TrainConfig, {"optimizer": "rmsprop2"}, "unknown optimizer"),
+        (TrainConfig, {"loss": "hinge"}, "unknown loss 'hinge'"),
+        (TrainConfig, {"lr": 0.0}, "lr must be greater than 0"),
+        (TrainConfig, {"l1": -1e-5}, "l1 must be a finite number"),
+        (TrainConfig, {"kl_rho": 1.5}, "kl_rho must lie strictly between 0 and 1"),
+        (TrainConfig, {"noise": "gaussian"}, "needs a noise_level"),
+        (TrainConfig, {"noise": "masking", "noise_level": 1.5}, "must be ≤ 1"),
+        (TrainConfig, {"noise": "blur", "noise_level": 0.1}, "unknown noise"),
+    ],
+)
 def test_bad_values_are_refused_with_a_clear_message(cls, kwargs, words):
     with pytest.raises(ConfigError, match=words):
         cls(**kwargs)
@@ -53,10 +62,15 @@ def test_configs_are_frozen():
         ModelConfig().encoding_dim = 3
 
 
-@pytest.mark.parametrize("given, stored", [({"loss": "binary_crossentropy"}, ("bce", "adadelta")),
-                                           ({"loss": "mean_squared_error", "optimizer": "Adam"}, ("mse", "adam")),
-                                           ({"loss": "mse", "optimizer": "SGD"}, ("mse", "sgd")),
-                                           ({"optimizer": "Adadelta"}, ("bce", "adadelta"))])
+@pytest.mark.parametrize(
+    "given, stored",
+    [
+        ({"loss": "binary_crossentropy"}, ("bce", "adadelta")),
+        ({"loss": "mean_squared_error", "optimizer": "Adam"}, ("mse", "adam")),
+        ({"loss": "mse", "optimizer": "SGD"}, ("mse", "sgd")),
+        ({"optimizer": "Adadelta"}, ("bce", "adadelta")),
+    ],
+)
 def test_keras_names_are_stored_as_aekits(given, stored):
     cfg = TrainConfig(**given)
     assert (cfg.loss, cfg.optimizer) == stored

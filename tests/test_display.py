@@ -15,8 +15,17 @@ def test_table_escapes_and_formats_its_cells():
 def history(epochs=12):
     h = History()
     for e in range(1, epochs + 1):
-        h.append(e, {"recon": 1 / e, "l1": 0.01, "loss": 1 / e + 0.01, "val_recon": 1.1 / e, "val_loss": 1.1 / e + 0.01,
-                     "epoch_time": 0.5})
+        h.append(
+            e,
+            {
+                "recon": 1 / e,
+                "l1": 0.01,
+                "loss": 1 / e + 0.01,
+                "val_recon": 1.1 / e,
+                "val_loss": 1.1 / e + 0.01,
+                "epoch_time": 0.5,
+            },
+        )
     return h
 
 

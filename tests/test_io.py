@@ -84,7 +84,16 @@ from safetensors import safe_open  # noqa: E402
 import aekit  # noqa: E402
 
 _EVENTS: list[str] | None = None  # audit events recorded while not None
-_WATCHED = ("pickle.find_class", "exec", "compile", "marshal.loads", "os.system", "subprocess.Popen", "os.exec", "os.posix_spawn")
+_WATCHED = (
+    "pickle.find_class",
+    "exec",
+    "compile",
+    "marshal.loads",
+    "os.system",
+    "subprocess.Popen",
+    "os.exec",
+    "os.posix_spawn",
+)
 
 
 def _audit(event, args):
@@ -198,7 +207,9 @@ def test_run_folder_whose_config_does_not_match_the_weights(tmp_path):
             load_model(tmp_path)
     # an older file without the config in its metadata: the shapes still have to match
     _rewrite(tmp_path / "model.safetensors", tmp_path / "model.safetensors", model_config=None, sha256=None)
-    with pytest.raises(ModelFileError, match=r"do not match the config \(.*encoder.2.weight is \(5, 12\) not \(6, 12\)"):
+    with pytest.raises(
+        ModelFileError, match=r"do not match the config \(.*encoder.2.weight is \(5, 12\) not \(6, 12\)"
+    ):
         load_model(tmp_path)
     (tmp_path / "config.json").write_text("[1, 2]")
     with pytest.raises(ModelFileError, match="not a JSON object"):
@@ -217,9 +228,16 @@ def test_other_versions(tmp_path):
     with pytest.raises(ModelFileError, match="written by aekit 1.0.0.*install aekit 1.x"):
         load_model(major)
     cfg = json.loads(safe_open(str(good), "pt").metadata()["model_config"])
-    newer = _rewrite(good, tmp_path / "newer.safetensors", aekit_version="0.9.0", sha256=None,
-                     model_config=json.dumps({**cfg, "dropout": 0.5}))
-    with pytest.raises(ModelFileError, match="unknown ModelConfig field.*dropout.*written by aekit 0.9.0.*upgrade aekit"):
+    newer = _rewrite(
+        good,
+        tmp_path / "newer.safetensors",
+        aekit_version="0.9.0",
+        sha256=None,
+        model_config=json.dumps({**cfg, "dropout": 0.5}),
+    )
+    with pytest.raises(
+        ModelFileError, match="unknown ModelConfig field.*dropout.*written by aekit 0.9.0.*upgrade aekit"
+    ):
         load_model(newer)
 
 
@@ -239,7 +257,9 @@ def test_wrong_dtype_and_oversized_config_are_refused(tmp_path):
 
 def _cli(*args, cwd):
     env = {**os.environ, "PYTHONPATH": str(Path(aekit.__file__).parents[1])}
-    return subprocess.run([sys.executable, "-m", "aekit", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "aekit", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=120
+    )
 
 
 def test_summary_of_a_single_file_and_of_a_damaged_one(tmp_path):
@@ -266,10 +286,16 @@ def test_fuzz_load_model(tmp_path, data):
     """Any damage to a model file (cut, byte changed, bytes spliced in, empty) is a one-line ModelFileError."""
     good = _GOOD_MODEL_FILE
     i = data.draw(st.integers(0, len(good) - 1))
-    blob = data.draw(st.sampled_from([
-        good[:i], good[:i] + bytes([good[i] ^ data.draw(st.integers(1, 255))]) + good[i + 1:],
-        good[:i] + b"\x00\x01" + good[i:], b"",
-    ]))
+    blob = data.draw(
+        st.sampled_from(
+            [
+                good[:i],
+                good[:i] + bytes([good[i] ^ data.draw(st.integers(1, 255))]) + good[i + 1 :],
+                good[:i] + b"\x00\x01" + good[i:],
+                b"",
+            ]
+        )
+    )
     path = tmp_path / "fuzz.safetensors"
     path.write_bytes(blob)
     try:
@@ -291,8 +317,14 @@ def _good_model_file() -> bytes:
 _GOOD_MODEL_FILE = _good_model_file()
 
 
-@pytest.mark.parametrize("name, written", [("ae.safetensors", "ae.safetensors"), ("ae", "ae/model.safetensors"),
-                                           ("existing.v2", "existing.v2/model.safetensors")])
+@pytest.mark.parametrize(
+    "name, written",
+    [
+        ("ae.safetensors", "ae.safetensors"),
+        ("ae", "ae/model.safetensors"),
+        ("existing.v2", "existing.v2/model.safetensors"),
+    ],
+)
 def test_save_model_writes_a_file_or_into_a_folder(tmp_path, name, written):
     (tmp_path / "existing.v2").mkdir()
     assert save_model(_model(), tmp_path / name) == tmp_path / written
@@ -303,8 +335,11 @@ def test_save_model_writes_a_file_or_into_a_folder(tmp_path, name, written):
 def test_save_model_refuses_another_format_s_suffix(tmp_path, name):
     from aekit.errors import ConfigError
 
-    with pytest.raises(ConfigError, match=rf"{name}: aekit saves models as safetensors, not \.\w+ files; name the file "
-                                          r"ae\.safetensors, or pass a folder name without a suffix"):
+    with pytest.raises(
+        ConfigError,
+        match=rf"{name}: aekit saves models as safetensors, not \.\w+ files; name the file "
+        r"ae\.safetensors, or pass a folder name without a suffix",
+    ):
         save_model(_model(), tmp_path / name)
     assert not list(tmp_path.iterdir())
 
@@ -315,12 +350,22 @@ def test_a_training_checkpoint_is_not_taken_for_a_model_file(tmp_path):
     from aekit import Checkpoint, TrainConfig, fit
 
     x = np.random.default_rng(0).random((32, 30), dtype=np.float32)
-    fit(_model(), x, None, TrainConfig(epochs=1, batch_size=16), validation_data=x, verbose=0,
-        callbacks=[Checkpoint(tmp_path / "run" / "checkpoint")])
+    fit(
+        _model(),
+        x,
+        None,
+        TrainConfig(epochs=1, batch_size=16),
+        validation_data=x,
+        verbose=0,
+        callbacks=[Checkpoint(tmp_path / "run" / "checkpoint")],
+    )
     last = tmp_path / "run" / "checkpoint" / "last.safetensors"
-    with pytest.raises(ModelFileError, match=r"last.safetensors: is a training checkpoint, not a model file; pass "
-                                             r"the run folder .*run \(or .*run/checkpoint/best.safetensors, the best "
-                                             r"epoch's model\), or continue training with `aekit train --resume "):
+    with pytest.raises(
+        ModelFileError,
+        match=r"last.safetensors: is a training checkpoint, not a model file; pass "
+        r"the run folder .*run \(or .*run/checkpoint/best.safetensors, the best "
+        r"epoch's model\), or continue training with `aekit train --resume ",
+    ):
         load_model(last)
     assert load_model(tmp_path / "run" / "checkpoint" / "best.safetensors").config == _model().config
     (tmp_path / "elsewhere.safetensors").write_bytes(last.read_bytes())

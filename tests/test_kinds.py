@@ -63,7 +63,12 @@ def test_explicit_fields_win_over_presets_and_bad_names_are_refused():
 def test_identity_warning_only_without_penalty_or_noise():
     m, t = configure("overcomplete")
     assert identity_risk(m, t)
-    for extra in ({"l1": 1e-4}, {"contractive": 0.1}, {"noise": "masking"}, {"kl_beta": 0.01, "code_activation": "sigmoid"}):
+    for extra in (
+        {"l1": 1e-4},
+        {"contractive": 0.1},
+        {"noise": "masking"},
+        {"kl_beta": 0.01, "code_activation": "sigmoid"},
+    ):
         assert not identity_risk(*configure("overcomplete", **extra))
     assert not identity_risk(*configure("undercomplete"))
     x = np.random.default_rng(0).random((16, 6), dtype=np.float32)
@@ -71,7 +76,14 @@ def test_identity_warning_only_without_penalty_or_noise():
         fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=12)), x, epochs=1, verbose=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", IdentityWarning)
-        fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=12)), x, epochs=1, noise="masking", noise_level=0.2, verbose=0)
+        fit(
+            Autoencoder(ModelConfig(input_dim=6, encoding_dim=12)),
+            x,
+            epochs=1,
+            noise="masking",
+            noise_level=0.2,
+            verbose=0,
+        )
 
 
 # --------------------------------------------------------------------------- every kind trains, API and CLI
@@ -99,8 +111,14 @@ def test_train_takes_missing_configs_from_the_kind(tmp_path, rng):
     np.save(tmp_path / "rows.npy", rng.random((40, 16), dtype=np.float32))
     _, t = configure("complete", epochs=3, batch_size=64)
     with pytest.warns(IdentityWarning):
-        result = aekit.train(train_config=t, kind="complete", data=str(tmp_path / "rows.npy"), out=tmp_path / "run",
-                             tensorboard=False, verbose=0)
+        result = aekit.train(
+            train_config=t,
+            kind="complete",
+            data=str(tmp_path / "rows.npy"),
+            out=tmp_path / "run",
+            tensorboard=False,
+            verbose=0,
+        )
     assert result.model.config.encoding_dim == 16  # complete: the code is as large as the data's 16 features
     cfg = json.loads((result.path / "config.json").read_text())
     assert cfg["kind"] == "complete" and cfg["train"]["epochs"] == 3
@@ -120,30 +138,52 @@ def test_terms_are_logged_separately_in_tensorboard(tmp_path):
 
 def test_cli_kind_presets_explicit_flags_and_the_identity_warning(tmp_path):
     out = tmp_path / "dn"
-    proc = aekit_cli("train", "--kind", "denoising", "--noise", "masking", "--encoding-dim", 32, "--limit", 200, "--epochs", 2,
-                     "--batch-size", 64, "--out", out, "--quiet", "--no-tensorboard")
+    proc = aekit_cli(
+        "train",
+        "--kind",
+        "denoising",
+        "--noise",
+        "masking",
+        "--encoding-dim",
+        32,
+        "--limit",
+        200,
+        "--epochs",
+        2,
+        "--batch-size",
+        64,
+        "--out",
+        out,
+        "--quiet",
+        "--no-tensorboard",
+    )
     assert proc.returncode == 0, proc.stderr
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["kind"] == "denoising" and cfg["train"]["noise"] == "masking" and cfg["train"]["noise_level"] == 0.25
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["psnr_noisy"] > 0 and "psnr_denoised" in metrics
     out = tmp_path / "oc"
-    proc = aekit_cli("train", "--kind", "complete", "--limit", 100, "--epochs", 1, "--out", out,
-                     "--quiet", "--no-tensorboard")
+    proc = aekit_cli(
+        "train", "--kind", "complete", "--limit", 100, "--epochs", 1, "--out", out, "--quiet", "--no-tensorboard"
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads((out / "config.json").read_text())["model"]["encoding_dim"] == 784
     warning_lines = [line for line in proc.stderr.splitlines() if line]
     assert len(warning_lines) == 1 and warning_lines[0].startswith("aekit: warning: the code (784 units)")
     proc = aekit_cli("train", "--kind", "wide", "--out", tmp_path / "x", "--quiet")
     assert proc.returncode == 2 and proc.stderr.strip() == (
-        "aekit: error: argument --kind: unknown kind 'wide'; choose one of: " + ", ".join(KINDS)
-        + "; see `aekit train --help`")
+        "aekit: error: argument --kind: unknown kind 'wide'; choose one of: "
+        + ", ".join(KINDS)
+        + "; see `aekit train --help`"
+    )
 
 
 def test_cli_flags_given_explicitly_win_even_when_equal_to_the_default():
     from aekit.cli.main import build_parser, kind_configs_from_args
 
-    args = build_parser().parse_args(["train", "--kind", "sparse-kl", "--encoding-dim", "32", "--loss", "bce", "--seed", "0"])
+    args = build_parser().parse_args(
+        ["train", "--kind", "sparse-kl", "--encoding-dim", "32", "--loss", "bce", "--seed", "0"]
+    )
     m, t = kind_configs_from_args(args)
     assert (m.encoding_dim, t.loss, m.code_activation, t.kl_rho) == (32, "bce", "sigmoid", 0.1)
     m, t = kind_configs_from_args(build_parser().parse_args(["train", "--kind", "sparse-kl"]))
@@ -151,7 +191,9 @@ def test_cli_flags_given_explicitly_win_even_when_equal_to_the_default():
     m, t = kind_configs_from_args(build_parser().parse_args(["train"]))
     assert (m, t) == (ModelConfig(), TrainConfig())
     # a recipe's training values and a kind's presets combine; explicit flags still win over both
-    m, t = kind_configs_from_args(build_parser().parse_args(["train", "--recipe", "fast", "--kind", "sparse-kl", "--epochs", "3"]))
+    m, t = kind_configs_from_args(
+        build_parser().parse_args(["train", "--recipe", "fast", "--kind", "sparse-kl", "--epochs", "3"])
+    )
     assert (m.encoding_dim, t.loss, t.optimizer, t.schedule, t.epochs) == (196, "mse", "adam", "onecycle", 3)
 
 
@@ -161,15 +203,28 @@ def test_deep_hinton_sets_its_own_training_and_explicit_flags_still_win():
     m, t = kind_configs_from_args(build_parser().parse_args(["train", "--kind", "deep-hinton"]))
     assert (m.hidden, m.encoding_dim, m.activation, m.code_activation) == ((1000, 500, 250), 30, "elu", "linear")
     assert (t.optimizer, t.learning_rate, t.batch_size, t.epochs, t.schedule, t.min_lr, t.ema, t.weight_decay) == (
-        "adam", 1e-3, 128, 150, "cosine", 2.5e-4, 0.999, 5e-6)  # the recipe of benchmarks/kinds.py's deep row
-    m, t = kind_configs_from_args(build_parser().parse_args(["train", "--kind", "deep-hinton", "--epochs", "3", "--lr", "4e-3"]))
+        "adam",
+        1e-3,
+        128,
+        150,
+        "cosine",
+        2.5e-4,
+        0.999,
+        5e-6,
+    )  # the recipe of benchmarks/kinds.py's deep row
+    m, t = kind_configs_from_args(
+        build_parser().parse_args(["train", "--kind", "deep-hinton", "--epochs", "3", "--lr", "4e-3"])
+    )
     assert (t.epochs, t.learning_rate, t.min_lr) == (3, 4e-3, 1e-3)  # the cosine ends at a quarter of the learning rate
     _, t = configure("deep-hinton", schedule="constant")
     assert (t.schedule, t.min_lr) == ("constant", 0.0)  # no cosine, no floor: the config stays valid
     _, t = configure("deep-hinton", optimizer="adadelta")
     assert (t.learning_rate, t.min_lr) == (1.0, 0.25)
-    with pytest.raises(aekit.ConfigError, match="--kind deep-hinton sets its own batch_size, epochs, optimizer, schedule, "
-                                                "which --recipe fast sets too; drop --recipe"):
+    with pytest.raises(
+        aekit.ConfigError,
+        match="--kind deep-hinton sets its own batch_size, epochs, optimizer, schedule, "
+        "which --recipe fast sets too; drop --recipe",
+    ):
         kind_configs_from_args(build_parser().parse_args(["train", "--kind", "deep-hinton", "--recipe", "fast"]))
 
 
@@ -185,10 +240,13 @@ def mean_code(model, x):
     return float(model.encode(torch.as_tensor(x)).mean())
 
 
-@pytest.mark.parametrize("kind, plain", [
-    ("sparse", {"l1": 0.0}),
-    ("sparse-kl", {"kl_beta": 0.0, "weight_decay": 0.0}),
-])
+@pytest.mark.parametrize(
+    "kind, plain",
+    [
+        ("sparse", {"l1": 0.0}),
+        ("sparse-kl", {"kl_beta": 0.0, "weight_decay": 0.0}),
+    ],
+)
 def test_sparsity_lowers_the_mean_code_activation(mnist_small, kind, plain):
     x, _, xt, _ = mnist_small
     m, t = configure(kind)
@@ -246,12 +304,20 @@ def test_overcomplete_with_corruption_does_not_copy_its_noisy_input(mnist_small)
     assert psnr(xt, out) > psnr(xt, noisy) + 1.0  # and closer to the clean digits than its input was
 
 
-@pytest.mark.parametrize("shape, hidden, code", [
-    ((1, 28, 28), (16, 8), 128), ((3, 28, 28), (16, 8), 256), ((3, 32, 32), (16, 8), 256),
-    ((1, 48, 48), (32, 16, 8), 72),
-    ((3, 64, 64), (32, 16, 8), 256), ((3, 64, 48), (32, 16, 8), 192), ((1, 100, 100), (32, 32, 16, 8), 128),
-    ((3, 128, 128), (32, 32, 16, 8), 256), ((3, 96, 128), (32, 32, 16, 8), 192),
-])
+@pytest.mark.parametrize(
+    "shape, hidden, code",
+    [
+        ((1, 28, 28), (16, 8), 128),
+        ((3, 28, 28), (16, 8), 256),
+        ((3, 32, 32), (16, 8), 256),
+        ((1, 48, 48), (32, 16, 8), 72),
+        ((3, 64, 64), (32, 16, 8), 256),
+        ((3, 64, 48), (32, 16, 8), 192),
+        ((1, 100, 100), (32, 32, 16, 8), 128),
+        ((3, 128, 128), (32, 32, 16, 8), 256),
+        ((3, 96, 128), (32, 32, 16, 8), 192),
+    ],
+)
 def test_conv_stages_follow_the_image_and_the_decoder_lands_on_it(shape, hidden, code):
     c, h, w = shape
     m, _ = configure("conv", input_dim=c * h * w, image_shape=shape)

@@ -23,8 +23,10 @@ def test_gaussian_kl_matches_torch_distributions():
     assert torch.allclose(gaussian_kl(mu, logvar), torch.distributions.kl_divergence(q, p), atol=1e-5)
 
 
-@pytest.mark.parametrize("kind, architecture", [("vae", "dense"), ("beta-vae", "dense"), ("vq-vae", "dense"),
-                                                ("vae", "conv"), ("vq-vae", "conv")])
+@pytest.mark.parametrize(
+    "kind, architecture",
+    [("vae", "dense"), ("beta-vae", "dense"), ("vq-vae", "dense"), ("vae", "conv"), ("vq-vae", "conv")],
+)
 def test_kinds_train_and_log_their_terms_by_name(mnist_small, kind, architecture):
     x, _, xt, _ = mnist_small
     hidden = (4, 8) if architecture == "conv" else (64, 32)  # smaller than the presets: a fast test
@@ -105,8 +107,9 @@ def test_kl_warmup_ramps_the_weight_over_epochs():
             seen.append(state.model.latent.kl_scale)
 
     model = aekit.Autoencoder(ModelConfig(input_dim=16, encoding_dim=2, code="gaussian"))
-    aekit.fit(model, rows(), epochs=3, batch_size=32, kl_warmup=4, likelihood="bernoulli", verbose=0,
-              callbacks=[Watch()])
+    aekit.fit(
+        model, rows(), epochs=3, batch_size=32, kl_warmup=4, likelihood="bernoulli", verbose=0, callbacks=[Watch()]
+    )
     assert seen == [0.25, 0.5, 0.75] and model.latent.kl_scale == 1.0 and model.latent.generator is None
     assert kl_scale(TrainConfig(kl_warmup=2), 5) == 1.0
 
@@ -123,7 +126,7 @@ def test_a_collapsed_posterior_is_warned_about():
 
 def test_bernoulli_decoder_refuses_data_outside_0_1_and_suggests_the_gaussian_one():
     m, t = aekit.configure("vae", input_dim=16, hidden=(8,), encoding_dim=2)
-    with pytest.raises(DataError, match="Bernoulli decoder cannot model; .*likelihood=\"gaussian\""):
+    with pytest.raises(DataError, match='Bernoulli decoder cannot model; .*likelihood="gaussian"'):
         aekit.fit(aekit.Autoencoder(m), rows() * 3, config=t, epochs=1, verbose=0)
 
 
@@ -136,14 +139,17 @@ def test_nan_in_the_elbo_names_epoch_step_and_term():
         aekit.fit(model, rows(), config=t, epochs=1, verbose=0)
 
 
-@pytest.mark.parametrize("fields, match", [
-    ({"iw_samples": 5, "beta": 2.0}, "importance-weighted bound, which has no KL weight"),
-    ({"binarize": "dynamic", "likelihood": "gaussian"}, "use the Bernoulli decoder"),
-    ({"likelihood": "poisson"}, "unknown likelihood"),
-    ({"code": "normal"}, "unknown code"),
-    ({"code": "categorical", "encoding_dim": 10, "codebook_dim": 4}, "cannot be cut into code vectors of 4"),
-    ({"kl_warmup": -1}, "kl_warmup must be a whole number"),
-])
+@pytest.mark.parametrize(
+    "fields, match",
+    [
+        ({"iw_samples": 5, "beta": 2.0}, "importance-weighted bound, which has no KL weight"),
+        ({"binarize": "dynamic", "likelihood": "gaussian"}, "use the Bernoulli decoder"),
+        ({"likelihood": "poisson"}, "unknown likelihood"),
+        ({"code": "normal"}, "unknown code"),
+        ({"code": "categorical", "encoding_dim": 10, "codebook_dim": 4}, "cannot be cut into code vectors of 4"),
+        ({"kl_warmup": -1}, "kl_warmup must be a whole number"),
+    ],
+)
 def test_bad_generative_options_are_refused(fields, match):
     with pytest.raises(ConfigError, match=match):
         aekit.configure("undercomplete", **fields)

@@ -44,8 +44,10 @@ def test_torch_in_torch_out_keeps_gradients():
     assert isinstance(out, torch.Tensor) and out.requires_grad
 
 
-@pytest.mark.parametrize("bad, words", [(np.zeros((2, 5)), "rows of 5 values but the model expects 6"),
-                                        (np.array([["a"] * 6]), "must be numeric")])
+@pytest.mark.parametrize(
+    "bad, words",
+    [(np.zeros((2, 5)), "rows of 5 values but the model expects 6"), (np.array([["a"] * 6]), "must be numeric")],
+)
 def test_numpy_input_errors_name_the_fix(bad, words):
     with pytest.raises(DataError, match=words):
         Autoencoder(ModelConfig(input_dim=6, encoding_dim=3)).encode(bad)
@@ -60,8 +62,11 @@ def test_scaler_works_in_user_units():
     assert torch.equal(model.scale_rows(x), torch.tensor([[1.0, 1.0]]))
     assert torch.allclose(model.unscale_rows(model.scale_rows(x)), x)
     assert torch.allclose(model.encode(x), model.encoder(torch.tensor([[1.0, 1.0]])))
-    assert torch.allclose(model(x), model.decoder(model.encoder(torch.tensor([[1.0, 1.0]]))) * torch.tensor([10.0, 2.0])
-                          + torch.tensor([100.0, -5.0]))
+    assert torch.allclose(
+        model(x),
+        model.decoder(model.encoder(torch.tensor([[1.0, 1.0]]))) * torch.tensor([10.0, 2.0])
+        + torch.tensor([100.0, -5.0]),
+    )
 
 
 def test_keras_initialisation_glorot_uniform_zero_bias():

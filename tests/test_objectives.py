@@ -117,7 +117,7 @@ def test_contractive_closed_form_equals_autograd_and_finite_differences(act):
     assert float(exact) == pytest.approx(finite_difference_sq_frobenius(model.encoder, x), rel=1e-4)
     if act == "sigmoid":  # Rifai et al.'s formula written out by hand
         h, w = model.encode(x), model.encoder[0].weight
-        by_hand = sum(((h[n] * (1 - h[n])) ** 2 * (w ** 2).sum(dim=1)).sum() for n in range(9)) / 9
+        by_hand = sum(((h[n] * (1 - h[n])) ** 2 * (w**2).sum(dim=1)).sum() for n in range(9)) / 9
         assert float(closed) == pytest.approx(float(by_hand), rel=1e-5)
 
 
@@ -131,10 +131,13 @@ def test_contractive_gradients_agree_between_closed_and_exact_forms():
     assert torch.allclose(g_closed, g_exact, rtol=1e-4, atol=1e-7)
 
 
-@pytest.mark.parametrize("config", [
-    ModelConfig(input_dim=10, hidden=(8, 6), encoding_dim=3, activation="tanh", code_activation="sigmoid"),
-    ModelConfig(input_dim=64, architecture="conv", image_shape=(1, 8, 8), hidden=(4,), encoding_dim=8),
-])
+@pytest.mark.parametrize(
+    "config",
+    [
+        ModelConfig(input_dim=10, hidden=(8, 6), encoding_dim=3, activation="tanh", code_activation="sigmoid"),
+        ModelConfig(input_dim=64, architecture="conv", image_shape=(1, 8, 8), hidden=(4,), encoding_dim=8),
+    ],
+)
 def test_exact_contractive_matches_finite_differences_for_any_encoder(config):
     model = Autoencoder(config)
     assert closed_form_layer(model.encoder) is None  # so `contractive` takes the exact path
@@ -150,7 +153,10 @@ def test_the_automatic_choice_follows_the_encoder_structure():
     one_layer = Autoencoder(ModelConfig(input_dim=10, encoding_dim=4, code_activation="sigmoid"))
     assert closed_form_layer(one_layer.encoder) is not None
     assert closed_form_layer(Autoencoder(ModelConfig(input_dim=10, hidden=(6,), encoding_dim=4)).encoder) is None
-    assert closed_form_layer(Autoencoder(ModelConfig(input_dim=10, encoding_dim=4, code_activation="gelu")).encoder) is None
+    assert (
+        closed_form_layer(Autoencoder(ModelConfig(input_dim=10, encoding_dim=4, code_activation="gelu")).encoder)
+        is None
+    )
     x = torch.rand(5, 10)
     assert torch.allclose(contractive(one_layer, x), contractive_closed_form(one_layer, x))
 
@@ -169,7 +175,7 @@ def test_jacobian_norm_is_the_mean_frobenius_norm(hidden, activation):
     """Deep encoders by torch.func; one-layer encoders by the closed form, which must agree with it."""
     model = Autoencoder(ModelConfig(input_dim=10, hidden=hidden, encoding_dim=3, code_activation=activation))
     x = torch.rand(6, 10, generator=torch.Generator().manual_seed(5))
-    per_row = [contractive_exact(model, x[i:i + 1]).sqrt() for i in range(6)]
+    per_row = [contractive_exact(model, x[i : i + 1]).sqrt() for i in range(6)]
     assert jacobian_norm(model, x, batch_size=4) == pytest.approx(float(sum(per_row) / 6), rel=1e-5)
 
 
@@ -177,7 +183,9 @@ def test_psnr_known_values():
     clean = torch.zeros(3, 16)
     assert psnr(clean, clean + 0.1) == pytest.approx(20.0, abs=1e-6)  # MSE 0.01 → 10·log10(1/0.01)
     assert psnr(clean.numpy(), clean.numpy() + 0.01) == pytest.approx(40.0, abs=1e-6)
-    assert psnr(clean, clean + 0.5, data_range=2.0) == pytest.approx(10 * torch.log10(torch.tensor(4 / 0.25)).item(), abs=1e-5)
+    assert psnr(clean, clean + 0.5, data_range=2.0) == pytest.approx(
+        10 * torch.log10(torch.tensor(4 / 0.25)).item(), abs=1e-5
+    )
     mixed = torch.stack([torch.full((16,), 0.1), torch.full((16,), 0.01)])
     assert psnr(torch.zeros(2, 16), mixed) == pytest.approx(30.0, abs=1e-6)  # the mean of 20 and 40 dB
     with pytest.raises(aekit.DataError, match="shapes differ"):
@@ -207,13 +215,17 @@ def test_bce_from_logits_matches_torch_in_value_and_gradient(scale):
 def test_jacobian_norm_of_a_one_layer_encoder_is_its_closed_form():
     model = Autoencoder(ModelConfig(input_dim=10, encoding_dim=4, code_activation="sigmoid", seed=2))
     x = torch.rand(6, 10, generator=torch.Generator().manual_seed(5))
-    per_row = [contractive_exact(model, x[i:i + 1]).sqrt() for i in range(6)]  # jacrev, the general form
+    per_row = [contractive_exact(model, x[i : i + 1]).sqrt() for i in range(6)]  # jacrev, the general form
     assert jacobian_norm(model, x, batch_size=4) == pytest.approx(float(sum(per_row) / 6), rel=1e-5)
 
 
-@pytest.mark.parametrize("config", [ModelConfig(input_dim=12, hidden=(9,), encoding_dim=5, seed=1),
-                                    ModelConfig(input_dim=16, architecture="conv", image_shape=(1, 4, 4), hidden=(3,),
-                                                encoding_dim=4, seed=1)])
+@pytest.mark.parametrize(
+    "config",
+    [
+        ModelConfig(input_dim=12, hidden=(9,), encoding_dim=5, seed=1),
+        ModelConfig(input_dim=16, architecture="conv", image_shape=(1, 4, 4), hidden=(3,), encoding_dim=4, seed=1),
+    ],
+)
 def test_the_hutchinson_estimate_is_close_to_the_exact_norm(config):
     from aekit.errors import ConfigError
 

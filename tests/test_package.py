@@ -13,19 +13,29 @@ import aekit
 
 def _python(code: str, *flags: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.run([sys.executable, *flags, *(["-c", code] if code else [])], capture_output=True, text=True,
-                          env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, *flags, *(["-c", code] if code else [])], capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 def _imported(stderr: str) -> set[str]:
     """The modules that ``python -X importtime`` reports imported."""
-    return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines() if line.startswith("import time:") and "|" in line}
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
 
 
 @pytest.mark.parametrize("args", [["--help"], ["--version"], ["train", "--help"], ["train", "--epochs", "x"]])
 def test_the_cli_answers_help_and_argument_errors_without_importing_torch(args):
-    res = subprocess.run([sys.executable, "-X", "importtime", "-m", "aekit", *args], capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": SRC}, timeout=300)
+    res = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "aekit", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": SRC},
+        timeout=300,
+    )
     assert res.returncode == (2 if "x" in args else 0), res.stderr[-500:]
     imported = _imported(res.stderr)
     assert "aekit.cli.main" in imported and "argparse" in imported  # the report lists what it should

@@ -12,14 +12,20 @@ from aekit_subprocess import SRC
 from aekit.errors import ConfigError
 from aekit.runfolder import LOCK, clear_run_folder, lock_run_folder
 
-HOLD = ("import sys, time; from aekit.runfolder import lock_run_folder; lock_run_folder(sys.argv[1]); "
-        "print('held', flush=True); time.sleep(300)")
+HOLD = (
+    "import sys, time; from aekit.runfolder import lock_run_folder; lock_run_folder(sys.argv[1]); "
+    "print('held', flush=True); time.sleep(300)"
+)
 
 
 def holder(folder):
     """A real process that takes the folder's lock and keeps it until killed."""
-    proc = subprocess.Popen([sys.executable, "-c", HOLD, str(folder)], stdout=subprocess.PIPE, text=True,
-                            env={**os.environ, "PYTHONPATH": SRC})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(folder)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": SRC},
+    )
     assert proc.stdout.readline().strip() == "held"
     return proc
 
@@ -61,8 +67,10 @@ def test_train_into_a_folder_another_process_trains_into_changes_nothing(tmp_pat
     before = {p.name: p.read_bytes() for p in run.rglob("*") if p.is_file()}
     proc = holder(run)
     try:
-        for attempt in (lambda: train(model, cfg, data=data, out=run, overwrite=True, verbose=0, tensorboard=False),
-                        lambda: resume(run, epochs=2, verbose=0)):
+        for attempt in (
+            lambda: train(model, cfg, data=data, out=run, overwrite=True, verbose=0, tensorboard=False),
+            lambda: resume(run, epochs=2, verbose=0),
+        ):
             with pytest.raises(ConfigError, match=f"pid {proc.pid}"):
                 attempt()
         after = {p.name: p.read_bytes() for p in run.rglob("*") if p.is_file() and p.name != LOCK}

@@ -28,8 +28,9 @@ EXPECTED_FAILED_CHECKS: dict[str, str] = {}
     [
         AutoencoderTransformer(encoding_dim=3, epochs=2, random_state=0),
         # a deep, sparse, denoising one: the kinds do not change the estimator's contract
-        AutoencoderTransformer(encoding_dim=2, hidden=(6,), epochs=2, l1=1e-3, noise="masking", noise_level=0.2,
-                               random_state=0),
+        AutoencoderTransformer(
+            encoding_dim=2, hidden=(6,), epochs=2, l1=1e-3, noise="masking", noise_level=0.2, random_state=0
+        ),
     ],
     expected_failed_checks=lambda est: EXPECTED_FAILED_CHECKS,
 )
@@ -74,25 +75,49 @@ def test_same_model_as_aekit_fit_with_that_seed():
         expected = model.eval().encode(torch.tensor(X, dtype=torch.float32)).numpy()
     np.testing.assert_array_equal(ae.transform(X).astype(np.float32), expected)
     assert ae.model_.config == mc
-    averaged = AutoencoderTransformer(encoding_dim=4, hidden=(7,), epochs=3, batch_size=16, random_state=5, ema=0.9).fit(X)
+    averaged = AutoencoderTransformer(
+        encoding_dim=4, hidden=(7,), epochs=3, batch_size=16, random_state=5, ema=0.9
+    ).fit(X)
     model = Autoencoder(mc)
-    aekit.fit(model, X, None, TrainConfig(epochs=3, batch_size=16, optimizer="adam", loss="mse", seed=5, ema=0.9), verbose=0)
+    aekit.fit(
+        model, X, None, TrainConfig(epochs=3, batch_size=16, optimizer="adam", loss="mse", seed=5, ema=0.9), verbose=0
+    )
     with torch.no_grad():
-        np.testing.assert_array_equal(averaged.transform(X).astype(np.float32), model.eval().encode(torch.tensor(X, dtype=torch.float32)).numpy())
+        np.testing.assert_array_equal(
+            averaged.transform(X).astype(np.float32), model.eval().encode(torch.tensor(X, dtype=torch.float32)).numpy()
+        )
     assert not np.allclose(averaged.transform(X), ae.transform(X))
-    decayed = AutoencoderTransformer(encoding_dim=4, hidden=(7,), epochs=3, batch_size=16, random_state=5, schedule="cosine",
-                                     min_lr=1e-4).fit(X)
+    decayed = AutoencoderTransformer(
+        encoding_dim=4, hidden=(7,), epochs=3, batch_size=16, random_state=5, schedule="cosine", min_lr=1e-4
+    ).fit(X)
     model = Autoencoder(mc)
-    aekit.fit(model, X, None, TrainConfig(epochs=3, batch_size=16, optimizer="adam", loss="mse", seed=5, schedule="cosine", min_lr=1e-4), verbose=0)
+    aekit.fit(
+        model,
+        X,
+        None,
+        TrainConfig(epochs=3, batch_size=16, optimizer="adam", loss="mse", seed=5, schedule="cosine", min_lr=1e-4),
+        verbose=0,
+    )
     with torch.no_grad():
-        np.testing.assert_array_equal(decayed.transform(X).astype(np.float32), model.eval().encode(torch.tensor(X, dtype=torch.float32)).numpy())
+        np.testing.assert_array_equal(
+            decayed.transform(X).astype(np.float32), model.eval().encode(torch.tensor(X, dtype=torch.float32)).numpy()
+        )
     assert not np.allclose(decayed.transform(X), ae.transform(X))
-    halved = AutoencoderTransformer(encoding_dim=4, hidden=(7,), epochs=3, batch_size=16, random_state=5,
-                                    precision="bfloat16").fit(X)
+    halved = AutoencoderTransformer(
+        encoding_dim=4, hidden=(7,), epochs=3, batch_size=16, random_state=5, precision="bfloat16"
+    ).fit(X)
     model = Autoencoder(mc)
-    aekit.fit(model, X, None, TrainConfig(epochs=3, batch_size=16, optimizer="adam", loss="mse", seed=5, precision="bfloat16"), verbose=0)
+    aekit.fit(
+        model,
+        X,
+        None,
+        TrainConfig(epochs=3, batch_size=16, optimizer="adam", loss="mse", seed=5, precision="bfloat16"),
+        verbose=0,
+    )
     with torch.no_grad():
-        np.testing.assert_array_equal(halved.transform(X).astype(np.float32), model.eval().encode(torch.tensor(X, dtype=torch.float32)).numpy())
+        np.testing.assert_array_equal(
+            halved.transform(X).astype(np.float32), model.eval().encode(torch.tensor(X, dtype=torch.float32)).numpy()
+        )
     assert not np.array_equal(halved.transform(X), ae.transform(X))
     np.testing.assert_allclose(halved.transform(X), ae.transform(X), atol=0.05)
     with pytest.raises(aekit.ConfigError, match="min_lr is where the 'cosine' schedule ends"):
@@ -102,13 +127,17 @@ def test_same_model_as_aekit_fit_with_that_seed():
 def test_pipeline_and_grid_search_on_digits():
     X, y = _digits()
     X_train, y_train, X_test, y_test = X[:1000], y[:1000], X[1000:], y[1000:]
-    pipe = make_pipeline(StandardScaler(), AutoencoderTransformer(encoding_dim=16, epochs=10, batch_size=64, random_state=0),
-                         LogisticRegression(max_iter=500))
+    pipe = make_pipeline(
+        StandardScaler(),
+        AutoencoderTransformer(encoding_dim=16, epochs=10, batch_size=64, random_state=0),
+        LogisticRegression(max_iter=500),
+    )
     pipe.fit(X_train, y_train)
     assert pipe.score(X_test, y_test) > 0.7  # 16 learned features still separate the ten digits (chance: 0.1)
 
-    search = GridSearchCV(AutoencoderTransformer(epochs=8, batch_size=64, random_state=0),
-                          {"encoding_dim": [2, 16]}, cv=2)
+    search = GridSearchCV(
+        AutoencoderTransformer(epochs=8, batch_size=64, random_state=0), {"encoding_dim": [2, 16]}, cv=2
+    )
     search.fit(X_train[:600])
     assert search.best_params_ == {"encoding_dim": 16}  # score = −reconstruction error: the wider code wins
     assert search.best_estimator_.transform(X_test).shape == (len(X_test), 16)
@@ -119,15 +148,26 @@ def test_column_transformer_with_pandas_output():
     rng = np.random.default_rng(0)
     df = pd.DataFrame(rng.normal(size=(60, 5)), columns=list("abcde"))
     df["kind"] = rng.choice(["x", "y"], size=60)
-    ct = ColumnTransformer([("ae", AutoencoderTransformer(encoding_dim=2, epochs=2, random_state=0), list("abcde")),
-                            ("cat", OneHotEncoder(sparse_output=False), ["kind"])]).set_output(transform="pandas")
+    ct = ColumnTransformer(
+        [
+            ("ae", AutoencoderTransformer(encoding_dim=2, epochs=2, random_state=0), list("abcde")),
+            ("cat", OneHotEncoder(sparse_output=False), ["kind"]),
+        ]
+    ).set_output(transform="pandas")
     out = ct.fit_transform(df)
-    assert list(out.columns) == ["ae__autoencodertransformer0", "ae__autoencodertransformer1", "cat__kind_x", "cat__kind_y"]
+    assert list(out.columns) == [
+        "ae__autoencodertransformer0",
+        "ae__autoencodertransformer1",
+        "cat__kind_x",
+        "cat__kind_y",
+    ]
     assert list(ct.named_transformers_["ae"].feature_names_in_) == list("abcde")
 
 
 def test_clone_params_and_pickle():
-    ae = AutoencoderTransformer(encoding_dim=3, hidden=(5,), kl_beta=3.0, code_activation="sigmoid", epochs=2, random_state=0)
+    ae = AutoencoderTransformer(
+        encoding_dim=3, hidden=(5,), kl_beta=3.0, code_activation="sigmoid", epochs=2, random_state=0
+    )
     c = clone(ae)
     assert c.get_params() == ae.get_params() and c is not ae
     c.set_params(encoding_dim=4, noise="masking", noise_level=0.3)
@@ -153,7 +193,9 @@ def test_tutorial_settings_on_mnist(mnist_small):
     ae = AutoencoderTransformer(loss="bce", output_activation="sigmoid", optimizer="adadelta", epochs=3, random_state=0)
     ae.fit(x)
     assert ae.history_["loss"][-1] < ae.history_["loss"][0]
-    untrained = AutoencoderTransformer(loss="bce", output_activation="sigmoid", epochs=1, lr=1e-9, random_state=0).fit(x)
+    untrained = AutoencoderTransformer(loss="bce", output_activation="sigmoid", epochs=1, lr=1e-9, random_state=0).fit(
+        x
+    )
     assert ae.score(xt) > untrained.score(xt)
 
 
@@ -178,4 +220,6 @@ def test_bad_settings_are_value_errors_naming_the_fix():
     with pytest.raises(ValueError, match="unknown activation 'nope'"):
         AutoencoderTransformer(activation="nope", epochs=1).fit(X)
     # the fix works: scaled into [0, 1], BCE and gaussian noise are fine
-    make_pipeline(MinMaxScaler(), AutoencoderTransformer(loss="bce", noise="gaussian", noise_level=0.1, epochs=1)).fit(X)
+    make_pipeline(MinMaxScaler(), AutoencoderTransformer(loss="bce", noise="gaussian", noise_level=0.1, epochs=1)).fit(
+        X
+    )

@@ -17,8 +17,10 @@ PATHS = ("linear", "spherical")
 def require_generative(model, what: str = "sampling") -> None:
     """Refuse a model without a prior to draw codes from (anything but a Gaussian code), in one line."""
     if not model.config.is_generative:
-        raise ConfigError(f"{what} needs a generative model (a Gaussian code, e.g. --kind vae), but this model's "
-                          f"code is {model.config.code}; train one with `aekit train --kind vae`")
+        raise ConfigError(
+            f"{what} needs a generative model (a Gaussian code, e.g. --kind vae), but this model's "
+            f"code is {model.config.code}; train one with `aekit train --kind vae`"
+        )
 
 
 @torch.no_grad()
@@ -76,7 +78,9 @@ def decode_codes(model, z: torch.Tensor, batch_size: int = 4096) -> torch.Tensor
     was = model.training
     model.eval()
     device = next(model.parameters()).device
-    out = torch.cat([model.decode(z[s:s + batch_size].to(device)).float().cpu() for s in range(0, len(z), batch_size)])
+    out = torch.cat(
+        [model.decode(z[s : s + batch_size].to(device)).float().cpu() for s in range(0, len(z), batch_size)]
+    )
     model.train(was)
     return out
 

@@ -22,8 +22,13 @@ ARCHITECTURES = ("dense", "conv")
 PRECISIONS = ("float32", "bfloat16")
 MODEL_SCALES = ("none", "standard", "minmax")  # a model's input scaling ('auto' is decided from the data by train)
 # Keras' names, accepted beside aekit's and stored as aekit's (`loss="binary_crossentropy"` is stored as 'bce')
-KERAS_NAMES = {"binary_crossentropy": "bce", "mean_squared_error": "mse", "Adadelta": "adadelta", "Adam": "adam",
-               "SGD": "sgd"}
+KERAS_NAMES = {
+    "binary_crossentropy": "bce",
+    "mean_squared_error": "mse",
+    "Adadelta": "adadelta",
+    "Adam": "adam",
+    "SGD": "sgd",
+}
 CODES = ("deterministic", "gaussian", "categorical")  # a plain code, a VAE's Gaussian code, a VQ-VAE's codebook
 LIKELIHOODS = ("bernoulli", "gaussian")  # decoder distributions whose negative log-likelihood is the recon term
 BINARIZE = ("none", "dynamic")
@@ -66,7 +71,9 @@ def _check_conv_code(cfg: "ModelConfig") -> None:
 class ModelConfig:
     input_dim: int = 784  # features per row (784 = a flattened 28×28 MNIST image)
     encoding_dim: int = 32  # size of the code, the bottleneck (32 in the Keras tutorial)
-    hidden: tuple[int, ...] = ()  # hidden layer sizes from input to code (deep: 128,64), for 'conv' channels (16,8); mirrored in the decoder
+    hidden: tuple[
+        int, ...
+    ] = ()  # hidden layer sizes from input to code (deep: 128,64), for 'conv' channels (16,8); mirrored in the decoder
     activation: str = "relu"  # activation of the hidden layers
     code_activation: str = "relu"  # activation of the code layer (sigmoid for KL sparsity and closed-form CAE)
     output_activation: str = "sigmoid"  # activation of the reconstruction (sigmoid for [0,1] data, linear else)
@@ -92,21 +99,27 @@ class ModelConfig:
             _choice(name, getattr(self, name), ACTIVATIONS)
         _choice("architecture", self.architecture, ARCHITECTURES)
         if self.scale == "auto":
-            raise ConfigError("scale 'auto' is decided from the data by aekit.train (or `aekit train --scale auto`); "
-                              "a model stores the outcome: none, standard or minmax")
+            raise ConfigError(
+                "scale 'auto' is decided from the data by aekit.train (or `aekit train --scale auto`); "
+                "a model stores the outcome: none, standard or minmax"
+            )
         _choice("scale", self.scale, MODEL_SCALES)
         if self.image_shape is not None:
             if len(self.image_shape) != 3 or any(
                 isinstance(s, bool) or not isinstance(s, int) or s <= 0 for s in self.image_shape
             ):
-                raise ConfigError(f"image_shape must be (channels, height, width) of positive ints, got {self.image_shape}")
+                raise ConfigError(
+                    f"image_shape must be (channels, height, width) of positive ints, got {self.image_shape}"
+                )
             c, h, w = self.image_shape
             if c * h * w != self.input_dim:
                 raise ConfigError(
                     f"image_shape {self.image_shape} holds {c * h * w} values but input_dim is {self.input_dim}; make them agree"
                 )
         if self.architecture == "conv" and self.image_shape is None:
-            raise ConfigError("the 'conv' architecture needs image_shape (channels, height, width); use image data such as MNIST")
+            raise ConfigError(
+                "the 'conv' architecture needs image_shape (channels, height, width); use image data such as MNIST"
+            )
         if self.architecture == "conv":
             _check_conv_code(self)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
@@ -115,24 +128,37 @@ class ModelConfig:
         _positive_int("codebook_size", self.codebook_size)
         if isinstance(self.codebook_dim, bool) or not isinstance(self.codebook_dim, int) or self.codebook_dim < 0:
             raise ConfigError(f"codebook_dim must be a whole number ≥ 0 (0: from the code), got {self.codebook_dim!r}")
-        if not isinstance(self.codebook_decay, (int, float)) or isinstance(self.codebook_decay, bool) \
-                or not 0 <= self.codebook_decay < 1:
-            raise ConfigError(f"codebook_decay must lie in [0, 1) (0.99 is usual; 0 learns the codebook by gradient), "
-                              f"got {self.codebook_decay!r}")
+        if (
+            not isinstance(self.codebook_decay, (int, float))
+            or isinstance(self.codebook_decay, bool)
+            or not 0 <= self.codebook_decay < 1
+        ):
+            raise ConfigError(
+                f"codebook_decay must lie in [0, 1) (0.99 is usual; 0 learns the codebook by gradient), "
+                f"got {self.codebook_decay!r}"
+            )
         if self.code == "categorical" and self.encoding_dim % self.code_vector_dim:
-            raise ConfigError(f"a categorical code of {self.encoding_dim} values cannot be cut into code vectors of "
-                              f"{self.code_vector_dim}; pass a codebook_dim that divides encoding_dim")
+            raise ConfigError(
+                f"a categorical code of {self.encoding_dim} values cannot be cut into code vectors of "
+                f"{self.code_vector_dim}; pass a codebook_dim that divides encoding_dim"
+            )
         if self.code == "categorical" and self.architecture == "conv" and self.codebook_dim:
             h, w = conv_grid(self.image_shape, len(self.hidden) + 1)
             if self.codebook_dim != self.encoding_dim // (h * w):
                 channels = self.encoding_dim // (h * w)
-                raise ConfigError(f"a conv code is quantised per grid cell, so codebook_dim must be its {channels} "
-                                  "channels; drop --codebook-dim or change --encoding-dim")
+                raise ConfigError(
+                    f"a conv code is quantised per grid cell, so codebook_dim must be its {channels} "
+                    "channels; drop --codebook-dim or change --encoding-dim"
+                )
 
-        if not isinstance(self.skip, bool) or (self.skip and (self.architecture != "conv" or self.code != "deterministic")):
-            raise ConfigError(f"skip (the input joining the decoder's last block) is true or false, and true only for "
-                              f"a 'conv' architecture with a deterministic code; got skip={self.skip!r} with "
-                              f"{self.architecture!r}, code {self.code!r}")
+        if not isinstance(self.skip, bool) or (
+            self.skip and (self.architecture != "conv" or self.code != "deterministic")
+        ):
+            raise ConfigError(
+                f"skip (the input joining the decoder's last block) is true or false, and true only for "
+                f"a 'conv' architecture with a deterministic code; got skip={self.skip!r} with "
+                f"{self.architecture!r}, code {self.code!r}"
+            )
 
     @property
     def code_vector_dim(self) -> int:
@@ -163,7 +189,9 @@ class TrainConfig:
     lr: float | None = None  # learning rate; None = the optimizer's Keras 2 default (adadelta 1.0, adam 1e-3, sgd 0.01)
     loss: str = "bce"  # reconstruction loss: 'bce' (binary cross-entropy, data in [0,1]) or 'mse'
     shuffle: bool = True  # reshuffle the training rows every epoch
-    shuffle_block: int = 1  # rows that stay together when shuffling; > 1 reads a memmap in runs (faster), batches less mixed
+    shuffle_block: int = (
+        1  # rows that stay together when shuffling; > 1 reads a memmap in runs (faster), batches less mixed
+    )
     seed: int = 0  # seed of shuffling and input corruption (the model's init has its own in ModelConfig)
     weight_decay: float = 0.0  # L2 penalty on the weights, λ/2·Σw² added to the loss (UFLDL uses 3e-3)
     l1: float = 0.0  # L1 activity penalty on the code, λ·Σ|h|/batch (Keras activity_regularizer=l1(λ))
@@ -177,7 +205,9 @@ class TrainConfig:
     restore_best: bool = True  # early stopping: end with the weights of the best epoch
     schedule: str = "constant"  # learning rate over the run: 'constant', 'onecycle' (warm-up, then cosine decay) or 'cosine' (decay to min_lr)
     min_lr: float = 0.0  # where the 'cosine' schedule ends (0: it decays to 0)
-    compile: bool = False  # torch.compile the training step: ~10 s once, then faster epochs (one process; needs a C++ compiler)
+    compile: bool = (
+        False  # torch.compile the training step: ~10 s once, then faster epochs (one process; needs a C++ compiler)
+    )
     precision: str = "float32"  # 'bfloat16': the training step's matrix products in bfloat16 (autocast); weights, losses, validation stay float32
     ema: float = 0.0  # decay of a moving average of the weights (ramped up over the first steps), e.g. 0.999 (0 = off); validation and the final model use it
     # recon as a negative log-likelihood in nats per row: 'bernoulli' ([0,1] data) or 'gaussian' (unit variance)
@@ -208,17 +238,25 @@ class TrainConfig:
         for name in ("weight_decay", "l1", "kl_beta", "contractive", "noise_level", "min_delta", "min_lr"):
             _non_negative(name, getattr(self, name))
         if self.min_lr and self.schedule != "cosine":
-            raise ConfigError(f"min_lr is where the 'cosine' schedule ends, but the schedule is {self.schedule!r}; "
-                              f"pass {option('schedule', 'cosine')} or drop {option('min_lr')}")
+            raise ConfigError(
+                f"min_lr is where the 'cosine' schedule ends, but the schedule is {self.schedule!r}; "
+                f"pass {option('schedule', 'cosine')} or drop {option('min_lr')}"
+            )
         if self.min_lr and self.min_lr >= self.learning_rate:
-            raise ConfigError(f"min_lr {self.min_lr:g} must be below the learning rate {self.learning_rate:g} where the "
-                              f"cosine schedule starts; pass a smaller {option('min_lr')}")
+            raise ConfigError(
+                f"min_lr {self.min_lr:g} must be below the learning rate {self.learning_rate:g} where the "
+                f"cosine schedule starts; pass a smaller {option('min_lr')}"
+            )
         if isinstance(self.ema, bool) or not isinstance(self.ema, (int, float)) or not 0 <= self.ema < 1:
-            raise ConfigError(f"ema is the decay of the weights' moving average and must lie in [0, 1) (e.g. 0.999; 0 turns it off), got {self.ema!r}")
+            raise ConfigError(
+                f"ema is the decay of the weights' moving average and must lie in [0, 1) (e.g. 0.999; 0 turns it off), got {self.ema!r}"
+            )
         if not 0 < self.kl_rho < 1:
             raise ConfigError(f"kl_rho must lie strictly between 0 and 1, got {self.kl_rho!r}")
         if self.noise in ("masking", "salt_pepper", "mixed") and not self.noise_level <= 1:
-            raise ConfigError(f"noise_level is a fraction for {self.noise!r} noise and must be ≤ 1, got {self.noise_level}")
+            raise ConfigError(
+                f"noise_level is a fraction for {self.noise!r} noise and must be ≤ 1, got {self.noise_level}"
+            )
         if self.noise != "none" and self.noise_level == 0:
             raise ConfigError(f"{self.noise!r} noise needs a noise_level > 0 (e.g. 0.5 for gaussian, 0.25 for masking)")
         if isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 0:
@@ -236,8 +274,10 @@ class TrainConfig:
         if isinstance(self.kl_warmup, bool) or not isinstance(self.kl_warmup, int) or self.kl_warmup < 0:
             raise ConfigError(f"kl_warmup must be a whole number of epochs ≥ 0 (0: off), got {self.kl_warmup!r}")
         if self.iw_samples > 1 and (self.beta != 1 or self.kl_warmup):
-            raise ConfigError("iw_samples > 1 trains on the importance-weighted bound, which has no KL weight; "
-                              "drop --beta and --kl-warmup, or train with --iw-samples 1")
+            raise ConfigError(
+                "iw_samples > 1 trains on the importance-weighted bound, which has no KL weight; "
+                "drop --beta and --kl-warmup, or train with --iw-samples 1"
+            )
         if self.binarize == "dynamic" and self.likelihood == "gaussian":
             raise ConfigError("binarised pixels are 0 or 1: use the Bernoulli decoder (--likelihood bernoulli)")
 
@@ -250,7 +290,13 @@ class TrainConfig:
 # Named starting points for TrainConfig; explicit fields win (`recipe("fast", epochs=20)`).
 RECIPES: dict[str, dict[str, Any]] = {
     "tutorial": {},  # the Keras tutorial: adadelta, batch 256, 100 epochs
-    "fast": {"optimizer": "adam", "lr": 1e-2, "batch_size": 512, "epochs": 10, "schedule": "onecycle"},  # see docs/performance.md
+    "fast": {
+        "optimizer": "adam",
+        "lr": 1e-2,
+        "batch_size": 512,
+        "epochs": 10,
+        "schedule": "onecycle",
+    },  # see docs/performance.md
 }
 
 
@@ -275,7 +321,9 @@ def from_dict(cls: type, data: dict[str, Any]):
     known = {f.name for f in fields(cls)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise ConfigError(f"unknown {cls.__name__} field(s) {', '.join(unknown)}; known fields: {', '.join(sorted(known))}")
+        raise ConfigError(
+            f"unknown {cls.__name__} field(s) {', '.join(unknown)}; known fields: {', '.join(sorted(known))}"
+        )
     try:
         return cls(**data)
     except TypeError as exc:  # wrong type that __post_init__ did not catch
@@ -287,5 +335,19 @@ def replace(config, **changes):
     return dataclasses.replace(config, **changes)
 
 
-__all__ = ["ModelConfig", "TrainConfig", "recipe", "RECIPES", "to_dict", "from_dict", "replace", "ACTIVATIONS",
-           "LOSSES", "OPTIMIZERS", "NOISES", "PRECISIONS", "MODEL_SCALES", "KERAS_NAMES"]
+__all__ = [
+    "ModelConfig",
+    "TrainConfig",
+    "recipe",
+    "RECIPES",
+    "to_dict",
+    "from_dict",
+    "replace",
+    "ACTIVATIONS",
+    "LOSSES",
+    "OPTIMIZERS",
+    "NOISES",
+    "PRECISIONS",
+    "MODEL_SCALES",
+    "KERAS_NAMES",
+]

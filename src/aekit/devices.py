@@ -41,8 +41,9 @@ def _mps_available() -> bool:
 
 def _no_cuda(spec: str) -> ConfigError:
     build = "" if torch.version.cuda else f"; this PyTorch {torch.__version__} is built without CUDA"
-    return ConfigError(f"--device {spec}: no CUDA GPU is visible (torch.cuda.is_available() is False{build}); "
-                       "use --device cpu or auto")
+    return ConfigError(
+        f"--device {spec}: no CUDA GPU is visible (torch.cuda.is_available() is False{build}); use --device cpu or auto"
+    )
 
 
 def _cuda(spec: str, index: int | None) -> torch.device:
@@ -54,14 +55,18 @@ def _cuda(spec: str, index: int | None) -> torch.device:
         if rank is None:
             return torch.device("cuda", torch.cuda.current_device())
         if rank >= count:
-            raise ConfigError(f"--device {spec}: torchrun started local rank {rank} but only {count} CUDA GPU"
-                              f"{'s are' if count != 1 else ' is'} visible on this machine; start at most {count} "
-                              "processes per machine (--nproc-per-node), or use --device cpu")
+            raise ConfigError(
+                f"--device {spec}: torchrun started local rank {rank} but only {count} CUDA GPU"
+                f"{'s are' if count != 1 else ' is'} visible on this machine; start at most {count} "
+                "processes per machine (--nproc-per-node), or use --device cpu"
+            )
         return torch.device("cuda", rank)
     if index >= count:
         last = f"cuda:0 … cuda:{count - 1}" if count > 1 else "cuda:0"
-        raise ConfigError(f"--device {spec}: only {count} CUDA GPU{'s are' if count != 1 else ' is'} visible ({last}); "
-                          "pass one of those, or --device cuda")
+        raise ConfigError(
+            f"--device {spec}: only {count} CUDA GPU{'s are' if count != 1 else ' is'} visible ({last}); "
+            "pass one of those, or --device cuda"
+        )
     return torch.device("cuda", index)
 
 
@@ -79,8 +84,10 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
         return torch.device("cpu")
     if text == "mps":
         if not _mps_available():
-            raise ConfigError("--device mps: no Apple GPU is available (torch.backends.mps.is_available() is False); "
-                              "use --device cpu or auto")
+            raise ConfigError(
+                "--device mps: no Apple GPU is available (torch.backends.mps.is_available() is False); "
+                "use --device cpu or auto"
+            )
         return torch.device("mps")
     if text == "cuda":
         return _cuda(text, None)

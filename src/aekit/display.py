@@ -54,10 +54,17 @@ def run_html(path, metrics: dict[str, Any]) -> str:
     from pathlib import Path
 
     path = Path(path)
-    images = [png_tag((path / name).read_bytes(), name, width=420)
-              for name in ("loss.png", "reconstructions.png") if (path / name).is_file()]
-    return (f"<div><p><b>Run</b> <code>{html.escape(str(path))}</code></p>"
-            + table(list(metrics.items()), ["metric", "value"]) + "".join(images) + "</div>")
+    images = [
+        png_tag((path / name).read_bytes(), name, width=420)
+        for name in ("loss.png", "reconstructions.png")
+        if (path / name).is_file()
+    ]
+    return (
+        f"<div><p><b>Run</b> <code>{html.escape(str(path))}</code></p>"
+        + table(list(metrics.items()), ["metric", "value"])
+        + "".join(images)
+        + "</div>"
+    )
 
 
 def figure_png(fig) -> bytes:

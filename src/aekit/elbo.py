@@ -46,8 +46,10 @@ def log_likelihood(model, z: torch.Tensor, target: torch.Tensor, likelihood: str
     """log p(target | z) per row, summed over the features, in nats."""
     if likelihood == "bernoulli":
         if model.config.output_activation != "sigmoid":
-            raise ConfigError(f"the Bernoulli decoder needs a sigmoid output, not {model.config.output_activation!r}; "
-                              "pass --output-activation sigmoid, or --likelihood gaussian")
+            raise ConfigError(
+                f"the Bernoulli decoder needs a sigmoid output, not {model.config.output_activation!r}; "
+                "pass --output-activation sigmoid, or --likelihood gaussian"
+            )
         logits = model.decode_logits(z).float()
         return -F.binary_cross_entropy_with_logits(logits, target, reduction="none").sum(-1)
     mean = model.decoder(z).float()
@@ -67,14 +69,22 @@ def binarized(model, x_in: torch.Tensor, target: torch.Tensor, cfg: TrainConfig)
     return (t if x_in is target else (u < x_in).to(x_in.dtype)), t
 
 
-def latent_terms(model, x_in: torch.Tensor, target: torch.Tensor, cfg: TrainConfig, cast,
-                 recon: Callable[[torch.Tensor], torch.Tensor]):
+def latent_terms(
+    model,
+    x_in: torch.Tensor,
+    target: torch.Tensor,
+    cfg: TrainConfig,
+    cast,
+    recon: Callable[[torch.Tensor], torch.Tensor],
+):
     """(terms, code, metrics) of one batch; `cast` is the forward pass's autocast context, `recon(code)` the mean
     `loss` of a plain decoder. The terms add up to the loss; the metrics are logged but not trained on."""
     code_kind, lik = model.config.code, decoder_likelihood(model.config, cfg)
     if code_kind != "deterministic" and (cfg.contractive or cfg.kl_beta):
-        raise ConfigError(f"the contractive and KL-sparsity penalties are for a deterministic code, not {code_kind}; "
-                          "drop --contractive / --kl-beta")
+        raise ConfigError(
+            f"the contractive and KL-sparsity penalties are for a deterministic code, not {code_kind}; "
+            "drop --contractive / --kl-beta"
+        )
     latent, metrics = model.latent, {}
     with cast:
         h = model.encoder(x_in)

@@ -19,6 +19,7 @@ def option(name: str, value=None) -> str:
 
 def render(text: str, cli: bool = False) -> str:
     """`text` with each `option` written as the library's argument, or with `cli` as the command line's flag."""
+
     def one(m: re.Match) -> str:
         name, value = m.group(1), m.group(2)
         if not cli:

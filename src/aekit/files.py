@@ -47,6 +47,7 @@ def atomic_write(path: Path, write: Callable, *, sync: bool = True) -> None:
         except OSError:
             pass
         if isinstance(e, OSError):
-            raise DataError(f"{path}: cannot write ({one_line(e.strerror or e)}); "
-                            "check free space and permissions") from e
+            raise DataError(
+                f"{path}: cannot write ({one_line(e.strerror or e)}); check free space and permissions"
+            ) from e
         raise

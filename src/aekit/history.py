@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-
 # Keys of a history that are no loss term: the total and the time
 _NOT_TERMS = {"loss", "epoch_time"}
 
@@ -56,8 +55,14 @@ class History:
             colours.setdefault(base, f"C{len(colours) % 10}")
             values = self.history[k]
             epochs = self.epoch if len(self.epoch) == len(values) else range(1, len(values) + 1)
-            ax.plot(list(epochs), values, color=colours[base], linestyle="--" if base != k else "-", label=k,
-                    marker="." if len(values) < 30 else None)
+            ax.plot(
+                list(epochs),
+                values,
+                color=colours[base],
+                linestyle="--" if base != k else "-",
+                label=k,
+                marker="." if len(values) < 30 else None,
+            )
         finite = {k: sorted(v for v in self.history[k] if math.isfinite(v)) for k in keys}
         medians = [v[len(v) // 2] for v in finite.values() if v]
         if medians and min(min(v) for v in finite.values() if v) > 0 and max(medians) / min(medians) > 100:
@@ -79,8 +84,10 @@ class History:
         from aekit.display import table
 
         keys = _shown(self.history)
-        rows = [[e, *(self.history[k][i] if i < len(self.history[k]) else "" for k in keys)]
-                for i, e in enumerate(self.epoch)]
+        rows = [
+            [e, *(self.history[k][i] if i < len(self.history[k]) else "" for k in keys)]
+            for i, e in enumerate(self.epoch)
+        ]
         if len(rows) > 10:
             rows = rows[:5] + [["…"] * (len(keys) + 1)] + rows[-5:]
         epochs = len(self.epoch)

@@ -64,7 +64,9 @@ def read_json(path: str | os.PathLike) -> Any:
     except FileNotFoundError:
         raise ModelFileError(f"{path}: file not found; pass a run folder written by `aekit train`") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{path}: not valid JSON ({exc}); the file is damaged, re-run training or restore it") from None
+        raise ModelFileError(
+            f"{path}: not valid JSON ({exc}); the file is damaged, re-run training or restore it"
+        ) from None
 
 
 def save_model(model: Autoencoder, path: str | os.PathLike, extra: dict[str, Any] | None = None) -> Path:
@@ -78,8 +80,10 @@ def save_model(model: Autoencoder, path: str | os.PathLike, extra: dict[str, Any
     if path.is_dir() or not path.suffix:
         path = path / WEIGHTS
     elif path.suffix != ".safetensors":
-        raise ConfigError(f"{path}: aekit saves models as safetensors, not {path.suffix} files; name the file "
-                          f"{path.with_suffix('.safetensors').name}, or pass a folder name without a suffix")
+        raise ConfigError(
+            f"{path}: aekit saves models as safetensors, not {path.suffix} files; name the file "
+            f"{path.with_suffix('.safetensors').name}, or pass a folder name without a suffix"
+        )
     return atomic_write_bytes(path, model_bytes(model, extra))
 
 
@@ -142,9 +146,14 @@ def _check_version(meta: dict[str, str], path: Path) -> None:
 def _checkpoint_hint(path: Path) -> str:
     """What to say when a training checkpoint is passed where a model file is expected."""
     run = path.parent.parent if path.parent.name == "checkpoint" else None
-    where = (f"pass the run folder {run} (or {run / 'checkpoint' / 'best.safetensors'}, the best epoch's model), "
-             f"or continue training with `aekit train --resume {run}`") if run is not None else (
-             "pass its run folder, or load it with aekit.load_checkpoint to continue training")
+    where = (
+        (
+            f"pass the run folder {run} (or {run / 'checkpoint' / 'best.safetensors'}, the best epoch's model), "
+            f"or continue training with `aekit train --resume {run}`"
+        )
+        if run is not None
+        else ("pass its run folder, or load it with aekit.load_checkpoint to continue training")
+    )
     return f"{path}: is a training checkpoint, not a model file; {where}"
 
 
@@ -166,20 +175,30 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device | None = N
         raise ModelFileError(_checkpoint_hint(weights))
     _check_version(meta, weights)
     if "sha256" in meta and meta["sha256"] != _digest(tensors, meta.get("model_config", "")):
-        raise ModelFileError(f"{weights}: checksum mismatch, the file was damaged or edited after aekit wrote it; restore it or train again")
+        raise ModelFileError(
+            f"{weights}: checksum mismatch, the file was damaged or edited after aekit wrote it; restore it or train again"
+        )
     file_config = None
     if "model_config" in meta:
         try:
             file_config = from_dict(ModelConfig, json.loads(meta["model_config"]))
         except json.JSONDecodeError:
-            raise ModelFileError(f"{weights}: the model config in the metadata is not valid JSON; the file was tampered with") from None
+            raise ModelFileError(
+                f"{weights}: the model config in the metadata is not valid JSON; the file was tampered with"
+            ) from None
         except AekitError as exc:
             newer = meta.get("aekit_version", __version__) != __version__
-            hint = f"; it was written by aekit {meta['aekit_version']} (this is {__version__}), upgrade aekit to load it" if newer else ""
+            hint = (
+                f"; it was written by aekit {meta['aekit_version']} (this is {__version__}), upgrade aekit to load it"
+                if newer
+                else ""
+            )
             raise ModelFileError(f"{weights}: bad model config ({exc}){hint}") from None
     if cfg_dict is None:
         if file_config is None:
-            raise ModelFileError(f"{weights}: no model config in the file's metadata nor a config.json beside it; it was not written by aekit")
+            raise ModelFileError(
+                f"{weights}: no model config in the file's metadata nor a config.json beside it; it was not written by aekit"
+            )
         config = file_config
     else:
         try:
@@ -202,16 +221,22 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device | None = N
         wrong = sorted(k for k in set(expected) & set(found) if expected[k] != found[k])
         extra = sorted(set(found) - set(expected))
         detail = "; ".join(
-            s for s in (
+            s
+            for s in (
                 f"missing {', '.join(missing)}" if missing else "",
                 f"unexpected {', '.join(extra)}" if extra else "",
                 ", ".join(f"{k} is {found[k]} not {expected[k]}" for k in wrong),
-            ) if s
+            )
+            if s
         )
-        raise ModelFileError(f"{weights}: the weights do not match the config ({detail}); keep config.json and model.safetensors from the same run")
+        raise ModelFileError(
+            f"{weights}: the weights do not match the config ({detail}); keep config.json and model.safetensors from the same run"
+        )
     wrong_dtype = sorted(k for k, v in tensors.items() if v.dtype != torch.float32)
     if wrong_dtype:
-        raise ModelFileError(f"{weights}: tensors {', '.join(wrong_dtype)} are not float32; the file was not written by aekit or was edited")
+        raise ModelFileError(
+            f"{weights}: tensors {', '.join(wrong_dtype)} are not float32; the file was not written by aekit or was edited"
+        )
     model = Autoencoder(config)
     model.load_state_dict(tensors)
     model.eval()

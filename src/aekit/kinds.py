@@ -74,13 +74,16 @@ def _conv(f: dict[str, Any]) -> bool:
 
 # the generative kinds' shared presets: dense 784-512-256-code or conv 32-64 channels; Adam; a linear code layer
 _LATENT: dict[str, Any] = {
-    "code_activation": "linear", "optimizer": "adam",
+    "code_activation": "linear",
+    "optimizer": "adam",
     "hidden": lambda f: (32, 64) if _conv(f) else (512, 256),
     "image_shape": lambda f: f["image_shape"] or (_square_image(f) if _conv(f) else None),
 }
 # a VAE's decoder: Bernoulli for the 'bce' loss ([0, 1] data), else Gaussian with a linear output
 _VAE: dict[str, Any] = {
-    "code": "gaussian", **_LATENT, "encoding_dim": lambda f: _conv_code(f) if _conv(f) else 32,
+    "code": "gaussian",
+    **_LATENT,
+    "encoding_dim": lambda f: _conv_code(f) if _conv(f) else 32,
     "likelihood": lambda f: "bernoulli" if f["loss"] == "bce" else "gaussian",
     "output_activation": lambda f: "sigmoid" if f["likelihood"] == "bernoulli" else "linear",
 }
@@ -97,8 +100,14 @@ KINDS: dict[str, dict[str, Any]] = {
     # UFLDL's sparse autoencoder exercise: 196 sigmoid units, ρ 0.1, β 3, weight decay 3e-3, squared error.
     # UFLDL sums ½‖x̂ − x‖² over the pixels; our 'mse' averages over them, so β and λ are divided by
     # input_dim / 2 — the same objective divided by a constant (392 for MNIST), with the same minimiser.
-    "sparse-kl": {"encoding_dim": 196, "code_activation": "sigmoid", "loss": "mse", "kl_rho": 0.1,
-                  "kl_beta": lambda f: 3.0 / (f["input_dim"] / 2), "weight_decay": lambda f: 3e-3 / (f["input_dim"] / 2)},
+    "sparse-kl": {
+        "encoding_dim": 196,
+        "code_activation": "sigmoid",
+        "loss": "mse",
+        "kl_rho": 0.1,
+        "kl_beta": lambda f: 3.0 / (f["input_dim"] / 2),
+        "weight_decay": lambda f: 3e-3 / (f["input_dim"] / 2),
+    },
     # corrupt each batch afresh, reconstruct the clean input; --noise picks the type, the level follows it
     "denoising": {"noise": "gaussian"},
     # λ‖J_f(x)‖²_F on a one-layer code, where the closed form of Rifai et al. (2011) applies
@@ -108,9 +117,19 @@ KINDS: dict[str, dict[str, Any]] = {
     # Hinton & Salakhutdinov's (2006) 784-1000-500-250-30 shape with this project's recipe (docs/kinds.md): ELU, a
     # linear code, a little weight decay, Adam with a cosine decay to a quarter of its learning rate, and a moving
     # average of the weights
-    "deep-hinton": {"hidden": (1000, 500, 250), "encoding_dim": 30, "activation": "elu", "code_activation": "linear",
-                    "optimizer": "adam", "batch_size": 128, "epochs": 150, "weight_decay": 5e-6, "schedule": "cosine",
-                    "min_lr": lambda f: _quarter_lr(f) if f["schedule"] == "cosine" else 0.0, "ema": 0.999},
+    "deep-hinton": {
+        "hidden": (1000, 500, 250),
+        "encoding_dim": 30,
+        "activation": "elu",
+        "code_activation": "linear",
+        "optimizer": "adam",
+        "batch_size": 128,
+        "epochs": 150,
+        "weight_decay": 5e-6,
+        "schedule": "cosine",
+        "min_lr": lambda f: _quarter_lr(f) if f["schedule"] == "cosine" else 0.0,
+        "ema": 0.999,
+    },
     # the Keras blog's convolutional autoencoder: 16-8-8 channels, a 4×4×8 code for 28×28×1 images; for images over
     # 32 pixels a stage of 32 channels in front per doubling (64×64: 32-16-8-8, a 4×4 code), 16 code channels for colour
     "conv": {"architecture": "conv", "image_shape": _square_image, "hidden": _conv_hidden, "encoding_dim": _conv_code},
@@ -123,19 +142,34 @@ KINDS: dict[str, dict[str, Any]] = {
     # the denoising recipe for images (`aekit train --recipe denoise`; docs/uses.md): a conv autoencoder with a 7×7×32
     # code for 28×28 images whose last block also sees the noisy input (skip), trained on every row's own noise
     # (gaussian, masking or salt-and-pepper at a random level), so one run denoises any of them
-    "denoising-conv": {"architecture": "conv", "hidden": (16,), "skip": True, "image_shape": _square_image,
-                       "encoding_dim": lambda f: _conv_code(f, 32), "noise": "mixed", "noise_level": 0.6,
-                       "optimizer": "adam", "lr": 2e-3, "batch_size": 64, "schedule": "onecycle", "epochs": 10},
+    "denoising-conv": {
+        "architecture": "conv",
+        "hidden": (16,),
+        "skip": True,
+        "image_shape": _square_image,
+        "encoding_dim": lambda f: _conv_code(f, 32),
+        "noise": "mixed",
+        "noise_level": 0.6,
+        "optimizer": "adam",
+        "lr": 2e-3,
+        "batch_size": 64,
+        "schedule": "onecycle",
+        "epochs": 10,
+    },
     # the anomaly recipe (`aekit.uses.anomalies.fit_detector`, docs/uses.md): for images a conv autoencoder (16
     # channels, a code of 8 channels on a quarter-size grid), scored by the distance to the nearest normal codes; for
     # other tables a dense one (4×, then ½× the columns, ELU, linear code)
-    "anomaly": {"architecture": lambda f: "conv" if _square_image(f) else "dense",
-                "image_shape": lambda f: _square_image(f) if f["architecture"] == "conv" else None,
-                "hidden": lambda f: (16,) if f["architecture"] == "conv" else (4 * f["input_dim"],),
-                "encoding_dim": lambda f: _conv_code(f) if f["architecture"] == "conv" else max(2, f["input_dim"] // 2),
-                "activation": lambda f: "relu" if f["architecture"] == "conv" else "elu",
-                "code_activation": lambda f: "relu" if f["architecture"] == "conv" else "linear",
-                "optimizer": "adam", "batch_size": 64, "epochs": lambda f: 3 if f["architecture"] == "conv" else 30},
+    "anomaly": {
+        "architecture": lambda f: "conv" if _square_image(f) else "dense",
+        "image_shape": lambda f: _square_image(f) if f["architecture"] == "conv" else None,
+        "hidden": lambda f: (16,) if f["architecture"] == "conv" else (4 * f["input_dim"],),
+        "encoding_dim": lambda f: _conv_code(f) if f["architecture"] == "conv" else max(2, f["input_dim"] // 2),
+        "activation": lambda f: "relu" if f["architecture"] == "conv" else "elu",
+        "code_activation": lambda f: "relu" if f["architecture"] == "conv" else "linear",
+        "optimizer": "adam",
+        "batch_size": 64,
+        "epochs": lambda f: 3 if f["architecture"] == "conv" else 30,
+    },
 }
 
 # What each kind is, in one line, for `aekit kinds` (a kind missing here is listed with its presets only).
@@ -158,10 +192,15 @@ DESCRIPTIONS: dict[str, str] = {
 }
 
 # How a derived preset is computed, shown beside its value for 784 inputs
-_DERIVED = {("complete", "encoding_dim"): "input_dim", ("overcomplete", "encoding_dim"): "2 × input_dim",
-            ("sparse-kl", "kl_beta"): "3 / (input_dim / 2)", ("sparse-kl", "weight_decay"): "3e-3 / (input_dim / 2)",
-            ("deep-hinton", "min_lr"): "lr / 4", ("conv", "image_shape"): "a square image",
-            ("conv", "encoding_dim"): "8 channels × the code grid"}
+_DERIVED = {
+    ("complete", "encoding_dim"): "input_dim",
+    ("overcomplete", "encoding_dim"): "2 × input_dim",
+    ("sparse-kl", "kl_beta"): "3 / (input_dim / 2)",
+    ("sparse-kl", "weight_decay"): "3e-3 / (input_dim / 2)",
+    ("deep-hinton", "min_lr"): "lr / 4",
+    ("conv", "image_shape"): "a square image",
+    ("conv", "encoding_dim"): "8 channels × the code grid",
+}
 
 # a use's recipe (`aekit train --recipe NAME`) is the kind that use is best served by
 USE_RECIPES = {"denoise": "denoising-conv", "anomaly": "anomaly"}
@@ -188,13 +227,23 @@ def kinds_table() -> str:
         shown = []
         for key, value in preset.items():
             value = resolved.get(key, value)
-            text = (",".join(map(str, value)) if isinstance(value, tuple)
-                    else f"{value:g}" if isinstance(value, float) else value)
+            text = (
+                ",".join(map(str, value))
+                if isinstance(value, tuple)
+                else f"{value:g}"
+                if isinstance(value, float)
+                else value
+            )
             how = _DERIVED.get((name, key))
             shown.append(f"{key.replace('_', '-')} {text}" + (f" (= {how})" if how else ""))
         lines.append(f"{name:<{width}}{DESCRIPTIONS.get(name, '')}".rstrip())
-        lines += textwrap.wrap("presets: " + "; ".join(shown) if shown else "presets: none (the defaults)", 100,
-                               initial_indent=" " * width, subsequent_indent=" " * (width + 2), break_on_hyphens=False)
+        lines += textwrap.wrap(
+            "presets: " + "; ".join(shown) if shown else "presets: none (the defaults)",
+            100,
+            initial_indent=" " * width,
+            subsequent_indent=" " * (width + 2),
+            break_on_hyphens=False,
+        )
     return "\n".join(lines)
 
 
@@ -207,7 +256,9 @@ def configure(kind: str = "undercomplete", **explicit: Any) -> tuple[ModelConfig
         raise ConfigError(f"unknown kind {kind!r}; choose one of: {', '.join(KINDS)}")
     unknown = sorted(set(explicit) - _MODEL_FIELDS - _TRAIN_FIELDS)
     if unknown:
-        raise ConfigError(f"unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(_MODEL_FIELDS | _TRAIN_FIELDS))}")
+        raise ConfigError(
+            f"unknown field(s) {', '.join(unknown)}; known: {', '.join(sorted(_MODEL_FIELDS | _TRAIN_FIELDS))}"
+        )
     preset = KINDS[kind]
     resolved: dict[str, Any] = {f.name: f.default for f in fields(ModelConfig)}
     resolved.update({f.name: f.default for f in fields(TrainConfig) if f.name not in resolved})
@@ -242,9 +293,20 @@ def warn_identity_risk(model_config: ModelConfig, train_config: TrainConfig, sta
         warnings.warn(
             f"the code ({model_config.encoding_dim} units) is not smaller than the input ({model_config.input_dim}) and "
             "nothing stops it learning the identity; add a penalty (l1, kl_beta, contractive) or input noise",
-            IdentityWarning, stacklevel=stacklevel,
+            IdentityWarning,
+            stacklevel=stacklevel,
         )
 
 
-__all__ = ["KINDS", "DESCRIPTIONS", "USE_RECIPES", "configure", "kind_names", "kinds_table", "identity_risk",
-           "warn_identity_risk", "IdentityWarning", "DEFAULT_NOISE_LEVEL"]
+__all__ = [
+    "KINDS",
+    "DESCRIPTIONS",
+    "USE_RECIPES",
+    "configure",
+    "kind_names",
+    "kinds_table",
+    "identity_risk",
+    "warn_identity_risk",
+    "IdentityWarning",
+    "DEFAULT_NOISE_LEVEL",
+]

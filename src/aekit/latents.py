@@ -150,8 +150,10 @@ class VectorQuantizer(DeterministicCode):
             terms["codebook"] = F.mse_loss(q, v.detach())
         counts = torch.bincount(idx.reshape(-1), minlength=self.size).float()
         p = counts / counts.sum()
-        metrics = {"usage": (counts > 0).float().mean(),
-                   "perplexity": torch.exp(-(p * torch.log(p.clamp_min(1e-12))).sum())}
+        metrics = {
+            "usage": (counts > 0).float().mean(),
+            "perplexity": torch.exp(-(p * torch.log(p.clamp_min(1e-12))).sum()),
+        }
         st = v + (q - v).detach()  # straight-through: the decoder sees q, the encoder gets its gradient
         return self.codes(st, h.shape[0]).to(h.dtype), terms, metrics
 
@@ -217,22 +219,33 @@ def code_summary(model, x: torch.Tensor, batch_size: int = 2000) -> dict:
     if kind == "gaussian":
         mus, kl = [], torch.zeros(model.config.encoding_dim, dtype=torch.float64)
         for start in range(0, len(x), batch_size):
-            mu, logvar = model.latent.stats(model.encoder(x[start:start + batch_size]).float())
+            mu, logvar = model.latent.stats(model.encoder(x[start : start + batch_size]).float())
             mus.append(mu.double().cpu())
             kl += gaussian_kl(mu, logvar).double().sum(0).cpu()
         mu = torch.cat(mus)
         var = mu.var(0) if len(mu) > 1 else torch.zeros_like(kl)
         kl /= len(x)
-        out = {"kl_per_unit": kl.tolist(), "code_kl": float(kl.sum()), "active_units": int((var > 0.01).sum()),
-               "collapsed_units": int((kl < 0.01).sum()), "units": len(kl)}
+        out = {
+            "kl_per_unit": kl.tolist(),
+            "code_kl": float(kl.sum()),
+            "active_units": int((var > 0.01).sum()),
+            "collapsed_units": int((kl < 0.01).sum()),
+            "units": len(kl),
+        }
     else:
-        idx = torch.cat([model.latent.indices(model.encoder(x[s:s + batch_size])).reshape(-1).cpu()
-                         for s in range(0, len(x), batch_size)])
+        idx = torch.cat(
+            [
+                model.latent.indices(model.encoder(x[s : s + batch_size])).reshape(-1).cpu()
+                for s in range(0, len(x), batch_size)
+            ]
+        )
         counts = torch.bincount(idx, minlength=model.latent.size).double()
         p = counts / counts.sum()
-        out = {"codebook_usage": float((counts > 0).double().mean()),
-               "codebook_perplexity": float(torch.exp(-(p * p.clamp_min(1e-300).log()).sum())),
-               "codebook_counts": counts.tolist()}
+        out = {
+            "codebook_usage": float((counts > 0).double().mean()),
+            "codebook_perplexity": float(torch.exp(-(p * p.clamp_min(1e-300).log()).sum())),
+            "codebook_counts": counts.tolist(),
+        }
     model.train(was)
     return out
 
@@ -243,9 +256,12 @@ def warn_collapse(summary: dict, stacklevel: int = 2) -> None:
     if units and summary["collapsed_units"] > units / 2:
         import warnings
 
-        warnings.warn(f"posterior collapse: {summary['collapsed_units']} of {units} code units carry under 0.01 nats "
-                      f"(active units: {summary['active_units']}); lower --beta, add --kl-warmup, or train longer",
-                      PosteriorCollapseWarning, stacklevel=stacklevel)
+        warnings.warn(
+            f"posterior collapse: {summary['collapsed_units']} of {units} code units carry under 0.01 nats "
+            f"(active units: {summary['active_units']}); lower --beta, add --kl-warmup, or train longer",
+            PosteriorCollapseWarning,
+            stacklevel=stacklevel,
+        )
 
 
 def make_latent(config: ModelConfig) -> nn.Module:
@@ -257,6 +273,17 @@ def make_latent(config: ModelConfig) -> nn.Module:
     return DeterministicCode()
 
 
-__all__ = ["make_latent", "encoder_config", "DeterministicCode", "GaussianCode", "VectorQuantizer", "gaussian_kl",
-           "log_standard_normal", "log_posterior", "LOG_2PI", "code_summary", "warn_collapse",
-           "PosteriorCollapseWarning"]
+__all__ = [
+    "make_latent",
+    "encoder_config",
+    "DeterministicCode",
+    "GaussianCode",
+    "VectorQuantizer",
+    "gaussian_kl",
+    "log_standard_normal",
+    "log_posterior",
+    "LOG_2PI",
+    "code_summary",
+    "warn_collapse",
+    "PosteriorCollapseWarning",
+]

@@ -189,8 +189,10 @@ class Autoencoder(nn.Module):
 
     def _check_scaler(self) -> None:
         if not self.scaler_fitted:
-            raise DataError(f"the model's {self.config.scale} input scaler is not fitted yet; train the model first "
-                            "(aekit.fit fits it from the training rows) or call model.set_scaler(offset, scale)")
+            raise DataError(
+                f"the model's {self.config.scale} input scaler is not fitted yet; train the model first "
+                "(aekit.fit fits it from the training rows) or call model.set_scaler(offset, scale)"
+            )
 
     # ------------------------------------------------------------------ uses, in the user's units
     def encode(self, x: Any) -> Any:
@@ -215,24 +217,27 @@ class Autoencoder(nn.Module):
 
     predict = reconstruct  # Keras' name: `autoencoder.predict(x_test)`
 
-    def _numpy(self, fn: Callable[[torch.Tensor], torch.Tensor], x: Any, width: int, name: str,
-               batch_size: int = 8192) -> np.ndarray:
+    def _numpy(
+        self, fn: Callable[[torch.Tensor], torch.Tensor], x: Any, width: int, name: str, batch_size: int = 8192
+    ) -> np.ndarray:
         """`fn` on NumPy (or list) rows, cast to float32, in batches, without gradients, as a float32 array."""
         a = np.asarray(x)
         if a.dtype.kind not in "biuf":
             raise DataError(f"{name} must be numeric, got dtype {a.dtype}; pass a NumPy array of numbers")
         rows = a.reshape(len(a), -1) if a.ndim > 1 else a.reshape(1, -1) if a.size == width else a.reshape(-1, 1)
         if rows.shape[1] != width:
-            raise DataError(f"{name} has rows of {rows.shape[1]} values but the model expects {width}; "
-                            f"pass an array of shape (n, {width})")
+            raise DataError(
+                f"{name} has rows of {rows.shape[1]} values but the model expects {width}; "
+                f"pass an array of shape (n, {width})"
+            )
         rows = rows.astype(np.float32, copy=False)
         out = None
         with torch.no_grad():
             for start in range(0, len(rows), batch_size):
-                part = fn(torch.from_numpy(np.ascontiguousarray(rows[start:start + batch_size]))).numpy()
+                part = fn(torch.from_numpy(np.ascontiguousarray(rows[start : start + batch_size]))).numpy()
                 if out is None:
                     out = np.empty((len(rows), part.shape[1]), dtype=np.float32)
-                out[start:start + len(part)] = part
+                out[start : start + len(part)] = part
         return out if out is not None else np.empty((0, 0), dtype=np.float32)
 
     def decode_logits(self, z: torch.Tensor, xs: torch.Tensor | None = None) -> torch.Tensor:
@@ -268,11 +273,21 @@ def summary(model: Autoencoder) -> str:
     w0, w1 = max(len(r[0]) for r in rows) + 2, max(len(r[1]) for r in rows) + 2
     w0, w1 = max(w0, 28), max(w1, 20)
     line = "_" * (w0 + w1 + 12)
-    out = ['Model: "autoencoder"', line, f"{'Layer (type)':<{w0}}{'Output Shape':<{w1}}{'Param #':>10}", "=" * len(line)]
+    out = [
+        'Model: "autoencoder"',
+        line,
+        f"{'Layer (type)':<{w0}}{'Output Shape':<{w1}}{'Param #':>10}",
+        "=" * len(line),
+    ]
     for name, shape, n in rows:
         out.append(f"{name:<{w0}}{shape:<{w1}}{n:>10,}")
-    out += ["=" * len(line), f"Total params: {total:,}", f"Trainable params: {trainable:,}",
-            f"Non-trainable params: {total - trainable:,}", line]
+    out += [
+        "=" * len(line),
+        f"Total params: {total:,}",
+        f"Trainable params: {trainable:,}",
+        f"Non-trainable params: {total - trainable:,}",
+        line,
+    ]
     return "\n".join(out)
 
 
@@ -301,6 +316,9 @@ def summary_html(model: Autoencoder) -> str:
     from aekit.display import table
 
     rows, total, trainable = _summary_rows(model)
-    foot = [("Total params", "", total), ("Trainable params", "", trainable),
-            ("Non-trainable params", "", total - trainable)]
+    foot = [
+        ("Total params", "", total),
+        ("Trainable params", "", trainable),
+        ("Non-trainable params", "", total - trainable),
+    ]
     return table([*rows, *foot], ["Layer (type)", "Output Shape", "Param #"], caption='Model: "autoencoder"')

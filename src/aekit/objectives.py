@@ -43,8 +43,9 @@ def mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return F.mse_loss(pred, target)
 
 
-def reconstruction_loss(model: Autoencoder, code: torch.Tensor, target: torch.Tensor, loss: str,
-                        x_in: torch.Tensor | None = None) -> torch.Tensor:
+def reconstruction_loss(
+    model: Autoencoder, code: torch.Tensor, target: torch.Tensor, loss: str, x_in: torch.Tensor | None = None
+) -> torch.Tensor:
     """The reconstruction term, in the network's (scaled) units; BCE goes through the logits when the output is a
     sigmoid. The loss itself is computed in float32 also when the decoder ran in bfloat16 (``.float()`` is free on
     a float32 tensor). `x_in` is the input the code came from, which a model with ``skip`` also decodes from."""
@@ -84,8 +85,12 @@ def warn_slow_bfloat16(precision: str, device: torch.device | None = None) -> No
         where = f"a GPU without bfloat16 arithmetic ({torch.cuda.get_device_name(device)})"
     else:
         return
-    warnings.warn(f"precision='bfloat16' on {where}: the products are emulated and slower than float32; "
-                  "train with precision='float32' (the default)", RuntimeWarning, stacklevel=3)
+    warnings.warn(
+        f"precision='bfloat16' on {where}: the products are emulated and slower than float32; "
+        "train with precision='float32' (the default)",
+        RuntimeWarning,
+        stacklevel=3,
+    )
 
 
 # --------------------------------------------------------------------------- penalties
@@ -150,8 +155,10 @@ def contractive_closed_form(model: Autoencoder, x: torch.Tensor, code: torch.Ten
     """
     found = closed_form_layer(model.encoder)
     if found is None:
-        raise ConfigError("the closed-form contractive penalty needs an encoder of one Linear layer and an elementwise "
-                          "activation; use contractive_exact for this encoder")
+        raise ConfigError(
+            "the closed-form contractive penalty needs an encoder of one Linear layer and an elementwise "
+            "activation; use contractive_exact for this encoder"
+        )
     linear, derivative = found
     h = model.encoder(x) if code is None else code
     return (derivative(h).pow(2) @ linear.weight.pow(2).sum(dim=1)).mean()
@@ -180,8 +187,9 @@ def contractive(model: Autoencoder, x: torch.Tensor, code: torch.Tensor | None =
     return contractive_exact(model, x)
 
 
-def jacobian_norms(model: Autoencoder, x: Any, batch_size: int = 256, *, method: str = "exact", projections: int = 8,
-                   seed: int = 0) -> np.ndarray:
+def jacobian_norms(
+    model: Autoencoder, x: Any, batch_size: int = 256, *, method: str = "exact", projections: int = 8, seed: int = 0
+) -> np.ndarray:
     """The encoder's Jacobian Frobenius norm ‖J_f(x)‖_F at each row of `x` (a metric, no gradients), taken with
     respect to the rows the network sees (scaled, for a model with an input scaler).
 
@@ -203,7 +211,7 @@ def jacobian_norms(model: Autoencoder, x: Any, batch_size: int = 256, *, method:
     norms = []
     with torch.no_grad():
         for start in range(0, x.shape[0], batch_size):
-            xb = x[start:start + batch_size].float()
+            xb = x[start : start + batch_size].float()
             if closed is not None:
                 linear, derivative = closed
                 squared = derivative(model.encoder(xb)).pow(2) @ linear.weight.pow(2).sum(dim=1)
@@ -216,8 +224,9 @@ def jacobian_norms(model: Autoencoder, x: Any, batch_size: int = 256, *, method:
     return torch.cat(norms).numpy() if norms else np.empty(0, dtype=np.float32)
 
 
-def jacobian_norm(model: Autoencoder, x: Any, batch_size: int = 256, *, method: str = "exact", projections: int = 8,
-                  seed: int = 0) -> float:
+def jacobian_norm(
+    model: Autoencoder, x: Any, batch_size: int = 256, *, method: str = "exact", projections: int = 8, seed: int = 0
+) -> float:
     """Mean over rows of the encoder's Jacobian Frobenius norm ‖J_f(x)‖_F (`jacobian_norms`, its methods)."""
     return float(jacobian_norms(model, x, batch_size, method=method, projections=projections, seed=seed).mean())
 
@@ -291,7 +300,9 @@ def _mixed(x: torch.Tensor, level: float, generator: torch.Generator | None) -> 
 
 
 # --------------------------------------------------------------------------- all terms
-def loss_terms(model: Autoencoder, x_in: torch.Tensor, target: torch.Tensor, cfg: TrainConfig) -> dict[str, torch.Tensor]:
+def loss_terms(
+    model: Autoencoder, x_in: torch.Tensor, target: torch.Tensor, cfg: TrainConfig
+) -> dict[str, torch.Tensor]:
     """Every loss term of one batch by name, and their sum as ``loss``.
 
     `x_in` is what the encoder sees (corrupted for a denoising run), `target` the clean rows, both in the network's
@@ -301,8 +312,14 @@ def loss_terms(model: Autoencoder, x_in: torch.Tensor, target: torch.Tensor, cfg
     metrics: dict[str, torch.Tensor] = {}
     if cfg.binarize != "none" or uses_latent_terms(model.config, cfg):  # aekit.elbo: VAE, VQ-VAE, likelihoods
         x_in, target = binarized(model, x_in, target, cfg)
-        terms, code, metrics = latent_terms(model, x_in, target, cfg, autocast(cfg.precision, x_in.device.type),
-                                            lambda c: reconstruction_loss(model, c, target, cfg.loss))
+        terms, code, metrics = latent_terms(
+            model,
+            x_in,
+            target,
+            cfg,
+            autocast(cfg.precision, x_in.device.type),
+            lambda c: reconstruction_loss(model, c, target, cfg.loss),
+        )
     else:
         with autocast(cfg.precision, x_in.device.type):
             code = model.latent.code(model.encoder(x_in))

@@ -39,7 +39,9 @@ def run_config(run_dir: str | os.PathLike) -> tuple[Path, dict[str, Any]]:
     if not path.is_dir():
         raise ModelFileError(f"{path}: no such run folder; pass a folder written by `aekit train`")
     if not (path / CONFIG).is_file():
-        raise ModelFileError(f"{path}: not an aekit run folder (no config.json); pass a folder written by `aekit train`")
+        raise ModelFileError(
+            f"{path}: not an aekit run folder (no config.json); pass a folder written by `aekit train`"
+        )
     config = read_json(path / CONFIG)
     if not isinstance(config, dict):
         raise ModelFileError(f"{path / CONFIG}: expected a JSON object; the file is damaged, re-run training")
@@ -88,8 +90,9 @@ def lock_run_folder(path: str | os.PathLike, *, create: bool = False) -> RunLock
         try:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise ConfigError(f"{path}: cannot create the run folder ({exc.strerror or exc}); "
-                              "choose another --out folder") from None
+            raise ConfigError(
+                f"{path}: cannot create the run folder ({exc.strerror or exc}); choose another --out folder"
+            ) from None
     fd = os.open(path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -97,8 +100,10 @@ def lock_run_folder(path: str | os.PathLike, *, create: bool = False) -> RunLock
         holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
         os.close(fd)
         pid = f" (pid {holder})" if holder.isdigit() else ""
-        raise ConfigError(f"{path}: another aekit process{pid} is training into this run folder; "
-                          "wait for it to finish, or choose another --out") from None
+        raise ConfigError(
+            f"{path}: another aekit process{pid} is training into this run folder; "
+            "wait for it to finish, or choose another --out"
+        ) from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, str(os.getpid()).encode("ascii"), 0)
     return RunLock(path, fd)

@@ -42,8 +42,13 @@ class ColumnStats:
         """Both blocks' statistics (Chan et al.'s pairwise update: no loss of precision on large means)."""
         n = self.n + other.n
         delta = other.mean - self.mean
-        return ColumnStats(n, self.mean + delta * other.n / n, self.m2 + other.m2 + delta**2 * self.n * other.n / n,
-                           np.minimum(self.min, other.min), np.maximum(self.max, other.max))
+        return ColumnStats(
+            n,
+            self.mean + delta * other.n / n,
+            self.m2 + other.m2 + delta**2 * self.n * other.n / n,
+            np.minimum(self.min, other.min),
+            np.maximum(self.max, other.max),
+        )
 
     @property
     def std(self) -> np.ndarray:

@@ -225,16 +225,38 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             given.update(input_dim=n_features, seed=seed, shuffle=bool(self.shuffle))
             return configure(self.kind, **given)
         model = ModelConfig(
-            input_dim=n_features, encoding_dim=self.encoding_dim, hidden=tuple(self.hidden), activation=self.activation,
-            code_activation=self.code_activation, output_activation=self.output_activation,
-            architecture=self.architecture, image_shape=self.image_shape, seed=seed, scale=self.scale,
+            input_dim=n_features,
+            encoding_dim=self.encoding_dim,
+            hidden=tuple(self.hidden),
+            activation=self.activation,
+            code_activation=self.code_activation,
+            output_activation=self.output_activation,
+            architecture=self.architecture,
+            image_shape=self.image_shape,
+            seed=seed,
+            scale=self.scale,
         )
         train = TrainConfig(
-            epochs=self.epochs, batch_size=self.batch_size, optimizer=self.optimizer, lr=self.lr, loss=self.loss,
-            shuffle=bool(self.shuffle), seed=seed, weight_decay=self.weight_decay, l1=self.l1, kl_beta=self.kl_beta,
-            kl_rho=self.kl_rho, contractive=self.contractive, noise=self.noise, noise_level=self.noise_level,
-            ema=self.ema, schedule=self.schedule, min_lr=self.min_lr, compile=self.compile,
-            precision=self.precision, beta=self.beta,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            optimizer=self.optimizer,
+            lr=self.lr,
+            loss=self.loss,
+            shuffle=bool(self.shuffle),
+            seed=seed,
+            weight_decay=self.weight_decay,
+            l1=self.l1,
+            kl_beta=self.kl_beta,
+            kl_rho=self.kl_rho,
+            contractive=self.contractive,
+            noise=self.noise,
+            noise_level=self.noise_level,
+            ema=self.ema,
+            schedule=self.schedule,
+            min_lr=self.min_lr,
+            compile=self.compile,
+            precision=self.precision,
+            beta=self.beta,
         )
         return model, train
 
@@ -265,8 +287,14 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
                 f"tutorial) but X spans [{X.min():.4g}, {X.max():.4g}]; put a MinMaxScaler in front or use noise='masking'"
             )
         model = Autoencoder(model_config)
-        history = fit(model, torch.tensor(X, dtype=torch.float32), None, train_config, verbose=self.verbose,
-                      device="cpu" if self.device is None else self.device)
+        history = fit(
+            model,
+            torch.tensor(X, dtype=torch.float32),
+            None,
+            train_config,
+            verbose=self.verbose,
+            device="cpu" if self.device is None else self.device,
+        )
         model.eval()
         self.model_ = model
         self.history_ = {k: list(v) for k, v in history.history.items()}

@@ -12,8 +12,32 @@ from aekit.cli.main import main
 @pytest.fixture(scope="module")
 def vae_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("vae") / "run"
-    assert main(["train", "--kind", "vae", "--hidden", "64", "--encoding-dim", "2", "--limit", "300", "--epochs", "2",
-                 "--binarize", "dynamic", "--kl-warmup", "2", "--out", str(out), "--quiet", "--no-tensorboard"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "--kind",
+                "vae",
+                "--hidden",
+                "64",
+                "--encoding-dim",
+                "2",
+                "--limit",
+                "300",
+                "--epochs",
+                "2",
+                "--binarize",
+                "dynamic",
+                "--kl-warmup",
+                "2",
+                "--out",
+                str(out),
+                "--quiet",
+                "--no-tensorboard",
+            ]
+        )
+        == 0
+    )
     return out
 
 

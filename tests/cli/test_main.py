@@ -24,9 +24,32 @@ def test_train_then_summary(tmp_path):
 
 def test_flags_reach_the_config(tmp_path):
     out = tmp_path / "run"
-    aekit("train", "--limit", 300, "--epochs", 1, "--hidden", "64,32", "--encoding-dim", 8, "--optimizer", "adam",
-          "--lr", 0.002, "--loss", "mse", "--seed", 7, "--precision", "bfloat16", "--out", out, "--quiet", "--no-tensorboard",
-          check=True)
+    aekit(
+        "train",
+        "--limit",
+        300,
+        "--epochs",
+        1,
+        "--hidden",
+        "64,32",
+        "--encoding-dim",
+        8,
+        "--optimizer",
+        "adam",
+        "--lr",
+        0.002,
+        "--loss",
+        "mse",
+        "--seed",
+        7,
+        "--precision",
+        "bfloat16",
+        "--out",
+        out,
+        "--quiet",
+        "--no-tensorboard",
+        check=True,
+    )
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["model"]["hidden"] == [64, 32] and cfg["model"]["encoding_dim"] == 8 and cfg["model"]["seed"] == 7
     assert cfg["train"]["optimizer"] == "adam" and cfg["train"]["lr"] == 0.002 and cfg["train"]["loss"] == "mse"
@@ -39,16 +62,19 @@ def test_progress_shows_by_default(tmp_path):
     assert "Epoch 1/2" in proc.stderr and "Epoch 2/2" in proc.stderr
 
 
-@pytest.mark.parametrize("args, words", [
-    (["--optimizer", "rmsprop9"], "unknown optimizer 'rmsprop9'"),
-    (["--loss", "hinge"], "unknown loss 'hinge'"),
-    (["--precision", "fp16"], "unknown precision 'fp16'; choose one of: float32, bfloat16"),
-    (["--epochs", "0"], "epochs must be a positive integer"),
-    (["--batch-size", "-5"], "batch_size must be a positive integer"),
-    (["--encoding-dim", "0"], "encoding_dim must be a positive integer"),
-    (["--data", "nowhere.csv"], "nowhere.csv"),
-    (["--dataset", "cifar"], "unknown dataset 'cifar'"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (["--optimizer", "rmsprop9"], "unknown optimizer 'rmsprop9'"),
+        (["--loss", "hinge"], "unknown loss 'hinge'"),
+        (["--precision", "fp16"], "unknown precision 'fp16'; choose one of: float32, bfloat16"),
+        (["--epochs", "0"], "epochs must be a positive integer"),
+        (["--batch-size", "-5"], "batch_size must be a positive integer"),
+        (["--encoding-dim", "0"], "encoding_dim must be a positive integer"),
+        (["--data", "nowhere.csv"], "nowhere.csv"),
+        (["--dataset", "cifar"], "unknown dataset 'cifar'"),
+    ],
+)
 def test_bad_input_is_one_line_and_exit_2(tmp_path, args, words):
     out = tmp_path / "r"
     proc = aekit("train", "--epochs", 1, *args, "--out", out, "--quiet")
@@ -66,7 +92,20 @@ def test_summary_of_a_missing_run(tmp_path):
 
 def test_recipe_fast_reaches_the_config_and_explicit_flags_win(tmp_path):
     out = tmp_path / "run"
-    aekit("train", "--recipe", "fast", "--limit", 300, "--epochs", 1, "--out", out, "--quiet", "--no-tensorboard", check=True)
+    aekit(
+        "train",
+        "--recipe",
+        "fast",
+        "--limit",
+        300,
+        "--epochs",
+        1,
+        "--out",
+        out,
+        "--quiet",
+        "--no-tensorboard",
+        check=True,
+    )
     train = json.loads((out / "config.json").read_text())["train"]
     assert (train["optimizer"], train["schedule"], train["batch_size"], train["lr"]) == ("adam", "onecycle", 512, 0.01)
     assert train["epochs"] == 1  # the explicit flag, not the recipe's 10
@@ -76,17 +115,34 @@ def test_recipe_fast_reaches_the_config_and_explicit_flags_win(tmp_path):
     assert (train["optimizer"], train["schedule"], train["batch_size"]) == ("adadelta", "constant", 256)
 
 
-BFLOAT16_EMULATED = ("aekit: warning: precision='bfloat16' on a CPU without bfloat16 instructions (AVX512-BF16 or "
-                     "AMX): the products are emulated and slower than float32; train with precision='float32' "
-                     "(the default)")
+BFLOAT16_EMULATED = (
+    "aekit: warning: precision='bfloat16' on a CPU without bfloat16 instructions (AVX512-BF16 or "
+    "AMX): the products are emulated and slower than float32; train with precision='float32' "
+    "(the default)"
+)
 
 
 def test_a_quiet_compiled_run_prints_nothing_on_stderr_but_a_slow_bfloat16_warning(tmp_path):
     from aekit.objectives import cpu_has_bfloat16
 
     out = tmp_path / "run"
-    proc = aekit("train", "--limit", 600, "--epochs", 1, "--compile", "--precision", "bfloat16", "--device", "cpu",
-                 "--out", out, "--quiet", "--no-tensorboard", check=True)
+    proc = aekit(
+        "train",
+        "--limit",
+        600,
+        "--epochs",
+        1,
+        "--compile",
+        "--precision",
+        "bfloat16",
+        "--device",
+        "cpu",
+        "--out",
+        out,
+        "--quiet",
+        "--no-tensorboard",
+        check=True,
+    )
     # Dynamo's "Profiler record function … will be ignored" notice was printed here. The one line a quiet run prints
     # is the warning that bfloat16 is emulated, on a CPU without bfloat16 instructions (AVX2 only, say): asked for there
     assert proc.stderr.splitlines() == ([] if cpu_has_bfloat16() else [BFLOAT16_EMULATED])
@@ -95,12 +151,35 @@ def test_a_quiet_compiled_run_prints_nothing_on_stderr_but_a_slow_bfloat16_warni
 
 def test_bfloat16_on_a_cpu_without_bfloat16_instructions_warns_in_one_line(tmp_path):
     """As on an AVX2-only CPU, whatever this one has: torch's probes of the CPU answer no."""
-    code = ("import sys, torch; torch.cpu._is_avx512_bf16_supported = torch.cpu._is_amx_tile_supported = "
-            "lambda: False; from aekit.cli.main import main; sys.exit(main(sys.argv[1:]))")
+    code = (
+        "import sys, torch; torch.cpu._is_avx512_bf16_supported = torch.cpu._is_amx_tile_supported = "
+        "lambda: False; from aekit.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    )
     env = {**os.environ, "PYTHONPATH": SRC}
-    proc = subprocess.run([sys.executable, "-c", code, "train", "--limit", "300", "--epochs", "1", "--precision",
-                           "bfloat16", "--device", "cpu", "--out", tmp_path / "run", "--quiet", "--no-tensorboard"],
-                          capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            code,
+            "train",
+            "--limit",
+            "300",
+            "--epochs",
+            "1",
+            "--precision",
+            "bfloat16",
+            "--device",
+            "cpu",
+            "--out",
+            tmp_path / "run",
+            "--quiet",
+            "--no-tensorboard",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 0 and proc.stderr.splitlines() == [BFLOAT16_EMULATED], proc.stderr
 
 
@@ -109,12 +188,31 @@ def test_compile_without_a_cpp_compiler_exits_2_before_writing_anything(tmp_path
     empty.mkdir()
     env = {k: v for k, v in os.environ.items() if k != "CXX"}
     env.update(PATH=str(empty), PYTHONPATH=SRC)  # no g++, c++ or clang++ to find
-    proc = subprocess.run([sys.executable, "-m", "aekit", "train", "--compile", "--limit", "50", "--epochs", "1",
-                           "--out", tmp_path / "run", "--quiet"], capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aekit",
+            "train",
+            "--compile",
+            "--limit",
+            "50",
+            "--epochs",
+            "1",
+            "--out",
+            tmp_path / "run",
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 2, proc.stderr
     assert proc.stderr.strip().splitlines() == [
         "aekit: error: compile=True needs a C++ compiler (g++ or clang++) on PATH for torch.compile; "
-        "install one (e.g. apt install g++) or train without --compile"]
+        "install one (e.g. apt install g++) or train without --compile"
+    ]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bin"]  # no run folder
 
 
@@ -143,28 +241,49 @@ def test_the_readme_table_command_trains_and_its_uses_read_raw_rows(tmp_path):
         scaled = model.scale_rows(torch.tensor(raw))
         want = ((model.decoder(model.encoder(scaled)) - scaled) ** 2).mean(dim=1).numpy()
     np.testing.assert_allclose(scores, want, rtol=1e-5)
+
+
 def _imported(stderr: str) -> set[str]:
-    return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines()
-            if line.startswith("import time:") and "|" in line}
+    return {
+        line.rsplit("|", 1)[1].strip()
+        for line in stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
 
 
-@pytest.mark.parametrize("args, words", [
-    (["train", "--epochs", "abc"],
-     "aekit: error: argument --epochs: invalid int value: 'abc'; see `aekit train --help`"),
-    (["train", "--kind", "sparce"], "unknown kind 'sparce' (did you mean 'sparse'?); choose one of: undercomplete, "),
-    (["train", "--kind", "zzz"], "unknown kind 'zzz'; choose one of: undercomplete, "),
-    (["train", "--hidden", "128,,64"], "argument --hidden: '128,,64' has an empty place between commas"),
-    (["train", "--hidden", "128,"], "argument --hidden: '128,' has an empty place between commas"),
-    (["train", "--verbose", "5"],
-     "argument --verbose: invalid choice: 5 (choose from 0, 1, 2); see `aekit train --help`"),
-    (["train", "--optimizer", "rmsprop9"], "unknown optimizer 'rmsprop9'; choose one of: adadelta, adam, sgd"),
-    (["train", "--kind", "deep-hinton", "--recipe", "fast"], "--kind deep-hinton sets its own batch_size"),
-    (["trian"], "invalid choice: 'trian' (choose from 'train', 'kinds', "),
-    ([], "aekit: error: the following arguments are required: COMMAND; see `aekit --help`"),
-])
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        (
+            ["train", "--epochs", "abc"],
+            "aekit: error: argument --epochs: invalid int value: 'abc'; see `aekit train --help`",
+        ),
+        (
+            ["train", "--kind", "sparce"],
+            "unknown kind 'sparce' (did you mean 'sparse'?); choose one of: undercomplete, ",
+        ),
+        (["train", "--kind", "zzz"], "unknown kind 'zzz'; choose one of: undercomplete, "),
+        (["train", "--hidden", "128,,64"], "argument --hidden: '128,,64' has an empty place between commas"),
+        (["train", "--hidden", "128,"], "argument --hidden: '128,' has an empty place between commas"),
+        (
+            ["train", "--verbose", "5"],
+            "argument --verbose: invalid choice: 5 (choose from 0, 1, 2); see `aekit train --help`",
+        ),
+        (["train", "--optimizer", "rmsprop9"], "unknown optimizer 'rmsprop9'; choose one of: adadelta, adam, sgd"),
+        (["train", "--kind", "deep-hinton", "--recipe", "fast"], "--kind deep-hinton sets its own batch_size"),
+        (["trian"], "invalid choice: 'trian' (choose from 'train', 'kinds', "),
+        ([], "aekit: error: the following arguments are required: COMMAND; see `aekit --help`"),
+    ],
+)
 def test_an_argument_error_is_one_line_before_torch_loads(tmp_path, args, words):
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "aekit", *args], capture_output=True, text=True,
-                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": SRC}, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "aekit", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": SRC},
+        timeout=300,
+    )
     lines = [line for line in proc.stderr.splitlines() if not line.startswith("import time:")]
     assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("aekit: error: "), proc.stderr[-800:]
     assert words in lines[0] and "usage:" not in proc.stderr
@@ -175,8 +294,9 @@ def test_an_argument_error_is_one_line_before_torch_loads(tmp_path, args, words)
     assert not list(tmp_path.iterdir())
 
 
-@pytest.mark.parametrize("text, sizes", [("128,64", (128, 64)), ("128 64", (128, 64)), ("128, 64", (128, 64)), ("", ()),
-                                         ("32", (32,))])
+@pytest.mark.parametrize(
+    "text, sizes", [("128,64", (128, 64)), ("128 64", (128, 64)), ("128, 64", (128, 64)), ("", ()), ("32", (32,))]
+)
 def test_hidden_sizes_are_read_from_commas_or_spaces(text, sizes):
     from aekit.cli.args import _int_list
 
@@ -186,8 +306,14 @@ def test_hidden_sizes_are_read_from_commas_or_spaces(text, sizes):
 def test_kinds_lists_every_kind_with_what_it_does_and_its_presets(tmp_path):
     from aekit.kinds import DESCRIPTIONS, KINDS
 
-    proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "aekit", "kinds"], capture_output=True, text=True,
-                          cwd=tmp_path, env={**os.environ, "PYTHONPATH": SRC}, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "aekit", "kinds"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": SRC},
+        timeout=300,
+    )
     assert proc.returncode == 0 and "torch" not in _imported(proc.stderr)
     lines = proc.stdout.splitlines()
     for name in KINDS:
@@ -201,8 +327,20 @@ def test_kinds_lists_every_kind_with_what_it_does_and_its_presets(tmp_path):
 def test_mlflow_flag_logs_the_run_to_a_local_store_by_default(tmp_path):
     from mlflow.tracking import MlflowClient
 
-    aekit("train", "--limit", 300, "--epochs", 2, "--out", "run", "--quiet", "--no-tensorboard", "--mlflow",
-          cwd=tmp_path, check=True)
+    aekit(
+        "train",
+        "--limit",
+        300,
+        "--epochs",
+        2,
+        "--out",
+        "run",
+        "--quiet",
+        "--no-tensorboard",
+        "--mlflow",
+        cwd=tmp_path,
+        check=True,
+    )
     client = MlflowClient(f"sqlite:///{tmp_path / 'mlruns' / 'mlflow.db'}")  # the default store: ./mlruns/
     (run,) = client.search_runs([client.get_experiment_by_name("aekit").experiment_id])
     assert run.data.params["train.epochs"] == "2" and run.info.status == "FINISHED"
@@ -213,9 +351,14 @@ def test_mlflow_flag_logs_the_run_to_a_local_store_by_default(tmp_path):
 
 def test_mlflow_flag_without_mlflow_says_how_to_install_it(tmp_path):
     hide = "import sys; sys.modules['mlflow'] = None; from aekit.cli.main import main; sys.exit(main(sys.argv[1:]))"
-    proc = subprocess.run([sys.executable, "-c", hide, "train", "--limit", "50", "--epochs", "1", "--out", "run",
-                           "--quiet", "--mlflow"], capture_output=True, text=True, cwd=tmp_path, timeout=300,
-                          env={**os.environ, "PYTHONPATH": SRC})
+    proc = subprocess.run(
+        [sys.executable, "-c", hide, "train", "--limit", "50", "--epochs", "1", "--out", "run", "--quiet", "--mlflow"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=300,
+        env={**os.environ, "PYTHONPATH": SRC},
+    )
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == ["aekit: error: MLflow is not installed; pip install 'aekit[mlflow]'"]
     assert list(tmp_path.iterdir()) == []  # no run folder, no store

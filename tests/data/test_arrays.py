@@ -36,8 +36,17 @@ FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCh
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch, tmp_path):
     """No user env vars, a private cache, and no proxy for 127.0.0.1."""
-    for var in ("AEKIT_MNIST", "AEKIT_FASHION_MNIST", "XDG_CACHE_HOME", "http_proxy", "HTTP_PROXY",
-                "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+    for var in (
+        "AEKIT_MNIST",
+        "AEKIT_FASHION_MNIST",
+        "XDG_CACHE_HOME",
+        "http_proxy",
+        "HTTP_PROXY",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "all_proxy",
+        "ALL_PROXY",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("AEKIT_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
@@ -75,8 +84,11 @@ def _message(excinfo):
 def test_idx_round_trip(tmp_path, dtype, shape, name):
     rng = np.random.default_rng(1)
     info = np.iinfo(dtype) if np.issubdtype(dtype, np.integer) else None
-    a = (rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype) if info
-         else rng.normal(size=shape).astype(dtype))
+    a = (
+        rng.integers(info.min, info.max, size=shape, endpoint=True).astype(dtype)
+        if info
+        else rng.normal(size=shape).astype(dtype)
+    )
     write_idx(tmp_path / name, a)
     assert ((tmp_path / name).read_bytes()[:2] == b"\x1f\x8b") == name.endswith(".gz")
     b = read_idx(tmp_path / name)
@@ -106,18 +118,21 @@ def _idx_bytes(a):
 GOOD = _idx_bytes(np.arange(24, dtype=np.uint8).reshape(2, 3, 4))
 
 
-@pytest.mark.parametrize("data, expect", [
-    (b"\x08\x03" + GOOD[2:], "not an IDX file"),
-    (GOOD[:2] + b"\x0a" + GOOD[3:], "unsupported IDX data type code 0x0A"),
-    (GOOD[:-1], "truncated"),
-    (GOOD[:10], "truncated IDX header"),
-    (GOOD + b"\x00\x00", "2 trailing bytes"),
-    (gzip.compress(GOOD)[:-12], "corrupt or truncated gzip"),
-    (b"\x1f\x8b" + bytes(range(50)), "corrupt or truncated gzip"),
-    (np.random.default_rng(2).bytes(64), "not an IDX file"),
-    (b"", "too short"),
-    (GOOD[:2] + b"\x08\x00", "0 dimensions"),
-])
+@pytest.mark.parametrize(
+    "data, expect",
+    [
+        (b"\x08\x03" + GOOD[2:], "not an IDX file"),
+        (GOOD[:2] + b"\x0a" + GOOD[3:], "unsupported IDX data type code 0x0A"),
+        (GOOD[:-1], "truncated"),
+        (GOOD[:10], "truncated IDX header"),
+        (GOOD + b"\x00\x00", "2 trailing bytes"),
+        (gzip.compress(GOOD)[:-12], "corrupt or truncated gzip"),
+        (b"\x1f\x8b" + bytes(range(50)), "corrupt or truncated gzip"),
+        (np.random.default_rng(2).bytes(64), "not an IDX file"),
+        (b"", "too short"),
+        (GOOD[:2] + b"\x08\x00", "0 dimensions"),
+    ],
+)
 def test_read_idx_corrupt(tmp_path, data, expect):
     path = tmp_path / "bad-idx3-ubyte"
     path.write_bytes(data)
@@ -132,13 +147,19 @@ def test_read_idx_missing_file(tmp_path):
 
 
 def _idx_like():
-    header = st.builds(lambda code, ndim, dims: bytes([0, 0, code, ndim]) + b"".join(
-        d.to_bytes(4, "big") for d in dims[:ndim]),
-        st.sampled_from([8, 9, 11, 12, 13, 14, 7, 255]), st.integers(0, 4),
-        st.lists(st.one_of(st.integers(0, 6), st.integers(0, 2**32 - 1)), min_size=4, max_size=4))
-    body = st.builds(lambda h, p, cut: (h + p)[:len(h + p) - cut], header, st.binary(max_size=200), st.integers(0, 3))
-    return st.one_of(st.binary(max_size=300), body, body.map(gzip.compress),
-                     st.tuples(body, st.integers(1, 30)).map(lambda t: gzip.compress(t[0])[:-t[1]]))
+    header = st.builds(
+        lambda code, ndim, dims: bytes([0, 0, code, ndim]) + b"".join(d.to_bytes(4, "big") for d in dims[:ndim]),
+        st.sampled_from([8, 9, 11, 12, 13, 14, 7, 255]),
+        st.integers(0, 4),
+        st.lists(st.one_of(st.integers(0, 6), st.integers(0, 2**32 - 1)), min_size=4, max_size=4),
+    )
+    body = st.builds(lambda h, p, cut: (h + p)[: len(h + p) - cut], header, st.binary(max_size=200), st.integers(0, 3))
+    return st.one_of(
+        st.binary(max_size=300),
+        body,
+        body.map(gzip.compress),
+        st.tuples(body, st.integers(1, 30)).map(lambda t: gzip.compress(t[0])[: -t[1]]),
+    )
 
 
 @FUZZ
@@ -157,7 +178,9 @@ def test_fuzz_read_idx(tmp_path, data):
 def test_an_empty_idx_shape_too_large_for_numpy_is_a_data_error(tmp_path):
     path = tmp_path / "empty.idx"  # found by the fuzz test: shape (0, 2818572288, 3272356096), no data bytes
     path.write_bytes(b"\x00\x00\x08\x03\x00\x00\x00\x00\xa8\x00\x00\x00\xc3\x0c1\x00")
-    with pytest.raises(DataError, match=r"declares shape \(0, 2818572288, 3272356096\), which holds no values and is too large"):
+    with pytest.raises(
+        DataError, match=r"declares shape \(0, 2818572288, 3272356096\), which holds no values and is too large"
+    ):
         read_idx(path)
     path.write_bytes(b"\x00\x00\x08\x02\x00\x00\x00\x00\x00\x00\x00\x1c")  # (0, 28): a valid empty file
     assert read_idx(path).shape == (0, 28)
@@ -230,12 +253,14 @@ def test_fashion_mnist_search(tmp_path, monkeypatch):
         load_dataset("cifar")
 
 
-@pytest.mark.skipif(not Path("/usr/share/datasets/fashion-mnist").is_dir(),
-                    reason="dataset-fashion-mnist not installed")
+@pytest.mark.skipif(
+    not Path("/usr/share/datasets/fashion-mnist").is_dir(), reason="dataset-fashion-mnist not installed"
+)
 def test_debian_fashion_mnist_checksums():
     folder = find_dataset("fashion-mnist")
-    assert all(datasets._md5(datasets._file(folder, b)) == datasets.CHECKSUMS["fashion-mnist"][b]
-               for b in datasets.FILES)
+    assert all(
+        datasets._md5(datasets._file(folder, b)) == datasets.CHECKSUMS["fashion-mnist"][b] for b in datasets.FILES
+    )
 
 
 def test_count_and_shape_mismatch(tmp_path):
@@ -371,18 +396,21 @@ def test_csv_with_and_without_header(tmp_path):
         read_table(tmp_path / "m.csv")
 
 
-@pytest.mark.parametrize("text, expect", [
-    ("", "empty"),
-    ("\n\n", "empty"),
-    ("a,b\n", "no data rows"),
-    ("age,w\n1,2\n3,n/a\n", r"column 'w' is not numeric \(row 2: 'n/a'\)"),
-    ("1,2\nx,3\n", r"column 1 is not numeric \(row 2: 'x'\)"),
-    ("1;2\n3;4\n", "separator"),
-    ("id,2020\n1,2\n", r"column 1 is not numeric \(row 1: 'id'\) \(row 1 was read as data"),
-    ("a,b\n1,inf\n", "infinite value in column 'b', row 1"),
-    ("a,b\n1,2\n3,4,5\n", "cannot parse as CSV"),
-    ("a,b\n1,2,3\n", "more fields than the header"),
-])
+@pytest.mark.parametrize(
+    "text, expect",
+    [
+        ("", "empty"),
+        ("\n\n", "empty"),
+        ("a,b\n", "no data rows"),
+        ("age,w\n1,2\n3,n/a\n", r"column 'w' is not numeric \(row 2: 'n/a'\)"),
+        ("1,2\nx,3\n", r"column 1 is not numeric \(row 2: 'x'\)"),
+        ("1;2\n3;4\n", "separator"),
+        ("id,2020\n1,2\n", r"column 1 is not numeric \(row 1: 'id'\) \(row 1 was read as data"),
+        ("a,b\n1,inf\n", "infinite value in column 'b', row 1"),
+        ("a,b\n1,2\n3,4,5\n", "cannot parse as CSV"),
+        ("a,b\n1,2,3\n", "more fields than the header"),
+    ],
+)
 def test_csv_errors(tmp_path, text, expect):
     path = tmp_path / "bad.csv"
     path.write_text(text)
@@ -398,8 +426,11 @@ def test_csv_not_utf8(tmp_path):
 
 
 @FUZZ
-@given(data=st.one_of(st.binary(max_size=200),
-                      st.text(alphabet="0123456789.,-+eEinfaNx \"';\t\n\r", max_size=200).map(str.encode)))
+@given(
+    data=st.one_of(
+        st.binary(max_size=200), st.text(alphabet="0123456789.,-+eEinfaNx \"';\t\n\r", max_size=200).map(str.encode)
+    )
+)
 def test_fuzz_load_csv(tmp_path, data):
     path = tmp_path / "fuzz.csv"
     path.write_bytes(data)
@@ -462,16 +493,24 @@ FUZZ_FAST = settings(max_examples=120, deadline=10000, suppress_health_check=[He
 
 def _npy_like():
     header = st.builds(
-        lambda descr, fortran, shape: "{'descr': %r, 'fortran_order': %s, 'shape': %r, }" % (descr, fortran, tuple(shape)),
-        st.sampled_from(["<f4", "<f8", ">i4", "|u1", "|O", "<c8", "|b1", "<U3", "|V4", "zz"]), st.booleans(),
-        st.lists(st.one_of(st.integers(0, 5), st.integers(0, 2**40)), max_size=3))
+        lambda descr, fortran, shape: (
+            "{'descr': %r, 'fortran_order': %s, 'shape': %r, }" % (descr, fortran, tuple(shape))
+        ),
+        st.sampled_from(["<f4", "<f8", ">i4", "|u1", "|O", "<c8", "|b1", "<U3", "|V4", "zz"]),
+        st.booleans(),
+        st.lists(st.one_of(st.integers(0, 5), st.integers(0, 2**40)), max_size=3),
+    )
+
     def build(h, body, cut, version):
         h = h.encode("latin1")
         h += b" " * (-(10 + len(h) + 1) % 64) + b"\n"
         raw = b"\x93NUMPY" + bytes([version, 0]) + len(h).to_bytes(2, "little") + h + body
-        return raw[:len(raw) - cut]
-    return st.one_of(st.binary(max_size=200),
-                     st.builds(build, header, st.binary(max_size=120), st.integers(0, 4), st.sampled_from([1, 1, 2, 9])))
+        return raw[: len(raw) - cut]
+
+    return st.one_of(
+        st.binary(max_size=200),
+        st.builds(build, header, st.binary(max_size=120), st.integers(0, 4), st.sampled_from([1, 1, 2, 9])),
+    )
 
 
 @FUZZ_FAST
@@ -502,9 +541,16 @@ def parquet_bytes(tmp_path_factory):
 def test_fuzz_load_parquet(tmp_path, parquet_bytes, data):
     good = parquet_bytes
     i = data.draw(st.integers(0, len(good) - 1))
-    blob = data.draw(st.sampled_from([
-        good[:i], good[:i] + bytes([good[i] ^ 0xFF]) + good[i + 1:], b"PAR1" + good[i:], good[:i] + b"\x00" * 8 + good[i:],
-    ]))
+    blob = data.draw(
+        st.sampled_from(
+            [
+                good[:i],
+                good[:i] + bytes([good[i] ^ 0xFF]) + good[i + 1 :],
+                b"PAR1" + good[i:],
+                good[:i] + b"\x00" * 8 + good[i:],
+            ]
+        )
+    )
     path = tmp_path / "fuzz.parquet"
     path.write_bytes(blob)
     try:

@@ -49,10 +49,13 @@ def test_an_epochs_batches_are_the_rows_of_its_order(tmp_path, rng, block):
     sorted_order = sort_batches(order, 32)
     assert sorted_order.shape == order.shape
     assert _run_reader(mm[1:], sorted_order.numpy(), 32) is not None  # the file's rows are read with pread, by plan
-    from_file, from_memory = batch_reader(mm[1:], sorted_order, 32), batch_reader(torch.from_numpy(a[1:]), sorted_order, 32)
+    from_file, from_memory = (
+        batch_reader(mm[1:], sorted_order, 32),
+        batch_reader(torch.from_numpy(a[1:]), sorted_order, 32),
+    )
     for k, start in enumerate(range(0, 299, 32)):  # 10 batches, the last of 11 rows
-        rows = np.sort(order[start:start + 32].numpy())
-        assert np.array_equal(sorted_order[start:start + 32].numpy(), rows)
+        rows = np.sort(order[start : start + 32].numpy())
+        assert np.array_equal(sorted_order[start : start + 32].numpy(), rows)
         assert np.array_equal(from_file(k).numpy(), a[1:][rows])
         assert np.array_equal(from_memory(k).numpy(), a[1:][rows])
 
@@ -70,7 +73,9 @@ def test_blocks_and_batches_of_a_memmap_are_its_rows(tmp_path, rng):
     f8 = np.lib.format.open_memmap(tmp_path / "b.npy", mode="w+", dtype=np.float64, shape=(10, 3))
     f8[:] = rng.random((10, 3))
     f8.flush()
-    assert np.array_equal(list(_blocks(np.load(tmp_path / "b.npy", mmap_mode="r"), rows=4))[1][1].numpy(), f8[4:8])  # not float32 rows: read through the mapping
+    assert np.array_equal(
+        list(_blocks(np.load(tmp_path / "b.npy", mmap_mode="r"), rows=4))[1][1].numpy(), f8[4:8]
+    )  # not float32 rows: read through the mapping
 
 
 def test_a_copy_on_write_memmap_trains_on_its_changes_in_memory(tmp_path, rng):
@@ -78,7 +83,9 @@ def test_a_copy_on_write_memmap_trains_on_its_changes_in_memory(tmp_path, rng):
     for mode in ("c", "r+"):  # clipped in memory: privately (c) or in the file's pages (r+)
         mm = np.load(tmp_path / "a.npy", mmap_mode=mode)
         mm[mm > 1] = 1
-        assert float(gather_batch(mm, torch.arange(0, 300, 7)).max()) <= 1  # what the rows are now, not the old file bytes
+        assert (
+            float(gather_batch(mm, torch.arange(0, 300, 7)).max()) <= 1
+        )  # what the rows are now, not the old file bytes
         assert max(float(b.max()) for _, b in _blocks(mm, rows=64)) <= 1
     model = Autoencoder(ModelConfig(input_dim=5, encoding_dim=2))
     fit(model, np.load(tmp_path / "a.npy", mmap_mode="r"), epochs=1, verbose=0)  # r+ wrote the clipped rows to the file

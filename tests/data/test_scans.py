@@ -27,7 +27,9 @@ def reads(monkeypatch):
 def small_blocks(monkeypatch):
     import aekit.data.arrays
 
-    monkeypatch.setattr(aekit.data.arrays, "_CHUNK_BYTES", 12 * 4 * 64)  # 64 rows of 12 a block: several blocks per file
+    monkeypatch.setattr(
+        aekit.data.arrays, "_CHUNK_BYTES", 12 * 4 * 64
+    )  # 64 rows of 12 a block: several blocks per file
 
 
 def test_a_loaded_file_is_not_read_again_by_the_checks(tmp_path, reads, small_blocks):
@@ -38,7 +40,9 @@ def test_a_loaded_file_is_not_read_again_by_the_checks(tmp_path, reads, small_bl
     t = rows_module.as_rows(x, "x", keep_memmap=True)
     rows_module.check_ranges(aekit.TrainConfig(), t, "x")
     rows_module.check_ranges(aekit.TrainConfig(), x[100:400], "rows 100-399")  # a view inside the scanned bytes
-    aekit.fit(aekit.Autoencoder(aekit.ModelConfig(input_dim=12, encoding_dim=3)), x, epochs=1, batch_size=100, verbose=0)
+    aekit.fit(
+        aekit.Autoencoder(aekit.ModelConfig(input_dim=12, encoding_dim=3)), x, epochs=1, batch_size=100, verbose=0
+    )
     assert reads == []  # no NaN/inf scan, no range scan: the file was read once, by load_array
 
 
@@ -65,7 +69,9 @@ def test_a_range_outside_0_1_is_still_measured_on_the_rows_asked_about(tmp_path,
     cfg = aekit.TrainConfig()
     rows_module.check_ranges(cfg, x[:150], "the first rows")  # the file's range (0, 2) says nothing here: scanned
     assert reads == [150]
-    with pytest.raises(DataError, match=rf"the data has values outside \[0, 1\] \(min {a.min():.4g}, max {a.max():.4g}\)"):
+    with pytest.raises(
+        DataError, match=rf"the data has values outside \[0, 1\] \(min {a.min():.4g}, max {a.max():.4g}\)"
+    ):
         rows_module.check_ranges(cfg, x, "the data")
 
 

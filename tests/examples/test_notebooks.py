@@ -54,8 +54,9 @@ def cell_is(nb, source):
 
 
 def stream_text(nb):
-    return "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs
-                   if o.output_type == "stream")
+    return "".join(
+        o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "stream"
+    )
 
 
 def test_committed_notebooks_have_no_outputs():
@@ -127,14 +128,19 @@ def test_a_parameter_out_of_range_stops_with_aekits_one_line_error(tmp_path, mon
 
 
 def test_progress_without_ipywidgets_is_one_text_bar_per_epoch(tmp_path, monkeypatch):
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "import sys\n"
-        "sys.modules['ipywidgets'] = None  # as if it were not installed\n"
-        "import numpy as np, aekit\n"
-        "x = np.random.default_rng(0).random((64, 6), dtype=np.float32)\n"
-        "model = aekit.Autoencoder(aekit.ModelConfig(input_dim=6, encoding_dim=2))\n"
-        "history = aekit.fit(model, x, epochs=2, batch_size=16, validation_data=x[:16])"),
-        nbformat.v4.new_code_cell("print(aekit.__file__)")])
+    nb = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                "import sys\n"
+                "sys.modules['ipywidgets'] = None  # as if it were not installed\n"
+                "import numpy as np, aekit\n"
+                "x = np.random.default_rng(0).random((64, 6), dtype=np.float32)\n"
+                "model = aekit.Autoencoder(aekit.ModelConfig(input_dim=6, encoding_dim=2))\n"
+                "history = aekit.fit(model, x, epochs=2, batch_size=16, validation_data=x[:16])"
+            ),
+            nbformat.v4.new_code_cell("print(aekit.__file__)"),
+        ]
+    )
     nb = execute(nb, tmp_path, monkeypatch)
     assert nb.cells[1].outputs[0]["text"].strip() == aekit.__file__  # the kernel imports this checkout's aekit
     cell = nb.cells[0]

@@ -77,8 +77,11 @@ def test_overlay_has_a_panel_per_term_and_a_line_per_run(tiny_runs):
     runs = [_load(r.path) for r in tiny_runs]
     fig = overlay_curves(runs, ["a", "b"])
     panels = {ax.get_title(): [line.get_label() for line in ax.get_lines()] for ax in fig.axes if ax.get_visible()}
-    assert panels == {"loss": ["a train", "a val", "b train", "b val"], "recon": ["a train", "a val", "b train", "b val"],
-                      "l1": ["b train", "b val"]}
+    assert panels == {
+        "loss": ["a train", "a val", "b train", "b val"],
+        "recon": ["a train", "a val", "b train", "b val"],
+        "l1": ["b train", "b val"],
+    }
 
 
 def test_compare_refuses_bad_input(tiny_runs, tmp_path):
@@ -93,14 +96,24 @@ def test_compare_refuses_bad_input(tiny_runs, tmp_path):
 
 def test_text_table_aligns_numbers_right():
     text = text_table(["run", "a", "b"], [("kind", ["plain", "sparse"]), ("loss", [0.5, 0.123456])])
-    assert text.splitlines() == ["run   a      b", "----  -----  -------", "kind  plain  sparse", "loss    0.5  0.12346"]
+    assert text.splitlines() == [
+        "run   a      b",
+        "----  -----  -------",
+        "kind  plain  sparse",
+        "loss    0.5  0.12346",
+    ]
 
 
 def test_cli_compare(tiny_runs, tmp_path, chromium):
     env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
     out = tmp_path / "cmp.html"
-    proc = subprocess.run([sys.executable, "-m", "aekit", "compare", *(str(r.path) for r in tiny_runs), "--html", str(out)],
-                          capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-m", "aekit", "compare", *(str(r.path) for r in tiny_runs), "--html", str(out)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0].split() == ["run", "plain", "sparse-denoising"]
     assert proc.stdout.strip().endswith(f"wrote {out}")
@@ -111,11 +124,19 @@ def test_cli_compare(tiny_runs, tmp_path, chromium):
     assert len(sizes) == 1 and sizes[0]["complete"] and sizes[0]["width"] > 500 and sizes[0]["height"] > 300
 
 
-@pytest.mark.parametrize("kind, recorded, label", [
-    ("conv", True, "conv"), ("deep", True, "deep"), ("deep-hinton", True, "deep-hinton + weight decay 5e-06"),
-    ("undercomplete", True, "undercomplete"), ("sparse", True, "sparse (L1 0.0001)"),
-    ("conv", False, "conv"), ("deep", False, "deep"), ("undercomplete", False, "plain"),  # runs that recorded no kind
-])
+@pytest.mark.parametrize(
+    "kind, recorded, label",
+    [
+        ("conv", True, "conv"),
+        ("deep", True, "deep"),
+        ("deep-hinton", True, "deep-hinton + weight decay 5e-06"),
+        ("undercomplete", True, "undercomplete"),
+        ("sparse", True, "sparse (L1 0.0001)"),
+        ("conv", False, "conv"),
+        ("deep", False, "deep"),
+        ("undercomplete", False, "plain"),  # runs that recorded no kind
+    ],
+)
 def test_runs_are_labelled_by_their_kind(kind, recorded, label):
     from aekit.config import to_dict
     from aekit.kinds import configure

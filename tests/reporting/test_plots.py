@@ -35,8 +35,7 @@ def test_reconstruction_grid_flat_input_has_two_rows():
 
 def test_reconstruction_grid_accepts_channel_first_and_noisy():
     x = _rng().random((10, 1, 28, 28)).astype(np.float32)
-    fig = plots.reconstruction_grid(x, x.reshape(10, 784), noisy=x, n=10,
-                                    titles=[str(i) for i in range(10)])
+    fig = plots.reconstruction_grid(x, x.reshape(10, 784), noisy=x, n=10, titles=[str(i) for i in range(10)])
     assert len(_image_axes(fig)) == 30
     labels = [ax.get_ylabel() for ax in fig.axes if ax.get_ylabel()]
     assert labels == ["noisy", "reconstruction", "clean"]
@@ -55,10 +54,13 @@ def test_reconstruction_grid_bad_shape_raises_data_error():
 
 def test_loss_curves_lines_and_colours():
     history = {
-        "loss": [1.0, 0.5, 0.3], "val_loss": [1.1, 0.6, 0.4],
-        "recon": [0.9, 0.45, 0.25], "val_recon": [1.0, 0.5, 0.35],
+        "loss": [1.0, 0.5, 0.3],
+        "val_loss": [1.1, 0.6, 0.4],
+        "recon": [0.9, 0.45, 0.25],
+        "val_recon": [1.0, 0.5, 0.35],
         "sparsity": [0.1, 0.05, 0.05],
-        "epoch_time": [1.2, 1.1, 1.0], "note": ["a", "b", "c"],
+        "epoch_time": [1.2, 1.1, 1.0],
+        "note": ["a", "b", "c"],
     }
     fig = plots.loss_curves(history, title="t")
     (ax,) = fig.axes
@@ -129,8 +131,7 @@ def test_code_map_pca_and_tsne_project_to_2d():
 
 
 def test_histogram_with_threshold():
-    fig = plots.histogram(_rng().exponential(size=500), bins=20, threshold=2.0,
-                          xlabel="score", title="scores")
+    fig = plots.histogram(_rng().exponential(size=500), bins=20, threshold=2.0, xlabel="score", title="scores")
     ax = fig.axes[0]
     assert len(ax.patches) == 20
     assert [ln.get_xdata()[0] for ln in ax.get_lines()] == [2.0]

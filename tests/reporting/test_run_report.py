@@ -49,8 +49,10 @@ def edit_json(path, **changes):
 
 def test_train_writes_a_self_contained_report(tiny_runs):
     plain, sparse = tiny_runs
-    for run, figures in ((plain, {"loss curves", "reconstructions", "mean code activation"}),
-                         (sparse, {"loss curves", "reconstructions", "mean code activation", "denoising examples"})):
+    for run, figures in (
+        (plain, {"loss curves", "reconstructions", "mean code activation"}),
+        (sparse, {"loss curves", "reconstructions", "mean code activation", "denoising examples"}),
+    ):
         text = (run.path / "report.html").read_text(encoding="utf-8")
         images = data_uri_images(text)
         assert {alt for alt, _ in images} == figures
@@ -89,8 +91,8 @@ def test_report_shows_new_metrics_without_code_changes(tiny_runs, tmp_path):
     metrics.update(psnr_noisy=14.25, psnr_denoised=19.5)
     (run / "metrics.json").write_text(json.dumps(metrics))
     text = report(run).read_text()
-    assert "<th>psnr_noisy</th><td class=\"num\">14.25</td>" in text
-    assert "<th>psnr_denoised</th><td class=\"num\">19.5</td>" in text
+    assert '<th>psnr_noisy</th><td class="num">14.25</td>' in text
+    assert '<th>psnr_denoised</th><td class="num">19.5</td>' in text
 
 
 def test_report_of_a_contractive_run_shows_the_jacobian_norm(tiny_runs, tmp_path):
@@ -145,8 +147,14 @@ def test_cli_report_rebuilds_the_report(tiny_runs, tmp_path):
 
 def test_cli_report_of_a_run_on_a_memmapped_npy_prints_no_warning(tmp_path, rng):
     np.save(tmp_path / "rows.npy", rng.random((120, 16), dtype=np.float32))  # float32: the run reads it as a memmap
-    aekit.train(None, aekit.TrainConfig(epochs=1, batch_size=32), data=str(tmp_path / "rows.npy"), out=tmp_path / "run",
-                tensorboard=False, verbose=0)
+    aekit.train(
+        None,
+        aekit.TrainConfig(epochs=1, batch_size=32),
+        data=str(tmp_path / "rows.npy"),
+        out=tmp_path / "run",
+        tensorboard=False,
+        verbose=0,
+    )
     proc = aekit_cli("report", tmp_path / "run")  # a fresh process: torch's read-only-array warning is not spent yet
     assert proc.returncode == 0 and proc.stderr == "", proc.stderr
 
@@ -183,7 +191,9 @@ def rendered(tiny_runs, chromium):
 def test_report_renders_its_images_in_chromium(rendered):
     page, _, sizes = rendered
     control = [s for s in sizes if s["alt"] == "aekit-control"]
-    assert control == [{"alt": "aekit-control", "complete": True, "width": 0, "height": 0}]  # the probe sees a broken image
+    assert control == [
+        {"alt": "aekit-control", "complete": True, "width": 0, "height": 0}
+    ]  # the probe sees a broken image
     loaded = [s for s in sizes if s["alt"] != "aekit-control"]
     expected = data_uri_images(page.read_text())
     assert [s["alt"] for s in loaded] == [alt for alt, _ in expected]

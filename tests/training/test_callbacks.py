@@ -34,9 +34,12 @@ def logged(mnist_small, tmp_path_factory):
     x, _, xv, yv = mnist_small
     log_dir = tmp_path_factory.mktemp("tb")
     model = aekit.Autoencoder()
-    cb = TensorBoard(log_dir, images=xv[:10], image_shape=(1, 28, 28), image_every=2, embedding=xv[:120],
-                     embedding_labels=yv[:120])
-    history = aekit.fit(model, x[:300], None, TrainConfig(epochs=3), validation_data=xv[:120], callbacks=[cb], verbose=0)
+    cb = TensorBoard(
+        log_dir, images=xv[:10], image_shape=(1, 28, 28), image_every=2, embedding=xv[:120], embedding_labels=yv[:120]
+    )
+    history = aekit.fit(
+        model, x[:300], None, TrainConfig(epochs=3), validation_data=xv[:120], callbacks=[cb], verbose=0
+    )
     return log_dir, model, xv[:120], yv[:120], history
 
 
@@ -75,8 +78,8 @@ def test_reconstruction_grid_shows_originals_above_reconstructions(logged):
         recon = model(torch.as_tensor(xv[:10])).numpy()
     for i in (0, 9):
         left = 2 + i * 30
-        np.testing.assert_allclose(grid[2:30, left:left + 28], xv[i].reshape(28, 28), atol=1 / 255 + 1e-6)
-        np.testing.assert_allclose(grid[32:60, left:left + 28], recon[i].reshape(28, 28), atol=1 / 255 + 1e-6)
+        np.testing.assert_allclose(grid[2:30, left : left + 28], xv[i].reshape(28, 28), atol=1 / 255 + 1e-6)
+        np.testing.assert_allclose(grid[32:60, left : left + 28], recon[i].reshape(28, 28), atol=1 / 255 + 1e-6)
 
 
 def test_a_run_stopped_early_still_gets_its_last_pictures(tmp_path, rng):
@@ -87,8 +90,14 @@ def test_a_run_stopped_early_still_gets_its_last_pictures(tmp_path, rng):
         def on_epoch_end(self, state, logs):
             state.stop_training = state.epoch == 2
 
-    aekit.fit(aekit.Autoencoder(aekit.ModelConfig(input_dim=16, encoding_dim=2)), x, epochs=50, batch_size=32,
-              callbacks=[StopAt2(), cb], verbose=0)
+    aekit.fit(
+        aekit.Autoencoder(aekit.ModelConfig(input_dim=16, encoding_dim=2)),
+        x,
+        epochs=50,
+        batch_size=32,
+        callbacks=[StopAt2(), cb],
+        verbose=0,
+    )
     assert [e.step for e in events(tmp_path / "train").Images("reconstructions")] == [1, 2]
 
 
@@ -106,7 +115,9 @@ def test_projector_holds_codes_labels_and_thumbnails(logged):
     assert sprite.shape == (side * 28, side * 28)
     for i in (0, 57, 119):  # thumbnail i sits at row i // side, column i % side
         r, c = divmod(i, side)
-        np.testing.assert_allclose(sprite[r * 28:(r + 1) * 28, c * 28:(c + 1) * 28], xv[i].reshape(28, 28), atol=1 / 255 + 1e-6)
+        np.testing.assert_allclose(
+            sprite[r * 28 : (r + 1) * 28, c * 28 : (c + 1) * 28], xv[i].reshape(28, 28), atol=1 / 255 + 1e-6
+        )
 
 
 def test_projector_is_capped_and_works_without_images_or_labels(tmp_path, rng):

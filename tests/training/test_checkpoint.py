@@ -74,7 +74,14 @@ def test_resume_with_a_moving_average_is_bitwise(tmp_path, rng):
     cfg = TrainConfig(epochs=4, batch_size=16, optimizer="adam", seed=2, ema=0.95)
     straight = Autoencoder(mc)
     h1 = fit(straight, x, config=cfg, validation_data=vx, verbose=0)
-    fit(Autoencoder(mc), x, config=replace(cfg, epochs=2), validation_data=vx, verbose=0, callbacks=[Checkpoint(tmp_path)])
+    fit(
+        Autoencoder(mc),
+        x,
+        config=replace(cfg, epochs=2),
+        validation_data=vx,
+        verbose=0,
+        callbacks=[Checkpoint(tmp_path)],
+    )
     state, _ = load_checkpoint(tmp_path / LAST)
     assert set(state.extra["ema"]) == set(weights(straight))  # the trained weights, beside the average in the model
     state.config = cfg
@@ -127,8 +134,14 @@ def test_resume_from_another_working_directory_finds_relative_data(tmp_path, rng
     (tmp_path / "elsewhere").mkdir()
     np.save(tmp_path / "work" / "rows.npy", small(rng))
     monkeypatch.chdir(tmp_path / "work")
-    train(ModelConfig(input_dim=12, encoding_dim=3), TrainConfig(epochs=1, batch_size=32), data="rows.npy", out="run",
-          verbose=0, tensorboard=False)
+    train(
+        ModelConfig(input_dim=12, encoding_dim=3),
+        TrainConfig(epochs=1, batch_size=32),
+        data="rows.npy",
+        out="run",
+        verbose=0,
+        tensorboard=False,
+    )
     stored = json.loads((tmp_path / "work" / "run" / "config.json").read_text())["data"]["data"]
     assert stored == str(tmp_path / "work" / "rows.npy")  # absolute, whatever the working directory was
     monkeypatch.chdir(tmp_path / "elsewhere")
@@ -138,8 +151,15 @@ def test_resume_from_another_working_directory_finds_relative_data(tmp_path, rng
 
 def test_resume_refuses_to_stretch_a_onecycle_schedule(tmp_path, mnist_npy):
     out = tmp_path / "run"
-    train(ModelConfig(encoding_dim=4), TrainConfig(epochs=2, batch_size=128, optimizer="adam", schedule="onecycle"),
-          data=str(mnist_npy), limit=300, out=out, verbose=0, tensorboard=False)
+    train(
+        ModelConfig(encoding_dim=4),
+        TrainConfig(epochs=2, batch_size=128, optimizer="adam", schedule="onecycle"),
+        data=str(mnist_npy),
+        limit=300,
+        out=out,
+        verbose=0,
+        tensorboard=False,
+    )
     with pytest.raises(aekit.ConfigError, match="'onecycle' learning-rate schedule .* spans its 2 epochs"):
         resume(out, epochs=3, verbose=0)
     assert json.loads((out / "config.json").read_text())["train"]["epochs"] == 2
@@ -153,8 +173,13 @@ class Proc:
         # One thread each: the reference and the killed run train side by side, and two 2-thread processes
         # on 2 cores stall each other's OpenMP barriers (bitwise equality needs the same count in both).
         env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", ""), "OMP_NUM_THREADS": "1"}
-        self.p = subprocess.Popen([sys.executable, "-m", "aekit", *map(str, args)], stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, env=env)
+        self.p = subprocess.Popen(
+            [sys.executable, "-m", "aekit", *map(str, args)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
         self.err = []
         self.t = threading.Thread(target=lambda: self.err.extend(iter(lambda: self.p.stderr.read(1), "")), daemon=True)
         self.t.start()
@@ -208,14 +233,36 @@ def mid_epoch(proc, epoch, epochs):
         if not seen and f"Epoch {epoch}/{epochs}" in proc.text():
             seen.append(time.monotonic())
         return bool(seen) and time.monotonic() - seen[0] >= 0.02
+
     return check
 
 
 def test_killed_at_several_moments_then_resumed_is_bitwise(tmp_path, mnist_npy):
     # 1,350 training rows in batches of 2: ~675 steps, so an epoch lasts well over the 20 ms the kills wait
     # even on a quiet machine (batches of 16 finished an epoch inside the wait there).
-    opts = ["--data", mnist_npy, "--limit", 1500, "--epochs", 4, "--batch-size", 2, "--encoding-dim", 16, "--seed", 3,
-            "--noise", "masking", "--noise-level", 0.2, "--optimizer", "adam", "--patience", 3, "--no-tensorboard"]
+    opts = [
+        "--data",
+        mnist_npy,
+        "--limit",
+        1500,
+        "--epochs",
+        4,
+        "--batch-size",
+        2,
+        "--encoding-dim",
+        16,
+        "--seed",
+        3,
+        "--noise",
+        "masking",
+        "--noise-level",
+        0.2,
+        "--optimizer",
+        "adam",
+        "--patience",
+        3,
+        "--no-tensorboard",
+    ]
     ref, run = tmp_path / "ref", tmp_path / "run"
     straight = Proc("train", *opts, "--out", ref, "--quiet")
     p = Proc("train", *opts, "--out", run)
@@ -237,8 +284,10 @@ def test_killed_at_several_moments_then_resumed_is_bitwise(tmp_path, mnist_npy):
     p.wait_for(mid_epoch(p, 4, 4), "epoch 4 under way")
     assert p.kill(signal.SIGTERM) == 128 + signal.SIGTERM
     last = p.text().strip().splitlines()[-1]
-    assert last == f"aekit: interrupted; the last complete epoch (3) is kept in {run / CHECKPOINT_DIR / LAST}; " \
-                   f"continue with `aekit train --resume {run}`", p.text()
+    assert (
+        last == f"aekit: interrupted; the last complete epoch (3) is kept in {run / CHECKPOINT_DIR / LAST}; "
+        f"continue with `aekit train --resume {run}`"
+    ), p.text()
     assert ckpt_epoch(run) == 3 and "Traceback" not in p.text()
     p = Proc("train", "--resume", run, "--quiet")
     p.finish()
@@ -293,8 +342,17 @@ def test_keep_best_is_the_epoch_with_the_lowest_val_loss(tmp_path, rng):
             seen.append((logs["val_loss"], weights(state.model)))
 
     m = Autoencoder(ModelConfig(input_dim=12, encoding_dim=3))
-    fit(m, x, epochs=6, batch_size=8, optimizer="adam", lr=0.05, validation_data=vx, verbose=0,
-        callbacks=[Record(), Checkpoint(tmp_path)])
+    fit(
+        m,
+        x,
+        epochs=6,
+        batch_size=8,
+        optimizer="adam",
+        lr=0.05,
+        validation_data=vx,
+        verbose=0,
+        callbacks=[Record(), Checkpoint(tmp_path)],
+    )
     losses = [v for v, _ in seen]
     best = int(np.argmin(losses))
     assert same_tensors(weights(load_model(tmp_path / BEST)), seen[best][1])
@@ -310,8 +368,15 @@ def test_nan_keeps_the_last_good_checkpoint(tmp_path):
                     g["lr"] = 1e30
 
     with pytest.raises(TrainingError) as e:
-        train(ModelConfig(encoding_dim=8, output_activation="linear"), TrainConfig(epochs=5, batch_size=64, optimizer="sgd", loss="mse"), limit=300,
-              out=tmp_path / "run", verbose=0, tensorboard=False, callbacks=[LrBlowsUp()])
+        train(
+            ModelConfig(encoding_dim=8, output_activation="linear"),
+            TrainConfig(epochs=5, batch_size=64, optimizer="sgd", loss="mse"),
+            limit=300,
+            out=tmp_path / "run",
+            verbose=0,
+            tensorboard=False,
+            callbacks=[LrBlowsUp()],
+        )
     msg = str(e.value)
     assert re.search(r"the loss became (nan|inf) at epoch 3, step \d+; lower the learning rate", msg), msg
     assert msg.endswith(f"the last complete epoch (2) is kept in {tmp_path / 'run' / CHECKPOINT_DIR / LAST}")
@@ -325,14 +390,49 @@ def test_cli_nan_exits_2_and_keeps_the_checkpoint(tmp_path):
     np.savetxt(data, np.random.default_rng(0).random((200, 8)) * 4, delimiter=",")
     run = tmp_path / "run"
     env = {**os.environ, "PYTHONPATH": SRC}
-    proc = subprocess.run([sys.executable, "-m", "aekit", "train", "--data", data, "--loss", "mse", "--optimizer", "sgd",
-                           "--lr", "0.13", "--output-activation", "linear", "--code-activation", "linear",
-                           "--encoding-dim", "4", "--batch-size", "20", "--epochs", "40", "--scale", "none",
-                           "--out", run, "--quiet", "--no-tensorboard"], capture_output=True, text=True, env=env, timeout=300)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "aekit",
+            "train",
+            "--data",
+            data,
+            "--loss",
+            "mse",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "0.13",
+            "--output-activation",
+            "linear",
+            "--code-activation",
+            "linear",
+            "--encoding-dim",
+            "4",
+            "--batch-size",
+            "20",
+            "--epochs",
+            "40",
+            "--scale",
+            "none",
+            "--out",
+            run,
+            "--quiet",
+            "--no-tensorboard",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 2, proc.stderr
-    line, = proc.stderr.strip().splitlines()
-    m = re.fullmatch(r"aekit: error: the loss became (nan|inf) at epoch (\d+), step \d+; lower the learning rate \(now 0\.13\)"
-                     r".*; the last complete epoch \((\d+)\) is kept in .*last\.safetensors", line)
+    (line,) = proc.stderr.strip().splitlines()
+    m = re.fullmatch(
+        r"aekit: error: the loss became (nan|inf) at epoch (\d+), step \d+; lower the learning rate \(now 0\.13\)"
+        r".*; the last complete epoch \((\d+)\) is kept in .*last\.safetensors",
+        line,
+    )
     assert m and int(m[2]) >= 2 and int(m[3]) == int(m[2]) - 1, line
     assert ckpt_epoch(run) == int(m[3])
 
@@ -340,8 +440,15 @@ def test_cli_nan_exits_2_and_keeps_the_checkpoint(tmp_path):
 # --------------------------------------------------------------------------- damaged checkpoints
 def _good_checkpoint(tmp_path, rng):
     m = Autoencoder(ModelConfig(input_dim=6, encoding_dim=2))
-    fit(m, rng.random((20, 6), dtype=np.float32), epochs=1, batch_size=8, optimizer="adam", verbose=0,
-        callbacks=[Checkpoint(tmp_path, keep_best=False)])
+    fit(
+        m,
+        rng.random((20, 6), dtype=np.float32),
+        epochs=1,
+        batch_size=8,
+        optimizer="adam",
+        verbose=0,
+        callbacks=[Checkpoint(tmp_path, keep_best=False)],
+    )
     return (tmp_path / LAST).read_bytes()
 
 
@@ -374,7 +481,7 @@ def test_fuzz_load_checkpoint(tmp_path, data):
         blob = data.draw(st.binary(max_size=400))
     elif kind == "flip":
         i = data.draw(st.integers(0, len(good) - 1))
-        blob = good[:i] + bytes([good[i] ^ data.draw(st.integers(1, 255))]) + good[i + 1:]
+        blob = good[:i] + bytes([good[i] ^ data.draw(st.integers(1, 255))]) + good[i + 1 :]
     elif kind == "cut":
         blob = good[: data.draw(st.integers(0, len(good) - 1))]
     else:
@@ -417,7 +524,6 @@ def test_ctrl_c_waits_until_the_checkpoint_is_written():
         signal.signal(signal.SIGINT, before)
 
 
-
 def test_fingerprint_of_a_memmap_leaves_its_pages_unmapped(big_npy, rss_file_kib):
     x = aekit.load_array(big_npy)
     assert isinstance(x, np.memmap)
@@ -452,8 +558,15 @@ def test_checkpoints_are_written_at_epoch_end_and_flushed_off_the_training_threa
     monkeypatch.setattr(ckpt, "sync_file", slow_sync)
     x = small(rng)
     cb = Checkpoint(tmp_path)
-    fit(Autoencoder(ModelConfig(input_dim=12, encoding_dim=3)), x, epochs=3, batch_size=16, verbose=0,
-        validation_data=x[:40], callbacks=[cb, Seen()])
+    fit(
+        Autoencoder(ModelConfig(input_dim=12, encoding_dim=3)),
+        x,
+        epochs=3,
+        batch_size=16,
+        verbose=0,
+        validation_data=x[:40],
+        callbacks=[cb, Seen()],
+    )
     assert written == [1, 2, 3] and cb.saved_epoch == 3
     assert {name for name, _ in flushed} == {LAST, BEST} and {t for _, t in flushed} == {"aekit-checkpoint"}
     assert [name for name, _ in flushed].count(LAST) == 3 and cb._writes._thread is None  # all flushed at the end
@@ -476,6 +589,12 @@ def test_a_failed_flush_stops_the_run_with_its_error(tmp_path, rng, monkeypatch)
             epochs.append(state.epoch)
 
     with pytest.raises(OSError, match="Input/output error"):
-        fit(Autoencoder(ModelConfig(input_dim=12, encoding_dim=3)), small(rng), epochs=5, batch_size=16, verbose=0,
-            callbacks=[Checkpoint(tmp_path), Count()])
+        fit(
+            Autoencoder(ModelConfig(input_dim=12, encoding_dim=3)),
+            small(rng),
+            epochs=5,
+            batch_size=16,
+            verbose=0,
+            callbacks=[Checkpoint(tmp_path), Count()],
+        )
     assert epochs == [1]  # epoch 1's flush failed: the run stops at the end of epoch 2, before anything else

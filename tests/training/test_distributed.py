@@ -37,7 +37,7 @@ SRC = Path(aekit.__file__).resolve().parents[1]
 
 # Loaded into every worker (sitecustomize on PYTHONPATH): logs each file the process creates, writes,
 # renames or deletes, through Python's audit hooks, to $AEKIT_AUDIT/rank<RANK>.log.
-AUDIT_HOOK = r'''
+AUDIT_HOOK = r"""
 import os, sys
 _log = open(os.path.join(os.environ["AEKIT_AUDIT"], "rank%s.log" % os.environ.get("RANK", "x")), "a", buffering=1)
 _busy = []
@@ -62,7 +62,7 @@ def _hook(event, args):
         finally:
             _busy.pop()
 sys.addaudithook(_hook)
-'''
+"""
 
 
 # --------------------------------------------------------------------------- the shard function
@@ -75,8 +75,8 @@ def test_shards_cover_every_index_exactly_once_when_divisible(n, world):
     # the ranks' k-th batches together are exactly the k-th batch of one process at the global batch size
     b = 2
     for k in range(n // world // b):
-        together = torch.cat([p[k * b:(k + 1) * b] for p in parts])
-        assert sorted(together.tolist()) == sorted(order[k * b * world:(k + 1) * b * world].tolist())
+        together = torch.cat([p[k * b : (k + 1) * b] for p in parts])
+        assert sorted(together.tolist()) == sorted(order[k * b * world : (k + 1) * b * world].tolist())
 
 
 @pytest.mark.parametrize("n,world", [(10, 3), (5, 4), (2, 5), (1001, 8)])
@@ -127,7 +127,10 @@ def test_one_process_is_untouched(monkeypatch):
 def test_the_global_batch_must_split_evenly_over_the_processes(monkeypatch):
     monkeypatch.setenv("WORLD_SIZE", "2")  # read from the environment until the group exists
     assert per_rank_batch(256) == 128
-    with pytest.raises(ConfigError, match=r"batch_size 255 is the global batch .* over 2 processes; pass a multiple of 2 \(e.g. 254 or 256\)"):
+    with pytest.raises(
+        ConfigError,
+        match=r"batch_size 255 is the global batch .* over 2 processes; pass a multiple of 2 \(e.g. 254 or 256\)",
+    ):
         per_rank_batch(255)
 
 
@@ -141,18 +144,40 @@ def test_half_set_environment_is_refused(monkeypatch):
 
 
 # --------------------------------------------------------------------------- real 2-process runs
-def torchrun(tmp_path: Path, *args: str, nproc: int = 2, name: str = "logs") -> tuple[subprocess.CompletedProcess, Path, Path]:
+def torchrun(
+    tmp_path: Path, *args: str, nproc: int = 2, name: str = "logs"
+) -> tuple[subprocess.CompletedProcess, Path, Path]:
     """`torchrun --standalone --nproc-per-node 2 -m aekit …` on 127.0.0.1, each worker's output in a log file."""
     hook, audit, logs = tmp_path / "hook", tmp_path / "audit", tmp_path / name
     for d in (hook, audit, logs):
         d.mkdir(exist_ok=True)
     (hook / "sitecustomize.py").write_text(AUDIT_HOOK)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(hook), str(SRC)]), "OMP_NUM_THREADS": "1",
-           "GLOO_SOCKET_IFNAME": "lo", "AEKIT_AUDIT": str(audit)}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join([str(hook), str(SRC)]),
+        "OMP_NUM_THREADS": "1",
+        "GLOO_SOCKET_IFNAME": "lo",
+        "AEKIT_AUDIT": str(audit),
+    }
     for k in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
         env.pop(k, None)
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--local-addr", "127.0.0.1",
-           "--nproc-per-node", str(nproc), "--log-dir", str(logs), "--redirects", "3", "-m", "aekit", *args]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--local-addr",
+        "127.0.0.1",
+        "--nproc-per-node",
+        str(nproc),
+        "--log-dir",
+        str(logs),
+        "--redirects",
+        "3",
+        "-m",
+        "aekit",
+        *args,
+    ]
     proc = subprocess.run(cmd, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=240)
     return proc, audit, logs
 
@@ -170,8 +195,20 @@ def written_under(audit: Path, rank: int, folder: Path) -> list[str]:
 
 def test_two_processes_match_one_at_the_same_global_batch(tmp_path):
     out = tmp_path / "ddp"
-    proc, audit, logs = torchrun(tmp_path, "train", "--limit", "2000", "--epochs", "2", "--batch-size", "256",
-                                 "--out", str(out), "--verbose", "2")
+    proc, audit, logs = torchrun(
+        tmp_path,
+        "train",
+        "--limit",
+        "2000",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "256",
+        "--out",
+        str(out),
+        "--verbose",
+        "2",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
 
     # only rank 0 printed, only rank 0 wrote; rank 1 touched nothing in the run folder
@@ -199,8 +236,24 @@ def test_two_processes_match_one_at_the_same_global_batch(tmp_path):
 
 def test_kl_sparsity_is_over_the_global_batch_under_two_processes(tmp_path):
     out = tmp_path / "ddp"
-    proc, _, logs = torchrun(tmp_path, "train", "--kind", "sparse-kl", "--optimizer", "adam", "--limit", "1000", "--epochs", "2",
-                             "--batch-size", "200", "--out", str(out), "-q", "--no-tensorboard")
+    proc, _, logs = torchrun(
+        tmp_path,
+        "train",
+        "--kind",
+        "sparse-kl",
+        "--optimizer",
+        "adam",
+        "--limit",
+        "1000",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "200",
+        "--out",
+        str(out),
+        "-q",
+        "--no-tensorboard",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "warning" not in worker_output(logs, 0, "stderr")  # the all_reduce is not torch's deprecated one
     model_config, train_config = aekit.configure("sparse-kl", optimizer="adam", epochs=2, batch_size=200)
@@ -223,8 +276,21 @@ def test_memory_mapped_rows_and_resume_under_two_processes(tmp_path):
     np.save(tmp_path / "v.npy", rows.x_test[:200])
     out = tmp_path / "ddp"
     # 600 rows do not split into batches of 64 evenly: the ranks' last batches are equal halves of 24
-    proc, audit, logs = torchrun(tmp_path, "train", "--data", "x.npy", "--val-data", "v.npy", "--epochs", "1",
-                                 "--batch-size", "64", "--out", str(out), "-q")
+    proc, audit, logs = torchrun(
+        tmp_path,
+        "train",
+        "--data",
+        "x.npy",
+        "--val-data",
+        "v.npy",
+        "--epochs",
+        "1",
+        "--batch-size",
+        "64",
+        "--out",
+        str(out),
+        "-q",
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert (out / "checkpoint" / "last.safetensors").is_file()
     # --resume at the same world size continues to 2 epochs, as if never stopped

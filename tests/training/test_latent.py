@@ -11,12 +11,23 @@ from aekit.training.callbacks.stopping import Checkpoint
 from aekit.training.checkpoint import LAST, load_checkpoint
 
 
-@pytest.mark.parametrize("kind, extra", [("vae", {"kl_warmup": 3, "binarize": "dynamic"}), ("vae", {"iw_samples": 3}),
-                                         ("vq-vae", {})])
+@pytest.mark.parametrize(
+    "kind, extra", [("vae", {"kl_warmup": 3, "binarize": "dynamic"}), ("vae", {"iw_samples": 3}), ("vq-vae", {})]
+)
 def test_resume_is_bitwise(tmp_path, kind, extra):
     x = np.random.default_rng(0).random((96, 16), dtype=np.float32)
-    m, t = aekit.configure(kind, input_dim=16, hidden=(8,), encoding_dim=4, codebook_size=16, codebook_dim=2, epochs=4,
-                           batch_size=32, seed=5, **extra)
+    m, t = aekit.configure(
+        kind,
+        input_dim=16,
+        hidden=(8,),
+        encoding_dim=4,
+        codebook_size=16,
+        codebook_dim=2,
+        epochs=4,
+        batch_size=32,
+        seed=5,
+        **extra,
+    )
     straight = aekit.Autoencoder(m)
     torch.manual_seed(0)
     h1 = aekit.fit(straight, x, config=t, validation_data=x[:32], verbose=0)

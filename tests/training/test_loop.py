@@ -24,10 +24,12 @@ def test_fit_lowers_the_loss_on_real_mnist(mnist_small):
 
 def test_same_seed_same_weights_other_seed_other_weights(rng):
     x = rng.random((100, 20), dtype=np.float32)
+
     def run(seed):
         m = Autoencoder(ModelConfig(input_dim=20, encoding_dim=4, seed=seed))
         fit(m, x, epochs=2, batch_size=16, seed=seed, noise="masking", noise_level=0.3, verbose=0)
         return m.encoder[0].weight.detach().clone()
+
     assert torch.equal(run(3), run(3))
     assert not torch.equal(run(3), run(4))
 
@@ -35,8 +37,9 @@ def test_same_seed_same_weights_other_seed_other_weights(rng):
 def test_every_penalty_term_is_logged(rng):
     x = rng.random((64, 10), dtype=np.float32)
     m = Autoencoder(ModelConfig(input_dim=10, encoding_dim=4, code_activation="sigmoid"))
-    h = fit(m, x, epochs=1, batch_size=16, l1=1e-4, kl_beta=3.0, kl_rho=0.1, weight_decay=1e-3,
-            validation_data=x, verbose=0).history
+    h = fit(
+        m, x, epochs=1, batch_size=16, l1=1e-4, kl_beta=3.0, kl_rho=0.1, weight_decay=1e-3, validation_data=x, verbose=0
+    ).history
     for term in ("recon", "l1", "kl", "weight_decay"):
         assert term in h and f"val_{term}" in h
     assert h["loss"][0] == pytest.approx(h["recon"][0] + h["l1"][0] + h["kl"][0] + h["weight_decay"][0], rel=1e-5)
@@ -46,11 +49,20 @@ def test_callbacks_see_every_hook_in_order(rng):
     seen = []
 
     class Spy(Callback):
-        def on_train_begin(self, s): seen.append("train_begin")
-        def on_epoch_begin(self, s): seen.append("epoch_begin")
-        def on_batch_end(self, s, b, logs): seen.append("batch")
-        def on_epoch_end(self, s, logs): seen.append("epoch_end")
-        def on_train_end(self, s): seen.append("train_end")
+        def on_train_begin(self, s):
+            seen.append("train_begin")
+
+        def on_epoch_begin(self, s):
+            seen.append("epoch_begin")
+
+        def on_batch_end(self, s, b, logs):
+            seen.append("batch")
+
+        def on_epoch_end(self, s, logs):
+            seen.append("epoch_end")
+
+        def on_train_end(self, s):
+            seen.append("train_end")
 
     x = rng.random((40, 5), dtype=np.float32)
     fit(Autoencoder(ModelConfig(input_dim=5, encoding_dim=2)), x, epochs=2, batch_size=20, callbacks=[Spy()], verbose=0)
@@ -59,7 +71,8 @@ def test_callbacks_see_every_hook_in_order(rng):
 
 def test_early_stop_flag_is_honoured(rng):
     class StopAfterOne(Callback):
-        def on_epoch_end(self, s, logs): s.stop_training = True
+        def on_epoch_end(self, s, logs):
+            s.stop_training = True
 
     x = rng.random((40, 5), dtype=np.float32)
     h = fit(Autoencoder(ModelConfig(input_dim=5, encoding_dim=2)), x, epochs=5, callbacks=[StopAfterOne()], verbose=0)
@@ -73,12 +86,15 @@ def test_nan_loss_stops_with_epoch_and_step_named(rng):
         fit(m, x, epochs=3, batch_size=8, optimizer="sgd", lr=1e6, loss="mse", verbose=0)
 
 
-@pytest.mark.parametrize("bad, words", [
-    (np.full((4, 784), np.nan, dtype=np.float32), "NaN or inf"),
-    (np.ones((4, 783), dtype=np.float32), "783 features but the model expects 784"),
-    (np.full((4, 784), 2.0, dtype=np.float32), r"outside \[0, 1\].*loss=\"mse\""),
-    (np.zeros((0, 784), dtype=np.float32), "no rows"),
-])
+@pytest.mark.parametrize(
+    "bad, words",
+    [
+        (np.full((4, 784), np.nan, dtype=np.float32), "NaN or inf"),
+        (np.ones((4, 783), dtype=np.float32), "783 features but the model expects 784"),
+        (np.full((4, 784), 2.0, dtype=np.float32), r"outside \[0, 1\].*loss=\"mse\""),
+        (np.zeros((0, 784), dtype=np.float32), "no rows"),
+    ],
+)
 def test_bad_training_data_is_refused(bad, words):
     with pytest.raises(DataError, match=words):
         fit(Autoencoder(), bad, epochs=1, verbose=0)
@@ -86,16 +102,35 @@ def test_bad_training_data_is_refused(bad, words):
 
 def test_validation_split_holds_out_the_last_rows_before_shuffling(rng):
     x = rng.random((40, 6), dtype=np.float32)
-    split = fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x, epochs=2, batch_size=8, validation_split=0.25,
-                verbose=0)
-    given = fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x[:30], epochs=2, batch_size=8,
-                validation_data=(x[30:], x[30:]), verbose=0)
+    split = fit(
+        Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)),
+        x,
+        epochs=2,
+        batch_size=8,
+        validation_split=0.25,
+        verbose=0,
+    )
+    given = fit(
+        Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)),
+        x[:30],
+        epochs=2,
+        batch_size=8,
+        validation_data=(x[30:], x[30:]),
+        verbose=0,
+    )
     assert split.history["val_loss"] == given.history["val_loss"] and split.history["loss"] == given.history["loss"]
 
 
-@pytest.mark.parametrize("kwargs, words", [({"validation_split": 0.2, "validation_data": np.zeros((2, 6))},
-                                            "pass validation_data or validation_split, not both"),
-                                           ({"validation_split": 1.5}, r"validation_split must lie in \[0, 1\)")])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (
+            {"validation_split": 0.2, "validation_data": np.zeros((2, 6))},
+            "pass validation_data or validation_split, not both",
+        ),
+        ({"validation_split": 1.5}, r"validation_split must lie in \[0, 1\)"),
+    ],
+)
 def test_validation_split_errors_name_the_argument(rng, kwargs, words):
     with pytest.raises(aekit.ConfigError, match=words):
         fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), rng.random((10, 6)), epochs=1, verbose=0, **kwargs)
@@ -106,14 +141,22 @@ def test_fit_fits_an_unfitted_scaler_on_the_training_rows(rng):
     model = Autoencoder(ModelConfig(input_dim=3, encoding_dim=2, scale="standard", output_activation="linear"))
     fit(model, x, loss="mse", epochs=1, batch_size=16, validation_split=0.25, verbose=0)
     np.testing.assert_allclose(model.input_offset.numpy(), x[:48].mean(axis=0), rtol=1e-5)
-    np.testing.assert_allclose(model.input_scale.numpy(), np.where(x[:48].std(axis=0) > 0, x[:48].std(axis=0), 1.0),
-                               rtol=1e-4)
+    np.testing.assert_allclose(
+        model.input_scale.numpy(), np.where(x[:48].std(axis=0) > 0, x[:48].std(axis=0), 1.0), rtol=1e-4
+    )
 
 
 def test_progress_output_is_keras_like(rng, capsys):
     x = rng.random((64, 6), dtype=np.float32)
-    fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x, epochs=2, batch_size=16, verbose=1,
-        validation_data=x[:16], l1=1e-4)
+    fit(
+        Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)),
+        x,
+        epochs=2,
+        batch_size=16,
+        verbose=1,
+        validation_data=x[:16],
+        l1=1e-4,
+    )
     err = capsys.readouterr().err  # not a terminal: each epoch's header and final line, no redraws
     lines = err.splitlines()
     assert "\r" not in err and lines[0] == "Epoch 1/2" and lines[2] == "Epoch 2/2" and len(lines) == 4
@@ -134,14 +177,26 @@ def test_progress_on_a_terminal_draws_a_bar(rng):
 
     out = Terminal()
     x = rng.random((64, 6), dtype=np.float32)
-    fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x, epochs=1, batch_size=16, verbose=0,
-        validation_data=x[:16], callbacks=[ProgressBar(1, stream=out)])
+    fit(
+        Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)),
+        x,
+        epochs=1,
+        batch_size=16,
+        verbose=0,
+        validation_data=x[:16],
+        callbacks=[ProgressBar(1, stream=out)],
+    )
     text = out.getvalue()
     assert text.startswith("Epoch 1/1\n") and "\r" in text and "4/4 [" in text and "val_loss: " in text
 
 
-@pytest.mark.parametrize("l1, shown", [(0.0, "loss: {loss:.4f} - val_loss: {val_loss:.4f}\n"),
-                                       (1e-3, "loss: {loss:.4f} - val_loss: {val_loss:.4f} - recon: {recon:.4f} - l1")])
+@pytest.mark.parametrize(
+    "l1, shown",
+    [
+        (0.0, "loss: {loss:.4f} - val_loss: {val_loss:.4f}\n"),
+        (1e-3, "loss: {loss:.4f} - val_loss: {val_loss:.4f} - recon: {recon:.4f} - l1"),
+    ],
+)
 def test_the_epoch_line_shows_recon_only_beside_another_term(rng, l1, shown):
     import io
 
@@ -149,8 +204,16 @@ def test_the_epoch_line_shows_recon_only_beside_another_term(rng, l1, shown):
 
     out = io.StringIO()
     x = rng.random((64, 6), dtype=np.float32)
-    h = fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x, epochs=1, batch_size=16, verbose=0, l1=l1,
-            validation_data=x[:16], callbacks=[ProgressBar(2, stream=out)]).history
+    h = fit(
+        Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)),
+        x,
+        epochs=1,
+        batch_size=16,
+        verbose=0,
+        l1=l1,
+        validation_data=x[:16],
+        callbacks=[ProgressBar(2, stream=out)],
+    ).history
     assert shown.format(**{k: v[-1] for k, v in h.items()}) in out.getvalue()
     assert ("recon" in out.getvalue()) == bool(l1) and "recon" in h  # the history keeps it either way
 
@@ -162,8 +225,10 @@ def test_tensorboard_event_files_hold_scalars_and_images(tmp_path, mnist_small):
     model = Autoencoder(ModelConfig(encoding_dim=8))
     tb = TensorBoard(tmp_path / "tb", images=xt[:10], image_shape=(1, 28, 28))
     h = fit(model, x[:500], epochs=2, batch_size=128, validation_data=xt[:100], callbacks=[tb], verbose=0).history
-    train, val = (EventAccumulator(str(tmp_path / "tb" / run), size_guidance={"images": 0, "scalars": 0}).Reload()
-                  for run in ("train", "validation"))
+    train, val = (
+        EventAccumulator(str(tmp_path / "tb" / run), size_guidance={"images": 0, "scalars": 0}).Reload()
+        for run in ("train", "validation")
+    )
     assert {"loss", "recon"} <= set(train.Tags()["scalars"]) and {"loss", "recon"} <= set(val.Tags()["scalars"])
     assert [e.step for e in val.Scalars("loss")] == [1, 2]
     assert [e.value for e in val.Scalars("loss")] == pytest.approx(h["val_loss"], rel=1e-6)
@@ -190,7 +255,7 @@ def _reference_fit(x, xv, epochs, batch_size, seed=0, model_seed=0):
     for _ in range(epochs):
         order, total = torch.randperm(len(x), generator=gen), 0.0
         for start in range(0, len(x), batch_size):
-            xb = x[order[start:start + batch_size]]
+            xb = x[order[start : start + batch_size]]
             loss = F.binary_cross_entropy_with_logits(model.decode_logits(model.encode(xb)), xb)
             opt.zero_grad()
             loss.backward()
@@ -243,7 +308,9 @@ def test_a_large_memmap_shuffled_row_by_row_gets_a_warning(tmp_path, rng, monkey
         warnings.simplefilter("error")  # the default threshold (256 MiB): a small file trains quietly
         fit(model, mm, epochs=1, batch_size=16, verbose=0)
     monkeypatch.setattr(rows_module, "SLOW_READ_BYTES", mm.nbytes)  # as if the file were that large
-    with pytest.warns(RuntimeWarning, match=r"memory-mapped file with rows shuffled one by one .*\(--shuffle-block 64\)") as w:
+    with pytest.warns(
+        RuntimeWarning, match=r"memory-mapped file with rows shuffled one by one .*\(--shuffle-block 64\)"
+    ) as w:
         fit(model, mm, epochs=1, batch_size=16, verbose=0)
     assert len(w) == 1 and w[0].filename == __file__  # one warning, pointing at the caller's fit
     with warnings.catch_warnings():
@@ -257,8 +324,10 @@ def test_shuffle_block_permutes_runs_of_consecutive_rows():
     from aekit.training.loop import epoch_order
 
     gen = torch.Generator().manual_seed(0)
-    assert torch.equal(epoch_order(10, aekit.TrainConfig(), torch.Generator().manual_seed(3)),
-                       torch.randperm(10, generator=torch.Generator().manual_seed(3)))  # block 1: as before
+    assert torch.equal(
+        epoch_order(10, aekit.TrainConfig(), torch.Generator().manual_seed(3)),
+        torch.randperm(10, generator=torch.Generator().manual_seed(3)),
+    )  # block 1: as before
     order = epoch_order(103, aekit.TrainConfig(shuffle_block=8), gen)
     assert sorted(order.tolist()) == list(range(103))
     starts = [int(v) for v in order if int(v) % 8 == 0]  # where each run begins, in the order the runs come
@@ -301,11 +370,14 @@ def test_cosine_schedule_decays_from_lr_to_zero():
     assert [lr_at(floor, s, 100) for s in (0, 50, 100)] == pytest.approx([0.01, 0.006, 0.002])
 
 
-@pytest.mark.parametrize("fields, message", [
-    ({"min_lr": 1e-4}, "min_lr is where the 'cosine' schedule ends, but the schedule is 'constant'"),
-    ({"min_lr": 1e-3, "schedule": "cosine"}, "min_lr 0.001 must be below the learning rate 0.001"),
-    ({"min_lr": -1e-4, "schedule": "cosine"}, "min_lr must be"),
-])
+@pytest.mark.parametrize(
+    "fields, message",
+    [
+        ({"min_lr": 1e-4}, "min_lr is where the 'cosine' schedule ends, but the schedule is 'constant'"),
+        ({"min_lr": 1e-3, "schedule": "cosine"}, "min_lr 0.001 must be below the learning rate 0.001"),
+        ({"min_lr": -1e-4, "schedule": "cosine"}, "min_lr must be"),
+    ],
+)
 def test_min_lr_needs_the_cosine_schedule_and_a_smaller_value(fields, message):
     from aekit.errors import ConfigError
 
@@ -346,7 +418,9 @@ def test_compiled_step_gives_the_losses_of_the_eager_step(mnist_small):
     runs = {}
     for compiled in (False, True):
         model = Autoencoder(ModelConfig())
-        runs[compiled] = fit(model, x, x, epochs=2, batch_size=256, validation_data=(xt, xt), verbose=0, compile=compiled).history
+        runs[compiled] = fit(
+            model, x, x, epochs=2, batch_size=256, validation_data=(xt, xt), verbose=0, compile=compiled
+        ).history
     for key in ("loss", "val_loss"):  # the same batches and updates; only float rounding of fused kernels differs
         np.testing.assert_allclose(runs[True][key], runs[False][key], rtol=1e-4)
     assert runs[True]["val_loss"][-1] < runs[True]["val_loss"][0]
@@ -379,10 +453,20 @@ def test_range_checks_scan_each_array_once(monkeypatch):
     real = rows_module._unit_range
     monkeypatch.setattr(rows_module, "_unit_range", lambda x: scanned.append(x.shape[0]) or real(x))
     x = torch.rand(64, 6, generator=torch.Generator().manual_seed(0))
-    cfg = aekit.TrainConfig(epochs=1, batch_size=32, noise="gaussian", noise_level=0.3)  # bce and noise: both need [0, 1]
+    cfg = aekit.TrainConfig(
+        epochs=1, batch_size=32, noise="gaussian", noise_level=0.3
+    )  # bce and noise: both need [0, 1]
     fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x, None, cfg, validation_data=x[:16], verbose=0)
     assert scanned == [64, 16]
-    fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x, None, cfg, validation_data=x[:16], verbose=0, check_input=False)
+    fit(
+        Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)),
+        x,
+        None,
+        cfg,
+        validation_data=x[:16],
+        verbose=0,
+        check_input=False,
+    )
     assert scanned == [64, 16]  # rows checked already: no scan
     with pytest.raises(DataError, match=r"the input has values outside \[0, 1\] .* but gaussian noise"):
         fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x * 2 - 1, None, cfg, loss="mse", verbose=0)
@@ -465,7 +549,9 @@ def test_bfloat16_trains_in_bfloat16_to_the_float32_losses(mnist_small, kind):
         models[precision] = model = Autoencoder(mc)
         dtypes = _first_linear_dtypes(model)
         runs[precision] = fit(model, x, x, tc, validation_data=(xt, xt), verbose=0).history
-        assert {d for training, d in dtypes if training} == {torch.bfloat16 if precision == "bfloat16" else torch.float32}
+        assert {d for training, d in dtypes if training} == {
+            torch.bfloat16 if precision == "bfloat16" else torch.float32
+        }
         assert {d for training, d in dtypes if not training} == {torch.float32}  # validation measures the float32 model
         assert all(p.dtype == torch.float32 for p in model.parameters())
     assert runs["bfloat16"].keys() == runs["float32"].keys()
@@ -488,8 +574,17 @@ def test_bfloat16_compiled_step_gives_the_losses_of_the_eager_bfloat16_step(mnis
     runs = {}
     for compiled in (False, True):
         model = Autoencoder(ModelConfig())
-        runs[compiled] = fit(model, x, x, epochs=2, batch_size=256, validation_data=(xt, xt), verbose=0, compile=compiled,
-                             precision="bfloat16").history
+        runs[compiled] = fit(
+            model,
+            x,
+            x,
+            epochs=2,
+            batch_size=256,
+            validation_data=(xt, xt),
+            verbose=0,
+            compile=compiled,
+            precision="bfloat16",
+        ).history
     for key in ("loss", "val_loss"):  # the same casts and products; fused kernels round differently
         np.testing.assert_allclose(runs[True][key], runs[False][key], rtol=2e-3)
 
@@ -517,11 +612,24 @@ def test_precision_must_be_known():
 
 def test_progress_shows_recon_only_where_it_differs_from_loss(rng, capsys):
     x = rng.random((64, 6), dtype=np.float32)
-    fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x, epochs=1, batch_size=16, verbose=2,
-        validation_data=x[:16])
+    fit(
+        Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)),
+        x,
+        epochs=1,
+        batch_size=16,
+        verbose=2,
+        validation_data=x[:16],
+    )
     line = capsys.readouterr().err.strip()
     assert " - loss: " in line and " - val_loss: " in line and "recon" not in line  # the same term, once
-    fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x, epochs=1, batch_size=16, verbose=2,
-        validation_data=x[:16], l1=1e-4)
+    fit(
+        Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)),
+        x,
+        epochs=1,
+        batch_size=16,
+        verbose=2,
+        validation_data=x[:16],
+        l1=1e-4,
+    )
     line = capsys.readouterr().err
     assert " - recon: " in line and " - val_recon: " in line and " - l1: " in line

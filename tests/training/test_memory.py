@@ -20,15 +20,21 @@ def test_a_model_too_large_is_refused_with_its_size_before_anything_is_allocated
     huge = ModelConfig(hidden=(20_000_000,))
     need, params = needed_bytes(huge, 256)
     assert params == 32_680_000_816 and need > 16 * params
-    with pytest.raises(ConfigError, match=r"the model has 32,680,000,816 parameters and needs about [\d,.]+ GiB .* "
-                                          r"is available; choose smaller hidden sizes"):
+    with pytest.raises(
+        ConfigError,
+        match=r"the model has 32,680,000,816 parameters and needs about [\d,.]+ GiB .* "
+        r"is available; choose smaller hidden sizes",
+    ):
         check_memory(huge, 256)
     check_memory(ModelConfig(), 256)  # the tutorial's model fits
 
 
 def test_an_allocation_that_fails_becomes_one_training_error_with_the_size():
-    with pytest.raises(TrainingError, match=r"out of memory \(tried to allocate 1,048,576\.0 GiB\); the model has "
-                                            r"50,992 parameters and needs about"):
+    with pytest.raises(
+        TrainingError,
+        match=r"out of memory \(tried to allocate 1,048,576\.0 GiB\); the model has "
+        r"50,992 parameters and needs about",
+    ):
         with memory_errors(ModelConfig(), 256):
             torch.empty(2**50, dtype=torch.uint8)  # the CPU allocator's own failure
     with pytest.raises(TrainingError, match=r"out of memory on cuda:0 \(tried to allocate 20\.00 GiB\)"):

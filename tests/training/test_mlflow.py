@@ -18,8 +18,15 @@ def store(tmp_path_factory):
 
 def test_train_logs_configs_every_term_final_metrics_and_the_run_folder(store, tmp_path):
     logger = MLflowLogger(store, run_name="sparse")
-    result = train(None, TrainConfig(epochs=2, l1=1e-4), limit=300, out=tmp_path / "run", verbose=0, tensorboard=False,
-                   callbacks=[logger])
+    result = train(
+        None,
+        TrainConfig(epochs=2, l1=1e-4),
+        limit=300,
+        out=tmp_path / "run",
+        verbose=0,
+        tensorboard=False,
+        callbacks=[logger],
+    )
     client = MlflowClient(logger.uri)
     run = client.get_run(logger.run_id)
     assert run.info.status == "FINISHED" and run.info.run_name == "sparse"
@@ -45,8 +52,9 @@ def test_train_logs_configs_every_term_final_metrics_and_the_run_folder(store, t
 def test_fit_alone_logs_the_configs_and_each_epoch(store, rng):
     x = rng.random((64, 6), dtype=np.float32)
     logger = MLflowLogger(store, experiment="fit-only")
-    history = fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x, epochs=3, batch_size=16, verbose=0,
-                  callbacks=[logger])
+    history = fit(
+        Autoencoder(ModelConfig(input_dim=6, encoding_dim=2)), x, epochs=3, batch_size=16, verbose=0, callbacks=[logger]
+    )
     client = MlflowClient(logger.uri)
     run = client.get_run(logger.run_id)
     assert run.info.status == "FINISHED" and run.data.params["model.input_dim"] == "6"

@@ -8,14 +8,22 @@ import torch
 from aekit.training import optimizers
 
 CASES = {  # name: (aekit's, torch.optim's), the same settings
-    "adadelta": (lambda p: optimizers.Adadelta(p, lr=1.0, rho=0.95, eps=1e-7),
-                 lambda p: torch.optim.Adadelta(p, lr=1.0, rho=0.95, eps=1e-7)),
-    "adadelta-decay": (lambda p: optimizers.Adadelta(p, lr=0.5, weight_decay=0.01),
-                       lambda p: torch.optim.Adadelta(p, lr=0.5, weight_decay=0.01)),
-    "adam-fused": (lambda p: optimizers.Adam(p, lr=0.01, eps=1e-7),
-                   lambda p: torch.optim.Adam(p, lr=0.01, eps=1e-7, fused=optimizers._has_fused_adam(p[0].device))),
-    "adam-unfused": (lambda p: optimizers.Adam(p, lr=0.01, eps=1e-7, weight_decay=0.01, fused=False),
-                     lambda p: torch.optim.Adam(p, lr=0.01, eps=1e-7, weight_decay=0.01)),
+    "adadelta": (
+        lambda p: optimizers.Adadelta(p, lr=1.0, rho=0.95, eps=1e-7),
+        lambda p: torch.optim.Adadelta(p, lr=1.0, rho=0.95, eps=1e-7),
+    ),
+    "adadelta-decay": (
+        lambda p: optimizers.Adadelta(p, lr=0.5, weight_decay=0.01),
+        lambda p: torch.optim.Adadelta(p, lr=0.5, weight_decay=0.01),
+    ),
+    "adam-fused": (
+        lambda p: optimizers.Adam(p, lr=0.01, eps=1e-7),
+        lambda p: torch.optim.Adam(p, lr=0.01, eps=1e-7, fused=optimizers._has_fused_adam(p[0].device)),
+    ),
+    "adam-unfused": (
+        lambda p: optimizers.Adam(p, lr=0.01, eps=1e-7, weight_decay=0.01, fused=False),
+        lambda p: torch.optim.Adam(p, lr=0.01, eps=1e-7, weight_decay=0.01),
+    ),
     "sgd": (lambda p: optimizers.SGD(p, lr=0.1), lambda p: torch.optim.SGD(p, lr=0.1)),
 }
 
@@ -89,11 +97,13 @@ def test_a_state_for_another_model_is_refused():
 
 def test_training_imports_no_torch_dynamo():
     """torch.optim's wrappers import torch._dynamo (0.8 s of start-up); fit's optimizers must not."""
-    code = ("import sys, numpy as np, aekit\n"
-            "x = np.random.default_rng(0).random((64, 8), dtype=np.float32)\n"
-            "for opt in ('adadelta', 'adam', 'sgd'):\n"
-            "    aekit.fit(aekit.Autoencoder(aekit.ModelConfig(input_dim=8, encoding_dim=2)), x, epochs=1, verbose=0,"
-            " optimizer=opt, lr=0.1)\n"
-            "print(sorted(m for m in sys.modules if m.startswith('torch._dynamo'))[:3])\n")
+    code = (
+        "import sys, numpy as np, aekit\n"
+        "x = np.random.default_rng(0).random((64, 8), dtype=np.float32)\n"
+        "for opt in ('adadelta', 'adam', 'sgd'):\n"
+        "    aekit.fit(aekit.Autoencoder(aekit.ModelConfig(input_dim=8, encoding_dim=2)), x, epochs=1, verbose=0,"
+        " optimizer=opt, lr=0.1)\n"
+        "print(sorted(m for m in sys.modules if m.startswith('torch._dynamo'))[:3])\n"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -2,12 +2,21 @@ import json
 
 import numpy as np
 import pytest
+from aekit_subprocess import aekit_cli
 
 from aekit import ModelConfig, TrainConfig, load_run, train
-from aekit_subprocess import aekit_cli
 from aekit.errors import ConfigError, DataError
 
-RUN_FILES = {"config.json", "model.safetensors", "history.json", "history.csv", "metrics.json", "loss.png", "reconstructions.png", "tb"}
+RUN_FILES = {
+    "config.json",
+    "model.safetensors",
+    "history.json",
+    "history.csv",
+    "metrics.json",
+    "loss.png",
+    "reconstructions.png",
+    "tb",
+}
 
 
 def test_short_real_mnist_run_writes_every_file(tmp_path):
@@ -34,8 +43,13 @@ def test_user_csv_file_with_a_validation_split(tmp_path, rng):
     data = tmp_path / "rows.csv"
     x = rng.random((200, 6))
     np.savetxt(data, x, delimiter=",", header="a,b,c,d,e,f", comments="")
-    result = train(ModelConfig(encoding_dim=3), TrainConfig(epochs=2, batch_size=32, loss="mse"), data=str(data),
-                   out=tmp_path / "r", verbose=0)
+    result = train(
+        ModelConfig(encoding_dim=3),
+        TrainConfig(epochs=2, batch_size=32, loss="mse"),
+        data=str(data),
+        out=tmp_path / "r",
+        verbose=0,
+    )
     cfg = json.loads((tmp_path / "r" / "config.json").read_text())
     assert cfg["model"]["input_dim"] == 6 and cfg["data"]["n_train"] == 180 and cfg["data"]["n_val"] == 20
     assert "val_loss" in result.history.history
@@ -72,7 +86,14 @@ def test_bad_validation_data_leaves_no_run_folder(tmp_path, rng):
     np.save(tmp_path / "x.npy", rng.random((40, 4), dtype=np.float32))
     np.save(tmp_path / "v.npy", rng.random((10, 4), dtype=np.float32) * 3)
     with pytest.raises(DataError, match=r"the validation data has values outside \[0, 1\]"):
-        train(None, TrainConfig(epochs=1), data=str(tmp_path / "x.npy"), val_data=str(tmp_path / "v.npy"), out=tmp_path / "r", verbose=0)
+        train(
+            None,
+            TrainConfig(epochs=1),
+            data=str(tmp_path / "x.npy"),
+            val_data=str(tmp_path / "v.npy"),
+            out=tmp_path / "r",
+            verbose=0,
+        )
     assert not (tmp_path / "r").exists()
 
 
@@ -89,9 +110,18 @@ def test_a_run_scans_its_rows_once(tmp_path, rng, monkeypatch):
     import aekit.data.arrays
 
     files, real_scan = [], aekit.data.arrays._scan_npy_file
-    monkeypatch.setattr(aekit.data.arrays, "_scan_npy_file", lambda path, *a: files.append(path.name) or real_scan(path, *a))
+    monkeypatch.setattr(
+        aekit.data.arrays, "_scan_npy_file", lambda path, *a: files.append(path.name) or real_scan(path, *a)
+    )
     np.save(tmp_path / "x.npy", rng.random((200, 6), dtype=np.float32))
-    train(None, TrainConfig(epochs=2, batch_size=32), data=str(tmp_path / "x.npy"), out=tmp_path / "r", tensorboard=False, verbose=0)
+    train(
+        None,
+        TrainConfig(epochs=2, batch_size=32),
+        data=str(tmp_path / "x.npy"),
+        out=tmp_path / "r",
+        tensorboard=False,
+        verbose=0,
+    )
     assert files == ["x.npy"]  # the file is read once, when it is loaded: NaN/inf, and its range remembered
     assert ranged == [180, 20]  # the [0, 1] check: training and validation rows, once each (answered by that scan)
     # NaN/inf: the load's scan answers the checks before the run folder exists, and `fit` makes none ("x",
@@ -99,7 +129,14 @@ def test_a_run_scans_its_rows_once(tmp_path, rng, monkeypatch):
     # reuses those rows)
     assert finite == {"x": 1}
     np.save(tmp_path / "y.npy", rng.random((200, 6)))  # float64: converted to float32 in memory, so scanned here
-    train(None, TrainConfig(epochs=1, batch_size=32), data=str(tmp_path / "y.npy"), out=tmp_path / "r2", tensorboard=False, verbose=0)
+    train(
+        None,
+        TrainConfig(epochs=1, batch_size=32),
+        data=str(tmp_path / "y.npy"),
+        out=tmp_path / "r2",
+        tensorboard=False,
+        verbose=0,
+    )
     assert finite == {"training data": 1, "validation data": 1, "x": 2}
 
 
@@ -130,8 +167,15 @@ def test_a_data_file_cut_short_during_training_keeps_the_finished_epoch(tmp_path
                 cut.append(True)
 
     with pytest.raises(DataError, match=r"shorter than when it was loaded.*the last complete epoch \(1\) is kept in "):
-        train(ModelConfig(input_dim=12, encoding_dim=3), TrainConfig(epochs=3, batch_size=32), data=str(path),
-              out=tmp_path / "run", tensorboard=False, verbose=0, callbacks=[CutTheFile()])
+        train(
+            ModelConfig(input_dim=12, encoding_dim=3),
+            TrainConfig(epochs=3, batch_size=32),
+            data=str(path),
+            out=tmp_path / "run",
+            tensorboard=False,
+            verbose=0,
+            callbacks=[CutTheFile()],
+        )
     assert cut and (tmp_path / "run" / "checkpoint" / "last.safetensors").exists()
 
 
@@ -158,8 +202,11 @@ def test_the_tutorial_command_on_all_of_mnist(tmp_path):
 def _sklearn_csv(folder, name):
     from sklearn import datasets
 
-    frame = {"wine": datasets.load_wine, "breast_cancer": datasets.load_breast_cancer,
-             "diabetes": lambda **kw: datasets.load_diabetes(scaled=False, **kw)}[name](as_frame=True).data
+    frame = {
+        "wine": datasets.load_wine,
+        "breast_cancer": datasets.load_breast_cancer,
+        "diabetes": lambda **kw: datasets.load_diabetes(scaled=False, **kw),
+    }[name](as_frame=True).data
     path = folder / f"{name}.csv"
     frame.to_csv(path, index=False)  # raw values with a header row, as a user has them (wine's proline reaches 1680)
     return path, frame.to_numpy(dtype=np.float32)
@@ -174,15 +221,23 @@ def test_a_raw_table_trains_scaled_and_is_used_in_its_units(tmp_path, name):
     import aekit
 
     path, raw = _sklearn_csv(tmp_path, name)
-    run = train(ModelConfig(encoding_dim=4), TrainConfig(batch_size=32, epochs=30, optimizer="adam", lr=0.01),
-                data=str(path), out=tmp_path / "r",
-                verbose=0, tensorboard=False)
+    run = train(
+        ModelConfig(encoding_dim=4),
+        TrainConfig(batch_size=32, epochs=30, optimizer="adam", lr=0.01),
+        data=str(path),
+        out=tmp_path / "r",
+        verbose=0,
+        tensorboard=False,
+    )
     config = json.loads((run.path / "config.json").read_text())
     assert (config["model"]["scale"], config["model"]["output_activation"], config["train"]["loss"]) == (
-        "standard", "linear", "mse")  # the loss and the output follow the scaled rows
+        "standard",
+        "linear",
+        "mse",
+    )  # the loss and the output follow the scaled rows
     model = aekit.load_model(run.path)  # the scaler lives in the model file
     held = np.zeros(len(raw), dtype=bool)
-    held[np.random.default_rng(0).permutation(len(raw))[:round(len(raw) * 0.1)]] = True  # the run's validation rows
+    held[np.random.default_rng(0).permutation(len(raw))[: round(len(raw) * 0.1)]] = True  # the run's validation rows
     np.testing.assert_allclose(model.input_offset.numpy(), raw[~held].mean(axis=0), rtol=1e-4)
     with torch.no_grad():
         scaled = model.scale_rows(torch.tensor(raw)).numpy()
@@ -198,12 +253,17 @@ def test_a_raw_table_trains_scaled_and_is_used_in_its_units(tmp_path, name):
     np.testing.assert_allclose(aekit.decode(run.path, codes), recon, rtol=1e-5, atol=1e-4 * np.abs(raw).max())
 
 
-@pytest.mark.parametrize("config, method", [
-    (ModelConfig(input_dim=64, encoding_dim=4), "exact (closed form), 300 rows"),
-    (ModelConfig(input_dim=64, hidden=(16,), encoding_dim=4), "exact, 300 rows"),
-    (ModelConfig(input_dim=64, architecture="conv", image_shape=(1, 8, 8), hidden=(4,), encoding_dim=8),
-     "Hutchinson estimate, 8 random ±1 projections per row, 256 rows"),
-])
+@pytest.mark.parametrize(
+    "config, method",
+    [
+        (ModelConfig(input_dim=64, encoding_dim=4), "exact (closed form), 300 rows"),
+        (ModelConfig(input_dim=64, hidden=(16,), encoding_dim=4), "exact, 300 rows"),
+        (
+            ModelConfig(input_dim=64, architecture="conv", image_shape=(1, 8, 8), hidden=(4,), encoding_dim=8),
+            "Hutchinson estimate, 8 random ±1 projections per row, 256 rows",
+        ),
+    ],
+)
 def test_run_metrics_say_how_the_jacobian_norm_was_found(config, method, rng):
     import torch
 
@@ -215,7 +275,7 @@ def test_run_metrics_say_how_the_jacobian_norm_was_found(config, method, rng):
     x = rng.random((300, 64), dtype=np.float32)
     metrics = run_metrics(model, x, History({"loss": [0.5], "epoch_time": [1.0]}, [1]), 1.0, TrainConfig())
     assert metrics["jacobian_norm_method"] == method
-    exact = jacobian_norm(model, torch.from_numpy(x[:256 if "Hutchinson" in method else 300]))
+    exact = jacobian_norm(model, torch.from_numpy(x[: 256 if "Hutchinson" in method else 300]))
     assert metrics["jacobian_norm"] == pytest.approx(exact, rel=0.03 if "Hutchinson" in method else 1e-5)
 
 

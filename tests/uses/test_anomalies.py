@@ -33,8 +33,9 @@ def test_scores_are_per_row_reconstruction_errors(zeros_model, mnist_small):
         r = zeros_model(torch.from_numpy(x)).numpy().astype(np.float64)
     np.testing.assert_allclose(anomaly_scores(zeros_model, x), ((r - x) ** 2).mean(1), rtol=1e-5)
     p = np.clip(r, 1e-7, 1 - 1e-7)
-    np.testing.assert_allclose(anomaly_scores(zeros_model, x, score="bce"),
-                               -(x * np.log(p) + (1 - x) * np.log(1 - p)).mean(1), rtol=1e-4)
+    np.testing.assert_allclose(
+        anomaly_scores(zeros_model, x, score="bce"), -(x * np.log(p) + (1 - x) * np.log(1 - p)).mean(1), rtol=1e-4
+    )
     with pytest.raises(ConfigError, match="unknown score"):
         anomaly_scores(zeros_model, x, score="mae")
 
@@ -93,8 +94,14 @@ def test_breast_cancer_table_one_class():
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("ano") / "run"
-    aekit.train(aekit.ModelConfig(encoding_dim=8), aekit.TrainConfig(epochs=1, optimizer="adam"), limit=600, out=out,
-                tensorboard=False, verbose=0)
+    aekit.train(
+        aekit.ModelConfig(encoding_dim=8),
+        aekit.TrainConfig(epochs=1, optimizer="adam"),
+        limit=600,
+        out=out,
+        tensorboard=False,
+        verbose=0,
+    )
     return out
 
 
@@ -109,8 +116,21 @@ def test_run_reference_is_its_validation_rows(run):
 
 def test_cli_anomaly(run, tmp_path):
     out = tmp_path / "s.csv"
-    proc = aekit_cli("anomaly", run, "mnist", "--limit", 300, "--normal", "1", "--contamination", 0.2, "-o", out,
-                     "--plot", tmp_path / "h.png")
+    proc = aekit_cli(
+        "anomaly",
+        run,
+        "mnist",
+        "--limit",
+        300,
+        "--normal",
+        "1",
+        "--contamination",
+        0.2,
+        "-o",
+        out,
+        "--plot",
+        tmp_path / "h.png",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "300 rows" in proc.stdout and "60 flagged" in proc.stdout and "ROC-AUC" in proc.stdout
     rows = list(csv.DictReader(open(out)))

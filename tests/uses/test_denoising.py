@@ -15,10 +15,22 @@ from aekit.uses.denoising import denoise, denoise_figure, psnr
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):
     root = tmp_path_factory.mktemp("den")
-    aekit.train(aekit.ModelConfig(), aekit.TrainConfig(epochs=3, optimizer="adam", batch_size=64, noise="gaussian",
-                noise_level=0.5), limit=1500, out=root / "noisy", tensorboard=False, verbose=0)
-    aekit.train(aekit.ModelConfig(encoding_dim=4), aekit.TrainConfig(epochs=1, optimizer="adam"), limit=300,
-                out=root / "plain", tensorboard=False, verbose=0)
+    aekit.train(
+        aekit.ModelConfig(),
+        aekit.TrainConfig(epochs=3, optimizer="adam", batch_size=64, noise="gaussian", noise_level=0.5),
+        limit=1500,
+        out=root / "noisy",
+        tensorboard=False,
+        verbose=0,
+    )
+    aekit.train(
+        aekit.ModelConfig(encoding_dim=4),
+        aekit.TrainConfig(epochs=1, optimizer="adam"),
+        limit=300,
+        out=root / "plain",
+        tensorboard=False,
+        verbose=0,
+    )
     return root / "noisy", root / "plain"
 
 
@@ -72,8 +84,19 @@ def test_plain_run_needs_a_noise(runs, mnist_small):
 
 
 def test_cli_denoise(runs, tmp_path):
-    proc = aekit_cli("denoise", runs[0], "mnist", "--limit", 50, "-o", tmp_path / "d.npy", "--plot", tmp_path / "g.png",
-                     "--save-noisy", tmp_path / "n.npy")
+    proc = aekit_cli(
+        "denoise",
+        runs[0],
+        "mnist",
+        "--limit",
+        50,
+        "-o",
+        tmp_path / "d.npy",
+        "--plot",
+        tmp_path / "g.png",
+        "--save-noisy",
+        tmp_path / "n.npy",
+    )
     assert proc.returncode == 0, proc.stderr
     assert "gaussian noise 0.5: PSNR noisy" in proc.stdout
     assert np.load(tmp_path / "d.npy").shape == np.load(tmp_path / "n.npy").shape == (50, 784)
@@ -88,8 +111,13 @@ def test_a_denoised_result_shows_in_a_notebook_as_a_table(runs, mnist_small):
 
     res = denoise(runs[0], mnist_small[2][:50])
     (rows,), _, _ = parse_html(res._repr_html_())
-    assert rows == [["rows", "50"], ["noise", "gaussian"], ["noise level", "0.5000"],
-                    ["PSNR noisy (dB)", f"{res.psnr_noisy:,.4f}"], ["PSNR denoised (dB)", f"{res.psnr_denoised:,.4f}"]]
+    assert rows == [
+        ["rows", "50"],
+        ["noise", "gaussian"],
+        ["noise level", "0.5000"],
+        ["PSNR noisy (dB)", f"{res.psnr_noisy:,.4f}"],
+        ["PSNR denoised (dB)", f"{res.psnr_denoised:,.4f}"],
+    ]
     (rows,), _, _ = parse_html(denoise(runs[0], mnist_small[2][:5], noisy_input=True)._repr_html_())
     assert rows == [["rows", "5"], ["noise", "already noisy input"]]
 
@@ -110,8 +138,9 @@ def test_mixed_noise_gives_each_row_one_corruption():
 
 
 def test_skip_decoder_sees_the_input():
-    cfg = aekit.ModelConfig(architecture="conv", image_shape=(1, 8, 8), input_dim=64, hidden=(4,), encoding_dim=8 * 4,
-                            skip=True)
+    cfg = aekit.ModelConfig(
+        architecture="conv", image_shape=(1, 8, 8), input_dim=64, hidden=(4,), encoding_dim=8 * 4, skip=True
+    )
     model = aekit.Autoencoder(cfg)
     x = torch.rand(3, 64)
     code = model.encode(x)
@@ -127,8 +156,19 @@ def test_recipe_denoise_trains_one_run_for_every_noise(tmp_path, mnist_small):
     model_cfg, train_cfg = aekit.configure("denoising-conv")
     assert (model_cfg.architecture, model_cfg.skip, model_cfg.encoding_dim) == ("conv", True, 32 * 7 * 7)
     assert (train_cfg.noise, train_cfg.noise_level) == ("mixed", 0.6)
-    proc = aekit_cli("train", "--recipe", "denoise", "--limit", 300, "--epochs", 1, "--out", tmp_path / "r",
-                     "--no-tensorboard", "--quiet")
+    proc = aekit_cli(
+        "train",
+        "--recipe",
+        "denoise",
+        "--limit",
+        300,
+        "--epochs",
+        1,
+        "--out",
+        tmp_path / "r",
+        "--no-tensorboard",
+        "--quiet",
+    )
     assert proc.returncode == 0, proc.stderr
     from aekit.io import read_json
 

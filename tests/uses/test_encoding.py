@@ -1,6 +1,5 @@
 """encode: codes of rows (library and `aekit encode`), the code map, k-NN and PCA helpers; on real MNIST."""
 
-
 import numpy as np
 import pytest
 import torch
@@ -22,8 +21,14 @@ from aekit.uses.inputs import load_rows
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("enc") / "run"
-    aekit.train(aekit.ModelConfig(encoding_dim=8), aekit.TrainConfig(epochs=2, optimizer="adam", batch_size=128),
-                limit=1200, out=out, tensorboard=False, verbose=0)
+    aekit.train(
+        aekit.ModelConfig(encoding_dim=8),
+        aekit.TrainConfig(epochs=2, optimizer="adam", batch_size=128),
+        limit=1200,
+        out=out,
+        tensorboard=False,
+        verbose=0,
+    )
     return out
 
 
@@ -54,7 +59,10 @@ def test_encoding_a_memmap_reads_it_in_blocks(run, big_npy, rss_file_kib):
 def test_wrong_feature_count_is_a_data_error(run):
     with pytest.raises(DataError, match="has 30 features but the model expects 784"):
         encode(run, np.zeros((5, 30), dtype=np.float32))
-    with pytest.raises(DataError, match=r"has 1 feature but the model expects 784; a single row\? pass it as one row, x.reshape\(1, -1\)"):
+    with pytest.raises(
+        DataError,
+        match=r"has 1 feature but the model expects 784; a single row\? pass it as one row, x.reshape\(1, -1\)",
+    ):
         encode(run, np.zeros(784, dtype=np.float32))  # one image as a 1-D array: a column of 784 values
     assert encode(run, np.zeros((1, 784), dtype=np.float32)).shape == (1, 8)
 
@@ -91,8 +99,19 @@ def test_cli_encode_writes_codes_and_a_map(run, tmp_path):
 def test_cli_encode_file_input_to_parquet(run, tmp_path, mnist_small):
     np.save(tmp_path / "x.npy", mnist_small[2][:30])
     np.save(tmp_path / "y.npy", mnist_small[3][:30])
-    proc = aekit_cli("encode", run, tmp_path / "x.npy", "--labels", tmp_path / "y.npy", "-o", tmp_path / "c.parquet",
-                     "--plot", tmp_path / "map.png", "--method", "pca")
+    proc = aekit_cli(
+        "encode",
+        run,
+        tmp_path / "x.npy",
+        "--labels",
+        tmp_path / "y.npy",
+        "-o",
+        tmp_path / "c.parquet",
+        "--plot",
+        tmp_path / "map.png",
+        "--method",
+        "pca",
+    )
     assert proc.returncode == 0, proc.stderr
     import pandas as pd
 
@@ -107,7 +126,8 @@ def test_cli_wrong_features_is_one_line_and_leaves_nothing(run, tmp_path):
     proc = aekit_cli("encode", run, tmp_path / "x.npy", "-o", tmp_path / "c.npy")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [
-        "aekit: error: input has 13 features but the model expects 784; pass data with the same columns as the training data"]
+        "aekit: error: input has 13 features but the model expects 784; pass data with the same columns as the training data"
+    ]
     assert not (tmp_path / "c.npy").exists()
 
 

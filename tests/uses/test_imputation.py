@@ -113,12 +113,15 @@ def test_recovers_a_generated_low_rank_ratings_matrix():
     assert rmse(filled) < 0.6 * rmse(item_mean)
 
 
-@pytest.mark.parametrize("table, words", [
-    (np.array([[1.0, np.nan], [2.0, np.nan]]), "column '1' has no observed value"),
-    (np.array([[1.0, np.inf], [2.0, np.nan]]), "infinite value at [0, 1]"),
-    (np.array(["a", "b"]), "must be numeric"),
-    (np.array([1.0, np.nan, 3.0]), "must be 2-D"),
-])
+@pytest.mark.parametrize(
+    "table, words",
+    [
+        (np.array([[1.0, np.nan], [2.0, np.nan]]), "column '1' has no observed value"),
+        (np.array([[1.0, np.inf], [2.0, np.nan]]), "infinite value at [0, 1]"),
+        (np.array(["a", "b"]), "must be numeric"),
+        (np.array([1.0, np.nan, 3.0]), "must be 2-D"),
+    ],
+)
 def test_bad_tables_raise_data_error(table, words):
     with pytest.raises(DataError, match=words.replace("[", r"\[").replace("]", r"\]")):
         impute(table, epochs=1)
@@ -155,11 +158,14 @@ def test_read_ratings_csv_and_dat(tmp_path):
     assert items.tolist() == [661, 1193] and m[0, 1] == 5 and m[1, 1] == 4 and np.isnan(m[1, 0])
 
 
-@pytest.mark.parametrize("text, words", [
-    ("1\t2\t3\t0\n1\t2\t4\t1\n", "rated item 2 twice"),
-    ("userId,movieId,rating,timestamp\n1,2,good,0\n", "line 2: rating 'good' is not a number"),
-    ("just some words\n", "not a ratings file"),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("1\t2\t3\t0\n1\t2\t4\t1\n", "rated item 2 twice"),
+        ("userId,movieId,rating,timestamp\n1,2,good,0\n", "line 2: rating 'good' is not a number"),
+        ("just some words\n", "not a ratings file"),
+    ],
+)
 def test_read_ratings_errors(tmp_path, text, words):
     path = tmp_path / "r.txt"
     path.write_text(text)
@@ -187,7 +193,12 @@ def test_cli_fills_a_csv_and_keeps_observed_cells(tmp_path):
 
 def test_cli_ratings_to_predictions(tmp_path):
     r = np.random.default_rng(1)
-    lines = [f"{u}\t{i}\t{int(r.integers(1, 6))}\t88125{u}{i}" for u in range(1, 31) for i in range(101, 121) if r.random() < 0.4]
+    lines = [
+        f"{u}\t{i}\t{int(r.integers(1, 6))}\t88125{u}{i}"
+        for u in range(1, 31)
+        for i in range(101, 121)
+        if r.random() < 0.4
+    ]
     (tmp_path / "u.data").write_text("\n".join(lines) + "\n")
     out = tmp_path / "predictions.csv"
     proc = aekit("impute", "--ratings", tmp_path / "u.data", "-o", out, "--epochs", 5, check=True)
@@ -203,18 +214,23 @@ def test_cli_ratings_to_predictions(tmp_path):
 def test_cli_parquet_npy_and_nothing_to_fill(tmp_path):
     x = load_diabetes().data[:100].astype(np.float32)
     write_table(tmp_path / "full.npy", x)
-    proc = aekit("impute", tmp_path / "full.npy", "-o", tmp_path / "same.parquet", "--report", tmp_path / "r.json", check=True)
+    proc = aekit(
+        "impute", tmp_path / "full.npy", "-o", tmp_path / "same.parquet", "--report", tmp_path / "r.json", check=True
+    )
     assert "nothing to fill" in proc.stdout
     assert json.loads((tmp_path / "r.json").read_text())["holdout_rmse"] is None  # strict JSON, no NaN
     assert np.array_equal(read_table(tmp_path / "same.parquet")[0], x)
 
 
-@pytest.mark.parametrize("content, args, words", [
-    ("a,b\n1,\n2,x\n", [], "column 'b' is not numeric"),
-    ("a,b\n1,\n2,\n", [], "column 'b' has no observed value"),
-    ("a,b\n1,2\n", ["--ratings", "r.data"], "not both"),
-    ("a,b\n1,2\n", ["-o", "out.txt"], "must end with one of"),
-])
+@pytest.mark.parametrize(
+    "content, args, words",
+    [
+        ("a,b\n1,\n2,x\n", [], "column 'b' is not numeric"),
+        ("a,b\n1,\n2,\n", [], "column 'b' has no observed value"),
+        ("a,b\n1,2\n", ["--ratings", "r.data"], "not both"),
+        ("a,b\n1,2\n", ["-o", "out.txt"], "must end with one of"),
+    ],
+)
 def test_cli_errors_are_one_line(tmp_path, content, args, words):
     (tmp_path / "t.csv").write_text(content)
     proc = aekit("impute", "t.csv", "-o", "out.csv", *args, cwd=tmp_path)

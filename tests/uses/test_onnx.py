@@ -42,7 +42,10 @@ def test_onnx_graphs_match_pytorch(tmp_path, mnist_small, kind):
     assert model.training  # export leaves the model's mode as it was
     model.eval()
     assert {k: p.name for k, p in paths.items()} == {
-        "encoder": "encoder.onnx", "decoder": "decoder.onnx", "autoencoder": "autoencoder.onnx"}
+        "encoder": "encoder.onnx",
+        "decoder": "decoder.onnx",
+        "autoencoder": "autoencoder.onnx",
+    }
     assert sorted(p.name for p in (tmp_path / "onnx").iterdir()) == ["autoencoder.onnx", "decoder.onnx", "encoder.onnx"]
     with torch.no_grad():
         for n in (1, 7, 300):  # any batch size, including ones the exporter never saw
@@ -50,8 +53,9 @@ def test_onnx_graphs_match_pytorch(tmp_path, mnist_small, kind):
             xt = torch.from_numpy(x)
             codes = model.encode(xt).numpy()
             np.testing.assert_allclose(_run(paths["encoder"], "x", x), codes, rtol=0, atol=ATOL)
-            np.testing.assert_allclose(_run(paths["decoder"], "code", codes), model.decode(torch.from_numpy(codes)).numpy(),
-                                       rtol=0, atol=ATOL)
+            np.testing.assert_allclose(
+                _run(paths["decoder"], "code", codes), model.decode(torch.from_numpy(codes)).numpy(), rtol=0, atol=ATOL
+            )
             np.testing.assert_allclose(_run(paths["autoencoder"], "x", x), model(xt).numpy(), rtol=0, atol=ATOL)
     for part, path in paths.items():
         proto = onnx.load(str(path))
@@ -78,12 +82,20 @@ def test_onnx_graphs_of_a_scaled_model_work_in_the_users_units(tmp_path, rng):
 
 def _cli(*args, cwd):
     env = {**os.environ, "PYTHONPATH": str(Path(aekit.__file__).parents[1])}
-    return subprocess.run([sys.executable, "-m", "aekit", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "aekit", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
+    )
 
 
 def test_export_command_on_a_run_folder(tmp_path):
-    run = aekit.train(ModelConfig(hidden=(64,)), aekit.TrainConfig(epochs=1), limit=300, out=tmp_path / "run",
-                      tensorboard=False, verbose=0)
+    run = aekit.train(
+        ModelConfig(hidden=(64,)),
+        aekit.TrainConfig(epochs=1),
+        limit=300,
+        out=tmp_path / "run",
+        tensorboard=False,
+        verbose=0,
+    )
     r = _cli("export", str(run.path), cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     out = run.path / "onnx"
@@ -91,7 +103,9 @@ def test_export_command_on_a_run_folder(tmp_path):
     model = aekit.load_model(run.path)
     x = np.random.default_rng(0).random((4, 784), dtype=np.float32)
     with torch.no_grad():
-        np.testing.assert_allclose(_run(out / "autoencoder.onnx", "x", x), model(torch.from_numpy(x)).numpy(), rtol=0, atol=ATOL)
+        np.testing.assert_allclose(
+            _run(out / "autoencoder.onnx", "x", x), model(torch.from_numpy(x)).numpy(), rtol=0, atol=ATOL
+        )
 
     r = _cli("export", str(tmp_path / "missing"), cwd=tmp_path)
     assert r.returncode == 2 and r.stderr.startswith("aekit: error: ") and r.stderr.count("\n") == 1

@@ -16,8 +16,14 @@ from aekit.uses.units import feature_figures, features, write_features
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("feat") / "run"
-    aekit.train(aekit.ModelConfig(encoding_dim=6), aekit.TrainConfig(epochs=1, optimizer="adam", batch_size=128),
-                limit=600, out=out, tensorboard=False, verbose=0)
+    aekit.train(
+        aekit.ModelConfig(encoding_dim=6),
+        aekit.TrainConfig(epochs=1, optimizer="adam", batch_size=128),
+        limit=600,
+        out=out,
+        tensorboard=False,
+        verbose=0,
+    )
     return out
 
 
@@ -33,7 +39,9 @@ def test_shallow_model_features(run, mnist_small):
         np.testing.assert_allclose(f.top_activation[j], np.sort(codes[:, j])[::-1][:4], rtol=1e-6)
         np.testing.assert_allclose(codes[f.top_index[j], j], f.top_activation[j], rtol=1e-6)
     with torch.no_grad():  # each decoded image is the decoder's output for that unit alone
-        np.testing.assert_allclose(f.decoded[2], model.decode(torch.eye(6)[2:3] * float(f.levels[2]))[0].numpy(), atol=1e-6)
+        np.testing.assert_allclose(
+            f.decoded[2], model.decode(torch.eye(6)[2:3] * float(f.levels[2]))[0].numpy(), atol=1e-6
+        )
     figs = feature_figures(f, x)
     assert sorted(figs) == ["decoded.png", "top_inputs.png", "weights.png"]
     assert sum(ax.get_visible() for ax in figs["top_inputs.png"].axes) == 6 * 4
@@ -87,8 +95,15 @@ def test_cli_features_of_a_table_run_uses_its_validation_rows(tmp_path):
 
     x = load_wine().data
     np.save(tmp_path / "wine.npy", ((x - x.min(0)) / (x.max(0) - x.min(0))).astype(np.float32))
-    aekit.train(aekit.ModelConfig(input_dim=13, encoding_dim=3), aekit.TrainConfig(epochs=2, optimizer="adam"),
-                data=str(tmp_path / "wine.npy"), val_split=0.25, out=tmp_path / "run", tensorboard=False, verbose=0)
+    aekit.train(
+        aekit.ModelConfig(input_dim=13, encoding_dim=3),
+        aekit.TrainConfig(epochs=2, optimizer="adam"),
+        data=str(tmp_path / "wine.npy"),
+        val_split=0.25,
+        out=tmp_path / "run",
+        tensorboard=False,
+        verbose=0,
+    )
     proc = aekit_cli("features", tmp_path / "run", "--top", 2)
     assert proc.returncode == 0, proc.stderr
     out = tmp_path / "run" / "features"

@@ -19,7 +19,9 @@ def _int_list(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(p) for piece in pieces for p in piece)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected whole numbers separated by commas, like 128,64; got {text!r}") from None
+        raise argparse.ArgumentTypeError(
+            f"expected whole numbers separated by commas, like 128,64; got {text!r}"
+        ) from None
 
 
 class Parser(argparse.ArgumentParser):
@@ -82,8 +84,10 @@ def explicit_args(args: argparse.Namespace) -> set[str]:
     return {k for k, v in vars(args).items() if v is not None and not isinstance(v, tuple(_DEFAULT_TYPES.values()))}
 
 
-DEVICE_HELP = ("where to run: auto (a CUDA GPU, then Apple MPS, then the CPU; the default), cpu, cuda, cuda:N or mps; "
-               "a device that is not there is refused")
+DEVICE_HELP = (
+    "where to run: auto (a CUDA GPU, then Apple MPS, then the CPU; the default), cpu, cuda, cuda:N or mps; "
+    "a device that is not there is refused"
+)
 
 
 def add_device_arg(p: argparse.ArgumentParser, what: str = "") -> None:
@@ -100,7 +104,9 @@ def check_outputs(*files, folders=()) -> None:
     for given, is_folder in [(f, False) for f in files if f] + [(f, True) for f in folders if f]:
         path = Path(given)
         if path.exists() and path.is_dir() != is_folder:
-            raise DataError(f"{path}: cannot write here (it is {'a file' if is_folder else 'a folder'}); choose another path")
+            raise DataError(
+                f"{path}: cannot write here (it is {'a file' if is_folder else 'a folder'}); choose another path"
+            )
         place = path if is_folder else path.parent
         while not place.exists() and place != place.parent:
             place = place.parent
@@ -113,17 +119,35 @@ def check_outputs(*files, folders=()) -> None:
 def add_image_options(group, *, for_model: bool = False) -> None:
     """--image-size, --resize, --color and --skip-bad-images: how a folder of images is read (`for_model`: a use
     command, whose images take the model's size, colour and resize by default)."""
-    group.add_argument("--image-size", metavar="SIZE", help="images: resize each to SIZE (64) or HEIGHTxWIDTH (64x48); "
-                       + ("default: the model's" if for_model else "needed when the images differ in size"))
-    group.add_argument("--resize", choices=("crop", "stretch"), default=None if for_model else "crop",
-                       help="images: keep the aspect ratio and crop the centre"
-                       + (", or stretch (default: as the run)" if for_model else " (default), or stretch"))
-    group.add_argument("--color", choices=("gray", "rgb"), help="images: read as gray or rgb (default: "
-                       + ("the model's)" if for_model else "what the files are)"))
-    group.add_argument("--skip-bad-images", action="store_true",
-                       help="images: skip unreadable files (counted in metrics.json) instead of stopping")
+    group.add_argument(
+        "--image-size",
+        metavar="SIZE",
+        help="images: resize each to SIZE (64) or HEIGHTxWIDTH (64x48); "
+        + ("default: the model's" if for_model else "needed when the images differ in size"),
+    )
+    group.add_argument(
+        "--resize",
+        choices=("crop", "stretch"),
+        default=None if for_model else "crop",
+        help="images: keep the aspect ratio and crop the centre"
+        + (", or stretch (default: as the run)" if for_model else " (default), or stretch"),
+    )
+    group.add_argument(
+        "--color",
+        choices=("gray", "rgb"),
+        help="images: read as gray or rgb (default: " + ("the model's)" if for_model else "what the files are)"),
+    )
+    group.add_argument(
+        "--skip-bad-images",
+        action="store_true",
+        help="images: skip unreadable files (counted in metrics.json) instead of stopping",
+    )
 
 
 def image_args(args: argparse.Namespace) -> dict:
-    return {"image_size": args.image_size, "resize": args.resize, "color": args.color,
-            "skip_bad_images": args.skip_bad_images}
+    return {
+        "image_size": args.image_size,
+        "resize": args.resize,
+        "color": args.color,
+        "skip_bad_images": args.skip_bad_images,
+    }

@@ -31,8 +31,9 @@ def _write(path: str, rows, model, ncols: int) -> None:
     from aekit.uses.inputs import image_shape_of
 
     if path.lower().endswith(".npy"):
-        from aekit.io import atomic_write_bytes
         import io
+
+        from aekit.io import atomic_write_bytes
 
         buf = io.BytesIO()
         np.save(buf, np.asarray(rows, dtype=np.float32))
@@ -45,13 +46,17 @@ def _write(path: str, rows, model, ncols: int) -> None:
 
 
 def add_sample_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("sample", help="draw new rows from a generative run (a VAE)",
-                       description="Draw N codes from the prior N(0, I) of a VAE run and decode them: a grid of images "
-                       "(.png) or the rows (.npy). With --manifold, the decoded grid of a 2-D code instead.")
+    p = sub.add_parser(
+        "sample",
+        help="draw new rows from a generative run (a VAE)",
+        description="Draw N codes from the prior N(0, I) of a VAE run and decode them: a grid of images "
+        "(.png) or the rows (.npy). With --manifold, the decoded grid of a 2-D code instead.",
+    )
     p.add_argument("run", metavar="RUN", help=_RUN_HELP)
     p.add_argument("-n", type=int, default=64, help="rows to draw (default 64)")
-    p.add_argument("-o", "--output", default="samples.png", metavar="FILE",
-                   help="samples.png or samples.npy (default samples.png)")
+    p.add_argument(
+        "-o", "--output", default="samples.png", metavar="FILE", help="samples.png or samples.npy (default samples.png)"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
     p.add_argument("--temperature", type=float, default=1.0, help="spread of the prior's draws (default 1)")
     p.add_argument("--label", type=int, help="draw rows of this label (a conditional run)")
@@ -79,14 +84,21 @@ def cmd_sample(args: argparse.Namespace) -> int:
 
 
 def add_interpolate_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("interpolate", help="decode the path between the codes of two inputs",
-                       description="Encode rows A and B of INPUT and decode STEPS codes along the path between them "
-                       "(linear or spherical), drawn as a strip (.png) or written as rows (.npy).")
+    p = sub.add_parser(
+        "interpolate",
+        help="decode the path between the codes of two inputs",
+        description="Encode rows A and B of INPUT and decode STEPS codes along the path between them "
+        "(linear or spherical), drawn as a strip (.png) or written as rows (.npy).",
+    )
     p.add_argument("run", metavar="RUN", help=_RUN_HELP)
     p.add_argument("a", type=int, metavar="A", help="the row number of the first input")
     p.add_argument("b", type=int, metavar="B", help="the row number of the second input")
-    p.add_argument("--input", default="mnist", metavar="INPUT",
-                   help="rows A and B come from: mnist or fashion-mnist (test split; :train for the other), or a file")
+    p.add_argument(
+        "--input",
+        default="mnist",
+        metavar="INPUT",
+        help="rows A and B come from: mnist or fashion-mnist (test split; :train for the other), or a file",
+    )
     p.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's IDX files")
     p.add_argument("--steps", type=int, default=10, help="codes on the path, both ends included (default 10)")
     p.add_argument("--method", choices=("linear", "spherical"), default="linear", help="the path (default linear)")
@@ -113,18 +125,31 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 
 
 def add_evaluate_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("evaluate", help="a VAE's negative log-likelihood (importance sampling), in nats",
-                       description="Estimate −log p(x) of INPUT's rows with K importance samples from the encoder "
-                       "(the IWAE bound, log-mean-exp of the weights), with its standard error, in nats per row.")
+    p = sub.add_parser(
+        "evaluate",
+        help="a VAE's negative log-likelihood (importance sampling), in nats",
+        description="Estimate −log p(x) of INPUT's rows with K importance samples from the encoder "
+        "(the IWAE bound, log-mean-exp of the weights), with its standard error, in nats per row.",
+    )
     p.add_argument("run", metavar="RUN", help=_RUN_HELP)
-    p.add_argument("input", nargs="?", default="mnist", metavar="INPUT",
-                   help="rows: mnist (its test split, the default), mnist:train, fashion-mnist, or a file")
+    p.add_argument(
+        "input",
+        nargs="?",
+        default="mnist",
+        metavar="INPUT",
+        help="rows: mnist (its test split, the default), mnist:train, fashion-mnist, or a file",
+    )
     p.add_argument("--nll", action="store_true", help="estimate the negative log-likelihood (the only measure so far)")
     p.add_argument("--samples", type=int, default=5000, metavar="K", help="importance samples per row (default 5000)")
-    p.add_argument("--binarize", choices=("none", "fixed"), default="none",
-                   help="fixed: each pixel drawn once as Bernoulli of its intensity (seeded), as in the literature")
-    p.add_argument("--likelihood", choices=("bernoulli", "gaussian"),
-                   help="the decoder's distribution (default: the run's)")
+    p.add_argument(
+        "--binarize",
+        choices=("none", "fixed"),
+        default="none",
+        help="fixed: each pixel drawn once as Bernoulli of its intensity (seeded), as in the literature",
+    )
+    p.add_argument(
+        "--likelihood", choices=("bernoulli", "gaussian"), help="the decoder's distribution (default: the run's)"
+    )
     p.add_argument("--limit", type=int, metavar="N", help="use only the first N rows")
     p.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's IDX files")
     p.add_argument("--seed", type=int, default=0, help="seed of the samples and the binarisation (default 0)")
@@ -145,8 +170,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.binarize == "fixed":
         x = (np.random.default_rng(args.seed).random(x.shape, dtype=np.float32) < x).astype(np.float32)
     r = nll(args.run, x, samples=args.samples, likelihood=args.likelihood, seed=args.seed)
-    print(f"{rows.name}: NLL {r.nll:.2f} ± {r.stderr:.2f} nats ({r.n} rows, {r.samples} importance samples, "
-          f"{r.likelihood} decoder{', binarised once' if args.binarize == 'fixed' else ''})")
+    print(
+        f"{rows.name}: NLL {r.nll:.2f} ± {r.stderr:.2f} nats ({r.n} rows, {r.samples} importance samples, "
+        f"{r.likelihood} decoder{', binarised once' if args.binarize == 'fixed' else ''})"
+    )
     return 0
 
 

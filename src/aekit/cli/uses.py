@@ -20,22 +20,38 @@ def _label_list(text: str) -> tuple[str, ...]:
 
 
 def add_impute_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("impute", help="fill the empty cells of a numeric table (or predict missing ratings)",
-                       description="Fill the empty cells of a numeric table (.csv, .parquet, .npy) with an autoencoder "
-                       "trained on the observed cells with input dropout (MIDA / AutoRec). Observed cells are kept "
-                       "exactly. With --ratings, read a MovieLens ratings file (u.data, ratings.csv, ratings.dat) and "
-                       "write the user × item matrix with every missing rating predicted.")
+    p = sub.add_parser(
+        "impute",
+        help="fill the empty cells of a numeric table (or predict missing ratings)",
+        description="Fill the empty cells of a numeric table (.csv, .parquet, .npy) with an autoencoder "
+        "trained on the observed cells with input dropout (MIDA / AutoRec). Observed cells are kept "
+        "exactly. With --ratings, read a MovieLens ratings file (u.data, ratings.csv, ratings.dat) and "
+        "write the user × item matrix with every missing rating predicted.",
+    )
     p.add_argument("input", nargs="?", metavar="INPUT", help="table with empty cells (.csv, .parquet or .npy)")
-    p.add_argument("--ratings", metavar="FILE", help="MovieLens ratings file instead of INPUT (u.data, ratings.csv, ratings.dat)")
-    p.add_argument("-o", "--output", required=True, metavar="FILE", help="where to write the filled table (.csv, .parquet, .npy)")
+    p.add_argument(
+        "--ratings", metavar="FILE", help="MovieLens ratings file instead of INPUT (u.data, ratings.csv, ratings.dat)"
+    )
+    p.add_argument(
+        "-o", "--output", required=True, metavar="FILE", help="where to write the filled table (.csv, .parquet, .npy)"
+    )
     p.add_argument("--epochs", type=int, help="most epochs; early stopping on held-out cells ends sooner (default 300)")
-    p.add_argument("--hidden", type=_int_list, default=None, metavar="SIZES",
-                   help="layer sizes from input to code, e.g. 64,32 (default: 6×columns, then 3×columns)")
-    p.add_argument("--dropout", type=float, help="fraction of observed cells hidden from the input per batch (default 0.3)")
+    p.add_argument(
+        "--hidden",
+        type=_int_list,
+        default=None,
+        metavar="SIZES",
+        help="layer sizes from input to code, e.g. 64,32 (default: 6×columns, then 3×columns)",
+    )
+    p.add_argument(
+        "--dropout", type=float, help="fraction of observed cells hidden from the input per batch (default 0.3)"
+    )
     p.add_argument("--lr", type=float, help="Adam learning rate (default 0.002)")
     p.add_argument("--weight-decay", type=float, help="L2 penalty on the weights (default 0)")
     p.add_argument("--seed", type=int, help="seeds the model, the dropout and the held-out cells (default 0)")
-    p.add_argument("--report", metavar="FILE", help="also write a JSON report (cells filled, held-out RMSE, epochs, history)")
+    p.add_argument(
+        "--report", metavar="FILE", help="also write a JSON report (cells filled, held-out RMSE, epochs, history)"
+    )
     add_device_arg(p)
     p.set_defaults(func=cmd_impute)
     return p
@@ -68,10 +84,18 @@ def cmd_impute(args: argparse.Namespace) -> int:
         import torch
 
         torch.set_num_threads(1)
-    options = dict(hidden=args.hidden, epochs=args.epochs, dropout=args.dropout, lr=args.lr, weight_decay=args.weight_decay,
-                   seed=args.seed, device=args.device)  # options left out take the library's defaults
-    filled, info = impute(table, bounds=bounds, columns=columns, return_info=True,
-                          **{k: v for k, v in options.items() if v is not None})
+    options = dict(
+        hidden=args.hidden,
+        epochs=args.epochs,
+        dropout=args.dropout,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        seed=args.seed,
+        device=args.device,
+    )  # options left out take the library's defaults
+    filled, info = impute(
+        table, bounds=bounds, columns=columns, return_info=True, **{k: v for k, v in options.items() if v is not None}
+    )
     if args.ratings:  # one row per user: the user id, then a rating for every item (observed or predicted)
         filled, columns = np.column_stack([users, filled]), ["user", *columns]
     write_table(args.output, filled, columns)
@@ -85,22 +109,28 @@ def cmd_impute(args: argparse.Namespace) -> int:
     if info.cells_filled == 0:
         print(f"{args.output}: nothing to fill (no empty cells); wrote the table unchanged")
     else:
-        print(f"{args.output}: filled {info.cells_filled:,} of {table.size:,} cells; held-out RMSE "
-              f"{info.holdout_rmse:.3f} standard deviations ({info.epochs} epochs, best {info.best_epoch})")
+        print(
+            f"{args.output}: filled {info.cells_filled:,} of {table.size:,} cells; held-out RMSE "
+            f"{info.holdout_rmse:.3f} standard deviations ({info.epochs} epochs, best {info.best_epoch})"
+        )
     return 0
 
 
 # --------------------------------------------------------------------------- uses: encode, features, denoise, anomaly
-_INPUT_HELP = ("rows to use: mnist or fashion-mnist (their test split; add :train for the training split), "
-               "a .npy, .csv or .parquet file, or images: a folder (sub-folders are the labels) or a .txt list of "
-               "paths")
+_INPUT_HELP = (
+    "rows to use: mnist or fashion-mnist (their test split; add :train for the training split), "
+    "a .npy, .csv or .parquet file, or images: a folder (sub-folders are the labels) or a .txt list of "
+    "paths"
+)
 
 
 def _add_input_args(p, labels: bool = True) -> None:
     p.add_argument("run", metavar="RUN", help="run folder (from `aekit train`) or .safetensors file")
     p.add_argument("input", metavar="INPUT", help=_INPUT_HELP)
     if labels:
-        p.add_argument("--labels", metavar="FILE", help="one label per row (.npy/.csv/.parquet); a dataset brings its own")
+        p.add_argument(
+            "--labels", metavar="FILE", help="one label per row (.npy/.csv/.parquet); a dataset brings its own"
+        )
     p.add_argument("--limit", type=int, metavar="N", help="use only the first N rows")
     p.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's IDX files")
     add_image_options(p.add_argument_group("images (INPUT a folder or a .txt list)"), for_model=True)
@@ -117,23 +147,43 @@ def _rows(args, labels: bool = True, model=None, config=None):
         if model is None:
             model, config = load_any_model(args.run)
         data = (config or {}).get("data") or {}
-        images = dict(like=model, image_size=getattr(args, "image_size", None), color=getattr(args, "color", None),
-                      resize=getattr(args, "resize", None) or data.get("resize"),
-                      skip_bad_images=getattr(args, "skip_bad_images", False))
-    return load_rows(args.input, labels=getattr(args, "labels", None) if labels else None, limit=args.limit,
-                     data_dir=args.data_dir, **images)
+        images = dict(
+            like=model,
+            image_size=getattr(args, "image_size", None),
+            color=getattr(args, "color", None),
+            resize=getattr(args, "resize", None) or data.get("resize"),
+            skip_bad_images=getattr(args, "skip_bad_images", False),
+        )
+    return load_rows(
+        args.input,
+        labels=getattr(args, "labels", None) if labels else None,
+        limit=args.limit,
+        data_dir=args.data_dir,
+        **images,
+    )
 
 
 def add_encode_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("encode", help="write the code of every row (dimension reduction)",
-                       description="Write the code of every row of INPUT; --plot draws a 2-D map of the codes.")
+    p = sub.add_parser(
+        "encode",
+        help="write the code of every row (dimension reduction)",
+        description="Write the code of every row of INPUT; --plot draws a 2-D map of the codes.",
+    )
     _add_input_args(p)
-    p.add_argument("-o", "--output", required=True, metavar="FILE",
-                   help="codes.npy, codes.csv or codes.parquet (for images, .csv and .parquet start with each "
-                        "file's path)")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="FILE",
+        help="codes.npy, codes.csv or codes.parquet (for images, .csv and .parquet start with each file's path)",
+    )
     p.add_argument("--plot", metavar="PNG", help="also draw a 2-D map of the codes, coloured by label when known")
-    p.add_argument("--method", choices=("auto", "pca", "tsne"), default="auto",
-                   help="map: auto (2-unit codes as they are, else PCA), pca or tsne (default auto)")
+    p.add_argument(
+        "--method",
+        choices=("auto", "pca", "tsne"),
+        default="auto",
+        help="map: auto (2-unit codes as they are, else PCA), pca or tsne (default auto)",
+    )
     p.add_argument("--plot-limit", type=int, default=5000, metavar="N", help="draw at most N points (default 5000)")
     p.set_defaults(func=cmd_encode)
     return p
@@ -163,13 +213,19 @@ def cmd_encode(args: argparse.Namespace) -> int:
 
 
 def add_features_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("features", help="pictures of what the units learned",
-                       description="Draw the first encoder layer's weights (weights.png), each code unit decoded "
-                       "alone (decoded.png) and the INPUT rows that most activate each code unit (top_inputs.png/.csv).")
+    p = sub.add_parser(
+        "features",
+        help="pictures of what the units learned",
+        description="Draw the first encoder layer's weights (weights.png), each code unit decoded "
+        "alone (decoded.png) and the INPUT rows that most activate each code unit (top_inputs.png/.csv).",
+    )
     p.add_argument("run", metavar="RUN", help="run folder (from `aekit train`) or .safetensors file")
-    p.add_argument("--input", metavar="INPUT",
-                   help="rows searched for the most-activating inputs: a dataset (mnist, mnist:train …) or a file; "
-                   "default: the run's dataset's test split, else its validation rows; 'none' to skip")
+    p.add_argument(
+        "--input",
+        metavar="INPUT",
+        help="rows searched for the most-activating inputs: a dataset (mnist, mnist:train …) or a file; "
+        "default: the run's dataset's test split, else its validation rows; 'none' to skip",
+    )
     p.add_argument("--limit", type=int, metavar="N", help="search only the first N rows")
     p.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's IDX files")
     p.add_argument("--top", type=int, default=8, help="inputs shown per unit (default 8)")
@@ -199,7 +255,7 @@ def cmd_features(args: argparse.Namespace) -> int:
         from aekit.uses.anomalies import validation_rows
 
         x = validation_rows(config) if data else None
-        x = x[:args.limit] if x is not None and args.limit else x
+        x = x[: args.limit] if x is not None and args.limit else x
     f = features(model, x, top=args.top)
     for path in write_features(f, out, x, max_units=args.max_units):
         print(path)
@@ -207,18 +263,31 @@ def cmd_features(args: argparse.Namespace) -> int:
 
 
 def add_denoise_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("denoise", help="denoise images with a denoising run",
-                       description="Corrupt clean INPUT rows with the run's own noise (or --noise/--noise-level) and "
-                       "denoise them, reporting PSNR; with --noisy, INPUT is already noisy and is only denoised. For "
-                       "images, train RUN with `aekit train --recipe denoise`: one run for gaussian, masking and "
-                       "salt-and-pepper noise (docs/uses.md).")
+    p = sub.add_parser(
+        "denoise",
+        help="denoise images with a denoising run",
+        description="Corrupt clean INPUT rows with the run's own noise (or --noise/--noise-level) and "
+        "denoise them, reporting PSNR; with --noisy, INPUT is already noisy and is only denoised. For "
+        "images, train RUN with `aekit train --recipe denoise`: one run for gaussian, masking and "
+        "salt-and-pepper noise (docs/uses.md).",
+    )
     _add_input_args(p, labels=False)
-    p.add_argument("-o", "--output", required=True, metavar="FILE",
-                   help="denoised rows: .npy, .csv or .parquet; for images a folder: the same names and formats")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="FILE",
+        help="denoised rows: .npy, .csv or .parquet; for images a folder: the same names and formats",
+    )
     p.add_argument("--noisy", action="store_true", help="INPUT is already noisy: denoise it as it is (no PSNR)")
-    p.add_argument("--noise", choices=("gaussian", "masking", "salt_pepper"),
-                   help="corruption of clean INPUT (default: the run's training noise)")
-    p.add_argument("--noise-level", type=float, help="σ for gaussian, fraction for masking / salt_pepper (default: the run's)")
+    p.add_argument(
+        "--noise",
+        choices=("gaussian", "masking", "salt_pepper"),
+        help="corruption of clean INPUT (default: the run's training noise)",
+    )
+    p.add_argument(
+        "--noise-level", type=float, help="σ for gaussian, fraction for masking / salt_pepper (default: the run's)"
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
     p.add_argument("--save-noisy", metavar="FILE", help="also write the noisy rows (for images: a folder)")
     p.add_argument("--plot", metavar="PNG", help="also draw a grid: noisy / denoised / clean")
@@ -230,12 +299,11 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from aekit.data.arrays import write_table
+    from aekit.data.image_files import is_image_source
+    from aekit.data.image_out import image_outputs, save_images
     from aekit.reporting.plots import save_figure
     from aekit.uses.denoising import denoise, denoise_figure
     from aekit.uses.inputs import image_shape_of, load_any_model
-
-    from aekit.data.image_files import is_image_source
-    from aekit.data.image_out import image_outputs, save_images
 
     as_images = is_image_source(args.input)
     if as_images:
@@ -249,8 +317,15 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         outs.append(image_outputs(args.save_noisy, rows.names, rows.root) if args.save_noisy else None)
         if args.save_noisy and Path(args.save_noisy).resolve() == Path(args.output).resolve():
             raise ConfigError("--save-noisy and -o name the same folder; pass two folders")
-    res = denoise(args.run, rows.x, noise=args.noise, noise_level=args.noise_level,
-                  noisy_input=args.noisy, seed=args.seed, device=args.device)
+    res = denoise(
+        args.run,
+        rows.x,
+        noise=args.noise,
+        noise_level=args.noise_level,
+        noisy_input=args.noisy,
+        seed=args.seed,
+        device=args.device,
+    )
     shape = image_shape_of(model, rows)
     if args.plot and shape is None:
         raise DataError("--plot needs image rows (a dataset, or a model with an image shape); drop --plot")
@@ -266,28 +341,44 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     if res.clean is None:
         print(f"{args.output}: {len(res.denoised)} {what} denoised")
     else:
-        print(f"{args.output}: {len(res.denoised)} {what}, {res.noise} noise {res.noise_level:g}: "
-              f"PSNR noisy {res.psnr_noisy:.2f} dB, denoised {res.psnr_denoised:.2f} dB")
+        print(
+            f"{args.output}: {len(res.denoised)} {what}, {res.noise} noise {res.noise_level:g}: "
+            f"PSNR noisy {res.psnr_noisy:.2f} dB, denoised {res.psnr_denoised:.2f} dB"
+        )
     if args.plot:
         print(save_figure(denoise_figure(res, image_shape=rows.image_shape or shape), args.plot))
     return 0
 
 
 def add_anomaly_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("anomaly", help="score rows by reconstruction error and flag anomalies",
-                       description="Score each INPUT row by its reconstruction error, flag rows above a threshold "
-                       "(by --contamination, or by --quantile of reference scores: the run's validation rows or "
-                       "--reference FILE; default quantile 0.99), and report ROC-AUC when labels are known.")
+    p = sub.add_parser(
+        "anomaly",
+        help="score rows by reconstruction error and flag anomalies",
+        description="Score each INPUT row by its reconstruction error, flag rows above a threshold "
+        "(by --contamination, or by --quantile of reference scores: the run's validation rows or "
+        "--reference FILE; default quantile 0.99), and report ROC-AUC when labels are known.",
+    )
     _add_input_args(p)
-    p.add_argument("-o", "--output", default="scores.csv", metavar="CSV",
-                   help="scores with an anomaly flag column (default scores.csv)")
+    p.add_argument(
+        "-o",
+        "--output",
+        default="scores.csv",
+        metavar="CSV",
+        help="scores with an anomaly flag column (default scores.csv)",
+    )
     t = p.add_mutually_exclusive_group()
     t.add_argument("--contamination", type=float, metavar="RATE", help="flag this fraction of the rows, e.g. 0.05")
     t.add_argument("--quantile", type=float, metavar="Q", help="flag rows above this quantile of the reference scores")
-    p.add_argument("--reference", metavar="FILE", help="normal rows for --quantile (default: the run's validation rows)")
-    p.add_argument("--normal", type=_label_list, metavar="LABELS",
-                   help="labels of the normal rows, e.g. 3 or 3,5 (for images: class folder names, e.g. cat,dog); "
-                        "other labels are anomalies (else labels must be 0/1)")
+    p.add_argument(
+        "--reference", metavar="FILE", help="normal rows for --quantile (default: the run's validation rows)"
+    )
+    p.add_argument(
+        "--normal",
+        type=_label_list,
+        metavar="LABELS",
+        help="labels of the normal rows, e.g. 3 or 3,5 (for images: class folder names, e.g. cat,dog); "
+        "other labels are anomalies (else labels must be 0/1)",
+    )
     p.add_argument("--score", choices=("mse", "bce"), default="mse", help="per-row error: mse (default) or bce")
     p.add_argument("--plot", metavar="PNG", help="also draw a histogram of the scores with the threshold")
     p.set_defaults(func=cmd_anomaly)
@@ -311,15 +402,30 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
     if labels is not None and args.normal is None and not set(map(int, set(labels.tolist()))) <= {0, 1}:
         print(f"(labels of {rows.name} are not 0/1 and no --normal was given: no ROC-AUC)")
         labels = None
-    res = anomaly(args.run, rows.x, reference=reference, contamination=args.contamination, quantile=args.quantile,
-                  labels=labels, normal=normal, score=args.score, device=device)
+    res = anomaly(
+        args.run,
+        rows.x,
+        reference=reference,
+        contamination=args.contamination,
+        quantile=args.quantile,
+        labels=labels,
+        normal=normal,
+        score=args.score,
+        device=device,
+    )
     write_scores(res, args.output, names=rows.names)
     auc = "" if res.roc_auc is None else f", ROC-AUC {res.roc_auc:.4f}"
-    print(f"{args.output}: {len(res.scores)} rows, threshold {res.threshold:.6g} ({res.rule}), "
-          f"{res.n_flagged} flagged{auc}")
+    print(
+        f"{args.output}: {len(res.scores)} rows, threshold {res.threshold:.6g} ({res.rule}), "
+        f"{res.n_flagged} flagged{auc}"
+    )
     if args.plot:
-        fig = histogram(res.scores, threshold=res.threshold, xlabel=f"reconstruction error ({args.score})",
-                        title=f"anomaly scores of {rows.name}")
+        fig = histogram(
+            res.scores,
+            threshold=res.threshold,
+            xlabel=f"reconstruction error ({args.score})",
+            title=f"anomaly scores of {rows.name}",
+        )
         print(save_figure(fig, args.plot))
     return 0
 
@@ -342,11 +448,17 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def add_export_parser(sub) -> argparse.ArgumentParser:
-    p = _run_parser(sub, "export", "write the encoder, decoder and full model as ONNX graphs",
-                    "Export a model to ONNX: encoder.onnx (x → code), decoder.onnx (code → reconstruction) and "
-                    "autoencoder.onnx (x → reconstruction), each with a dynamic batch axis, checked in onnxruntime.",
-                    "run folder or .safetensors file")
-    p.add_argument("--out", metavar="DIR", help="output folder (default RUN/onnx, or NAME-onnx/ beside a .safetensors file)")
+    p = _run_parser(
+        sub,
+        "export",
+        "write the encoder, decoder and full model as ONNX graphs",
+        "Export a model to ONNX: encoder.onnx (x → code), decoder.onnx (code → reconstruction) and "
+        "autoencoder.onnx (x → reconstruction), each with a dynamic batch axis, checked in onnxruntime.",
+        "run folder or .safetensors file",
+    )
+    p.add_argument(
+        "--out", metavar="DIR", help="output folder (default RUN/onnx, or NAME-onnx/ beside a .safetensors file)"
+    )
     p.add_argument("--opset", type=int, metavar="N", help="ONNX opset version (default: the exporter's)")
     p.add_argument("--no-verify", action="store_true", help="skip running the graphs in onnxruntime against PyTorch")
     add_device_arg(p, "; it runs PyTorch's side of the check (a graph holds no device)")
@@ -363,10 +475,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 
 def add_report_parser(sub) -> argparse.ArgumentParser:
-    p = _run_parser(sub, "report", "(re)build a run's self-contained report.html",
-                    "Write RUN/report.html: config, summary, loss curves, reconstructions, the kind's figures, final "
-                    "figures and time taken, with every image embedded (no network needed).",
-                    "run folder written by `aekit train`")
+    p = _run_parser(
+        sub,
+        "report",
+        "(re)build a run's self-contained report.html",
+        "Write RUN/report.html: config, summary, loss curves, reconstructions, the kind's figures, final "
+        "figures and time taken, with every image embedded (no network needed).",
+        "run folder written by `aekit train`",
+    )
     p.add_argument("--out", metavar="FILE", help="where to write the report (default RUN/report.html)")
     add_device_arg(p)
     p.set_defaults(func=cmd_report)

@@ -21,8 +21,17 @@ from aekit.errors import DataError
 from aekit.files import atomic_write, check_file, one_line
 
 __all__ = [
-    "read_idx", "write_idx", "load_array", "read_table", "write_table",
-    "Dataset", "load_dataset", "find_dataset", "download", "cache_dir", "TABLE_SUFFIXES",
+    "read_idx",
+    "write_idx",
+    "load_array",
+    "read_table",
+    "write_table",
+    "Dataset",
+    "load_dataset",
+    "find_dataset",
+    "download",
+    "cache_dir",
+    "TABLE_SUFFIXES",
 ]
 
 TABLE_SUFFIXES = (".npy", ".csv", ".parquet")
@@ -72,8 +81,9 @@ def _load(path: Path, *, allow_nan: bool, mmap: bool) -> tuple[np.ndarray, list[
         return _load_csv(path, allow_nan)
     if suffix == ".parquet":
         return _load_parquet(path, allow_nan)
-    raise DataError(f"{path}: unsupported file type {suffix or '(no suffix)'!r}; "
-                    f"convert it to one of {', '.join(TABLE_SUFFIXES)}")
+    raise DataError(
+        f"{path}: unsupported file type {suffix or '(no suffix)'!r}; convert it to one of {', '.join(TABLE_SUFFIXES)}"
+    )
 
 
 def _load_npy(path: Path, allow_nan: bool, mmap: bool) -> np.ndarray:
@@ -81,8 +91,9 @@ def _load_npy(path: Path, allow_nan: bool, mmap: bool) -> np.ndarray:
         with np.errstate(all="ignore"):  # a bogus header shape overflows numpy's size arithmetic: reported below
             raw = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except Exception as e:  # numpy raises ValueError, OSError, EOFError, SyntaxError... for bad files
-        raise DataError(f"{path}: not a readable .npy file ({one_line(e)}); "
-                        "save a numeric array with numpy.save") from e
+        raise DataError(
+            f"{path}: not a readable .npy file ({one_line(e)}); save a numeric array with numpy.save"
+        ) from e
     if not isinstance(raw, np.ndarray):
         raw.close()
         raise DataError(f"{path}: holds an .npz archive, not a single array; save one array with numpy.save")
@@ -121,10 +132,12 @@ def _scan_npy_file(path: Path, raw: np.ndarray, shape: tuple[int, int], allow_na
     with open(path, "rb") as f:
         f.seek(offset)
         for start in range(0, shape[0], rows):
-            block = buf[:min(rows, shape[0] - start)]
+            block = buf[: min(rows, shape[0] - start)]
             if f.readinto(memoryview(block).cast("B")) != block.nbytes:
-                raise DataError(f"{path}: the file is shorter than its header says (it changed while being read); "
-                                "write it again with numpy.save")
+                raise DataError(
+                    f"{path}: the file is shorter than its header says (it changed while being read); "
+                    "write it again with numpy.save"
+                )
             bmin, bmax = (float(v) for v in torch.aminmax(torch.from_numpy(block)))
             if not (math.isfinite(bmin) and math.isfinite(bmax)):
                 _check_finite(block, allow_nan, lambda r, c: (f"at [{start + r}, {c}]", block[r, c]), path)
@@ -141,7 +154,7 @@ def _check_finite(x: np.ndarray, allow_nan: bool, where: Callable, path: Path) -
     """
     rows = max(1, _CHUNK_BYTES // max(1, x.shape[1] * 4))
     for start in range(0, x.shape[0], rows):
-        block = x[start:start + rows]
+        block = x[start : start + rows]
         bad = np.isinf(block) if allow_nan else ~np.isfinite(block)
         release_pages(x)
         if not bad.any():
@@ -155,8 +168,9 @@ def _check_finite(x: np.ndarray, allow_nan: bool, where: Callable, path: Path) -
         raise DataError(f"{path}: {kind} {place}; replace it with a finite number or drop the row")
 
 
-def _numeric_frame(path: Path, df, names: list[str], row_base: int, allow_nan: bool,
-                   headless_csv: bool = False) -> np.ndarray:
+def _numeric_frame(
+    path: Path, df, names: list[str], row_base: int, allow_nan: bool, headless_csv: bool = False
+) -> np.ndarray:
     """Turn a DataFrame into float32, naming column, row and value of the first non-numeric entry.
 
     ``row_base`` is added to the 0-based data row index to give the 1-based row number shown to users.
@@ -180,10 +194,14 @@ def _numeric_frame(path: Path, df, names: list[str], row_base: int, allow_nan: b
                 if any(sep in text for sep in (";", "\t")) and path.suffix.lower() == ".csv":
                     hint = " (the separator must be ',')"
                 elif headless_csv and i == 0:
-                    hint = (" (row 1 was read as data since some of its fields are numbers; "
-                            "a header needs all names non-numeric)")
-                raise DataError(f"{path}: column {name} is not numeric (row {i + row_base}: {_show(text)}){hint}; "
-                                "clean it or drop the column")
+                    hint = (
+                        " (row 1 was read as data since some of its fields are numbers; "
+                        "a header needs all names non-numeric)"
+                    )
+                raise DataError(
+                    f"{path}: column {name} is not numeric (row {i + row_base}: {_show(text)}){hint}; "
+                    "clean it or drop the column"
+                )
             col = num
         cols.append(col.to_numpy(dtype=np.float64, na_value=np.nan))
     x = np.stack(cols, axis=1) if cols else np.zeros((len(df), 0))
@@ -209,26 +227,31 @@ def _load_csv(path: Path, allow_nan: bool) -> tuple[np.ndarray, list[str] | None
         try:
             first = pd.read_csv(path, header=None, nrows=1, dtype=str, na_filter=False, **opts)
         except pd.errors.EmptyDataError:
-            raise DataError(f"{path}: the file is empty; write one row of comma-separated numbers per sample "
-                            "(a header row is optional)") from None
+            raise DataError(
+                f"{path}: the file is empty; write one row of comma-separated numbers per sample "
+                "(a header row is optional)"
+            ) from None
         fields = [str(v).strip() for v in first.iloc[0].tolist()] if len(first) else []
         filled = [v for v in fields if v not in _CSV_NA]
         has_header = bool(filled) and not any(_is_number(v) for v in filled)
-        df = pd.read_csv(path, header=0 if has_header else None, keep_default_na=False, na_values=_CSV_NA,
-                         low_memory=False, **opts)
+        df = pd.read_csv(
+            path, header=0 if has_header else None, keep_default_na=False, na_values=_CSV_NA, low_memory=False, **opts
+        )
     except DataError:
         raise
     except UnicodeDecodeError as e:
-        raise DataError(f"{path}: not UTF-8 text ({one_line(e.reason)} at byte {e.start}); "
-                        "save it as UTF-8 CSV") from e
+        raise DataError(f"{path}: not UTF-8 text ({one_line(e.reason)} at byte {e.start}); save it as UTF-8 CSV") from e
     except (ValueError, OverflowError, MemoryError, OSError) as e:  # pandas ParserError is a ValueError
-        raise DataError(f"{path}: cannot parse as CSV ({one_line(e)}); "
-                        "write one row of comma-separated numbers per sample") from e
+        raise DataError(
+            f"{path}: cannot parse as CSV ({one_line(e)}); write one row of comma-separated numbers per sample"
+        ) from e
     if has_header and not isinstance(df.index, pd.RangeIndex):  # pandas turned extra leading fields into an index
-        raise DataError(f"{path}: data rows have more fields than the header's {len(fields)} names; "
-                        "give every column a name (or drop the extra fields)")
+        raise DataError(
+            f"{path}: data rows have more fields than the header's {len(fields)} names; "
+            "give every column a name (or drop the extra fields)"
+        )
     if has_header:
-        names = fields[:df.shape[1]]
+        names = fields[: df.shape[1]]
         shown = [repr(n) for n in names]
     else:
         names, shown = None, [str(j + 1) for j in range(df.shape[1])]
@@ -245,8 +268,9 @@ def _load_parquet(path: Path, allow_nan: bool) -> tuple[np.ndarray, list[str] | 
     except ImportError as e:
         raise DataError(f"{path}: reading .parquet needs pyarrow; pip install pyarrow") from e
     except Exception as e:  # pyarrow raises many types (ArrowInvalid, OSError, ArrowNotImplementedError...)
-        raise DataError(f"{path}: not a readable parquet file ({one_line(e)}); "
-                        "write it again with pandas.DataFrame.to_parquet") from e
+        raise DataError(
+            f"{path}: not a readable parquet file ({one_line(e)}); write it again with pandas.DataFrame.to_parquet"
+        ) from e
     if len(df) == 0 or df.shape[1] == 0:
         raise DataError(f"{path}: holds no data (shape {df.shape}); write at least one row and one column")
     names = [str(c) for c in df.columns]
@@ -262,19 +286,21 @@ def write_table(path: str | os.PathLike, array, columns: list[str] | None = None
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in TABLE_SUFFIXES:
-        raise DataError(f"{path}: unsupported file type {suffix or '(no suffix)'!r}; "
-                        f"use one of {', '.join(TABLE_SUFFIXES)}")
+        raise DataError(
+            f"{path}: unsupported file type {suffix or '(no suffix)'!r}; use one of {', '.join(TABLE_SUFFIXES)}"
+        )
     arr = np.asarray(array)
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.ndim != 2 or arr.dtype.kind not in "biuf":
-        raise DataError(f"{path}: can only write a 2-D numeric array, got {arr.dtype} of shape {arr.shape}; "
-                        "reshape it to (samples, features)")
+        raise DataError(
+            f"{path}: can only write a 2-D numeric array, got {arr.dtype} of shape {arr.shape}; "
+            "reshape it to (samples, features)"
+        )
     if columns is not None:
         columns = [str(c) for c in columns]
         if len(columns) != arr.shape[1]:
-            raise DataError(f"{path}: {len(columns)} column names for {arr.shape[1]} columns; "
-                            "pass one name per column")
+            raise DataError(f"{path}: {len(columns)} column names for {arr.shape[1]} columns; pass one name per column")
     if suffix == ".npy":
         atomic_write(path, lambda f: np.save(f, arr, allow_pickle=False))
         return

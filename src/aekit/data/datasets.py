@@ -35,10 +35,28 @@ log = logging.getLogger(__name__)
 FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
 #: MD5 of the *uncompressed* files (gzip bytes differ between mirrors and repackagings, e.g. Debian's).
 CHECKSUMS = {
-    "mnist": dict(zip(FILES, ("6bbc9ace898e44ae57da46a324031adb", "a25bea736e30d166cdddb491f175f624",
-                              "2646ac647ad5339dbf082846283269ea", "27ae3e4e09519cfbb04c329615203637"))),
-    "fashion-mnist": dict(zip(FILES, ("f4a8712d7a061bf5bd6d2ca38dc4d50a", "9018921c3c673c538a1fc5bad174d6f9",
-                                      "8181f5470baa50b63fa0f6fddb340f0a", "15d484375f8d13e6eb1aabb0c3f46965"))),
+    "mnist": dict(
+        zip(
+            FILES,
+            (
+                "6bbc9ace898e44ae57da46a324031adb",
+                "a25bea736e30d166cdddb491f175f624",
+                "2646ac647ad5339dbf082846283269ea",
+                "27ae3e4e09519cfbb04c329615203637",
+            ),
+        )
+    ),
+    "fashion-mnist": dict(
+        zip(
+            FILES,
+            (
+                "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+                "9018921c3c673c538a1fc5bad174d6f9",
+                "8181f5470baa50b63fa0f6fddb340f0a",
+                "15d484375f8d13e6eb1aabb0c3f46965",
+            ),
+        )
+    ),
 }
 MIRRORS = {
     "mnist": ("https://ossci-datasets.s3.amazonaws.com/mnist/", "https://storage.googleapis.com/cvdf-datasets/mnist/"),
@@ -70,8 +88,10 @@ def _canonical(name: str) -> str:
     key = str(name).strip().lower().replace("_", "-")
     key = {"fashionmnist": "fashion-mnist", "fmnist": "fashion-mnist"}.get(key, key)
     if key not in CHECKSUMS:
-        raise DataError(f"unknown dataset {name!r}; use one of {', '.join(CHECKSUMS)} "
-                        "or pass your own data file (.npy, .csv, .parquet)")
+        raise DataError(
+            f"unknown dataset {name!r}; use one of {', '.join(CHECKSUMS)} "
+            "or pass your own data file (.npy, .csv, .parquet)"
+        )
     return key
 
 
@@ -118,11 +138,16 @@ def find_dataset(name: str, path: str | os.PathLike | None = None) -> Path:
     name = _canonical(name)
     env = ENV_VARS[name]
     if path is not None:
-        return _explicit(Path(path).expanduser(), name, "the given data folder",
-                         f"put the 4 {name} files (.gz or not) there or pass another folder")
+        return _explicit(
+            Path(path).expanduser(),
+            name,
+            "the given data folder",
+            f"put the 4 {name} files (.gz or not) there or pass another folder",
+        )
     if os.environ.get(env):
-        return _explicit(Path(os.environ[env]).expanduser(), name, f"from ${env}",
-                         f"put the 4 {name} files there or unset {env}")
+        return _explicit(
+            Path(os.environ[env]).expanduser(), name, f"from ${env}", f"put the 4 {name} files there or unset {env}"
+        )
     for folder in SYSTEM_DIRS[name]:
         if folder.is_dir() and not _missing(folder):
             return folder
@@ -160,14 +185,17 @@ def _load_split(folder: Path, name: str, split: str, limit: int | None) -> tuple
     images, labels = _decoded(image_file), read_idx(label_file)
     fix = f"use the standard {name} files (download them again)"
     if images.ndim != 3 or images.shape[1:] != IMAGE_SHAPE[1:] or images.dtype != np.uint8:
-        raise DataError(f"{image_file}: expected 28x28 unsigned-byte images, found {images.dtype} of shape "
-                        f"{images.shape}; {fix}")
+        raise DataError(
+            f"{image_file}: expected 28x28 unsigned-byte images, found {images.dtype} of shape {images.shape}; {fix}"
+        )
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
-        raise DataError(f"{label_file}: expected a list of integer labels, found {labels.dtype} of shape "
-                        f"{labels.shape}; {fix}")
+        raise DataError(
+            f"{label_file}: expected a list of integer labels, found {labels.dtype} of shape {labels.shape}; {fix}"
+        )
     if len(images) != len(labels):
-        raise DataError(f"{image_file}: holds {len(images)} images but {label_file.name} holds {len(labels)} "
-                        f"labels; {fix}")
+        raise DataError(
+            f"{image_file}: holds {len(images)} images but {label_file.name} holds {len(labels)} labels; {fix}"
+        )
     if limit is not None:
         images, labels = images[:limit], labels[:limit]
     x = images.reshape(len(images), -1).astype(np.float32)
@@ -232,8 +260,10 @@ def download(name: str, dest: str | os.PathLike, *, mirrors=None, timeout: float
     name = _canonical(name)
     dest = Path(dest).expanduser()
     mirrors = list(MIRRORS[name] if mirrors is None else ([mirrors] if isinstance(mirrors, str) else mirrors))
-    fix = (f"download the 4 files by hand (see {', '.join(MIRRORS[name])}) into a folder and pass it "
-           f"with --data-dir or {ENV_VARS[name]}")
+    fix = (
+        f"download the 4 files by hand (see {', '.join(MIRRORS[name])}) into a folder and pass it "
+        f"with --data-dir or {ENV_VARS[name]}"
+    )
     try:
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as e:

@@ -20,8 +20,14 @@ from aekit.files import atomic_write, check_file, one_line
 __all__ = ["read_idx", "write_idx", "IDX_DTYPES"]
 
 #: IDX type code -> big-endian dtype stored in the file.
-IDX_DTYPES = {0x08: np.dtype(">u1"), 0x09: np.dtype(">i1"), 0x0B: np.dtype(">i2"),
-              0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
+IDX_DTYPES = {
+    0x08: np.dtype(">u1"),
+    0x09: np.dtype(">i1"),
+    0x0B: np.dtype(">i2"),
+    0x0C: np.dtype(">i4"),
+    0x0D: np.dtype(">f4"),
+    0x0E: np.dtype(">f8"),
+}
 _IDX_CODES = {dt.newbyteorder("=").name: code for code, dt in IDX_DTYPES.items()}
 _IDX_SUPPORTED = "0x08 ubyte, 0x09 byte, 0x0B short, 0x0C int, 0x0D float, 0x0E double"
 
@@ -50,8 +56,9 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     if len(data) < 4:
         raise DataError(f"{path}: too short to be an IDX file ({len(data)} bytes); {fix}")
     if data[0] or data[1]:
-        raise DataError(f"{path}: not an IDX file (starts with {data[:4].hex(' ')}, "
-                        f"IDX starts with 00 00 <type> <ndim>); {fix}")
+        raise DataError(
+            f"{path}: not an IDX file (starts with {data[:4].hex(' ')}, IDX starts with 00 00 <type> <ndim>); {fix}"
+        )
     code, ndim = data[2], data[3]
     if code not in IDX_DTYPES:
         raise DataError(f"{path}: unsupported IDX data type code 0x{code:02X} (supported: {_IDX_SUPPORTED}); {fix}")
@@ -59,15 +66,18 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         raise DataError(f"{path}: IDX header declares 0 dimensions; {fix}")
     start = 4 + 4 * ndim
     if len(data) < start:
-        raise DataError(f"{path}: truncated IDX header ({ndim} dimensions need {start} bytes, "
-                        f"the file has {len(data)}); {fix}")
+        raise DataError(
+            f"{path}: truncated IDX header ({ndim} dimensions need {start} bytes, the file has {len(data)}); {fix}"
+        )
     dims = struct.unpack(f">{ndim}I", data[4:start])
     dtype = IDX_DTYPES[code]
     count = math.prod(dims)
     expected, got = count * dtype.itemsize, len(data) - start
     if got < expected:
-        raise DataError(f"{path}: truncated: the header promises shape {dims} ({expected} bytes of data) "
-                        f"but only {got} bytes follow; {fix}")
+        raise DataError(
+            f"{path}: truncated: the header promises shape {dims} ({expected} bytes of data) "
+            f"but only {got} bytes follow; {fix}"
+        )
     if got > expected:
         raise DataError(f"{path}: {got - expected} trailing bytes after the data of shape {dims}; {fix}")
     native = dtype.newbyteorder("=")
@@ -75,8 +85,9 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         try:
             return np.zeros(dims, dtype=native)
         except ValueError:  # an empty shape whose other dimensions are too large for numpy to describe
-            raise DataError(f"{path}: the header declares shape {dims}, which holds no values and is too large to "
-                            f"represent; {fix}") from None
+            raise DataError(
+                f"{path}: the header declares shape {dims}, which holds no values and is too large to represent; {fix}"
+            ) from None
     return np.frombuffer(data, dtype=dtype, count=count, offset=start).astype(native).reshape(dims)
 
 
@@ -94,8 +105,10 @@ def _read_maybe_gzip(path: Path) -> bytes:
     except (OSError, EOFError, zlib.error) as e:
         if compressed and not isinstance(e, PermissionError):
             raise DataError(f"{path}: corrupt or truncated gzip data ({one_line(e)}); download the file again") from e
-        raise DataError(f"{path}: cannot read the file ({one_line(e.__class__.__name__)}: "
-                        f"{one_line(getattr(e, 'strerror', None) or e)}); check the path and its permissions") from e
+        raise DataError(
+            f"{path}: cannot read the file ({one_line(e.__class__.__name__)}: "
+            f"{one_line(getattr(e, 'strerror', None) or e)}); check the path and its permissions"
+        ) from e
 
 
 def write_idx(path: str | os.PathLike, array) -> None:
@@ -109,11 +122,14 @@ def write_idx(path: str | os.PathLike, array) -> None:
         arr = arr.astype(np.uint8)
     code = _IDX_CODES.get(arr.dtype.name)
     if code is None:
-        raise DataError(f"{path}: IDX cannot store {arr.dtype} values; convert the array to one of "
-                        "uint8, int8, int16, int32, float32, float64")
+        raise DataError(
+            f"{path}: IDX cannot store {arr.dtype} values; convert the array to one of "
+            "uint8, int8, int16, int32, float32, float64"
+        )
     if not 1 <= arr.ndim <= 255 or any(d >= 2**32 for d in arr.shape):
-        raise DataError(f"{path}: IDX cannot store an array of shape {arr.shape}; "
-                        "use 1 to 255 dimensions, each below 2**32")
+        raise DataError(
+            f"{path}: IDX cannot store an array of shape {arr.shape}; use 1 to 255 dimensions, each below 2**32"
+        )
     header = bytes([0, 0, code, arr.ndim]) + struct.pack(f">{arr.ndim}I", *arr.shape)
     payload = np.ascontiguousarray(arr, dtype=IDX_DTYPES[code]).tobytes()
 

@@ -313,5 +313,17 @@ def plan_images(
     return Plan(color, size, keep, [(found.names[i], r) for i, r in bad], note)
 
 
-__all__ = ["Found", "find_images", "decode_image", "plan_images", "Plan", "BadImage", "parse_image_size",
-           "check_image_options", "is_image_source", "IMAGE_SUFFIXES", "RESIZES", "COLORS"]
+__all__ = [
+    "Found",
+    "find_images",
+    "decode_image",
+    "plan_images",
+    "Plan",
+    "BadImage",
+    "parse_image_size",
+    "check_image_options",
+    "is_image_source",
+    "IMAGE_SUFFIXES",
+    "RESIZES",
+    "COLORS",
+]

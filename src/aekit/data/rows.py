@@ -126,8 +126,15 @@ def _run_reader(x: np.memmap, order: np.ndarray, batch_size: int):
     to ``pread`` (docs/performance.md). The runs of every batch (where they go in the batch, where they are in the
     file) are found for the whole `order` at once: found batch by batch, that numpy work cost more than the reads.
     """
-    if (getattr(x, "filename", None) is None or getattr(x, "_mmap", None) is None or not isinstance(x.offset, int)
-            or x.dtype != np.float32 or x.ndim != 2 or not x.flags.c_contiguous or x.mode == "c"):
+    if (
+        getattr(x, "filename", None) is None
+        or getattr(x, "_mmap", None) is None
+        or not isinstance(x.offset, int)
+        or x.dtype != np.float32
+        or x.ndim != 2
+        or not x.flags.c_contiguous
+        or x.mode == "c"
+    ):
         return None  # not plain float32 rows of a file, or copy-on-write: changes made in memory are not in the file
     fd = _reader(x)
     if fd is None:
@@ -141,15 +148,21 @@ def _run_reader(x: np.memmap, order: np.ndarray, batch_size: int):
     runs[:, 0] = starts % batch_size * row_bytes
     runs[:, 1] = runs[:, 0] + np.diff(starts, append=n) * row_bytes
     runs[:, 2] = file_offset(x) + order[starts].astype(np.int64) * row_bytes
-    bounds = np.searchsorted(starts, np.arange(0, n + batch_size, batch_size)).tolist()  # batch k: runs bounds[k]:bounds[k + 1]
+    bounds = np.searchsorted(
+        starts, np.arange(0, n + batch_size, batch_size)
+    ).tolist()  # batch k: runs bounds[k]:bounds[k + 1]
 
     def read(k: int) -> np.ndarray:
         out = np.empty((min(batch_size, n - k * batch_size), x.shape[1]), dtype=np.float32)
         view = memoryview(out).cast("B")
-        for a, b, at in runs[bounds[k]:bounds[k + 1]].tolist():  # Python ints: the loop stays cheap
-            if os.preadv(fd, [view[a:b]], at) != b - a:  # through the mapping, these bytes would kill the process (SIGBUS)
-                raise DataError(f"{x.filename}: the file is shorter than when it was loaded (it was changed while in use); "
-                                "restore it, or load it again and start again")
+        for a, b, at in runs[bounds[k] : bounds[k + 1]].tolist():  # Python ints: the loop stays cheap
+            if (
+                os.preadv(fd, [view[a:b]], at) != b - a
+            ):  # through the mapping, these bytes would kill the process (SIGBUS)
+                raise DataError(
+                    f"{x.filename}: the file is shorter than when it was loaded (it was changed while in use); "
+                    "restore it, or load it again and start again"
+                )
         return out
 
     return read
@@ -194,13 +207,13 @@ def batch_reader(x: torch.Tensor | np.memmap, order: torch.Tensor, batch_size: i
     read = None
     if isinstance(x, PixelRows):
         positions = order.numpy()
-        read = lambda k: torch.from_numpy(x.read(positions[k * batch_size:(k + 1) * batch_size]))  # noqa: E731
+        read = lambda k: torch.from_numpy(x.read(positions[k * batch_size : (k + 1) * batch_size]))  # noqa: E731
     elif isinstance(x, np.memmap):
         runs = _run_reader(x, order.numpy(), batch_size)
         if runs is not None:
             read = lambda k: torch.from_numpy(runs(k))  # noqa: E731
     if read is None:
-        read = lambda k: _rows(x, order[k * batch_size:(k + 1) * batch_size])  # noqa: E731
+        read = lambda k: _rows(x, order[k * batch_size : (k + 1) * batch_size])  # noqa: E731
     return read if transform is None else lambda k: transform(read(k))
 
 
@@ -213,8 +226,9 @@ class DeviceRows:
     else: the code is the GPU's, with copies that cost nothing. See `place_rows`.
     """
 
-    def __init__(self, host: torch.Tensor | np.memmap, device: torch.device,
-                 resident: torch.Tensor | None = None) -> None:
+    def __init__(
+        self, host: torch.Tensor | np.memmap, device: torch.device, resident: torch.Tensor | None = None
+    ) -> None:
         self.host, self.device, self.resident = host, device, resident
         self.shape = tuple(host.shape)
         self.pixel_values = None if resident is None or resident.dtype != torch.uint8 else PIXEL_VALUES.to(device)
@@ -237,7 +251,7 @@ class DeviceRows:
         sorted within each batch (`sort_batches`); no call waits for the device."""
         if self.resident is not None:
             src = self.resident
-            return lambda k: self._ready(_rows(src, order[k * batch_size:(k + 1) * batch_size]))
+            return lambda k: self._ready(_rows(src, order[k * batch_size : (k + 1) * batch_size]))
         where = self.host.device if isinstance(self.host, torch.Tensor) else torch.device("cpu")
         read = batch_reader(self.host, order.to(where), batch_size)  # read where the rows are (a memmap: the host)
         return lambda k: self._ready(read(k))
@@ -252,8 +266,9 @@ _BUDGET = object()
 PIXEL_VALUES = torch.arange(256, dtype=torch.float32) / 255  # k / 255 in float32, divided as the image loaders divide
 
 
-def place_rows(x: torch.Tensor | np.memmap | DeviceRows, device: torch.device,
-               budget: int | None | object = _BUDGET) -> DeviceRows:
+def place_rows(
+    x: torch.Tensor | np.memmap | DeviceRows, device: torch.device, budget: int | None | object = _BUDGET
+) -> DeviceRows:
     """Rows `x` (from `as_rows`) placed for reading on `device`, once per fit.
 
     `budget` is the bytes they may take there; by default `aekit.devices.memory_budget`: half a GPU's free memory,
@@ -299,7 +314,7 @@ def _copy_rows(x: torch.Tensor | np.memmap, device: torch.device, convert) -> to
             return None
         if out is None:
             out = torch.empty((x.shape[0], x.shape[1]), dtype=block.dtype, device=device)
-        out[start:start + block.shape[0]].copy_(block)
+        out[start : start + block.shape[0]].copy_(block)
     return out
 
 
@@ -315,7 +330,8 @@ def warn_row_by_row(x: torch.Tensor | np.memmap, cfg: TrainConfig, stacklevel: i
             f"training from a {x.nbytes / 2**20:,.0f} MiB memory-mapped file with rows shuffled one by one reads each "
             "row on its own (about 0.7x the in-memory rate); pass shuffle_block=64 (--shuffle-block 64) "
             "to read runs of 64 rows (about the in-memory rate), or load the file into memory if it fits",
-            RuntimeWarning, stacklevel=stacklevel,
+            RuntimeWarning,
+            stacklevel=stacklevel,
         )
 
 
@@ -323,8 +339,11 @@ def check_features(model: Autoencoder, x: torch.Tensor, name: str = "x") -> None
     """Refuse rows whose feature count is not the model's; a lone row given as a 1-D array gets its own hint."""
     have, want = x.shape[1], model.config.input_dim
     if have != want:
-        fix = ("a single row? pass it as one row, x.reshape(1, -1)" if have == 1 and x.shape[0] == want
-               else "pass data with the same columns as the training data")
+        fix = (
+            "a single row? pass it as one row, x.reshape(1, -1)"
+            if have == 1 and x.shape[0] == want
+            else "pass data with the same columns as the training data"
+        )
         raise DataError(f"{name} has {have} feature{'s' * (have != 1)} but the model expects {want}; {fix}")
 
 
@@ -361,8 +380,9 @@ def _scaled_range(x: torch.Tensor | np.memmap, model) -> tuple[float, float]:
     return lo, hi
 
 
-def check_ranges(cfg: TrainConfig, x: torch.Tensor, x_name: str, y: torch.Tensor | None = None,
-                 y_name: str | None = None, model=None) -> None:
+def check_ranges(
+    cfg: TrainConfig, x: torch.Tensor, x_name: str, y: torch.Tensor | None = None, y_name: str | None = None, model=None
+) -> None:
     """Refuse data outside [0, 1] where `cfg` needs it: a target `y` (default `x`) for the 'bce' loss, an input `x`
     for gaussian noise (clipped to [0, 1]) or salt-and-pepper noise (set to 0 or 1). One pass per distinct array.
     For a `model` with an input scaler, the scaled rows are checked (those the network sees)."""
@@ -371,14 +391,26 @@ def check_ranges(cfg: TrainConfig, x: torch.Tensor, x_name: str, y: torch.Tensor
     scale = f"pass {option('scale', 'minmax')} (each column to [0, 1])"
     needs = []
     if cfg.likelihood == "bernoulli" or cfg.binarize != "none":
-        needs.append((y, y_name, "which a Bernoulli decoder cannot model",
-                      f"use the Gaussian decoder: {option('likelihood', 'gaussian')} "
-                      f"{option('output_activation', 'linear')}, or {scale}"))
+        needs.append(
+            (
+                y,
+                y_name,
+                "which a Bernoulli decoder cannot model",
+                f"use the Gaussian decoder: {option('likelihood', 'gaussian')} "
+                f"{option('output_activation', 'linear')}, or {scale}",
+            )
+        )
     elif cfg.loss == "bce" and cfg.likelihood is None:
         needs.append((y, y_name, "which the 'bce' loss cannot use", f"{scale} or {option('loss', 'mse')}"))
     if cfg.noise in ("gaussian", "salt_pepper", "mixed"):
-        needs.append((x, x_name, f"but {cfg.noise} noise puts the corrupted values in [0, 1]",
-                      f"{scale} or {option('noise', 'masking')}"))
+        needs.append(
+            (
+                x,
+                x_name,
+                f"but {cfg.noise} noise puts the corrupted values in [0, 1]",
+                f"{scale} or {option('noise', 'masking')}",
+            )
+        )
     ranges: dict[int, tuple[float, float]] = {}
     for data, name, why, fix in needs:
         if id(data) not in ranges:
@@ -389,8 +421,9 @@ def check_ranges(cfg: TrainConfig, x: torch.Tensor, x_name: str, y: torch.Tensor
             raise DataError(f"{what} has values outside [0, 1] (min {lo:.4g}, max {hi:.4g}), {why}; {fix}")
 
 
-def fit_scaler(model, x: torch.Tensor | np.memmap, x_val: torch.Tensor | np.memmap | None = None,
-               stats: ColumnStats | None = None) -> None:
+def fit_scaler(
+    model, x: torch.Tensor | np.memmap, x_val: torch.Tensor | np.memmap | None = None, stats: ColumnStats | None = None
+) -> None:
     """Set the input scaler of `model` (``config.scale`` 'standard' or 'minmax') from the training rows `x` (their
     `stats` when already computed); a 'minmax' range also spans the validation rows `x_val`, so both land in [0, 1]."""
     from aekit.scaling import scaler

@@ -46,7 +46,9 @@ def release_pages(x) -> None:
 
 def _span(x) -> tuple[_Key, int, int] | None:
     """(file identity, first byte, end byte) of the bytes a read-only, C-ordered float32 memmap views; else None."""
-    if not (isinstance(x, np.memmap) and x.mode == "r" and x.filename and x.dtype == np.float32 and x.flags.c_contiguous):
+    if not (
+        isinstance(x, np.memmap) and x.mode == "r" and x.filename and x.dtype == np.float32 and x.flags.c_contiguous
+    ):
         return None
     mm = getattr(x, "_mmap", None)
     if mm is None or not isinstance(x.offset, int):

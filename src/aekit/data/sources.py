@@ -28,10 +28,20 @@ class RunData:
     images: dict | None = None  # an image folder's record: counts, classes, colour, skipped files (config.json)
 
 
-def load_run_data(dataset: str = "mnist", data: str | None = None, *, val_data: str | None = None,
-                  data_dir: str | None = None, limit: int | None = None, val_split: float = 0.1, seed: int = 0,
-                  image_size=None, resize: str = "crop", color: str | None = None,
-                  skip_bad_images: bool = False) -> RunData:
+def load_run_data(
+    dataset: str = "mnist",
+    data: str | None = None,
+    *,
+    val_data: str | None = None,
+    data_dir: str | None = None,
+    limit: int | None = None,
+    val_split: float = 0.1,
+    seed: int = 0,
+    image_size=None,
+    resize: str = "crop",
+    color: str | None = None,
+    skip_bad_images: bool = False,
+) -> RunData:
     """The rows to train on: a named image set (train / test split), a user file or a folder of images (or a .txt
     list of them; see `aekit.data.images`), with a validation file, folder or split."""
 
@@ -39,11 +49,15 @@ def load_run_data(dataset: str = "mnist", data: str | None = None, *, val_data: 
         raise ConfigError(f"limit must be a positive integer, got {limit!r}; pass a whole number ≥ 1")
     check_image_options(image_size, resize, color)
     if (image_size is not None or color is not None or skip_bad_images) and not is_image_source(data):
-        raise ConfigError(f"--image-size, --color and --skip-bad-images apply to a folder of images (or a .txt list), "
-                          f"not to {data or dataset}; drop them")
+        raise ConfigError(
+            f"--image-size, --color and --skip-bad-images apply to a folder of images (or a .txt list), "
+            f"not to {data or dataset}; drop them"
+        )
     if data is None:
         if dataset not in IMAGE_DATASETS:
-            raise ConfigError(f"unknown dataset {dataset!r}; choose one of: {', '.join(IMAGE_DATASETS)}, or pass --data FILE")
+            raise ConfigError(
+                f"unknown dataset {dataset!r}; choose one of: {', '.join(IMAGE_DATASETS)}, or pass --data FILE"
+            )
         ds = load_dataset(dataset, data_dir, limit=limit)
         return RunData(ds.x_train, ds.x_test, ds.y_train, ds.y_test, ds.image_shape, ds.name)
     if is_image_source(data):
@@ -60,19 +74,24 @@ def load_run_data(dataset: str = "mnist", data: str | None = None, *, val_data: 
     if n_val == 0:
         return RunData(x, None, name=Path(data).name)
     if isinstance(x, np.memmap):  # keep it on disk: the last rows (views), not a random pick (copies)
-        return RunData(x[:len(x) - n_val], x[len(x) - n_val:], name=Path(data).name)
+        return RunData(x[: len(x) - n_val], x[len(x) - n_val :], name=Path(data).name)
     order = np.random.default_rng(seed).permutation(len(x))
     return RunData(np.asarray(x[np.sort(order[n_val:])]), np.asarray(x[np.sort(order[:n_val])]), name=Path(data).name)
 
 
 def image_options(data: dict) -> dict:
     """The image options of a run's config.json ``data`` section, as `load_run_data` takes them."""
-    return {"image_size": data.get("image_size"), "resize": data.get("resize") or "crop", "color": data.get("color"),
-            "skip_bad_images": bool(data.get("skip_bad_images"))}
+    return {
+        "image_size": data.get("image_size"),
+        "resize": data.get("resize") or "crop",
+        "color": data.get("color"),
+        "skip_bad_images": bool(data.get("skip_bad_images")),
+    }
 
 
-def _image_run_data(data: str, val_data: str | None, limit: int | None, val_split: float, seed: int,
-                    options: dict) -> RunData:
+def _image_run_data(
+    data: str, val_data: str | None, limit: int | None, val_split: float, seed: int, options: dict
+) -> RunData:
     """An image folder's rows (uint8 in the cache, read as [0, 1] floats): a seeded random pick for `limit` and for
     the validation split (a folder is ordered by class), or a validation folder decoded at the same size and colour."""
     from aekit.data.images import load_images
@@ -88,8 +107,10 @@ def _image_run_data(data: str, val_data: str | None, limit: int | None, val_spli
     if val_data is not None:
         v = load_images(val_data, **{**options, "image_size": s.image_shape[1:], "color": s.color})
         if names is not None and v.classes != s.classes:
-            raise ConfigError(f"{val_data}: its class folders ({', '.join(v.classes)}) are not those of {data} "
-                              f"({', '.join(s.classes)}); pass a validation folder with the same classes")
+            raise ConfigError(
+                f"{val_data}: its class folders ({', '.join(v.classes)}) are not those of {data} "
+                f"({', '.join(s.classes)}); pass a validation folder with the same classes"
+            )
         record.update(val_skipped=len(v.skipped))
         return RunData(x, v.rows(), y, v.labels, s.image_shape, Path(data).name, record)
     if not 0 <= val_split < 1:
@@ -99,5 +120,12 @@ def _image_run_data(data: str, val_data: str | None, limit: int | None, val_spli
         return RunData(x, None, y, None, s.image_shape, Path(data).name, record)
     order = rng.permutation(len(x))
     tr, va = np.sort(order[n_val:]), np.sort(order[:n_val])
-    return RunData(x.subset(tr), x.subset(va), None if y is None else y[tr], None if y is None else y[va],
-                   s.image_shape, Path(data).name, record)
+    return RunData(
+        x.subset(tr),
+        x.subset(va),
+        None if y is None else y[tr],
+        None if y is None else y[va],
+        s.image_shape,
+        Path(data).name,
+        record,
+    )

@@ -25,11 +25,20 @@ from aekit.reporting.run_report import (
 from aekit.runfolder import read_optional_json, run_config
 
 # Settings every comparison shows; any other model/train field shows too when the runs differ in it.
-_SETTINGS = (("model", "encoding_dim"), ("model", "hidden"), ("train", "optimizer"), ("train", "lr"), ("train", "loss"),
-             ("train", "epochs"), ("train", "batch_size"), ("train", "seed"))
+_SETTINGS = (
+    ("model", "encoding_dim"),
+    ("model", "hidden"),
+    ("train", "optimizer"),
+    ("train", "lr"),
+    ("train", "loss"),
+    ("train", "epochs"),
+    ("train", "batch_size"),
+    ("train", "seed"),
+)
 _LABELS = {"loss": "loss function", "epochs": "max epochs"}  # so they do not read as final figures
 _SKIP = {("model", "input_dim"), ("model", "image_shape")} | {  # the kind row already says these
-    ("train", k) for k in ("l1", "kl_beta", "kl_rho", "contractive", "noise", "noise_level", "weight_decay")}
+    ("train", k) for k in ("l1", "kl_beta", "kl_rho", "contractive", "noise", "noise_level", "weight_decay")
+}
 
 
 def _learning_rate(train: dict[str, Any]) -> Any:
@@ -59,8 +68,10 @@ def _rows(runs: list[dict[str, Any]]) -> list[tuple[str, list[Any]]]:
             return _learning_rate(values)
         return values.get(key)
 
-    rows: list[tuple[str, list[Any]]] = [("kind", [kind_of(r["config"]) for r in runs]),
-                                         ("layers", [layers_of(r["config"]) for r in runs])]
+    rows: list[tuple[str, list[Any]]] = [
+        ("kind", [kind_of(r["config"]) for r in runs]),
+        ("layers", [layers_of(r["config"]) for r in runs]),
+    ]
     rows += [(_LABELS.get(key, key), [setting(r, section, key) for r in runs]) for section, key in _SETTINGS]
     seen = set(_SETTINGS) | _SKIP
     for section in ("model", "train"):
@@ -72,8 +83,16 @@ def _rows(runs: list[dict[str, Any]]) -> list[tuple[str, list[Any]]]:
                 values = [setting(x, section, key) for x in runs]
                 if len({repr(v) for v in values}) > 1:
                     rows.append((key, values))
-    rows.append(("data", [f"{(r['config'].get('data') or {}).get('name', '?')} "
-                          f"({(r['config'].get('data') or {}).get('n_train', '?')} rows)" for r in runs]))
+    rows.append(
+        (
+            "data",
+            [
+                f"{(r['config'].get('data') or {}).get('name', '?')} "
+                f"({(r['config'].get('data') or {}).get('n_train', '?')} rows)"
+                for r in runs
+            ],
+        )
+    )
     keys: list[str] = []
     for r in runs:
         keys += [k for k in r["metrics"] if k not in keys]
@@ -92,8 +111,9 @@ def _cell(value: Any) -> str:
 def text_table(header: Sequence[str], rows: Sequence[tuple[str, Sequence[Any]]]) -> str:
     """Aligned plain text: names left-aligned, numbers right-aligned."""
     cells = [list(header)] + [[name, *(_cell(v) for v in values)] for name, values in rows]
-    numeric = [[False] * len(header)] + [[False, *(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)]
-                                         for _, values in rows]
+    numeric = [[False] * len(header)] + [
+        [False, *(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)] for _, values in rows
+    ]
     widths = [max(len(row[i]) for row in cells) for i in range(len(header))]
     lines = []
     for row, nums in zip(cells, numeric):
@@ -129,13 +149,25 @@ def compare(runs: Sequence[str | os.PathLike], html: str | os.PathLike | None = 
     if html is not None:
         from aekit.io import atomic_write_text
 
-        body = [f"<h1>aekit: {len(loaded)} runs compared</h1>",
-                table_html([(name, *values) for name, values in rows], ["run", *names])]
+        body = [
+            f"<h1>aekit: {len(loaded)} runs compared</h1>",
+            table_html([(name, *values) for name, values in rows], ["run", *names]),
+        ]
         fig = overlay_curves(loaded, names)
         if fig is not None:
-            body += ["<h2>Loss curves</h2>",
-                     figure_html(figure_uri(fig), "loss curves of every run", "A colour per run: training solid, validation dashed.")]
-        body.append("<h2>Run folders</h2><ul>" + "".join(
-            f"<li>{_html.escape(n)}: <code>{_html.escape(str(r['path']))}</code></li>" for n, r in zip(names, loaded)) + "</ul>")
+            body += [
+                "<h2>Loss curves</h2>",
+                figure_html(
+                    figure_uri(fig), "loss curves of every run", "A colour per run: training solid, validation dashed."
+                ),
+            ]
+        body.append(
+            "<h2>Run folders</h2><ul>"
+            + "".join(
+                f"<li>{_html.escape(n)}: <code>{_html.escape(str(r['path']))}</code></li>"
+                for n, r in zip(names, loaded)
+            )
+            + "</ul>"
+        )
         atomic_write_text(Path(html), page("aekit compare", "\n".join(body)))
     return text

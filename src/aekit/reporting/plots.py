@@ -23,8 +23,14 @@ from aekit.errors import ConfigError, DataError
 from aekit.history import shown_keys
 
 __all__ = [
-    "reconstruction_grid", "loss_curves", "image_grid", "code_map", "histogram",
-    "figure_to_png_bytes", "figure_to_array", "save_figure",
+    "reconstruction_grid",
+    "loss_curves",
+    "image_grid",
+    "code_map",
+    "histogram",
+    "figure_to_png_bytes",
+    "figure_to_array",
+    "save_figure",
 ]
 
 
@@ -46,7 +52,8 @@ def _as_images(x, image_shape, name: str) -> np.ndarray:
         raise DataError(
             f"{name}: each item has {per_item} values (array shape {arr.shape}) but "
             f"image_shape {tuple(image_shape)} needs {size}; pass the right image_shape "
-            f"or arrays shaped (m, {size}) / (m, 1, {', '.join(map(str, image_shape))})")
+            f"or arrays shaped (m, {size}) / (m, 1, {', '.join(map(str, image_shape))})"
+        )
     return arr.reshape((arr.shape[0], *image_shape))
 
 
@@ -61,8 +68,7 @@ def _show(ax, img, cmap="gray", vmin=None, vmax=None) -> None:
         spine.set_visible(False)
 
 
-def reconstruction_grid(originals, reconstructions, *, image_shape=(28, 28), n=10,
-                        noisy=None, titles=None) -> Figure:
+def reconstruction_grid(originals, reconstructions, *, image_shape=(28, 28), n=10, noisy=None, titles=None) -> Figure:
     """Originals on the top row, their reconstructions below (the Keras tutorial plot).
 
     Parameters
@@ -83,8 +89,10 @@ def reconstruction_grid(originals, reconstructions, *, image_shape=(28, 28), n=1
     Figure
         ``rows * n`` image axes, gray colour map, values shown in ``[0, 1]``, no ticks.
     """
-    rows = [("original", _as_images(originals, image_shape, "originals")),
-            ("reconstruction", _as_images(reconstructions, image_shape, "reconstructions"))]
+    rows = [
+        ("original", _as_images(originals, image_shape, "originals")),
+        ("reconstruction", _as_images(reconstructions, image_shape, "reconstructions")),
+    ]
     if noisy is not None:
         rows = [("noisy", _as_images(noisy, image_shape, "noisy")), rows[1], ("clean", rows[0][1])]
     n = min(int(n), *(len(r[1]) for r in rows))
@@ -100,9 +108,14 @@ def reconstruction_grid(originals, reconstructions, *, image_shape=(28, 28), n=1
                 ax.set_ylabel(label)
             if r == 0 and titles is not None and c < len(titles):
                 ax.set_title(str(titles[c]), fontsize=8)
-    fig.subplots_adjust(left=0.05 if noisy is not None else 0.01, right=0.99,
-                        bottom=0.02, top=0.9 if titles is not None else 0.98,
-                        wspace=0.05, hspace=0.05)
+    fig.subplots_adjust(
+        left=0.05 if noisy is not None else 0.01,
+        right=0.99,
+        bottom=0.02,
+        top=0.9 if titles is not None else 0.98,
+        wspace=0.05,
+        hspace=0.05,
+    )
     return fig
 
 
@@ -157,8 +170,14 @@ def loss_curves(history: Mapping[str, Sequence[float]], *, title=None) -> Figure
     for k, arr in series.items():
         is_val = k.startswith("val_") and k[4:] in series
         base = k[4:] if is_val else k
-        ax.plot(np.arange(1, arr.size + 1), arr, color=colours[base],
-                linestyle="--" if is_val else "-", label=k, marker="." if arr.size < 30 else None)
+        ax.plot(
+            np.arange(1, arr.size + 1),
+            arr,
+            color=colours[base],
+            linestyle="--" if is_val else "-",
+            label=k,
+            marker="." if arr.size < 30 else None,
+        )
     if series:
         allv = np.concatenate(list(series.values()))
         finite = allv[np.isfinite(allv)]
@@ -177,8 +196,13 @@ def loss_curves(history: Mapping[str, Sequence[float]], *, title=None) -> Figure
     return fig
 
 
-def term_panels(runs: Sequence[tuple[str, Mapping[str, Sequence[float]]]], terms: Sequence[str], *, ncols: int,
-                title: str | None = None) -> Figure | None:
+def term_panels(
+    runs: Sequence[tuple[str, Mapping[str, Sequence[float]]]],
+    terms: Sequence[str],
+    *,
+    ncols: int,
+    title: str | None = None,
+) -> Figure | None:
     """One panel per loss term, training solid and validation dashed against epoch, for one run (``name`` "":
     training C0, validation C1, labelled by key) or several (a colour per run, labelled by run name)."""
     if not terms:
@@ -197,14 +221,20 @@ def term_panels(runs: Sequence[tuple[str, Mapping[str, Sequence[float]]]], terms
                     continue
                 colour = ("C0" if style == "-" else "C1") if single else f"C{i % 10}"
                 label = key if single else f"{name} {'val' if style == '--' else 'train'}"
-                ax.plot(range(1, len(values) + 1), values, style, color=colour,
-                        marker="." if len(values) < 30 else None, label=label)
+                ax.plot(
+                    range(1, len(values) + 1),
+                    values,
+                    style,
+                    color=colour,
+                    marker="." if len(values) < 30 else None,
+                    label=label,
+                )
         ax.set_title(term)
         ax.set_xlabel("epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(True, alpha=0.3)
         ax.legend(fontsize=8 if single else 7)
-    for ax in axes[len(terms):]:
+    for ax in axes[len(terms) :]:
         ax.set_visible(False)
     if title:
         fig.suptitle(title)
@@ -212,8 +242,7 @@ def term_panels(runs: Sequence[tuple[str, Mapping[str, Sequence[float]]]], terms
     return fig
 
 
-def image_grid(images, *, image_shape=(28, 28), ncols=10, titles=None, cmap="gray",
-               normalize="each") -> Figure:
+def image_grid(images, *, image_shape=(28, 28), ncols=10, titles=None, cmap="gray", normalize="each") -> Figure:
     """A grid of images, e.g. each encoder unit's weights or each code unit's decoding.
 
     Parameters
@@ -253,13 +282,18 @@ def image_grid(images, *, image_shape=(28, 28), ncols=10, titles=None, cmap="gra
         if titles is not None and i < len(titles):
             ax.set_title(str(titles[i]), fontsize=7)
     has_titles = titles is not None
-    fig.subplots_adjust(left=0.01, right=0.99, bottom=0.01, top=0.95 if has_titles else 0.99,
-                        wspace=0.05, hspace=0.3 if titles is not None else 0.05)
+    fig.subplots_adjust(
+        left=0.01,
+        right=0.99,
+        bottom=0.01,
+        top=0.95 if has_titles else 0.99,
+        wspace=0.05,
+        hspace=0.3 if titles is not None else 0.05,
+    )
     return fig
 
 
-def code_map(codes, labels=None, *, method="auto", random_state=0,
-             title=None) -> tuple[Figure, np.ndarray]:
+def code_map(codes, labels=None, *, method="auto", random_state=0, title=None) -> tuple[Figure, np.ndarray]:
     """2-D scatter of codes, projected with PCA or t-SNE when they have more than 2 columns.
 
     Parameters
@@ -293,19 +327,20 @@ def code_map(codes, labels=None, *, method="auto", random_state=0,
         points = np.column_stack([x[:, 0], np.zeros(n)])
     elif method == "tsne":
         from sklearn.manifold import TSNE
+
         if n < 3:
             raise DataError(f"t-SNE needs at least 3 points, got {n}")
         perplexity = float(min(30.0, max(1.0, (n - 1) / 3)))
-        points = TSNE(n_components=2, perplexity=perplexity, init="pca",
-                      random_state=random_state).fit_transform(x)
+        points = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=random_state).fit_transform(x)
     else:
         from sklearn.decomposition import PCA
+
         if n < 2:
             points = np.zeros((n, 2))
         else:
             proj = PCA(n_components=min(2, d, n), random_state=random_state).fit_transform(x)
             points = np.zeros((n, 2))
-            points[:, :proj.shape[1]] = proj
+            points[:, : proj.shape[1]] = proj
     fig = Figure(figsize=(6.0, 5.0))
     ax = fig.subplots()
     if labels is None:
@@ -318,8 +353,7 @@ def code_map(codes, labels=None, *, method="auto", random_state=0,
         if classes.size <= 10:
             for i, c in enumerate(classes):
                 sel = lab == c
-                ax.scatter(points[sel, 0], points[sel, 1], s=6, alpha=0.7, color=f"C{i}",
-                           label=str(c))
+                ax.scatter(points[sel, 0], points[sel, 1], s=6, alpha=0.7, color=f"C{i}", label=str(c))
             ax.legend(markerscale=2, fontsize=8, title="label")
         else:
             sc = ax.scatter(points[:, 0], points[:, 1], c=lab, cmap="tab10", s=6, alpha=0.7)
@@ -358,8 +392,7 @@ def histogram(values, *, bins=50, title=None, threshold=None, xlabel=None) -> Fi
     ax = fig.subplots()
     ax.hist(v, bins=bins, color="C0", alpha=0.8)
     if threshold is not None:
-        ax.axvline(float(threshold), color="red", linestyle="--",
-                   label=f"threshold = {float(threshold):.4g}")
+        ax.axvline(float(threshold), color="red", linestyle="--", label=f"threshold = {float(threshold):.4g}")
         ax.legend(fontsize=8)
     ax.set_xlabel(xlabel or "value")
     ax.set_ylabel("count")
@@ -404,8 +437,9 @@ def save_figure(fig: Figure, path, *, dpi=100) -> pathlib.Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as e:
-        raise DataError(f"{path}: cannot write here ({' '.join(str(e.strerror or e).split())}); "
-                        "choose a writable folder") from e
+        raise DataError(
+            f"{path}: cannot write here ({' '.join(str(e.strerror or e).split())}); choose a writable folder"
+        ) from e
     try:
         os.chmod(tmp, 0o644)  # mkstemp makes 0600; os.umask is process-global, so no query
         with os.fdopen(fd, "wb") as f:
@@ -417,7 +451,8 @@ def save_figure(fig: Figure, path, *, dpi=100) -> pathlib.Path:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
         if isinstance(e, OSError):  # a full disk says so without a path: name it
-            raise DataError(f"{path}: cannot write ({' '.join(str(e.strerror or e).split())}); "
-                            "check free space and permissions") from e
+            raise DataError(
+                f"{path}: cannot write ({' '.join(str(e.strerror or e).split())}); check free space and permissions"
+            ) from e
         raise
     return path

@@ -114,10 +114,6 @@ def layers_of(config: Mapping[str, Any]) -> str:
     return f"{m.get('architecture', 'dense')} " + "→".join(str(s) for s in sizes + sizes[-2::-1])
 
 
-
-
-
-
 def history_series(history: Mapping[str, Any] | None) -> dict[str, list[float]]:
     """history.json's per-epoch series (its 'history' mapping), numeric ones only."""
     series = (history or {}).get("history", {}) if isinstance(history, Mapping) else {}
@@ -167,10 +163,12 @@ def table_html(rows: Sequence[Sequence[Any]], header: Sequence[str] | None = Non
 
 
 def page(title: str, body: str) -> str:
-    return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-            f"<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\"><title>{html.escape(title)}</title>"
-            f"<style>{CSS}</style></head><body>\n{body}\n<footer><p class=\"lead\">Made by aekit {__version__} on "
-            f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}.</p></footer></body></html>\n")
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width,initial-scale=1"><title>{html.escape(title)}</title>'
+        f'<style>{CSS}</style></head><body>\n{body}\n<footer><p class="lead">Made by aekit {__version__} on '
+        f"{datetime.now(timezone.utc).strftime('%Y-%m-%d %H:%M UTC')}.</p></footer></body></html>\n"
+    )
 
 
 # --------------------------------------------------------------------------- figures
@@ -193,7 +191,9 @@ def code_activation_figure(codes: np.ndarray, rho: float | None = None):
         ax.axhline(rho, color="C3", linestyle="--", label=f"target ρ = {rho:g}")
         ax.legend(fontsize=8)
     dead = int((np.abs(np.asarray(codes)).max(axis=0) == 0).sum())
-    ax.set_title(f"mean code activation {means.mean():.4g} over {len(codes)} rows; {dead} of {means.size} units never active")
+    ax.set_title(
+        f"mean code activation {means.mean():.4g} over {len(codes)} rows; {dead} of {means.size} units never active"
+    )
     ax.set_xlabel("code unit")
     ax.set_ylabel("mean activation")
     fig.tight_layout()
@@ -203,8 +203,12 @@ def code_activation_figure(codes: np.ndarray, rho: float | None = None):
 def jacobian_figure(norms: np.ndarray):
     from aekit.reporting.plots import histogram
 
-    return histogram(norms, bins=30, xlabel="‖J‖_F of the encoder at a row",
-                     title=f"Jacobian norm: mean {float(np.mean(norms)):.4g} over {len(norms)} rows")
+    return histogram(
+        norms,
+        bins=30,
+        xlabel="‖J‖_F of the encoder at a row",
+        title=f"Jacobian norm: mean {float(np.mean(norms)):.4g} over {len(norms)} rows",
+    )
 
 
 # --------------------------------------------------------------------------- the report
@@ -216,9 +220,16 @@ def _eval_rows(config: Mapping[str, Any], x: Any) -> tuple[np.ndarray | None, st
 
     d = config.get("data") or {}
     try:
-        rd = load_run_data(d.get("dataset") or "mnist", d.get("data"), val_data=d.get("val_data"), data_dir=d.get("data_dir"),
-                           limit=d.get("limit"), val_split=d.get("val_split", 0.1), seed=(config.get("train") or {}).get("seed", 0),
-                           **image_options(d))
+        rd = load_run_data(
+            d.get("dataset") or "mnist",
+            d.get("data"),
+            val_data=d.get("val_data"),
+            data_dir=d.get("data_dir"),
+            limit=d.get("limit"),
+            val_split=d.get("val_split", 0.1),
+            seed=(config.get("train") or {}).get("seed", 0),
+            **image_options(d),
+        )
     except (AekitError, OSError) as exc:
         return None, f"The run's data could not be loaded again ({exc}), so the figures that need it are left out."
     rows = rd.x_val if rd.x_val is not None else rd.x_train
@@ -231,23 +242,40 @@ def _kind_figures(model, config: Mapping[str, Any], x: np.ndarray, has_reconstru
 
     t = config.get("train") or {}
     shape = (config.get("model") or {}).get("image_shape")
-    gray = shape is not None and len(shape) >= 2 and int(np.prod(shape[:-2])) in (1, 3) and int(np.prod(shape)) == x.shape[1]
+    gray = (
+        shape is not None
+        and len(shape) >= 2
+        and int(np.prod(shape[:-2])) in (1, 3)
+        and int(np.prod(shape)) == x.shape[1]
+    )
     device = device_of(model)
     xs = torch.as_tensor(x).to(device)
     out = []
     model.eval()
     with torch.no_grad():
-        codes = torch.cat([model.encode(xs[i:i + 250]).cpu() for i in range(0, len(xs), 250)]).numpy()
+        codes = torch.cat([model.encode(xs[i : i + 250]).cpu() for i in range(0, len(xs), 250)]).numpy()
         if gray and not has_reconstructions:
             fig = reconstruction_grid(x[:10], model(xs[:10]).cpu().numpy(), image_shape=tuple(shape), n=10)
-            out.append(figure_html(figure_uri(fig), "reconstructions", "Originals (top) and their reconstructions (bottom)."))
+            out.append(
+                figure_html(figure_uri(fig), "reconstructions", "Originals (top) and their reconstructions (bottom).")
+            )
     rho = float(t["kl_rho"]) if _number(t.get("kl_beta")) and "kl_rho" in t else None
-    out.append(figure_html(figure_uri(code_activation_figure(codes, rho)), "mean code activation",
-                           "Mean activation of each code unit on the evaluation rows (a sparse code keeps most units near 0)."))
+    out.append(
+        figure_html(
+            figure_uri(code_activation_figure(codes, rho)),
+            "mean code activation",
+            "Mean activation of each code unit on the evaluation rows (a sparse code keeps most units near 0).",
+        )
+    )
     if _number(t.get("contractive")):
         norms = jacobian_norms(model, xs[:_ROWS_FOR_JACOBIAN])
-        out.append(figure_html(figure_uri(jacobian_figure(norms)), "Jacobian norm",
-                               "Frobenius norm of the encoder's Jacobian at each row (the contractive penalty keeps it small)."))
+        out.append(
+            figure_html(
+                figure_uri(jacobian_figure(norms)),
+                "Jacobian norm",
+                "Frobenius norm of the encoder's Jacobian at each row (the contractive penalty keeps it small).",
+            )
+        )
     if model.config.code != "deterministic":  # a VAE's KL per unit, samples, traversals; a VQ-VAE's codebook
         from aekit.reporting.generative import generative_figures
 
@@ -261,14 +289,24 @@ def _kind_figures(model, config: Mapping[str, Any], x: np.ndarray, has_reconstru
         with torch.no_grad():
             recon = model(noisy.to(device)).cpu().numpy()
         fig = reconstruction_grid(x[:10], recon, noisy=noisy.numpy(), image_shape=tuple(shape), n=10)
-        out.append(figure_html(figure_uri(fig), "denoising examples",
-                               f"Denoising: {noise} noise at level {_number(t.get('noise_level')):g} (top), "
-                               "the reconstruction (middle) and the clean original (bottom)."))
+        out.append(
+            figure_html(
+                figure_uri(fig),
+                "denoising examples",
+                f"Denoising: {noise} noise at level {_number(t.get('noise_level')):g} (top), "
+                "the reconstruction (middle) and the clean original (bottom).",
+            )
+        )
     return out
 
 
-def report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, *, x: Any = None,
-           device: str | torch.device | None = None) -> Path:
+def report(
+    run_dir: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    *,
+    x: Any = None,
+    device: str | torch.device | None = None,
+) -> Path:
     """Write a self-contained HTML report of a run folder and return its path (default RUN/report.html).
 
     `x`: evaluation rows to draw the figures from; by default the run's data is loaded again from
@@ -284,12 +322,17 @@ def report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, *, 
     series = history_series(read_optional_json(path / "history.json"))
     name = path.resolve().name
     kind = kind_of(config)
-    parts = [f"<h1>aekit run: {html.escape(name)}</h1>",
-             f"<p class=\"lead\">{html.escape(kind)} autoencoder · {html.escape(layers_of(config))} · "
-             f"trained {html.escape(str(config.get('created', '?')))} with aekit {html.escape(str(config.get('aekit_version', '?')))}</p>"]
+    parts = [
+        f"<h1>aekit run: {html.escape(name)}</h1>",
+        f'<p class="lead">{html.escape(kind)} autoencoder · {html.escape(layers_of(config))} · '
+        f"trained {html.escape(str(config.get('created', '?')))} with aekit {html.escape(str(config.get('aekit_version', '?')))}</p>",
+    ]
 
-    headline = [(label, metrics[key]) for label, key in (("final loss", "loss"), ("final val_loss", "val_loss"), ("epochs", "epochs"))
-                if key in metrics]
+    headline = [
+        (label, metrics[key])
+        for label, key in (("final loss", "loss"), ("final val_loss", "val_loss"), ("epochs", "epochs"))
+        if key in metrics
+    ]
     if "train_seconds" in metrics:
         headline.append(("time taken", fmt_seconds(metrics["train_seconds"])))
     if "seconds_per_epoch" in metrics:
@@ -298,27 +341,43 @@ def report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, *, 
     if headline:
         parts.append(table_html(headline))
     if metrics:
-        parts.append("<p>Every value of metrics.json:</p>" + table_html([(k, v) for k, v in metrics.items()], ["metric", "value"]))
+        parts.append(
+            "<p>Every value of metrics.json:</p>"
+            + table_html([(k, v) for k, v in metrics.items()], ["metric", "value"])
+        )
     else:
         parts.append('<p class="note">No metrics.json in this run folder.</p>')
 
     parts.append('<h2 id="curves">Loss curves</h2>')
     fig = term_curves(series)
     if fig is not None:
-        parts.append(figure_html(figure_uri(fig), "loss curves", "Every loss term per epoch: training solid, validation dashed."))
+        parts.append(
+            figure_html(figure_uri(fig), "loss curves", "Every loss term per epoch: training solid, validation dashed.")
+        )
         if "epoch_time" in series:
-            parts.append(f"<p>Epoch time: mean {fmt_seconds(np.mean(series['epoch_time']))}, "
-                         f"total {fmt_seconds(np.sum(series['epoch_time']))}.</p>")
+            parts.append(
+                f"<p>Epoch time: mean {fmt_seconds(np.mean(series['epoch_time']))}, "
+                f"total {fmt_seconds(np.sum(series['epoch_time']))}.</p>"
+            )
     else:
         parts.append('<p class="note">No history.json in this run folder.</p>')
 
     parts.append('<h2 id="reconstructions">Reconstructions and the kind\'s own figures</h2>')
     recon_png = path / "reconstructions.png"
     if recon_png.is_file():
-        parts.append(figure_html(png_uri(recon_png.read_bytes()), "reconstructions", "Originals (top) and their reconstructions (bottom)."))
+        parts.append(
+            figure_html(
+                png_uri(recon_png.read_bytes()),
+                "reconstructions",
+                "Originals (top) and their reconstructions (bottom).",
+            )
+        )
     rows, note = _eval_rows(config, x)
     if rows is not None and rows.ndim == 2 and rows.shape[1] != model.config.input_dim:
-        rows, note = None, f"The run's data has {rows.shape[1]} features but the model expects {model.config.input_dim}; figures that need it are left out."
+        rows, note = (
+            None,
+            f"The run's data has {rows.shape[1]} features but the model expects {model.config.input_dim}; figures that need it are left out.",
+        )
     if rows is not None:
         parts.extend(_kind_figures(model, config, rows, recon_png.is_file()))
     if note:
@@ -339,10 +398,14 @@ def report(run_dir: str | os.PathLike, out: str | os.PathLike | None = None, *, 
     if plain:
         parts.append(table_html(plain))
     target = Path(out) if out is not None else path / REPORT
-    files = sorted(p.name + ("/" if p.is_dir() else "") for p in path.iterdir() if not p.name.startswith(".") and p.name != REPORT)
+    files = sorted(
+        p.name + ("/" if p.is_dir() else "") for p in path.iterdir() if not p.name.startswith(".") and p.name != REPORT
+    )
     parts.append('<h2 id="files">Files</h2><p>' + ", ".join(f"<code>{html.escape(f)}</code>" for f in files) + "</p>")
     if (path / "tb").is_dir():
-        parts.append(f"<p>TensorBoard (scalars, reconstructions, weight histograms, the codes in the projector): "
-                     f"<code>tensorboard --logdir {html.escape(str(path / 'tb'))}</code></p>")
+        parts.append(
+            f"<p>TensorBoard (scalars, reconstructions, weight histograms, the codes in the projector): "
+            f"<code>tensorboard --logdir {html.escape(str(path / 'tb'))}</code></p>"
+        )
     atomic_write_text(target, page(f"aekit run {name}", "\n".join(parts)))
     return target

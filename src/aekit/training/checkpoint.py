@@ -44,8 +44,8 @@ from aekit.data.pixels import PixelRows
 from aekit.data.rows import _read_runs
 from aekit.data.scans import release_pages
 from aekit.errors import AekitError, ModelFileError
-from aekit.io import _digest as tensor_digest  # SHA-256 of named tensors + a text
 from aekit.io import CHECKPOINT_FORMAT, atomic_write_bytes, read_safetensors, sync_file
+from aekit.io import _digest as tensor_digest  # SHA-256 of named tensors + a text
 from aekit.models import Autoencoder
 from aekit.training.callbacks.base import History, TrainState, seed_of
 from aekit.training.optim import make_optimizer
@@ -56,8 +56,19 @@ BEST = "best.safetensors"
 FORMAT = CHECKPOINT_FORMAT  # "aekit-checkpoint"
 FORMAT_VERSION = 1
 
-__all__ = ["save_checkpoint", "checkpoint_bytes", "load_checkpoint", "checkpoint_epoch", "BackgroundWrites",
-           "data_fingerprint", "Interrupted", "signals_interrupt", "CHECKPOINT_DIR", "LAST", "BEST"]
+__all__ = [
+    "save_checkpoint",
+    "checkpoint_bytes",
+    "load_checkpoint",
+    "checkpoint_epoch",
+    "BackgroundWrites",
+    "data_fingerprint",
+    "Interrupted",
+    "signals_interrupt",
+    "CHECKPOINT_DIR",
+    "LAST",
+    "BEST",
+]
 
 
 # --------------------------------------------------------------------------- tensors + JSON, no pickle
@@ -82,7 +93,9 @@ def _flatten(obj: Any, key: str, tensors: dict[str, torch.Tensor]) -> Any:
         return obj.item()
     if obj is None or isinstance(obj, (bool, int, float, str)):
         return obj
-    raise TypeError(f"cannot store a {type(obj).__name__} in a checkpoint (at {key}); use tensors, numbers, strings, lists or dicts")
+    raise TypeError(
+        f"cannot store a {type(obj).__name__} in a checkpoint (at {key}); use tensors, numbers, strings, lists or dicts"
+    )
 
 
 def _unflatten(obj: Any, tensors: dict[str, torch.Tensor]) -> Any:
@@ -157,13 +170,21 @@ def checkpoint_bytes(state: TrainState, meta: dict[str, Any] | None = None) -> b
         "meta": _flatten(meta or {}, "meta", tensors),
     }
     text = json.dumps(body)
-    metadata = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "aekit_version": __version__,
-                "epoch": str(state.epoch), "state": text, "sha256": tensor_digest(tensors, text)}
+    metadata = {
+        "format": FORMAT,
+        "format_version": str(FORMAT_VERSION),
+        "aekit_version": __version__,
+        "epoch": str(state.epoch),
+        "state": text,
+        "sha256": tensor_digest(tensors, text),
+    }
     return save(tensors, metadata=metadata)
 
 
 def _bad(path: Path, what: str) -> ModelFileError:
-    return ModelFileError(f"{path}: {what}; the checkpoint is damaged: restore it, or start the run again with --overwrite")
+    return ModelFileError(
+        f"{path}: {what}; the checkpoint is damaged: restore it, or start the run again with --overwrite"
+    )
 
 
 def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -176,8 +197,10 @@ def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     if meta.get("format") != FORMAT:
         raise _bad(path, "not an aekit checkpoint (no 'format: aekit-checkpoint' in its metadata)")
     if meta.get("format_version") != str(FORMAT_VERSION):
-        raise ModelFileError(f"{path}: checkpoint format {meta.get('format_version')!r} is not the {FORMAT_VERSION} "
-                             f"this aekit {__version__} reads; resume it with the aekit that wrote it")
+        raise ModelFileError(
+            f"{path}: checkpoint format {meta.get('format_version')!r} is not the {FORMAT_VERSION} "
+            f"this aekit {__version__} reads; resume it with the aekit that wrote it"
+        )
     if meta.get("sha256") != tensor_digest(tensors, meta.get("state", "")):
         raise _bad(path, "its contents do not match the checksum stored in it (modified or damaged)")
     return tensors, meta
@@ -221,7 +244,7 @@ def load_checkpoint(path: str | os.PathLike, *, restore_rng: bool = True) -> tup
     except (KeyError, TypeError, ValueError, AttributeError) as exc:  # JSONDecodeError is a ValueError
         raise _bad(path, f"its state record is incomplete or tampered with ({type(exc).__name__}: {exc})") from None
     model = Autoencoder(model_cfg)  # (draws from torch's global RNG: restore that afterwards)
-    weights = {k[len("model/"):]: v for k, v in tensors.items() if k.startswith("model/")}
+    weights = {k[len("model/") :]: v for k, v in tensors.items() if k.startswith("model/")}
     expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     found = {k: tuple(v.shape) for k, v in weights.items()}
     if expected != found:
@@ -237,7 +260,10 @@ def load_checkpoint(path: str | os.PathLike, *, restore_rng: bool = True) -> tup
             rng_check.set_state(torch_rng)  # validates before touching the global state
             np.random.RandomState().set_state(numpy_rng)
     except (KeyError, TypeError, ValueError, RuntimeError, IndexError) as exc:
-        raise _bad(path, f"its optimizer or RNG state is inconsistent ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})") from None
+        raise _bad(
+            path,
+            f"its optimizer or RNG state is inconsistent ({type(exc).__name__}: {' '.join(str(exc).split())[:120]})",
+        ) from None
     for p in model.parameters():
         for name, value in optimizer.state.get(p, {}).items():
             if isinstance(value, torch.Tensor) and value.ndim and value.shape != p.shape:
@@ -246,8 +272,9 @@ def load_checkpoint(path: str | os.PathLike, *, restore_rng: bool = True) -> tup
         torch.set_rng_state(torch_rng)
         np.random.set_state(numpy_rng)
     model.train()
-    state = TrainState(model, optimizer, train_cfg, generator, history, epoch=epoch, step=step,
-                       stop_training=stop, extra=extra)
+    state = TrainState(
+        model, optimizer, train_cfg, generator, history, epoch=epoch, step=step, stop_training=stop, extra=extra
+    )
     return state, user_meta
 
 
@@ -282,7 +309,7 @@ def data_fingerprint(x: Any) -> str:
             digest.update(read.tobytes())
             return digest.hexdigest()[:32]
         for start in range(0, len(rows), 16):
-            digest.update(np.ascontiguousarray(a[rows[start:start + 16]]).tobytes())
+            digest.update(np.ascontiguousarray(a[rows[start : start + 16]]).tobytes())
             release_pages(a)
     return digest.hexdigest()[:32]
 

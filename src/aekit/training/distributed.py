@@ -44,8 +44,23 @@ from aekit.errors import AekitError, ConfigError
 
 T = TypeVar("T")
 
-__all__ = ["init", "cleanup", "active", "rank", "world_size", "local_rank", "is_main", "backend", "default_backend",
-           "shard", "shard_size", "per_rank_batch", "barrier", "on_main", "DataParallel"]
+__all__ = [
+    "init",
+    "cleanup",
+    "active",
+    "rank",
+    "world_size",
+    "local_rank",
+    "is_main",
+    "backend",
+    "default_backend",
+    "shard",
+    "shard_size",
+    "per_rank_batch",
+    "barrier",
+    "on_main",
+    "DataParallel",
+]
 
 
 # --------------------------------------------------------------------------- the process group
@@ -56,7 +71,9 @@ def _env_int(name: str, default: int) -> int:
     try:
         return int(text)
     except ValueError:
-        raise ConfigError(f"environment variable {name}={text!r} is not a whole number; unset it or launch with torchrun") from None
+        raise ConfigError(
+            f"environment variable {name}={text!r} is not a whole number; unset it or launch with torchrun"
+        ) from None
 
 
 def launched() -> bool:
@@ -111,7 +128,9 @@ def init(backend: str | None = None, *, timeout_s: float = 1800.0) -> bool:
     global _OWNED
     if not dist.is_available():
         if launched():
-            raise ConfigError("WORLD_SIZE > 1 but this PyTorch build has no torch.distributed; install a standard PyTorch build")
+            raise ConfigError(
+                "WORLD_SIZE > 1 but this PyTorch build has no torch.distributed; install a standard PyTorch build"
+            )
         return False
     if dist.is_initialized():
         return dist.get_world_size() > 1
@@ -119,8 +138,10 @@ def init(backend: str | None = None, *, timeout_s: float = 1800.0) -> bool:
         return False
     missing = [k for k in ("RANK", "MASTER_ADDR", "MASTER_PORT") if not os.environ.get(k)]
     if missing:
-        raise ConfigError(f"WORLD_SIZE is {os.environ['WORLD_SIZE']} but {', '.join(missing)} not set; "
-                          "launch with `torchrun --nproc-per-node N -m aekit train …` (it sets them all)")
+        raise ConfigError(
+            f"WORLD_SIZE is {os.environ['WORLD_SIZE']} but {', '.join(missing)} not set; "
+            "launch with `torchrun --nproc-per-node N -m aekit train …` (it sets them all)"
+        )
     if torch.cuda.is_available() and local_rank() < torch.cuda.device_count():
         torch.cuda.set_device(local_rank())  # "cuda" now means this process's own GPU
     dist.init_process_group(backend or default_backend(), timeout=timedelta(seconds=timeout_s))
@@ -170,7 +191,9 @@ def shard_size(n: int, world: int | None = None, *, drop_last: bool = False) -> 
     return n // world if drop_last else math.ceil(n / world)
 
 
-def shard(order: torch.Tensor, rank_: int | None = None, world: int | None = None, *, drop_last: bool = False) -> torch.Tensor:
+def shard(
+    order: torch.Tensor, rank_: int | None = None, world: int | None = None, *, drop_last: bool = False
+) -> torch.Tensor:
     """This rank's part of a permutation `order`, with torch's DistributedSampler semantics.
 
     The permutation is padded by repeating its first indices up to a multiple of `world` (or, with
@@ -197,8 +220,10 @@ def per_rank_batch(batch_size: int) -> int:
     w = world_size()
     if batch_size % w:
         lo, hi = max(w, batch_size // w * w), (batch_size // w + 1) * w
-        raise ConfigError(f"batch_size {batch_size} is the global batch and does not split evenly over {w} processes; "
-                          f"pass a multiple of {w} (e.g. {lo} or {hi})")
+        raise ConfigError(
+            f"batch_size {batch_size} is the global batch and does not split evenly over {w} processes; "
+            f"pass a multiple of {w} (e.g. {lo} or {hi})"
+        )
     return batch_size // w
 
 
@@ -236,8 +261,10 @@ class DataParallel:
 
         device = next(model.parameters()).device
         if device.type == "cuda" and device.index != local_rank():
-            raise ConfigError(f"under torchrun each process trains on its own GPU, cuda:LOCAL_RANK (here "
-                              f"cuda:{local_rank()}), but the model is on {device}; pass --device cuda or auto")
+            raise ConfigError(
+                f"under torchrun each process trains on its own GPU, cuda:LOCAL_RANK (here "
+                f"cuda:{local_rank()}), but the model is on {device}; pass --device cuda or auto"
+            )
         self._ddp = DistributedDataParallel(_Loss(model, cfg), device_ids=[device] if device.type == "cuda" else None)
 
     def shard_size(self, n: int) -> int:

@@ -84,8 +84,11 @@ def fit(
         x, y, validation_data = _split_off(x, y, validation_data, validation_split)
     vx, vy = validation_data if isinstance(validation_data, tuple) else (validation_data, None)
     if not model.scaler_fitted and state is None:
-        fit_scaler(model, as_rows(x, "x", keep_memmap=True, check=False),
-                   None if vx is None else as_rows(vx, "validation x", keep_memmap=True, check=False))
+        fit_scaler(
+            model,
+            as_rows(x, "x", keep_memmap=True, check=False),
+            None if vx is None else as_rows(vx, "validation x", keep_memmap=True, check=False),
+        )
     x, y = checked_pair(model, cfg, x, y, "", check_input)
     val = None if vx is None else checked_pair(model, cfg, vx, vy, "validation ", check_input)
     device = model_device(model, device)  # one device for the run: the model moves there and stays
@@ -151,15 +154,20 @@ def _split_off(x, y, validation_data, fraction: float):
     if validation_data is not None:
         raise ConfigError(f"pass {option('validation_data')} or {option('validation_split')}, not both")
     if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0 <= fraction < 1:
-        raise ConfigError(f"validation_split must lie in [0, 1), got {fraction!r}; "
-                          f"pass e.g. {option('validation_split', 0.1)}")
+        raise ConfigError(
+            f"validation_split must lie in [0, 1), got {fraction!r}; pass e.g. {option('validation_split', 0.1)}"
+        )
     y = x if y is None else y
     n_val = int(x.shape[0] * fraction)  # Keras: the last int(n * fraction) rows
     if n_val == 0 or n_val == x.shape[0]:
-        raise ConfigError(f"validation_split {fraction:g} of {x.shape[0]} rows leaves no validation or no training "
-                          "rows; pass a fraction that keeps some of each")
+        raise ConfigError(
+            f"validation_split {fraction:g} of {x.shape[0]} rows leaves no validation or no training "
+            "rows; pass a fraction that keeps some of each"
+        )
     cut = x.shape[0] - n_val
     return x[:cut], (None if y is x else y[:cut]), (x[cut:], None if y is x else y[cut:])
+
+
 def checked_pair(model: Autoencoder, cfg: TrainConfig, x: Any, y: Any, prefix: str, check: bool):
     """`x` and its target `y` (default `x`) as rows (a float32 memmap stays one), checked: NaN/inf (unless `check` is
     False), the model's feature count, the same shape, and the [0, 1] range where the loss or the noise needs it.
@@ -168,8 +176,10 @@ def checked_pair(model: Autoencoder, cfg: TrainConfig, x: Any, y: Any, prefix: s
     y = x if y is None or y is x_given else as_rows(y, f"{prefix}y", keep_memmap=True, check=check)
     check_features(model, x, f"{prefix}x")
     if y.shape != x.shape:
-        raise DataError(f"{prefix}y has shape {tuple(y.shape)} but {prefix}x has {tuple(x.shape)}; "
-                        "an autoencoder's target has the input's shape")
+        raise DataError(
+            f"{prefix}y has shape {tuple(y.shape)} but {prefix}x has {tuple(x.shape)}; "
+            "an autoencoder's target has the input's shape"
+        )
     if check:
         check_ranges(cfg, x, f"the {prefix}input", y, f"the {prefix}target", model=model)
     return x, y
@@ -265,18 +275,29 @@ class EpochLosses:
 
     def means(self, state: TrainState, par: DataParallel) -> dict[str, float]:
         """Each term's mean over the epoch's rows (over every rank's under torchrun)."""
-        values, at = self.values[:len(self.rows)].tolist(), self.at  # the one read of the device this epoch
+        values, at = self.values[: len(self.rows)].tolist(), self.at  # the one read of the device this epoch
         bad = next((i for i, v in enumerate(values) if not math.isfinite(v[at])), None)
         if par.any(bad is not None):
             cfg, epoch = state.config, state.epoch + 1
-            lr = (state.optimizer.param_groups[0]["lr"] if cfg.schedule == "constant"
-                  else lr_at(cfg, state.step - len(values) + (bad or 0), cfg.epochs * self.steps))
-            where = (f"the loss became {values[bad][at]} at epoch {epoch}, step {bad + 1}" if bad is not None
-                     else f"the loss became NaN or inf at epoch {epoch} in another process")
-            term = "loss" if bad is None else next(
-                (k for k, v in zip(self.keys, values[bad]) if k != "loss" and not math.isfinite(v)), "loss")
-            raise TrainingError(f"{where}; lower the learning rate (now {lr:g}) or check the data for extreme values"
-                                + (f" (first non-finite term: {term!r})" if bad is not None else ""))
+            lr = (
+                state.optimizer.param_groups[0]["lr"]
+                if cfg.schedule == "constant"
+                else lr_at(cfg, state.step - len(values) + (bad or 0), cfg.epochs * self.steps)
+            )
+            where = (
+                f"the loss became {values[bad][at]} at epoch {epoch}, step {bad + 1}"
+                if bad is not None
+                else f"the loss became NaN or inf at epoch {epoch} in another process"
+            )
+            term = (
+                "loss"
+                if bad is None
+                else next((k for k, v in zip(self.keys, values[bad]) if k != "loss" and not math.isfinite(v)), "loss")
+            )
+            raise TrainingError(
+                f"{where}; lower the learning rate (now {lr:g}) or check the data for extreme values"
+                + (f" (first non-finite term: {term!r})" if bad is not None else "")
+            )
         sums: dict[str, float] = {}
         for step, rows in zip(values, self.rows):
             for k, v in zip(self.keys, step):
@@ -306,8 +327,15 @@ class _StepLogs(Mapping):
 
 # --------------------------------------------------------------------------- evaluation
 @torch.no_grad()
-def evaluate(model: Autoencoder, x: Any, y: Any = None, config: TrainConfig | None = None, *, batch_size: int = 1024,
-             device: str | torch.device | None = None) -> dict[str, float]:
+def evaluate(
+    model: Autoencoder,
+    x: Any,
+    y: Any = None,
+    config: TrainConfig | None = None,
+    *,
+    batch_size: int = 1024,
+    device: str | torch.device | None = None,
+) -> dict[str, float]:
     """Every loss term on (x, y), averaged over rows; a denoising config corrupts x with fixed noise. `device`
     (default None: where the model is) is where it runs; the model moves there."""
     x = as_rows(x, "validation x", keep_memmap=True)
@@ -317,8 +345,9 @@ def evaluate(model: Autoencoder, x: Any, y: Any = None, config: TrainConfig | No
 
 
 @torch.no_grad()
-def _evaluate_rows(model: Autoencoder, x: DeviceRows, y: DeviceRows, cfg: TrainConfig,
-                   batch_size: int = 1024) -> dict[str, float]:
+def _evaluate_rows(
+    model: Autoencoder, x: DeviceRows, y: DeviceRows, cfg: TrainConfig, batch_size: int = 1024
+) -> dict[str, float]:
     """`evaluate` on rows already checked and placed (fit calls this every epoch); one read of the device per block.
     Blocks of 1024 rows keep the temporaries in cache."""
     was_training = model.training

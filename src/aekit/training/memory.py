@@ -63,8 +63,10 @@ def available_bytes(device: str | torch.device = "cpu") -> int | None:
                 found.append(int(line.split()[1]) * 1024)
     except (OSError, ValueError):
         pass
-    for limit, usage in (("memory.max", "memory.current"),
-                         ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes")):
+    for limit, usage in (
+        ("memory.max", "memory.current"),
+        ("memory/memory.limit_in_bytes", "memory/memory.usage_in_bytes"),
+    ):
         try:  # cgroup v2, then v1: a container's limit may be far below the machine's memory
             cap = Path("/sys/fs/cgroup", limit).read_text().strip()
             if cap.isdigit() and int(cap) < 2**60:
@@ -82,9 +84,11 @@ def check_memory(model_config: ModelConfig, batch_size: int, device: str | torch
         return
     free = available_bytes(device)
     if free is not None and need > free:
-        raise ConfigError(f"the model has {params:,} parameters and needs about {gib(need)} of memory to train "
-                          f"(weights, gradients, optimizer state and a batch of {batch_size}), but only {gib(free)} "
-                          f"is available{_on(device)}; {FIX}")
+        raise ConfigError(
+            f"the model has {params:,} parameters and needs about {gib(need)} of memory to train "
+            f"(weights, gradients, optimizer state and a batch of {batch_size}), but only {gib(free)} "
+            f"is available{_on(device)}; {FIX}"
+        )
 
 
 def _on(device: str | torch.device) -> str:
@@ -95,8 +99,9 @@ def is_out_of_memory(exc: BaseException) -> bool:
     """True for PyTorch's OutOfMemoryError (CUDA's is the same class) and the CPU allocator's failure."""
     oom = getattr(torch, "OutOfMemoryError", None) or getattr(torch.cuda, "OutOfMemoryError", ())
     text = str(exc)
-    return isinstance(exc, oom) or (isinstance(exc, RuntimeError) and ("can't allocate memory" in text
-                                                                        or "out of memory" in text.lower()))
+    return isinstance(exc, oom) or (
+        isinstance(exc, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text.lower())
+    )
 
 
 def _tried(text: str) -> str:

@@ -59,12 +59,13 @@ def check_compile(cfg: TrainConfig, world_size: int = 1) -> None:
         raise ConfigError("compile=True runs in one process; under torchrun train without --compile")
     compiler = os.environ.get("CXX") or next((c for c in ("g++", "c++", "clang++") if shutil.which(c)), None)
     if compiler is None or not shutil.which(compiler):
-        raise ConfigError("compile=True needs a C++ compiler (g++ or clang++) on PATH for torch.compile; "
-                          "install one (e.g. apt install g++) or train without --compile")
+        raise ConfigError(
+            "compile=True needs a C++ compiler (g++ or clang++) on PATH for torch.compile; "
+            "install one (e.g. apt install g++) or train without --compile"
+        )
 
 
-def step_functions(loss_fn: Callable, optimizer, cfg: TrainConfig,
-                   world_size: int = 1) -> tuple[Callable, Callable]:
+def step_functions(loss_fn: Callable, optimizer, cfg: TrainConfig, world_size: int = 1) -> tuple[Callable, Callable]:
     """The (loss, optimizer step) pair of a training step: `loss_fn` and ``optimizer.step`` as they are, or with
     ``cfg.compile`` both compiled (`compiled_step`), after `check_compile`."""
     if not cfg.compile:

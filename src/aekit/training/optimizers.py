@@ -86,8 +86,10 @@ class _Optimizer:
         groups = state_dict["param_groups"]
         params = self.param_groups[0]["params"]
         if len(groups) != 1 or len(groups[0]["params"]) != len(params):
-            raise ValueError(f"the saved optimizer state has {sum(len(g['params']) for g in groups)} parameters in "
-                             f"{len(groups)} groups, this model has {len(params)} in one group")
+            raise ValueError(
+                f"the saved optimizer state has {sum(len(g['params']) for g in groups)} parameters in "
+                f"{len(groups)} groups, this model has {len(params)} in one group"
+            )
         saved = groups[0]
         ids = {pid: p for pid, p in zip(saved["params"], params)}
         state: dict[torch.Tensor, dict[str, torch.Tensor]] = {}
@@ -116,10 +118,27 @@ class Adadelta(_Optimizer):
 
     buffers = ("square_avg", "acc_delta")
 
-    def __init__(self, params: Iterable[torch.Tensor], lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
-                 weight_decay: float = 0.0) -> None:
-        super().__init__(params, {"lr": lr, "rho": rho, "eps": eps, "weight_decay": weight_decay, "foreach": None,
-                                  "capturable": False, "maximize": False, "differentiable": False})
+    def __init__(
+        self,
+        params: Iterable[torch.Tensor],
+        lr: float = 1.0,
+        rho: float = 0.9,
+        eps: float = 1e-6,
+        weight_decay: float = 0.0,
+    ) -> None:
+        super().__init__(
+            params,
+            {
+                "lr": lr,
+                "rho": rho,
+                "eps": eps,
+                "weight_decay": weight_decay,
+                "foreach": None,
+                "capturable": False,
+                "maximize": False,
+                "differentiable": False,
+            },
+        )
 
     @torch.no_grad()
     def step(self) -> None:
@@ -153,8 +172,23 @@ def _has_fused_adam(device: torch.device) -> bool:
         return False
     p, g, m, v = (torch.zeros(1, device=device) for _ in range(4))
     try:
-        fused([p], [g], [m], [v], [], [torch.ones((), device=device)], amsgrad=False, lr=0.0, beta1=0.9,
-              beta2=0.999, weight_decay=0.0, eps=1e-8, maximize=False, grad_scale=None, found_inf=None)
+        fused(
+            [p],
+            [g],
+            [m],
+            [v],
+            [],
+            [torch.ones((), device=device)],
+            amsgrad=False,
+            lr=0.0,
+            beta1=0.9,
+            beta2=0.999,
+            weight_decay=0.0,
+            eps=1e-8,
+            maximize=False,
+            grad_scale=None,
+            found_inf=None,
+        )
     except (RuntimeError, NotImplementedError, TypeError):
         return False
     return True
@@ -166,14 +200,34 @@ class Adam(_Optimizer):
 
     buffers = ("exp_avg", "exp_avg_sq")
 
-    def __init__(self, params: Iterable[torch.Tensor], lr: float = 1e-3, betas: tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: float = 0.0, fused: bool | None = None) -> None:
+    def __init__(
+        self,
+        params: Iterable[torch.Tensor],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        fused: bool | None = None,
+    ) -> None:
         params = list(params)
         if fused is None:  # where the kernel exists
             fused = bool(params) and _has_fused_adam(params[0].device)
-        super().__init__(params, {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
-                                  "amsgrad": False, "maximize": False, "foreach": None, "capturable": False,
-                                  "differentiable": False, "fused": bool(fused), "decoupled_weight_decay": False})
+        super().__init__(
+            params,
+            {
+                "lr": lr,
+                "betas": tuple(betas),
+                "eps": eps,
+                "weight_decay": weight_decay,
+                "amsgrad": False,
+                "maximize": False,
+                "foreach": None,
+                "capturable": False,
+                "differentiable": False,
+                "fused": bool(fused),
+                "decoupled_weight_decay": False,
+            },
+        )
 
     @torch.no_grad()
     def step(self) -> None:
@@ -187,8 +241,23 @@ class Adam(_Optimizer):
         exp_avg_sqs = [s["exp_avg_sq"] for s in states]
         torch._foreach_add_(steps, 1)
         if self.defaults["fused"]:
-            torch._fused_adam_(params, grads, exp_avgs, exp_avg_sqs, [], steps, amsgrad=False, lr=lr, beta1=beta1,
-                               beta2=beta2, weight_decay=wd, eps=eps, maximize=False, grad_scale=None, found_inf=None)
+            torch._fused_adam_(
+                params,
+                grads,
+                exp_avgs,
+                exp_avg_sqs,
+                [],
+                steps,
+                amsgrad=False,
+                lr=lr,
+                beta1=beta1,
+                beta2=beta2,
+                weight_decay=wd,
+                eps=eps,
+                maximize=False,
+                grad_scale=None,
+                found_inf=None,
+            )
             return
         if wd:
             grads = torch._foreach_add(grads, params, alpha=wd)
@@ -197,8 +266,8 @@ class Adam(_Optimizer):
         torch._foreach_addcmul_(exp_avg_sqs, grads, grads, 1 - beta2)
         for param, exp_avg, exp_avg_sq, step in zip(params, exp_avgs, exp_avg_sqs, steps):
             n = step.item()
-            step_size = lr / (1 - beta1 ** n)
-            denom = (exp_avg_sq.sqrt() / (1 - beta2 ** n) ** 0.5).add_(eps)
+            step_size = lr / (1 - beta1**n)
+            denom = (exp_avg_sq.sqrt() / (1 - beta2**n) ** 0.5).add_(eps)
             param.addcdiv_(exp_avg, denom, value=-step_size)
 
 
@@ -206,9 +275,20 @@ class SGD(_Optimizer):
     """Plain stochastic gradient descent (no momentum), as torch.optim.SGD's defaults."""
 
     def __init__(self, params: Iterable[torch.Tensor], lr: float = 1e-3, weight_decay: float = 0.0) -> None:
-        super().__init__(params, {"lr": lr, "momentum": 0, "dampening": 0, "weight_decay": weight_decay,
-                                  "nesterov": False, "maximize": False, "foreach": None, "differentiable": False,
-                                  "fused": None})
+        super().__init__(
+            params,
+            {
+                "lr": lr,
+                "momentum": 0,
+                "dampening": 0,
+                "weight_decay": weight_decay,
+                "nesterov": False,
+                "maximize": False,
+                "foreach": None,
+                "differentiable": False,
+                "fused": None,
+            },
+        )
 
     @torch.no_grad()
     def step(self) -> None:

@@ -26,13 +26,13 @@ from aekit import __version__
 from aekit.config import ModelConfig, TrainConfig, from_dict, replace, to_dict
 from aekit.data.rows import as_rows, check_features, check_ranges, column_stats, fit_scaler
 from aekit.data.sources import RunData, image_options, load_run_data
+from aekit.devices import describe, device_of, resolve_device
 from aekit.errors import ConfigError, DataError, ModelFileError, TrainingError, option
 from aekit.history import shown_keys
-from aekit.devices import describe, device_of, resolve_device
 from aekit.io import CONFIG, atomic_write_text, read_json, save_model, write_json
 from aekit.models import Autoencoder
-from aekit.scaling import ColumnStats, resolve_scale
 from aekit.runfolder import LOCK, clear_run_folder, lock_run_folder
+from aekit.scaling import ColumnStats, resolve_scale
 from aekit.training import distributed
 from aekit.training.callbacks.base import Callback, History
 from aekit.training.callbacks.events import TensorBoard
@@ -56,8 +56,6 @@ class RunResult:
         return run_html(self.path, {k: v for k, v in self.metrics.items() if k not in hidden})
 
 
-
-
 def prepare_out(out: str | os.PathLike, overwrite: bool = False) -> Path:
     """Check that `out` can become a run folder (refusing to clobber one), without creating it yet."""
     out = Path(out)
@@ -66,19 +64,24 @@ def prepare_out(out: str | os.PathLike, overwrite: bool = False) -> Path:
             raise ConfigError(f"{out}: exists and is a file; choose another {option('out')} folder")
         if any(p.name != LOCK for p in out.iterdir()):  # a lock file alone is no run
             if not overwrite:
-                raise ConfigError(f"{out}: run folder already exists; pass {option('overwrite', True)} to replace it, "
-                                  f"{option('resume')} to continue it, or choose another {option('out')} folder")
+                raise ConfigError(
+                    f"{out}: run folder already exists; pass {option('overwrite', True)} to replace it, "
+                    f"{option('resume')} to continue it, or choose another {option('out')} folder"
+                )
             if not (out / CONFIG).is_file():
-                raise ConfigError(f"{out}: exists and is not an aekit run folder (no config.json); refusing to delete "
-                                  f"it, choose another {option('out')}")
+                raise ConfigError(
+                    f"{out}: exists and is not an aekit run folder (no config.json); refusing to delete "
+                    f"it, choose another {option('out')}"
+                )
     parent = out.parent if not out.exists() else out
     while not parent.exists():
         parent = parent.parent
     if not parent.is_dir():
         raise ConfigError(f"{out}: cannot create it, {parent} is a file; choose another {option('out')} folder")
     if not os.access(parent, os.W_OK):
-        raise ConfigError(f"{out}: cannot write there (no permission on {parent}); "
-                          f"choose another {option('out')} folder")
+        raise ConfigError(
+            f"{out}: cannot write there (no permission on {parent}); choose another {option('out')} folder"
+        )
     return out
 
 
@@ -98,8 +101,9 @@ def write_history(path: Path, history: History) -> None:
 
 
 @torch.no_grad()
-def run_metrics(model: Autoencoder, x: np.ndarray, history: History, train_time: float,
-                config: TrainConfig | None = None) -> dict[str, float | str]:
+def run_metrics(
+    model: Autoencoder, x: np.ndarray, history: History, train_time: float, config: TrainConfig | None = None
+) -> dict[str, float | str]:
     """Final figures of a run: its last losses, mean code activation, the mean Jacobian Frobenius norm of the
     encoder, timing, and for a denoising `config` the PSNR (dB) of the noisy and of the denoised rows against the
     clean ones (noise drawn as `evaluate` draws it, seeded by seed + 1).
@@ -114,10 +118,10 @@ def run_metrics(model: Autoencoder, x: np.ndarray, history: History, train_time:
     features = int(np.prod(x.shape[1:]))
     big = features > 784  # larger images: fewer rows (memory), the model applied in blocks, a cheaper Jacobian
     device = device_of(model)
-    xs = as_rows(np.asarray(x[:min(10000, max(1, (64 << 20) // (4 * features))) if big else 10000]), "x").to(device)
+    xs = as_rows(np.asarray(x[: min(10000, max(1, (64 << 20) // (4 * features))) if big else 10000]), "x").to(device)
 
     def apply(fn, t):
-        return torch.cat([fn(t[i:i + 256]) for i in range(0, len(t), 256)]) if big else fn(t)
+        return torch.cat([fn(t[i : i + 256]) for i in range(0, len(t), 256)]) if big else fn(t)
 
     codes = apply(model.encode, xs)
     n_jac = max(8, 100_352_000 // (features * model.config.encoding_dim)) if big else 1000  # MNIST's conv: 1000
@@ -146,12 +150,17 @@ def _jacobian_figures(model: Autoencoder, xs: torch.Tensor, seed: int, batch: in
 
     if model.config.architecture == "dense":  # exact, and cheap: the closed form, or a vectorised Jacobian
         how = "exact (closed form)" if closed_form_layer(model.encoder) is not None else "exact"
-        return {"jacobian_norm": jacobian_norm(model, xs, batch), "jacobian_norm_method": f"{how}, {len(xs)} rows",
-                "jacobian_rows": len(xs)}
+        return {
+            "jacobian_norm": jacobian_norm(model, xs, batch),
+            "jacobian_norm_method": f"{how}, {len(xs)} rows",
+            "jacobian_rows": len(xs),
+        }
     rows = len(xs[:256])
-    return {"jacobian_norm": jacobian_norm(model, xs[:rows], batch, method="hutchinson", projections=8, seed=seed),
-            "jacobian_norm_method": f"Hutchinson estimate, 8 random ±1 projections per row, {rows} rows",
-            "jacobian_rows": rows}
+    return {
+        "jacobian_norm": jacobian_norm(model, xs[:rows], batch, method="hutchinson", projections=8, seed=seed),
+        "jacobian_norm_method": f"Hutchinson estimate, 8 random ±1 projections per row, {rows} rows",
+        "jacobian_rows": rows,
+    }
 
 
 def write_figures(path: Path, model: Autoencoder, x: np.ndarray, history: History, image_shape) -> None:
@@ -162,7 +171,9 @@ def write_figures(path: Path, model: Autoencoder, x: np.ndarray, history: Histor
         with torch.no_grad():
             xs = torch.as_tensor(np.array(x[:10], dtype=np.float32))  # a copy: a memmap's view is read-only
             recon = model(xs.to(device_of(model))).cpu().numpy()
-        save_figure(reconstruction_grid(xs.numpy(), recon, image_shape=tuple(image_shape), n=10), path / "reconstructions.png")
+        save_figure(
+            reconstruction_grid(xs.numpy(), recon, image_shape=tuple(image_shape), n=10), path / "reconstructions.png"
+        )
 
 
 def seed_globals(seed: int) -> None:
@@ -197,26 +208,27 @@ def train(
 ) -> RunResult:
     """Train an autoencoder and write its run folder; the library side of `aekit train`.
 
-    Defaults are the Keras tutorial: MNIST, 784 → 32 → 784, adadelta, BCE, 100 epochs, batch 256.
-    `kind` is recorded in config.json; a config left out comes from the kind's presets
-    (``aekit.configure(kind, ...)`` gives both, to change before passing them).
+       Defaults are the Keras tutorial: MNIST, 784 → 32 → 784, adadelta, BCE, 100 epochs, batch 256.
+       `kind` is recorded in config.json; a config left out comes from the kind's presets
+       (``aekit.configure(kind, ...)`` gives both, to change before passing them).
 
-    `scale` ('auto', 'standard', 'minmax' or 'none'; a `model_config.scale` other than 'none' wins) scales the
-    rows inside the model (`aekit.scaling`): 'auto' leaves rows in [0, 1] as they are and standardises other tables.
-    The loss and the output activation then follow the rows the network sees: outside [0, 1], 'bce' becomes 'mse'
-    and 'sigmoid' 'linear', except for the fields named in `explicit` (the options the caller chose; by default
-    those that differ from the dataclass defaults). A chosen 'bce' on rows outside [0, 1] is refused.
-    `data` may be a folder of images or a .txt list of them (`aekit.load_images`): `image_size` (64 or "64x48"),
-    `resize` ("crop" or "stretch"), `color` ("gray", "rgb"; default what the files are) and `skip_bad_images`.
- `device` ('auto', 'cpu', 'cuda',
-    'cuda:N', 'mps'; default None: the CPU) is where it trains; config.json records it.
+       `scale` ('auto', 'standard', 'minmax' or 'none'; a `model_config.scale` other than 'none' wins) scales the
+       rows inside the model (`aekit.scaling`): 'auto' leaves rows in [0, 1] as they are and standardises other tables.
+       The loss and the output activation then follow the rows the network sees: outside [0, 1], 'bce' becomes 'mse'
+       and 'sigmoid' 'linear', except for the fields named in `explicit` (the options the caller chose; by default
+       those that differ from the dataclass defaults). A chosen 'bce' on rows outside [0, 1] is refused.
+       `data` may be a folder of images or a .txt list of them (`aekit.load_images`): `image_size` (64 or "64x48"),
+       `resize` ("crop" or "stretch"), `color` ("gray", "rgb"; default what the files are) and `skip_bad_images`.
+    `device` ('auto', 'cpu', 'cuda',
+       'cuda:N', 'mps'; default None: the CPU) is where it trains; config.json records it.
     """
     distributed.init()  # under torchrun: join the process group; only rank 0 writes the run folder
     device = torch.device("cpu") if device is None else resolve_device(device)  # refused before anything is read
     seed = train_config.seed if train_config is not None else TrainConfig().seed
     images = {"image_size": image_size, "resize": resize, "color": color, "skip_bad_images": bool(skip_bad_images)}
-    rd = load_run_data(dataset, data, val_data=val_data, data_dir=data_dir, limit=limit, val_split=val_split, seed=seed,
-                       **images)
+    rd = load_run_data(
+        dataset, data, val_data=val_data, data_dir=data_dir, limit=limit, val_split=val_split, seed=seed, **images
+    )
     features = int(np.prod(rd.x_train.shape[1:]))
     if kind is not None and (model_config is None or train_config is None):  # the kind's presets fill what is missing
         from aekit.kinds import configure
@@ -232,7 +244,9 @@ def train(
         if model_config.input_dim == ModelConfig().input_dim:  # the default: adapt to the data
             model_config = replace(model_config, input_dim=features, image_shape=rd.image_shape)
         else:
-            raise DataError(f"the data has {features} features but input_dim is {model_config.input_dim}; drop --input-dim or fix the data")
+            raise DataError(
+                f"the data has {features} features but input_dim is {model_config.input_dim}; drop --input-dim or fix the data"
+            )
     if model_config.image_shape is None and rd.image_shape is not None:
         model_config = replace(model_config, image_shape=rd.image_shape)
     is_table = data is not None and not rd.images  # image files are read as [0, 1] pixels
@@ -250,23 +264,34 @@ def train(
         if main:
             prepare_out(path, overwrite)  # again, with the lock held: another run may have written there meanwhile
             clear_run_folder(path)
-            write_json(path / CONFIG, {
-                "aekit_version": __version__,
-                "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "model": to_dict(model_config),
-                "train": to_dict(train_config),
-                "kind": None if kind is None else str(kind),
-                "data": {"dataset": dataset if data is None else None, "data": _absolute(data),
-                         "val_data": _absolute(val_data), "data_dir": _absolute(data_dir),
-                         "limit": limit, "val_split": val_split, "scale": scale, "name": rd.name,
-                         "n_train": int(len(rd.x_train)),
-                         "n_val": int(len(rd.x_val)) if rd.x_val is not None else 0,
-                         **({**images, "image_size": _size(image_size), "images": rd.images} if rd.images else {})},
-                "distributed": {"world_size": distributed.world_size(), "backend": distributed.backend()},
-                **describe(device),
-            })
-        return _fit_and_write(path, model, rd, x_train, x_val, train_config, None, tensorboard, verbose, callbacks,
-                              device)
+            write_json(
+                path / CONFIG,
+                {
+                    "aekit_version": __version__,
+                    "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    "model": to_dict(model_config),
+                    "train": to_dict(train_config),
+                    "kind": None if kind is None else str(kind),
+                    "data": {
+                        "dataset": dataset if data is None else None,
+                        "data": _absolute(data),
+                        "val_data": _absolute(val_data),
+                        "data_dir": _absolute(data_dir),
+                        "limit": limit,
+                        "val_split": val_split,
+                        "scale": scale,
+                        "name": rd.name,
+                        "n_train": int(len(rd.x_train)),
+                        "n_val": int(len(rd.x_val)) if rd.x_val is not None else 0,
+                        **({**images, "image_size": _size(image_size), "images": rd.images} if rd.images else {}),
+                    },
+                    "distributed": {"world_size": distributed.world_size(), "backend": distributed.backend()},
+                    **describe(device),
+                },
+            )
+        return _fit_and_write(
+            path, model, rd, x_train, x_val, train_config, None, tensorboard, verbose, callbacks, device
+        )
 
 
 def table_stats(rd: RunData, scale: str, is_table: bool) -> ColumnStats | None:
@@ -287,13 +312,20 @@ def table_stats(rd: RunData, scale: str, is_table: bool) -> ColumnStats | None:
     return column_stats(x)
 
 
-def follow_data(model_config: ModelConfig, train_config: TrainConfig, scale: str, stats: ColumnStats | None,
-                explicit: Collection[str] | None) -> tuple[ModelConfig, TrainConfig]:
+def follow_data(
+    model_config: ModelConfig,
+    train_config: TrainConfig,
+    scale: str,
+    stats: ColumnStats | None,
+    explicit: Collection[str] | None,
+) -> tuple[ModelConfig, TrainConfig]:
     """The configs with the scale decided and, where the network's rows leave [0, 1], the loss and the output
     activation that fit them ('mse', 'linear'), unless `explicit` names them (see `train`)."""
     if explicit is None:
-        pairs = (("loss", train_config.loss, TrainConfig.loss),
-                 ("output_activation", model_config.output_activation, ModelConfig.output_activation))
+        pairs = (
+            ("loss", train_config.loss, TrainConfig.loss),
+            ("output_activation", model_config.output_activation, ModelConfig.output_activation),
+        )
         explicit = {name for name, ours, default in pairs if ours != default}
     wanted = model_config.scale if model_config.scale != "none" else scale
     resolved = resolve_scale(wanted, stats, loss_given_bce="loss" in explicit and train_config.loss == "bce")
@@ -306,8 +338,9 @@ def follow_data(model_config: ModelConfig, train_config: TrainConfig, scale: str
     return replace(model_config, scale=resolved), train_config
 
 
-def checked_rows(rd: RunData, train_config: TrainConfig, model: Autoencoder | None = None,
-                 stats: ColumnStats | None = None):
+def checked_rows(
+    rd: RunData, train_config: TrainConfig, model: Autoencoder | None = None, stats: ColumnStats | None = None
+):
     """The training and validation rows (a memmap stays one), scanned once each for NaN/inf and, where the loss or
     the noise needs it, for values outside [0, 1] (as the network sees them: the input scaler of `model`, fitted
     here from the training rows or their `stats` when not yet fitted), with as many columns each; `fit` is then
@@ -316,8 +349,10 @@ def checked_rows(rd: RunData, train_config: TrainConfig, model: Autoencoder | No
     x_val = None if rd.x_val is None else as_rows(rd.x_val, "validation data", keep_memmap=True)
     if x_val is not None and x_val.shape[1] != x_train.shape[1]:
         v, t = x_val.shape[1], x_train.shape[1]
-        raise DataError(f"the validation data has {v} feature{'s' * (v != 1)} but the training data has {t}; "
-                        "pass validation rows with the same columns")
+        raise DataError(
+            f"the validation data has {v} feature{'s' * (v != 1)} but the training data has {t}; "
+            "pass validation rows with the same columns"
+        )
     if model is not None and not model.scaler_fitted:
         fit_scaler(model, x_train, x_val, stats)
     check_ranges(train_config, x_train, "the training data", model=model)
@@ -338,8 +373,19 @@ def _absolute(path: str | os.PathLike | None) -> str | None:
     return None if path is None else str(Path(path).resolve())
 
 
-def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, train_config: TrainConfig, state,
-                   tensorboard: bool, verbose: int, callbacks: Sequence[Callback], device: torch.device) -> RunResult:
+def _fit_and_write(
+    path: Path,
+    model: Autoencoder,
+    rd: RunData,
+    x_train,
+    x_val,
+    train_config: TrainConfig,
+    state,
+    tensorboard: bool,
+    verbose: int,
+    callbacks: Sequence[Callback],
+    device: torch.device,
+) -> RunResult:
     """Fit with checkpoints (+ TensorBoard), then write the run's files; the shared tail of `train` and `resume`."""
     from aekit.training.callbacks.stopping import Checkpoint
     from aekit.training.checkpoint import (
@@ -350,7 +396,9 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
     )
 
     main = distributed.is_main()  # under torchrun only rank 0 checkpoints and writes
-    checkpoint = Checkpoint(path / CHECKPOINT_DIR, meta={"data_fingerprint": data_fingerprint(rd.x_train)}) if main else None
+    checkpoint = (
+        Checkpoint(path / CHECKPOINT_DIR, meta={"data_fingerprint": data_fingerprint(rd.x_train)}) if main else None
+    )
     cbs = [*callbacks, checkpoint] if main else list(callbacks)
     if tensorboard and main:
         images = rd.x_val if rd.x_val is not None else rd.x_train
@@ -359,23 +407,43 @@ def _fit_and_write(path: Path, model: Autoencoder, rd: RunData, x_train, x_val, 
         n_emb = 2000 if features <= 784 else max(100, (32 << 20) // (4 * features))  # larger images: fewer of them
         if labels is not None and rd.images and rd.images.get("classes"):
             labels = np.asarray(rd.images["classes"])[labels]  # the projector shows class folder names
-        cbs.append(TensorBoard(str(path / "tb"), images=np.asarray(images[:10]), image_shape=rd.image_shape,
-                               embedding=np.asarray(images[:n_emb]), embedding_labels=None if labels is None else labels[:n_emb]))
+        cbs.append(
+            TensorBoard(
+                str(path / "tb"),
+                images=np.asarray(images[:10]),
+                image_shape=rd.image_shape,
+                embedding=np.asarray(images[:n_emb]),
+                embedding_labels=None if labels is None else labels[:n_emb],
+            )
+        )
     if main:
         cbs.append(_ImportWhileTraining("aekit.reporting.plots"))  # the end of the run draws with matplotlib
     t0 = time.perf_counter()
     done = state.epoch if state is not None else 0
     try:
         with memory_errors(model.config, train_config.batch_size):
-            history = fit(model, x_train, None, train_config, validation_data=x_val, callbacks=cbs,
-                          verbose=verbose if main else 0, state=state, check_input=False, device=device)  # checked by `checked_rows`
+            history = fit(
+                model,
+                x_train,
+                None,
+                train_config,
+                validation_data=x_val,
+                callbacks=cbs,
+                verbose=verbose if main else 0,
+                state=state,
+                check_input=False,
+                device=device,
+            )  # checked by `checked_rows`
     except (TrainingError, DataError, KeyboardInterrupt) as exc:  # DataError: the file changed during training
         if checkpoint is not None:
             with contextlib.suppress(OSError):  # the last epoch's files reach the disk before we say what is kept
                 checkpoint.wait()
         kept = checkpoint.saved_epoch if checkpoint is not None and checkpoint.saved_epoch is not None else done
-        where = (f"the last complete epoch ({kept}) is kept in {path / CHECKPOINT_DIR / LAST}" if kept
-                 else f"no epoch was complete, nothing was kept in {path}")
+        where = (
+            f"the last complete epoch ({kept}) is kept in {path / CHECKPOINT_DIR / LAST}"
+            if kept
+            else f"no epoch was complete, nothing was kept in {path}"
+        )
         if isinstance(exc, (TrainingError, DataError)):
             raise type(exc)(f"{exc.args[0] if exc.args else exc}; {where}") from None
         if kept:
@@ -412,8 +480,15 @@ class _ImportWhileTraining(Callback):
             threading.Thread(target=importlib.import_module, args=(self.module,), name="aekit-imports").start()
 
 
-def resume(run: str | os.PathLike, *, epochs: int | None = None, tensorboard: bool | None = None, verbose: int = 1,
-           callbacks: Sequence[Callback] = (), device: str | torch.device | None = None) -> RunResult:
+def resume(
+    run: str | os.PathLike,
+    *,
+    epochs: int | None = None,
+    tensorboard: bool | None = None,
+    verbose: int = 1,
+    callbacks: Sequence[Callback] = (),
+    device: str | torch.device | None = None,
+) -> RunResult:
     """Continue a run folder from its last checkpoint (or from the start if it has none); `aekit train --resume`.
 
     The configs and data options come from the run's config.json; `epochs` may raise (never lower below the
@@ -429,15 +504,23 @@ def resume(run: str | os.PathLike, *, epochs: int | None = None, tensorboard: bo
     if not path.is_dir():
         raise ModelFileError(f"{path}: no such run folder; pass the --out folder of an earlier `aekit train`")
     if not (path / CONFIG).is_file():
-        raise ModelFileError(f"{path}: has no config.json, so it is not an aekit run folder (or its training never began); "
-                             "pass the --out folder of an earlier `aekit train`, or start the run again")
+        raise ModelFileError(
+            f"{path}: has no config.json, so it is not an aekit run folder (or its training never began); "
+            "pass the --out folder of an earlier `aekit train`, or start the run again"
+        )
     lock = lock_run_folder(path) if distributed.is_main() else None  # not while another process trains into it
     with lock or contextlib.nullcontext():
         return _resume_locked(path, epochs, tensorboard, verbose, callbacks, device)
 
 
-def _resume_locked(path: Path, epochs: int | None, tensorboard: bool | None, verbose: int,
-                   callbacks: Sequence[Callback], device: torch.device) -> RunResult:
+def _resume_locked(
+    path: Path,
+    epochs: int | None,
+    tensorboard: bool | None,
+    verbose: int,
+    callbacks: Sequence[Callback],
+    device: torch.device,
+) -> RunResult:
     from aekit.training.checkpoint import CHECKPOINT_DIR, LAST, data_fingerprint, load_checkpoint
 
     config = read_json(path / CONFIG)
@@ -446,28 +529,46 @@ def _resume_locked(path: Path, epochs: int | None, tensorboard: bool | None, ver
         train_config = from_dict(TrainConfig, config["train"])
         d = dict(config["data"])
     except (KeyError, TypeError, ConfigError) as exc:
-        raise ModelFileError(f"{path / CONFIG}: not a complete aekit run config ({exc}); restore it or start a new run") from None
+        raise ModelFileError(
+            f"{path / CONFIG}: not a complete aekit run config ({exc}); restore it or start a new run"
+        ) from None
     if epochs is not None:
         train_config = replace(train_config, epochs=epochs)
     distributed.per_rank_batch(train_config.batch_size)  # refuse a batch that does not split over the processes
     check_compile(train_config, distributed.world_size())
-    rd = load_run_data(d.get("dataset") or "mnist", d.get("data"), val_data=d.get("val_data"), data_dir=d.get("data_dir"),
-                       limit=d.get("limit"), val_split=d.get("val_split", 0.1), seed=train_config.seed, **image_options(d))
+    rd = load_run_data(
+        d.get("dataset") or "mnist",
+        d.get("data"),
+        val_data=d.get("val_data"),
+        data_dir=d.get("data_dir"),
+        limit=d.get("limit"),
+        val_split=d.get("val_split", 0.1),
+        seed=train_config.seed,
+        **image_options(d),
+    )
     state, ckpt = None, path / CHECKPOINT_DIR / LAST
     if ckpt.is_file():
         state, meta = load_checkpoint(ckpt)
-        for name, ours, theirs in (("model", to_dict(model_config), to_dict(state.model.config)),
-                                   ("train", to_dict(replace(train_config, epochs=state.config.epochs)), to_dict(state.config))):
+        for name, ours, theirs in (
+            ("model", to_dict(model_config), to_dict(state.model.config)),
+            ("train", to_dict(replace(train_config, epochs=state.config.epochs)), to_dict(state.config)),
+        ):
             diff = [k for k in ours if ours[k] != theirs.get(k)]
             if diff:
                 k = diff[0]
-                raise ModelFileError(f"{path / CONFIG}: its {name} config does not match the checkpoint's ({k}: {ours[k]!r} "
-                                     f"in config.json, {theirs.get(k)!r} in the checkpoint); restore config.json or start a new run")
+                raise ModelFileError(
+                    f"{path / CONFIG}: its {name} config does not match the checkpoint's ({k}: {ours[k]!r} "
+                    f"in config.json, {theirs.get(k)!r} in the checkpoint); restore config.json or start a new run"
+                )
         if train_config.epochs != state.config.epochs and train_config.schedule != "constant":
-            raise ConfigError(f"the {train_config.schedule!r} learning-rate schedule of {path} spans its {state.config.epochs} epochs; "
-                              "resume without --epochs, or start a new run for more epochs")
+            raise ConfigError(
+                f"the {train_config.schedule!r} learning-rate schedule of {path} spans its {state.config.epochs} epochs; "
+                "resume without --epochs, or start a new run for more epochs"
+            )
         if train_config.epochs < state.epoch:
-            raise ConfigError(f"epochs {train_config.epochs} is fewer than the {state.epoch} epochs already done; pass at least {state.epoch}")
+            raise ConfigError(
+                f"epochs {train_config.epochs} is fewer than the {state.epoch} epochs already done; pass at least {state.epoch}"
+            )
         state.config = train_config
         model = state.model
     else:
@@ -476,8 +577,10 @@ def _resume_locked(path: Path, epochs: int | None, tensorboard: bool | None, ver
     x_train, x_val = checked_rows(rd, train_config, model)  # as `train`: a memmap stays on disk
     check_features(model, x_train, "the training data")
     if state is not None and meta.get("data_fingerprint") not in (None, data_fingerprint(rd.x_train)):
-        raise DataError(f"the training data of {path} have changed since the checkpoint (same shape, other values); "
-                        "resume with the data the run started with, or start a new run")
+        raise DataError(
+            f"the training data of {path} have changed since the checkpoint (same shape, other values); "
+            "resume with the data the run started with, or start a new run"
+        )
     recorded = {k: config[k] for k in ("device", "device_name") if k in config}
     if (train_config.epochs != config["train"]["epochs"] or recorded != describe(device)) and distributed.is_main():
         config = {k: v for k, v in config.items() if k not in recorded}
@@ -485,5 +588,3 @@ def _resume_locked(path: Path, epochs: int | None, tensorboard: bool | None, ver
     if tensorboard is None:
         tensorboard = (path / "tb").is_dir()
     return _fit_and_write(path, model, rd, x_train, x_val, train_config, state, tensorboard, verbose, callbacks, device)
-
-

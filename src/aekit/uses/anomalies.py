@@ -28,8 +28,14 @@ SCORES = ("mse", "bce")
 
 
 @torch.no_grad()
-def anomaly_scores(model: Autoencoder | str | os.PathLike, x: Any, *, score: str = "mse", batch_size: int = 4096,
-                   device: str | torch.device | None = None) -> np.ndarray:
+def anomaly_scores(
+    model: Autoencoder | str | os.PathLike,
+    x: Any,
+    *,
+    score: str = "mse",
+    batch_size: int = 4096,
+    device: str | torch.device | None = None,
+) -> np.ndarray:
     """Reconstruction error of each row of `x`, shape (n,): mean squared error, or mean BCE, over features, computed
     on `device` (default None: where the model is, the CPU for a file)."""
     if score not in SCORES:
@@ -40,25 +46,30 @@ def anomaly_scores(model: Autoencoder | str | os.PathLike, x: Any, *, score: str
         lo, hi = _unit_range(xt)
         if lo < 0 or hi > 1:
             raise DataError("the 'bce' score needs values in [0, 1]; scale the data or use the 'mse' score")
-    out = np.empty(xt.shape[0], dtype=np.float64)  # filled in place: a list of small results kept the heap from shrinking
+    out = np.empty(
+        xt.shape[0], dtype=np.float64
+    )  # filled in place: a list of small results kept the heap from shrinking
     model._check_scaler()
     for start, xb in place_rows(xt, device_of(model), 0).blocks(batch_size):
         xb = model.scale_rows(xb)  # the network's units
         rb = model.reconstruct_net(xb)
         if score == "bce" and model.scaled and (float(xb.min()) < 0 or float(xb.max()) > 1):
-            raise DataError(f"the 'bce' score needs values in [0, 1] as the network sees them (rows from {start} are "
-                            "not); use the 'mse' score")
+            raise DataError(
+                f"the 'bce' score needs values in [0, 1] as the network sees them (rows from {start} are "
+                "not); use the 'mse' score"
+            )
         if score == "mse":
             row = ((rb - xb) ** 2).mean(dim=1)
         else:
             p = rb.clamp(1e-7, 1 - 1e-7)
             row = -(xb * p.log() + (1 - xb) * (1 - p).log()).mean(dim=1)
-        out[start:start + len(row)] = row.cpu().numpy()
+        out[start : start + len(row)] = row.cpu().numpy()
     return out
 
 
-def threshold_from(scores: Any, *, contamination: float | None = None, reference: Any = None,
-                   quantile: float | None = None) -> float:
+def threshold_from(
+    scores: Any, *, contamination: float | None = None, reference: Any = None, quantile: float | None = None
+) -> float:
     """The score above which a row is flagged.
 
     ``contamination=c``: the (1 − c) quantile of `scores` itself, so about a fraction c is flagged.
@@ -73,7 +84,9 @@ def threshold_from(scores: Any, *, contamination: float | None = None, reference
     if not 0 < quantile <= 1:
         raise ConfigError(f"quantile must lie in (0, 1], got {quantile}")
     if reference is None or len(reference) == 0:
-        raise ConfigError("a quantile threshold needs reference scores of normal rows; pass --reference FILE or use --contamination")
+        raise ConfigError(
+            "a quantile threshold needs reference scores of normal rows; pass --reference FILE or use --contamination"
+        )
     return float(np.quantile(np.asarray(reference), quantile))
 
 
@@ -84,8 +97,10 @@ def binary_labels(labels: Any, normal: Sequence[Any] | None = None) -> np.ndarra
         return (~np.isin(y, np.asarray(list(normal), dtype=y.dtype))).astype(np.int64)
     values = set(np.unique(y).tolist())
     if not values <= {0, 1}:
-        raise DataError(f"labels hold {len(values)} distinct values, not 0/1; mark anomalies 1 and normal rows 0, "
-                        "or name the normal labels (--normal 3)")
+        raise DataError(
+            f"labels hold {len(values)} distinct values, not 0/1; mark anomalies 1 and normal rows 0, "
+            "or name the normal labels (--normal 3)"
+        )
     return y.astype(np.int64)
 
 
@@ -117,18 +132,32 @@ class AnomalyResult:
         from aekit.display import table
 
         n = len(self.scores)
-        rows = [("rows scored", n), ("threshold", float(self.threshold)), ("rule", self.rule),
-                ("flagged", f"{self.n_flagged:,} ({self.n_flagged / max(n, 1):.1%})"),
-                ("median score", float(np.median(self.scores)) if n else float("nan"))]
+        rows = [
+            ("rows scored", n),
+            ("threshold", float(self.threshold)),
+            ("rule", self.rule),
+            ("flagged", f"{self.n_flagged:,} ({self.n_flagged / max(n, 1):.1%})"),
+            ("median score", float(np.median(self.scores)) if n else float("nan")),
+        ]
         if self.labels is not None:
             rows.append(("labelled anomalies", int(self.labels.sum())))
             rows.append(("ROC-AUC", "n/a (one class)" if self.roc_auc is None else float(self.roc_auc)))
         return table(rows, caption="Anomaly scores")
 
 
-def anomaly(model: Autoencoder | str | os.PathLike, x: Any, *, reference: Any = None, contamination: float | None = None,
-            quantile: float | None = None, labels: Any = None, normal: Sequence[Any] | None = None,
-            score: str = "mse", batch_size: int = 4096, device: str | torch.device | None = None) -> AnomalyResult:
+def anomaly(
+    model: Autoencoder | str | os.PathLike,
+    x: Any,
+    *,
+    reference: Any = None,
+    contamination: float | None = None,
+    quantile: float | None = None,
+    labels: Any = None,
+    normal: Sequence[Any] | None = None,
+    score: str = "mse",
+    batch_size: int = 4096,
+    device: str | torch.device | None = None,
+) -> AnomalyResult:
     """Score rows `x`, flag those above a threshold, and give the ROC-AUC when `labels` are known.
 
     Threshold: `contamination` (a rate), or `quantile` of the scores of `reference` rows (default 0.99
@@ -147,8 +176,11 @@ def anomaly(model: Autoencoder | str | os.PathLike, x: Any, *, reference: Any = 
         if reference is not None:
             ref_scores = anomaly_scores(model_obj, reference, score=score, batch_size=batch_size)
     threshold = threshold_from(scores, contamination=contamination, reference=ref_scores, quantile=quantile)
-    rule = (f"contamination {contamination:g}" if contamination is not None
-            else f"quantile {quantile:g} of {len(ref_scores)} reference rows")
+    rule = (
+        f"contamination {contamination:g}"
+        if contamination is not None
+        else f"quantile {quantile:g} of {len(ref_scores)} reference rows"
+    )
     y = None if labels is None else binary_labels(labels, normal)
     if y is not None and len(y) != len(scores):
         raise DataError(f"{len(y)} labels for {len(scores)} rows; pass one label per row")
@@ -164,9 +196,16 @@ def validation_rows(config: dict[str, Any]) -> np.ndarray | np.memmap | None:
     if not data:
         return None
     seed = int((config.get("train") or {}).get("seed", 0))
-    rd = load_run_data(data.get("dataset") or "mnist", data.get("data"), val_data=data.get("val_data"),
-                       data_dir=data.get("data_dir"), limit=data.get("limit"), val_split=data.get("val_split", 0.1), seed=seed,
-                       **image_options(data))
+    rd = load_run_data(
+        data.get("dataset") or "mnist",
+        data.get("data"),
+        val_data=data.get("val_data"),
+        data_dir=data.get("data_dir"),
+        limit=data.get("limit"),
+        val_split=data.get("val_split", 0.1),
+        seed=seed,
+        **image_options(data),
+    )
     return rd.x_val  # a memmap's last rows stay on disk (read in blocks by `anomaly_scores`)
 
 
@@ -223,7 +262,7 @@ class Detector:
 
         k = min(self.k + leave_one_out, len(self.codes))
         d = NearestNeighbors(n_neighbors=k).fit(self.codes).kneighbors(_codes(self.model, x))[0]
-        return d[:, int(leave_one_out):].mean(axis=1)
+        return d[:, int(leave_one_out) :].mean(axis=1)
 
     def score(self, x: Any) -> np.ndarray:
         """Anomaly scores of rows `x` (higher is more anomalous)."""
@@ -239,8 +278,9 @@ def _codes(model: Autoencoder, x: Any) -> np.ndarray:
     return model.encode(rows)
 
 
-def fit_detector(x: Any, *, image_shape: tuple[int, int, int] | None = None, seed: int = 0,
-                 **explicit: Any) -> Detector:
+def fit_detector(
+    x: Any, *, image_shape: tuple[int, int, int] | None = None, seed: int = 0, **explicit: Any
+) -> Detector:
     """Train the anomaly recipe (the kind 'anomaly') on normal rows `x` and keep their codes for scoring.
 
     Images (`image_shape`, or a square row length) get a conv autoencoder scored in code space; other tables a dense
@@ -273,6 +313,16 @@ def fit_detector(x: Any, *, image_shape: tuple[int, int, int] | None = None, see
     return det
 
 
-__all__ = ["Detector", "fit_detector",
-           "anomaly", "anomaly_scores", "threshold_from", "binary_labels", "roc_auc", "AnomalyResult", "write_scores",
-           "validation_rows", "SCORES"]
+__all__ = [
+    "Detector",
+    "fit_detector",
+    "anomaly",
+    "anomaly_scores",
+    "threshold_from",
+    "binary_labels",
+    "roc_auc",
+    "AnomalyResult",
+    "write_scores",
+    "validation_rows",
+    "SCORES",
+]

@@ -44,14 +44,25 @@ class Denoised:
         noise = self.noise if self.clean is not None else "already noisy input"
         rows = [("rows", len(self.denoised)), ("noise", noise)]
         if self.clean is not None:
-            rows += [("noise level", float(self.noise_level)), ("PSNR noisy (dB)", float(self.psnr_noisy)),
-                     ("PSNR denoised (dB)", float(self.psnr_denoised))]
+            rows += [
+                ("noise level", float(self.noise_level)),
+                ("PSNR noisy (dB)", float(self.psnr_noisy)),
+                ("PSNR denoised (dB)", float(self.psnr_denoised)),
+            ]
         return table(rows, caption="Denoised")
 
 
-def denoise(model: Autoencoder | str | os.PathLike, x: Any, *, noise: str | None = None, noise_level: float | None = None,
-            noisy_input: bool = False, seed: int = 0, batch_size: int = 4096,
-            device: str | torch.device | None = None) -> Denoised:
+def denoise(
+    model: Autoencoder | str | os.PathLike,
+    x: Any,
+    *,
+    noise: str | None = None,
+    noise_level: float | None = None,
+    noisy_input: bool = False,
+    seed: int = 0,
+    batch_size: int = 4096,
+    device: str | torch.device | None = None,
+) -> Denoised:
     """Denoise rows with a (denoising) autoencoder.
 
     By default `x` is clean: it is corrupted with `noise` / `noise_level` (default: the noise the run was
@@ -67,7 +78,9 @@ def denoise(model: Autoencoder | str | os.PathLike, x: Any, *, noise: str | None
         xt = xt.cpu()
     if noisy_input:
         if noise not in (None, "none") or noise_level is not None:
-            raise ConfigError("noisy input is denoised as it is; drop --noise/--noise-level, or drop --noisy to corrupt clean input")
+            raise ConfigError(
+                "noisy input is denoised as it is; drop --noise/--noise-level, or drop --noisy to corrupt clean input"
+            )
         out = batched(model, xt, batch_size, device=device)
         return Denoised(xt.numpy(), out, None, "none", 0.0, None, None)
     trained_noise, trained_level = run_noise(config)
@@ -77,8 +90,10 @@ def denoise(model: Autoencoder | str | os.PathLike, x: Any, *, noise: str | None
     level = (trained_level if noise == trained_noise else None) if noise_level is None else float(noise_level)
     if noise == "none" or not level:
         where = "the run was not trained with noise" if trained_noise == "none" else f"no noise level for {noise!r}"
-        raise ConfigError(f"nothing to denoise: {where}; pass --noise gaussian --noise-level 0.5 (for example), "
-                          "or --noisy if the input is already noisy")
+        raise ConfigError(
+            f"nothing to denoise: {where}; pass --noise gaussian --noise-level 0.5 (for example), "
+            "or --noisy if the input is already noisy"
+        )
     if not math.isfinite(level) or level < 0 or (noise != "gaussian" and level > 1):
         raise ConfigError(f"noise_level must be ≥ 0 (and ≤ 1 for {noise!r}), got {level}")
     if float(xt.min()) < 0 or float(xt.max()) > 1:
@@ -86,7 +101,15 @@ def denoise(model: Autoencoder | str | os.PathLike, x: Any, *, noise: str | None
     noisy = corrupt(xt, noise, level, torch.Generator().manual_seed(seed))
     out = batched(model, noisy, batch_size, device=device)
     clean = xt.numpy()
-    return Denoised(noisy.numpy(), out, clean, noise, level, psnr(clean, noisy.numpy(), per_image=False), psnr(clean, out, per_image=False))
+    return Denoised(
+        noisy.numpy(),
+        out,
+        clean,
+        noise,
+        level,
+        psnr(clean, noisy.numpy(), per_image=False),
+        psnr(clean, out, per_image=False),
+    )
 
 
 def denoise_figure(result: Denoised, *, image_shape: tuple[int, int], n: int = 10):

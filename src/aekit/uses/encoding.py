@@ -27,8 +27,9 @@ from aekit.models import Autoencoder
 from aekit.uses.inputs import as_input, batched, load_any_model
 
 
-def encode(model: Autoencoder | str | os.PathLike, x: Any, *, batch_size: int = 4096,
-           device: str | torch.device | None = None) -> np.ndarray:
+def encode(
+    model: Autoencoder | str | os.PathLike, x: Any, *, batch_size: int = 4096, device: str | torch.device | None = None
+) -> np.ndarray:
     """The code of every row of `x`: shape (n, encoding_dim), float32 (a VAE: the means μ; a VQ-VAE: the codebook
     index of each code vector, int64).
 
@@ -40,13 +41,19 @@ def encode(model: Autoencoder | str | os.PathLike, x: Any, *, batch_size: int = 
     rows = as_input(model, x, keep_memmap=True, check=False)
     on = device_of(model)
     if model.config.code == "categorical":  # a VQ-VAE's code: the codebook index of each code vector
-        return batched(lambda xb: model.latent.indices(model.encoder(model.scale_rows(xb))), rows, batch_size,
-                       device=on).astype(np.int64)
+        return batched(
+            lambda xb: model.latent.indices(model.encoder(model.scale_rows(xb))), rows, batch_size, device=on
+        ).astype(np.int64)
     return batched(model.encode, rows, batch_size, device=on)
 
 
-def decode(model: Autoencoder | str | os.PathLike, codes: Any, *, batch_size: int = 4096,
-           device: str | torch.device | None = None) -> np.ndarray:
+def decode(
+    model: Autoencoder | str | os.PathLike,
+    codes: Any,
+    *,
+    batch_size: int = 4096,
+    device: str | torch.device | None = None,
+) -> np.ndarray:
     """The rows that codes decode to: shape (n, input_dim), float32, in the user's units."""
     from aekit.data.rows import as_rows
 
@@ -54,13 +61,16 @@ def decode(model: Autoencoder | str | os.PathLike, codes: Any, *, batch_size: in
     model.eval()
     z = as_rows(codes, "codes")
     if z.shape[1] != model.config.encoding_dim:
-        raise DataError(f"codes have {z.shape[1]} values per row but the model's code has {model.config.encoding_dim}; "
-                        "pass codes from encode")
+        raise DataError(
+            f"codes have {z.shape[1]} values per row but the model's code has {model.config.encoding_dim}; "
+            "pass codes from encode"
+        )
     return batched(model.decode, z, batch_size, device=device_of(model))
 
 
-def reconstruct(model: Autoencoder | str | os.PathLike, x: Any, *, batch_size: int = 4096,
-                device: str | torch.device | None = None) -> np.ndarray:
+def reconstruct(
+    model: Autoencoder | str | os.PathLike, x: Any, *, batch_size: int = 4096, device: str | torch.device | None = None
+) -> np.ndarray:
     """The model's reconstruction of every row of `x`: shape (n, input_dim), float32, in the user's units."""
     model, _ = load_any_model(model, device)
     model.eval()
@@ -84,12 +94,21 @@ def write_codes(path: str | os.PathLike, codes: Any, columns: list[str], names: 
     elif suffix == ".parquet":
         atomic_write(Path(path), lambda f: df.to_parquet(f, index=False))
     else:
-        raise DataError(f"{path}: codes with their paths go to a .csv or .parquet file; pass one of those (or .npy for "
-                        "the codes alone)")
+        raise DataError(
+            f"{path}: codes with their paths go to a .csv or .parquet file; pass one of those (or .npy for "
+            "the codes alone)"
+        )
 
 
-def code_plot(codes: Any, labels: Any = None, *, method: str = "auto", limit: int | None = 5000, seed: int = 0,
-              title: str | None = None):
+def code_plot(
+    codes: Any,
+    labels: Any = None,
+    *,
+    method: str = "auto",
+    limit: int | None = 5000,
+    seed: int = 0,
+    title: str | None = None,
+):
     """A 2-D map of `codes` (a Figure): drawn directly for a 2-unit code, else projected by PCA or t-SNE.
 
     At most `limit` rows (the first ones) are drawn, since t-SNE of 10,000 points takes minutes.
@@ -114,7 +133,9 @@ def knn_accuracy(train_codes: Any, train_labels: Any, test_codes: Any, test_labe
     return float(clf.score(np.asarray(test_codes), np.asarray(test_labels)))
 
 
-def pca_baseline(x_train: Any, x_test: Any, n_components: int, *, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def pca_baseline(
+    x_train: Any, x_test: Any, n_components: int, *, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """PCA with `n_components` fit on `x_train`: (train codes, test codes, test reconstructions)."""
     from sklearn.decomposition import PCA
 
@@ -130,5 +151,13 @@ def reconstruction_mse(x: Any, recon: Any) -> float:
     return float(np.mean((np.asarray(x, dtype=np.float64) - np.asarray(recon, dtype=np.float64)) ** 2))
 
 
-__all__ = ["encode", "decode", "reconstruct", "write_codes", "code_plot", "knn_accuracy", "pca_baseline",
-           "reconstruction_mse"]
+__all__ = [
+    "encode",
+    "decode",
+    "reconstruct",
+    "write_codes",
+    "code_plot",
+    "knn_accuracy",
+    "pca_baseline",
+    "reconstruction_mse",
+]

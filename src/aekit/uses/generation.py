@@ -22,8 +22,14 @@ from aekit.models import Autoencoder
 from aekit.uses.inputs import as_input, load_any_model
 
 
-def sample(model: Autoencoder | str | os.PathLike, n: int = 64, *, seed: int = 0, temperature: float = 1.0,
-           label: int | None = None) -> np.ndarray:
+def sample(
+    model: Autoencoder | str | os.PathLike,
+    n: int = 64,
+    *,
+    seed: int = 0,
+    temperature: float = 1.0,
+    label: int | None = None,
+) -> np.ndarray:
     """`n` new rows drawn from a generative model: codes from the prior N(0, I), decoded (the decoder's mean).
 
     `temperature` scales the prior's spread (below 1: more typical, less varied rows). `label` is refused: the
@@ -44,8 +50,9 @@ def _codes_of(model: Autoencoder, x: Any) -> torch.Tensor:
     return model.encode(t.to(device)).float()
 
 
-def interpolate(model: Autoencoder | str | os.PathLike, a: Any, b: Any, *, steps: int = 10,
-                method: str = "linear") -> np.ndarray:
+def interpolate(
+    model: Autoencoder | str | os.PathLike, a: Any, b: Any, *, steps: int = 10, method: str = "linear"
+) -> np.ndarray:
     """`steps` rows decoded along the path from the code of row `a` to that of row `b` (the ends included):
     'linear' or 'spherical' (for a VAE's Gaussian code). Works for any autoencoder; a VAE's codes are its means μ."""
     model, _ = load_any_model(model)
@@ -60,13 +67,22 @@ def manifold(model: Autoencoder | str | os.PathLike, n: int = 15) -> np.ndarray:
     model, _ = load_any_model(model)
     require_generative(model, "the manifold grid")
     if model.config.encoding_dim != 2:
-        raise ConfigError(f"the manifold grid draws a 2-D code, this one has {model.config.encoding_dim} units; "
-                          "train with --encoding-dim 2, or use `aekit sample`")
+        raise ConfigError(
+            f"the manifold grid draws a 2-D code, this one has {model.config.encoding_dim} units; "
+            "train with --encoding-dim 2, or use `aekit sample`"
+        )
     return decode_codes(model, manifold_codes(n)).numpy()
 
 
-def traversals(model: Autoencoder | str | os.PathLike, x: Any, *, units: list[int] | None = None, n: int = 7,
-               span: float = 3.0, max_units: int = 10) -> tuple[np.ndarray, list[int]]:
+def traversals(
+    model: Autoencoder | str | os.PathLike,
+    x: Any,
+    *,
+    units: list[int] | None = None,
+    n: int = 7,
+    span: float = 3.0,
+    max_units: int = 10,
+) -> tuple[np.ndarray, list[int]]:
     """Latent traversals (β-VAE): starting from the code μ of row `x`, each unit in turn set to −span … span with
     the others fixed. `units` default to the `max_units` units with the largest KL (the active ones) on that row.
     Returns (rows of shape (len(units)·n, features), units)."""

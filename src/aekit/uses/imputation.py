@@ -115,25 +115,45 @@ def impute(
         x = frame.to_numpy(dtype=np.float32 if single else np.float64, na_value=np.nan)  # pd.NA (nullable columns) too
     device = torch.device("cpu") if device is None else resolve_device(device)
     a = _as_table(x)
-    dtype = a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)  # float32 in, float32 out: observed cells identical
+    dtype = (
+        a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)
+    )  # float32 in, float32 out: observed cells identical
     a = a.astype(np.float64)
     n, d = a.shape
     names = list(columns) if columns is not None else [str(j) for j in range(d)]
     obs = ~np.isnan(a)
     empty = np.flatnonzero(~obs.any(axis=0))
     if empty.size:
-        raise DataError(f"column {names[empty[0]]!r} has no observed value, so nothing can predict it; drop that column")
+        raise DataError(
+            f"column {names[empty[0]]!r} has no observed value, so nothing can predict it; drop that column"
+        )
     hidden = tuple(hidden) if hidden else default_hidden(d)
     if not 0 <= dropout < 1:
         raise DataError(f"dropout must lie in [0, 1), got {dropout}; 0.3 is the default")
     if not 0 <= val_fraction < 1:
         raise DataError(f"val_fraction must lie in [0, 1), got {val_fraction}")
     # The configs validate the sizes, activation and training numbers with aekit's usual messages.
-    mcfg = ModelConfig(input_dim=2 * d if mask_input else d, hidden=hidden[:-1], encoding_dim=hidden[-1],
-                       activation=activation, code_activation=activation, output_activation="linear", seed=seed)
-    tcfg = TrainConfig(epochs=epochs, batch_size=batch_size, optimizer="adam", lr=lr, loss="mse", seed=seed,
-                       weight_decay=weight_decay, noise="masking" if dropout else "none", noise_level=dropout,
-                       patience=patience)
+    mcfg = ModelConfig(
+        input_dim=2 * d if mask_input else d,
+        hidden=hidden[:-1],
+        encoding_dim=hidden[-1],
+        activation=activation,
+        code_activation=activation,
+        output_activation="linear",
+        seed=seed,
+    )
+    tcfg = TrainConfig(
+        epochs=epochs,
+        batch_size=batch_size,
+        optimizer="adam",
+        lr=lr,
+        loss="mse",
+        seed=seed,
+        weight_decay=weight_decay,
+        noise="masking" if dropout else "none",
+        noise_level=dropout,
+        patience=patience,
+    )
     missing = int((~obs).sum())
     if missing == 0:
         info = ImputeInfo(0, math.nan, 0, 0, hidden, {})
@@ -170,7 +190,7 @@ def impute(
         t0, total = time.perf_counter(), 0.0
         order = torch.randperm(n, generator=state.generator, device=device)
         for batch, start in enumerate(range(0, n, batch_size)):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             zb, mb = z[idx], train_mask[idx]
             keep = mb & (torch.rand(mb.shape, generator=state.generator, device=device) >= dropout)  # input dropout
             loss = masked_mse(_predict(model, zb, keep, mask_input), zb, mb)
@@ -205,8 +225,14 @@ def impute(
     filled = np.where(obs, a, pred * scale + mean).astype(dtype)
     if bounds is not None:
         filled[~obs] = np.clip(filled[~obs], bounds[0], bounds[1])
-    info = ImputeInfo(missing, best if held.any() else math.nan, state.epoch, best_epoch, hidden,
-                      {k: list(v) for k, v in state.history.history.items()})
+    info = ImputeInfo(
+        missing,
+        best if held.any() else math.nan,
+        state.epoch,
+        best_epoch,
+        hidden,
+        {k: list(v) for k, v in state.history.history.items()},
+    )
     filled = _like(frame, filled)
     return (filled, info) if return_info else filled
 
@@ -231,7 +257,7 @@ def _predict(model: Autoencoder, values: torch.Tensor, seen: torch.Tensor, mask_
     x = values * seen
     if mask_input:
         x = torch.cat([x, seen.to(x.dtype)], dim=1)
-    return model(x)[:, :values.shape[1]]
+    return model(x)[:, : values.shape[1]]
 
 
 # --------------------------------------------------------------------------- ratings files (MovieLens)
@@ -258,13 +284,17 @@ def read_ratings(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.nd
     elif "," in first:
         sep, header = ",", 0 if not first.split(",")[0].strip().lstrip("-").replace(".", "").isdigit() else None
     else:
-        raise DataError(f"{path}: not a ratings file (first line {first.strip()[:40]!r}); expected u.data "
-                        "(tab-separated user item rating timestamp) or ratings.csv (userId,movieId,rating,timestamp)")
+        raise DataError(
+            f"{path}: not a ratings file (first line {first.strip()[:40]!r}); expected u.data "
+            "(tab-separated user item rating timestamp) or ratings.csv (userId,movieId,rating,timestamp)"
+        )
     try:
         df = pd.read_csv(path, sep=sep, header=header, engine="python" if sep == "::" else "c", dtype=str)
     except (ValueError, OSError) as e:
-        raise DataError(f"{path}: cannot parse the ratings ({' '.join(str(e).split())}); "
-                        "write one 'user item rating' line per rating") from e
+        raise DataError(
+            f"{path}: cannot parse the ratings ({' '.join(str(e).split())}); "
+            "write one 'user item rating' line per rating"
+        ) from e
     if df.shape[1] < 3 or len(df) == 0:
         raise DataError(f"{path}: needs at least 3 columns (user, item, rating) and one row, got shape {df.shape}")
     users, items = df.iloc[:, 0].str.strip(), df.iloc[:, 1].str.strip()
@@ -278,8 +308,10 @@ def read_ratings(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.nd
     dup = pd.Series(ui * len(item_ids) + ii).duplicated().to_numpy()
     if dup.any():
         k = int(np.flatnonzero(dup)[0])
-        raise DataError(f"{path}: user {users.iloc[k]} rated item {items.iloc[k]} twice (line {k + 1 + (header is not None)}); "
-                        "keep one rating per pair")
+        raise DataError(
+            f"{path}: user {users.iloc[k]} rated item {items.iloc[k]} twice (line {k + 1 + (header is not None)}); "
+            "keep one rating per pair"
+        )
     matrix = np.full((len(user_ids), len(item_ids)), np.nan)
     matrix[ui, ii] = rating.to_numpy(dtype=float)
     return matrix, user_ids, item_ids

@@ -43,9 +43,18 @@ def _is_dataset_spec(spec: str) -> bool:
     return spec.split(":", 1)[0].strip().lower().replace("_", "-") in DATASETS and not Path(spec).exists()
 
 
-def load_rows(spec: str | os.PathLike, *, labels: str | os.PathLike | None = None, limit: int | None = None,
-              data_dir: str | os.PathLike | None = None, like: Autoencoder | None = None, image_size: Any = None,
-              resize: str | None = None, color: str | None = None, skip_bad_images: bool = False) -> Rows:
+def load_rows(
+    spec: str | os.PathLike,
+    *,
+    labels: str | os.PathLike | None = None,
+    limit: int | None = None,
+    data_dir: str | os.PathLike | None = None,
+    like: Autoencoder | None = None,
+    image_size: Any = None,
+    resize: str | None = None,
+    color: str | None = None,
+    skip_bad_images: bool = False,
+) -> Rows:
     """Read INPUT: ``mnist``, ``mnist:train``, ``fashion-mnist:test`` …, a .npy/.csv/.parquet file, or a folder of
     images (or a .txt list): decoded at `image_size` and `color`, by default those of model `like`.
 
@@ -70,8 +79,10 @@ def load_rows(spec: str | os.PathLike, *, labels: str | os.PathLike | None = Non
         rows = _image_rows(spec, like, image_size, resize, color, skip_bad_images)
     else:
         if not Path(spec).exists() and Path(spec).suffix.lower() not in (".npy", ".csv", ".parquet"):
-            raise DataError(f"{spec}: neither a dataset ({', '.join(DATASETS)}, optionally :test or :train) "
-                            "nor an existing file; pass a .npy, .csv or .parquet file, or a folder of images")
+            raise DataError(
+                f"{spec}: neither a dataset ({', '.join(DATASETS)}, optionally :test or :train) "
+                "nor an existing file; pass a .npy, .csv or .parquet file, or a folder of images"
+            )
         rows = Rows(load_array(spec), None, None, Path(spec).name)  # a float32 .npy stays a memmap: read in blocks
     if labels is not None:
         rows.y = load_labels(labels, len(rows.x))
@@ -82,8 +93,9 @@ def load_rows(spec: str | os.PathLike, *, labels: str | os.PathLike | None = Non
     return rows
 
 
-def _image_rows(spec: str, like: Autoencoder | None, image_size: Any, resize: str | None, color: str | None,
-                skip_bad: bool) -> Rows:
+def _image_rows(
+    spec: str, like: Autoencoder | None, image_size: Any, resize: str | None, color: str | None, skip_bad: bool
+) -> Rows:
     """A folder's images as rows, at the model's size and colour unless given."""
     from aekit.data.images import load_images
 
@@ -113,8 +125,9 @@ def normal_labels(tokens: Any, rows: Rows) -> list[int]:
         try:
             out.append(int(token))
         except ValueError:
-            known = (f"the classes of {rows.name} are {', '.join(rows.classes)}" if rows.classes
-                     else "labels are numbers")
+            known = (
+                f"the classes of {rows.name} are {', '.join(rows.classes)}" if rows.classes else "labels are numbers"
+            )
             raise DataError(f"unknown normal label {token!r}; {known}") from None
     return out
 
@@ -132,8 +145,9 @@ def load_labels(path: str | os.PathLike, n: int) -> np.ndarray:
     return y.astype(np.int64) if np.all(y == np.round(y)) else y
 
 
-def load_any_model(run: str | os.PathLike | Autoencoder,
-                   device: str | torch.device | None = None) -> tuple[Autoencoder, dict[str, Any]]:
+def load_any_model(
+    run: str | os.PathLike | Autoencoder, device: str | torch.device | None = None
+) -> tuple[Autoencoder, dict[str, Any]]:
     """A model (in eval mode) and its run config (``{}`` for a lone .safetensors file or an in-memory model).
 
     `device` ('auto', 'cpu', 'cuda', 'cuda:N', 'mps') moves the model there; None leaves it where it is (a model read
@@ -171,8 +185,9 @@ def image_shape_of(model: Autoencoder, rows: Rows | None = None) -> tuple[int, i
     return (side, side) if side * side == model.config.input_dim and side >= 4 else None
 
 
-def as_input(model: Autoencoder, x: Any, name: str = "input", *, keep_memmap: bool = False,
-             check: bool = True) -> torch.Tensor | np.memmap:
+def as_input(
+    model: Autoencoder, x: Any, name: str = "input", *, keep_memmap: bool = False, check: bool = True
+) -> torch.Tensor | np.memmap:
     """`x` as a float tensor of rows, checked against the model's feature count; with `keep_memmap` a float32
     memmap stays one (for `batched`, which reads it a batch at a time). ``check=False`` leaves the NaN/inf scan
     to `batched`, which checks each block just before it is used (while it is in cache)."""
@@ -184,8 +199,9 @@ def as_input(model: Autoencoder, x: Any, name: str = "input", *, keep_memmap: bo
 
 
 @torch.inference_mode()
-def batched(fn, x: torch.Tensor | np.memmap, batch_size: int = 4096, name: str = "input",
-            device: torch.device | None = None) -> np.ndarray:
+def batched(
+    fn, x: torch.Tensor | np.memmap, batch_size: int = 4096, name: str = "input", device: torch.device | None = None
+) -> np.ndarray:
     """`fn` applied to `x` in row batches on `device` (default: the CPU), as one float32 numpy array on the host (a
     memmap is read a batch at a time, its pages leaving RSS after each; rows already on the device stay there).
     Each block is checked for NaN/inf just before `fn` sees it: a separate pass over the whole array first cost as
@@ -200,7 +216,7 @@ def batched(fn, x: torch.Tensor | np.memmap, batch_size: int = 4096, name: str =
         yb = fn(xb).reshape(len(xb), -1)
         if out is None:
             out = torch.empty((x.shape[0], yb.shape[1]), dtype=torch.float32, pin_memory=pinned)
-        out[start:start + len(yb)].copy_(yb, non_blocking=pinned)
+        out[start : start + len(yb)].copy_(yb, non_blocking=pinned)
     if out is None:
         return np.empty((0, 0), dtype=np.float32)
     if pinned:

@@ -52,8 +52,16 @@ def _likelihood_of(model: Autoencoder, config: dict, likelihood: str | None) -> 
 
 
 @torch.no_grad()
-def nll(model: Autoencoder | str | os.PathLike, x: Any, *, samples: int = 5000, likelihood: str | None = None,
-        seed: int = 0, batch_size: int = 100, chunk: int = 500) -> NLLResult:
+def nll(
+    model: Autoencoder | str | os.PathLike,
+    x: Any,
+    *,
+    samples: int = 5000,
+    likelihood: str | None = None,
+    seed: int = 0,
+    batch_size: int = 100,
+    chunk: int = 500,
+) -> NLLResult:
     """−log p(x) per row by importance sampling with `samples` draws (K) from q(z|x), and its mean with the standard
     error, in nats. `likelihood` defaults to the run's (its decoder's) distribution; a Bernoulli decoder needs rows in
     [0, 1] (binarise them for a true likelihood: with grey values it is a cross-entropy). Draws are seeded by `seed`;
@@ -67,14 +75,16 @@ def nll(model: Autoencoder | str | os.PathLike, x: Any, *, samples: int = 5000, 
         raise ConfigError(f"samples must be a whole number ≥ 1, got {samples!r}")
     rows = as_input(model, x)
     if lik == "bernoulli" and (float(rows.min()) < 0 or float(rows.max()) > 1):
-        raise DataError("the rows have values outside [0, 1], which a Bernoulli decoder cannot model; "
-                        "pass --likelihood gaussian or scale the rows to [0, 1]")
+        raise DataError(
+            "the rows have values outside [0, 1], which a Bernoulli decoder cannot model; "
+            "pass --likelihood gaussian or scale the rows to [0, 1]"
+        )
     model.eval()
     device = next(model.parameters()).device
     gen = torch.Generator().manual_seed(seed)
     out = np.empty(len(rows), dtype=np.float64)
     for start in range(0, len(rows), batch_size):
-        xb = rows[start:start + batch_size].to(device)
+        xb = rows[start : start + batch_size].to(device)
         mu, logvar = model.latent.stats(model.encoder(xb).float())
         n, d = mu.shape
         acc = torch.full((n,), -math.inf, dtype=torch.float64, device=device)  # running log Σ_k w_k
@@ -85,7 +95,7 @@ def nll(model: Autoencoder | str | os.PathLike, x: Any, *, samples: int = 5000, 
             log_px = log_likelihood(model, z.reshape(k * n, d), xb.repeat(k, 1), lik).reshape(k, n)
             log_w = (log_px + log_standard_normal(z) - log_posterior(eps, logvar)).double()
             acc = torch.logaddexp(acc, torch.logsumexp(log_w, dim=0))
-        out[start:start + n] = -(acc - math.log(samples)).cpu().numpy()
+        out[start : start + n] = -(acc - math.log(samples)).cpu().numpy()
     stderr = float(out.std(ddof=1) / math.sqrt(len(out))) if len(out) > 1 else float("nan")
     return NLLResult(float(out.mean()), stderr, len(out), samples, lik, out)
 

@@ -87,15 +87,22 @@ def _check_dependencies() -> None:
         raise ConfigError(f"ONNX export needs {', '.join(missing)}; install them with: pip install 'aekit[onnx]'")
 
 
-def to_onnx_bytes(module: nn.Module, input_name: str, output_name: str, width: int, metadata: dict[str, str],
-                  opset: int | None = None) -> bytes:
+def to_onnx_bytes(
+    module: nn.Module, input_name: str, output_name: str, width: int, metadata: dict[str, str], opset: int | None = None
+) -> bytes:
     """One module as a serialized ONNX model with a dynamic batch axis and `metadata` in its metadata_props."""
     example = torch.rand(2, width, generator=torch.Generator().manual_seed(0))
     kwargs = {} if opset is None else {"opset_version": opset}
     with _quiet():
         program = torch.onnx.export(
-            module, (example,), dynamo=True, input_names=[input_name], output_names=[output_name],
-            dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False, **kwargs,
+            module,
+            (example,),
+            dynamo=True,
+            input_names=[input_name],
+            output_names=[output_name],
+            dynamic_shapes=({0: torch.export.Dim("batch")},),
+            verbose=False,
+            **kwargs,
         )
     proto = program.model_proto
     for key, value in metadata.items():
@@ -129,8 +136,14 @@ def _float32_products():
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = matmul, conv
 
 
-def export_onnx(model: Autoencoder, out_dir: str | os.PathLike, *, opset: int | None = None,
-                verify: bool = True, device: str | torch.device | None = None) -> dict[str, Path]:
+def export_onnx(
+    model: Autoencoder,
+    out_dir: str | os.PathLike,
+    *,
+    opset: int | None = None,
+    verify: bool = True,
+    device: str | torch.device | None = None,
+) -> dict[str, Path]:
     """Write ``encoder.onnx``, ``decoder.onnx`` and ``autoencoder.onnx`` of `model` into `out_dir`.
 
     Every graph takes float32 rows with any batch size. With `verify` (the default), each graph is run
@@ -169,8 +182,14 @@ def default_out(run: str | os.PathLike) -> Path:
     return run / "onnx" if run.is_dir() else run.with_name(f"{run.stem}-onnx")
 
 
-def export(run: str | os.PathLike, out: str | os.PathLike | None = None, *, opset: int | None = None,
-           verify: bool = True, device: str | torch.device | None = None) -> dict[str, Path]:
+def export(
+    run: str | os.PathLike,
+    out: str | os.PathLike | None = None,
+    *,
+    opset: int | None = None,
+    verify: bool = True,
+    device: str | torch.device | None = None,
+) -> dict[str, Path]:
     """The library side of `aekit export`: the ONNX graphs of a run folder's (or a ``.safetensors`` file's) model;
     `device` (default None: the CPU) runs PyTorch's side of the check."""
     _check_dependencies()

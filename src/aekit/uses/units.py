@@ -36,8 +36,14 @@ class Features:
     image_shape: tuple[int, int] | None  # (height, width) when the inputs are images
 
 
-def features(model: Autoencoder | str | os.PathLike, x: Any = None, *, top: int = 8, batch_size: int = 4096,
-             device: str | torch.device | None = None) -> Features:
+def features(
+    model: Autoencoder | str | os.PathLike,
+    x: Any = None,
+    *,
+    top: int = 8,
+    batch_size: int = 4096,
+    device: str | torch.device | None = None,
+) -> Features:
     """Weights, decoded code units and (when rows `x` are given) each code unit's `top` most-activating rows.
 
     Each code unit j is decoded alone: ``decode(a_j · e_j)`` with ``a_j`` the 99th percentile of the unit's
@@ -87,17 +93,24 @@ def feature_figures(f: Features, x: Any = None, *, max_units: int = 64) -> dict[
     w, d = f.weights[:max_units], f.decoded[:max_units]
     figs: dict[str, Any] = {}
     if f.image_shape is not None:
-        figs["weights.png"] = image_grid(w, image_shape=f.image_shape, ncols=min(16, len(w)),
-                                         titles=[str(i) for i in range(len(w))], cmap="gray")
-        figs["decoded.png"] = image_grid(d, image_shape=f.image_shape, ncols=min(16, len(d)),
-                                         titles=[str(i) for i in range(len(d))], normalize="none")
+        figs["weights.png"] = image_grid(
+            w, image_shape=f.image_shape, ncols=min(16, len(w)), titles=[str(i) for i in range(len(w))], cmap="gray"
+        )
+        figs["decoded.png"] = image_grid(
+            d,
+            image_shape=f.image_shape,
+            ncols=min(16, len(d)),
+            titles=[str(i) for i in range(len(d))],
+            normalize="none",
+        )
         if f.top_index is not None and x is not None:
             xs = np.asarray(x)
             idx = f.top_index[:max_units]
             imgs = xs[idx.ravel()]
             titles = [f"u{j} {f.top_activation[j, i]:.2g}" for j in range(len(idx)) for i in range(idx.shape[1])]
-            figs["top_inputs.png"] = image_grid(imgs, image_shape=f.image_shape, ncols=idx.shape[1], titles=titles,
-                                                normalize="none")
+            figs["top_inputs.png"] = image_grid(
+                imgs, image_shape=f.image_shape, ncols=idx.shape[1], titles=titles, normalize="none"
+            )
     else:
         figs["weights.png"] = _heatmap(w, f"first encoder layer: weights of {len(w)} units", "unit")
         figs["decoded.png"] = _heatmap(d, f"decoder output of each of {len(d)} code units alone", "code unit")

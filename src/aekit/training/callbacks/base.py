@@ -41,8 +41,11 @@ class TrainState:
         """
         self.model.to(device)
         moves_step = any(g.get("fused") or g.get("capturable") for g in self.optimizer.param_groups)
-        stale = any(isinstance(v, torch.Tensor) and v.device != p.device and (k != "step" or moves_step)
-                    for p, s in self.optimizer.state.items() for k, v in s.items())
+        stale = any(
+            isinstance(v, torch.Tensor) and v.device != p.device and (k != "step" or moves_step)
+            for p, s in self.optimizer.state.items()
+            for k, v in s.items()
+        )
         if stale:  # load_state_dict puts each state tensor where its parameter is (a plain "step" stays on the CPU)
             self.optimizer.load_state_dict(self.optimizer.state_dict())
         if self.generator.device != device:

@@ -30,17 +30,30 @@ class TensorBoard(Callback):
     TensorBoard's writer is imported and opened in a thread while the first epoch trains.
     """
 
-    def __init__(self, log_dir: str, images: Any = None, image_shape: tuple[int, ...] | None = (28, 28), image_every: int = 10,
-                 embedding: Any = None, embedding_labels: Any = None, embedding_max: int = 2000, histograms: bool = True) -> None:
+    def __init__(
+        self,
+        log_dir: str,
+        images: Any = None,
+        image_shape: tuple[int, ...] | None = (28, 28),
+        image_every: int = 10,
+        embedding: Any = None,
+        embedding_labels: Any = None,
+        embedding_max: int = 2000,
+        histograms: bool = True,
+    ) -> None:
         self.log_dir, self.image_every = str(log_dir), image_every
         self.images = None if images is None else as_rows(images, "images")[:10]
         self.image_shape = image_shape
-        self.embedding = None if embedding is None or embedding_max <= 0 else as_rows(embedding, "embedding rows")[:embedding_max]
+        self.embedding = (
+            None if embedding is None or embedding_max <= 0 else as_rows(embedding, "embedding rows")[:embedding_max]
+        )
         self.embedding_labels = None
         if embedding_labels is not None and self.embedding is not None:
             labels = [str(v) for v in np.asarray(embedding_labels).ravel()[: len(self.embedding)]]
             if len(labels) != len(self.embedding):
-                raise DataError(f"embedding_labels has {len(labels)} entries but there are {len(self.embedding)} embedding rows; pass one label per row")
+                raise DataError(
+                    f"embedding_labels has {len(labels)} entries but there are {len(self.embedding)} embedding rows; pass one label per row"
+                )
             self.embedding_labels = labels
         self.histograms = histograms
         self.writers: dict[str, Any] = {}
@@ -115,8 +128,12 @@ class TensorBoard(Callback):
         was_training = state.model.training
         state.model.eval()
         device = device_of(state.model)
-        codes = torch.cat([state.model.encode(self.embedding[i:i + 500].to(device)).cpu()
-                           for i in range(0, len(self.embedding), 500)])
+        codes = torch.cat(
+            [
+                state.model.encode(self.embedding[i : i + 500].to(device)).cpu()
+                for i in range(0, len(self.embedding), 500)
+            ]
+        )
         state.model.train(was_training)
         thumbs = None
         if self.image_shape is not None:
@@ -125,8 +142,9 @@ class TensorBoard(Callback):
             if c * h * w == self.embedding.shape[1] and c in (1, 3):
                 thumbs = self.embedding.reshape(-1, c, h, w).clamp(0, 1)
         with SummaryWriter(self.log_dir) as projector:
-            projector.add_embedding(codes, metadata=self.embedding_labels, label_img=thumbs, global_step=state.epoch,
-                                    tag="codes")
+            projector.add_embedding(
+                codes, metadata=self.embedding_labels, label_img=thumbs, global_step=state.epoch, tag="codes"
+            )
 
     def on_train_end(self, state: TrainState) -> None:
         writers = self._writers()
@@ -154,5 +172,5 @@ def image_grid(originals: np.ndarray, reconstructions: np.ndarray, image_shape) 
         top = pad + row * (h + pad)
         for i in range(n):
             left = pad + i * (w + pad)
-            grid[top:top + h, left:left + w] = tiles[i]
+            grid[top : top + h, left : left + w] = tiles[i]
     return (grid * 255 + 0.5).astype(np.uint8)

@@ -71,8 +71,14 @@ class MLflowLogger(Callback):
     Under torchrun only rank 0 logs.
     """
 
-    def __init__(self, uri: str | os.PathLike | None = None, *, experiment: str = "aekit", run_name: str | None = None,
-                 tags: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        uri: str | os.PathLike | None = None,
+        *,
+        experiment: str = "aekit",
+        run_name: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> None:
         mlflow = _import_mlflow()
         self.uri, artifact_location = store_uri(uri)
         self.run_name, self.tags, self.run_id, self.client = run_name, dict(tags or {}), None, None
@@ -85,15 +91,20 @@ class MLflowLogger(Callback):
             with _quiet_store_setup():
                 self.client = mlflow.tracking.MlflowClient(self.uri)
                 found = self.client.get_experiment_by_name(experiment)
-                self.experiment_id = (found.experiment_id if found is not None else
-                                      self.client.create_experiment(experiment, artifact_location=artifact_location))
+                self.experiment_id = (
+                    found.experiment_id
+                    if found is not None
+                    else self.client.create_experiment(experiment, artifact_location=artifact_location)
+                )
         except ImportError as exc:  # the SQLite store needs sqlalchemy and alembic
             missing = exc.name or "a module that is missing"
             raise ConfigError(f"the MLflow store {self.uri} needs {missing}; {INSTALL}") from None
         except mlflow.exceptions.MlflowException as exc:
             first = str(exc.message if hasattr(exc, "message") else exc).strip().splitlines()[0]
-            raise ConfigError(f"--mlflow {uri if uri is not None else DEFAULT_STORE}: {first}; pass a folder for a "
-                              "local store (default mlruns) or a reachable tracking URI") from None
+            raise ConfigError(
+                f"--mlflow {uri if uri is not None else DEFAULT_STORE}: {first}; pass a folder for a "
+                "local store (default mlruns) or a reachable tracking URI"
+            ) from None
         except OSError as exc:
             raise ConfigError(f"--mlflow {self.uri}: {exc.strerror or exc}; choose a writable folder") from None
 
@@ -104,18 +115,20 @@ class MLflowLogger(Callback):
             return getattr(self.client, method)(*args, **kwargs)
         except mlflow.exceptions.MlflowException as exc:
             first = str(exc).strip().splitlines()[0]
-            raise TrainingError(f"logging to MLflow at {self.uri} failed ({first}); check the store, "
-                                "or train without --mlflow") from None
+            raise TrainingError(
+                f"logging to MLflow at {self.uri} failed ({first}); check the store, or train without --mlflow"
+            ) from None
 
-    def _log(self, *, metrics: dict[str, float] | None = None, params: dict[str, Any] | None = None,
-             step: int = 0) -> None:
+    def _log(
+        self, *, metrics: dict[str, float] | None = None, params: dict[str, Any] | None = None, step: int = 0
+    ) -> None:
         from mlflow.entities import Metric, Param
 
         now = int(time.time() * 1000)
         ms = [Metric(k, float(v), now, step) for k, v in (metrics or {}).items()]
         ps = [Param(k, str(v)) for k, v in (params or {}).items()]
         for i in range(0, max(len(ms), len(ps)), 100):  # MLflow takes at most 100 parameters in one batch
-            self._call("log_batch", self.run_id, metrics=ms[i:i + 100], params=ps[i:i + 100])
+            self._call("log_batch", self.run_id, metrics=ms[i : i + 100], params=ps[i : i + 100])
 
     def on_train_begin(self, state: TrainState) -> None:
         if self.client is None:

@@ -26,8 +26,14 @@ class Plateau(Callback):
     `sample_x`, `sample_y` are a few rows in the network's (scaled) units, for the saturation check.
     """
 
-    def __init__(self, sample_x: torch.Tensor | None = None, sample_y: torch.Tensor | None = None, *, epochs: int = 3,
-                 rtol: float = 1e-3) -> None:
+    def __init__(
+        self,
+        sample_x: torch.Tensor | None = None,
+        sample_y: torch.Tensor | None = None,
+        *,
+        epochs: int = 3,
+        rtol: float = 1e-3,
+    ) -> None:
         self.sample_x, self.sample_y, self.epochs, self.rtol = sample_x, sample_y, epochs, rtol
         self.warned = False
 
@@ -52,9 +58,11 @@ class Plateau(Callback):
         if state.epoch == self.epochs and len(losses) >= self.epochs and not self.warned:
             first, last = losses[0], losses[self.epochs - 1]
             if math.isfinite(first) and abs(first) > 1e-8 and abs(last - first) <= self.rtol * abs(first):
-                self._warn(f"the loss has not moved in the first {self.epochs} epochs ({first:.6g} → {last:.6g}): "
-                           f"the model is not learning; scale the data ({option('scale', 'standard')}), change "
-                           f"{option('lr')} or {option('output_activation')}, or check the data")
+                self._warn(
+                    f"the loss has not moved in the first {self.epochs} epochs ({first:.6g} → {last:.6g}): "
+                    f"the model is not learning; scale the data ({option('scale', 'standard')}), change "
+                    f"{option('lr')} or {option('output_activation')}, or check the data"
+                )
 
     def _check_saturation(self, model) -> None:
         act = model.config.output_activation
@@ -70,9 +78,11 @@ class Plateau(Callback):
         unreachable = (self.sample_y < lo) | (self.sample_y > hi)
         share = float((pinned & unreachable).float().mean())
         if share > 0.1:
-            self._warn(f"the {act} output is saturated: {share:.0%} of the target values lie outside its range "
-                       f"[{lo:g}, {hi:g}] and the output sits at its bound there, so the loss cannot fall; pass "
-                       f"{option('output_activation', 'linear')} or scale the data ({option('scale', 'standard')})")
+            self._warn(
+                f"the {act} output is saturated: {share:.0%} of the target values lie outside its range "
+                f"[{lo:g}, {hi:g}] and the output sits at its bound there, so the loss cannot fall; pass "
+                f"{option('output_activation', 'linear')} or scale the data ({option('scale', 'standard')})"
+            )
 
     def _warn(self, message: str) -> None:
         self.warned = True

@@ -28,15 +28,26 @@ class ProgressBar(Callback):
             return
         header = f"Epoch {state.epoch + 1}/{state.config.epochs}"
         if self.notebook:
-            self.bar = _notebook_bar()(total=state.steps_per_epoch, desc=header, leave=True, file=self.stream,
-                                       bar_format="{desc} {n_fmt}/{total_fmt} |{bar}| {elapsed} {postfix}")
+            self.bar = _notebook_bar()(
+                total=state.steps_per_epoch,
+                desc=header,
+                leave=True,
+                file=self.stream,
+                bar_format="{desc} {n_fmt}/{total_fmt} |{bar}| {elapsed} {postfix}",
+            )
             return
         print(header, file=self.stream, flush=True)
         if _is_terminal(self.stream):
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=state.steps_per_epoch, file=self.stream, ncols=100, leave=True,
-                            bar_format="{n_fmt}/{total_fmt} [{bar:30}] - {elapsed} {postfix}", ascii=" =")
+            self.bar = tqdm(
+                total=state.steps_per_epoch,
+                file=self.stream,
+                ncols=100,
+                leave=True,
+                bar_format="{n_fmt}/{total_fmt} [{bar:30}] - {elapsed} {postfix}",
+                ascii=" =",
+            )
 
     def on_batch_end(self, state: TrainState, batch: int, logs: dict[str, float]) -> None:
         if self.bar is not None:
@@ -56,7 +67,11 @@ class ProgressBar(Callback):
             steps = state.steps_per_epoch
             print(f"{steps}/{steps} - {logs['epoch_time']:.2f}s - {text}", file=self.stream, flush=True)
         elif self.verbose == 2:
-            print(f"Epoch {state.epoch}/{state.config.epochs} - {logs['epoch_time']:.2f}s - {text}", file=self.stream, flush=True)
+            print(
+                f"Epoch {state.epoch}/{state.config.epochs} - {logs['epoch_time']:.2f}s - {text}",
+                file=self.stream,
+                flush=True,
+            )
 
     def on_train_end(self, state: TrainState) -> None:
         if self.bar is not None:  # a run stopped inside an epoch

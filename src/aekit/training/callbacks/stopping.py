@@ -31,8 +31,14 @@ class Checkpoint(Callback):
     the last checkpoint written.
     """
 
-    def __init__(self, folder: str | os.PathLike, *, keep_best: bool = True, monitor: str = "val_loss",
-                 meta: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        folder: str | os.PathLike,
+        *,
+        keep_best: bool = True,
+        monitor: str = "val_loss",
+        meta: dict[str, Any] | None = None,
+    ) -> None:
         self.folder, self.keep_best, self.monitor, self.meta = Path(folder), keep_best, monitor, meta
         self.saved_epoch: int | None = None  # the epoch of the last checkpoint this callback wrote
         self._writes = BackgroundWrites("aekit-checkpoint")
@@ -46,7 +52,9 @@ class Checkpoint(Callback):
                 best = state.extra.get("checkpoint", {}).get("best")
                 if math.isfinite(value) and (best is None or value < best):
                     state.extra["checkpoint"] = {"monitor": key, "best": value, "best_epoch": state.epoch}
-                    files.append((self.folder / BEST, model_bytes(state.model, extra={"epoch": state.epoch, key: value})))
+                    files.append(
+                        (self.folder / BEST, model_bytes(state.model, extra={"epoch": state.epoch, key: value}))
+                    )
             files.append((self.folder / LAST, checkpoint_bytes(state, self.meta)))
             self._writes.submit(files, state.epoch)
 
@@ -69,7 +77,9 @@ class EarlyStopping(Callback):
     the same epoch. `fit` adds one by itself when ``TrainConfig.patience > 0``.
     """
 
-    def __init__(self, patience: int = 5, min_delta: float = 0.0, restore_best: bool = True, monitor: str = "val_loss") -> None:
+    def __init__(
+        self, patience: int = 5, min_delta: float = 0.0, restore_best: bool = True, monitor: str = "val_loss"
+    ) -> None:
         self.patience, self.min_delta, self.restore_best, self.monitor = patience, min_delta, restore_best, monitor
 
     @classmethod
