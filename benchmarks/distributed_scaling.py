@@ -68,7 +68,8 @@ def main() -> None:
     print(f"{'setup':<40}{'s/epoch':>10}{'speed-up':>10}{'val_loss':>12}")
     for name, m in rows:
         print(
-            f"{name:<40}{m['seconds_per_epoch']:>10.3f}{one['seconds_per_epoch'] / m['seconds_per_epoch']:>10.2f}{m['val_loss']:>12.6f}"
+            f"{name:<40}{m['seconds_per_epoch']:>10.3f}"
+            f"{one['seconds_per_epoch'] / m['seconds_per_epoch']:>10.2f}{m['val_loss']:>12.6f}"
         )
     print(
         json.dumps(

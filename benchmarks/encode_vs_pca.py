@@ -80,7 +80,8 @@ def main() -> None:
         f"{args.optimizer}, {args.epochs} epochs); {args.k}-NN fit on {len(x[kn])} training codes"
     )
     print(
-        f"{'dims':>4}  {'AE MSE':>8}  {'PCA MSE':>8}  {'AE k-NN':>8}  {'PCA k-NN':>8}  {'AE fit s':>8}  {'PCA fit s':>9}"
+        f"{'dims':>4}  {'AE MSE':>8}  {'PCA MSE':>8}  {'AE k-NN':>8}  {'PCA k-NN':>8}  "
+        f"{'AE fit s':>8}  {'PCA fit s':>9}"
     )
     for r in rows:
         print(

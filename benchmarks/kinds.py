@@ -11,8 +11,9 @@ with decay 0.999, batch 128, --deep-epochs; each of these has a --deep-… flag)
 test image summed over the 784 pixels, beside PCA with 30 components fitted on the same training images
 (Hinton & Salakhutdinov 2006 report 3.00 for their autoencoder, about 13.9 for PCA).
 
-    python benchmarks/kinds.py [--epochs 10] [--limit N] [--deep-epochs 30] [--kinds sparse,denoising] [--no-deep] [--threads 1]
-    python benchmarks/kinds.py --only-deep --deep-epochs 150       # the deep model alone (2.463 per image here, ~40 min)
+    python benchmarks/kinds.py [--epochs 10] [--limit N] [--deep-epochs 30]
+                               [--kinds sparse,denoising] [--no-deep] [--threads 1]
+    python benchmarks/kinds.py --only-deep --deep-epochs 150  # the deep model alone (2.463 per image here, ~40 min)
 
 Prints the Markdown table and one JSON line per row (the last line: the deep model and PCA).
 """
@@ -231,7 +232,8 @@ def main() -> None:
         base = next((r["s_per_epoch"] for r in rows if r["kind"] == "undercomplete"), None)
         print(f"\n{size}, {args.epochs} epochs each, Adam lr 1e-3, batch 256\n")
         print(
-            "| kind | val recon (loss) | mean code activation | mean ‖J‖_F | PSNR gauss 0.5 | PSNR mask 0.25 | PSNR s&p 0.2 | s/epoch (× undercomplete) |"
+            "| kind | val recon (loss) | mean code activation | mean ‖J‖_F "
+            "| PSNR gauss 0.5 | PSNR mask 0.25 | PSNR s&p 0.2 | s/epoch (× undercomplete) |"
         )
         print("|---|---|---|---|---|---|---|---|")
         for r in rows:
@@ -247,8 +249,10 @@ def main() -> None:
     if not args.no_deep:
         deep = run_deep(x_train, x_test, args)
         print(
-            f"\ndeep 784-1000-500-250-30, {args.deep_epochs} epochs: squared error per test image {deep['sse_per_image']:.3f}, "
-            f"PCA-30 {deep['pca30_sse_per_image']:.3f} (ratio {deep['ratio_to_pca']:.3f}; Hinton & Salakhutdinov 3.00; target < 2.5)"
+            f"\ndeep 784-1000-500-250-30, {args.deep_epochs} epochs: "
+            f"squared error per test image {deep['sse_per_image']:.3f}, "
+            f"PCA-30 {deep['pca30_sse_per_image']:.3f} (ratio {deep['ratio_to_pca']:.3f}; "
+            f"Hinton & Salakhutdinov 3.00; target < 2.5)"
         )
         print(json.dumps({"benchmark": "kinds-deep", "size": size, **deep}), flush=True)
 

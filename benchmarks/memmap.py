@@ -195,7 +195,8 @@ def main() -> None:
         path.unlink(missing_ok=True)
     rate, ref = res["rate"], (before["rate"] + after["rate"]) / 2
     print(
-        f"memmap: {res['rows']:,} rows, {min(res['epoch_time']):.2f} s/epoch = {rate:,.0f} images/s, peak RSS {res['peak_rss_mib']:.0f} MiB"
+        f"memmap: {res['rows']:,} rows, {min(res['epoch_time']):.2f} s/epoch = {rate:,.0f} images/s, "
+        f"peak RSS {res['peak_rss_mib']:.0f} MiB"
     )
     print(
         f"in memory (same rows, before/after): {before['rate']:,.0f} / {after['rate']:,.0f} images/s, "

@@ -116,8 +116,10 @@ def compare(
     }
     label = name + "".join(f" ({t})" for t, on in (("bf16", precision == "bfloat16"), ("compile", compile)) if on)
     print(
-        f"{label:27s} aekit {row['aekit_s_per_epoch']:.3f} s/epoch   reference {row['reference_s_per_epoch']:.3f} s/epoch   "
-        f"speedup {row['speedup']:.2f}x (CPU time {row['cpu_speedup']:.2f}x)   val_loss {row['aekit_val_loss']:.4f} vs {row['reference_val_loss']:.4f}   "
+        f"{label:27s} aekit {row['aekit_s_per_epoch']:.3f} s/epoch   "
+        f"reference {row['reference_s_per_epoch']:.3f} s/epoch   "
+        f"speedup {row['speedup']:.2f}x (CPU time {row['cpu_speedup']:.2f}x)   "
+        f"val_loss {row['aekit_val_loss']:.4f} vs {row['reference_val_loss']:.4f}   "
         f"DataLoader loop {row['dataloader_s_per_epoch']:.3f} s/epoch ({row['speedup_vs_dataloader']:.2f}x)",
         flush=True,
     )

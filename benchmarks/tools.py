@@ -104,15 +104,18 @@ def main() -> None:
         size = path.stat().st_size
 
     print(
-        f"aekit.fit {t_fit:.2f} s   AutoencoderTransformer.fit {t_skfit:.2f} s   ratio {t_skfit / t_fit:.3f}   same codes: {same}"
+        f"aekit.fit {t_fit:.2f} s   AutoencoderTransformer.fit {t_skfit:.2f} s   "
+        f"ratio {t_skfit / t_fit:.3f}   same codes: {same}"
     )
     print(f"encode 10k: torch {t_encode * 1e3:.1f} ms   transform {t_transform * 1e3:.1f} ms")
     print(f"ONNX export {t_export:.2f} s (3 graphs, verified)")
     print(
-        f"encoder 10k: torch {t_torch_enc * 1e3:.1f} ms   onnxruntime {t_ort_enc * 1e3:.1f} ms   max |diff| {diff_enc:.2e} (largest |code| {code_max:.3g})"
+        f"encoder 10k: torch {t_torch_enc * 1e3:.1f} ms   onnxruntime {t_ort_enc * 1e3:.1f} ms   "
+        f"max |diff| {diff_enc:.2e} (largest |code| {code_max:.3g})"
     )
     print(
-        f"full    10k: torch {t_torch_full * 1e3:.1f} ms   onnxruntime {t_ort_full * 1e3:.1f} ms   max |diff| {diff_full:.2e}"
+        f"full    10k: torch {t_torch_full * 1e3:.1f} ms   onnxruntime {t_ort_full * 1e3:.1f} ms   "
+        f"max |diff| {diff_full:.2e}"
     )
     print(f"model file {size:,} bytes   save {t_save * 1e3:.1f} ms   load {t_load * 1e3:.1f} ms")
     print(

@@ -25,7 +25,8 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "src"))
 sys.path.insert(0, str(HERE))
 
-from startup import cpu_name
+# benchmarks/ is not a package: startup is importable only once HERE is on sys.path (above)
+from startup import cpu_name  # noqa: E402
 
 
 def timed(cmd: list[str], env: dict[str, str]) -> tuple[float, str]:

@@ -74,7 +74,8 @@ _PROBE = """<img id="aekit-control" alt="aekit-control" src="data:image/png;base
 <pre id="aekit-probe">pending</pre><script>
 window.addEventListener("load", function () {
   var out = [];
-  for (var img of document.images) out.push({alt: img.alt, complete: img.complete, width: img.naturalWidth, height: img.naturalHeight});
+  for (var img of document.images)
+    out.push({alt: img.alt, complete: img.complete, width: img.naturalWidth, height: img.naturalHeight});
   document.getElementById("aekit-probe").textContent = JSON.stringify(out);
 });
 </script>"""
@@ -144,6 +145,7 @@ def chromium(tmp_path_factory):
     exe = shutil.which("chromium")
     if exe is None:
         pytest.fail(
-            "Debian's chromium is not installed; the report tests need it: run `apt-get install -y chromium` (as .ci/run does)"
+            "Debian's chromium is not installed; the report tests need it: "
+            "run `apt-get install -y chromium` (as .ci/run does)"
         )
     return Chromium(exe, tmp_path_factory.mktemp("chromium"))

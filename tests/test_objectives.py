@@ -8,11 +8,17 @@ from aekit import Autoencoder, ModelConfig, TrainConfig
 from aekit.objectives import (
     bce,
     bce_from_logits,
+    closed_form_layer,
+    contractive,
+    contractive_closed_form,
+    contractive_exact,
     corrupt,
+    jacobian_norm,
     kl_sparsity,
     l1_activity,
     loss_terms,
     mse,
+    psnr,
     weight_decay,
 )
 
@@ -83,16 +89,6 @@ def test_loss_terms_name_every_term_and_sum_them():
 
 
 # --------------------------------------------------------------------------- contractive penalty, PSNR
-from aekit.objectives import (
-    closed_form_layer,
-    contractive,
-    contractive_closed_form,
-    contractive_exact,
-    jacobian_norm,
-    psnr,
-)
-
-
 def finite_difference_sq_frobenius(encoder, x, eps=1e-3):
     """Mean over rows of ‖J‖²_F by central differences, in float64, one input coordinate at a time."""
     enc = encoder.double()

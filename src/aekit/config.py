@@ -62,7 +62,8 @@ def _check_conv_code(cfg: "ModelConfig") -> None:
     h, w = conv_grid(cfg.image_shape, len(cfg.hidden) + 1)
     if cfg.encoding_dim % (h * w):
         raise ConfigError(
-            f"a conv code is channels × {h}×{w} for image_shape {cfg.image_shape} and {len(cfg.hidden)} hidden conv layers, "
+            f"a conv code is channels × {h}×{w} for image_shape {cfg.image_shape} "
+            f"and {len(cfg.hidden)} hidden conv layers, "
             f"so encoding_dim must be a multiple of {h * w}, got {cfg.encoding_dim}; pass e.g. {8 * h * w} (8 channels)"
         )
 
@@ -114,7 +115,8 @@ class ModelConfig:
             c, h, w = self.image_shape
             if c * h * w != self.input_dim:
                 raise ConfigError(
-                    f"image_shape {self.image_shape} holds {c * h * w} values but input_dim is {self.input_dim}; make them agree"
+                    f"image_shape {self.image_shape} holds {c * h * w} values but input_dim is {self.input_dim}; "
+                    "make them agree"
                 )
         if self.architecture == "conv" and self.image_shape is None:
             raise ConfigError(
@@ -203,13 +205,17 @@ class TrainConfig:
     patience: int = 0  # early stopping: epochs without val_loss improvement before stopping (0 = off)
     min_delta: float = 0.0  # early stopping: the smallest decrease of val_loss that counts as improvement
     restore_best: bool = True  # early stopping: end with the weights of the best epoch
-    schedule: str = "constant"  # learning rate over the run: 'constant', 'onecycle' (warm-up, then cosine decay) or 'cosine' (decay to min_lr)
+    # learning rate over the run: 'constant', 'onecycle' (warm-up, then cosine decay) or 'cosine' (decay to min_lr)
+    schedule: str = "constant"
     min_lr: float = 0.0  # where the 'cosine' schedule ends (0: it decays to 0)
     compile: bool = (
         False  # torch.compile the training step: ~10 s once, then faster epochs (one process; needs a C++ compiler)
     )
-    precision: str = "float32"  # 'bfloat16': the training step's matrix products in bfloat16 (autocast); weights, losses, validation stay float32
-    ema: float = 0.0  # decay of a moving average of the weights (ramped up over the first steps), e.g. 0.999 (0 = off); validation and the final model use it
+    # 'bfloat16': the training step's matrix products in bfloat16 (autocast); weights, losses, validation stay float32
+    precision: str = "float32"
+    # decay of a moving average of the weights (ramped up over the first steps), e.g. 0.999 (0 = off);
+    # validation and the final model use it
+    ema: float = 0.0
     # recon as a negative log-likelihood in nats per row: 'bernoulli' ([0,1] data) or 'gaussian' (unit variance)
     likelihood: str | None = None
     beta: float = 1.0  # weight of a Gaussian code's KL term (β-VAE: > 1)
@@ -249,7 +255,8 @@ class TrainConfig:
             )
         if isinstance(self.ema, bool) or not isinstance(self.ema, (int, float)) or not 0 <= self.ema < 1:
             raise ConfigError(
-                f"ema is the decay of the weights' moving average and must lie in [0, 1) (e.g. 0.999; 0 turns it off), got {self.ema!r}"
+                "ema is the decay of the weights' moving average and must lie in [0, 1) "
+                f"(e.g. 0.999; 0 turns it off), got {self.ema!r}"
             )
         if not 0 < self.kl_rho < 1:
             raise ConfigError(f"kl_rho must lie strictly between 0 and 1, got {self.kl_rho!r}")

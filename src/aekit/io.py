@@ -176,7 +176,8 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device | None = N
     _check_version(meta, weights)
     if "sha256" in meta and meta["sha256"] != _digest(tensors, meta.get("model_config", "")):
         raise ModelFileError(
-            f"{weights}: checksum mismatch, the file was damaged or edited after aekit wrote it; restore it or train again"
+            f"{weights}: checksum mismatch, the file was damaged or edited after aekit wrote it; "
+            "restore it or train again"
         )
     file_config = None
     if "model_config" in meta:
@@ -197,7 +198,8 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device | None = N
     if cfg_dict is None:
         if file_config is None:
             raise ModelFileError(
-                f"{weights}: no model config in the file's metadata nor a config.json beside it; it was not written by aekit"
+                f"{weights}: no model config in the file's metadata nor a config.json beside it; "
+                "it was not written by aekit"
             )
         config = file_config
     else:
@@ -208,7 +210,8 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device | None = N
         if file_config is not None and file_config != config:
             fields = [k for k, v in to_dict(config).items() if to_dict(file_config)[k] != v]
             raise ModelFileError(
-                f"{path / CONFIG} and {weights} disagree on {', '.join(fields)}; keep config.json and model.safetensors from the same run"
+                f"{path / CONFIG} and {weights} disagree on {', '.join(fields)}; "
+                "keep config.json and model.safetensors from the same run"
             )
     try:  # shapes first, on the meta device: a tampered config cannot make us allocate a huge model
         with torch.device("meta"):
@@ -230,12 +233,14 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device | None = N
             if s
         )
         raise ModelFileError(
-            f"{weights}: the weights do not match the config ({detail}); keep config.json and model.safetensors from the same run"
+            f"{weights}: the weights do not match the config ({detail}); "
+            "keep config.json and model.safetensors from the same run"
         )
     wrong_dtype = sorted(k for k, v in tensors.items() if v.dtype != torch.float32)
     if wrong_dtype:
         raise ModelFileError(
-            f"{weights}: tensors {', '.join(wrong_dtype)} are not float32; the file was not written by aekit or was edited"
+            f"{weights}: tensors {', '.join(wrong_dtype)} are not float32; "
+            "the file was not written by aekit or was edited"
         )
     model = Autoencoder(config)
     model.load_state_dict(tensors)

@@ -291,8 +291,8 @@ def warn_identity_risk(model_config: ModelConfig, train_config: TrainConfig, sta
     """`warnings.warn` an IdentityWarning when `identity_risk` holds."""
     if identity_risk(model_config, train_config):
         warnings.warn(
-            f"the code ({model_config.encoding_dim} units) is not smaller than the input ({model_config.input_dim}) and "
-            "nothing stops it learning the identity; add a penalty (l1, kl_beta, contractive) or input noise",
+            f"the code ({model_config.encoding_dim} units) is not smaller than the input ({model_config.input_dim}) "
+            "and nothing stops it learning the identity; add a penalty (l1, kl_beta, contractive) or input noise",
             IdentityWarning,
             stacklevel=stacklevel,
         )

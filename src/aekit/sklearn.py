@@ -283,8 +283,9 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             )
         if train_config.noise in ("gaussian", "salt_pepper") and outside:
             raise ConfigError(
-                f"noise={train_config.noise!r} corrupts toward [0, 1] (noisy values are clipped to [0, 1], as in the Keras "
-                f"tutorial) but X spans [{X.min():.4g}, {X.max():.4g}]; put a MinMaxScaler in front or use noise='masking'"
+                f"noise={train_config.noise!r} corrupts toward [0, 1] "
+                "(noisy values are clipped to [0, 1], as in the Keras tutorial) "
+                f"but X spans [{X.min():.4g}, {X.max():.4g}]; put a MinMaxScaler in front or use noise='masking'"
             )
         model = Autoencoder(model_config)
         history = fit(
@@ -319,7 +320,8 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         Z = check_array(X, dtype=_FLOATS)
         if Z.shape[1] != self.model_.config.encoding_dim:
             raise ValueError(
-                f"X has {Z.shape[1]} features, but inverse_transform expects codes of {self.model_.config.encoding_dim}; "
+                f"X has {Z.shape[1]} features, "
+                f"but inverse_transform expects codes of {self.model_.config.encoding_dim}; "
                 "pass the output of transform"
             )
         return self._run(self.model_.decode, Z)

@@ -51,7 +51,10 @@ def test_steps_match_torch_optim(name):
     ours, theirs = CASES[name]
     m1, batches = model_and_batches()
     m2, _ = model_and_batches()
-    schedule = lambda i: 0.5 / (1 + i)
+
+    def schedule(i):
+        return 0.5 / (1 + i)
+
     a = train(m1, ours(list(m1.parameters())), batches, schedule)
     b = train(m2, theirs(list(m2.parameters())), batches, schedule)
     assert any(not torch.equal(p, q) for p, q in zip(a, model_and_batches()[0].parameters()))  # it trained

@@ -126,7 +126,8 @@ def test_cli_wrong_features_is_one_line_and_leaves_nothing(run, tmp_path):
     proc = aekit_cli("encode", run, tmp_path / "x.npy", "-o", tmp_path / "c.npy")
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines() == [
-        "aekit: error: input has 13 features but the model expects 784; pass data with the same columns as the training data"
+        "aekit: error: input has 13 features but the model expects 784; "
+        "pass data with the same columns as the training data"
     ]
     assert not (tmp_path / "c.npy").exists()
 

@@ -87,7 +87,8 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     t.add_argument("--optimizer", help="adadelta (Keras 2: lr 1.0, rho 0.95; the default), adam or sgd")
     t.add_argument(
         "--schedule",
-        help="learning rate schedule: constant (default), onecycle (warm-up, then cosine decay) or cosine (decay to --min-lr)",
+        help="learning rate schedule: constant (default), onecycle (warm-up, then cosine decay) "
+        "or cosine (decay to --min-lr)",
     )
     t.add_argument("--lr", type=float, help="learning rate (default: the optimizer's Keras 2 default)")
     t.add_argument("--min-lr", type=float, default=0.0, help="where --schedule cosine ends (default 0)")
@@ -109,8 +110,8 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
     t.add_argument(
         "--precision",
         default="float32",
-        help="float32 (default) or bfloat16: the training step's matrix products in bfloat16 (autocast), faster on CPUs with "
-        "AVX512-BF16 or AMX; weights, losses and validation stay float32",
+        help="float32 (default) or bfloat16: the training step's matrix products in bfloat16 (autocast), "
+        "faster on CPUs with AVX512-BF16 or AMX; weights, losses and validation stay float32",
     )
     t.add_argument(
         "--ema",

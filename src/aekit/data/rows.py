@@ -276,7 +276,8 @@ def place_rows(
     on a GPU stay there. Otherwise rows that fit as float32 are copied once, in blocks (a memmap's read with
     ``pread``, never mapped whole); else, where the rows are images (each value the float32 k / 255 of a byte k, as
     the image loaders make them) and a quarter of that fits, they are copied as uint8, each batch's bytes turned
-    into k / 255 there by a lookup (bitwise the rows given; a GPU divides by a scalar as a product, which rounds); else they stay where they are and each batch is copied (budget 0 asks for that).
+    into k / 255 there by a lookup (bitwise the rows given; a GPU divides by a scalar as a product, which rounds);
+    else they stay where they are and each batch is copied (budget 0 asks for that).
     Given a budget, the CPU plays a GPU's part: the tests run the GPU's placements so.
     """
     if isinstance(x, DeviceRows):

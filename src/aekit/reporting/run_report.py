@@ -32,11 +32,13 @@ _ROWS_FOR_FIGURES = 1000  # rows of the evaluation data used for the code-activa
 _ROWS_FOR_JACOBIAN = 200
 
 CSS = """
-body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0 auto;max-width:1100px;padding:1em 2em;color:#222;background:#fff}
+body{font:15px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;
+margin:0 auto;max-width:1100px;padding:1em 2em;color:#222;background:#fff}
 h1{font-size:1.6em;margin-bottom:.2em} h2{border-bottom:1px solid #ddd;padding-bottom:.2em;margin-top:1.6em}
 .lead{color:#555;margin-top:0} table{border-collapse:collapse;margin:.5em 0}
 td,th{border:1px solid #ddd;padding:.25em .7em;text-align:left;vertical-align:top} th{background:#f5f5f5}
-td.num{text-align:right;font-variant-numeric:tabular-nums} pre{background:#f7f7f7;padding:.8em;overflow-x:auto;font-size:13px}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+pre{background:#f7f7f7;padding:.8em;overflow-x:auto;font-size:13px}
 figure{margin:1em 0} figure img{max-width:100%;height:auto;border:1px solid #eee} figcaption{color:#555;font-size:.9em}
 .note{color:#8a5300} .configs{display:flex;flex-wrap:wrap;gap:1.5em} code{background:#f3f3f3;padding:0 .25em}
 """
@@ -325,7 +327,8 @@ def report(
     parts = [
         f"<h1>aekit run: {html.escape(name)}</h1>",
         f'<p class="lead">{html.escape(kind)} autoencoder · {html.escape(layers_of(config))} · '
-        f"trained {html.escape(str(config.get('created', '?')))} with aekit {html.escape(str(config.get('aekit_version', '?')))}</p>",
+        f"trained {html.escape(str(config.get('created', '?')))} "
+        f"with aekit {html.escape(str(config.get('aekit_version', '?')))}</p>",
     ]
 
     headline = [
@@ -376,7 +379,8 @@ def report(
     if rows is not None and rows.ndim == 2 and rows.shape[1] != model.config.input_dim:
         rows, note = (
             None,
-            f"The run's data has {rows.shape[1]} features but the model expects {model.config.input_dim}; figures that need it are left out.",
+            f"The run's data has {rows.shape[1]} features but the model expects {model.config.input_dim}; "
+            "figures that need it are left out.",
         )
     if rows is not None:
         parts.extend(_kind_figures(model, config, rows, recon_png.is_file()))

@@ -245,7 +245,8 @@ def train(
             model_config = replace(model_config, input_dim=features, image_shape=rd.image_shape)
         else:
             raise DataError(
-                f"the data has {features} features but input_dim is {model_config.input_dim}; drop --input-dim or fix the data"
+                f"the data has {features} features but input_dim is {model_config.input_dim}; "
+                "drop --input-dim or fix the data"
             )
     if model_config.image_shape is None and rd.image_shape is not None:
         model_config = replace(model_config, image_shape=rd.image_shape)
@@ -562,12 +563,14 @@ def _resume_locked(
                 )
         if train_config.epochs != state.config.epochs and train_config.schedule != "constant":
             raise ConfigError(
-                f"the {train_config.schedule!r} learning-rate schedule of {path} spans its {state.config.epochs} epochs; "
+                f"the {train_config.schedule!r} learning-rate schedule of {path} "
+                f"spans its {state.config.epochs} epochs; "
                 "resume without --epochs, or start a new run for more epochs"
             )
         if train_config.epochs < state.epoch:
             raise ConfigError(
-                f"epochs {train_config.epochs} is fewer than the {state.epoch} epochs already done; pass at least {state.epoch}"
+                f"epochs {train_config.epochs} is fewer than the {state.epoch} epochs already done; "
+                f"pass at least {state.epoch}"
             )
         state.config = train_config
         model = state.model

@@ -166,7 +166,8 @@ def export_onnx(
                 diff = verify_onnx(data, check, input_name, width)
                 if not diff <= ATOL:
                     raise ModelFileError(
-                        f"the exported {name} differs from PyTorch by {diff:.3g} (relative to 1 + |value|; more than {ATOL:g}) in onnxruntime; "
+                        f"the exported {name} differs from PyTorch by {diff:.3g} "
+                        f"(relative to 1 + |value|; more than {ATOL:g}) in onnxruntime; "
                         "report it, or pass --no-verify to keep the export anyway"
                     )
             blobs[name] = data

@@ -52,7 +52,8 @@ class TensorBoard(Callback):
             labels = [str(v) for v in np.asarray(embedding_labels).ravel()[: len(self.embedding)]]
             if len(labels) != len(self.embedding):
                 raise DataError(
-                    f"embedding_labels has {len(labels)} entries but there are {len(self.embedding)} embedding rows; pass one label per row"
+                    f"embedding_labels has {len(labels)} entries but there are {len(self.embedding)} embedding rows; "
+                    "pass one label per row"
                 )
             self.embedding_labels = labels
         self.histograms = histograms
