@@ -21,8 +21,8 @@ venv: $(STAMP)          ## only the environment: .venv/ with aekit and the pinne
 quick: $(STAMP)         ## a first look: 5 epochs on 10,000 images -> runs/quick
 	$(VENV)/bin/aekit train --quick --out runs/quick --overwrite $(ARGS)
 
-test: $(STAMP)          ## the test suite (CPU, a few minutes)
-	$(PY) -m pytest -q -m "not slow" $(ARGS)
+test: $(STAMP)          ## the test suite (CPU, a few minutes; two workers)
+	$(PY) -m pytest -q -n 2 -m "not slow" $(ARGS)
 
 test-slow: $(STAMP)     ## also the MNIST-scale tests
 	$(PY) -m pytest -q $(ARGS)

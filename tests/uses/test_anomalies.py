@@ -110,7 +110,7 @@ def test_run_reference_is_its_validation_rows(run):
     res = anomaly(run, x)
     assert res.rule == "quantile 0.99 of 100 reference rows"
     assert res.threshold == pytest.approx(np.quantile(res.scores, 0.99))
-    with pytest.raises(ConfigError, match="--reference FILE or use --contamination"):
+    with pytest.raises(ConfigError, match=r"pass reference \(normal rows\) or use contamination"):
         anomaly(aekit.load_model(run), x)  # an in-memory model has no validation rows
 
 

@@ -68,7 +68,7 @@ def test_already_noisy_input_is_only_denoised(runs, mnist_small):
         np.testing.assert_allclose(res.denoised, model(torch.from_numpy(x)).numpy(), atol=1e-6)
     assert res.clean is None and res.psnr_noisy is None and res.noise == "none"
     assert len(denoise_figure(res, image_shape=(28, 28), n=5).axes) == 10
-    with pytest.raises(ConfigError, match="drop --noise"):
+    with pytest.raises(ConfigError, match="drop noise/noise_level"):
         denoise(runs[0], x, noisy_input=True, noise="gaussian")
 
 

@@ -10,7 +10,7 @@ import numpy as np
 from aekit.data.arrays import load_array
 from aekit.data.datasets import load_dataset
 from aekit.data.image_files import check_image_options, is_image_source
-from aekit.errors import ConfigError
+from aekit.errors import ConfigError, option
 
 IMAGE_DATASETS = ("mnist", "fashion-mnist")
 
@@ -50,13 +50,15 @@ def load_run_data(
     check_image_options(image_size, resize, color)
     if (image_size is not None or color is not None or skip_bad_images) and not is_image_source(data):
         raise ConfigError(
-            f"--image-size, --color and --skip-bad-images apply to a folder of images (or a .txt list), "
+            f"{option('image_size')}, {option('color')} and {option('skip_bad_images')} apply to a folder of images "
+            "(or a .txt list), "
             f"not to {data or dataset}; drop them"
         )
     if data is None:
         if dataset not in IMAGE_DATASETS:
             raise ConfigError(
-                f"unknown dataset {dataset!r}; choose one of: {', '.join(IMAGE_DATASETS)}, or pass --data FILE"
+                f"unknown dataset {dataset!r}; choose one of: {', '.join(IMAGE_DATASETS)}, "
+                f"or pass {option('data')} (a file)"
             )
         ds = load_dataset(dataset, data_dir, limit=limit)
         return RunData(ds.x_train, ds.x_test, ds.y_train, ds.y_test, ds.image_shape, ds.name)

@@ -13,7 +13,7 @@ from typing import Callable
 import torch
 
 from aekit.config import TrainConfig
-from aekit.errors import ConfigError
+from aekit.errors import ConfigError, option
 from aekit.training import optimizers
 
 
@@ -56,12 +56,12 @@ def check_compile(cfg: TrainConfig, world_size: int = 1) -> None:
     if not cfg.compile:
         return
     if world_size > 1:
-        raise ConfigError("compile=True runs in one process; under torchrun train without --compile")
+        raise ConfigError(f"{option('compile', True)} runs in one process; under torchrun train without it")
     compiler = os.environ.get("CXX") or next((c for c in ("g++", "c++", "clang++") if shutil.which(c)), None)
     if compiler is None or not shutil.which(compiler):
         raise ConfigError(
             "compile=True needs a C++ compiler (g++ or clang++) on PATH for torch.compile; "
-            "install one (e.g. apt install g++) or train without --compile"
+            f"install one (e.g. apt install g++) or train without {option('compile', True)}"
         )
 
 

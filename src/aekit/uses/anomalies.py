@@ -20,7 +20,7 @@ import torch
 
 from aekit.data.rows import _unit_range, place_rows
 from aekit.devices import device_of
-from aekit.errors import ConfigError, DataError
+from aekit.errors import ConfigError, DataError, option
 from aekit.models import Autoencoder
 from aekit.uses.inputs import as_input, load_any_model
 
@@ -85,7 +85,8 @@ def threshold_from(
         raise ConfigError(f"quantile must lie in (0, 1], got {quantile}")
     if reference is None or len(reference) == 0:
         raise ConfigError(
-            "a quantile threshold needs reference scores of normal rows; pass --reference FILE or use --contamination"
+            f"a quantile threshold needs reference scores of normal rows; pass {option('reference')} (normal rows) "
+            f"or use {option('contamination')}"
         )
     return float(np.quantile(np.asarray(reference), quantile))
 
@@ -99,7 +100,7 @@ def binary_labels(labels: Any, normal: Sequence[Any] | None = None) -> np.ndarra
     if not values <= {0, 1}:
         raise DataError(
             f"labels hold {len(values)} distinct values, not 0/1; mark anomalies 1 and normal rows 0, "
-            "or name the normal labels (--normal 3)"
+            f"or name the normal labels ({option('normal', 3)})"
         )
     return y.astype(np.int64)
 

@@ -15,7 +15,7 @@ import torch
 
 from aekit.config import NOISES
 from aekit.devices import device_of
-from aekit.errors import ConfigError, DataError
+from aekit.errors import ConfigError, DataError, option
 from aekit.models import Autoencoder
 from aekit.objectives import corrupt, psnr
 from aekit.uses.inputs import as_input, batched, load_any_model
@@ -79,7 +79,8 @@ def denoise(
     if noisy_input:
         if noise not in (None, "none") or noise_level is not None:
             raise ConfigError(
-                "noisy input is denoised as it is; drop --noise/--noise-level, or drop --noisy to corrupt clean input"
+                f"noisy input is denoised as it is; drop {option('noise')}/{option('noise_level')}, "
+                f"or drop {option('noisy')} to corrupt clean input"
             )
         out = batched(model, xt, batch_size, device=device)
         return Denoised(xt.numpy(), out, None, "none", 0.0, None, None)
@@ -91,8 +92,8 @@ def denoise(
     if noise == "none" or not level:
         where = "the run was not trained with noise" if trained_noise == "none" else f"no noise level for {noise!r}"
         raise ConfigError(
-            f"nothing to denoise: {where}; pass --noise gaussian --noise-level 0.5 (for example), "
-            "or --noisy if the input is already noisy"
+            f"nothing to denoise: {where}; pass {option('noise', 'gaussian')} {option('noise_level', 0.5)} "
+            f"(for example), or {option('noisy', True)} if the input is already noisy"
         )
     if not math.isfinite(level) or level < 0 or (noise != "gaussian" and level > 1):
         raise ConfigError(f"noise_level must be ≥ 0 (and ≤ 1 for {noise!r}), got {level}")

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 
 from aekit.codes import decode_codes, manifold_codes, path, prior_codes, require_generative, traversal_codes
-from aekit.errors import ConfigError, DataError
+from aekit.errors import ConfigError, DataError, option
 from aekit.models import Autoencoder
 from aekit.uses.inputs import as_input, load_any_model
 
@@ -38,7 +38,9 @@ def sample(
     model, _ = load_any_model(model)
     require_generative(model, "aekit sample")
     if label is not None:
-        raise ConfigError("--label needs a conditional model (cvae), which aekit does not have yet; drop --label")
+        raise ConfigError(
+            f"{option('label')} needs a conditional model (cvae), which aekit does not have yet; drop {option('label')}"
+        )
     z = prior_codes(model, n, generator=torch.Generator().manual_seed(seed), temperature=temperature)
     return decode_codes(model, z).numpy()
 
@@ -69,7 +71,7 @@ def manifold(model: Autoencoder | str | os.PathLike, n: int = 15) -> np.ndarray:
     if model.config.encoding_dim != 2:
         raise ConfigError(
             f"the manifold grid draws a 2-D code, this one has {model.config.encoding_dim} units; "
-            "train with --encoding-dim 2, or use `aekit sample`"
+            f"train with {option('encoding_dim', 2)}, or use `aekit sample`"
         )
     return decode_codes(model, manifold_codes(n)).numpy()
 

@@ -22,7 +22,7 @@ import torch
 
 from aekit.codes import require_generative
 from aekit.elbo import log_likelihood
-from aekit.errors import ConfigError, DataError
+from aekit.errors import ConfigError, DataError, option
 from aekit.latents import log_posterior, log_standard_normal
 from aekit.models import Autoencoder
 from aekit.uses.inputs import as_input, load_any_model
@@ -77,7 +77,7 @@ def nll(
     if lik == "bernoulli" and (float(rows.min()) < 0 or float(rows.max()) > 1):
         raise DataError(
             "the rows have values outside [0, 1], which a Bernoulli decoder cannot model; "
-            "pass --likelihood gaussian or scale the rows to [0, 1]"
+            f"pass {option('likelihood', 'gaussian')} or scale the rows to [0, 1]"
         )
     model.eval()
     device = next(model.parameters()).device

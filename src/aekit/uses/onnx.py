@@ -26,7 +26,7 @@ from torch import nn
 from aekit import __version__
 from aekit.config import to_dict
 from aekit.devices import device_of, model_device
-from aekit.errors import ConfigError, ModelFileError
+from aekit.errors import ConfigError, ModelFileError, option
 from aekit.io import atomic_write_bytes, load_model
 from aekit.models import Autoencoder
 
@@ -168,7 +168,7 @@ def export_onnx(
                     raise ModelFileError(
                         f"the exported {name} differs from PyTorch by {diff:.3g} "
                         f"(relative to 1 + |value|; more than {ATOL:g}) in onnxruntime; "
-                        "report it, or pass --no-verify to keep the export anyway"
+                        f"report it, or pass {option('verify', False)} to keep the export anyway"
                     )
             blobs[name] = data
     finally:
