@@ -8,12 +8,12 @@ from aekit_subprocess import aekit_cli as aekit
 
 from aekit.cli.main import build_parser, main
 from aekit.devices import resolve_device
-from aekit.errors import ConfigError
+from aekit.errors import ConfigError, cli_text
 
 no_cuda = pytest.mark.skipif(
     torch.cuda.is_available(), reason="this machine has a CUDA GPU: asking for one is not an error"
 )
-NO_CUDA = (
+NO_CUDA = (  # as the command line prints it; the library names the argument, device="cuda"
     "--device cuda: no CUDA GPU is visible (torch.cuda.is_available() is False{}); use --device cpu or auto".format(
         "" if torch.version.cuda else f"; this PyTorch {torch.__version__} is built without CUDA"
     )
@@ -41,14 +41,15 @@ def test_named_devices_and_what_is_refused(monkeypatch):
     monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
     with pytest.raises(ConfigError) as e:
         resolve_device("cuda")
-    assert str(e.value) == NO_CUDA
-    with pytest.raises(ConfigError, match=r"^--device mps: no Apple GPU is available .*; use --device cpu or auto$"):
+    assert cli_text(e.value) == NO_CUDA
+    assert str(e.value) == NO_CUDA.replace("--device cuda", 'device="cuda"').replace("--device cpu", 'device="cpu"')
+    with pytest.raises(ConfigError, match=r'^device="mps": no Apple GPU is available .*; use device="cpu" or auto$'):
         resolve_device("mps")
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     assert resolve_device("cuda:1") == torch.device("cuda", 1)
     with pytest.raises(
-        ConfigError, match=r"^--device cuda:2: only 2 CUDA GPUs are visible \(cuda:0 … cuda:1\); pass one"
+        ConfigError, match=r'^device="cuda:2": only 2 CUDA GPUs are visible \(cuda:0 … cuda:1\); pass one'
     ):
         resolve_device("cuda:2")
 

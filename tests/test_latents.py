@@ -78,7 +78,10 @@ def test_vector_quantiser_straight_through_ema_and_dead_codes():
     loss_terms(model, x, x, TrainConfig(loss="mse"))  # the first batch seeds the codebook with encoder vectors
     vectors = model.latent.vectors(model.encoder(x)).detach()
     assert all((vectors == row).all(1).any() for row in model.latent.codebook)
-    model.latent.ema_count[0] = 0.0  # entry 0 is dead: the next update re-seeds it with a vector of the batch
+    with torch.no_grad():  # entry 0 is dead (no vector near it, no count): the next update re-seeds it
+        model.latent.ema_count[0] = 0.0
+        model.latent.codebook[0] = 1e3
+        model.latent.ema_sum[0] = 1e3
     before = model.latent.codebook.clone()
     terms = loss_terms(model, x, x, TrainConfig(loss="mse", commitment=0.5))
     vectors = model.latent.vectors(model.encoder(x)).detach()

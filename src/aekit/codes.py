@@ -9,7 +9,7 @@ import math
 
 import torch
 
-from aekit.errors import ConfigError
+from aekit.errors import ConfigError, option
 
 PATHS = ("linear", "spherical")
 
@@ -18,7 +18,7 @@ def require_generative(model, what: str = "sampling") -> None:
     """Refuse a model without a prior to draw codes from (anything but a Gaussian code), in one line."""
     if not model.config.is_generative:
         raise ConfigError(
-            f"{what} needs a generative model (a Gaussian code, e.g. --kind vae), but this model's "
+            f"{what} needs a generative model (a Gaussian code, e.g. {option('kind', 'vae')}), but this model's "
             f"code is {model.config.code}; train one with `aekit train --kind vae`"
         )
 

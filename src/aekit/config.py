@@ -286,7 +286,9 @@ class TrainConfig:
                 "drop --beta and --kl-warmup, or train with --iw-samples 1"
             )
         if self.binarize == "dynamic" and self.likelihood == "gaussian":
-            raise ConfigError("binarised pixels are 0 or 1: use the Bernoulli decoder (--likelihood bernoulli)")
+            raise ConfigError(
+                f"binarised pixels are 0 or 1: use the Bernoulli decoder ({option('likelihood', 'bernoulli')})"
+            )
 
     @property
     def learning_rate(self) -> float:

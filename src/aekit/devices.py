@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from aekit.errors import ConfigError
+from aekit.errors import ConfigError, option
 
 CHOICES = ("auto", "cpu", "cuda", "cuda:N", "mps")
 HELP = "where to run: auto (a CUDA GPU, then Apple MPS, then the CPU; the default), cpu, cuda, cuda:N or mps"
@@ -42,7 +42,8 @@ def _mps_available() -> bool:
 def _no_cuda(spec: str) -> ConfigError:
     build = "" if torch.version.cuda else f"; this PyTorch {torch.__version__} is built without CUDA"
     return ConfigError(
-        f"--device {spec}: no CUDA GPU is visible (torch.cuda.is_available() is False{build}); use --device cpu or auto"
+        f"{option('device', spec)}: no CUDA GPU is visible (torch.cuda.is_available() is False{build}); "
+        f"use {option('device', 'cpu')} or auto"
     )
 
 
@@ -56,16 +57,16 @@ def _cuda(spec: str, index: int | None) -> torch.device:
             return torch.device("cuda", torch.cuda.current_device())
         if rank >= count:
             raise ConfigError(
-                f"--device {spec}: torchrun started local rank {rank} but only {count} CUDA GPU"
+                f"{option('device', spec)}: torchrun started local rank {rank} but only {count} CUDA GPU"
                 f"{'s are' if count != 1 else ' is'} visible on this machine; start at most {count} "
-                "processes per machine (--nproc-per-node), or use --device cpu"
+                f"processes per machine (--nproc-per-node), or use {option('device', 'cpu')}"
             )
         return torch.device("cuda", rank)
     if index >= count:
         last = f"cuda:0 … cuda:{count - 1}" if count > 1 else "cuda:0"
         raise ConfigError(
-            f"--device {spec}: only {count} CUDA GPU{'s are' if count != 1 else ' is'} visible ({last}); "
-            "pass one of those, or --device cuda"
+            f"{option('device', spec)}: only {count} CUDA GPU{'s are' if count != 1 else ' is'} visible ({last}); "
+            f"pass one of those, or {option('device', 'cuda')}"
         )
     return torch.device("cuda", index)
 
@@ -85,8 +86,8 @@ def resolve_device(spec: str | torch.device | None = "auto") -> torch.device:
     if text == "mps":
         if not _mps_available():
             raise ConfigError(
-                "--device mps: no Apple GPU is available (torch.backends.mps.is_available() is False); "
-                "use --device cpu or auto"
+                f"{option('device', 'mps')}: no Apple GPU is available (torch.backends.mps.is_available() is False); "
+                f"use {option('device', 'cpu')} or auto"
             )
         return torch.device("mps")
     if text == "cuda":

@@ -193,7 +193,7 @@ def test_crop_keeps_the_aspect_ratio_and_stretch_does_not(tmp_path):
 def test_different_sizes_need_image_size(tmp_path):
     _write(tmp_path / "m" / "a.png", _rgb(h=16, w=16))
     _write(tmp_path / "m" / "b.png", _rgb(h=20, w=12))
-    with pytest.raises(DataError, match="different sizes.*pass --image-size"):
+    with pytest.raises(DataError, match="different sizes.*pass image_size=64"):
         load_images(tmp_path / "m")
     assert load_images(tmp_path / "m", image_size="8x6").image_shape == (3, 8, 6)
 

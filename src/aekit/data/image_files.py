@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from aekit.errors import ConfigError, DataError
+from aekit.errors import ConfigError, DataError, option
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 RESIZES = ("crop", "stretch")
@@ -297,7 +297,7 @@ def plan_images(
         if 0 < n_gray < len(keep):
             note = (
                 f"{found.root}: {n_gray} of {len(keep)} images are grayscale and the rest colour; reading all as "
-                f"{color} (the majority); pass --color gray or --color rgb to choose"
+                f"{color} (the majority); pass {option('color', 'gray')} or {option('color', 'rgb')} to choose"
             )
     if size is None:
         sizes = {probes[i][1] for i in keep}
@@ -307,7 +307,8 @@ def plan_images(
             ]
             raise DataError(
                 f"{found.root}: the images have {len(sizes)} different sizes ({a} is {sa[0]}x{sa[1]}, "
-                f"{b} is {sb[0]}x{sb[1]}, height x width); pass --image-size 64 (or HEIGHTxWIDTH) to resize them"
+                f"{b} is {sb[0]}x{sb[1]}, height x width); pass {option('image_size', 64)} (or HEIGHTxWIDTH) "
+                "to resize them"
             )
         size = sizes.pop()
     return Plan(color, size, keep, [(found.names[i], r) for i, r in bad], note)

@@ -43,7 +43,7 @@ from aekit.config import ModelConfig, TrainConfig, from_dict, to_dict
 from aekit.data.pixels import PixelRows
 from aekit.data.rows import _read_runs
 from aekit.data.scans import release_pages
-from aekit.errors import AekitError, ModelFileError
+from aekit.errors import AekitError, ModelFileError, option
 from aekit.io import CHECKPOINT_FORMAT, atomic_write_bytes, read_safetensors, sync_file
 from aekit.io import _digest as tensor_digest  # SHA-256 of named tensors + a text
 from aekit.models import Autoencoder
@@ -183,7 +183,8 @@ def checkpoint_bytes(state: TrainState, meta: dict[str, Any] | None = None) -> b
 
 def _bad(path: Path, what: str) -> ModelFileError:
     return ModelFileError(
-        f"{path}: {what}; the checkpoint is damaged: restore it, or start the run again with --overwrite"
+        f"{path}: {what}; the checkpoint is damaged: restore it, or start the run again with "
+        f"{option('overwrite', True)}"
     )
 
 

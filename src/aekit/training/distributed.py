@@ -40,7 +40,7 @@ import torch.distributed as dist
 from torch import nn
 
 from aekit.config import TrainConfig
-from aekit.errors import AekitError, ConfigError
+from aekit.errors import AekitError, ConfigError, option
 
 T = TypeVar("T")
 
@@ -263,7 +263,7 @@ class DataParallel:
         if device.type == "cuda" and device.index != local_rank():
             raise ConfigError(
                 f"under torchrun each process trains on its own GPU, cuda:LOCAL_RANK (here "
-                f"cuda:{local_rank()}), but the model is on {device}; pass --device cuda or auto"
+                f"cuda:{local_rank()}), but the model is on {device}; pass {option('device', 'cuda')} or auto"
             )
         self._ddp = DistributedDataParallel(_Loss(model, cfg), device_ids=[device] if device.type == "cuda" else None)
 
