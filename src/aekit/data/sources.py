@@ -81,6 +81,21 @@ def load_run_data(
     return RunData(np.asarray(x[np.sort(order[n_val:])]), np.asarray(x[np.sort(order[:n_val])]), name=Path(data).name)
 
 
+def recorded_run_data(data: dict, seed: int) -> RunData:
+    """The rows a run trained on, from its config.json ``data`` section (as `resume`, the report and the uses read
+    them again), with the split drawn from the run's `seed`."""
+    return load_run_data(
+        data.get("dataset") or "mnist",
+        data.get("data"),
+        val_data=data.get("val_data"),
+        data_dir=data.get("data_dir"),
+        limit=data.get("limit"),
+        val_split=data.get("val_split", 0.1),
+        seed=seed,
+        **image_options(data),
+    )
+
+
 def image_options(data: dict) -> dict:
     """The image options of a run's config.json ``data`` section, as `load_run_data` takes them."""
     return {

@@ -218,20 +218,11 @@ def _eval_rows(config: Mapping[str, Any], x: Any) -> tuple[np.ndarray | None, st
     """Rows to draw the figures from: `x` if given, else the run's evaluation data loaded again."""
     if x is not None:
         return np.array(x[:_ROWS_FOR_FIGURES], dtype=np.float32), ""  # a copy: a memmap's view is read-only
-    from aekit.data.sources import image_options, load_run_data
+    from aekit.data.sources import recorded_run_data
 
     d = config.get("data") or {}
     try:
-        rd = load_run_data(
-            d.get("dataset") or "mnist",
-            d.get("data"),
-            val_data=d.get("val_data"),
-            data_dir=d.get("data_dir"),
-            limit=d.get("limit"),
-            val_split=d.get("val_split", 0.1),
-            seed=(config.get("train") or {}).get("seed", 0),
-            **image_options(d),
-        )
+        rd = recorded_run_data(d, (config.get("train") or {}).get("seed", 0))
     except (AekitError, OSError) as exc:
         return None, f"The run's data could not be loaded again ({exc}), so the figures that need it are left out."
     rows = rd.x_val if rd.x_val is not None else rd.x_train

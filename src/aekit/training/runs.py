@@ -25,7 +25,7 @@ import torch
 from aekit import __version__
 from aekit.config import ModelConfig, TrainConfig, from_dict, replace, to_dict
 from aekit.data.rows import as_rows, check_features, check_ranges, column_stats, fit_scaler
-from aekit.data.sources import RunData, image_options, load_run_data
+from aekit.data.sources import RunData, load_run_data, recorded_run_data
 from aekit.devices import describe, device_of, resolve_device
 from aekit.errors import ConfigError, DataError, ModelFileError, TrainingError, option
 from aekit.history import shown_keys
@@ -537,16 +537,7 @@ def _resume_locked(
         train_config = replace(train_config, epochs=epochs)
     distributed.per_rank_batch(train_config.batch_size)  # refuse a batch that does not split over the processes
     check_compile(train_config, distributed.world_size())
-    rd = load_run_data(
-        d.get("dataset") or "mnist",
-        d.get("data"),
-        val_data=d.get("val_data"),
-        data_dir=d.get("data_dir"),
-        limit=d.get("limit"),
-        val_split=d.get("val_split", 0.1),
-        seed=train_config.seed,
-        **image_options(d),
-    )
+    rd = recorded_run_data(d, train_config.seed)
     state, ckpt = None, path / CHECKPOINT_DIR / LAST
     if ckpt.is_file():
         state, meta = load_checkpoint(ckpt)

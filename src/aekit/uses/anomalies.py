@@ -191,22 +191,13 @@ def anomaly(
 
 def validation_rows(config: dict[str, Any]) -> np.ndarray | np.memmap | None:
     """The validation rows a run was trained with, rebuilt from its config.json (None if it had none)."""
-    from aekit.data.sources import image_options, load_run_data
+    from aekit.data.sources import recorded_run_data
 
     data = config.get("data") or {}
     if not data:
         return None
     seed = int((config.get("train") or {}).get("seed", 0))
-    rd = load_run_data(
-        data.get("dataset") or "mnist",
-        data.get("data"),
-        val_data=data.get("val_data"),
-        data_dir=data.get("data_dir"),
-        limit=data.get("limit"),
-        val_split=data.get("val_split", 0.1),
-        seed=seed,
-        **image_options(data),
-    )
+    rd = recorded_run_data(data, seed)
     return rd.x_val  # a memmap's last rows stay on disk (read in blocks by `anomaly_scores`)
 
 
