@@ -72,7 +72,8 @@ class Plateau(Callback):
         was_training = model.training
         model.eval()
         with torch.no_grad():
-            out = model.decoder(model.latent.code(model.encoder(self.sample_x)))
+            device = next(model.parameters()).device  # the sample stays on the host; the model may not
+            out = model.decoder(model.latent.code(model.encoder(self.sample_x.to(device)))).cpu()
         model.train(was_training)
         pinned = (out <= lo + 1e-3 * (hi - lo)) | (out >= hi - 1e-3 * (hi - lo))
         unreachable = (self.sample_y < lo) | (self.sample_y > hi)
