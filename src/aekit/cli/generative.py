@@ -26,7 +26,7 @@ def _output(path: str) -> str:
 def _write(path: str, rows, model, ncols: int) -> None:
     import numpy as np
 
-    from aekit.reporting.plots import save_figure
+    from aekit.reporting.rendering import save_figure
     from aekit.uses.generation import grid_figure
     from aekit.uses.inputs import image_shape_of
 
