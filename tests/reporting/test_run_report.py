@@ -120,7 +120,8 @@ def test_report_without_its_data_still_builds_with_a_note(tiny_runs, tmp_path):
 
 
 def test_report_embeds_other_pngs_of_the_run_folder(tiny_runs, tmp_path):
-    from aekit.reporting.plots import histogram, save_figure
+    from aekit.reporting.plots import histogram
+    from aekit.reporting.rendering import save_figure
 
     run = copy_run(tiny_runs[0], tmp_path)
     save_figure(histogram(np.arange(10.0)), run / "scores.png")

@@ -143,7 +143,7 @@ def png_uri(data: bytes) -> str:
 
 
 def figure_uri(fig) -> str:
-    from aekit.reporting.plots import figure_to_png_bytes
+    from aekit.reporting.rendering import figure_to_png_bytes
 
     return png_uri(figure_to_png_bytes(fig))
 
@@ -176,7 +176,7 @@ def page(title: str, body: str) -> str:
 # --------------------------------------------------------------------------- figures
 def term_curves(series: Mapping[str, Sequence[float]], *, title: str | None = None):
     """One panel per loss term: training solid, validation dashed, against epoch."""
-    from aekit.reporting.plots import term_panels
+    from aekit.reporting.curves import term_panels
 
     return term_panels([("", series)], loss_terms_of(series), ncols=3, title=title)
 
