@@ -41,7 +41,7 @@ import torch
 from aekit import __version__
 from aekit.config import ModelConfig, TrainConfig, from_dict, to_dict
 from aekit.data.pixels import PixelRows
-from aekit.data.rows import _read_runs
+from aekit.data.reading import _read_runs
 from aekit.data.scans import release_pages
 from aekit.errors import AekitError, ModelFileError, option
 from aekit.io import CHECKPOINT_FORMAT, atomic_write_bytes, read_safetensors, sync_file
