@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from aekit.errors import ConfigError
-from aekit.reporting.run_report import (
+from aekit.reporting.page_parts import (
     figure_html,
     figure_uri,
     fmt,
