@@ -2,7 +2,7 @@
 
 A run folder holds config.json, model.safetensors, history.json / history.csv, metrics.json,
 tb/ (TensorBoard event files), reconstructions.png, loss.png, report.html and checkpoint/ (see
-aekit.checkpoint); `resume` continues a run from its checkpoint. The checks before a run are in
+aekit.training.checkpoint); `resume` continues a run from its checkpoint. The checks before a run are in
 `aekit.training.preparation`, the fit and the files after it in `aekit.training.finishing`.
 """
 
