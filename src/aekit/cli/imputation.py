@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from aekit.cli.args import _int_list, add_device_arg, check_outputs
+from aekit.cli.args import _int_list, add_device_arg, add_output, check_outputs
 from aekit.errors import ConfigError, DataError
 
 
@@ -22,9 +22,7 @@ def add_impute_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--ratings", metavar="FILE", help="MovieLens ratings file instead of INPUT (u.data, ratings.csv, ratings.dat)"
     )
-    p.add_argument(
-        "-o", "--output", required=True, metavar="FILE", help="where to write the filled table (.csv, .parquet, .npy)"
-    )
+    add_output(p, "where to write the filled table (.csv, .parquet, .npy)")
     p.add_argument("--epochs", type=int, help="most epochs; early stopping on held-out cells ends sooner (default 300)")
     p.add_argument(
         "--hidden",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import argparse
 
-from aekit.cli.args import add_device_arg, add_image_options, check_outputs
+from aekit.cli.args import add_device_arg, add_image_options, add_output, add_row_options, check_outputs
 from aekit.errors import ConfigError, DataError
 
 
@@ -35,8 +35,7 @@ def _add_input_args(p, labels: bool = True) -> None:
         p.add_argument(
             "--labels", metavar="FILE", help="one label per row (.npy/.csv/.parquet); a dataset brings its own"
         )
-    p.add_argument("--limit", type=int, metavar="N", help="use only the first N rows")
-    p.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's IDX files")
+    add_row_options(p)
     add_image_options(p.add_argument_group("images (INPUT a folder or a .txt list)"), for_model=True)
     add_device_arg(p)
 
@@ -74,13 +73,7 @@ def add_encode_parser(sub) -> argparse.ArgumentParser:
         description="Write the code of every row of INPUT; --plot draws a 2-D map of the codes.",
     )
     _add_input_args(p)
-    p.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        metavar="FILE",
-        help="codes.npy, codes.csv or codes.parquet (for images, .csv and .parquet start with each file's path)",
-    )
+    add_output(p, "codes.npy, codes.csv or codes.parquet (for images, .csv and .parquet start with each file's path)")
     p.add_argument("--plot", metavar="PNG", help="also draw a 2-D map of the codes, coloured by label when known")
     p.add_argument(
         "--method",
@@ -130,8 +123,7 @@ def add_features_parser(sub) -> argparse.ArgumentParser:
         help="rows searched for the most-activating inputs: a dataset (mnist, mnist:train …) or a file; "
         "default: the run's dataset's test split, else its validation rows; 'none' to skip",
     )
-    p.add_argument("--limit", type=int, metavar="N", help="search only the first N rows")
-    p.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's IDX files")
+    add_row_options(p, "search only the first N rows")
     p.add_argument("--top", type=int, default=8, help="inputs shown per unit (default 8)")
     p.add_argument("--max-units", type=int, default=64, help="units drawn at most (default 64)")
     p.add_argument("-o", "--out", metavar="DIR", help="folder for the pictures (default RUN/features)")
@@ -176,13 +168,7 @@ def add_denoise_parser(sub) -> argparse.ArgumentParser:
         "salt-and-pepper noise (docs/uses.md).",
     )
     _add_input_args(p, labels=False)
-    p.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        metavar="FILE",
-        help="denoised rows: .npy, .csv or .parquet; for images a folder: the same names and formats",
-    )
+    add_output(p, "denoised rows: .npy, .csv or .parquet; for images a folder: the same names and formats")
     p.add_argument("--noisy", action="store_true", help="INPUT is already noisy: denoise it as it is (no PSNR)")
     p.add_argument(
         "--noise",
@@ -263,13 +249,7 @@ def add_anomaly_parser(sub) -> argparse.ArgumentParser:
         "--reference FILE; default quantile 0.99), and report ROC-AUC when labels are known.",
     )
     _add_input_args(p)
-    p.add_argument(
-        "-o",
-        "--output",
-        default="scores.csv",
-        metavar="CSV",
-        help="scores with an anomaly flag column (default scores.csv)",
-    )
+    add_output(p, "scores with an anomaly flag column (default scores.csv)", default="scores.csv", metavar="CSV")
     t = p.add_mutually_exclusive_group()
     t.add_argument("--contamination", type=float, metavar="RATE", help="flag this fraction of the rows, e.g. 0.05")
     t.add_argument("--quantile", type=float, metavar="Q", help="flag rows above this quantile of the reference scores")
