@@ -179,7 +179,8 @@ def test_cli_kind_presets_explicit_flags_and_the_identity_warning(tmp_path):
 
 
 def test_cli_flags_given_explicitly_win_even_when_equal_to_the_default():
-    from aekit.cli.main import build_parser, kind_configs_from_args
+    from aekit.cli.main import build_parser
+    from aekit.cli.training import kind_configs_from_args
 
     args = build_parser().parse_args(
         ["train", "--kind", "sparse-kl", "--encoding-dim", "32", "--loss", "bce", "--seed", "0"]
@@ -198,7 +199,8 @@ def test_cli_flags_given_explicitly_win_even_when_equal_to_the_default():
 
 
 def test_deep_hinton_sets_its_own_training_and_explicit_flags_still_win():
-    from aekit.cli.main import build_parser, kind_configs_from_args
+    from aekit.cli.main import build_parser
+    from aekit.cli.training import kind_configs_from_args
 
     m, t = kind_configs_from_args(build_parser().parse_args(["train", "--kind", "deep-hinton"]))
     assert (m.hidden, m.encoding_dim, m.activation, m.code_activation) == ((1000, 500, 250), 30, "elu", "linear")

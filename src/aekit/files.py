@@ -1,12 +1,14 @@
 """Small file helpers shared by the data readers and writers: one-line error text, the existence check, and an
-atomic write (a temporary file in the same folder, fsync'd, renamed into place; removed on any failure)."""
+atomic write (a temporary file in the same folder, fsync'd, renamed into place; removed on any failure:
+`removed_on_failure`)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 from aekit.errors import DataError
 
@@ -33,7 +35,11 @@ def atomic_write(path: Path, write: Callable, *, sync: bool = True) -> None:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     except OSError as e:
         raise DataError(f"{path}: cannot write here ({one_line(e.strerror or e)}); choose a writable folder") from e
-    try:
+
+    def failed(e: OSError) -> str:
+        return f"{path}: cannot write ({one_line(e.strerror or e)}); check free space and permissions"
+
+    with removed_on_failure([tmp], failed):
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()
@@ -41,13 +47,18 @@ def atomic_write(path: Path, write: Callable, *, sync: bool = True) -> None:
                 os.fsync(f.fileno())
         os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def removed_on_failure(tmps: list[str], message: Callable[[OSError], str]) -> Iterator[None]:
+    """Remove the temporary files `tmps` (as the list stands then) when the block fails; an OSError becomes a
+    DataError of `message(error)`, anything else (Ctrl-C too) goes on as it is."""
+    try:
+        yield
     except BaseException as e:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+        for tmp in tmps:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
         if isinstance(e, OSError):
-            raise DataError(
-                f"{path}: cannot write ({one_line(e.strerror or e)}); check free space and permissions"
-            ) from e
+            raise DataError(message(e)) from e
         raise

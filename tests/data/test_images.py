@@ -1,6 +1,7 @@
 """Image folders (aekit.data.images): real files of every format written here, decoded to the expected pixels; labels
 in ImageFolder's order; sizes, crops and colours; bad files refused or skipped; the cache kept, reused and renewed."""
 
+import errno
 import json
 import os
 
@@ -275,6 +276,23 @@ def test_an_unwritable_cache_folder_is_named(tmp_path, monkeypatch):
     monkeypatch.setenv("AEKIT_CACHE", str(tmp_path / "ro" / "cache"))
     with pytest.raises(DataError, match=r"ro/cache.*cannot create the image cache.*AEKIT_CACHE"):
         load_images(tmp_path / "d")
+
+
+def test_a_cache_that_cannot_be_written_leaves_no_temporary_file(tmp_path, monkeypatch):
+    import aekit.data.images
+
+    for i in range(3):
+        _write(tmp_path / "d" / f"{i}.png", _rgb(i))
+
+    def full(fd, data, offset):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(aekit.data.images.os, "pwrite", full)
+    with pytest.raises(DataError, match=r"cannot write the image cache \(No space left on device\).*AEKIT_CACHE"):
+        load_images(tmp_path / "d", workers=1)
+    monkeypatch.undo()
+    left = [p.name for p in (tmp_path / "cache").rglob("*") if p.name.endswith(".tmp")]
+    assert left == []
 
 
 def test_without_a_cache_nothing_is_written(tmp_path):

@@ -1,5 +1,6 @@
-"""Rows in (aekit.rows): a memory-mapped file's rows read with pread, exactly, in blocks and batches; its changes in
-memory (copy-on-write) honoured; a file cut short while in use refused; NaN/inf found in any block."""
+"""Rows in (aekit.data.rows, aekit.data.reading): a memory-mapped file's rows read with pread, exactly, in blocks
+and batches; its changes in memory (copy-on-write) honoured; a file cut short while in use refused; NaN/inf found in
+any block."""
 
 import importlib
 
@@ -10,14 +11,8 @@ import torch
 import aekit
 from aekit import Autoencoder, ModelConfig, fit
 from aekit.config import TrainConfig
-from aekit.data.rows import (
-    _blocks,
-    _read_runs,
-    _run_reader,
-    as_rows,
-    batch_reader,
-    sort_batches,
-)
+from aekit.data.reading import _blocks, _read_runs, _run_reader, batch_reader, sort_batches
+from aekit.data.rows import as_rows
 from aekit.errors import DataError
 
 

@@ -140,7 +140,7 @@ def test_cli_compare(tiny_runs, tmp_path, chromium):
 def test_runs_are_labelled_by_their_kind(kind, recorded, label):
     from aekit.config import to_dict
     from aekit.kinds import configure
-    from aekit.reporting.run_report import kind_of
+    from aekit.reporting.page_parts import kind_of
 
     model, train = configure(kind)
     config = {"model": to_dict(model), "train": to_dict(train), **({"kind": kind} if recorded else {})}

@@ -1,16 +1,15 @@
-"""Tests for aekit.plots: headless figures, rendering and atomic saving."""
+"""Tests for aekit.reporting.plots and .rendering: headless figures, rendering and atomic saving."""
 
 import os
 import threading
 
 import numpy as np
 import pytest
-from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from PIL import Image
 
 from aekit.errors import DataError
-from aekit.reporting import plots
+from aekit.reporting import plots, rendering
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -50,43 +49,6 @@ def test_reconstruction_grid_bad_shape_raises_data_error():
     x = _rng().random((5, 783))
     with pytest.raises(DataError, match=r"783 values.*image_shape \(28, 28\) needs 784"):
         plots.reconstruction_grid(x, x, image_shape=(28, 28))
-
-
-def test_loss_curves_lines_and_colours():
-    history = {
-        "loss": [1.0, 0.5, 0.3],
-        "val_loss": [1.1, 0.6, 0.4],
-        "recon": [0.9, 0.45, 0.25],
-        "val_recon": [1.0, 0.5, 0.35],
-        "sparsity": [0.1, 0.05, 0.05],
-        "epoch_time": [1.2, 1.1, 1.0],
-        "note": ["a", "b", "c"],
-    }
-    fig = plots.loss_curves(history, title="t")
-    (ax,) = fig.axes
-    lines = {ln.get_label(): ln for ln in ax.get_lines()}
-    assert set(lines) == {"loss", "val_loss", "recon", "val_recon", "sparsity"}
-    for key in ("loss", "recon"):
-        assert to_rgba(lines[key].get_color()) == to_rgba(lines["val_" + key].get_color())
-        assert lines[key].get_linestyle() == "-"
-        assert lines["val_" + key].get_linestyle() == "--"
-    assert to_rgba(lines["loss"].get_color()) != to_rgba(lines["recon"].get_color())
-    assert list(lines["loss"].get_xdata()) == [1, 2, 3]
-    assert ax.get_xlabel() == "epoch"
-    assert ax.get_legend() is not None
-    assert ax.get_yscale() == "linear"
-
-
-def test_loss_curves_draw_no_recon_on_top_of_an_equal_loss():
-    fig = plots.loss_curves({"loss": [1.0, 0.5], "recon": [1.0, 0.5], "val_loss": [1.1, 0.6], "val_recon": [1.1, 0.6]})
-    assert {ln.get_label() for ln in fig.axes[0].get_lines()} == {"loss", "val_loss"}
-
-
-def test_loss_curves_log_scale_for_very_different_terms():
-    fig = plots.loss_curves({"loss": [10.0, 5.0], "contractive": [1e-4, 5e-5]})
-    assert fig.axes[0].get_yscale() == "log"
-    fig = plots.loss_curves({"loss": [10.0, -5.0], "contractive": [1e-4, 5e-5]})
-    assert fig.axes[0].get_yscale() == "linear"
 
 
 def test_image_grid_axes_and_normalization():
@@ -142,10 +104,10 @@ def test_histogram_with_threshold():
 
 def test_figure_to_array_and_png_bytes():
     fig = plots.histogram(_rng().normal(size=100))  # 6.4 x 4.0 inches
-    arr = plots.figure_to_array(fig, dpi=50)
+    arr = rendering.figure_to_array(fig, dpi=50)
     assert arr.shape == (200, 320, 3) and arr.dtype == np.uint8
     assert arr.std() > 0
-    data = plots.figure_to_png_bytes(fig, dpi=50)
+    data = rendering.figure_to_png_bytes(fig, dpi=50)
     assert data.startswith(PNG_SIGNATURE)
     assert fig.get_dpi() == 100  # rendering does not change the figure
 
@@ -154,14 +116,14 @@ def test_save_figure_atomic_png(tmp_path):
     x = _rng().random((3, 784))
     fig = plots.reconstruction_grid(x, x)
     target = tmp_path / "sub" / "dir" / "grid.png"
-    out = plots.save_figure(fig, target, dpi=40)
+    out = rendering.save_figure(fig, target, dpi=40)
     assert out == target
     assert target.read_bytes()[:8] == PNG_SIGNATURE
     w, h = fig.get_size_inches() * 40
     with Image.open(target) as im:
         assert im.size == (round(w), round(h))
     assert os.listdir(target.parent) == ["grid.png"]
-    plots.save_figure(fig, target, dpi=40)  # overwrite in place
+    rendering.save_figure(fig, target, dpi=40)  # overwrite in place
     assert os.listdir(target.parent) == ["grid.png"]
 
 
@@ -171,7 +133,7 @@ def test_plots_are_thread_safe():
     def work(seed):
         try:
             x = np.random.default_rng(seed).random((4, 784))
-            arr = plots.figure_to_array(plots.reconstruction_grid(x, x), dpi=30)
+            arr = rendering.figure_to_array(plots.reconstruction_grid(x, x), dpi=30)
             assert arr.std() > 0
         except Exception as exc:  # pragma: no cover - reported below
             errors.append(exc)

@@ -15,7 +15,8 @@ from PIL import Image
 import aekit
 from aekit.errors import ModelFileError
 from aekit.objectives import jacobian_norms
-from aekit.reporting.run_report import kind_of, report
+from aekit.reporting.page_parts import kind_of
+from aekit.reporting.run_report import report
 
 
 def data_uri_images(text: str) -> list[tuple[str, Image.Image]]:
@@ -74,7 +75,8 @@ def test_train_writes_a_self_contained_report(tiny_runs):
 
 
 def test_loss_curves_have_a_panel_per_term(tiny_runs):
-    from aekit.reporting.run_report import history_series, loss_terms_of, term_curves
+    from aekit.reporting.page_parts import history_series, loss_terms_of
+    from aekit.reporting.run_report import term_curves
 
     series = history_series(json.loads((tiny_runs[1].path / "history.json").read_text()))
     assert loss_terms_of(series) == ["loss", "recon", "l1"]
@@ -120,7 +122,8 @@ def test_report_without_its_data_still_builds_with_a_note(tiny_runs, tmp_path):
 
 
 def test_report_embeds_other_pngs_of_the_run_folder(tiny_runs, tmp_path):
-    from aekit.reporting.plots import histogram, save_figure
+    from aekit.reporting.plots import histogram
+    from aekit.reporting.rendering import save_figure
 
     run = copy_run(tiny_runs[0], tmp_path)
     save_figure(histogram(np.arange(10.0)), run / "scores.png")

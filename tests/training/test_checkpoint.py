@@ -569,7 +569,7 @@ def test_checkpoints_are_written_at_epoch_end_and_flushed_off_the_training_threa
     )
     assert written == [1, 2, 3] and cb.saved_epoch == 3
     assert {name for name, _ in flushed} == {LAST, BEST} and {t for _, t in flushed} == {"aekit-checkpoint"}
-    assert [name for name, _ in flushed].count(LAST) == 3 and cb._writes._thread is None  # all flushed at the end
+    assert [name for name, _ in flushed].count(LAST) == 3 and cb._writes._flushing is None  # all flushed at the end
     assert load_checkpoint(tmp_path / LAST)[0].epoch == 3 and not list(tmp_path.glob(".*.tmp"))
 
 

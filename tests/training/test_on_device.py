@@ -36,7 +36,8 @@ import aekit
 from aekit import Autoencoder, ModelConfig, TrainConfig, fit
 from aekit.config import replace
 from aekit.data import rows as rows_module
-from aekit.data.rows import as_rows, place_rows, sort_batches
+from aekit.data.reading import sort_batches
+from aekit.data.rows import as_rows, place_rows
 from aekit.errors import TrainingError
 from aekit.training.callbacks.base import Callback
 

@@ -269,7 +269,7 @@ def test_run_metrics_say_how_the_jacobian_norm_was_found(config, method, rng):
 
     from aekit import Autoencoder, History
     from aekit.objectives import jacobian_norm
-    from aekit.training.runs import run_metrics
+    from aekit.training.finishing import run_metrics
 
     model = Autoencoder(config)
     x = rng.random((300, 64), dtype=np.float32)

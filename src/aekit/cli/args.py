@@ -95,6 +95,17 @@ def add_device_arg(p: argparse.ArgumentParser, what: str = "") -> None:
     p.add_argument("--device", default="auto", metavar="DEVICE", help=DEVICE_HELP + what)
 
 
+def add_output(p: argparse.ArgumentParser, help: str, *, default: str | None = None, metavar: str = "FILE") -> None:
+    """``-o/--output``: where the command writes its result; required unless it has a `default`."""
+    p.add_argument("-o", "--output", required=default is None, default=default, metavar=metavar, help=help)
+
+
+def add_row_options(p: argparse.ArgumentParser, limit_help: str = "use only the first N rows") -> None:
+    """``--limit N`` and ``--data-dir DIR``: how many of INPUT's rows to use, and where a named dataset's files are."""
+    p.add_argument("--limit", type=int, metavar="N", help=limit_help)
+    p.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's IDX files")
+
+
 def check_outputs(*files, folders=()) -> None:
     """Refuse, before any work is done, an output that cannot be written: a file or folder under an existing file,
     a folder where a file goes or a file where a folder goes, or a place without write permission. Creates nothing."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from aekit.cli.args import check_outputs
+from aekit.cli.args import add_output, add_row_options, check_outputs
 from aekit.errors import ConfigError
 
 _RUN_HELP = "run folder (from `aekit train --kind vae`) or .safetensors file"
@@ -26,7 +26,7 @@ def _output(path: str) -> str:
 def _write(path: str, rows, model, ncols: int) -> None:
     import numpy as np
 
-    from aekit.reporting.plots import save_figure
+    from aekit.reporting.rendering import save_figure
     from aekit.uses.generation import grid_figure
     from aekit.uses.inputs import image_shape_of
 
@@ -54,9 +54,7 @@ def add_sample_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("run", metavar="RUN", help=_RUN_HELP)
     p.add_argument("-n", type=int, default=64, help="rows to draw (default 64)")
-    p.add_argument(
-        "-o", "--output", default="samples.png", metavar="FILE", help="samples.png or samples.npy (default samples.png)"
-    )
+    add_output(p, "samples.png or samples.npy (default samples.png)", default="samples.png")
     p.add_argument("--seed", type=int, default=0, help="seed of the draws (default 0)")
     p.add_argument("--temperature", type=float, default=1.0, help="spread of the prior's draws (default 1)")
     p.add_argument("--label", type=int, help="draw rows of this label (a conditional run)")
@@ -102,7 +100,7 @@ def add_interpolate_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's IDX files")
     p.add_argument("--steps", type=int, default=10, help="codes on the path, both ends included (default 10)")
     p.add_argument("--method", choices=("linear", "spherical"), default="linear", help="the path (default linear)")
-    p.add_argument("-o", "--output", default="interpolation.png", metavar="FILE", help="a .png strip or a .npy file")
+    add_output(p, "a .png strip or a .npy file", default="interpolation.png")
     p.set_defaults(func=cmd_interpolate)
     return p
 
@@ -150,8 +148,7 @@ def add_evaluate_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--likelihood", choices=("bernoulli", "gaussian"), help="the decoder's distribution (default: the run's)"
     )
-    p.add_argument("--limit", type=int, metavar="N", help="use only the first N rows")
-    p.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's IDX files")
+    add_row_options(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the samples and the binarisation (default 0)")
     p.set_defaults(func=cmd_evaluate)
     return p

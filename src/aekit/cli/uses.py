@@ -1,13 +1,14 @@
-"""The `aekit` subcommands that use a trained model or a table: impute, encode, features, denoise, anomaly,
-export, report and compare. Each ``add_*_parser`` adds one subcommand to `aekit.cli`'s parser; each ``cmd_*``
-is a thin shell over one library function, and checks its output paths before any work.
+"""The `aekit` subcommands that use a trained model on rows: encode, features, denoise and anomaly (impute is in
+`aekit.cli.imputation`; export, report and compare in `aekit.cli.run_folders`). Each ``add_*_parser`` adds one
+subcommand to `aekit.cli`'s parser; each ``cmd_*`` is a thin shell over one library function, and checks its output
+paths before any work.
 """
 
 from __future__ import annotations
 
 import argparse
 
-from aekit.cli.args import _int_list, add_device_arg, add_image_options, check_outputs
+from aekit.cli.args import add_device_arg, add_image_options, add_output, add_row_options, check_outputs
 from aekit.errors import ConfigError, DataError
 
 
@@ -17,103 +18,6 @@ def _label_list(text: str) -> tuple[str, ...]:
     if not parts:
         raise argparse.ArgumentTypeError(f"expected labels separated by commas, like 3,5 or cat,dog; got {text!r}")
     return parts
-
-
-def add_impute_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser(
-        "impute",
-        help="fill the empty cells of a numeric table (or predict missing ratings)",
-        description="Fill the empty cells of a numeric table (.csv, .parquet, .npy) with an autoencoder "
-        "trained on the observed cells with input dropout (MIDA / AutoRec). Observed cells are kept "
-        "exactly. With --ratings, read a MovieLens ratings file (u.data, ratings.csv, ratings.dat) and "
-        "write the user × item matrix with every missing rating predicted.",
-    )
-    p.add_argument("input", nargs="?", metavar="INPUT", help="table with empty cells (.csv, .parquet or .npy)")
-    p.add_argument(
-        "--ratings", metavar="FILE", help="MovieLens ratings file instead of INPUT (u.data, ratings.csv, ratings.dat)"
-    )
-    p.add_argument(
-        "-o", "--output", required=True, metavar="FILE", help="where to write the filled table (.csv, .parquet, .npy)"
-    )
-    p.add_argument("--epochs", type=int, help="most epochs; early stopping on held-out cells ends sooner (default 300)")
-    p.add_argument(
-        "--hidden",
-        type=_int_list,
-        default=None,
-        metavar="SIZES",
-        help="layer sizes from input to code, e.g. 64,32 (default: 6×columns, then 3×columns)",
-    )
-    p.add_argument(
-        "--dropout", type=float, help="fraction of observed cells hidden from the input per batch (default 0.3)"
-    )
-    p.add_argument("--lr", type=float, help="Adam learning rate (default 0.002)")
-    p.add_argument("--weight-decay", type=float, help="L2 penalty on the weights (default 0)")
-    p.add_argument("--seed", type=int, help="seeds the model, the dropout and the held-out cells (default 0)")
-    p.add_argument(
-        "--report", metavar="FILE", help="also write a JSON report (cells filled, held-out RMSE, epochs, history)"
-    )
-    add_device_arg(p)
-    p.set_defaults(func=cmd_impute)
-    return p
-
-
-def cmd_impute(args: argparse.Namespace) -> int:
-    import dataclasses
-    import os
-
-    import numpy as np
-
-    from aekit.data.arrays import TABLE_SUFFIXES, read_table, write_table
-    from aekit.io import write_json
-    from aekit.uses.imputation import impute, read_ratings
-
-    if (args.input is None) == (args.ratings is None):
-        raise ConfigError("pass either INPUT (a table with empty cells) or --ratings FILE, not both or neither")
-    if os.path.splitext(args.output)[1].lower() not in TABLE_SUFFIXES:
-        raise ConfigError(f"{args.output}: the output must end with one of {', '.join(TABLE_SUFFIXES)}")
-    check_outputs(args.output, args.report)
-    if args.ratings:
-        table, users, items = read_ratings(args.ratings)
-        if users.dtype.kind not in "iuf":
-            raise DataError(f"{args.ratings}: user ids must be numbers to be written in a table (first: {users[0]!r})")
-        columns, bounds = [f"item_{i}" for i in items], (float(np.nanmin(table)), float(np.nanmax(table)))
-    else:
-        table, columns = read_table(args.input, allow_nan=True)
-        bounds = None
-    if table.shape[1] <= 256:  # a small network: one thread beats several contending for the cores
-        import torch
-
-        torch.set_num_threads(1)
-    options = dict(
-        hidden=args.hidden,
-        epochs=args.epochs,
-        dropout=args.dropout,
-        lr=args.lr,
-        weight_decay=args.weight_decay,
-        seed=args.seed,
-        device=args.device,
-    )  # options left out take the library's defaults
-    filled, info = impute(
-        table, bounds=bounds, columns=columns, return_info=True, **{k: v for k, v in options.items() if v is not None}
-    )
-    if args.ratings:  # one row per user: the user id, then a rating for every item (observed or predicted)
-        filled, columns = np.column_stack([users, filled]), ["user", *columns]
-    write_table(args.output, filled, columns)
-    if args.report:
-        import math
-
-        clean = lambda v: None if isinstance(v, float) and math.isnan(v) else v  # noqa: E731  (strict JSON: no NaN)
-        report = {k: clean(v) for k, v in dataclasses.asdict(info).items()}
-        report["history"] = {k: [clean(v) for v in vs] for k, vs in info.history.items()}
-        write_json(args.report, {**report, "hidden": list(info.hidden)})
-    if info.cells_filled == 0:
-        print(f"{args.output}: nothing to fill (no empty cells); wrote the table unchanged")
-    else:
-        print(
-            f"{args.output}: filled {info.cells_filled:,} of {table.size:,} cells; held-out RMSE "
-            f"{info.holdout_rmse:.3f} standard deviations ({info.epochs} epochs, best {info.best_epoch})"
-        )
-    return 0
 
 
 # --------------------------------------------------------------------------- uses: encode, features, denoise, anomaly
@@ -131,8 +35,7 @@ def _add_input_args(p, labels: bool = True) -> None:
         p.add_argument(
             "--labels", metavar="FILE", help="one label per row (.npy/.csv/.parquet); a dataset brings its own"
         )
-    p.add_argument("--limit", type=int, metavar="N", help="use only the first N rows")
-    p.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's IDX files")
+    add_row_options(p)
     add_image_options(p.add_argument_group("images (INPUT a folder or a .txt list)"), for_model=True)
     add_device_arg(p)
 
@@ -170,13 +73,7 @@ def add_encode_parser(sub) -> argparse.ArgumentParser:
         description="Write the code of every row of INPUT; --plot draws a 2-D map of the codes.",
     )
     _add_input_args(p)
-    p.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        metavar="FILE",
-        help="codes.npy, codes.csv or codes.parquet (for images, .csv and .parquet start with each file's path)",
-    )
+    add_output(p, "codes.npy, codes.csv or codes.parquet (for images, .csv and .parquet start with each file's path)")
     p.add_argument("--plot", metavar="PNG", help="also draw a 2-D map of the codes, coloured by label when known")
     p.add_argument(
         "--method",
@@ -191,7 +88,7 @@ def add_encode_parser(sub) -> argparse.ArgumentParser:
 
 def cmd_encode(args: argparse.Namespace) -> int:
     from aekit.data.arrays import write_table
-    from aekit.reporting.plots import save_figure
+    from aekit.reporting.rendering import save_figure
     from aekit.uses.encoding import code_plot, encode, write_codes
     from aekit.uses.inputs import class_names, load_any_model
 
@@ -226,8 +123,7 @@ def add_features_parser(sub) -> argparse.ArgumentParser:
         help="rows searched for the most-activating inputs: a dataset (mnist, mnist:train …) or a file; "
         "default: the run's dataset's test split, else its validation rows; 'none' to skip",
     )
-    p.add_argument("--limit", type=int, metavar="N", help="search only the first N rows")
-    p.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's IDX files")
+    add_row_options(p, "search only the first N rows")
     p.add_argument("--top", type=int, default=8, help="inputs shown per unit (default 8)")
     p.add_argument("--max-units", type=int, default=64, help="units drawn at most (default 64)")
     p.add_argument("-o", "--out", metavar="DIR", help="folder for the pictures (default RUN/features)")
@@ -272,13 +168,7 @@ def add_denoise_parser(sub) -> argparse.ArgumentParser:
         "salt-and-pepper noise (docs/uses.md).",
     )
     _add_input_args(p, labels=False)
-    p.add_argument(
-        "-o",
-        "--output",
-        required=True,
-        metavar="FILE",
-        help="denoised rows: .npy, .csv or .parquet; for images a folder: the same names and formats",
-    )
+    add_output(p, "denoised rows: .npy, .csv or .parquet; for images a folder: the same names and formats")
     p.add_argument("--noisy", action="store_true", help="INPUT is already noisy: denoise it as it is (no PSNR)")
     p.add_argument(
         "--noise",
@@ -301,7 +191,7 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     from aekit.data.arrays import write_table
     from aekit.data.image_files import is_image_source
     from aekit.data.image_out import image_outputs, save_images
-    from aekit.reporting.plots import save_figure
+    from aekit.reporting.rendering import save_figure
     from aekit.uses.denoising import denoise, denoise_figure
     from aekit.uses.inputs import image_shape_of, load_any_model
 
@@ -359,13 +249,7 @@ def add_anomaly_parser(sub) -> argparse.ArgumentParser:
         "--reference FILE; default quantile 0.99), and report ROC-AUC when labels are known.",
     )
     _add_input_args(p)
-    p.add_argument(
-        "-o",
-        "--output",
-        default="scores.csv",
-        metavar="CSV",
-        help="scores with an anomaly flag column (default scores.csv)",
-    )
+    add_output(p, "scores with an anomaly flag column (default scores.csv)", default="scores.csv", metavar="CSV")
     t = p.add_mutually_exclusive_group()
     t.add_argument("--contamination", type=float, metavar="RATE", help="flag this fraction of the rows, e.g. 0.05")
     t.add_argument("--quantile", type=float, metavar="Q", help="flag rows above this quantile of the reference scores")
@@ -387,7 +271,8 @@ def add_anomaly_parser(sub) -> argparse.ArgumentParser:
 
 def cmd_anomaly(args: argparse.Namespace) -> int:
     from aekit.data.arrays import load_array
-    from aekit.reporting.plots import histogram, save_figure
+    from aekit.reporting.plots import histogram
+    from aekit.reporting.rendering import save_figure
     from aekit.uses.anomalies import anomaly, write_scores
     from aekit.uses.inputs import normal_labels
 
@@ -428,80 +313,3 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
         )
         print(save_figure(fig, args.plot))
     return 0
-
-
-def _run_parser(sub, name: str, help: str, description: str, run_help: str) -> argparse.ArgumentParser:
-    """A command's parser with its one positional argument, RUN."""
-    p = sub.add_parser(name, help=help, description=description)
-    p.add_argument("run", help=run_help)
-    return p
-
-
-def cmd_export(args: argparse.Namespace) -> int:
-    from aekit.uses.onnx import export
-
-    check_outputs(folders=[args.out])
-    paths = export(args.run, args.out, opset=args.opset, verify=not args.no_verify, device=args.device)
-    for name, path in paths.items():
-        print(f"{name}: {path}")
-    return 0
-
-
-def add_export_parser(sub) -> argparse.ArgumentParser:
-    p = _run_parser(
-        sub,
-        "export",
-        "write the encoder, decoder and full model as ONNX graphs",
-        "Export a model to ONNX: encoder.onnx (x → code), decoder.onnx (code → reconstruction) and "
-        "autoencoder.onnx (x → reconstruction), each with a dynamic batch axis, checked in onnxruntime.",
-        "run folder or .safetensors file",
-    )
-    p.add_argument(
-        "--out", metavar="DIR", help="output folder (default RUN/onnx, or NAME-onnx/ beside a .safetensors file)"
-    )
-    p.add_argument("--opset", type=int, metavar="N", help="ONNX opset version (default: the exporter's)")
-    p.add_argument("--no-verify", action="store_true", help="skip running the graphs in onnxruntime against PyTorch")
-    add_device_arg(p, "; it runs PyTorch's side of the check (a graph holds no device)")
-    p.set_defaults(func=cmd_export)
-    return p
-
-
-def cmd_report(args: argparse.Namespace) -> int:
-    from aekit.reporting.run_report import report
-
-    check_outputs(args.out)
-    print(report(args.run, args.out, device=args.device))
-    return 0
-
-
-def add_report_parser(sub) -> argparse.ArgumentParser:
-    p = _run_parser(
-        sub,
-        "report",
-        "(re)build a run's self-contained report.html",
-        "Write RUN/report.html: config, summary, loss curves, reconstructions, the kind's figures, final "
-        "figures and time taken, with every image embedded (no network needed).",
-        "run folder written by `aekit train`",
-    )
-    p.add_argument("--out", metavar="FILE", help="where to write the report (default RUN/report.html)")
-    add_device_arg(p)
-    p.set_defaults(func=cmd_report)
-    return p
-
-
-def cmd_compare(args: argparse.Namespace) -> int:
-    from aekit.reporting.comparison import compare
-
-    check_outputs(args.html)
-    print(compare(args.runs, html=args.html))
-    if args.html:
-        print(f"wrote {args.html}")
-    return 0
-
-
-def add_compare_parser(sub) -> argparse.ArgumentParser:
-    p = sub.add_parser("compare", help="a table of runs side by side (and an HTML page with the curves overlaid)")
-    p.add_argument("runs", nargs="+", metavar="RUN", help="run folders written by `aekit train`")
-    p.add_argument("--html", metavar="FILE", help="also write an HTML page with the table and the loss curves overlaid")
-    p.set_defaults(func=cmd_compare)
-    return p

@@ -43,7 +43,7 @@ from aekit.data.image_files import (
 )
 from aekit.data.pixels import PixelRows
 from aekit.errors import DataError
-from aekit.files import atomic_write, one_line
+from aekit.files import atomic_write, one_line, removed_on_failure
 
 FORMAT = 1  # bump when what a cache holds changes: older caches are then decoded again
 PIXELS, MANIFEST = "pixels.npy", "manifest.json"
@@ -303,7 +303,14 @@ def _decode_into_file(found: Found, plan: Plan, resize: str, skip_bad: bool, wor
     c = 1 if plan.color == "gray" else 3
     row = c * plan.size[0] * plan.size[1]
     tmps: list[str] = []
-    try:
+
+    def failed(e: OSError) -> str:
+        return (
+            f"{e.filename or path}: cannot write the image cache ({one_line(e.strerror or e)}); "
+            "check free space and permissions, or set AEKIT_CACHE to another folder"
+        )
+
+    with removed_on_failure(tmps, failed):
         f, header, tmp = _new_npy(path, (len(plan.keep), c, *plan.size))
         tmps.append(tmp)
         with f:
@@ -330,18 +337,6 @@ def _decode_into_file(found: Found, plan: Plan, resize: str, skip_bad: bool, wor
         for t in tmps[:-1]:  # the first file, when a second one without the failed rows replaced it
             os.unlink(t)
         return new
-    except BaseException as e:
-        for t in tmps:
-            try:
-                os.unlink(t)
-            except OSError:
-                pass
-        if isinstance(e, OSError):
-            raise DataError(
-                f"{e.filename or path}: cannot write the image cache ({one_line(e.strerror or e)}); "
-                "check free space and permissions, or set AEKIT_CACHE to another folder"
-            ) from e
-        raise
 
 
 __all__ = ["load_images", "ImageSet", "ImageNote", "cache_key", "PIXELS", "MANIFEST"]

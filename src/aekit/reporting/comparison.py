@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from aekit.errors import ConfigError
-from aekit.reporting.run_report import (
+from aekit.reporting.page_parts import (
     figure_html,
     figure_uri,
     fmt,
@@ -125,7 +125,7 @@ def text_table(header: Sequence[str], rows: Sequence[tuple[str, Sequence[Any]]])
 
 def overlay_curves(runs: list[dict[str, Any]], names: Sequence[str]):
     """One panel per loss term; a colour per run, training solid and validation dashed."""
-    from aekit.reporting.plots import term_panels
+    from aekit.reporting.curves import term_panels
 
     terms: list[str] = []
     for r in runs:

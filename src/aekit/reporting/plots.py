@@ -2,36 +2,18 @@
 
 No function here calls ``plt.show()`` or touches pyplot's global state: figures are built
 with :class:`~matplotlib.figure.Figure` directly and rendered through the Agg canvas, so
-they work without a display and from several threads at once.
+they work without a display and from several threads at once. Loss curves are in `aekit.reporting.curves`; PNG
+bytes, arrays and files from a figure in `aekit.reporting.rendering`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import pathlib
-import tempfile
-from io import BytesIO
-from typing import Mapping, Sequence
-
 import numpy as np
-from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import MaxNLocator
 
 from aekit.errors import ConfigError, DataError
-from aekit.history import shown_keys
 
-__all__ = [
-    "reconstruction_grid",
-    "loss_curves",
-    "image_grid",
-    "code_map",
-    "histogram",
-    "figure_to_png_bytes",
-    "figure_to_array",
-    "save_figure",
-]
+__all__ = ["reconstruction_grid", "image_grid", "code_map", "histogram"]
 
 
 def _as_images(x, image_shape, name: str) -> np.ndarray:
@@ -116,129 +98,6 @@ def reconstruction_grid(originals, reconstructions, *, image_shape=(28, 28), n=1
         wspace=0.05,
         hspace=0.05,
     )
-    return fig
-
-
-def _numeric_series(v) -> np.ndarray | None:
-    try:
-        arr = np.asarray(v, dtype=np.float64)
-    except (TypeError, ValueError):
-        return None
-    return arr if arr.ndim == 1 and arr.size > 0 else None
-
-
-def loss_curves(history: Mapping[str, Sequence[float]], *, title=None) -> Figure:
-    """Every numeric series of a Keras-like history as a line against epoch (1-based).
-
-    ``'x'`` is drawn solid and ``'val_x'`` dashed in the same colour. Keys whose values are
-    not a non-empty 1-D numeric list are skipped, and so is ``'epoch_time'`` (and any other
-    key ending in ``time`` or ``_s``), since seconds do not share an axis with losses. The
-    y axis is logarithmic when all values are positive and the series' medians differ by
-    more than a factor of 100.
-
-    Parameters
-    ----------
-    history : mapping of str to list of float
-        E.g. ``{"loss": [...], "val_loss": [...], "recon": [...]}``.
-    title : str, optional
-
-    Returns
-    -------
-    Figure
-        One axes with one :class:`~matplotlib.lines.Line2D` per drawn key, a legend and
-        x label ``'epoch'``.
-    """
-    series = {}
-    shown = set(shown_keys(history))  # no `recon` curve on top of an equal `loss` curve
-    for key, values in history.items():
-        k = str(key)
-        if k not in shown:
-            continue
-        if k.endswith("time") or k.endswith("_s"):
-            continue
-        arr = _numeric_series(values)
-        if arr is not None:
-            series[k] = arr
-    fig = Figure(figsize=(6.4, 4.0))
-    ax = fig.subplots()
-    colours = {}
-    palette = [f"C{i}" for i in range(10)]
-    for k in series:  # train keys first so val_x takes x's colour whatever the dict order
-        base = k[4:] if k.startswith("val_") and k[4:] in series else k
-        if base not in colours:
-            colours[base] = palette[len(colours) % len(palette)]
-    for k, arr in series.items():
-        is_val = k.startswith("val_") and k[4:] in series
-        base = k[4:] if is_val else k
-        ax.plot(
-            np.arange(1, arr.size + 1),
-            arr,
-            color=colours[base],
-            linestyle="--" if is_val else "-",
-            label=k,
-            marker="." if arr.size < 30 else None,
-        )
-    if series:
-        allv = np.concatenate(list(series.values()))
-        finite = allv[np.isfinite(allv)]
-        meds = [np.nanmedian(np.abs(a)) for a in series.values()]
-        meds = [m for m in meds if np.isfinite(m) and m > 0]
-        if finite.size and np.all(finite > 0) and meds and max(meds) / min(meds) > 100:
-            ax.set_yscale("log")
-        ax.legend(fontsize=8)
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("loss")
-    ax.grid(True, alpha=0.3)
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    return fig
-
-
-def term_panels(
-    runs: Sequence[tuple[str, Mapping[str, Sequence[float]]]],
-    terms: Sequence[str],
-    *,
-    ncols: int,
-    title: str | None = None,
-) -> Figure | None:
-    """One panel per loss term, training solid and validation dashed against epoch, for one run (``name`` "":
-    training C0, validation C1, labelled by key) or several (a colour per run, labelled by run name)."""
-    if not terms:
-        return None
-    ncols = min(ncols, len(terms))
-    nrows = -(-len(terms) // ncols)
-    single = len(runs) == 1
-    size = (4.2, 3.0) if single else (6.0, 3.6)
-    fig = Figure(figsize=(size[0] * ncols, size[1] * nrows))
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for ax, term in zip(axes, terms):
-        for i, (name, series) in enumerate(runs):
-            for key, style in ((term, "-"), (f"val_{term}", "--")):
-                values = series.get(key)
-                if not values:
-                    continue
-                colour = ("C0" if style == "-" else "C1") if single else f"C{i % 10}"
-                label = key if single else f"{name} {'val' if style == '--' else 'train'}"
-                ax.plot(
-                    range(1, len(values) + 1),
-                    values,
-                    style,
-                    color=colour,
-                    marker="." if len(values) < 30 else None,
-                    label=label,
-                )
-        ax.set_title(term)
-        ax.set_xlabel("epoch")
-        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.grid(True, alpha=0.3)
-        ax.legend(fontsize=8 if single else 7)
-    for ax in axes[len(terms) :]:
-        ax.set_visible(False)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
     return fig
 
 
@@ -400,59 +259,3 @@ def histogram(values, *, bins=50, title=None, threshold=None, xlabel=None) -> Fi
         ax.set_title(title)
     fig.tight_layout()
     return fig
-
-
-def _canvas(fig: Figure) -> FigureCanvasAgg:
-    return fig.canvas if isinstance(fig.canvas, FigureCanvasAgg) else FigureCanvasAgg(fig)
-
-
-def figure_to_png_bytes(fig: Figure, *, dpi=100) -> bytes:
-    """Render ``fig`` to PNG bytes with the Agg canvas at ``dpi``."""
-    buf = BytesIO()
-    _canvas(fig).print_figure(buf, format="png", dpi=dpi)
-    return buf.getvalue()
-
-
-def figure_to_array(fig: Figure, *, dpi=100) -> np.ndarray:
-    """Render ``fig`` to an ``(H, W, 3)`` uint8 RGB array (e.g. for TensorBoard ``add_image``)."""
-    canvas = _canvas(fig)
-    old = fig.get_dpi()
-    fig.set_dpi(dpi)
-    try:
-        canvas.draw()
-        rgba = np.asarray(canvas.buffer_rgba())
-        return np.array(rgba[..., :3], dtype=np.uint8)  # a copy, independent of the canvas
-    finally:
-        fig.set_dpi(old)
-
-
-def save_figure(fig: Figure, path, *, dpi=100) -> pathlib.Path:
-    """Write ``fig`` as PNG to ``path`` atomically (same-folder temp file, then ``os.replace``).
-
-    The parent folder is created. Returns the path written.
-    """
-    path = pathlib.Path(path)
-    data = figure_to_png_bytes(fig, dpi=dpi)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as e:
-        raise DataError(
-            f"{path}: cannot write here ({' '.join(str(e.strerror or e).split())}); choose a writable folder"
-        ) from e
-    try:
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; os.umask is process-global, so no query
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException as e:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        if isinstance(e, OSError):  # a full disk says so without a path: name it
-            raise DataError(
-                f"{path}: cannot write ({' '.join(str(e.strerror or e).split())}); check free space and permissions"
-            ) from e
-        raise
-    return path

@@ -41,12 +41,13 @@ import torch
 from aekit import __version__
 from aekit.config import ModelConfig, TrainConfig, from_dict, to_dict
 from aekit.data.pixels import PixelRows
-from aekit.data.rows import _read_runs
+from aekit.data.reading import _read_runs
 from aekit.data.scans import release_pages
 from aekit.errors import AekitError, ModelFileError, option
 from aekit.io import CHECKPOINT_FORMAT, atomic_write_bytes, read_safetensors, sync_file
 from aekit.io import _digest as tensor_digest  # SHA-256 of named tensors + a text
 from aekit.models import Autoencoder
+from aekit.training.background import InThread
 from aekit.training.callbacks.base import History, TrainState, seed_of
 from aekit.training.optim import make_optimizer
 
@@ -330,8 +331,7 @@ class BackgroundWrites:
 
     def __init__(self, name: str = "aekit-writes") -> None:
         self.name, self.written = name, None
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
+        self._flushing: InThread | None = None
 
     def submit(self, files: list[tuple[Path, bytes]], tag: Any = None) -> None:
         self.wait()
@@ -341,22 +341,15 @@ class BackgroundWrites:
         paths = [path for path, _ in files]
 
         def flush() -> None:
-            try:
-                for path in paths:
-                    sync_file(path)
-            except BaseException as exc:  # noqa: BLE001  handed to the training thread by `wait`
-                self._error = exc
+            for path in paths:
+                sync_file(path)
 
-        self._thread = threading.Thread(target=flush, name=self.name, daemon=False)
-        self._thread.start()
+        self._flushing = InThread(flush, self.name, daemon=False)
 
     def wait(self) -> Any:
-        if self._thread is not None:
-            self._thread.join()
-            self._thread = None
-        if self._error is not None:
-            error, self._error = self._error, None
-            raise error
+        if self._flushing is not None:
+            flushing, self._flushing = self._flushing, None
+            flushing.join()  # a flush's error is raised here, in the training thread
         return self.written
 
 

@@ -24,6 +24,7 @@ from typing import Any, Sequence
 import torch
 
 from aekit.config import TrainConfig, replace
+from aekit.data.reading import sort_batches
 from aekit.data.rows import (
     DeviceRows,
     as_rows,
@@ -31,7 +32,6 @@ from aekit.data.rows import (
     check_ranges,
     fit_scaler,
     place_rows,
-    sort_batches,
     warn_row_by_row,
 )
 from aekit.devices import model_device

@@ -22,6 +22,24 @@ import torch
 __all__ = ["SGD", "Adadelta", "Adam"]
 
 
+# torch.optim's options that these classes do not implement, at torch's defaults: kept in `defaults` and the
+# param groups (in torch.optim's order) so that a state_dict has torch.optim's layout
+_UNUSED = {
+    "foreach": None,
+    "capturable": False,
+    "maximize": False,
+    "differentiable": False,
+    "fused": None,
+    "amsgrad": False,
+    "nesterov": False,
+}
+
+
+def _unused_flags(*names: str) -> dict[str, Any]:
+    """torch.optim's options `names`, in that order, at the values these classes run with."""
+    return {name: _UNUSED[name] for name in names}
+
+
 class _Optimizer:
     """The shared parts: one parameter group, lazily created per-parameter state, torch.optim's state_dict."""
 
@@ -49,6 +67,13 @@ class _Optimizer:
             else:
                 p.grad.detach_().requires_grad_(False)
                 p.grad.zero_()
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """One update of the parameters that have a gradient, by the subclass's `_update`; nothing without one."""
+        params, grads, states = self._with_grads()
+        if params:
+            self._update(self.param_groups[0], params, grads, states)
 
     def _with_grads(self) -> tuple[list[torch.Tensor], list[torch.Tensor], list[dict[str, torch.Tensor]]]:
         """The parameters that have a gradient, their gradients and their states (created on first use)."""
@@ -133,19 +158,11 @@ class Adadelta(_Optimizer):
                 "rho": rho,
                 "eps": eps,
                 "weight_decay": weight_decay,
-                "foreach": None,
-                "capturable": False,
-                "maximize": False,
-                "differentiable": False,
+                **_unused_flags("foreach", "capturable", "maximize", "differentiable"),
             },
         )
 
-    @torch.no_grad()
-    def step(self) -> None:
-        group = self.param_groups[0]
-        params, grads, states = self._with_grads()
-        if not params:
-            return
+    def _update(self, group: dict[str, Any], params, grads, states) -> None:
         lr, rho, eps, wd = group["lr"], group["rho"], group["eps"], group["weight_decay"]
         square_avgs = [s["square_avg"] for s in states]
         acc_deltas = [s["acc_delta"] for s in states]
@@ -219,22 +236,13 @@ class Adam(_Optimizer):
                 "betas": tuple(betas),
                 "eps": eps,
                 "weight_decay": weight_decay,
-                "amsgrad": False,
-                "maximize": False,
-                "foreach": None,
-                "capturable": False,
-                "differentiable": False,
+                **_unused_flags("amsgrad", "maximize", "foreach", "capturable", "differentiable"),
                 "fused": bool(fused),
                 "decoupled_weight_decay": False,
             },
         )
 
-    @torch.no_grad()
-    def step(self) -> None:
-        group = self.param_groups[0]
-        params, grads, states = self._with_grads()
-        if not params:
-            return
+    def _update(self, group: dict[str, Any], params, grads, states) -> None:
         lr, (beta1, beta2), eps, wd = group["lr"], group["betas"], group["eps"], group["weight_decay"]
         steps = [s["step"] for s in states]
         exp_avgs = [s["exp_avg"] for s in states]
@@ -282,19 +290,11 @@ class SGD(_Optimizer):
                 "momentum": 0,
                 "dampening": 0,
                 "weight_decay": weight_decay,
-                "nesterov": False,
-                "maximize": False,
-                "foreach": None,
-                "differentiable": False,
-                "fused": None,
+                **_unused_flags("nesterov", "maximize", "foreach", "differentiable", "fused"),
             },
         )
 
-    @torch.no_grad()
-    def step(self) -> None:
-        group = self.param_groups[0]
-        params, grads, _ = self._with_grads()
-        if params:
-            if group["weight_decay"]:
-                grads = torch._foreach_add(grads, params, alpha=group["weight_decay"])
-            torch._foreach_add_(params, grads, alpha=-group["lr"])
+    def _update(self, group: dict[str, Any], params, grads, states) -> None:
+        if group["weight_decay"]:
+            grads = torch._foreach_add(grads, params, alpha=group["weight_decay"])
+        torch._foreach_add_(params, grads, alpha=-group["lr"])

@@ -2,19 +2,14 @@
 
 A run folder holds config.json, model.safetensors, history.json / history.csv, metrics.json,
 tb/ (TensorBoard event files), reconstructions.png, loss.png, report.html and checkpoint/ (see
-aekit.checkpoint); `resume` continues a run from its checkpoint.
+aekit.training.checkpoint); `resume` continues a run from its checkpoint. The checks before a run are in
+`aekit.training.preparation`, the fit and the files after it in `aekit.training.finishing`.
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
-import importlib
-import io as _io
 import os
-import threading
-import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Collection, Sequence
@@ -24,162 +19,19 @@ import torch
 
 from aekit import __version__
 from aekit.config import ModelConfig, TrainConfig, from_dict, replace, to_dict
-from aekit.data.rows import as_rows, check_features, check_ranges, column_stats, fit_scaler
-from aekit.data.sources import RunData, load_run_data, recorded_run_data
-from aekit.devices import describe, device_of, resolve_device
-from aekit.errors import ConfigError, DataError, ModelFileError, TrainingError, option
-from aekit.history import shown_keys
-from aekit.io import CONFIG, atomic_write_text, read_json, save_model, write_json
+from aekit.data.rows import check_features
+from aekit.data.sources import load_run_data, recorded_run_data
+from aekit.devices import describe, resolve_device
+from aekit.errors import ConfigError, DataError, ModelFileError
+from aekit.io import CONFIG, read_json, write_json
 from aekit.models import Autoencoder
-from aekit.runfolder import LOCK, clear_run_folder, lock_run_folder
-from aekit.scaling import ColumnStats, resolve_scale
+from aekit.runfolder import clear_run_folder, lock_run_folder
 from aekit.training import distributed
-from aekit.training.callbacks.base import Callback, History
-from aekit.training.callbacks.events import TensorBoard
-from aekit.training.loop import fit
+from aekit.training.callbacks.base import Callback
+from aekit.training.finishing import RunResult, _fit_and_write
 from aekit.training.memory import check_memory, memory_errors
 from aekit.training.optim import check_compile
-
-
-@dataclass
-class RunResult:
-    path: Path
-    model: Autoencoder
-    history: History
-    metrics: dict[str, float]
-
-    def _repr_html_(self) -> str:
-        """A notebook's view of the run: its folder, final figures, loss curves and reconstructions."""
-        from aekit.display import run_html
-
-        hidden = {"recon", "val_recon"} - set(shown_keys(self.history.history))  # the loss itself, once
-        return run_html(self.path, {k: v for k, v in self.metrics.items() if k not in hidden})
-
-
-def prepare_out(out: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Check that `out` can become a run folder (refusing to clobber one), without creating it yet."""
-    out = Path(out)
-    if out.exists():
-        if not out.is_dir():
-            raise ConfigError(f"{out}: exists and is a file; choose another {option('out')} folder")
-        if any(p.name != LOCK for p in out.iterdir()):  # a lock file alone is no run
-            if not overwrite:
-                raise ConfigError(
-                    f"{out}: run folder already exists; pass {option('overwrite', True)} to replace it, "
-                    f"{option('resume')} to continue it, or choose another {option('out')} folder"
-                )
-            if not (out / CONFIG).is_file():
-                raise ConfigError(
-                    f"{out}: exists and is not an aekit run folder (no config.json); refusing to delete "
-                    f"it, choose another {option('out')}"
-                )
-    parent = out.parent if not out.exists() else out
-    while not parent.exists():
-        parent = parent.parent
-    if not parent.is_dir():
-        raise ConfigError(f"{out}: cannot create it, {parent} is a file; choose another {option('out')} folder")
-    if not os.access(parent, os.W_OK):
-        raise ConfigError(
-            f"{out}: cannot write there (no permission on {parent}); choose another {option('out')} folder"
-        )
-    return out
-
-
-def default_out(name: str) -> Path:
-    return Path("runs") / f"{name or 'run'}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
-
-
-def write_history(path: Path, history: History) -> None:
-    write_json(path / "history.json", history.to_dict())
-    keys = list(history.history)
-    buf = _io.StringIO()
-    w = csv.writer(buf, lineterminator="\n")
-    w.writerow(["epoch", *keys])
-    for i, epoch in enumerate(history.epoch):
-        w.writerow([epoch, *(repr(history.history[k][i]) if i < len(history.history[k]) else "" for k in keys)])
-    atomic_write_text(path / "history.csv", buf.getvalue())
-
-
-@torch.no_grad()
-def run_metrics(
-    model: Autoencoder, x: np.ndarray, history: History, train_time: float, config: TrainConfig | None = None
-) -> dict[str, float | str]:
-    """Final figures of a run: its last losses, mean code activation, the mean Jacobian Frobenius norm of the
-    encoder, timing, and for a denoising `config` the PSNR (dB) of the noisy and of the denoised rows against the
-    clean ones (noise drawn as `evaluate` draws it, seeded by seed + 1).
-
-    The Jacobian norm is exact on the first 1,000 rows for a dense encoder (the closed form for one layer); for a
-    conv encoder, where the exact form took ~24 s (a backward pass per code unit and row), it is Hutchinson's
-    estimate with 8 random projections per row on the first 256 rows (within 0.1% of the exact value on a trained
-    conv model, ~14× faster on 256 rows). ``jacobian_norm_method`` in the figures says which."""
-    from aekit.objectives import corrupt, psnr
-
-    model.eval()
-    features = int(np.prod(x.shape[1:]))
-    big = features > 784  # larger images: fewer rows (memory), the model applied in blocks, a cheaper Jacobian
-    device = device_of(model)
-    xs = as_rows(np.asarray(x[: min(10000, max(1, (64 << 20) // (4 * features))) if big else 10000]), "x").to(device)
-
-    def apply(fn, t):
-        return torch.cat([fn(t[i : i + 256]) for i in range(0, len(t), 256)]) if big else fn(t)
-
-    codes = apply(model.encode, xs)
-    n_jac = max(8, 100_352_000 // (features * model.config.encoding_dim)) if big else 1000  # MNIST's conv: 1000
-    metrics = {k: v[-1] for k, v in history.history.items() if k != "epoch_time"}
-    metrics.update(
-        epochs=len(history.epoch),
-        mean_code_activation=float(codes.mean()),
-        **_jacobian_figures(model, xs[:n_jac], 0 if config is None else config.seed, 32 if big else 256),
-        train_seconds=train_time,
-        seconds_per_epoch=float(np.mean(history.history["epoch_time"])) if history.epoch else 0.0,
-    )
-    from aekit.latents import code_summary, warn_collapse
-
-    code = code_summary(model, xs)  # a VAE's KL per unit and active units; a VQ-VAE's codebook usage
-    metrics.update({k: v for k, v in code.items() if isinstance(v, (int, float))})
-    warn_collapse(code, stacklevel=4)
-    if config is not None and config.noise != "none":
-        noisy = corrupt(xs, config.noise, config.noise_level, torch.Generator(device).manual_seed(config.seed + 1))
-        metrics.update(psnr_noisy=psnr(xs, noisy), psnr_denoised=psnr(xs, apply(model, noisy)))
-    return metrics
-
-
-def _jacobian_figures(model: Autoencoder, xs: torch.Tensor, seed: int, batch: int) -> dict[str, float | str]:
-    """The encoder's mean Jacobian norm on `xs` (dense: exact) or its first 256 rows (conv: Hutchinson), and how."""
-    from aekit.objectives import closed_form_layer, jacobian_norm
-
-    if model.config.architecture == "dense":  # exact, and cheap: the closed form, or a vectorised Jacobian
-        how = "exact (closed form)" if closed_form_layer(model.encoder) is not None else "exact"
-        return {
-            "jacobian_norm": jacobian_norm(model, xs, batch),
-            "jacobian_norm_method": f"{how}, {len(xs)} rows",
-            "jacobian_rows": len(xs),
-        }
-    rows = len(xs[:256])
-    return {
-        "jacobian_norm": jacobian_norm(model, xs[:rows], batch, method="hutchinson", projections=8, seed=seed),
-        "jacobian_norm_method": f"Hutchinson estimate, 8 random ±1 projections per row, {rows} rows",
-        "jacobian_rows": rows,
-    }
-
-
-def write_figures(path: Path, model: Autoencoder, x: np.ndarray, history: History, image_shape) -> None:
-    from aekit.reporting.plots import loss_curves, reconstruction_grid, save_figure
-
-    save_figure(loss_curves(history.history, title="loss"), path / "loss.png")
-    if image_shape is not None:
-        with torch.no_grad():
-            xs = torch.as_tensor(np.array(x[:10], dtype=np.float32))  # a copy: a memmap's view is read-only
-            recon = model(xs.to(device_of(model))).cpu().numpy()
-        save_figure(
-            reconstruction_grid(xs.numpy(), recon, image_shape=tuple(image_shape), n=10), path / "reconstructions.png"
-        )
-
-
-def seed_globals(seed: int) -> None:
-    """Seed torch's and numpy's global RNGs: a run is then reproducible even where code draws from them."""
-    torch.manual_seed(seed)
-    np.random.seed(seed % 2**32)
+from aekit.training.preparation import checked_rows, default_out, follow_data, prepare_out, seed_globals, table_stats
 
 
 def train(
@@ -295,192 +147,6 @@ def train(
         )
 
 
-def table_stats(rd: RunData, scale: str, is_table: bool) -> ColumnStats | None:
-    """Per-column statistics of the training rows where the scale needs them: a user's table (for 'auto', whose
-    decision they make; a memory-mapped file that `load_array` found within [0, 1] is not read again), or any rows
-    for 'standard' and 'minmax'. None for a named image set under 'auto' or 'none': its rows lie in [0, 1]."""
-    from aekit.data.scans import known_range
-    from aekit.scaling import SCALES
-
-    if scale not in SCALES:
-        raise ConfigError(f"unknown scale {scale!r}; choose one of: {', '.join(SCALES)}")
-    if not is_table and scale in ("auto", "none"):
-        return None
-    x = as_rows(rd.x_train, "training data", keep_memmap=True, check=False)
-    known = known_range(x) if isinstance(x, np.memmap) else None
-    if known is not None and 0 <= known[0] and known[1] <= 1 and scale in ("auto", "none"):
-        return None
-    return column_stats(x)
-
-
-def follow_data(
-    model_config: ModelConfig,
-    train_config: TrainConfig,
-    scale: str,
-    stats: ColumnStats | None,
-    explicit: Collection[str] | None,
-) -> tuple[ModelConfig, TrainConfig]:
-    """The configs with the scale decided and, where the network's rows leave [0, 1], the loss and the output
-    activation that fit them ('mse', 'linear'), unless `explicit` names them (see `train`)."""
-    if explicit is None:
-        pairs = (
-            ("loss", train_config.loss, TrainConfig.loss),
-            ("output_activation", model_config.output_activation, ModelConfig.output_activation),
-        )
-        explicit = {name for name, ours, default in pairs if ours != default}
-    wanted = model_config.scale if model_config.scale != "none" else scale
-    resolved = resolve_scale(wanted, stats, loss_given_bce="loss" in explicit and train_config.loss == "bce")
-    in_unit = resolved == "minmax" or (resolved == "none" and (stats is None or stats.in_unit_range))
-    if not in_unit:
-        if "loss" not in explicit:
-            train_config = replace(train_config, loss="mse")
-        if "output_activation" not in explicit:
-            model_config = replace(model_config, output_activation="linear")
-    return replace(model_config, scale=resolved), train_config
-
-
-def checked_rows(
-    rd: RunData, train_config: TrainConfig, model: Autoencoder | None = None, stats: ColumnStats | None = None
-):
-    """The training and validation rows (a memmap stays one), scanned once each for NaN/inf and, where the loss or
-    the noise needs it, for values outside [0, 1] (as the network sees them: the input scaler of `model`, fitted
-    here from the training rows or their `stats` when not yet fitted), with as many columns each; `fit` is then
-    told not to scan them again. Every check here comes before the run folder is made."""
-    x_train = as_rows(rd.x_train, "training data", keep_memmap=True)
-    x_val = None if rd.x_val is None else as_rows(rd.x_val, "validation data", keep_memmap=True)
-    if x_val is not None and x_val.shape[1] != x_train.shape[1]:
-        v, t = x_val.shape[1], x_train.shape[1]
-        raise DataError(
-            f"the validation data has {v} feature{'s' * (v != 1)} but the training data has {t}; "
-            "pass validation rows with the same columns"
-        )
-    if model is not None and not model.scaler_fitted:
-        fit_scaler(model, x_train, x_val, stats)
-    check_ranges(train_config, x_train, "the training data", model=model)
-    if x_val is not None:
-        check_ranges(train_config, x_val, "the validation data", model=model)
-    return x_train, x_val
-
-
-def _size(image_size) -> list[int] | None:
-    from aekit.data.image_files import parse_image_size
-
-    size = parse_image_size(image_size)
-    return None if size is None else list(size)
-
-
-def _absolute(path: str | os.PathLike | None) -> str | None:
-    """A data path as an absolute one, so that `resume` finds the data from any working directory."""
-    return None if path is None else str(Path(path).resolve())
-
-
-def _fit_and_write(
-    path: Path,
-    model: Autoencoder,
-    rd: RunData,
-    x_train,
-    x_val,
-    train_config: TrainConfig,
-    state,
-    tensorboard: bool,
-    verbose: int,
-    callbacks: Sequence[Callback],
-    device: torch.device,
-) -> RunResult:
-    """Fit with checkpoints (+ TensorBoard), then write the run's files; the shared tail of `train` and `resume`."""
-    from aekit.training.callbacks.stopping import Checkpoint
-    from aekit.training.checkpoint import (
-        CHECKPOINT_DIR,
-        LAST,
-        Interrupted,
-        data_fingerprint,
-    )
-
-    main = distributed.is_main()  # under torchrun only rank 0 checkpoints and writes
-    checkpoint = (
-        Checkpoint(path / CHECKPOINT_DIR, meta={"data_fingerprint": data_fingerprint(rd.x_train)}) if main else None
-    )
-    cbs = [*callbacks, checkpoint] if main else list(callbacks)
-    if tensorboard and main:
-        images = rd.x_val if rd.x_val is not None else rd.x_train
-        labels = rd.y_val if rd.x_val is not None else rd.y_train
-        features = int(np.prod(images.shape[1:]))
-        n_emb = 2000 if features <= 784 else max(100, (32 << 20) // (4 * features))  # larger images: fewer of them
-        if labels is not None and rd.images and rd.images.get("classes"):
-            labels = np.asarray(rd.images["classes"])[labels]  # the projector shows class folder names
-        cbs.append(
-            TensorBoard(
-                str(path / "tb"),
-                images=np.asarray(images[:10]),
-                image_shape=rd.image_shape,
-                embedding=np.asarray(images[:n_emb]),
-                embedding_labels=None if labels is None else labels[:n_emb],
-            )
-        )
-    if main:
-        cbs.append(_ImportWhileTraining("aekit.reporting.plots"))  # the end of the run draws with matplotlib
-    t0 = time.perf_counter()
-    done = state.epoch if state is not None else 0
-    try:
-        with memory_errors(model.config, train_config.batch_size):
-            history = fit(
-                model,
-                x_train,
-                None,
-                train_config,
-                validation_data=x_val,
-                callbacks=cbs,
-                verbose=verbose if main else 0,
-                state=state,
-                check_input=False,
-                device=device,
-            )  # checked by `checked_rows`
-    except (TrainingError, DataError, KeyboardInterrupt) as exc:  # DataError: the file changed during training
-        if checkpoint is not None:
-            with contextlib.suppress(OSError):  # the last epoch's files reach the disk before we say what is kept
-                checkpoint.wait()
-        kept = checkpoint.saved_epoch if checkpoint is not None and checkpoint.saved_epoch is not None else done
-        where = (
-            f"the last complete epoch ({kept}) is kept in {path / CHECKPOINT_DIR / LAST}"
-            if kept
-            else f"no epoch was complete, nothing was kept in {path}"
-        )
-        if isinstance(exc, (TrainingError, DataError)):
-            raise type(exc)(f"{exc.args[0] if exc.args else exc}; {where}") from None
-        if kept:
-            where += f"; continue with `aekit train --resume {path}`"
-        raise Interrupted(where, getattr(exc, "signum", 2)) from None
-    train_time = time.perf_counter() - t0
-    eval_x = rd.x_val if rd.x_val is not None else rd.x_train
-    metrics = run_metrics(model, eval_x, history, train_time, train_config)
-    if rd.images is not None:
-        metrics["skipped_images"] = rd.images["skipped"] + rd.images.get("val_skipped", 0)
-    if main:
-        save_model(model, path)
-        write_history(path, history)
-        write_json(path / "metrics.json", metrics)
-        write_figures(path, model, eval_x, history, rd.image_shape)
-        from aekit.reporting.run_report import report
-
-        report(path, x=eval_x, device=device)
-        for cb in callbacks:
-            cb.on_run_end(path, metrics)
-    distributed.barrier()  # on every rank, train() returns once the run folder is complete
-    return RunResult(path, model, history, metrics)
-
-
-class _ImportWhileTraining(Callback):
-    """Imports a module in a thread once the first epoch is done, so that the end of the run finds it imported."""
-
-    def __init__(self, module: str) -> None:
-        self.module, self.started = module, False
-
-    def on_epoch_end(self, state, logs) -> None:
-        if not self.started:
-            self.started = True
-            threading.Thread(target=importlib.import_module, args=(self.module,), name="aekit-imports").start()
-
-
 def resume(
     run: str | os.PathLike,
     *,
@@ -582,3 +248,15 @@ def _resume_locked(
     if tensorboard is None:
         tensorboard = (path / "tb").is_dir()
     return _fit_and_write(path, model, rd, x_train, x_val, train_config, state, tensorboard, verbose, callbacks, device)
+
+
+def _size(image_size) -> list[int] | None:
+    from aekit.data.image_files import parse_image_size
+
+    size = parse_image_size(image_size)
+    return None if size is None else list(size)
+
+
+def _absolute(path: str | os.PathLike | None) -> str | None:
+    """A data path as an absolute one, so that `resume` finds the data from any working directory."""
+    return None if path is None else str(Path(path).resolve())

@@ -120,7 +120,7 @@ def feature_figures(f: Features, x: Any = None, *, max_units: int = 64) -> dict[
 def write_features(f: Features, out: str | os.PathLike, x: Any = None, *, max_units: int = 64) -> list[Path]:
     """Write the pictures and, when top inputs were found, top_inputs.csv (unit, rank, row, activation)."""
     from aekit.io import atomic_write_text
-    from aekit.reporting.plots import save_figure
+    from aekit.reporting.rendering import save_figure
 
     out = Path(out)
     written = [save_figure(fig, out / name) for name, fig in feature_figures(f, x, max_units=max_units).items()]

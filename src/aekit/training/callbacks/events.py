@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +11,7 @@ import torch
 from aekit.data.rows import as_rows
 from aekit.devices import device_of
 from aekit.errors import DataError
+from aekit.training.background import InThread
 from aekit.training.callbacks.base import Callback, TrainState
 
 RUNS = ("train", "validation")
@@ -58,8 +58,7 @@ class TensorBoard(Callback):
             self.embedding_labels = labels
         self.histograms = histograms
         self.writers: dict[str, Any] = {}
-        self._opening: threading.Thread | None = None
-        self._open_error: BaseException | None = None
+        self._opening: InThread | None = None
         self._pictured = 0  # the last epoch whose images and histograms were written
 
     @property
@@ -72,24 +71,17 @@ class TensorBoard(Callback):
         purge = state.epoch + 1 if state.epoch else None
 
         def open_writers() -> None:
-            try:
-                from torch.utils.tensorboard import SummaryWriter
+            from torch.utils.tensorboard import SummaryWriter
 
-                self.writers = {run: SummaryWriter(str(Path(self.log_dir) / run), purge_step=purge) for run in RUNS}
-            except BaseException as exc:  # noqa: BLE001  raised in the training thread by `_writers`
-                self._open_error = exc
+            self.writers = {run: SummaryWriter(str(Path(self.log_dir) / run), purge_step=purge) for run in RUNS}
 
         self._pictured = state.epoch
-        self._opening = threading.Thread(target=open_writers, name="aekit-tensorboard")  # an exit waits for it
-        self._opening.start()
+        self._opening = InThread(open_writers, "aekit-tensorboard")  # an exit waits for it
 
     def _writers(self) -> dict[str, Any]:
         if self._opening is not None:
-            self._opening.join()
-            self._opening = None
-        if self._open_error is not None:
-            error, self._open_error = self._open_error, None
-            raise error
+            opening, self._opening = self._opening, None
+            opening.join()  # an error opening the writers is raised here, in the training thread
         return self.writers
 
     def on_epoch_end(self, state: TrainState, logs: dict[str, float]) -> None:

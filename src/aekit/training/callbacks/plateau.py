@@ -40,7 +40,7 @@ class Plateau(Callback):
     @classmethod
     def of(cls, model, x, y, rows: int = 256) -> "Plateau":
         """A Plateau with the first `rows` rows of `x` (input) and `y` (target), scaled as the network sees them."""
-        from aekit.data.rows import _rows
+        from aekit.data.reading import _rows
 
         k = min(rows, x.shape[0])
         xs = model.scale_rows(_rows(x, slice(0, k)))

@@ -1,0 +1,104 @@
+"""The `aekit impute` subcommand: fill the empty cells of a table, or predict missing ratings; a thin shell over
+`aekit.uses.imputation` that checks its output paths before any work."""
+
+from __future__ import annotations
+
+import argparse
+
+from aekit.cli.args import _int_list, add_device_arg, add_output, check_outputs
+from aekit.errors import ConfigError, DataError
+
+
+def add_impute_parser(sub) -> argparse.ArgumentParser:
+    p = sub.add_parser(
+        "impute",
+        help="fill the empty cells of a numeric table (or predict missing ratings)",
+        description="Fill the empty cells of a numeric table (.csv, .parquet, .npy) with an autoencoder "
+        "trained on the observed cells with input dropout (MIDA / AutoRec). Observed cells are kept "
+        "exactly. With --ratings, read a MovieLens ratings file (u.data, ratings.csv, ratings.dat) and "
+        "write the user × item matrix with every missing rating predicted.",
+    )
+    p.add_argument("input", nargs="?", metavar="INPUT", help="table with empty cells (.csv, .parquet or .npy)")
+    p.add_argument(
+        "--ratings", metavar="FILE", help="MovieLens ratings file instead of INPUT (u.data, ratings.csv, ratings.dat)"
+    )
+    add_output(p, "where to write the filled table (.csv, .parquet, .npy)")
+    p.add_argument("--epochs", type=int, help="most epochs; early stopping on held-out cells ends sooner (default 300)")
+    p.add_argument(
+        "--hidden",
+        type=_int_list,
+        default=None,
+        metavar="SIZES",
+        help="layer sizes from input to code, e.g. 64,32 (default: 6×columns, then 3×columns)",
+    )
+    p.add_argument(
+        "--dropout", type=float, help="fraction of observed cells hidden from the input per batch (default 0.3)"
+    )
+    p.add_argument("--lr", type=float, help="Adam learning rate (default 0.002)")
+    p.add_argument("--weight-decay", type=float, help="L2 penalty on the weights (default 0)")
+    p.add_argument("--seed", type=int, help="seeds the model, the dropout and the held-out cells (default 0)")
+    p.add_argument(
+        "--report", metavar="FILE", help="also write a JSON report (cells filled, held-out RMSE, epochs, history)"
+    )
+    add_device_arg(p)
+    p.set_defaults(func=cmd_impute)
+    return p
+
+
+def cmd_impute(args: argparse.Namespace) -> int:
+    import dataclasses
+    import os
+
+    import numpy as np
+
+    from aekit.data.arrays import TABLE_SUFFIXES, read_table, write_table
+    from aekit.io import write_json
+    from aekit.uses.imputation import impute, read_ratings
+
+    if (args.input is None) == (args.ratings is None):
+        raise ConfigError("pass either INPUT (a table with empty cells) or --ratings FILE, not both or neither")
+    if os.path.splitext(args.output)[1].lower() not in TABLE_SUFFIXES:
+        raise ConfigError(f"{args.output}: the output must end with one of {', '.join(TABLE_SUFFIXES)}")
+    check_outputs(args.output, args.report)
+    if args.ratings:
+        table, users, items = read_ratings(args.ratings)
+        if users.dtype.kind not in "iuf":
+            raise DataError(f"{args.ratings}: user ids must be numbers to be written in a table (first: {users[0]!r})")
+        columns, bounds = [f"item_{i}" for i in items], (float(np.nanmin(table)), float(np.nanmax(table)))
+    else:
+        table, columns = read_table(args.input, allow_nan=True)
+        bounds = None
+    if table.shape[1] <= 256:  # a small network: one thread beats several contending for the cores
+        import torch
+
+        torch.set_num_threads(1)
+    options = dict(
+        hidden=args.hidden,
+        epochs=args.epochs,
+        dropout=args.dropout,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        seed=args.seed,
+        device=args.device,
+    )  # options left out take the library's defaults
+    filled, info = impute(
+        table, bounds=bounds, columns=columns, return_info=True, **{k: v for k, v in options.items() if v is not None}
+    )
+    if args.ratings:  # one row per user: the user id, then a rating for every item (observed or predicted)
+        filled, columns = np.column_stack([users, filled]), ["user", *columns]
+    write_table(args.output, filled, columns)
+    if args.report:
+        import math
+
+        clean = lambda v: None if isinstance(v, float) and math.isnan(v) else v  # noqa: E731  (strict JSON: no NaN)
+        report = {k: clean(v) for k, v in dataclasses.asdict(info).items()}
+        report["history"] = {k: [clean(v) for v in vs] for k, vs in info.history.items()}
+        write_json(args.report, {**report, "hidden": list(info.hidden)})
+    if info.cells_filled == 0:
+        print(f"{args.output}: nothing to fill (no empty cells); wrote the table unchanged")
+    else:
+        print(
+            f"{args.output}: filled {info.cells_filled:,} of {table.size:,} cells; held-out RMSE "
+            f"{info.holdout_rmse:.3f} standard deviations ({info.epochs} epochs, best {info.best_epoch})"
+        )
+    return 0
