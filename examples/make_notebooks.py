@@ -1,12 +1,14 @@
-"""Writes the example notebooks (01_keras_tutorial, 02_kinds, 03_uses) from the cells below, without outputs.
+"""Writes the example notebooks from their cells, without outputs: 01_keras_tutorial, 02_kinds and 03_uses from the
+cells below, 04_variational and 05_image_folder from those in variational_cells.py and image_folder_cells.py.
 
-Edit the cells here and run ``python examples/make_notebooks.py``; the test suite checks that the committed
+Edit the cells and run ``python examples/make_notebooks.py``; the test suite checks that the committed
 notebooks are what this script writes and hold no outputs, and runs each one in a real Jupyter kernel with
 ``AEKIT_NOTEBOOK_QUICK=1`` (tiny settings, seconds each). Cell lines stay within 100 columns.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from pathlib import Path
 
@@ -523,7 +525,23 @@ histogram(result.scores, threshold=result.threshold, xlabel="reconstruction erro
     ),
 ]
 
-NOTEBOOKS = {"01_keras_tutorial.ipynb": TUTORIAL, "02_kinds.ipynb": KINDS, "03_uses.ipynb": USES}
+
+
+def _cells(file: str) -> list[tuple[str, str]]:
+    """The cells of a notebook kept in its own file beside this one (its `cells(QUICK)`)."""
+    spec = importlib.util.spec_from_file_location(Path(file).stem, HERE / file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.cells(QUICK)
+
+
+NOTEBOOKS = {
+    "01_keras_tutorial.ipynb": TUTORIAL,
+    "02_kinds.ipynb": KINDS,
+    "03_uses.ipynb": USES,
+    "04_variational.ipynb": _cells("variational_cells.py"),
+    "05_image_folder.ipynb": _cells("image_folder_cells.py"),
+}
 
 
 def build() -> dict[str, str]:
