@@ -526,7 +526,6 @@ histogram(result.scores, threshold=result.threshold, xlabel="reconstruction erro
 ]
 
 
-
 def _cells(file: str) -> list[tuple[str, str]]:
     """The cells of a notebook kept in its own file beside this one (its `cells(QUICK)`)."""
     spec = importlib.util.spec_from_file_location(Path(file).stem, HERE / file)
