@@ -22,7 +22,7 @@ two of them, and estimates the test likelihood.
         (
             "md",
             """
-**Parameters.** Full settings: the 60,000 training digits, 10 epochs for each VAE and 5 for the
+**Parameters.** Full settings: the 60,000 training digits, 5 epochs for each VAE and 3 for the
 VQ-VAE, and the negative log-likelihood of 1,000 test digits with 500 importance samples each
 (about 2 minutes on a 2-core CPU). The VAE's likelihood keeps improving for hundreds of epochs:
 raise `EPOCHS` (the references train 100 to thousands), and `NLL_SAMPLES` to 5,000 (what
@@ -34,8 +34,8 @@ raise `EPOCHS` (the references train 100 to thousands), and `NLL_SAMPLES` to 5,0
             quick
             + """
 ROWS = 2000 if QUICK else 60000  # training digits; the test digits are ROWS // 6, at most 10,000
-EPOCHS = 1 if QUICK else 10  # for the VAE, the 2-D VAE and the β-VAE
-VQ_EPOCHS = 1 if QUICK else 5
+EPOCHS = 1 if QUICK else 5  # for the VAE, the 2-D VAE and the β-VAE
+VQ_EPOCHS = 1 if QUICK else 3
 NLL_ROWS = 100 if QUICK else 1000  # test digits whose likelihood is estimated
 NLL_SAMPLES = 20 if QUICK else 500  # importance samples per digit (K)
 MANIFOLD = 5 if QUICK else 15  # the 2-D manifold grid: MANIFOLD × MANIFOLD digits
