@@ -126,20 +126,26 @@ image_grid(images.rows()[picked], image_shape=images.image_shape, ncols=10, norm
             """
 ## Train a convolutional autoencoder on it
 
-The `conv` kind is the Keras blog's convolutional autoencoder, sized by the images: for 32 × 32
-colour images, 16 and 8 channels down to a code of 16 channels on a 4 × 4 grid. Trained with
-gaussian noise on its input, it learns to remove it (`aekit train --data photos/ --kind conv
---image-size 32 --noise gaussian --noise-level 0.1`). `train` writes a run folder, holding the
-validation rows that set the anomaly threshold later.
+The `conv` kind is the Keras blog's convolutional autoencoder, sized by the images. Its default
+for 32 × 32 colour images (16 and 8 channels down to a 4 × 4 grid of 16 channels, 256 numbers
+for 3,072 pixel values) gives blurry photographs; one stage of 32 channels down to an 8 × 8
+grid (`hidden=(32,)`, 1,024 numbers) keeps more detail. Trained with gaussian noise on its
+input, it learns to remove it (`aekit train --data photos/ --kind conv --image-size 32
+--hidden 32 --noise gaussian --noise-level 0.1`). `train` writes a run folder, which also keeps
+the validation images that set the anomaly threshold later.
 """,
         ),
         (
             "code",
             """
-_, train_cfg = aekit.configure("conv", noise="gaussian", noise_level=NOISE, optimizer="adam",
-                               lr=3e-3, schedule="onecycle", batch_size=32, epochs=EPOCHS, seed=SEED)
-run = aekit.train(None, train_cfg, kind="conv", data=str(work / "photos"), image_size=IMAGE_SIZE,
-                  out="runs/notebook-images/run", overwrite=True, tensorboard=False, verbose=0)
+model_cfg, train_cfg = aekit.configure(
+    "conv", input_dim=int(np.prod(images.image_shape)), image_shape=images.image_shape,
+    hidden=(32,), noise="gaussian", noise_level=NOISE, optimizer="adam", lr=3e-3,
+    schedule="onecycle", batch_size=32, epochs=EPOCHS, seed=SEED)
+run = aekit.train(model_cfg, train_cfg, kind="conv", data=str(work / "photos"),
+                  image_size=IMAGE_SIZE, out="runs/notebook-images/run", overwrite=True,
+                  tensorboard=False, verbose=0)
+print(f"code: {model_cfg.encoding_dim} numbers for {model_cfg.input_dim} pixel values")
 run
 """,
         ),
