@@ -95,7 +95,8 @@ for i, digit in enumerate(digits):
         work / "check" / "digits" / f"digit-{i:02d}.png")
 print(work)
 for folder in ("photos", "check"):
-    print(f"  {folder}/", {d.name: len(list(d.iterdir())) for d in sorted((work / folder).iterdir())})
+    counts = {d.name: len(list(d.iterdir())) for d in sorted((work / folder).iterdir())}
+    print(f"  {folder}/ files per sub-folder: {counts}")
 """,
         ),
         (

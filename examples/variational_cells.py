@@ -238,10 +238,12 @@ the single-sample negative ELBO, the loss the VAE trains on.
 from aekit.uses.likelihood import nll
 
 test = x_test[:NLL_ROWS]
-binary = (np.random.default_rng(SEED).random(test.shape, dtype=np.float32) < test).astype(np.float32)
+draws = np.random.default_rng(SEED).random(test.shape, dtype=np.float32)
+binary = (draws < test).astype(np.float32)  # each pixel 1 with its intensity as the probability
 for k in (1, NLL_SAMPLES):
     r = nll(vae, binary, samples=k, seed=SEED)
-    print(f"K = {r.samples:>4}: NLL {r.nll:.2f} ± {r.stderr:.2f} nats ({r.n} digits, {r.likelihood})")
+    print(f"K = {r.samples:>4}: NLL {r.nll:.2f} ± {r.stderr:.2f} nats "
+          f"({r.n} digits, {r.likelihood} decoder)")
 """,
         ),
         (
