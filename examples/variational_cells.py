@@ -62,8 +62,8 @@ SHAPE = (28, 28)
             """
 ## A VAE
 
-Keras: `z_mean = Dense(latent_dim)(h)`, `z_log_var = Dense(latent_dim)(h)` and a `Lambda`
-layer that samples `z = z_mean + exp(z_log_var / 2) * epsilon`. aekit's `vae` kind is that code
+Keras: two `Dense` layers for `z_mean` and the log-variance of q(z|x), and a `Lambda` layer
+that draws `z = z_mean + sigma * epsilon` from them. aekit's `vae` kind is that code
 (`code="gaussian"`) on a 784-512-256-32 network with a Bernoulli decoder (sigmoid output, the
 `bce` loss in nats per digit) and Adam. `binarize="dynamic"` draws each batch's pixels as 0 or 1
 with their intensity as the probability, the binarised MNIST of the VAE literature
@@ -86,8 +86,8 @@ history
             """
 ## Its loss terms, by name
 
-Keras: `xent_loss = original_dim * metrics.binary_crossentropy(x, x_decoded_mean)` and
-`kl_loss = -0.5 * K.sum(1 + z_log_var - K.square(z_mean) - K.exp(z_log_var), axis=-1)`.
+Keras: `vae_loss` is `xent_loss` (the binary cross-entropy, summed over the 784 pixels) plus
+`kl_loss` (the KL divergence of q(z|x) from the prior).
 aekit logs them per epoch as `recon` (−log p(x|z), nats per digit) and `kl`; `loss` is their sum,
 the negative ELBO. Each term in its own panel, training solid and validation dashed:
 """,
@@ -249,9 +249,9 @@ for k in (1, NLL_SAMPLES):
         (
             "md",
             """
-For scale: a VAE of this size trained for hundreds of epochs reaches about 86–90 nats
-(pythae's benchmark: 89.8; Burda et al.: 86.8 with K = 5,000). `python benchmarks/vae.py`
-measures aekit's.
+For scale: VAEs trained for hundreds to thousands of epochs reach about 86–90 nats (pythae's
+benchmark: 89.8; Burda et al.: 86.8 with K = 5,000). `python benchmarks/vae.py` measures
+aekit's.
 
 ## A VQ-VAE: a discrete code
 
