@@ -22,7 +22,7 @@ two of them, and estimates the test likelihood.
         (
             "md",
             """
-**Parameters.** Full settings: the 60,000 training digits, 5 epochs for each VAE and 3 for the
+**Parameters.** Full settings: the 60,000 training digits, 4 epochs for each VAE and 2 for the
 VQ-VAE, and the negative log-likelihood of 1,000 test digits with 500 importance samples each
 (about 2 minutes on a 2-core CPU). The VAE's likelihood keeps improving for hundreds of epochs:
 raise `EPOCHS` (the references train 100 to thousands), and `NLL_SAMPLES` to 5,000 (what
@@ -34,8 +34,8 @@ raise `EPOCHS` (the references train 100 to thousands), and `NLL_SAMPLES` to 5,0
             quick
             + """
 ROWS = 2000 if QUICK else 60000  # training digits; the test digits are ROWS // 6, at most 10,000
-EPOCHS = 1 if QUICK else 5  # for the VAE, the 2-D VAE and the β-VAE
-VQ_EPOCHS = 1 if QUICK else 3
+EPOCHS = 1 if QUICK else 4  # for the VAE, the 2-D VAE and the β-VAE
+VQ_EPOCHS = 1 if QUICK else 2
 NLL_ROWS = 100 if QUICK else 1000  # test digits whose likelihood is estimated
 NLL_SAMPLES = 20 if QUICK else 500  # importance samples per digit (K)
 MANIFOLD = 5 if QUICK else 15  # the 2-D manifold grid: MANIFOLD × MANIFOLD digits
@@ -148,7 +148,8 @@ grid_figure(interpolate(vae, x_test[a], x_test[b], steps=10, method="spherical")
 The Keras blog's VAE has a 2-D code, so that the test digits' means can be drawn as a map and
 the decoder's output over a 15 × 15 grid (`MANIFOLD`) of codes at the prior's quantiles 5% … 95%
 (`norm.ppf(np.linspace(0.05, 0.95, n))` there) shows how the digits blend into each other. The
-same model here is `encoding_dim=2` (`aekit sample RUN --manifold 15`):
+same model here is the blog's 784-256-2 (`hidden=(256,)`, `encoding_dim=2`;
+`aekit sample RUN --manifold 15`):
 """,
         ),
         (
@@ -156,8 +157,8 @@ same model here is `encoding_dim=2` (`aekit sample RUN --manifold 15`):
             """
 from aekit.reporting.plots import code_map
 
-cfg_2d, train_2d = aekit.configure("vae", encoding_dim=2, epochs=EPOCHS, batch_size=128,
-                                   binarize="dynamic", seed=SEED)
+cfg_2d, train_2d = aekit.configure("vae", hidden=(256,), encoding_dim=2, epochs=EPOCHS,
+                                   batch_size=128, binarize="dynamic", seed=SEED)
 vae_2d = aekit.Autoencoder(cfg_2d)
 history_2d = aekit.fit(vae_2d, x_train, config=train_2d, validation_data=x_test, verbose=0)
 fig, _ = code_map(aekit.encode(vae_2d, x_test), y_test, title="the test digits' means μ")
