@@ -48,8 +48,9 @@ scikit-learn ships two photographs (`load_sample_images`: a Chinese temple and a
 427 × 640 pixels, RGB). Square crops of random size and place, saved as JPEG, make a folder with
 a sub-folder per photograph, as a user's folder of classes would be. A second folder, `check/`,
 holds new crops of both and a few MNIST digits saved as PNG (grey, and nothing like a photograph):
-the anomalies to find later. Everything goes to a temporary folder, aekit's cache of decoded
-pixels too (`AEKIT_CACHE`, by default `~/.cache/aekit`).
+the anomalies to find later. Everything goes to a temporary folder `work`, aekit's cache of
+decoded pixels too (`AEKIT_CACHE`, by default `~/.cache/aekit`); it stays there for you to look
+at (`shutil.rmtree(work)` removes it).
 """,
         ),
         (
