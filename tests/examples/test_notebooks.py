@@ -149,7 +149,7 @@ def test_variational_notebook_runs(tmp_path, monkeypatch):
     first, last = (float(line.split("NLL ")[1].split(" ")[0]) for line in nll)
     assert last <= first  # more importance samples: a tighter bound (the same seed, the same digits)
     table = outputs(cell_of(nb, "active units"), "text/html")[0]
-    assert "β-VAE" in table and "VAE" in table
+    assert "<th>VAE</th>" in table and "<th>β-VAE (β = 4)</th>" in table and "<th>active units</th>" in table
     indices = outputs(cell_of(nb, "aekit.encode(vq,"), "text/html")[0]
     assert "vector 7" in indices and "test digit 4" in indices
     assert "usage per epoch" in stream_text(nb) and "perplexity per epoch" in stream_text(nb)
