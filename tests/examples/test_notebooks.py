@@ -9,11 +9,18 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
+from PIL import Image
 
 import aekit
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-NOTEBOOKS = ("01_keras_tutorial.ipynb", "02_kinds.ipynb", "03_uses.ipynb")
+NOTEBOOKS = (
+    "01_keras_tutorial.ipynb",
+    "02_kinds.ipynb",
+    "03_uses.ipynb",
+    "04_variational.ipynb",
+    "05_image_folder.ipynb",
+)
 WIDGET = "application/vnd.jupyter.widget-view+json"
 
 
@@ -57,6 +64,10 @@ def stream_text(nb):
     return "".join(
         o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "stream"
     )
+
+
+def test_every_notebook_in_examples_is_checked():
+    assert sorted(p.name for p in EXAMPLES.glob("*.ipynb")) == sorted(NOTEBOOKS)
 
 
 def test_committed_notebooks_have_no_outputs():
@@ -117,14 +128,74 @@ def test_uses_notebook_runs(tmp_path, monkeypatch):
     assert "RMSE on the hidden cells" in stream_text(nb)
 
 
-def test_a_parameter_out_of_range_stops_with_aekits_one_line_error(tmp_path, monkeypatch):
-    nb = read("01_keras_tutorial.ipynb")
+def test_variational_notebook_runs(tmp_path, monkeypatch):
+    nb = execute(read("04_variational.ipynb"), tmp_path, monkeypatch)
+    assert "loss = recon + kl" in stream_text(nb)
+    history = outputs(cell_of(nb, "history = aekit.fit(vae,"), "text/html")
+    assert len(history) == 1 and "<th>kl</th>" in history[0] and "<th>val_recon</th>" in history[0]
+    for code in (
+        "sample(vae, 64",
+        "interpolate(vae,",
+        "manifold(vae_2d,",
+        "code_map(",
+        "traversals(beta_vae,",
+        "kl_figure(",
+        "usage_figure(",
+        "reconstruction_grid(",
+    ):
+        assert len(outputs(cell_of(nb, code), "image/png")) == 1, code
+    nll = [line for line in stream_text(nb).splitlines() if line.startswith("K = ")]
+    assert len(nll) == 2 and all("nats" in line and " ± " in line for line in nll)
+    first, last = (float(line.split("NLL ")[1].split(" ")[0]) for line in nll)
+    assert last <= first  # more importance samples: a tighter bound (the same seed, the same digits)
+    table = outputs(cell_of(nb, "active units"), "text/html")[0]
+    assert "<th>VAE</th>" in table and "<th>β-VAE (β = 4)</th>" in table and "<th>active units</th>" in table
+    indices = outputs(cell_of(nb, "aekit.encode(vq,"), "text/html")[0]
+    assert "vector 7" in indices and "test digit 4" in indices
+    assert "usage per epoch" in stream_text(nb) and "perplexity per epoch" in stream_text(nb)
+
+
+def test_image_folder_notebook_runs(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the notebook's image folders and their cache
+    nb = execute(read("05_image_folder.ipynb"), tmp_path, monkeypatch)
+    work = next(tmp_path.glob("aekit-images-*"))
+    inputs = sorted(p.relative_to(work / "photos") for p in (work / "photos").rglob("*.jpg"))
+    assert len(inputs) == 2 * 24 and {p.parts[0] for p in inputs} == {"china", "flower"}
+    out = tmp_path / "runs/notebook-images"
+    for folder in ("denoised", "noisy"):
+        written = sorted(p.relative_to(out / folder) for p in (out / folder).rglob("*") if p.is_file())
+        assert written == inputs, folder  # the same names and formats as the input folder
+    with Image.open(out / "denoised" / inputs[0]) as im:
+        assert im.format == "JPEG" and im.mode == "RGB" and im.size == (32, 32)
+    codes = (out / "codes.csv").read_text().splitlines()
+    assert codes[0].startswith("path,label,code_0") and len(codes) == 1 + len(inputs)
+    assert codes[1].startswith(f"{inputs[0].as_posix()},china,")
+    for code in ("image_grid(", "reconstruction_grid(", "denoise_figure(", "histogram("):
+        assert len(outputs(cell_of(nb, code), "image/png")) == 1, code
+    assert 'alt="loss.png"' in outputs(cell_of(nb, "aekit.train("), "text/html")[0]
+    assert "PSNR denoised" in outputs(cell_of(nb, "aekit.denoise("), "text/html")[0]
+    assert "ROC-AUC" in outputs(cell_of(nb, "aekit.anomaly("), "text/html")[0]
+    scores = outputs(cell_of(nb, "sort_values("), "text/html")[0]
+    assert sum(scores.count(f"{c}/{c[:5]}-") for c in ("china", "flower", "digits")) == 10  # the ten highest, by path
+
+
+@pytest.mark.parametrize(
+    "name, injected, error, word",
+    [
+        ("01_keras_tutorial.ipynb", "EPOCHS = 0", "ConfigError", "epochs"),
+        ("04_variational.ipynb", "NLL_SAMPLES = 0", "ConfigError", "samples"),
+        ("05_image_folder.ipynb", "IMAGE_SIZE = 0", "ConfigError", "image size"),
+    ],
+)
+def test_a_parameter_out_of_range_stops_with_aekits_one_line_error(tmp_path, monkeypatch, name, injected, error, word):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    nb = read(name)
     at = next(i for i, c in enumerate(nb.cells) if "parameters" in c.metadata.get("tags", []))
-    nb.cells.insert(at + 1, nbformat.v4.new_code_cell("EPOCHS = 0  # injected, as papermill does"))
+    nb.cells.insert(at + 1, nbformat.v4.new_code_cell(f"{injected}  # injected, as papermill does"))
     with pytest.raises(CellExecutionError) as info:
         execute(nb, tmp_path, monkeypatch)
-    assert info.value.ename == "ConfigError"
-    assert "\n" not in info.value.evalue and "epochs" in info.value.evalue
+    assert info.value.ename == error
+    assert "\n" not in info.value.evalue and word in info.value.evalue
 
 
 def test_progress_without_ipywidgets_is_one_text_bar_per_epoch(tmp_path, monkeypatch):
