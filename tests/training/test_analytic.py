@@ -100,7 +100,9 @@ def test_fit_with_analytic_gradients_ends_on_autograds_weights(name, optimizer, 
     x = rng.random((96, 20), dtype=np.float32)
     weights, paths = [], []
     for analytic in (True, False):
-        mc, cfg = _configs(*SUPPORTED[name], epochs=3, batch_size=20, optimizer=optimizer, lr=lr, analytic_grad=analytic)
+        mc, cfg = _configs(
+            *SUPPORTED[name], epochs=3, batch_size=20, optimizer=optimizer, lr=lr, analytic_grad=analytic
+        )
         model, path = Autoencoder(mc), Path()
         h = fit(model, x, x, cfg, validation_data=x[:32], callbacks=[path], verbose=0).history
         weights.append([p.detach().clone() for p in model.parameters()] + [torch.tensor(h["val_loss"])])
