@@ -140,3 +140,21 @@ def test_analytic_grad_must_be_a_bool():
 
     with pytest.raises(ConfigError, match="analytic_grad must be true or false"):
         TrainConfig(analytic_grad="no")
+
+
+@pytest.mark.parametrize("rows, features", [(256, 784), (3, 7), (5, 64)])
+def test_the_bce_from_logits_is_torchs_for_any_logit(rows, features):
+    from torch.nn.functional import binary_cross_entropy_with_logits
+
+    from aekit.training.analytic import _bce_and_gradient
+
+    g = torch.Generator().manual_seed(rows)
+    logits = torch.randn(rows, features, generator=g) * 30  # saturated both ways, and near 0
+    logits[0, :3] = torch.tensor([0.0, 90.0, -90.0])[: min(3, features)]
+    target = torch.rand(rows, features, generator=g)
+    leaf = logits.clone().requires_grad_(True)
+    want = binary_cross_entropy_with_logits(leaf, target)
+    want.backward()
+    loss, grad = _bce_and_gradient(logits.clone(), target)
+    torch.testing.assert_close(loss, want.detach(), rtol=1e-6, atol=0)
+    torch.testing.assert_close(grad, leaf.grad, rtol=1e-6, atol=1e-12)
