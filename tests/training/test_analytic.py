@@ -2,6 +2,7 @@ import numpy as np
 import pytest
 import torch
 
+import aekit.objectives
 from aekit import Autoencoder, ModelConfig, TrainConfig, fit
 from aekit.objectives import corrupt, loss_terms
 from aekit.training.analytic import gradient_step, unsupported
@@ -146,7 +147,7 @@ def test_analytic_grad_must_be_a_bool():
 def test_the_bce_from_logits_is_torchs_for_any_logit(rows, features):
     from torch.nn.functional import binary_cross_entropy_with_logits
 
-    from aekit.training.analytic import _bce_and_gradient
+    from aekit.objectives import bce_and_sigmoid
 
     g = torch.Generator().manual_seed(rows)
     logits = torch.randn(rows, features, generator=g) * 30  # saturated both ways, and near 0
@@ -155,6 +156,9 @@ def test_the_bce_from_logits_is_torchs_for_any_logit(rows, features):
     leaf = logits.clone().requires_grad_(True)
     want = binary_cross_entropy_with_logits(leaf, target)
     want.backward()
-    loss, grad = _bce_and_gradient(logits.clone(), target)
+    loss, s = bce_and_sigmoid(logits, target)
     torch.testing.assert_close(loss, want.detach(), rtol=1e-6, atol=0)
-    torch.testing.assert_close(grad, leaf.grad, rtol=1e-6, atol=1e-12)
+    torch.testing.assert_close(s.sub(target).mul(1.0 / target.numel()), leaf.grad, rtol=1e-6, atol=1e-12)
+    with torch.no_grad():
+        torch.testing.assert_close(aekit.objectives.bce_from_logits(logits, target), loss, rtol=0, atol=0)
+    assert torch.equal(s, torch.sigmoid(logits)) and not torch.equal(s, logits)  # not overwritten
