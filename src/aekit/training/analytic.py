@@ -123,14 +123,15 @@ def gradient_step(model: nn.Module, cfg: TrainConfig, world_size: int = 1):
                 z = _FORWARD[act](z)
             outs.append(z)
         out, n = outs[-1], target.numel()
+        # delta · scale is d(loss)/d(the pre-activation) of layer i; the scale rides on the products' alpha
         if bce:
             recon, delta = bce_and_sigmoid(out, target, inplace=True)
-            delta.sub_(target).mul_(1.0 / n)  # d(mean BCE)/d(logits) = (σ(z) − t) / n
+            delta, scale = delta.sub_(target), 1.0 / n  # d(mean BCE)/d(logits) = (σ(z) − t) / n
         else:
             diff = torch.sub(out, target)
             flat = diff.view(-1)
             recon = torch.dot(flat, flat) / n  # F.mse_loss
-            delta = _chain(diff.mul_(2.0 / n), out, layers[last][1])
+            delta, scale = _chain(diff, out, layers[last][1]), 2.0 / n
         terms = {"recon": recon}
         code = outs[code_at + 1]
         if l1:
@@ -146,13 +147,18 @@ def gradient_step(model: nn.Module, cfg: TrainConfig, world_size: int = 1):
             terms["weight_decay"] = wd * (0.5 * sum((lin.weight * lin.weight).sum() for lin, _ in layers))
         for i in range(last, -1, -1):
             lin = layers[i][0]
-            torch.mm(delta.t(), outs[i], out=grads[2 * i])
+            grads[2 * i].addmm_(delta.t(), outs[i], beta=0, alpha=scale)  # beta 0: the old values are ignored
             torch.sum(delta, dim=0, out=grads[2 * i + 1])
+            if scale != 1.0:
+                grads[2 * i + 1].mul_(scale)
             if wd:
                 grads[2 * i].add_(lin.weight, alpha=wd)
             if i == 0:
                 break
             below = delta @ lin.weight  # d(loss)/d(the output of layer i - 1)
+            if scale != 1.0:
+                below.mul_(scale)
+                scale = 1.0
             if i - 1 == code_at and l1:
                 below.add_(torch.sign(code), alpha=l1 / code.shape[0])
             if i - 1 == code_at and kl_beta:
