@@ -162,3 +162,16 @@ def test_the_bce_from_logits_is_torchs_for_any_logit(rows, features):
     with torch.no_grad():
         torch.testing.assert_close(aekit.objectives.bce_from_logits(logits, target), loss, rtol=0, atol=0)
     assert torch.equal(s, torch.sigmoid(logits)) and not torch.equal(s, logits)  # not overwritten
+
+
+def test_the_cli_switch_reaches_the_config(tmp_path):
+    import json
+
+    from aekit_subprocess import aekit_cli
+
+    out = tmp_path / "run"
+    aekit_cli(
+        "train", "--limit", 300, "--epochs", 1, "--no-analytic-grad", "--out", out, "-q", "--no-tensorboard", check=True
+    )
+    assert json.loads((out / "config.json").read_text())["train"]["analytic_grad"] is False
+    assert TrainConfig().analytic_grad is True
