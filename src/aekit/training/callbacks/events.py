@@ -197,11 +197,12 @@ def write_projector_files(log_dir: Path, codes: np.ndarray, labels, thumbs: np.n
         n, c, h, w = thumbs.shape
         side = math.ceil(n**0.5)  # tiles a row; the sprite is square (side · w) for h <= w, as add_embedding's
         rows = math.ceil(n / side)
-        tiles = np.zeros((rows * side, h, w, 3), dtype=np.float32)
-        tiles[:n] = np.repeat(thumbs, 3, axis=1).transpose(0, 2, 3, 1) if c == 1 else thumbs.transpose(0, 2, 3, 1)
-        grid = np.zeros((max(side * w, rows * h), side * w, 3), dtype=np.float32)
+        pixels = np.uint8((thumbs.astype(np.float64) * 255).clip(0, 255))  # add_embedding's rounding, before tiling
+        tiles = np.zeros((rows * side, h, w, 3), dtype=np.uint8)
+        tiles[:n] = pixels.transpose(0, 2, 3, 1)  # one channel broadcasts to three
+        grid = np.zeros((max(side * w, rows * h), side * w, 3), dtype=np.uint8)
         grid[: rows * h] = tiles.reshape(rows, side, h, w, 3).transpose(0, 2, 1, 3, 4).reshape(rows * h, side * w, 3)
-        Image.fromarray(np.uint8((grid * 255).clip(0, 255))).save(folder / "sprite.png", format="PNG")
+        Image.fromarray(grid).save(folder / "sprite.png", format="PNG")
         entry += ["  sprite {", f'    image_path: "{sub}/sprite.png"', f"    single_image_dim: {w}"]
         entry += [f"    single_image_dim: {h}", "  }"]
     entry.append(f'  tensor_path: "{sub}/tensors.tsv"')  # in the field order of text_format's output
