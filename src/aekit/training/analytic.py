@@ -110,8 +110,9 @@ def gradient_step(model: nn.Module, cfg: TrainConfig, world_size: int = 1):
 
     @torch.no_grad()
     def step(x_in: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
-        if not grads or grads[0].device != params[0].device:
-            grads[:] = [torch.empty_like(p) for p in params]
+        if not grads or grads[0].device != params[0].device:  # views of one buffer: the optimizer steps it at once
+            flat = torch.empty(sum(p.numel() for p in params), dtype=params[0].dtype, device=params[0].device)
+            grads[:] = [view.view_as(p) for view, p in zip(flat.split([p.numel() for p in params]), params)]
         for p, g in zip(params, grads):
             if p.grad is not g:
                 p.grad = g
