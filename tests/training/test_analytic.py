@@ -126,7 +126,7 @@ def test_unsupported_configs_take_autograds_step(name, rng):
     assert path.gradients == "autograd"
 
 
-def test_a_frozen_layer_or_a_hook_takes_autograds_step():
+def test_a_frozen_layer_a_hook_or_an_own_forward_pass_takes_autograds_step():
     model = Autoencoder(ModelConfig(input_dim=20, encoding_dim=4))
     model.encoder[0].bias.requires_grad_(False)
     assert unsupported(model, TrainConfig()) == "frozen or non-float32 parameters"
@@ -134,6 +134,17 @@ def test_a_frozen_layer_or_a_hook_takes_autograds_step():
     model.decoder[0].register_forward_hook(lambda *a: None)
     assert unsupported(model, TrainConfig()) == "hooks on the model"
     assert unsupported(Autoencoder(ModelConfig(input_dim=20, encoding_dim=4)), TrainConfig(), world_size=2)
+
+    class Doubled(Autoencoder):
+        def decode_logits(self, z, xs=None):
+            return 2 * super().decode_logits(z, xs)
+
+    assert unsupported(Doubled(ModelConfig(input_dim=20, encoding_dim=4)), TrainConfig()).startswith("a model class")
+
+    class Named(Autoencoder):  # a subclass that leaves the forward pass alone keeps the closed form
+        pass
+
+    assert unsupported(Named(ModelConfig(input_dim=20, encoding_dim=4)), TrainConfig()) is None
 
 
 def test_analytic_grad_must_be_a_bool():

@@ -33,6 +33,7 @@ from torch import nn
 
 from aekit.config import TrainConfig
 from aekit.latents import DeterministicCode
+from aekit.models import Autoencoder
 from aekit.objectives import bce_and_sigmoid
 
 _aten = torch.ops.aten
@@ -50,6 +51,10 @@ _FORWARD: dict[type, Callable[[torch.Tensor], torch.Tensor] | None] = {
     nn.Tanh: torch.tanh_,
     nn.Identity: None,
 }
+
+
+# the methods through which `loss_terms` runs the model: a subclass that overrides one trains by autograd
+_FORWARD_PASS = ("forward", "reconstruct_net", "decode_net", "decode_logits", "scale_rows", "encode_rows")
 
 
 def _layers(stack: nn.Module) -> list[tuple[nn.Linear, type]] | None:
@@ -80,6 +85,8 @@ def unsupported(model: nn.Module, cfg: TrainConfig, world_size: int = 1) -> str 
     reason = next((why for bad, why in checks if bad), None)
     if reason is not None:
         return reason
+    if any(getattr(type(model), name) is not getattr(Autoencoder, name) for name in _FORWARD_PASS):
+        return "a model class with its own forward pass"
     enc, dec = _layers(model.encoder), _layers(model.decoder)
     if enc is None or dec is None:
         return "layers other than Linear with relu, sigmoid, tanh or linear activations"
