@@ -133,6 +133,9 @@ def test_a_frozen_layer_a_hook_or_an_own_forward_pass_takes_autograds_step():
     model = Autoencoder(ModelConfig(input_dim=20, encoding_dim=4))
     model.decoder[0].register_forward_hook(lambda *a: None)
     assert unsupported(model, TrainConfig()) == "hooks on the model"
+    model = Autoencoder(ModelConfig(input_dim=20, encoding_dim=4))
+    model.encoder[0].weight.register_hook(lambda grad: grad * 2)
+    assert unsupported(model, TrainConfig()) == "hooks on the model"
     assert unsupported(Autoencoder(ModelConfig(input_dim=20, encoding_dim=4)), TrainConfig(), world_size=2)
 
     class Doubled(Autoencoder):

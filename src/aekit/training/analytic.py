@@ -97,7 +97,7 @@ def unsupported(model: nn.Module, cfg: TrainConfig, world_size: int = 1) -> str 
         return "parameters outside the Linear layers"
     if not all(p.requires_grad and p.dtype == torch.float32 for p in params):
         return "frozen or non-float32 parameters"
-    if any(p._backward_hooks for p in params) or any(
+    if any(p._backward_hooks or getattr(p, "_post_accumulate_grad_hooks", None) for p in params) or any(
         m._forward_hooks or m._forward_pre_hooks or m._backward_hooks for m in model.modules()
     ):
         return "hooks on the model"
