@@ -6,6 +6,12 @@ The tutorial's model (784-32-784, adadelta, batch 256, shuffled, validation on t
 every epoch) and, with --deep, the deep 784-1000-500-250-30 model. Prints one JSON line at the end.
 
     python benchmarks/speed.py [--blocks 3] [--epochs-per-block 2] [--threads N] [--deep] [--compile] [--bfloat16]
+                               [--autograd]
+
+Each row's "ratio" is aekit's median epoch over the lean loop's (issue 20's target for the eager epoch: <= 0.6),
+"cpu_ratio" the same in CPU seconds (steadier on a shared machine); "gradients" says how aekit took them:
+"analytic" (closed form, `aekit.training.analytic`, the default where it applies) or "autograd".
+--autograd adds the tutorial row with TrainConfig(analytic_grad=False).
 
 --compile adds a row per model trained with TrainConfig(compile=True): its compile time (the first fit call's
 extra seconds) and its steady epochs, each block's first epoch left out (a new fit call may compile again).
@@ -55,8 +61,11 @@ def compare(
     batch_size: int = 256,
     compile: bool = False,
     precision: str = "float32",
+    analytic_grad: bool = True,
 ) -> dict:
-    cfg = aekit.TrainConfig(epochs=1, batch_size=batch_size, compile=compile, precision=precision)
+    cfg = aekit.TrainConfig(
+        epochs=1, batch_size=batch_size, compile=compile, precision=precision, analytic_grad=analytic_grad
+    )
     ours = aekit.Autoencoder(model_cfg)
     state = TrainState(ours, make_optimizer(ours, cfg), cfg, torch.Generator().manual_seed(0), aekit.History())
     ref = aekit.Autoencoder(model_cfg)
@@ -101,24 +110,31 @@ def compare(
         "model": name,
         "compile": compile,
         "precision": precision,
+        "gradients": state.gradients,  # "analytic" (closed form) or "autograd"
         "compile_s": compile_s,
         "epochs": len(ours_times),
         "aekit_s_per_epoch": round(statistics.median(ours_times), 3),
         "reference_s_per_epoch": round(statistics.median(ref_times), 3),
         "speedup": round(statistics.median(ref_times) / statistics.median(ours_times), 2),
+        "ratio": round(statistics.median(ours_times) / statistics.median(ref_times), 3),  # issue 20's target: <= 0.6
+        "cpu_ratio": round(statistics.median(cpu.times) / statistics.median(ref_cpu), 3),
         "aekit_cpu_s_per_epoch": round(statistics.median(cpu.times), 3),
         "reference_cpu_s_per_epoch": round(statistics.median(ref_cpu), 3),
         "cpu_speedup": round(statistics.median(ref_cpu) / statistics.median(cpu.times), 2),
+        "aekit_loss": round(h["loss"][-1], 4),
+        "reference_loss": round(ref_hist[-1]["loss"], 4),
         "aekit_val_loss": round(h["val_loss"][-1], 4),
         "reference_val_loss": round(ref_hist[-1]["val_loss"], 4),
         "dataloader_s_per_epoch": round(statistics.median(dl_times), 3),
         "speedup_vs_dataloader": round(statistics.median(dl_times) / statistics.median(ours_times), 2),
     }
-    label = name + "".join(f" ({t})" for t, on in (("bf16", precision == "bfloat16"), ("compile", compile)) if on)
+    tags = (("bf16", precision == "bfloat16"), ("compile", compile), (state.gradients, True))
+    label = name + "".join(f" ({t})" for t, on in tags if on)
     print(
         f"{label:27s} aekit {row['aekit_s_per_epoch']:.3f} s/epoch   "
         f"reference {row['reference_s_per_epoch']:.3f} s/epoch   "
-        f"speedup {row['speedup']:.2f}x (CPU time {row['cpu_speedup']:.2f}x)   "
+        f"ratio {row['ratio']:.3f} (CPU time {row['cpu_ratio']:.3f})   "
+        f"loss {row['aekit_loss']:.4f} vs {row['reference_loss']:.4f}   "
         f"val_loss {row['aekit_val_loss']:.4f} vs {row['reference_val_loss']:.4f}   "
         f"DataLoader loop {row['dataloader_s_per_epoch']:.3f} s/epoch ({row['speedup_vs_dataloader']:.2f}x)",
         flush=True,
@@ -137,6 +153,9 @@ def main() -> None:
     )
     ap.add_argument("--bfloat16", action="store_true", help="also each row with TrainConfig(precision='bfloat16')")
     ap.add_argument("--deep-limit", type=int, default=60000, help="training images for the deep row")
+    ap.add_argument(
+        "--autograd", action="store_true", help="also the tutorial with TrainConfig(analytic_grad=False) (autograd)"
+    )
     args = ap.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -156,6 +175,19 @@ def main() -> None:
                 precision=precision,
             )
         )
+        if args.autograd:
+            rows.append(
+                compare(
+                    "tutorial",
+                    aekit.ModelConfig(),
+                    ds.x_train,
+                    ds.x_test,
+                    args.blocks,
+                    args.epochs_per_block,
+                    precision=precision,
+                    analytic_grad=False,
+                )
+            )
         if args.compile:
             rows.append(
                 compare(

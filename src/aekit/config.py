@@ -223,6 +223,9 @@ class TrainConfig:
     iw_samples: int = 1  # K > 1: train on the importance-weighted bound with K samples (IWAE)
     binarize: str = "none"  # 'dynamic': each batch's pixels drawn as Bernoulli of their intensity (binarised MNIST)
     commitment: float = 0.25  # weight of a categorical code's commitment loss (VQ-VAE)
+    # the step's gradients in closed form where the model allows (dense layers, BCE/MSE; training/analytic.py);
+    # False: always autograd (for debugging; the same results to float rounding)
+    analytic_grad: bool = True
 
     def __post_init__(self) -> None:
         for name in ("loss", "optimizer"):  # Keras' names are stored as aekit's
@@ -272,6 +275,8 @@ class TrainConfig:
             raise ConfigError(f"seed must be an integer, got {self.seed!r}")
         if not isinstance(self.compile, bool):
             raise ConfigError(f"compile must be true or false, got {self.compile!r}")
+        if not isinstance(self.analytic_grad, bool):
+            raise ConfigError(f"analytic_grad must be true or false, got {self.analytic_grad!r}")
         if self.likelihood is not None:
             _choice("likelihood", self.likelihood, LIKELIHOODS)
         _choice("binarize", self.binarize, BINARIZE)

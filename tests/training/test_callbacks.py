@@ -163,3 +163,26 @@ def test_a_learning_run_does_not_warn(mnist_small, recwarn):
     x = mnist_small[0][:512]
     aekit.fit(aekit.Autoencoder(), x, optimizer="adam", epochs=3, batch_size=64, verbose=0)
     assert _plateau_warnings(recwarn) == []
+
+
+@pytest.mark.parametrize("channels, labelled", [(1, True), (3, False)])
+def test_the_projector_files_are_the_bytes_add_embedding_writes(tmp_path, channels, labelled):
+    from torch.utils.tensorboard import SummaryWriter
+
+    from aekit.training.callbacks.events import write_projector_files
+
+    rng = np.random.default_rng(channels)
+    codes = rng.standard_normal((30, 8)).astype(np.float32)
+    labels = [str(i % 10) for i in range(30)] if labelled else None
+    thumbs = rng.random((30, channels, 12, 10)).astype(np.float32)
+    with SummaryWriter(str(tmp_path / "torch")) as w:
+        w.add_embedding(torch.from_numpy(codes), metadata=labels, label_img=torch.from_numpy(thumbs), global_step=7)
+    ours = tmp_path / "aekit"
+    (ours / "projector_config.pbtxt").parent.mkdir()
+    (ours / "projector_config.pbtxt").write_text(write_projector_files(ours, codes, labels, thumbs, 7))
+    theirs = [p.relative_to(tmp_path / "torch") for p in (tmp_path / "torch").rglob("*") if "tfevents" not in p.name]
+    theirs = [p for p in theirs if (tmp_path / "torch" / p).is_file()]
+    assert len(theirs) == 3 + labelled
+    for rel in theirs:
+        want = (tmp_path / "torch" / rel).read_bytes().replace(b"default", b"codes")
+        assert (ours / str(rel).replace("default", "codes")).read_bytes() == want, rel

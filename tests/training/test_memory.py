@@ -16,6 +16,29 @@ def test_model_size_counts_the_real_parameters(kind):
     assert values > 4 * (784 + model_cfg.encoding_dim)  # at least the input-sized output and the code, per row
 
 
+@pytest.mark.parametrize("kind", ["undercomplete", "deep", "vae", "sparse-kl", "vq-vae"])
+def test_a_dense_models_outputs_are_counted_as_its_forward_pass_on_the_meta_device_counts_them(kind):
+    from aekit.training.memory import _dense_widths, _meta_outputs
+
+    model_cfg, _ = configure(kind)
+    with torch.device("meta"):
+        model = Autoencoder(model_cfg)
+    assert _dense_widths(model) is not None
+    assert model_size(model_cfg, batch_size=8)[1] == _meta_outputs(model, model_cfg, 8)
+
+
+def test_sizing_a_dense_model_imports_no_dynamo():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, aekit; from aekit.training.memory import needed_bytes; "
+        "needed_bytes(aekit.ModelConfig(hidden=(64,)), 256); print('torch._dynamo' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
 def test_a_model_too_large_is_refused_with_its_size_before_anything_is_allocated():
     huge = ModelConfig(hidden=(20_000_000,))
     need, params = needed_bytes(huge, 256)

@@ -110,3 +110,35 @@ def test_training_imports_no_torch_dynamo():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def flat_grads(model):
+    """Each parameter's gradient moved into a view of one flat buffer (as the analytic step fills them)."""
+    params = list(model.parameters())
+    flat = torch.cat([p.grad.reshape(-1) for p in params])
+    for p, view in zip(params, flat.split([p.numel() for p in params])):
+        p.grad = view.view_as(p)
+
+
+@pytest.mark.parametrize("reload_at", [None, 3])
+def test_adadelta_on_flat_gradients_steps_as_torch_optim_bitwise(reload_at):
+    m1, batches = model_and_batches()
+    m2, _ = model_and_batches()
+    ours = optimizers.Adadelta(list(m1.parameters()), lr=1.0, rho=0.95, eps=1e-7)
+    theirs = torch.optim.Adadelta(list(m2.parameters()), lr=1.0, rho=0.95, eps=1e-7)
+    for i, x in enumerate(batches):
+        for m, opt in ((m1, ours), (m2, theirs)):
+            opt.zero_grad(set_to_none=True)
+            ((m(x) - x) ** 2).mean().backward()
+        flat_grads(m1)
+        if i == reload_at:  # a state loaded mid-run (a checkpoint) goes on in the flat buffers
+            ours.load_state_dict(copy.deepcopy(theirs.state_dict()))
+        ours.step()
+        theirs.step()
+        assert ours._flat_cache is not None
+    for p, q in zip(m1.parameters(), m2.parameters()):
+        assert torch.equal(p, q)
+    sd = ours.state_dict()  # views of the flat buffers, in torch.optim's layout
+    assert sd["state"][2]["square_avg"].shape == (12, 4)
+    for i, q in enumerate(m2.parameters()):
+        assert torch.equal(sd["state"][i]["acc_delta"], theirs.state[q]["acc_delta"])

@@ -111,6 +111,12 @@ def add_train_parser(sub) -> argparse.ArgumentParser:
         help="keep a moving average of the weights with this decay (e.g. 0.999; default 0: off); "
         "validation and the saved model use the average",
     )
+    t.add_argument(
+        "--no-analytic-grad",
+        dest="analytic_grad",
+        action="store_false",
+        help="take every step's gradients by autograd, also where aekit has them in closed form (debugging)",
+    )
     t.add_argument("--quick", action="store_true", help="a first look: 5 epochs on 10,000 images")
     add_device_arg(t, "; config.json records it; with --resume the run may go on on another device")
     k = p.add_argument_group("penalties and corruption (the kinds)")

@@ -103,7 +103,7 @@ def fit(
     batches = Batches(x, y, device, par, cfg, model.scale_rows)  # the rows on the device, once
     val = None if val is None else placed_pair(*val, device)
     state.steps_per_epoch = total = batches.steps
-    loss_fn, optimizer_step = step_functions(par.loss_terms, state.optimizer, cfg, par.world_size)
+    grad_step, optimizer_step = step_functions(par, state)  # closed-form gradients where they apply (analytic.py)
     callbacks = with_builtins(callbacks, cfg, verbose if par.is_main else 0, model)
     if par.is_main and not any(isinstance(cb, Plateau) for cb in callbacks):  # one warning when the loss stays put
         callbacks.append(Plateau.of(model, x, y))
@@ -118,9 +118,7 @@ def fit(
         losses = EpochLosses(total, device)
         try:
             for batch, (xb, yb) in enumerate(epoch):
-                terms = loss_fn(corrupt(xb, cfg.noise, cfg.noise_level, noise), yb)
-                state.optimizer.zero_grad(set_to_none=True)
-                terms["loss"].backward()
+                terms = grad_step(corrupt(xb, cfg.noise, cfg.noise_level, noise), yb)  # the terms; .grad filled
                 if cfg.schedule != "constant":
                     for group in state.optimizer.param_groups:
                         group["lr"] = lr_at(cfg, state.step, cfg.epochs * total)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 import torch
+from torch import nn
 
 from aekit.config import ModelConfig
 from aekit.errors import ConfigError, TrainingError
@@ -31,16 +32,49 @@ def gib(n: float) -> str:
 
 
 def model_size(model_config: ModelConfig, batch_size: int) -> tuple[int, int]:
-    """(parameters, layer output values for one batch) of the model, counted on the meta device (allocates nothing)."""
-    outputs: list[int] = []
+    """(parameters, layer output values for one batch) of the model, counted on the meta device (allocates nothing).
+
+    A dense model's outputs are counted from its layers' widths; other models run a forward pass on the meta
+    device (whose shape functions import ``torch._dynamo``, ~2 s of start-up, hence not for the common case)."""
     with torch.device("meta"):
         model = Autoencoder(model_config)
+    params = sum(p.numel() for p in model.parameters())
+    widths = _dense_widths(model)
+    if widths is not None:
+        return params, batch_size * widths
+    return params, _meta_outputs(model, model_config, batch_size)
+
+
+_ELEMENTWISE = (nn.ReLU, nn.Sigmoid, nn.Tanh, nn.Identity, nn.ELU, nn.LeakyReLU, nn.GELU)
+
+
+def _dense_widths(model: Autoencoder) -> int | None:
+    """The summed widths of every layer output of a dense model's forward pass (Linear layers and elementwise
+    activations in Sequentials), or None for any other model."""
+    total = 0
+    for stack in (model.encoder, model.decoder):
+        if type(stack) is not nn.Sequential:
+            return None
+        width = None
+        for layer in stack:
+            if isinstance(layer, nn.Linear):
+                width = layer.out_features
+            elif not isinstance(layer, _ELEMENTWISE) or width is None:
+                return None
+            total += width
+    return total
+
+
+def _meta_outputs(model: Autoencoder, model_config: ModelConfig, batch_size: int) -> int:
+    """The values of every leaf module's output in one forward pass of a batch, on the meta device."""
+    outputs: list[int] = []
+    with torch.device("meta"):
         for module in model.modules():
             if not list(module.children()):
                 module.register_forward_hook(lambda m, i, out: outputs.append(out.numel()))
         with torch.no_grad():
             model(torch.empty(batch_size, model_config.input_dim))
-    return sum(p.numel() for p in model.parameters()), sum(outputs)
+    return sum(outputs)
 
 
 def needed_bytes(model_config: ModelConfig, batch_size: int) -> tuple[int, int]:

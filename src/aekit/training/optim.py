@@ -15,6 +15,7 @@ import torch
 from aekit.config import TrainConfig
 from aekit.errors import ConfigError, option
 from aekit.training import optimizers
+from aekit.training.analytic import gradient_step
 
 
 def make_optimizer(model: torch.nn.Module, cfg: TrainConfig):
@@ -65,13 +66,31 @@ def check_compile(cfg: TrainConfig, world_size: int = 1) -> None:
         )
 
 
-def step_functions(loss_fn: Callable, optimizer, cfg: TrainConfig, world_size: int = 1) -> tuple[Callable, Callable]:
-    """The (loss, optimizer step) pair of a training step: `loss_fn` and ``optimizer.step`` as they are, or with
-    ``cfg.compile`` both compiled (`compiled_step`), after `check_compile`."""
-    if not cfg.compile:
-        return loss_fn, optimizer.step
-    check_compile(cfg, world_size)
-    return compiled_step(loss_fn, optimizer, cfg)
+def step_functions(par, state) -> tuple[Callable, Callable]:
+    """The two halves of `fit`'s training step for `par` (`DataParallel`) and `state` (`TrainState`):
+
+    ``grad_step(x_in, target)``, which returns the loss terms with each parameter's ``.grad`` filled, in closed
+    form where `aekit.training.analytic` supports the model and config (``state.gradients`` says "analytic"),
+    else by autograd on ``par.loss_terms`` ("autograd"); and the optimizer's step. With ``cfg.compile`` both are
+    compiled (`compiled_step`), after `check_compile`.
+    """
+    cfg, optimizer = state.config, state.optimizer
+    analytic = gradient_step(state.model, cfg, par.world_size)
+    state.gradients = "autograd" if analytic is None else "analytic"
+    if analytic is not None:
+        return analytic, optimizer.step
+    loss_fn, optimizer_step = par.loss_terms, optimizer.step
+    if cfg.compile:
+        check_compile(cfg, par.world_size)
+        loss_fn, optimizer_step = compiled_step(loss_fn, optimizer, cfg)
+
+    def autograd_step(x_in, target):
+        terms = loss_fn(x_in, target)
+        optimizer.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        return terms
+
+    return autograd_step, optimizer_step
 
 
 def compiled_step(loss_fn: Callable, optimizer, cfg: TrainConfig) -> tuple[Callable, Callable]:

@@ -53,6 +53,7 @@ class _Optimizer:
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = [{"params": params, **self.defaults}]
         self.state: dict[torch.Tensor, dict[str, torch.Tensor]] = {}
+        self._flat_cache: tuple | None = None  # Adadelta's flat buffers (`Adadelta._flat`)
 
     def __repr__(self) -> str:
         group = {k: v for k, v in self.param_groups[0].items() if k != "params"}
@@ -127,6 +128,7 @@ class _Optimizer:
         group = {k: saved[k] for k in self.defaults if k in saved}
         self.param_groups[0].update(group)
         self.state = state
+        self._flat_cache = None
 
 
 def _as_state(name: str, value: Any, param: torch.Tensor, step_device: torch.device) -> Any:
@@ -164,6 +166,16 @@ class Adadelta(_Optimizer):
 
     def _update(self, group: dict[str, Any], params, grads, states) -> None:
         lr, rho, eps, wd = group["lr"], group["rho"], group["eps"], group["weight_decay"]
+        flat = None if wd else self._flat(params, grads, states)
+        if flat is not None:  # the same operations on one buffer each: 11 kernels a step instead of 44
+            g, square_avg, acc_delta, std, delta, deltas = flat
+            torch._foreach_add_([s["step"] for s in states], 1)
+            square_avg.mul_(rho).addcmul_(g, g, value=1 - rho)
+            torch.add(square_avg, eps, out=std).sqrt_()
+            torch.add(acc_delta, eps, out=delta).sqrt_().div_(std).mul_(g)
+            acc_delta.mul_(rho).addcmul_(delta, delta, value=1 - rho)
+            torch._foreach_add_(params, deltas, alpha=-lr)
+            return
         square_avgs = [s["square_avg"] for s in states]
         acc_deltas = [s["acc_delta"] for s in states]
         torch._foreach_add_([s["step"] for s in states], 1)
@@ -180,6 +192,35 @@ class Adadelta(_Optimizer):
         torch._foreach_mul_(acc_deltas, rho)
         torch._foreach_addcmul_(acc_deltas, deltas, deltas, value=1 - rho)
         torch._foreach_add_(params, deltas, alpha=-lr)
+
+    def _flat(self, params, grads, states) -> tuple | None:
+        """(gradients, square_avg, acc_delta, two scratch buffers, per-parameter views of the delta), each one flat
+        buffer, when every parameter has a gradient and the gradients are consecutive views of one flat buffer
+        (`aekit.training.analytic` fills them so); else None. The states become views of the flat buffers (their
+        values copied in once; `load_state_dict` starts again), so `state_dict` keeps torch.optim's layout."""
+        base = grads[0]._base
+        if base is None or base.dim() != 1 or len(params) != len(self.param_groups[0]["params"]):
+            return None
+        offset = base.storage_offset()
+        for g in grads:
+            if g._base is not base or g.storage_offset() != offset or not g.is_contiguous():
+                return None
+            offset += g.numel()
+        if offset != base.storage_offset() + base.numel() or base.dtype != params[0].dtype:
+            return None
+        cache = self._flat_cache
+        if cache is None or cache[0] is not base or states[0]["square_avg"]._base is not cache[1]:
+            sizes = [p.numel() for p in params]
+            buffers = []
+            for name in ("square_avg", "acc_delta"):
+                flat = torch.cat([s[name].reshape(-1) for s in states])
+                for s, view, p in zip(states, flat.split(sizes), params):
+                    s[name] = view.view_as(p)
+                buffers.append(flat)
+            delta = torch.empty_like(base)
+            deltas = [view.view_as(p) for view, p in zip(delta.split(sizes), params)]
+            cache = self._flat_cache = (base, *buffers, torch.empty_like(base), delta, deltas)
+        return cache
 
 
 def _has_fused_adam(device: torch.device) -> bool:

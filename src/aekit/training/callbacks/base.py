@@ -28,6 +28,7 @@ class TrainState:
     step: int = 0  # gradient steps completed in total
     steps_per_epoch: int = 0
     stop_training: bool = False
+    gradients: str = ""  # how fit's steps take the gradients: "analytic" (closed form) or "autograd"
     extra: dict[str, Any] = field(default_factory=dict)  # room for callbacks' own state
 
     def to(self, device: torch.device) -> TrainState:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -116,8 +117,6 @@ class TensorBoard(Callback):
     @torch.no_grad()
     def write_embedding(self, state: TrainState) -> None:
         """The codes of the embedding rows in the projector (tensors.tsv, metadata.tsv, sprite.png) in `log_dir`."""
-        from torch.utils.tensorboard import SummaryWriter
-
         was_training = state.model.training
         state.model.eval()
         device = device_of(state.model)
@@ -133,11 +132,12 @@ class TensorBoard(Callback):
             h, w = self.image_shape[-2:]
             c = self.embedding.shape[1] // (h * w)
             if c * h * w == self.embedding.shape[1] and c in (1, 3):
-                thumbs = self.embedding.reshape(-1, c, h, w).clamp(0, 1)
-        with SummaryWriter(self.log_dir) as projector:
-            projector.add_embedding(
-                codes, metadata=self.embedding_labels, label_img=thumbs, global_step=state.epoch, tag="codes"
-            )
+                thumbs = self.embedding.reshape(-1, c, h, w).clamp(0, 1).numpy()
+        from torch.utils.tensorboard import SummaryWriter
+
+        with SummaryWriter(self.log_dir):  # an event file here: TensorBoard's projector reads the configs of runs
+            entry = write_projector_files(Path(self.log_dir), codes.numpy(), self.embedding_labels, thumbs, state.epoch)
+        (Path(self.log_dir) / "projector_config.pbtxt").write_text(entry)
 
     def on_train_end(self, state: TrainState) -> None:
         writers = self._writers()
@@ -167,3 +167,35 @@ def image_grid(originals: np.ndarray, reconstructions: np.ndarray, image_shape) 
             left = pad + i * (w + pad)
             grid[top : top + h, left : left + w] = tiles[i]
     return (grid * 255 + 0.5).astype(np.uint8)
+
+
+def write_projector_files(log_dir: Path, codes: np.ndarray, labels, thumbs: np.ndarray | None, step: int) -> str:
+    """The files of TensorBoard's embedding projector for `codes` at `step` (those of ``SummaryWriter.add_embedding``
+    with tag 'codes', the same bytes): STEP/codes/tensors.tsv, metadata.tsv (`labels`, if any), sprite.png
+    (`thumbs`, (n, c, h, w) in [0, 1], if any); returns the entry for projector_config.pbtxt. Written with NumPy
+    and one formatting pass: ``add_embedding`` formats the codes one ``.item()`` at a time (~1 s for 2,000 codes)."""
+    sub = f"{step:05d}/codes"
+    folder = log_dir / sub
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = codes.astype(np.float64).tolist()  # str() of each value as add_embedding writes it
+    (folder / "tensors.tsv").write_text("".join("\t".join(map(str, row)) + "\n" for row in rows))
+    entry = [f'  tensor_name: "codes:{step:05d}"']
+    if labels is not None:
+        (folder / "metadata.tsv").write_text("\n".join(str(x) for x in labels) + "\n")
+        entry.append(f'  metadata_path: "{sub}/metadata.tsv"')
+    if thumbs is not None:
+        from PIL import Image
+
+        n, c, h, w = thumbs.shape
+        side = math.ceil(n**0.5)  # tiles a row; the sprite is square (side · w) for h <= w, as add_embedding's
+        rows = math.ceil(n / side)
+        pixels = np.uint8((thumbs.astype(np.float64) * 255).clip(0, 255))  # add_embedding's rounding, before tiling
+        tiles = np.zeros((rows * side, h, w, 3), dtype=np.uint8)
+        tiles[:n] = pixels.transpose(0, 2, 3, 1)  # one channel broadcasts to three
+        grid = np.zeros((max(side * w, rows * h), side * w, 3), dtype=np.uint8)
+        grid[: rows * h] = tiles.reshape(rows, side, h, w, 3).transpose(0, 2, 1, 3, 4).reshape(rows * h, side * w, 3)
+        Image.fromarray(grid).save(folder / "sprite.png", format="PNG")
+        entry += ["  sprite {", f'    image_path: "{sub}/sprite.png"', f"    single_image_dim: {w}"]
+        entry += [f"    single_image_dim: {h}", "  }"]
+    entry.append(f'  tensor_path: "{sub}/tensors.tsv"')  # in the field order of text_format's output
+    return "embeddings {\n" + "\n".join(entry) + "\n}\n"
