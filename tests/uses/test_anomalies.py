@@ -171,7 +171,7 @@ def test_recipe_on_images_scores_in_code_space(mnist_small):
     assert abs(np.median(det.score(ones))) < 1.0 and np.median(scores[yt[:200] != 1]) > 2
 
 
-def test_recipe_on_a_table_combines_code_distance_and_reconstruction():
+def test_recipe_on_a_table_averages_three_models_reconstruction_errors():
     from sklearn.datasets import load_breast_cancer
 
     from aekit.uses.anomalies import fit_detector
@@ -181,8 +181,10 @@ def test_recipe_on_a_table_combines_code_distance_and_reconstruction():
     mean, sd = x[benign[:200]].mean(0), x[benign[:200]].std(0)
     z = ((x - mean) / sd).astype(np.float32)
     det = fit_detector(z[benign[:160]], validation=z[benign[160:200]], seed=1, epochs=20)
-    assert det.model.config.architecture == "dense" and det.terms == ("code", "reconstruction")
-    assert len(det.codes[0]) == 160 and set(det.norm[0]) == {"code", "reconstruction"}
+    assert det.model.config.architecture == "dense" and det.terms == ("reconstruction",) and len(det.models) == 3
+    assert len(det.codes[0]) == 160 and set(det.norm[0]) == {"reconstruction"}
+    mid, sd = det.norm[0]["reconstruction"]  # standardised on the 40 validation rows, not on the training rows
+    assert mid == pytest.approx(float(np.median(anomaly_scores(det.models[0], z[benign[160:200]]))), rel=1e-6)
     test = np.r_[benign[200:300], malignant[:20]]
     assert roc_auc(np.r_[np.zeros(100), np.ones(20)], det.score(z[test])) > 0.9
     model_cfg, train_cfg = aekit.configure("anomaly", input_dim=30, loss="mse", output_activation="linear")

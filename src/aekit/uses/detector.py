@@ -23,7 +23,8 @@ from aekit.uses.inputs import as_input, load_any_model
 
 SCORES = ("mse", "bce")
 TERMS = ("code", "reconstruction")  # a detector's terms: code distance to the nearest normal codes, the MSE
-MIN_STEPS = 300  # gradient steps the recipe takes at least, however few the normal rows
+MIN_STEPS = {"conv": 300, "dense": 600}  # gradient steps the recipe takes at least, however few the normal rows
+MEMBERS = {"conv": 1, "dense": 3}  # models a detector averages by default: a small table's are cheap
 MAX_NORMAL = 10_000  # normal rows whose codes a detector keeps at most (an even sample of more)
 MAX_NORM_ROWS = 2_000  # normal rows that standardise the terms at most
 
@@ -142,8 +143,9 @@ def _codes(model: Autoencoder, x: Any) -> np.ndarray:
 
 
 def _terms_for(model: Autoencoder) -> tuple[str, ...]:
-    """The recipe's terms: the code distance for a conv model (images), plus the reconstruction error otherwise."""
-    return ("code",) if model.config.architecture == "conv" else ("code", "reconstruction")
+    """The recipe's terms: the code distance for a conv model (images), the reconstruction error otherwise (on small
+    tables it beat the code distance and the two together, chosen on validation rows; docs/uses.md)."""
+    return ("code",) if model.config.architecture == "conv" else ("reconstruction",)
 
 
 def fit_detector(
@@ -151,7 +153,7 @@ def fit_detector(
     *,
     validation: Any = None,
     val_split: float = 0.2,
-    members: int = 1,
+    members: int | None = None,
     image_shape: tuple[int, int, int] | None = None,
     seed: int = 0,
     **explicit: Any,
@@ -159,16 +161,16 @@ def fit_detector(
     """Train the anomaly recipe (the kind 'anomaly') on normal rows `x` and keep their codes for scoring.
 
     Images (`image_shape`, or a square row length) get a conv autoencoder scored in code space; other tables a dense
-    one scored by code distance and reconstruction error together. Rows outside [0, 1] are trained with the MSE loss
-    and a linear output. The terms are standardised on `validation` (normal rows not trained on), by default a seeded
-    `val_split` of `x` held out from training. `members` models with seeds ``seed, seed + 1, …`` are averaged (an
-    ensemble). `explicit` fields override the kind's presets (``epochs=5``)."""
+    one scored by reconstruction error. Rows outside [0, 1] are trained with the MSE loss and a linear output. The
+    terms are standardised on `validation` (normal rows not trained on), by default a seeded `val_split` of `x` held
+    out from training. `members` models with seeds ``seed, seed + 1, …`` are averaged (an ensemble; default
+    MEMBERS: 1 conv, 3 dense). `explicit` fields override the kind's presets (``epochs=5``)."""
     from aekit.config import replace
     from aekit.data.rows import as_rows
     from aekit.kinds import configure
     from aekit.training.loop import fit
 
-    if members < 1:
+    if members is not None and members < 1:
         raise ConfigError(f"{option('members')} must be at least 1, got {members}")
     rows = as_rows(x, "x").numpy()
     if validation is None:
@@ -187,15 +189,17 @@ def fit_detector(
         fields.update(loss="mse", output_activation="linear")
     if image_shape is not None:
         fields["image_shape"] = tuple(image_shape)
-    models = []
-    for m in range(members):
-        model_cfg, train_cfg = configure("anomaly", **{**fields, "seed": seed + m, **explicit})
+    models: list[Autoencoder] = []
+    while len(models) < (members or 1):
+        model_cfg, train_cfg = configure("anomaly", **{**fields, "seed": seed + len(models), **explicit})
         if "epochs" not in explicit:  # small tables: enough epochs for at least MIN_STEPS gradient steps
             steps = -(-len(rows) // train_cfg.batch_size)
-            train_cfg = replace(train_cfg, epochs=max(train_cfg.epochs, -(-MIN_STEPS // steps)))
+            least = MIN_STEPS[model_cfg.architecture]
+            train_cfg = replace(train_cfg, epochs=max(train_cfg.epochs, -(-least // steps)))
         model = Autoencoder(model_cfg)
         fit(model, rows, config=train_cfg, verbose=0)
         models.append(model.eval())
+        members = members or MEMBERS[model_cfg.architecture]
     det = Detector(models, [_codes(m, rows) for m in models], _terms_for(models[0]))
     return det.standardise_on(validation)
 
