@@ -16,6 +16,7 @@ the training rows' statistics. aekit: `aekit.uses.anomalies.fit_detector` at its
 
     PYTHONPATH=src python benchmarks/anomaly.py --threads 1      # 5 seeds; MNIST ≤ 2,000 images per digit, 2,000 test
     PYTHONPATH=src python benchmarks/anomaly.py --quick          # 2 seeds, 1,000 images per digit, 1,000 test
+    PYTHONPATH=src python benchmarks/anomaly.py --merge a.log b.log   # one table of runs of other seeds (--first-seed)
 """
 
 from __future__ import annotations
@@ -112,6 +113,7 @@ def main(argv=None) -> dict:
     p.add_argument("--mnist-test", type=int, default=2000, help="test images scored (a seeded sample)")
     p.add_argument("--quick", action="store_true", help="2 seeds, 1,000 training and 1,000 test images")
     p.add_argument("--threads", type=int, default=1, help="PyTorch threads (default 1)")
+    p.add_argument("--merge", nargs="+", metavar="LOG", help="sum up runs of other seeds from their output instead")
     args = p.parse_args(argv)
     if args.quick:
         args.seeds, args.mnist_train, args.mnist_test = min(args.seeds, 2), 1000, 1000
@@ -121,13 +123,29 @@ def main(argv=None) -> dict:
         f"CPU: {cpu_name()}, {args.threads} thread(s); {args.seeds} seeds; MNIST ≤ {args.mnist_train} training "
         f"images a digit, {args.mnist_test} test images"
     )
-    out, t_all = {}, time.perf_counter()
+    if args.merge:  # runs of other seeds (their logs or JSON lines), summed up as one run
+        raw, wall, seeds = {}, 0.0, []
+        for path in args.merge:
+            run = [json.loads(line) for line in open(path) if line.startswith("{")][-1]
+            wall, seeds = wall + run["wall_s"], seeds + run["seed_list"]
+            args.mnist_train, args.mnist_test = run["mnist_train"], run["mnist_test"]
+            for name, r in run["raw"].items():
+                into = raw.setdefault(name, {"auc": {}, "ap": {}, "per_class": {}, "secs": {}})
+                for m in METHODS:
+                    for key in ("auc", "ap"):
+                        into[key].setdefault(m, []).extend(r[key][m])
+                    into["secs"][m] = into["secs"].get(m, 0.0) + r["secs"][m]
+                    for c, v in r["per_class"][m].items():
+                        into["per_class"].setdefault(m, {}).setdefault(c, []).extend(v)
+        return report(raw, sorted(seeds), args, wall)
+    raw, t_all = {}, time.perf_counter()
+    seed_list = list(range(args.first_seed, args.first_seed + args.seeds))
     for name in args.data.split(","):
         auc = {m: [] for m in METHODS}
         ap = {m: [] for m in METHODS}
         secs = {m: 0.0 for m in METHODS}
         per_class = {m: {} for m in METHODS}
-        for seed in range(args.first_seed, args.first_seed + args.seeds):
+        for seed in seed_list:
             seed_auc = {m: [] for m in METHODS}
             seed_ap = {m: [] for m in METHODS}
             for c, tr, te, y, shape in cases(name, seed, args):
@@ -137,20 +155,28 @@ def main(argv=None) -> dict:
                     secs[m] += time.perf_counter() - t0
                     seed_auc[m].append(roc_auc_score(y, s))
                     seed_ap[m].append(average_precision_score(y, s))
-                    per_class[m].setdefault(c, []).append(seed_auc[m][-1])
+                    per_class[m].setdefault(str(c), []).append(seed_auc[m][-1])
             for m in METHODS:
                 auc[m].append(float(np.mean(seed_auc[m])))
                 ap[m].append(float(np.mean(seed_ap[m])))
             print(f"  {name} seed {seed}: " + ", ".join(f"{m} {auc[m][-1]:.4f}" for m in METHODS), flush=True)
-        mean_auc = {m: float(np.mean(v)) for m, v in auc.items()}
+        raw[name] = {"auc": auc, "ap": ap, "per_class": per_class, "secs": secs}
+    return report(raw, seed_list, args, time.perf_counter() - t_all)
+
+
+def report(raw: dict, seed_list: list, args, wall: float) -> dict:
+    """The table and the JSON line of per-seed results `raw` (mean ± sd over the seeds)."""
+    out = {}
+    for name, r in raw.items():
+        mean_auc = {m: float(np.mean(v)) for m, v in r["auc"].items()}
         best = max(mean_auc, key=mean_auc.get)
         out[name] = {
-            "roc_auc": {m: [round(mean_auc[m], 4), round(float(np.std(auc[m])), 4)] for m in METHODS},
-            "ap": {m: [round(float(np.mean(v)), 4), round(float(np.std(v)), 4)] for m, v in ap.items()},
+            "roc_auc": {m: [round(mean_auc[m], 4), round(float(np.std(r["auc"][m])), 4)] for m in METHODS},
+            "ap": {m: [round(float(np.mean(v)), 4), round(float(np.std(v)), 4)] for m, v in r["ap"].items()},
             "per_class_auc": {
-                m: {str(c): round(float(np.mean(v)), 4) for c, v in pc.items()} for m, pc in per_class.items()
+                m: {c: round(float(np.mean(v)), 4) for c, v in pc.items()} for m, pc in r["per_class"].items()
             },
-            "seconds": {m: round(v / args.seeds, 1) for m, v in secs.items()},
+            "seconds": {m: round(v / len(seed_list), 1) for m, v in r["secs"].items()},
             "best": best,
             "aekit_best": best == "aekit",
         }
@@ -166,14 +192,15 @@ def main(argv=None) -> dict:
     summary = {
         "benchmark": "anomaly",
         "cpu": cpu_name(),
-        "seeds": args.seeds,
-        "first_seed": args.first_seed,
+        "seeds": len(seed_list),
+        "seed_list": seed_list,
         "threads": args.threads,
         "val_split": VAL_SPLIT,
         "mnist_train": args.mnist_train,
         "mnist_test": args.mnist_test,
         "results": out,
-        "wall_s": round(time.perf_counter() - t_all, 1),
+        "raw": raw,
+        "wall_s": round(wall, 1),
     }
     print(json.dumps(summary))
     return summary

@@ -22,7 +22,7 @@ from aekit.models import Autoencoder
 from aekit.uses.inputs import as_input, load_any_model
 
 SCORES = ("mse", "bce")
-TERMS = ("code", "reconstruction")  # a detector's terms: code distance to the nearest normal codes, the MSE
+TERMS = ("code", "reconstruction")  # a detector's terms: local outlier factor among the normal codes, the MSE
 MIN_STEPS = {"conv": 300, "dense": 600}  # gradient steps the recipe takes at least, however few the normal rows
 MEMBERS = {"conv": 1, "dense": 3}  # models a detector averages by default: a small table's are cheap
 MAX_NORMAL = 10_000  # normal rows whose codes a detector keeps at most (an even sample of more)
@@ -72,14 +72,16 @@ class Detector:
     """Models trained on normal rows, the codes of those rows, and how each term is standardised: the anomaly recipe.
 
     A row's score is, averaged over `models`, the sum of its `terms`, each a z-score against held-out normal rows:
-    ``"code"``, the mean distance of the row's code to its `k` nearest normal codes (images: a conv encoder's pooled
-    features make the neighbours tolerant of small shifts); ``"reconstruction"``, its reconstruction error (MSE)."""
+    ``"code"``, the local outlier factor of the row's code among the normal codes (`k` neighbours: how much farther
+    the code lies from its nearest normal codes than they lie from theirs; images: a conv encoder's pooled features
+    make the neighbours tolerant of small shifts); ``"reconstruction"``, its reconstruction error (MSE)."""
 
     models: list[Autoencoder]
     codes: list[np.ndarray]  # per model: (n, encoding_dim) codes of the normal training rows
     terms: tuple[str, ...] = ("code",)
-    k: int = 5
+    k: int = 20
     norm: list[dict[str, tuple[float, float]]] = field(default_factory=list)  # per model: term -> (median, sd)
+    _lof: dict[int, Any] = field(default_factory=dict, repr=False)  # per model: the fitted LocalOutlierFactor
 
     @property
     def model(self) -> Autoencoder:
@@ -89,28 +91,33 @@ class Detector:
     def score_kind(self) -> str:
         return "code" if self.terms == ("code",) else "combined"
 
-    def distances(self, x: Any, member: int = 0, *, leave_one_out: bool = False) -> np.ndarray:
-        """Mean distance of each row's code to its `k` nearest normal codes of model `member` (a normal row itself
-        left out with `leave_one_out`)."""
-        from sklearn.neighbors import NearestNeighbors
+    def outlier_factors(self, x: Any, member: int = 0) -> np.ndarray:
+        """Local outlier factor of each row's code among the normal codes of model `member` (about 1 inside the
+        normal rows' cloud, larger outside it); `x` None: the factors of the normal rows themselves, each left out
+        of its own neighbours."""
+        if member not in self._lof:
+            from sklearn.neighbors import LocalOutlierFactor
 
-        codes = self.codes[member]
-        k = min(self.k + leave_one_out, len(codes))
-        d = NearestNeighbors(n_neighbors=k).fit(codes).kneighbors(_codes(self.models[member], x))[0]
-        return d[:, int(leave_one_out) :].mean(axis=1)
+            k = min(self.k, len(self.codes[member]) - 1)
+            self._lof[member] = LocalOutlierFactor(n_neighbors=k, novelty=True).fit(self.codes[member])
+        lof = self._lof[member]
+        own = lof.negative_outlier_factor_ if x is None else lof.score_samples(_codes(self.models[member], x))
+        return -own.astype(np.float64)
 
     def raw_terms(self, x: Any, member: int = 0, *, leave_one_out: bool = False) -> dict[str, np.ndarray]:
+        """Each term's unstandardised score of rows `x` by model `member` (`leave_one_out`: `x` are the training rows;
+        the code term is then each normal code's own factor, the code left out of its neighbours)."""
         out = {}
         for term in self.terms:
             if term == "code":
-                out[term] = self.distances(x, member, leave_one_out=leave_one_out)
+                out[term] = self.outlier_factors(None if leave_one_out else x, member)
             else:
                 out[term] = anomaly_scores(self.models[member], x)
         return out
 
     def standardise_on(self, normal: Any, *, leave_one_out: bool = False) -> Detector:
-        """Set each term's median and sd from normal rows `normal` (held out from training; with `leave_one_out`,
-        rows among the training rows: each row's own code is left out of its neighbours)."""
+        """Set each term's median and sd from normal rows `normal` (held out from training; with `leave_one_out`, the
+        training rows: each row's own code is left out of its neighbours)."""
         normal = _even_sample(normal, MAX_NORM_ROWS)
         self.norm = []
         for i in range(len(self.models)):
