@@ -1,5 +1,5 @@
 """`aekit anomaly` on a run of the anomaly recipe, as a user runs it: trained on a folder of MNIST 1s by
-`aekit train --recipe anomaly`, then scored by the recipe's code score (the same as the library's detector), by
+`aekit train --recipe anomaly`, then scored by the recipe's score (the same as the library's detector), by
 reconstruction error on request, with a folder of images as the reference rows; bad requests refused with one line."""
 
 import csv
@@ -56,7 +56,7 @@ def test_a_recipe_run_is_scored_by_the_recipe_as_the_library_scores_it(run, tmp_
         "anomaly", run, "mnist", "--limit", 300, "--normal", "1", "--contamination", 0.2, "-o", tmp_path / "s.csv"
     )
     assert proc.returncode == 0, proc.stderr
-    assert "300 rows scored by code" in proc.stdout and "60 flagged" in proc.stdout
+    assert "300 rows scored by recipe" in proc.stdout and "60 flagged" in proc.stdout
     auc = float(re.search(r"ROC-AUC (\S+)", proc.stdout).group(1))
     assert auc > 0.9
     x = ae.load_dataset("mnist").x_test[:300]
@@ -86,12 +86,12 @@ def test_an_image_folder_is_the_reference(run, folders, tmp_path):
     assert threshold == pytest.approx(np.quantile(run_detector(run).score(ref), 0.9), rel=1e-4, abs=1e-4)
 
 
-def test_the_code_score_needs_a_run_folder(run, tmp_path):
+def test_the_recipe_score_needs_a_run_folder(run, tmp_path):
     lone = tmp_path / "lone.safetensors"
     shutil.copy(run / "model.safetensors", lone)
     out = tmp_path / "s.csv"
-    proc = aekit("anomaly", lone, "mnist", "--limit", 10, "--score", "code", "-o", out)
-    assert proc.returncode == 2 and "the code score needs a run folder" in proc.stderr and "--score mse" in proc.stderr
+    proc = aekit("anomaly", lone, "mnist", "--limit", 10, "--score", "recipe", "-o", out)
+    assert proc.returncode == 2 and "recipe score needs a run folder" in proc.stderr and "--score mse" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and not out.exists()
     proc = aekit("anomaly", lone, "mnist", "--limit", 10, "--contamination", 0.1, "-o", out)  # auto: no recipe known
     assert proc.returncode == 0 and "scored by mse" in proc.stdout

@@ -353,8 +353,8 @@ def cmd_denoise(args: argparse.Namespace) -> int:
 def add_anomaly_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "anomaly",
-        help="score rows (the anomaly recipe's code score, or reconstruction error) and flag anomalies",
-        description="Score each INPUT row (--score auto: the anomaly recipe's code score for a run trained with "
+        help="score rows (the anomaly recipe's score, or reconstruction error) and flag anomalies",
+        description="Score each INPUT row (--score auto: the anomaly recipe's score for a run trained with "
         "`--recipe anomaly`, else its reconstruction error), flag rows above a threshold (by --contamination, or "
         "by --quantile of reference scores: the run's validation rows or --reference; default quantile 0.99), "
         "and report ROC-AUC when labels are known.",
@@ -385,11 +385,12 @@ def add_anomaly_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--score",
-        choices=("auto", "code", "mse", "bce"),  # aekit.uses.anomalies.SCORE_CHOICES (torch not loaded here)
+        choices=("auto", "recipe", "mse", "bce"),  # aekit.uses.anomalies.SCORE_CHOICES (torch not loaded here)
         default="auto",
-        help="auto (default): code for a run trained with --recipe anomaly, else mse; code: the recipe's score "
-        "(distance to the codes of the run's training rows, plus the reconstruction error for tables); "
-        "mse or bce: reconstruction error",
+        help="auto (default): recipe for a run trained with --recipe anomaly, else mse; recipe: the recipe's "
+        "score (images: the local outlier factor of a row's code among the codes of the run's training rows; "
+        "tables: the reconstruction error), standardised on the run's validation rows; mse or bce: reconstruction "
+        "error",
     )
     p.add_argument("--plot", metavar="PNG", help="also draw a histogram of the scores with the threshold")
     p.set_defaults(func=cmd_anomaly)
@@ -434,7 +435,7 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
         fig = histogram(
             res.scores,
             threshold=res.threshold,
-            xlabel="code score (the anomaly recipe)" if res.score == "code" else f"reconstruction error ({res.score})",
+            xlabel="score (the anomaly recipe)" if res.score == "recipe" else f"reconstruction error ({res.score})",
             title=f"anomaly scores of {rows.name}",
         )
         print(save_figure(fig, args.plot))

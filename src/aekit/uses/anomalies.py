@@ -2,11 +2,11 @@
 
 The score of a row (``score=``):
 
-- ``"auto"`` (the default): ``"code"`` for a run trained with the anomaly recipe (``aekit train --recipe anomaly``,
-  the kind 'anomaly' in its config.json), else ``"mse"``;
-- ``"code"``: the anomaly recipe's score (`aekit.uses.detector.run_detector`): the distance of the row's code to the
-  codes of the run's training rows, and for a dense model its reconstruction error too, each standardised on the
-  run's validation rows;
+- ``"auto"`` (the default): ``"recipe"`` for a run trained with the anomaly recipe (``aekit train --recipe
+  anomaly``, the kind 'anomaly' in its config.json), else ``"mse"``;
+- ``"recipe"``: the anomaly recipe's score (`aekit.uses.detector.run_detector`): for a conv model (images) the local
+  outlier factor of the row's code among the codes of the run's training rows, for a dense one (tables) its
+  reconstruction error; standardised on the run's validation rows;
 - ``"mse"`` / ``"bce"``: the reconstruction error, mean squared error over the features (any data range) or mean
   binary cross-entropy (data in [0, 1]), in the network's units (for a model with an input scaler, the scaled rows).
 
@@ -30,7 +30,7 @@ from aekit.models import Autoencoder
 from aekit.uses.detector import SCORES, Detector, anomaly_scores, fit_detector, run_detector
 from aekit.uses.inputs import load_any_model
 
-SCORE_CHOICES = ("auto", "code", *SCORES)  # what `anomaly(score=...)` and `aekit anomaly --score` take
+SCORE_CHOICES = ("auto", "recipe", *SCORES)  # what `anomaly(score=...)` and `aekit anomaly --score` take
 
 
 def threshold_from(
@@ -83,13 +83,13 @@ def roc_auc(anomalous: Any, scores: Any) -> float | None:
 
 @dataclass
 class AnomalyResult:
-    scores: np.ndarray  # (n,) score per row: reconstruction error, or the recipe's code score
+    scores: np.ndarray  # (n,) score per row: reconstruction error, or the recipe's score
     threshold: float
     flags: np.ndarray  # (n,) 1 where score > threshold
     rule: str  # how the threshold was set, e.g. 'contamination 0.05' or 'quantile 0.99 of 1000 reference rows'
     labels: np.ndarray | None  # (n,) 0/1 anomaly labels when given
     roc_auc: float | None  # when labels hold both classes
-    score: str = "mse"  # what the scores are: 'code' (the anomaly recipe's), 'mse' or 'bce'
+    score: str = "mse"  # what the scores are: 'recipe' (the anomaly recipe's), 'mse' or 'bce'
 
     @property
     def n_flagged(self) -> int:
@@ -130,7 +130,7 @@ def anomaly(
     """Score rows `x`, flag those above a threshold, and give the ROC-AUC when `labels` are known.
 
     `model`: a run folder, a .safetensors file, an Autoencoder, or a `Detector` (from `fit_detector`: scored by it).
-    `score`: 'auto' (the recipe's 'code' score for a run trained with ``--recipe anomaly``, else 'mse'), 'code',
+    `score`: 'auto' (the recipe's score for a run trained with ``--recipe anomaly``, else 'mse'), 'recipe',
     'mse' or 'bce' (module docstring). Threshold: `contamination` (a rate), or `quantile` of the scores of
     `reference` rows (default 0.99 when neither is given; `reference` defaults to the run's validation rows when
     `model` is a run folder). `labels` are 0/1 (1 = anomaly), or any labels with `normal` naming the normal ones.
@@ -139,17 +139,17 @@ def anomaly(
     if score not in SCORE_CHOICES:
         raise ConfigError(f"unknown score {score!r}; choose one of: {', '.join(SCORE_CHOICES)}")
     if isinstance(model, Detector):
-        det, config, score = model, {}, "code"
+        det, config, score = model, {}, "recipe"
     else:
         model_obj, config = load_any_model(model, device)
         if score == "auto":
-            score = "code" if config.get("kind") == "anomaly" else "mse"
-        if score == "code" and not config:
+            score = "recipe" if config.get("kind") == "anomaly" else "mse"
+        if score == "recipe" and not config:
             raise ConfigError(
-                f"the code score needs a run folder (its training rows) or a Detector (fit_detector); "
+                f"the recipe score needs a run folder (its training rows) or a Detector (fit_detector); "
                 f"pass one, or {option('score')} mse"
             )
-        det = run_detector(model, device=device) if score == "code" else None
+        det = run_detector(model, device=device) if score == "recipe" else None
     if det is not None:
         scorer = det.score
     else:

@@ -223,7 +223,7 @@ def run_detector(
     data = config.get("data") or {}
     if not data:
         raise ConfigError(
-            f"{run}: the code score needs the run's training rows, read from its config.json; pass a run folder "
+            f"{run}: the recipe score needs the run's training rows, read from its config.json; pass a run folder "
             f"(or score by reconstruction error: {option('score')} mse)"
         )
     rd = recorded_run_data(data, int((config.get("train") or {}).get("seed", 0)))
