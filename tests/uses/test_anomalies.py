@@ -209,3 +209,27 @@ def test_an_ensemble_averages_its_members_standardised_scores():
         fit_detector(x, members=0)
     with pytest.raises(DataError, match="too few"):
         fit_detector(x[:2])
+
+
+def test_a_table_run_of_the_recipe_scores_by_its_reconstruction_error_standardised_on_validation_rows(tmp_path):
+    from sklearn.datasets import load_breast_cancer
+
+    from aekit.uses.anomalies import run_detector, validation_rows
+
+    x, y = load_breast_cancer(return_X_y=True)
+    np.save(tmp_path / "benign.npy", x[y == 1][:300].astype(np.float32))
+    model_cfg, train_cfg = aekit.configure("anomaly", input_dim=30, epochs=3)
+    out = tmp_path / "run"
+    aekit.train(
+        model_cfg, train_cfg, kind="anomaly", data=str(tmp_path / "benign.npy"), out=out, tensorboard=False, verbose=0
+    )
+    det = run_detector(out)
+    assert det.terms == ("reconstruction",) and len(det.models) == 1 and det.model.config.architecture == "dense"
+    rows = x[np.r_[np.flatnonzero(y == 1)[300:], np.flatnonzero(y == 0)[:20]]].astype(np.float32)
+    res = anomaly(out, rows, contamination=0.1)  # auto: the run's kind is the recipe
+    assert res.score == "recipe"
+    mid, sd = det.norm[0]["reconstruction"]
+    val = anomaly_scores(out, validation_rows(aekit.load_run(out)[1]))  # the 30 rows the run held out
+    assert len(val) == 30 and mid == pytest.approx(float(np.median(val)), rel=1e-6)
+    np.testing.assert_allclose(res.scores, (anomaly_scores(out, rows) - mid) / sd, rtol=1e-5, atol=1e-6)
+    assert anomaly(out, rows, contamination=0.1, score="mse").score == "mse"
