@@ -157,8 +157,9 @@ KINDS: dict[str, dict[str, Any]] = {
         "epochs": 10,
     },
     # the anomaly recipe (`aekit.uses.detector.fit_detector`, docs/uses.md): for images a conv autoencoder (16
-    # channels, a code of 8 channels on a quarter-size grid), scored by the distance to the nearest normal codes; for
-    # other tables a dense one (8×, then ½× the columns, ELU, linear code) scored by reconstruction error
+    # channels, a code of 8 channels on a quarter-size grid), scored by its code's local outlier factor among the
+    # normal codes; for other tables a dense one (8×, then ½× the columns, ELU, linear code) scored by reconstruction
+    # error
     "anomaly": {
         "architecture": lambda f: "conv" if _square_image(f) else "dense",
         "image_shape": lambda f: _square_image(f) if f["architecture"] == "conv" else None,
