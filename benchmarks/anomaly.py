@@ -128,7 +128,8 @@ def main(argv=None) -> dict:
         for path in args.merge:
             run = [json.loads(line) for line in open(path) if line.startswith("{")][-1]
             wall, seeds = wall + run["wall_s"], seeds + run["seed_list"]
-            args.mnist_train, args.mnist_test = run["mnist_train"], run["mnist_test"]
+            if "mnist" in run["raw"]:  # the sizes of the MNIST runs (the same in each, or the table says the last)
+                args.mnist_train, args.mnist_test = run["mnist_train"], run["mnist_test"]
             for name, r in run["raw"].items():
                 into = raw.setdefault(name, {"auc": {}, "ap": {}, "per_class": {}, "secs": {}})
                 for m in METHODS:
@@ -137,7 +138,7 @@ def main(argv=None) -> dict:
                     into["secs"][m] = into["secs"].get(m, 0.0) + r["secs"][m]
                     for c, v in r["per_class"][m].items():
                         into["per_class"].setdefault(m, {}).setdefault(c, []).extend(v)
-        return report(raw, sorted(seeds), args, wall)
+        return report(raw, sorted(set(seeds)), args, wall)
     raw, t_all = {}, time.perf_counter()
     seed_list = list(range(args.first_seed, args.first_seed + args.seeds))
     for name in args.data.split(","):
@@ -176,7 +177,8 @@ def report(raw: dict, seed_list: list, args, wall: float) -> dict:
             "per_class_auc": {
                 m: {c: round(float(np.mean(v)), 4) for c, v in pc.items()} for m, pc in r["per_class"].items()
             },
-            "seconds": {m: round(v / len(seed_list), 1) for m, v in r["secs"].items()},
+            "seconds": {m: round(v / len(r["auc"][m]), 1) for m, v in r["secs"].items()},
+            "n_seeds": len(r["auc"]["aekit"]),
             "best": best,
             "aekit_best": best == "aekit",
         }
