@@ -189,7 +189,7 @@ DESCRIPTIONS: dict[str, str] = {
     "beta-vae": "a β-VAE: the VAE with its KL term weighted by β = 4 (disentangled codes)",
     "vq-vae": "a VQ-VAE: a discrete codebook, straight-through gradients, commitment loss, EMA updates",
     "denoising-conv": "image denoising (--recipe denoise): conv, the input joins the last block, mixed noise",
-    "anomaly": "anomaly scoring (--recipe anomaly): conv for images scored by code distance; dense for tables",
+    "anomaly": "anomaly scoring (--recipe anomaly): conv for images, scored by the LOF of codes; dense for tables",
 }
 
 # How a derived preset is computed, shown beside its value for 784 inputs
