@@ -4,15 +4,19 @@ Data (issue 23): MNIST one-class (train on one digit's training images, score th
 the nine others anomalies; for each of the 10 digits), breast_cancer (benign rows normal, a seeded 10% sample of the
 malignant rows the anomalies; the benign rows split 60/40 into training and test) and digits (scikit-learn's 8×8
 digits: one digit normal, a 10% sample of the other digits' rows the anomalies, 60/40 split; for each of the 10).
-Every method is fit on the same normal training rows in this process and scores the same test rows; ROC-AUC and
+Every method gets the same normal training rows in this process and scores the same test rows; ROC-AUC and
 average precision, mean over the 10 classes and mean ± sd over seeds (the split, the sample and every random state).
-Settings are fixed before the test rows are seen, the same for every data set: PCA keeps 90% of the variance; kNN
-is the mean distance to the 5 nearest training rows; LOF (novelty) 20 neighbours; one-class SVM RBF, gamma 'scale',
-nu 0.1; IsolationForest at its defaults; tables are standardised with the training rows' statistics. aekit:
-`aekit.uses.anomalies.fit_detector` (the recipe `anomaly_recipe` sets), scored by `anomaly_scores`. One JSON line.
+A seeded 20% of the normal training rows is the validation split: aekit trains on the other 80% and standardises its
+scores on the validation rows (normal rows only; no anomaly is seen before the test); the references are fit on all
+the training rows, validation rows included. Settings are fixed before the test rows are seen, the same for every
+data set: PCA keeps 90% of the variance; kNN is the mean distance to the 5 nearest training rows; LOF (novelty) 20
+neighbours; one-class SVM RBF, gamma 'scale', nu 0.1; IsolationForest at its defaults; tables are standardised with
+the training rows' statistics. aekit: `aekit.uses.anomalies.fit_detector` at its defaults, one recipe per data kind
+(images: MNIST; tables: breast_cancer and digits, whose 64 columns are given to it as a table). One JSON line.
 
-    PYTHONPATH=src python benchmarks/anomaly.py                  # 5 seeds; MNIST ≤ 2,000 images per digit, 2,000 test
+    PYTHONPATH=src python benchmarks/anomaly.py --threads 1      # 5 seeds; MNIST ≤ 2,000 images per digit, 2,000 test
     PYTHONPATH=src python benchmarks/anomaly.py --quick          # 2 seeds, 1,000 images per digit, 1,000 test
+    PYTHONPATH=src python benchmarks/anomaly.py --merge a.log b.log   # one table of runs of other seeds (--first-seed)
 """
 
 from __future__ import annotations
@@ -47,9 +51,16 @@ def cpu_name() -> str:
     return platform.processor() or "unknown CPU"
 
 
+VAL_SPLIT = 0.2  # of the normal training rows: aekit's validation rows
+
+
 def scores(method: str, train: np.ndarray, test: np.ndarray, seed: int, image_shape) -> np.ndarray:
     if method == "aekit":
-        det = fit_detector(train, seed=seed, image_shape=image_shape)
+        order = np.random.default_rng(seed).permutation(len(train))
+        n_val = int(round(VAL_SPLIT * len(train)))
+        fit_rows, val_rows = train[np.sort(order[n_val:])], train[np.sort(order[:n_val])]
+        table = {} if image_shape else {"architecture": "dense"}  # digits' 64 columns: a table, not an 8×8 image
+        det = fit_detector(fit_rows, validation=val_rows, seed=seed, image_shape=image_shape, **table)
         return det.score(test)
     if method == "pca":
         pca = PCA(n_components=0.9, random_state=seed).fit(train)
@@ -97,25 +108,45 @@ def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", default="mnist,breast_cancer,digits")
     p.add_argument("--seeds", type=int, default=5)
+    p.add_argument("--first-seed", type=int, default=0, help="seeds first-seed … (development used 100 and up)")
     p.add_argument("--mnist-train", type=int, default=2000, help="training images of the normal digit at most")
     p.add_argument("--mnist-test", type=int, default=2000, help="test images scored (a seeded sample)")
     p.add_argument("--quick", action="store_true", help="2 seeds, 1,000 training and 1,000 test images")
+    p.add_argument("--threads", type=int, default=1, help="PyTorch threads (default 1)")
+    p.add_argument("--merge", nargs="+", metavar="LOG", help="sum up runs of other seeds from their output instead")
     args = p.parse_args(argv)
     if args.quick:
         args.seeds, args.mnist_train, args.mnist_test = min(args.seeds, 2), 1000, 1000
     warnings.filterwarnings("ignore")
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     print(
-        f"CPU: {cpu_name()}, 1 thread; {args.seeds} seeds; MNIST ≤ {args.mnist_train} training images a digit, "
-        f"{args.mnist_test} test images"
+        f"CPU: {cpu_name()}, {args.threads} thread(s); {args.seeds} seeds; MNIST ≤ {args.mnist_train} training "
+        f"images a digit, {args.mnist_test} test images"
     )
-    out, t_all = {}, time.perf_counter()
+    if args.merge:  # runs of other seeds (their logs or JSON lines), summed up as one run
+        raw, wall, seeds = {}, 0.0, []
+        for path in args.merge:
+            run = [json.loads(line) for line in open(path) if line.startswith("{")][-1]
+            wall, seeds = wall + run["wall_s"], seeds + run["seed_list"]
+            if "mnist" in run["raw"]:  # the sizes of the MNIST runs (the same in each, or the table says the last)
+                args.mnist_train, args.mnist_test = run["mnist_train"], run["mnist_test"]
+            for name, r in run["raw"].items():
+                into = raw.setdefault(name, {"auc": {}, "ap": {}, "per_class": {}, "secs": {}})
+                for m in METHODS:
+                    for key in ("auc", "ap"):
+                        into[key].setdefault(m, []).extend(r[key][m])
+                    into["secs"][m] = into["secs"].get(m, 0.0) + r["secs"][m]
+                    for c, v in r["per_class"][m].items():
+                        into["per_class"].setdefault(m, {}).setdefault(c, []).extend(v)
+        return report(raw, sorted(set(seeds)), args, wall)
+    raw, t_all = {}, time.perf_counter()
+    seed_list = list(range(args.first_seed, args.first_seed + args.seeds))
     for name in args.data.split(","):
         auc = {m: [] for m in METHODS}
         ap = {m: [] for m in METHODS}
         secs = {m: 0.0 for m in METHODS}
         per_class = {m: {} for m in METHODS}
-        for seed in range(args.seeds):
+        for seed in seed_list:
             seed_auc = {m: [] for m in METHODS}
             seed_ap = {m: [] for m in METHODS}
             for c, tr, te, y, shape in cases(name, seed, args):
@@ -125,20 +156,29 @@ def main(argv=None) -> dict:
                     secs[m] += time.perf_counter() - t0
                     seed_auc[m].append(roc_auc_score(y, s))
                     seed_ap[m].append(average_precision_score(y, s))
-                    per_class[m].setdefault(c, []).append(seed_auc[m][-1])
+                    per_class[m].setdefault(str(c), []).append(seed_auc[m][-1])
             for m in METHODS:
                 auc[m].append(float(np.mean(seed_auc[m])))
                 ap[m].append(float(np.mean(seed_ap[m])))
             print(f"  {name} seed {seed}: " + ", ".join(f"{m} {auc[m][-1]:.4f}" for m in METHODS), flush=True)
-        mean_auc = {m: float(np.mean(v)) for m, v in auc.items()}
+        raw[name] = {"auc": auc, "ap": ap, "per_class": per_class, "secs": secs}
+    return report(raw, seed_list, args, time.perf_counter() - t_all)
+
+
+def report(raw: dict, seed_list: list, args, wall: float) -> dict:
+    """The table and the JSON line of per-seed results `raw` (mean ± sd over the seeds)."""
+    out = {}
+    for name, r in raw.items():
+        mean_auc = {m: float(np.mean(v)) for m, v in r["auc"].items()}
         best = max(mean_auc, key=mean_auc.get)
         out[name] = {
-            "roc_auc": {m: [round(mean_auc[m], 4), round(float(np.std(auc[m])), 4)] for m in METHODS},
-            "ap": {m: [round(float(np.mean(v)), 4), round(float(np.std(v)), 4)] for m, v in ap.items()},
+            "roc_auc": {m: [round(mean_auc[m], 4), round(float(np.std(r["auc"][m])), 4)] for m in METHODS},
+            "ap": {m: [round(float(np.mean(v)), 4), round(float(np.std(v)), 4)] for m, v in r["ap"].items()},
             "per_class_auc": {
-                m: {str(c): round(float(np.mean(v)), 4) for c, v in pc.items()} for m, pc in per_class.items()
+                m: {c: round(float(np.mean(v)), 4) for c, v in pc.items()} for m, pc in r["per_class"].items()
             },
-            "seconds": {m: round(v / args.seeds, 1) for m, v in secs.items()},
+            "seconds": {m: round(v / len(r["auc"][m]), 1) for m, v in r["secs"].items()},
+            "n_seeds": len(r["auc"]["aekit"]),
             "best": best,
             "aekit_best": best == "aekit",
         }
@@ -154,11 +194,15 @@ def main(argv=None) -> dict:
     summary = {
         "benchmark": "anomaly",
         "cpu": cpu_name(),
-        "seeds": args.seeds,
+        "seeds": len(seed_list),
+        "seed_list": seed_list,
+        "threads": args.threads,
+        "val_split": VAL_SPLIT,
         "mnist_train": args.mnist_train,
         "mnist_test": args.mnist_test,
         "results": out,
-        "wall_s": round(time.perf_counter() - t_all, 1),
+        "raw": raw,
+        "wall_s": round(wall, 1),
     }
     print(json.dumps(summary))
     return summary

@@ -156,13 +156,14 @@ KINDS: dict[str, dict[str, Any]] = {
         "schedule": "onecycle",
         "epochs": 10,
     },
-    # the anomaly recipe (`aekit.uses.anomalies.fit_detector`, docs/uses.md): for images a conv autoencoder (16
-    # channels, a code of 8 channels on a quarter-size grid), scored by the distance to the nearest normal codes; for
-    # other tables a dense one (4×, then ½× the columns, ELU, linear code)
+    # the anomaly recipe (`aekit.uses.detector.fit_detector`, docs/uses.md): for images a conv autoencoder (16
+    # channels, a code of 8 channels on a quarter-size grid), scored by its code's local outlier factor among the
+    # normal codes; for other tables a dense one (8×, then ½× the columns, ELU, linear code) scored by reconstruction
+    # error
     "anomaly": {
         "architecture": lambda f: "conv" if _square_image(f) else "dense",
         "image_shape": lambda f: _square_image(f) if f["architecture"] == "conv" else None,
-        "hidden": lambda f: (16,) if f["architecture"] == "conv" else (4 * f["input_dim"],),
+        "hidden": lambda f: (16,) if f["architecture"] == "conv" else (8 * f["input_dim"],),
         "encoding_dim": lambda f: _conv_code(f) if f["architecture"] == "conv" else max(2, f["input_dim"] // 2),
         "activation": lambda f: "relu" if f["architecture"] == "conv" else "elu",
         "code_activation": lambda f: "relu" if f["architecture"] == "conv" else "linear",
@@ -188,7 +189,7 @@ DESCRIPTIONS: dict[str, str] = {
     "beta-vae": "a β-VAE: the VAE with its KL term weighted by β = 4 (disentangled codes)",
     "vq-vae": "a VQ-VAE: a discrete codebook, straight-through gradients, commitment loss, EMA updates",
     "denoising-conv": "image denoising (--recipe denoise): conv, the input joins the last block, mixed noise",
-    "anomaly": "anomaly scoring (--recipe anomaly): conv for images, codes scored by their nearest neighbours",
+    "anomaly": "anomaly scoring (--recipe anomaly): conv for images, scored by the LOF of codes; dense for tables",
 }
 
 # How a derived preset is computed, shown beside its value for 784 inputs

@@ -162,14 +162,16 @@ def test_recipe_on_images_scores_in_code_space(mnist_small):
     from aekit.uses.anomalies import fit_detector
 
     x, y, xt, yt = mnist_small
-    det = fit_detector(x[y == 1][:150], epochs=1)
-    assert det.model.config.architecture == "conv" and det.score_kind == "code"
-    assert det.codes.shape == (150, det.model.config.encoding_dim)
+    det = fit_detector(x[y == 1][:150], epochs=1)  # 30 of the 150 held out to standardise the score
+    assert det.model.config.architecture == "conv" and det.score_kind == "code" and det.terms == ("code",)
+    assert det.codes[0].shape == (120, det.model.config.encoding_dim)
     scores = det.score(xt[:200])
     assert scores.shape == (200,) and roc_auc((yt[:200] != 1).astype(int), scores) > 0.9
+    ones = xt[:200][yt[:200] == 1]  # normal rows not trained on: z-scores near 0, anomalies far above
+    assert abs(np.median(det.score(ones))) < 1.0 and np.median(scores[yt[:200] != 1]) > 2
 
 
-def test_recipe_on_a_table_combines_code_distance_and_reconstruction():
+def test_recipe_on_a_table_averages_three_models_reconstruction_errors():
     from sklearn.datasets import load_breast_cancer
 
     from aekit.uses.anomalies import fit_detector
@@ -178,9 +180,56 @@ def test_recipe_on_a_table_combines_code_distance_and_reconstruction():
     benign, malignant = np.flatnonzero(y == 1), np.flatnonzero(y == 0)
     mean, sd = x[benign[:200]].mean(0), x[benign[:200]].std(0)
     z = ((x - mean) / sd).astype(np.float32)
-    det = fit_detector(z[benign[:200]], seed=1, epochs=20)
-    assert det.model.config.architecture == "dense" and det.score_kind == "combined"
+    det = fit_detector(z[benign[:160]], validation=z[benign[160:200]], seed=1, epochs=20)
+    assert det.model.config.architecture == "dense" and det.terms == ("reconstruction",) and len(det.models) == 3
+    assert len(det.codes[0]) == 160 and set(det.norm[0]) == {"reconstruction"}
+    mid, sd = det.norm[0]["reconstruction"]  # standardised on the 40 validation rows, not on the training rows
+    assert mid == pytest.approx(float(np.median(anomaly_scores(det.models[0], z[benign[160:200]]))), rel=1e-6)
     test = np.r_[benign[200:300], malignant[:20]]
     assert roc_auc(np.r_[np.zeros(100), np.ones(20)], det.score(z[test])) > 0.9
     model_cfg, train_cfg = aekit.configure("anomaly", input_dim=30, loss="mse", output_activation="linear")
-    assert (model_cfg.hidden, model_cfg.encoding_dim, train_cfg.epochs) == ((120,), 15, 30)
+    assert (model_cfg.hidden, model_cfg.encoding_dim) == ((240,), 15)
+
+
+def test_an_ensemble_averages_its_members_standardised_scores():
+    from aekit.uses.anomalies import fit_detector
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(120, 6)).astype(np.float32)
+    det = fit_detector(x, members=2, seed=3, epochs=2)
+    assert len(det.models) == len(det.codes) == len(det.norm) == 2
+    assert [m.config.seed for m in det.models] == [3, 4]
+    test = rng.normal(size=(10, 6)).astype(np.float32)
+    each = []
+    for i in range(2):
+        raw = det.raw_terms(test, i)
+        each.append(sum((raw[t] - det.norm[i][t][0]) / det.norm[i][t][1] for t in det.terms))
+    np.testing.assert_allclose(det.score(test), (each[0] + each[1]) / 2, rtol=1e-5)
+    with pytest.raises(ConfigError, match="members must be at least 1"):
+        fit_detector(x, members=0)
+    with pytest.raises(DataError, match="too few"):
+        fit_detector(x[:2])
+
+
+def test_a_table_run_of_the_recipe_scores_by_its_reconstruction_error_standardised_on_validation_rows(tmp_path):
+    from sklearn.datasets import load_breast_cancer
+
+    from aekit.uses.anomalies import run_detector, validation_rows
+
+    x, y = load_breast_cancer(return_X_y=True)
+    np.save(tmp_path / "benign.npy", x[y == 1][:300].astype(np.float32))
+    model_cfg, train_cfg = aekit.configure("anomaly", input_dim=30, epochs=3)
+    out = tmp_path / "run"
+    aekit.train(
+        model_cfg, train_cfg, kind="anomaly", data=str(tmp_path / "benign.npy"), out=out, tensorboard=False, verbose=0
+    )
+    det = run_detector(out)
+    assert det.terms == ("reconstruction",) and len(det.models) == 1 and det.model.config.architecture == "dense"
+    rows = x[np.r_[np.flatnonzero(y == 1)[300:], np.flatnonzero(y == 0)[:20]]].astype(np.float32)
+    res = anomaly(out, rows, contamination=0.1)  # auto: the run's kind is the recipe
+    assert res.score == "recipe"
+    mid, sd = det.norm[0]["reconstruction"]
+    val = anomaly_scores(out, validation_rows(aekit.load_run(out)[1]))  # the 30 rows the run held out
+    assert len(val) == 30 and mid == pytest.approx(float(np.median(val)), rel=1e-6)
+    np.testing.assert_allclose(res.scores, (anomaly_scores(out, rows) - mid) / sd, rtol=1e-5, atol=1e-6)
+    assert anomaly(out, rows, contamination=0.1, score="mse").score == "mse"

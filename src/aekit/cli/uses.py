@@ -243,10 +243,11 @@ def cmd_denoise(args: argparse.Namespace) -> int:
 def add_anomaly_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "anomaly",
-        help="score rows by reconstruction error and flag anomalies",
-        description="Score each INPUT row by its reconstruction error, flag rows above a threshold "
-        "(by --contamination, or by --quantile of reference scores: the run's validation rows or "
-        "--reference FILE; default quantile 0.99), and report ROC-AUC when labels are known.",
+        help="score rows (the anomaly recipe's score, or reconstruction error) and flag anomalies",
+        description="Score each INPUT row (--score auto: the anomaly recipe's score for a run trained with "
+        "`--recipe anomaly`, else its reconstruction error), flag rows above a threshold (by --contamination, or "
+        "by --quantile of reference scores: the run's validation rows or --reference; default quantile 0.99), "
+        "and report ROC-AUC when labels are known.",
     )
     _add_input_args(p)
     add_output(p, "scores with an anomaly flag column (default scores.csv)", default="scores.csv", metavar="CSV")
@@ -254,7 +255,10 @@ def add_anomaly_parser(sub) -> argparse.ArgumentParser:
     t.add_argument("--contamination", type=float, metavar="RATE", help="flag this fraction of the rows, e.g. 0.05")
     t.add_argument("--quantile", type=float, metavar="Q", help="flag rows above this quantile of the reference scores")
     p.add_argument(
-        "--reference", metavar="FILE", help="normal rows for --quantile (default: the run's validation rows)"
+        "--reference",
+        metavar="ROWS",
+        help="normal rows for --quantile: a .npy/.csv/.parquet file, a dataset or an image folder "
+        "(default: the run's validation rows)",
     )
     p.add_argument(
         "--normal",
@@ -263,14 +267,21 @@ def add_anomaly_parser(sub) -> argparse.ArgumentParser:
         help="labels of the normal rows, e.g. 3 or 3,5 (for images: class folder names, e.g. cat,dog); "
         "other labels are anomalies (else labels must be 0/1)",
     )
-    p.add_argument("--score", choices=("mse", "bce"), default="mse", help="per-row error: mse (default) or bce")
+    p.add_argument(
+        "--score",
+        choices=("auto", "recipe", "mse", "bce"),  # aekit.uses.anomalies.SCORE_CHOICES (torch not loaded here)
+        default="auto",
+        help="auto (default): recipe for a run trained with --recipe anomaly, else mse; recipe: the recipe's "
+        "score (images: the local outlier factor of a row's code among the codes of the run's training rows; "
+        "tables: the reconstruction error), standardised on the run's validation rows; mse or bce: reconstruction "
+        "error",
+    )
     p.add_argument("--plot", metavar="PNG", help="also draw a histogram of the scores with the threshold")
     p.set_defaults(func=cmd_anomaly)
     return p
 
 
 def cmd_anomaly(args: argparse.Namespace) -> int:
-    from aekit.data.arrays import load_array
     from aekit.reporting.plots import histogram
     from aekit.reporting.rendering import save_figure
     from aekit.uses.anomalies import anomaly, write_scores
@@ -281,7 +292,8 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
 
     device = resolve_device(args.device)  # refused before any work
     rows = _rows(args)
-    reference = None if args.reference is None else load_array(args.reference)
+    ref = argparse.Namespace(**{**vars(args), "input": args.reference, "limit": None})  # read as INPUT is
+    reference = None if args.reference is None else _rows(ref, labels=False).x
     labels = rows.y
     normal = None if args.normal is None else normal_labels(args.normal, rows)
     if labels is not None and args.normal is None and not set(map(int, set(labels.tolist()))) <= {0, 1}:
@@ -301,14 +313,14 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
     write_scores(res, args.output, names=rows.names)
     auc = "" if res.roc_auc is None else f", ROC-AUC {res.roc_auc:.4f}"
     print(
-        f"{args.output}: {len(res.scores)} rows, threshold {res.threshold:.6g} ({res.rule}), "
+        f"{args.output}: {len(res.scores)} rows scored by {res.score}, threshold {res.threshold:.6g} ({res.rule}), "
         f"{res.n_flagged} flagged{auc}"
     )
     if args.plot:
         fig = histogram(
             res.scores,
             threshold=res.threshold,
-            xlabel=f"reconstruction error ({args.score})",
+            xlabel="score (the anomaly recipe)" if res.score == "recipe" else f"reconstruction error ({res.score})",
             title=f"anomaly scores of {rows.name}",
         )
         print(save_figure(fig, args.plot))

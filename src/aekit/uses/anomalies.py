@@ -1,9 +1,16 @@
-"""Anomaly scoring (`aekit anomaly`): a row the model reconstructs badly is unlike what it was trained on.
+"""Anomaly scoring (`aekit anomaly`): a row unlike the normal rows a model was trained on scores high.
 
-The score of a row is its reconstruction error: the mean squared error over its features (``score="mse"``,
-the default, any data range) or the mean binary cross-entropy (``score="bce"``, data in [0, 1]), taken in the
-network's units: for a model with an input scaler, the scaled rows (standardised columns weigh alike). A row is
-flagged when its score is above a threshold, set either by a contamination rate (the top fraction of the
+The score of a row (``score=``):
+
+- ``"auto"`` (the default): ``"recipe"`` for a run trained with the anomaly recipe (``aekit train --recipe
+  anomaly``, the kind 'anomaly' in its config.json), else ``"mse"``;
+- ``"recipe"``: the anomaly recipe's score (`aekit.uses.detector.run_detector`): for a conv model (images) the local
+  outlier factor of the row's code among the codes of the run's training rows, for a dense one (tables) its
+  reconstruction error; standardised on the run's validation rows;
+- ``"mse"`` / ``"bce"``: the reconstruction error, mean squared error over the features (any data range) or mean
+  binary cross-entropy (data in [0, 1]), in the network's units (for a model with an input scaler, the scaled rows).
+
+A row is flagged when its score is above a threshold, set either by a contamination rate (the top fraction of the
 scored rows) or by a quantile of reference scores (normal rows: the run's validation data by default).
 With labels (1 = anomaly, or a set of labels named normal) the ROC-AUC of the scores is reported.
 """
@@ -18,53 +25,12 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
-from aekit.data.rows import _unit_range, place_rows
-from aekit.devices import device_of
 from aekit.errors import ConfigError, DataError, option
 from aekit.models import Autoencoder
-from aekit.uses.inputs import as_input, load_any_model
+from aekit.uses.detector import SCORES, Detector, anomaly_scores, fit_detector, run_detector
+from aekit.uses.inputs import load_any_model
 
-SCORES = ("mse", "bce")
-
-
-@torch.no_grad()
-def anomaly_scores(
-    model: Autoencoder | str | os.PathLike,
-    x: Any,
-    *,
-    score: str = "mse",
-    batch_size: int = 4096,
-    device: str | torch.device | None = None,
-) -> np.ndarray:
-    """Reconstruction error of each row of `x`, shape (n,): mean squared error, or mean BCE, over features, computed
-    on `device` (default None: where the model is, the CPU for a file)."""
-    if score not in SCORES:
-        raise ConfigError(f"unknown score {score!r}; choose one of: {', '.join(SCORES)}")
-    model, _ = load_any_model(model, device)
-    xt = as_input(model, x, keep_memmap=True)  # a memmap is read a block at a time
-    if score == "bce" and not model.scaled:
-        lo, hi = _unit_range(xt)
-        if lo < 0 or hi > 1:
-            raise DataError("the 'bce' score needs values in [0, 1]; scale the data or use the 'mse' score")
-    out = np.empty(
-        xt.shape[0], dtype=np.float64
-    )  # filled in place: a list of small results kept the heap from shrinking
-    model._check_scaler()
-    for start, xb in place_rows(xt, device_of(model), 0).blocks(batch_size):
-        xb = model.scale_rows(xb)  # the network's units
-        rb = model.reconstruct_net(xb)
-        if score == "bce" and model.scaled and (float(xb.min()) < 0 or float(xb.max()) > 1):
-            raise DataError(
-                f"the 'bce' score needs values in [0, 1] as the network sees them (rows from {start} are "
-                "not); use the 'mse' score"
-            )
-        if score == "mse":
-            row = ((rb - xb) ** 2).mean(dim=1)
-        else:
-            p = rb.clamp(1e-7, 1 - 1e-7)
-            row = -(xb * p.log() + (1 - xb) * (1 - p).log()).mean(dim=1)
-        out[start : start + len(row)] = row.cpu().numpy()
-    return out
+SCORE_CHOICES = ("auto", "recipe", *SCORES)  # what `anomaly(score=...)` and `aekit anomaly --score` take
 
 
 def threshold_from(
@@ -117,12 +83,13 @@ def roc_auc(anomalous: Any, scores: Any) -> float | None:
 
 @dataclass
 class AnomalyResult:
-    scores: np.ndarray  # (n,) reconstruction error per row
+    scores: np.ndarray  # (n,) score per row: reconstruction error, or the recipe's score
     threshold: float
     flags: np.ndarray  # (n,) 1 where score > threshold
     rule: str  # how the threshold was set, e.g. 'contamination 0.05' or 'quantile 0.99 of 1000 reference rows'
     labels: np.ndarray | None  # (n,) 0/1 anomaly labels when given
     roc_auc: float | None  # when labels hold both classes
+    score: str = "mse"  # what the scores are: 'recipe' (the anomaly recipe's), 'mse' or 'bce'
 
     @property
     def n_flagged(self) -> int:
@@ -136,6 +103,7 @@ class AnomalyResult:
         rows = [
             ("rows scored", n),
             ("threshold", float(self.threshold)),
+            ("score", self.score),
             ("rule", self.rule),
             ("flagged", f"{self.n_flagged:,} ({self.n_flagged / max(n, 1):.1%})"),
             ("median score", float(np.median(self.scores)) if n else float("nan")),
@@ -147,7 +115,7 @@ class AnomalyResult:
 
 
 def anomaly(
-    model: Autoencoder | str | os.PathLike,
+    model: Autoencoder | Detector | str | os.PathLike,
     x: Any,
     *,
     reference: Any = None,
@@ -155,19 +123,38 @@ def anomaly(
     quantile: float | None = None,
     labels: Any = None,
     normal: Sequence[Any] | None = None,
-    score: str = "mse",
+    score: str = "auto",
     batch_size: int = 4096,
     device: str | torch.device | None = None,
 ) -> AnomalyResult:
     """Score rows `x`, flag those above a threshold, and give the ROC-AUC when `labels` are known.
 
-    Threshold: `contamination` (a rate), or `quantile` of the scores of `reference` rows (default 0.99
-    when neither is given; `reference` defaults to the run's validation rows when `model` is a run folder).
-    `labels` are 0/1 (1 = anomaly), or any labels with `normal` naming the normal ones. `device` runs the model
-    (default None: where it is, the CPU for a file).
+    `model`: a run folder, a .safetensors file, an Autoencoder, or a `Detector` (from `fit_detector`: scored by it).
+    `score`: 'auto' (the recipe's score for a run trained with ``--recipe anomaly``, else 'mse'), 'recipe',
+    'mse' or 'bce' (module docstring). Threshold: `contamination` (a rate), or `quantile` of the scores of
+    `reference` rows (default 0.99 when neither is given; `reference` defaults to the run's validation rows when
+    `model` is a run folder). `labels` are 0/1 (1 = anomaly), or any labels with `normal` naming the normal ones.
+    `device` runs the model (default None: where it is, the CPU for a file).
     """
-    model_obj, config = load_any_model(model, device)
-    scores = anomaly_scores(model_obj, x, score=score, batch_size=batch_size)
+    if score not in SCORE_CHOICES:
+        raise ConfigError(f"unknown score {score!r}; choose one of: {', '.join(SCORE_CHOICES)}")
+    if isinstance(model, Detector):
+        det, config, score = model, {}, "recipe"
+    else:
+        model_obj, config = load_any_model(model, device)
+        if score == "auto":
+            score = "recipe" if config.get("kind") == "anomaly" else "mse"
+        if score == "recipe" and not config:
+            raise ConfigError(
+                f"the recipe score needs a run folder (its training rows) or a Detector (fit_detector); "
+                f"pass one, or {option('score')} mse"
+            )
+        det = run_detector(model, device=device) if score == "recipe" else None
+    if det is not None:
+        scorer = det.score
+    else:
+        scorer = lambda rows: anomaly_scores(model_obj, rows, score=score, batch_size=batch_size)  # noqa: E731
+    scores = scorer(x)
     if contamination is None and quantile is None:
         quantile = 0.99
     ref_scores = None
@@ -175,7 +162,7 @@ def anomaly(
         if reference is None and config:
             reference = validation_rows(config)
         if reference is not None:
-            ref_scores = anomaly_scores(model_obj, reference, score=score, batch_size=batch_size)
+            ref_scores = scorer(reference)
     threshold = threshold_from(scores, contamination=contamination, reference=ref_scores, quantile=quantile)
     rule = (
         f"contamination {contamination:g}"
@@ -186,7 +173,7 @@ def anomaly(
     if y is not None and len(y) != len(scores):
         raise DataError(f"{len(y)} labels for {len(scores)} rows; pass one label per row")
     auc = None if y is None else roc_auc(y, scores)
-    return AnomalyResult(scores, threshold, (scores > threshold).astype(np.int64), rule, y, auc)
+    return AnomalyResult(scores, threshold, (scores > threshold).astype(np.int64), rule, y, auc, score)
 
 
 def validation_rows(config: dict[str, Any]) -> np.ndarray | np.memmap | None:
@@ -229,85 +216,11 @@ def _csv_cells(values: Sequence[str]) -> list[str]:
     return out
 
 
-# --------------------------------------------------------------------------- the anomaly recipe
-MIN_STEPS = 300  # gradient steps the recipe takes at least, however few the normal rows
-
-
-@dataclass
-class Detector:
-    """A model trained on normal rows and the codes of those rows: the anomaly recipe (`fit_detector`).
-
-    ``score="code"``: a row's mean distance, in code space, to its `k` nearest normal rows (the recipe's score for
-    images, where a conv encoder's pooled features make the neighbours tolerant of small shifts). ``"combined"``:
-    that distance plus the reconstruction error, each as a z-score against the normal rows' own (the recipe's score
-    for other tables)."""
-
-    model: Autoencoder
-    codes: np.ndarray  # (n, encoding_dim) codes of the normal training rows
-    score_kind: str = "code"  # 'code' or 'combined'
-    k: int = 5
-    norm: tuple[float, float, float, float] = (0.0, 1.0, 0.0, 1.0)  # median and sd of the normal rows' two scores
-
-    def distances(self, x: Any, *, leave_one_out: bool = False) -> np.ndarray:
-        """Mean distance of each row's code to its `k` nearest normal codes (a normal row itself left out)."""
-        from sklearn.neighbors import NearestNeighbors
-
-        k = min(self.k + leave_one_out, len(self.codes))
-        d = NearestNeighbors(n_neighbors=k).fit(self.codes).kneighbors(_codes(self.model, x))[0]
-        return d[:, int(leave_one_out) :].mean(axis=1)
-
-    def score(self, x: Any) -> np.ndarray:
-        """Anomaly scores of rows `x` (higher is more anomalous)."""
-        code = self.distances(x)
-        if self.score_kind == "code":
-            return code
-        mc, sc, mr, sr = self.norm
-        return (code - mc) / sc + (anomaly_scores(self.model, x) - mr) / sr
-
-
-def _codes(model: Autoencoder, x: Any) -> np.ndarray:
-    rows = x.numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float32)
-    return model.encode(rows)
-
-
-def fit_detector(
-    x: Any, *, image_shape: tuple[int, int, int] | None = None, seed: int = 0, **explicit: Any
-) -> Detector:
-    """Train the anomaly recipe (the kind 'anomaly') on normal rows `x` and keep their codes for scoring.
-
-    Images (`image_shape`, or a square row length) get a conv autoencoder scored in code space; other tables a dense
-    one scored by code distance and reconstruction error together. Rows outside [0, 1] are trained with the MSE loss and
-    a linear output. `explicit` fields override the kind's presets (``epochs=5``)."""
-    from aekit.config import replace
-    from aekit.data.rows import as_rows
-    from aekit.kinds import configure
-    from aekit.training.loop import fit
-
-    rows = as_rows(x, "x")
-    unit = float(rows.min()) >= 0 and float(rows.max()) <= 1
-    fields = {"input_dim": rows.shape[1], "seed": seed}
-    if not unit:
-        fields.update(loss="mse", output_activation="linear")
-    if image_shape is not None:
-        fields["image_shape"] = tuple(image_shape)
-    model_cfg, train_cfg = configure("anomaly", **{**fields, **explicit})
-    if "epochs" not in explicit:  # small tables: enough epochs for at least MIN_STEPS gradient steps
-        steps = -(-len(rows) // train_cfg.batch_size)
-        train_cfg = replace(train_cfg, epochs=max(train_cfg.epochs, -(-MIN_STEPS // steps)))
-    model = Autoencoder(model_cfg)
-    fit(model, rows, config=train_cfg, verbose=0)
-    model.eval()
-    det = Detector(model, _codes(model, rows), "code" if model_cfg.architecture == "conv" else "combined")
-    if det.score_kind == "combined":  # z-scores against the normal rows' own (a sample of at most 2,000)
-        sample = rows[np.linspace(0, len(rows) - 1, min(len(rows), 2000)).astype(int)]
-        c, r = det.distances(sample, leave_one_out=True), anomaly_scores(model, sample)
-        det.norm = (float(np.median(c)), float(np.std(c)) or 1.0, float(np.median(r)), float(np.std(r)) or 1.0)
-    return det
-
-
 __all__ = [
     "Detector",
     "fit_detector",
+    "run_detector",
+    "SCORE_CHOICES",
     "anomaly",
     "anomaly_scores",
     "threshold_from",
