@@ -96,9 +96,8 @@ def test_vector_quantiser_straight_through_ema_and_dead_codes():
 def test_dead_codebook_entries_are_found_and_reseeded_early_in_a_short_run(mnist_small, seed):
     # 189 updates: the old rule (an absolute count below 0.03, ~350 batches unused) left 10-30% of the entries unused
     x, _, xt, _ = mnist_small
-    m, t = aekit.configure(
-        "vq-vae", hidden=(64, 32), encoding_dim=16, codebook_dim=2, codebook_size=128, epochs=3, batch_size=32, seed=seed
-    )
+    small = dict(hidden=(64, 32), encoding_dim=16, codebook_dim=2, codebook_size=128)
+    m, t = aekit.configure("vq-vae", **small, epochs=3, batch_size=32, seed=seed)
     model = aekit.Autoencoder(m)
     aekit.fit(model, x, config=t, verbose=0)
     assert code_summary(model, torch.from_numpy(xt))["codebook_usage"] >= 0.95

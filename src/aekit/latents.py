@@ -94,8 +94,8 @@ class VectorQuantizer(DeterministicCode):
     With ``codebook_decay`` > 0 the codebook follows exponential moving averages of the vectors assigned to each
     entry (as the paper's appendix), updated in training mode, summed over the processes under torchrun; an entry
     whose average count falls below a quarter of the mean (`DEAD`) is re-seeded with a random encoder vector of the
-    batch. The first training batch seeds the whole codebook with distinct encoder vectors. With decay 0 the codebook is a parameter
-    learned through the codebook loss.
+    batch. The first training batch seeds the whole codebook with distinct encoder vectors. With decay 0 the
+    codebook is a parameter learned through the codebook loss.
     """
 
     # An entry whose moving-average count falls below DEAD × the mean count (vectors per batch / entries) is dead:
@@ -163,7 +163,7 @@ class VectorQuantizer(DeterministicCode):
 
     @torch.no_grad()
     def _update(self, v: torch.Tensor) -> None:
-        if not bool(self.seeded):  # seed the codebook with the first batch's vectors (distinct rows where it has enough)
+        if not bool(self.seeded):  # seed the codebook with the first batch's vectors (distinct where it has enough)
             self.codebook.copy_(v[self._pick(len(v), self.size, distinct=True)])
             if self.decay:  # every entry starts at the mean count, as if it had served its share
                 n = torch.tensor(float(len(v)), device=v.device)
