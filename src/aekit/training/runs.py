@@ -36,6 +36,7 @@ from aekit.scaling import ColumnStats, resolve_scale
 from aekit.training import distributed
 from aekit.training.callbacks.base import Callback, History
 from aekit.training.callbacks.events import TensorBoard
+from aekit.training.labels import evaluation_labels, fit_labels, holding_evaluation_labels, with_classes
 from aekit.training.loop import fit
 from aekit.training.memory import check_memory, memory_errors
 from aekit.training.optim import check_compile
@@ -148,6 +149,8 @@ def _jacobian_figures(model: Autoencoder, xs: torch.Tensor, seed: int, batch: in
     """The encoder's mean Jacobian norm on `xs` (dense: exact) or its first 256 rows (conv: Hutchinson), and how."""
     from aekit.objectives import closed_form_layer, jacobian_norm
 
+    if model.conditional:  # the labels joined to the input: no Jacobian with respect to the rows alone
+        return {"jacobian_norm": float("nan"), "jacobian_norm_method": "not taken (a label-conditioned encoder)"}
     if model.config.architecture == "dense":  # exact, and cheap: the closed form, or a vectorised Jacobian
         how = "exact (closed form)" if closed_form_layer(model.encoder) is not None else "exact"
         return {
@@ -250,6 +253,7 @@ def train(
             )
     if model_config.image_shape is None and rd.image_shape is not None:
         model_config = replace(model_config, image_shape=rd.image_shape)
+    model_config = with_classes(model_config, rd)  # a cvae: the data's classes
     is_table = data is not None and not rd.images  # image files are read as [0, 1] pixels
     stats = table_stats(rd, scale if model_config.scale == "none" else model_config.scale, is_table)
     model_config, train_config = follow_data(model_config, train_config, scale, stats, explicit)
@@ -404,6 +408,7 @@ def _fit_and_write(
     if tensorboard and main:
         images = rd.x_val if rd.x_val is not None else rd.x_train
         labels = rd.y_val if rd.x_val is not None else rd.y_train
+        class_labels = evaluation_labels(model, rd)  # a cvae's class indices of the same rows
         features = int(np.prod(images.shape[1:]))
         n_emb = 2000 if features <= 784 else max(100, (32 << 20) // (4 * features))  # larger images: fewer of them
         if labels is not None and rd.images and rd.images.get("classes"):
@@ -415,6 +420,7 @@ def _fit_and_write(
                 image_shape=rd.image_shape,
                 embedding=np.asarray(images[:n_emb]),
                 embedding_labels=None if labels is None else labels[:n_emb],
+                class_labels=None if class_labels is None else class_labels[:n_emb],
             )
         )
     if main:
@@ -434,6 +440,7 @@ def _fit_and_write(
                 state=state,
                 check_input=False,
                 device=device,
+                **fit_labels(model, rd),
             )  # checked by `checked_rows`
     except (TrainingError, DataError, KeyboardInterrupt) as exc:  # DataError: the file changed during training
         if checkpoint is not None:
@@ -452,17 +459,19 @@ def _fit_and_write(
         raise Interrupted(where, getattr(exc, "signum", 2)) from None
     train_time = time.perf_counter() - t0
     eval_x = rd.x_val if rd.x_val is not None else rd.x_train
-    metrics = run_metrics(model, eval_x, history, train_time, train_config)
+    with holding_evaluation_labels(model, rd):  # a cvae: the labels of eval_x
+        metrics = run_metrics(model, eval_x, history, train_time, train_config)
     if rd.images is not None:
         metrics["skipped_images"] = rd.images["skipped"] + rd.images.get("val_skipped", 0)
     if main:
         save_model(model, path)
         write_history(path, history)
         write_json(path / "metrics.json", metrics)
-        write_figures(path, model, eval_x, history, rd.image_shape)
+        with holding_evaluation_labels(model, rd):
+            write_figures(path, model, eval_x, history, rd.image_shape)
         from aekit.reporting.run_report import report
 
-        report(path, x=eval_x, device=device)
+        report(path, x=eval_x, device=device, labels=evaluation_labels(model, rd))
         for cb in callbacks:
             cb.on_run_end(path, metrics)
     distributed.barrier()  # on every rank, train() returns once the run folder is complete
