@@ -54,6 +54,20 @@ def test_a_cvae_run_reports_and_encodes_with_its_labels(cvae_run, tmp_path):
     assert "with their labels" in metrics["jacobian_norm_method"] and metrics["units"] == 2
     assert main(["encode", str(cvae_run), "mnist:test", "--limit", "20", "-o", str(tmp_path / "codes.csv")]) == 0
     assert (tmp_path / "codes.csv").read_text().count("\n") == 21
+    assert main(["interpolate", str(cvae_run), "0", "1", "--steps", "6", "-o", str(tmp_path / "i.npy")]) == 0
+    assert np.load(tmp_path / "i.npy").shape == (6, 784)
+    assert main(["evaluate", str(cvae_run), "--nll", "--samples", "10", "--limit", "20", "--binarize", "fixed"]) == 0
+
+
+def test_the_likelihood_given_the_true_labels_beats_wrong_ones(cvae_run):
+    import aekit
+    from aekit.uses.likelihood import nll
+
+    ds = aekit.load_dataset("mnist")
+    x, y = ds.x_test[:100], ds.y_test[:100]
+    right = nll(cvae_run, x, samples=20, labels=y, likelihood="bernoulli")
+    wrong = nll(cvae_run, x, samples=20, labels=(y + 1) % 10, likelihood="bernoulli")
+    assert right.nll + 5 < wrong.nll, (right.nll, wrong.nll)
 
 
 def test_bad_labels_exit_2_in_one_line(cvae_run, tmp_path):
