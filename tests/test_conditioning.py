@@ -57,6 +57,10 @@ def test_a_stream_gives_each_block_its_rows_labels():
         assert slot.labels_for(1, encoder=True).argmax(1).tolist() == [0]
         assert slot.labels_for(2, encoder=True).argmax(1).tolist() == [0, 1]  # past the end: from the first again
     assert slot.stream is None and slot.onehot is None
+    with slot.holding([2, 1, 0, 1, 2], stream=True):
+        slot.first(2)  # a pass over the first two rows of five
+        assert slot.labels_for(2, encoder=True).argmax(1).tolist() == [2, 1]
+        assert slot.labels_for(1, encoder=True).argmax(1).tolist() == [2]  # the pass starts again
     model = small_cvae()
     x, y = rows(10), np.arange(10) % 3
     whole = model.reconstruct(x, labels=y)

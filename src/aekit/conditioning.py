@@ -81,6 +81,11 @@ class LabelSlot:
             self.cursor += rows
         return self.onehot
 
+    def first(self, n: int) -> None:
+        """Keep the stream's first `n` labels: the rows of the pass are the first `n` of those it was given."""
+        if self.stream is not None:
+            self.stream, self.cursor = self.stream[:n], 0
+
     @contextlib.contextmanager
     def holding(self, labels: Any, stream: bool = False) -> Iterator[None]:
         """The slot holds `labels` (None: leaves it as it is) within the block, and what it held before after it.

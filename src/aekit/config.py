@@ -159,7 +159,7 @@ class ModelConfig:
         if self.n_classes and self.architecture != "dense":
             raise ConfigError(
                 f"label conditioning (cvae, n_classes {self.n_classes}) is built for the dense architecture only; "
-                "drop --architecture conv"
+                f"drop {option('architecture', 'conv')}"
             )
         if not isinstance(self.skip, bool) or (
             self.skip and (self.architecture != "conv" or self.code != "deterministic")

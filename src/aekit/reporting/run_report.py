@@ -378,7 +378,7 @@ def report(
     if rows is not None and model.conditional and labels is None:
         rows, note = None, "A cvae's figures need the labels of the rows (report(…, labels=…)); they are left out."
     if rows is not None:
-        with model.conditioned(labels, stream=True):
+        with model.conditioned(None if labels is None else np.asarray(labels)[: len(rows)], stream=True):
             parts.extend(_kind_figures(model, config, rows, recon_png.is_file()))
     if note:
         parts.append(f'<p class="note">{html.escape(note)}</p>')

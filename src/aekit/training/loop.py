@@ -23,7 +23,6 @@ from typing import Any, Sequence
 
 import torch
 
-from aekit.conditioning import one_hot
 from aekit.config import TrainConfig, replace
 from aekit.data.rows import (
     DeviceRows,
@@ -47,6 +46,7 @@ from aekit.training.callbacks.plateau import Plateau
 from aekit.training.callbacks.progress import ProgressBar
 from aekit.training.callbacks.stopping import EarlyStopping
 from aekit.training.distributed import DataParallel
+from aekit.training.labels import label_rows, split_labels
 from aekit.training.optim import lr_at, make_optimizer, step_functions
 
 
@@ -196,38 +196,6 @@ def placed_pair(x, y, device: torch.device) -> tuple[DeviceRows, DeviceRows]:
     """Rows and targets placed on `device` (`place_rows`); a target that is the input is placed once."""
     px = place_rows(x, device)
     return px, px if y is x else place_rows(y, device)
-
-
-def label_rows(model: Autoencoder, labels: Any, x: Any, device: torch.device) -> torch.Tensor | None:
-    """A conditional model's labels of the rows `x` as one-hot rows (float32) on `device`;
-    None for a plain model. Refused in one line: labels missing, out of range, or one per row not."""
-    if x is None:
-        return None
-    x = x[0] if isinstance(x, tuple) else x
-    if not model.conditional:
-        if labels is not None:
-            raise DataError(
-                f"{option('labels')} were given but this model is not conditioned on labels; "
-                f"drop them or train {option('kind', 'cvae')}"
-            )
-        return None
-    if labels is None:
-        raise DataError(
-            f"this model is conditioned on {model.config.n_classes} class labels (a cvae) and trains on them; pass "
-            f"{option('labels')} (one class index per row; `aekit train` takes a named data set's or an image "
-            "folder's sub-folder labels)"
-        )
-    onehot = one_hot(labels, model.config.n_classes, option("labels"))
-    if len(onehot) != x.shape[0]:
-        raise DataError(f"{len(onehot)} labels for {x.shape[0]} rows; pass one label per row")
-    return onehot.to(device)
-
-
-def split_labels(labels: Any, validation_labels: Any, n: int) -> tuple[Any, Any]:
-    """`validation_split`'s cut of the labels: the first `n` train, the rest validate."""
-    if labels is None or validation_labels is not None:
-        return labels, validation_labels
-    return labels[:n], labels[n:]
 
 
 def with_builtins(callbacks: Sequence[Callback], cfg: TrainConfig, verbose: int, model: Autoencoder) -> list[Callback]:
@@ -385,13 +353,16 @@ def evaluate(
     *,
     batch_size: int = 1024,
     device: str | torch.device | None = None,
+    labels: Any = None,
 ) -> dict[str, float]:
     """Every loss term on (x, y), averaged over rows; a denoising config corrupts x with fixed noise. `device`
-    (default None: where the model is) is where it runs; the model moves there."""
+    (default None: where the model is) is where it runs; the model moves there. A cvae needs the rows' `labels`."""
     x = as_rows(x, "validation x", keep_memmap=True)
     y = x if y is None else as_rows(y, "validation y", keep_memmap=True)
     check_features(model, x, "validation x")
-    return _evaluate_rows(model, *placed_pair(x, y, model_device(model, device)), config or TrainConfig(), batch_size)
+    device = model_device(model, device)
+    onehot = label_rows(model, labels, x, device)
+    return _evaluate_rows(model, *placed_pair(x, y, device), config or TrainConfig(), batch_size, labels=onehot)
 
 
 @torch.no_grad()

@@ -36,7 +36,13 @@ from aekit.scaling import ColumnStats, resolve_scale
 from aekit.training import distributed
 from aekit.training.callbacks.base import Callback, History
 from aekit.training.callbacks.events import TensorBoard
-from aekit.training.labels import evaluation_labels, fit_labels, holding_evaluation_labels, with_classes
+from aekit.training.labels import (
+    conditional_jacobian,
+    evaluation_labels,
+    fit_labels,
+    holding_evaluation_labels,
+    with_classes,
+)
 from aekit.training.loop import fit
 from aekit.training.memory import check_memory, memory_errors
 from aekit.training.optim import check_compile
@@ -124,6 +130,7 @@ def run_metrics(
     def apply(fn, t):
         return torch.cat([fn(t[i : i + 256]) for i in range(0, len(t), 256)]) if big else fn(t)
 
+    model.labels.first(len(xs))  # a cvae: the labels of these rows (held as a stream by `train`)
     codes = apply(model.encode, xs)
     n_jac = max(8, 100_352_000 // (features * model.config.encoding_dim)) if big else 1000  # MNIST's conv: 1000
     metrics = {k: v[-1] for k, v in history.history.items() if k != "epoch_time"}
@@ -149,12 +156,8 @@ def _jacobian_figures(model: Autoencoder, xs: torch.Tensor, seed: int, batch: in
     """The encoder's mean Jacobian norm on `xs` (dense: exact) or its first 256 rows (conv: Hutchinson), and how."""
     from aekit.objectives import closed_form_layer, jacobian_norm
 
-    rows = len(xs[:256])
-    if model.conditional:  # a cvae: each row with its label (the stream's first), in one block
-        with model.labels.holding(model.labels.stream[:rows]):
-            norm = jacobian_norm(model, xs[:rows], rows, method="hutchinson", projections=8, seed=seed)
-        how = f"Hutchinson estimate, 8 random ±1 projections per row, {rows} rows with their labels"
-        return {"jacobian_norm": norm, "jacobian_norm_method": how, "jacobian_rows": rows}
+    if model.conditional:  # a cvae: each row with its label
+        return conditional_jacobian(model, xs[:256], seed)
     if model.config.architecture == "dense":  # exact, and cheap: the closed form, or a vectorised Jacobian
         how = "exact (closed form)" if closed_form_layer(model.encoder) is not None else "exact"
         return {
@@ -162,6 +165,7 @@ def _jacobian_figures(model: Autoencoder, xs: torch.Tensor, seed: int, batch: in
             "jacobian_norm_method": f"{how}, {len(xs)} rows",
             "jacobian_rows": len(xs),
         }
+    rows = len(xs[:256])
     return {
         "jacobian_norm": jacobian_norm(model, xs[:rows], batch, method="hutchinson", projections=8, seed=seed),
         "jacobian_norm_method": f"Hutchinson estimate, 8 random ±1 projections per row, {rows} rows",
