@@ -74,10 +74,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
     _output(args.output)
     model, _ = load_any_model(args.run)
     if args.manifold is not None:
-        rows, ncols = manifold(model, args.manifold), args.manifold
+        rows, ncols = manifold(model, args.manifold, label=args.label), args.manifold
     else:
         rows = sample(model, args.n, seed=args.seed, temperature=args.temperature, label=args.label)
         ncols = max(1, math.isqrt(args.n - 1) + 1) if args.n > 0 else 1
+        if model.conditional and args.label is None:  # the classes in turn: a class per column
+            ncols = min(args.n, model.config.n_classes)
     _write(args.output, rows, model, ncols)
     print(f"{args.output}: {len(rows)} rows drawn")
     return 0

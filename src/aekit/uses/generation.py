@@ -39,17 +39,18 @@ def sample(
     """
     model, _ = load_any_model(model)
     require_generative(model, "aekit sample")
-    if label is not None and not model.conditional:
-        raise ConfigError(
-            f"{option('label')} draws one class of a conditional model (kind cvae), but this model is not "
-            f"conditioned on labels; drop {option('label')} or train {option('kind', 'cvae')}"
-        )
     z = prior_codes(model, n, generator=torch.Generator().manual_seed(seed), temperature=temperature)
     return decode_codes(model, z, labels=class_labels(model, n, label)).numpy()
 
 
 def class_labels(model: Autoencoder, n: int, label: int | None = None) -> np.ndarray | None:
-    """`n` labels for drawing from a cvae: all `label`, or the classes in turn; None for a plain model."""
+    """`n` labels for drawing from a cvae: all `label`, or the classes in turn; None for a plain model (which
+    refuses a `label`)."""
+    if label is not None and not model.conditional:
+        raise ConfigError(
+            f"{option('label')} draws one class of a conditional model (kind cvae), but this model is not "
+            f"conditioned on labels; drop {option('label')} or train {option('kind', 'cvae')}"
+        )
     return cycling_labels(n, model.config.n_classes, label) if model.conditional else None
 
 
