@@ -73,14 +73,19 @@ def traversal_codes(code: torch.Tensor, units: list[int], n: int = 7, span: floa
 
 
 @torch.no_grad()
-def decode_codes(model, z: torch.Tensor, batch_size: int = 4096) -> torch.Tensor:
-    """The decoder's output (the mean of p(x|z)) for codes `z`, on the CPU."""
+def decode_codes(model, z: torch.Tensor, batch_size: int = 4096, labels=None) -> torch.Tensor:
+    """The decoder's output (the mean of p(x|z)) for codes `z`, on the CPU; a cvae draws each code in its class of
+    `labels` (one per code)."""
     was = model.training
     model.eval()
     device = next(model.parameters()).device
-    out = torch.cat(
-        [model.decode(z[s : s + batch_size].to(device)).float().cpu() for s in range(0, len(z), batch_size)]
-    )
+    labels = None if labels is None else torch.as_tensor(labels).reshape(-1)
+
+    def part(s: int) -> torch.Tensor:
+        with model.conditioned(None if labels is None else labels[s : s + batch_size]):
+            return model.decode(z[s : s + batch_size].to(device)).float().cpu()
+
+    out = torch.cat([part(s) for s in range(0, len(z), batch_size)])
     model.train(was)
     return out
 

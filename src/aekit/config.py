@@ -87,6 +87,7 @@ class ModelConfig:
     codebook_dim: int = 0  # 'categorical': values per code vector (0: a conv code's channels, else 1/8 of the code)
     codebook_decay: float = 0.99  # 'categorical': EMA decay of the codebook (0: learned by gradient, a codebook loss)
     skip: bool = False  # conv: the decoder's last block also sees the input image (U-Net-like skip; for denoising)
+    n_classes: int = 0  # > 0: a label's one-hot joins the encoder's and the decoder's input (cvae; dense only)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "hidden", tuple(self.hidden))
@@ -153,6 +154,13 @@ class ModelConfig:
                     "channels; drop --codebook-dim or change --encoding-dim"
                 )
 
+        if isinstance(self.n_classes, bool) or not isinstance(self.n_classes, int) or self.n_classes < 0:
+            raise ConfigError(f"n_classes must be a whole number ≥ 0 (0: no labels), got {self.n_classes!r}")
+        if self.n_classes and self.architecture != "dense":
+            raise ConfigError(
+                f"label conditioning (cvae, n_classes {self.n_classes}) is built for the dense architecture only; "
+                f"drop {option('architecture', 'conv')}"
+            )
         if not isinstance(self.skip, bool) or (
             self.skip and (self.architecture != "conv" or self.code != "deterministic")
         ):

@@ -137,6 +137,9 @@ KINDS: dict[str, dict[str, Any]] = {
     "vae": _VAE,
     # Higgins et al.'s β-VAE: the KL term weighted by β = 4
     "beta-vae": {**_VAE, "beta": 4.0},
+    # Sohn et al.'s conditional VAE: the VAE with a label's one-hot joined to the encoder's and the decoder's input
+    # (10 classes, MNIST's; `aekit train` counts the data's classes)
+    "cvae": {**_VAE, "n_classes": 10},
     # van den Oord et al.'s VQ-VAE: 512 code vectors (dense: 8 vectors of 8 values; conv: one per grid cell)
     "vq-vae": {"code": "categorical", **_LATENT, "encoding_dim": lambda f: _conv_code(f) if _conv(f) else 64},
     # the denoising recipe for images (`aekit train --recipe denoise`; docs/uses.md): a conv autoencoder with a 7×7×32
@@ -187,6 +190,7 @@ DESCRIPTIONS: dict[str, str] = {
     "conv": "the Keras blog's convolutional autoencoder (Conv2d encoder, upsampling decoder) for images",
     "vae": "a variational autoencoder: a Gaussian code (μ, log σ²), the loss a negative ELBO in nats",
     "beta-vae": "a β-VAE: the VAE with its KL term weighted by β = 4 (disentangled codes)",
+    "cvae": "a conditional VAE: a label's one-hot joins encoder and decoder input; `aekit sample --label 7`",
     "vq-vae": "a VQ-VAE: a discrete codebook, straight-through gradients, commitment loss, EMA updates",
     "denoising-conv": "image denoising (--recipe denoise): conv, the input joins the last block, mixed noise",
     "anomaly": "anomaly scoring (--recipe anomaly): conv for images, scored by the LOF of codes; dense for tables",

@@ -93,12 +93,16 @@ class VectorQuantizer(DeterministicCode):
     each grid cell), each replaced by its nearest codebook vector; gradients pass straight through to the encoder.
     With ``codebook_decay`` > 0 the codebook follows exponential moving averages of the vectors assigned to each
     entry (as the paper's appendix), updated in training mode, summed over the processes under torchrun; an entry
-    whose average count falls below `DEAD` is re-seeded with a random encoder vector of the batch. The first
-    training batch seeds the whole codebook with its encoder vectors. With decay 0 the codebook is a parameter
-    learned through the codebook loss.
+    whose average count falls below a quarter of the mean (`DEAD`) is re-seeded with a random encoder vector of the
+    batch. The first training batch seeds the whole codebook with distinct encoder vectors. With decay 0 the
+    codebook is a parameter learned through the codebook loss.
     """
 
-    DEAD = 0.03  # an entry assigned fewer vectors than this (moving average per batch) is re-seeded
+    # An entry whose moving-average count falls below DEAD × the mean count (vectors per batch / entries) is dead:
+    # re-seeded with a vector of the batch, its count set to FRESH × the mean. Unused from there, it is dead again
+    # after log(DEAD / FRESH) / log(decay) batches (69 at decay 0.99), so that dead entries are found early in a run.
+    DEAD = 0.25
+    FRESH = 0.5
 
     def __init__(self, config: ModelConfig) -> None:
         super().__init__()
@@ -159,10 +163,13 @@ class VectorQuantizer(DeterministicCode):
 
     @torch.no_grad()
     def _update(self, v: torch.Tensor) -> None:
-        if not bool(self.seeded):  # seed the codebook with the first batch's vectors
-            self.codebook.copy_(v[self._pick(len(v), self.size)])
-            if self.decay:
-                self.ema_sum.copy_(self.codebook)
+        if not bool(self.seeded):  # seed the codebook with the first batch's vectors (distinct where it has enough)
+            self.codebook.copy_(v[self._pick(len(v), self.size, distinct=True)])
+            if self.decay:  # every entry starts at the mean count, as if it had served its share
+                n = torch.tensor(float(len(v)), device=v.device)
+                _all_reduce(n)
+                self.ema_count.fill_(float(n) / self.size)
+                self.ema_sum.copy_(self.codebook * self.ema_count[:, None])
             self.seeded.fill_(1.0)
             return
         idx = self._nearest(v)
@@ -174,23 +181,31 @@ class VectorQuantizer(DeterministicCode):
         n = self.ema_count.sum()
         count = (self.ema_count + 1e-5) / (n + self.size * 1e-5) * n
         self.codebook.copy_(self.ema_sum / count[:, None])
-        dead = (self.ema_count < self.DEAD).nonzero().reshape(-1)
-        if len(dead):
-            fresh = v[self._pick(len(v), len(dead))]
+        mean = float(n) / self.size
+        dead = (self.ema_count < self.DEAD * mean).nonzero().reshape(-1)
+        if len(dead):  # re-seeded with vectors of this batch
+            fresh = v[self._pick(len(v), len(dead), distinct=True)]
             self.codebook[dead] = fresh
-            self.ema_sum[dead] = fresh
-            self.ema_count[dead] = 1.0
+            self.ema_sum[dead] = fresh * self.FRESH * mean
+            self.ema_count[dead] = self.FRESH * mean
 
     def _nearest(self, v: torch.Tensor) -> torch.Tensor:
-        book = self.codebook.float()
-        return ((v * v).sum(1, keepdim=True) - 2 * v @ book.t() + (book * book).sum(1)).argmin(1)
+        return self._distances(v, self.codebook.float()).argmin(1)
 
-    def _pick(self, n: int, k: int) -> torch.Tensor:
-        """`k` row numbers below `n` (with replacement when k > n), from the latent's generator."""
+    def _pick(self, n: int, k: int, distinct: bool = False) -> torch.Tensor:
+        """`k` row numbers below `n`, from the latent's generator: with replacement, or `distinct` while k ≤ n (two
+        entries seeded with the same vector would leave one unused)."""
         g = self.generator
-        if g is None:
-            return torch.randint(n, (k,), device=self.codebook.device)
-        return torch.randint(n, (k,), generator=g, device=g.device).to(self.codebook.device)
+        device = g.device if g is not None else self.codebook.device
+        if distinct and k <= n:
+            rows = torch.randperm(n, generator=g, device=device)[:k]
+        else:
+            rows = torch.randint(n, (k,), generator=g, device=device)
+        return rows.to(self.codebook.device)
+
+    @staticmethod
+    def _distances(v: torch.Tensor, book: torch.Tensor) -> torch.Tensor:
+        return (v * v).sum(1, keepdim=True) - 2 * v @ book.t() + (book * book).sum(1)
 
 
 def _all_reduce(*tensors: torch.Tensor) -> None:

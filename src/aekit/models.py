@@ -15,6 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from aekit.conditioning import JoinLabels, LabelSlot
 from aekit.config import ModelConfig, conv_grid
 from aekit.errors import DataError
 from aekit.latents import encoder_config, make_latent
@@ -137,9 +138,16 @@ class Autoencoder(nn.Module):
             if enc is not config:
                 self.encoder = _conv_stacks(enc)[0]
         else:
+            k = config.n_classes  # a cvae: the labels' one-hot joins the encoder's and the decoder's input
             sizes = [config.input_dim, *config.hidden, config.encoding_dim]
-            self.encoder = _dense_stack([*sizes[:-1], enc.encoding_dim], config.activation, enc.code_activation)
-            self.decoder = _dense_stack(sizes[::-1], config.activation, config.output_activation)
+            enc_sizes, dec_sizes = [*sizes[:-1], enc.encoding_dim], sizes[::-1]
+            enc_sizes[0], dec_sizes[0] = enc_sizes[0] + k, dec_sizes[0] + k
+            self.encoder = _dense_stack(enc_sizes, config.activation, enc.code_activation)
+            self.decoder = _dense_stack(dec_sizes, config.activation, config.output_activation)
+        self.labels = LabelSlot(config.n_classes)  # the labels of the rows at hand (aekit.conditioning)
+        if config.n_classes:
+            self.encoder.insert(0, JoinLabels(self.labels))
+            self.decoder.insert(0, JoinLabels(self.labels, encoder=False))
         self.latent = make_latent(config)  # the code layer (aekit.latents): plain, Gaussian or a codebook
         keras_init_(self, torch.Generator().manual_seed(config.seed))
         if config.scale != "none":  # NaN until fitted (`set_scaler`; `aekit.fit` fits it from the training rows)
@@ -195,22 +203,45 @@ class Autoencoder(nn.Module):
             )
 
     # ------------------------------------------------------------------ uses, in the user's units
-    def encode(self, x: Any) -> Any:
-        """Codes of rows, shape (n, encoding_dim): a tensor for a tensor, else a NumPy array (no gradients)."""
+    @property
+    def conditional(self) -> bool:
+        """True for a model conditioned on class labels (``config.n_classes`` > 0, a cvae)."""
+        return self.config.n_classes > 0
+
+    def conditioned(self, labels: Any, stream: bool = False):
+        """A context in which the encoder and decoder see `labels` (class indices, one per row; None: as before);
+        with `stream`, the labels of rows met block by block in order (`aekit.conditioning.LabelSlot.holding`)."""
+        if labels is not None and not self.conditional:
+            raise DataError("labels were given but this model is not conditioned on labels (kind cvae); drop them")
+        return self.labels.holding(labels, stream=stream)
+
+    def encode(self, x: Any, labels: Any = None) -> Any:
+        """Codes of rows, shape (n, encoding_dim): a tensor for a tensor, else a NumPy array (no gradients).
+        A conditional model (cvae) needs the rows' `labels`."""
+        if labels is not None:
+            with self.conditioned(labels):
+                return self.encode(x)
         if not isinstance(x, torch.Tensor):
             return self._numpy(self.encode, x, self.config.input_dim, "x")
         self._check_scaler()
         return self.encode_rows(x)
 
-    def decode(self, z: Any) -> Any:
-        """Reconstructions of codes, shape (n, input_dim), in the user's units: a tensor for a tensor, else NumPy."""
+    def decode(self, z: Any, labels: Any = None) -> Any:
+        """Reconstructions of codes, shape (n, input_dim), in the user's units: a tensor for a tensor, else NumPy.
+        A conditional model (cvae) needs the `labels` to draw."""
+        if labels is not None:
+            with self.conditioned(labels):
+                return self.decode(z)
         if not isinstance(z, torch.Tensor):
             return self._numpy(self.decode, z, self.config.encoding_dim, "z")
         self._check_scaler()
         return self.decode_rows(z)
 
-    def reconstruct(self, x: Any) -> Any:
+    def reconstruct(self, x: Any, labels: Any = None) -> Any:
         """The reconstruction of rows, ``decode(encode(x))``: a tensor for a tensor, else a NumPy array."""
+        if labels is not None:
+            with self.conditioned(labels):
+                return self.reconstruct(x)
         if not isinstance(x, torch.Tensor):
             return self._numpy(self.reconstruct, x, self.config.input_dim, "x")
         return self(x)
@@ -231,10 +262,12 @@ class Autoencoder(nn.Module):
                 f"pass an array of shape (n, {width})"
             )
         rows = rows.astype(np.float32, copy=False)
-        out = None
+        out, held = None, self.labels.onehot  # a cvae's labels of all the rows: each batch gets its own
+        per_row = held is not None and self.labels.stream is None and len(held) == len(rows)
         with torch.no_grad():
             for start in range(0, len(rows), batch_size):
-                part = fn(torch.from_numpy(np.ascontiguousarray(rows[start : start + batch_size]))).numpy()
+                with self.labels.holding(held[start : start + batch_size] if per_row else None):
+                    part = fn(torch.from_numpy(np.ascontiguousarray(rows[start : start + batch_size]))).numpy()
                 if out is None:
                     out = np.empty((len(rows), part.shape[1]), dtype=np.float32)
                 out[start : start + len(part)] = part
@@ -298,7 +331,7 @@ def _summary_rows(model: Autoencoder) -> tuple[list[tuple[str, str, int]], int, 
     if model.scaled:
         rows.append((f"input_scaling ({model.config.scale.capitalize()})", f"(None, {d})", 2 * d))
     x = torch.zeros(1, model.config.input_dim, device=next(model.parameters()).device)
-    with torch.no_grad():
+    with torch.no_grad(), model.conditioned([0] if model.conditional else None):  # a cvae: any class will do
         for part_name, part in (("encoder", model.encoder), ("decoder", model.decoder)):
             x = model.latent.code(x) if part_name == "decoder" else x  # a Gaussian code's μ, a codebook's vectors
             for i, layer in enumerate(part):

@@ -19,7 +19,8 @@ from sklearn.base import (
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
-from aekit.config import ModelConfig, TrainConfig
+from aekit.conditioning import count_classes
+from aekit.config import ModelConfig, TrainConfig, replace
 from aekit.errors import ConfigError
 from aekit.models import Autoencoder
 from aekit.training.loop import fit
@@ -262,12 +263,12 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
 
     # ------------------------------------------------------------------ fit / transform
     def fit(self, X, y=None):
-        """Train the autoencoder on the rows of `X` (`y` is ignored).
+        """Train the autoencoder on the rows of `X` (`y` is ignored, except by ``kind="cvae"``: its class labels).
 
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
-        y : ignored
+        y : ignored; for kind="cvae" the class indices 0…k−1 of the rows (k classes: max(y) + 1)
 
         Returns
         -------
@@ -287,6 +288,12 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
                 "(noisy values are clipped to [0, 1], as in the Keras tutorial) "
                 f"but X spans [{X.min():.4g}, {X.max():.4g}]; put a MinMaxScaler in front or use noise='masking'"
             )
+        labels = None
+        if model_config.n_classes:  # a cvae: y holds the labels, their count the classes
+            if y is None:
+                raise ConfigError("kind='cvae' trains on class labels; pass them as y: fit(X, y)")
+            labels = np.asarray(y).reshape(-1)
+            model_config = replace(model_config, n_classes=count_classes(labels))
         model = Autoencoder(model_config)
         history = fit(
             model,
@@ -295,6 +302,7 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
             train_config,
             verbose=self.verbose,
             device="cpu" if self.device is None else self.device,
+            labels=labels,
         )
         model.eval()
         self.model_ = model
@@ -308,11 +316,17 @@ class AutoencoderTransformer(ClassNamePrefixFeaturesOutMixin, TransformerMixin, 
         out = fn(torch.tensor(rows, dtype=torch.float32, device=device)).cpu().numpy()
         return out.astype(rows.dtype, copy=False)
 
-    def transform(self, X):
-        """The codes of the rows of `X`, shape (n_samples, encoding_dim), in `X`'s float dtype."""
+    def transform(self, X, y=None):
+        """The codes of the rows of `X`, shape (n_samples, encoding_dim), in `X`'s float dtype (a cvae: of the rows
+        of class labels `y`)."""
         check_is_fitted(self)
         X = validate_data(self, X, dtype=_FLOATS, reset=False)
-        return self._run(self.model_.encode, X)
+        with self.model_.conditioned(y):
+            return self._run(self.model_.encode, X)
+
+    def fit_transform(self, X, y=None, **fit_params):
+        """``fit(X, y).transform(X)`` (a cvae's codes with the labels `y`)."""
+        return self.fit(X, y, **fit_params).transform(X, y if self.model_.conditional else None)
 
     def inverse_transform(self, X):
         """Reconstructions of the codes `X` (shape (n_samples, encoding_dim)), shape (n_samples, n_features_in_)."""

@@ -72,10 +72,12 @@ def cmd_sample(args: argparse.Namespace) -> int:
     _output(args.output)
     model, _ = load_any_model(args.run)
     if args.manifold is not None:
-        rows, ncols = manifold(model, args.manifold), args.manifold
+        rows, ncols = manifold(model, args.manifold, label=args.label), args.manifold
     else:
         rows = sample(model, args.n, seed=args.seed, temperature=args.temperature, label=args.label)
         ncols = max(1, math.isqrt(args.n - 1) + 1) if args.n > 0 else 1
+        if model.conditional and args.label is None:  # the classes in turn: a class per column
+            ncols = min(args.n, model.config.n_classes)
     _write(args.output, rows, model, ncols)
     print(f"{args.output}: {len(rows)} rows drawn")
     return 0
@@ -116,7 +118,8 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     for name, i in (("A", args.a), ("B", args.b)):
         if not 0 <= i < len(rows.x):
             raise DataError(f"row {name} = {i} is outside {rows.name}'s rows 0…{len(rows.x) - 1}; pick a row inside it")
-    path = interpolate(model, rows.x[args.a], rows.x[args.b], steps=args.steps, method=args.method)
+    ends = (int(rows.y[args.a]), int(rows.y[args.b])) if model.conditional and rows.y is not None else None
+    path = interpolate(model, rows.x[args.a], rows.x[args.b], steps=args.steps, method=args.method, labels=ends)
     _write(args.output, path, model, ncols=len(path))
     print(f"{args.output}: {len(path)} steps from row {args.a} to row {args.b} ({args.method})")
     return 0
@@ -166,12 +169,19 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     x = np.asarray(rows.x, dtype=np.float32)
     if args.binarize == "fixed":
         x = (np.random.default_rng(args.seed).random(x.shape, dtype=np.float32) < x).astype(np.float32)
-    r = nll(args.run, x, samples=args.samples, likelihood=args.likelihood, seed=args.seed)
+    r = nll(args.run, x, samples=args.samples, likelihood=args.likelihood, seed=args.seed, labels=_labels(args, rows))
     print(
         f"{rows.name}: NLL {r.nll:.2f} ± {r.stderr:.2f} nats ({r.n} rows, {r.samples} importance samples, "
         f"{r.likelihood} decoder{', binarised once' if args.binarize == 'fixed' else ''})"
     )
     return 0
+
+
+def _labels(args: argparse.Namespace, rows):
+    """A cvae's labels of the rows (the data set's own); None for a plain model."""
+    from aekit.uses.inputs import load_any_model
+
+    return rows.y if load_any_model(args.run)[0].conditional else None
 
 
 __all__ = ["add_sample_parser", "add_interpolate_parser", "add_evaluate_parser"]

@@ -95,7 +95,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     check_outputs(args.output, args.plot)
     model, config = load_any_model(args.run, args.device)
     rows = _rows(args, model=model, config=config)
-    codes = encode(model, rows.x)
+    codes = encode(model, rows.x, labels=rows.y if model.conditional else None)  # a cvae: the rows' labels
     columns = [f"code_{j}" for j in range(codes.shape[1])]
     if rows.names is not None and not args.output.lower().endswith(".npy"):
         write_codes(args.output, codes, columns, rows.names, None if rows.y is None else class_names(rows))

@@ -61,6 +61,7 @@ def generative_figures(
     from aekit.reporting.plots import image_grid
 
     xs = torch.as_tensor(np.asarray(x, dtype=np.float32))
+    model.labels.cursor = 0  # a cvae's labels of `x`, held as a stream by the report: a pass from the first row
     summary = code_summary(model, xs)
     if model.config.code == "categorical":
         return [
@@ -86,28 +87,40 @@ def generative_figures(
             np.clip(rows.numpy(), 0, 1), image_shape=image_shape, ncols=ncols, titles=titles, normalize="none"
         )
 
-    z = prior_codes(model, 40, generator=torch.Generator().manual_seed(seed))
-    out.append((grid(decode_codes(model, z), 10), "samples", "40 draws from the prior N(0, I), decoded."))
+    k = model.config.n_classes  # a cvae: a row of draws per class (up to 10 classes), the manifold in class 0
+    n = 10 * min(k, 10) if k else 40
+    z = prior_codes(model, n, generator=torch.Generator().manual_seed(seed))
+    labels = np.repeat(np.arange(min(k, 10)), 10) if k else None
+    what = "a row per class" if k else "decoded"
+    out.append(
+        (grid(decode_codes(model, z, labels=labels), 10), "samples", f"{n} draws from the prior N(0, I), {what}.")
+    )
     if model.config.encoding_dim == 2:
         out.append(
             (
-                grid(decode_codes(model, manifold_codes(15)), 15),
+                grid(decode_codes(model, manifold_codes(15), labels=np.zeros(225, int) if k else None), 15),
                 "manifold",
                 "The decoded 2-D code at the prior's quantiles 5%…95% in each unit (the Keras blog's manifold).",
             )
         )
+    model.labels.cursor = 0
     with torch.no_grad():
         mu, logvar = model.latent.stats(model.encoder(xs[:1]).float())
+        label = None if not k else int(model.labels.onehot[0].argmax())  # the first row's class
     units = gaussian_kl(mu, logvar)[0].argsort(descending=True)[:8].tolist()
     out.append(
         (
-            grid(decode_codes(model, traversal_codes(mu[0], units, 9)), 9),
+            grid(decode_codes(model, traversal_codes(mu[0], units, 9), labels=_along(label, 9 * len(units))), 9),
             "latent traversals",
             f"Traversals of the first row's code: each line sets one unit (units {units}, the "
             "most informative first) to −3…3, the others fixed.",
         )
     )
     return out
+
+
+def _along(label: int | None, n: int) -> np.ndarray | None:
+    return None if label is None else np.full(n, label)
 
 
 __all__ = ["generative_figures", "kl_figure", "usage_figure"]

@@ -168,12 +168,14 @@ def report(
     *,
     x: Any = None,
     device: str | torch.device | None = None,
+    labels: Any = None,
 ) -> Path:
     """Write a self-contained HTML report of a run folder and return its path (default RUN/report.html).
 
     `x`: evaluation rows to draw the figures from; by default the run's data is loaded again from
     config.json's data section (figures that need it are left out, with a note, if that fails).
-    `device` ('auto', 'cpu', 'cuda', …; default None: the CPU) runs the model for the figures.
+    `device` ('auto', 'cpu', 'cuda', …; default None: the CPU) runs the model for the figures. A cvae's figures
+    need the `labels` of the rows `x`.
     """
     from aekit.io import atomic_write_text, load_model
     from aekit.models import summary
@@ -242,8 +244,11 @@ def report(
             f"The run's data has {rows.shape[1]} features but the model expects {model.config.input_dim}; "
             "figures that need it are left out.",
         )
+    if rows is not None and model.conditional and labels is None:
+        rows, note = None, "A cvae's figures need the labels of the rows (report(…, labels=…)); they are left out."
     if rows is not None:
-        parts.extend(_kind_figures(model, config, rows, recon_png.is_file()))
+        with model.conditioned(None if labels is None else np.asarray(labels)[: len(rows)], stream=True):
+            parts.extend(_kind_figures(model, config, rows, recon_png.is_file()))
     if note:
         parts.append(f'<p class="note">{html.escape(note)}</p>')
 

@@ -300,15 +300,16 @@ class DataParallel:
         dist.all_reduce(t)
         return {k: float(t[i] / t[-1]) for i, k in enumerate(keys)}
 
-    def evaluate(self, x: Any, y: Any, fn: Callable[..., dict[str, float]]) -> dict[str, float]:
-        """``fn(model, x, y, cfg)`` on this rank's contiguous slice of the rows, as means over all ranks' rows
-        (the sums are reduced). In one process: fn on all rows."""
+    def evaluate(self, x: Any, y: Any, fn: Callable[..., dict[str, float]], labels: Any = None) -> dict[str, float]:
+        """``fn(model, x, y, cfg, labels=labels)`` on this rank's contiguous slice of the rows (and of a cvae's
+        labels), as means over all ranks' rows (the sums are reduced). In one process: fn on all rows."""
         n = x.shape[0]
         if not self.active or n < self.world_size:
-            return fn(self.model, x, y, self.cfg)
+            return fn(self.model, x, y, self.cfg, labels=labels)
         lo, hi = n * self.rank // self.world_size, n * (self.rank + 1) // self.world_size
         xs = x[lo:hi]
-        means = fn(self.model, xs, xs if y is x else y[lo:hi], self.cfg)
+        part = None if labels is None else labels[lo:hi]
+        means = fn(self.model, xs, xs if y is x else y[lo:hi], self.cfg, labels=part)
         return self.mean({k: v * (hi - lo) for k, v in means.items()}, hi - lo)
 
     def any(self, flag: bool) -> bool:

@@ -27,6 +27,7 @@ from aekit.models import Autoencoder
 from aekit.training import distributed
 from aekit.training.callbacks.base import Callback, History
 from aekit.training.callbacks.events import TensorBoard
+from aekit.training.labels import conditional_jacobian, evaluation_labels, fit_labels, holding_evaluation_labels
 from aekit.training.loop import fit
 from aekit.training.memory import memory_errors
 
@@ -80,6 +81,7 @@ def run_metrics(
     def apply(fn, t):
         return torch.cat([fn(t[i : i + 256]) for i in range(0, len(t), 256)]) if big else fn(t)
 
+    model.labels.first(len(xs))  # a cvae: the labels of these rows (held as a stream by `train`)
     codes = apply(model.encode, xs)
     n_jac = max(8, 100_352_000 // (features * model.config.encoding_dim)) if big else 1000  # MNIST's conv: 1000
     metrics = {k: v[-1] for k, v in history.history.items() if k != "epoch_time"}
@@ -105,6 +107,8 @@ def _jacobian_figures(model: Autoencoder, xs: torch.Tensor, seed: int, batch: in
     """The encoder's mean Jacobian norm on `xs` (dense: exact) or its first 256 rows (conv: Hutchinson), and how."""
     from aekit.objectives import closed_form_layer, jacobian_norm
 
+    if model.conditional:  # a cvae: each row with its label
+        return conditional_jacobian(model, xs[:256], seed)
     if model.config.architecture == "dense":  # exact, and cheap: the closed form, or a vectorised Jacobian
         how = "exact (closed form)" if closed_form_layer(model.encoder) is not None else "exact"
         return {
@@ -165,6 +169,7 @@ def _fit_and_write(
     if tensorboard and main:
         images = rd.x_val if rd.x_val is not None else rd.x_train
         labels = rd.y_val if rd.x_val is not None else rd.y_train
+        class_labels = evaluation_labels(model, rd)  # a cvae's class indices of the same rows
         features = int(np.prod(images.shape[1:]))
         n_emb = 2000 if features <= 784 else max(100, (32 << 20) // (4 * features))  # larger images: fewer of them
         if labels is not None and rd.images and rd.images.get("classes"):
@@ -176,6 +181,7 @@ def _fit_and_write(
                 image_shape=rd.image_shape,
                 embedding=np.asarray(images[:n_emb]),
                 embedding_labels=None if labels is None else labels[:n_emb],
+                class_labels=None if class_labels is None else class_labels[:n_emb],
             )
         )
     if main:
@@ -195,6 +201,7 @@ def _fit_and_write(
                 state=state,
                 check_input=False,
                 device=device,
+                **fit_labels(model, rd),
             )  # checked by `checked_rows`
     except (TrainingError, DataError, KeyboardInterrupt) as exc:  # DataError: the file changed during training
         if checkpoint is not None:
@@ -213,17 +220,19 @@ def _fit_and_write(
         raise Interrupted(where, getattr(exc, "signum", 2)) from None
     train_time = time.perf_counter() - t0
     eval_x = rd.x_val if rd.x_val is not None else rd.x_train
-    metrics = run_metrics(model, eval_x, history, train_time, train_config)
+    with holding_evaluation_labels(model, rd):  # a cvae: the labels of eval_x
+        metrics = run_metrics(model, eval_x, history, train_time, train_config)
     if rd.images is not None:
         metrics["skipped_images"] = rd.images["skipped"] + rd.images.get("val_skipped", 0)
     if main:
         save_model(model, path)
         write_history(path, history)
         write_json(path / "metrics.json", metrics)
-        write_figures(path, model, eval_x, history, rd.image_shape)
+        with holding_evaluation_labels(model, rd):
+            write_figures(path, model, eval_x, history, rd.image_shape)
         from aekit.reporting.run_report import report
 
-        report(path, x=eval_x, device=device)
+        report(path, x=eval_x, device=device, labels=evaluation_labels(model, rd))
         for cb in callbacks:
             cb.on_run_end(path, metrics)
     distributed.barrier()  # on every rank, train() returns once the run folder is complete

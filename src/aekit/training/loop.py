@@ -46,6 +46,7 @@ from aekit.training.callbacks.plateau import Plateau
 from aekit.training.callbacks.progress import ProgressBar
 from aekit.training.callbacks.stopping import EarlyStopping
 from aekit.training.distributed import DataParallel
+from aekit.training.labels import label_rows, split_labels
 from aekit.training.optim import lr_at, make_optimizer, step_functions
 
 
@@ -63,6 +64,8 @@ def fit(
     check_input: bool = True,
     device: str | torch.device | None = None,
     validation_split: float = 0.0,
+    labels: Any = None,
+    validation_labels: Any = None,
     **overrides: Any,
 ) -> History:
     """Train `model` to map `x` to `y` (default `x`), Keras-style.
@@ -78,10 +81,13 @@ def fit(
     creates the run folder); shapes and feature counts are checked either way.
     ``validation_split=0.1`` holds out the last 10% of the rows (before any shuffling), as Keras does.
     A model with an input scaler (``ModelConfig(scale="standard")``) not yet fitted is fitted on the training rows.
+    A conditional model (``n_classes`` > 0, kind cvae) trains on class `labels` (one per row, and
+    `validation_labels` for the validation rows).
     """
     cfg = replace(config or TrainConfig(), **overrides) if overrides else (config or TrainConfig())
     if validation_split:
         x, y, validation_data = _split_off(x, y, validation_data, validation_split)
+        labels, validation_labels = split_labels(labels, validation_labels, x.shape[0])
     vx, vy = validation_data if isinstance(validation_data, tuple) else (validation_data, None)
     if not model.scaler_fitted and state is None:
         fit_scaler(
@@ -100,13 +106,14 @@ def fit(
         generator = torch.Generator(device).manual_seed(cfg.seed)  # drives shuffling and corruption, on the device
         state = TrainState(model, make_optimizer(model, cfg), cfg, generator, History())
     state.to(device)  # a checkpoint's state, loaded on the CPU, joins the model
-    batches = Batches(x, y, device, par, cfg, model.scale_rows)  # the rows on the device, once
+    labels, val_labels = label_rows(model, labels, x, device), label_rows(model, validation_labels, vx, device)
+    batches = Batches(x, y, device, par, cfg, model.scale_rows, labels, model.labels)  # the rows on the device, once
     val = None if val is None else placed_pair(*val, device)
     state.steps_per_epoch = total = batches.steps
     grad_step, optimizer_step = step_functions(par, state)  # closed-form gradients where they apply (analytic.py)
     callbacks = with_builtins(callbacks, cfg, verbose if par.is_main else 0, model)
     if par.is_main and not any(isinstance(cb, Plateau) for cb in callbacks):  # one warning when the loss stays put
-        callbacks.append(Plateau.of(model, x, y))
+        callbacks.append(Plateau.of(model, x, y, labels=labels))
     model.train()
     for cb in callbacks:
         cb.on_train_begin(state)
@@ -134,7 +141,7 @@ def fit(
                 cb.on_validation_begin(state)
         logs = losses.means(state, par)  # the epoch's one wait for the device; a NaN or inf loss raises here
         if val is not None:
-            logs.update({f"val_{k}": v for k, v in par.evaluate(*val, _evaluate_rows).items()})
+            logs.update({f"val_{k}": v for k, v in par.evaluate(*val, _evaluate_rows, labels=val_labels).items()})
         logs["epoch_time"] = time.perf_counter() - t0
         state.epoch += 1
         state.history.append(state.epoch, logs)
@@ -229,8 +236,12 @@ def epoch_order(n: int, cfg: TrainConfig, generator: torch.Generator) -> torch.T
 class Batches:
     """The training rows placed on the device once (`place_rows`), and each epoch's batches read from them."""
 
-    def __init__(self, x, y, device: torch.device, par: DataParallel, cfg: TrainConfig, scale=None) -> None:
+    def __init__(
+        self, x, y, device: torch.device, par: DataParallel, cfg: TrainConfig, scale=None, labels=None, slot=None
+    ) -> None:
         self.x, self.y = placed_pair(x, y, device)
+        self.labels = None if labels is None else place_rows(labels, device)  # a cvae's one-hot labels (`label_rows`)
+        self.slot = slot  # the model's LabelSlot: each batch's labels go there
         self.scale = scale or (lambda rows: rows)  # rows in the user's units -> the network's (a model's scaler)
         self.n, self.size, self.par, self.cfg = x.shape[0], par.batch_size, par, cfg
         self.steps = math.ceil(par.shard_size(self.n) / self.size)
@@ -242,11 +253,18 @@ class Batches:
         order = sort_batches(order, self.size)  # each batch's rows in file order: a memmap's reads go forward
         read_x = self.x.reader(order, self.size)
         read_y = read_x if self.y is self.x else self.y.reader(order, self.size)
+        read_labels = None if self.labels is None else self.labels.reader(order, self.size)
 
         def batches() -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-            for k in range(self.steps):
-                xb = self.scale(read_x(k))
-                yield xb, xb if read_y is read_x else self.scale(read_y(k))
+            try:
+                for k in range(self.steps):
+                    if read_labels is not None:
+                        self.slot.onehot = read_labels(k)
+                    xb = self.scale(read_x(k))
+                    yield xb, xb if read_y is read_x else self.scale(read_y(k))
+            finally:
+                if read_labels is not None:
+                    self.slot.onehot = None
 
         return batches(), noise
 
@@ -333,18 +351,26 @@ def evaluate(
     *,
     batch_size: int = 1024,
     device: str | torch.device | None = None,
+    labels: Any = None,
 ) -> dict[str, float]:
     """Every loss term on (x, y), averaged over rows; a denoising config corrupts x with fixed noise. `device`
-    (default None: where the model is) is where it runs; the model moves there."""
+    (default None: where the model is) is where it runs; the model moves there. A cvae needs the rows' `labels`."""
     x = as_rows(x, "validation x", keep_memmap=True)
     y = x if y is None else as_rows(y, "validation y", keep_memmap=True)
     check_features(model, x, "validation x")
-    return _evaluate_rows(model, *placed_pair(x, y, model_device(model, device)), config or TrainConfig(), batch_size)
+    device = model_device(model, device)
+    onehot = label_rows(model, labels, x, device)
+    return _evaluate_rows(model, *placed_pair(x, y, device), config or TrainConfig(), batch_size, labels=onehot)
 
 
 @torch.no_grad()
 def _evaluate_rows(
-    model: Autoencoder, x: DeviceRows, y: DeviceRows, cfg: TrainConfig, batch_size: int = 1024
+    model: Autoencoder,
+    x: DeviceRows,
+    y: DeviceRows,
+    cfg: TrainConfig,
+    batch_size: int = 1024,
+    labels: torch.Tensor | None = None,
 ) -> dict[str, float]:
     """`evaluate` on rows already checked and placed (fit calls this every epoch); one read of the device per block.
     Blocks of 1024 rows keep the temporaries in cache."""
@@ -358,7 +384,8 @@ def _evaluate_rows(
     for start, xb in x.blocks(batch_size):
         yb = model.scale_rows(xb if targets is None else next(targets)[1])  # the network's units
         xb = model.scale_rows(xb)
-        terms = loss_terms(model, corrupt(xb, cfg.noise, cfg.noise_level, gen), yb, cfg)
+        with model.labels.holding(None if labels is None else labels[start : start + xb.shape[0]]):
+            terms = loss_terms(model, corrupt(xb, cfg.noise, cfg.noise_level, gen), yb, cfg)
         for k, v in zip(terms, torch.stack([v.detach().float() for v in terms.values()]).tolist()):
             sums[k] = sums.get(k, 0.0) + v * xb.shape[0]
     model.train(was_training)

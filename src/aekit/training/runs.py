@@ -29,6 +29,7 @@ from aekit.runfolder import clear_run_folder, lock_run_folder
 from aekit.training import distributed
 from aekit.training.callbacks.base import Callback
 from aekit.training.finishing import RunResult, _fit_and_write
+from aekit.training.labels import with_classes
 from aekit.training.memory import check_memory, memory_errors
 from aekit.training.optim import check_compile
 from aekit.training.preparation import checked_rows, default_out, follow_data, prepare_out, seed_globals, table_stats
@@ -102,6 +103,7 @@ def train(
             )
     if model_config.image_shape is None and rd.image_shape is not None:
         model_config = replace(model_config, image_shape=rd.image_shape)
+    model_config = with_classes(model_config, rd)  # a cvae: the data's classes
     is_table = data is not None and not rd.images  # image files are read as [0, 1] pixels
     stats = table_stats(rd, scale if model_config.scale == "none" else model_config.scale, is_table)
     model_config, train_config = follow_data(model_config, train_config, scale, stats, explicit)

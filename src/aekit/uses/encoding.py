@@ -28,10 +28,15 @@ from aekit.uses.inputs import as_input, batched, load_any_model
 
 
 def encode(
-    model: Autoencoder | str | os.PathLike, x: Any, *, batch_size: int = 4096, device: str | torch.device | None = None
+    model: Autoencoder | str | os.PathLike,
+    x: Any,
+    *,
+    batch_size: int = 4096,
+    device: str | torch.device | None = None,
+    labels: Any = None,
 ) -> np.ndarray:
     """The code of every row of `x`: shape (n, encoding_dim), float32 (a VAE: the means μ; a VQ-VAE: the codebook
-    index of each code vector, int64).
+    index of each code vector, int64). A cvae needs the rows' class `labels`.
 
     `model` is an Autoencoder, a run folder or a .safetensors file. `device` ('auto', 'cpu', 'cuda', …; default None:
     where the model is, the CPU for a file) runs it; `x` may already be a tensor on that device.
@@ -40,11 +45,18 @@ def encode(
     model.eval()
     rows = as_input(model, x, keep_memmap=True, check=False)
     on = device_of(model)
-    if model.config.code == "categorical":  # a VQ-VAE's code: the codebook index of each code vector
-        return batched(
-            lambda xb: model.latent.indices(model.encoder(model.scale_rows(xb))), rows, batch_size, device=on
-        ).astype(np.int64)
-    return batched(model.encode, rows, batch_size, device=on)
+    with model.conditioned(_per_row(labels, rows), stream=True):  # batched reads the rows in order, block by block
+        if model.config.code == "categorical":  # a VQ-VAE's code: the codebook index of each code vector
+            return batched(
+                lambda xb: model.latent.indices(model.encoder(model.scale_rows(xb))), rows, batch_size, device=on
+            ).astype(np.int64)
+        return batched(model.encode, rows, batch_size, device=on)
+
+
+def _per_row(labels: Any, rows: Any) -> Any:
+    if labels is not None and len(np.asarray(labels).reshape(-1)) != rows.shape[0]:
+        raise DataError(f"{len(np.asarray(labels).reshape(-1))} labels for {rows.shape[0]} rows; pass one per row")
+    return labels
 
 
 def decode(
@@ -53,8 +65,10 @@ def decode(
     *,
     batch_size: int = 4096,
     device: str | torch.device | None = None,
+    labels: Any = None,
 ) -> np.ndarray:
-    """The rows that codes decode to: shape (n, input_dim), float32, in the user's units."""
+    """The rows that codes decode to: shape (n, input_dim), float32, in the user's units (a cvae: of the codes'
+    class `labels`)."""
     from aekit.data.rows import as_rows
 
     model, _ = load_any_model(model, device)
@@ -65,16 +79,28 @@ def decode(
             f"codes have {z.shape[1]} values per row but the model's code has {model.config.encoding_dim}; "
             "pass codes from encode"
         )
+    if labels is not None:  # a cvae: each block with its own labels
+        from aekit.codes import decode_codes
+
+        return decode_codes(model, torch.as_tensor(np.asarray(z)), batch_size, labels=_per_row(labels, z)).numpy()
     return batched(model.decode, z, batch_size, device=device_of(model))
 
 
 def reconstruct(
-    model: Autoencoder | str | os.PathLike, x: Any, *, batch_size: int = 4096, device: str | torch.device | None = None
+    model: Autoencoder | str | os.PathLike,
+    x: Any,
+    *,
+    batch_size: int = 4096,
+    device: str | torch.device | None = None,
+    labels: Any = None,
 ) -> np.ndarray:
-    """The model's reconstruction of every row of `x`: shape (n, input_dim), float32, in the user's units."""
+    """The model's reconstruction of every row of `x`: shape (n, input_dim), float32, in the user's units (a cvae
+    needs the rows' class `labels`)."""
     model, _ = load_any_model(model, device)
     model.eval()
-    return batched(model, as_input(model, x, keep_memmap=True, check=False), batch_size, device=device_of(model))
+    rows = as_input(model, x, keep_memmap=True, check=False)
+    with model.conditioned(_per_row(labels, rows), stream=True):
+        return batched(model, rows, batch_size, device=device_of(model))
 
 
 def write_codes(path: str | os.PathLike, codes: Any, columns: list[str], names: list[str], labels: Any = None) -> None:

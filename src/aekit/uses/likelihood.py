@@ -61,11 +61,12 @@ def nll(
     seed: int = 0,
     batch_size: int = 100,
     chunk: int = 500,
+    labels: Any = None,
 ) -> NLLResult:
     """−log p(x) per row by importance sampling with `samples` draws (K) from q(z|x), and its mean with the standard
     error, in nats. `likelihood` defaults to the run's (its decoder's) distribution; a Bernoulli decoder needs rows in
     [0, 1] (binarise them for a true likelihood: with grey values it is a cross-entropy). Draws are seeded by `seed`;
-    `batch_size` rows and `chunk` draws are decoded at a time."""
+    `batch_size` rows and `chunk` draws are decoded at a time. A cvae's is −log p(x | y), given the rows' `labels`."""
     model, config = load_any_model(model)
     require_generative(model, "a likelihood estimate")
     lik = _likelihood_of(model, config, likelihood)
@@ -83,21 +84,30 @@ def nll(
     device = next(model.parameters()).device
     gen = torch.Generator().manual_seed(seed)
     out = np.empty(len(rows), dtype=np.float64)
+    held = None if labels is None else torch.as_tensor(np.asarray(labels)).reshape(-1)
+    if held is not None and len(held) != len(rows):
+        raise DataError(f"{len(held)} labels for {len(rows)} rows; pass one label per row")
     for start in range(0, len(rows), batch_size):
         xb = rows[start : start + batch_size].to(device)
-        mu, logvar = model.latent.stats(model.encoder(xb).float())
-        n, d = mu.shape
-        acc = torch.full((n,), -math.inf, dtype=torch.float64, device=device)  # running log Σ_k w_k
-        for done in range(0, samples, chunk):
-            k = min(chunk, samples - done)
-            eps = torch.randn((k, n, d), generator=gen).to(device)
-            z = mu + torch.exp(0.5 * logvar) * eps
-            log_px = log_likelihood(model, z.reshape(k * n, d), xb.repeat(k, 1), lik).reshape(k, n)
-            log_w = (log_px + log_standard_normal(z) - log_posterior(eps, logvar)).double()
-            acc = torch.logaddexp(acc, torch.logsumexp(log_w, dim=0))
-        out[start : start + n] = -(acc - math.log(samples)).cpu().numpy()
+        with model.conditioned(None if held is None else held[start : start + batch_size]):
+            out[start : start + len(xb)] = _block_nll(model, xb, samples, chunk, lik, gen)
     stderr = float(out.std(ddof=1) / math.sqrt(len(out))) if len(out) > 1 else float("nan")
     return NLLResult(float(out.mean()), stderr, len(out), samples, lik, out)
+
+
+def _block_nll(model, xb: torch.Tensor, samples: int, chunk: int, lik: str, gen: torch.Generator) -> np.ndarray:
+    """−log p(x) of the rows `xb` (on the model's device), `chunk` of the `samples` draws at a time."""
+    mu, logvar = model.latent.stats(model.encoder(xb).float())
+    n, d = mu.shape
+    acc = torch.full((n,), -math.inf, dtype=torch.float64, device=xb.device)  # running log Σ_k w_k
+    for done in range(0, samples, chunk):
+        k = min(chunk, samples - done)
+        eps = torch.randn((k, n, d), generator=gen).to(xb.device)
+        z = mu + torch.exp(0.5 * logvar) * eps
+        log_px = log_likelihood(model, z.reshape(k * n, d), xb.repeat(k, 1), lik).reshape(k, n)
+        log_w = (log_px + log_standard_normal(z) - log_posterior(eps, logvar)).double()
+        acc = torch.logaddexp(acc, torch.logsumexp(log_w, dim=0))
+    return -(acc - math.log(samples)).cpu().numpy()
 
 
 __all__ = ["nll", "NLLResult"]

@@ -151,6 +151,11 @@ def export_onnx(
     there) before any file is written; a difference above 1e-5 (relative to 1 + |value|) raises ModelFileError.
     Returns the paths by part name.
     """
+    if model.conditional:
+        raise ConfigError(
+            "ONNX export of a label-conditioned model (cvae) is not supported: its graphs would need the label as a "
+            "second input; use the model from Python (aekit.load_model), or export a vae"
+        )
     _check_dependencies()
     model._check_scaler()  # a model with an input scaler exports it: rows in and out in the user's units
     device = model_device(model, device)

@@ -11,7 +11,7 @@ import torch
 
 from aekit.data.rows import as_rows
 from aekit.devices import device_of
-from aekit.errors import DataError
+from aekit.errors import DataError, option
 from aekit.training.background import InThread
 from aekit.training.callbacks.base import Callback, TrainState
 
@@ -26,7 +26,10 @@ class TensorBoard(Callback):
     The train run also holds a grid of reconstructions (originals above, reconstructions below) and weight
     histograms, written at the first epoch, every `image_every` epochs and at the last one. At the end, the codes
     of `embedding` rows go to the projector in ``log_dir`` itself (at most `embedding_max` rows, labelled with
-    `embedding_labels`, shown as thumbnails when `image_shape` is known).
+    `embedding_labels`, shown as thumbnails when `image_shape` is known). A generative model's train run also
+    holds ``samples``, on the reconstructions' schedule: 40 draws from the prior, or for a cvae a row of 10 per class
+    (up to 10 classes). A cvae encodes the `images` and `embedding` rows with their `class_labels` (class indices,
+    one per embedding row; the images are its first rows).
 
     TensorBoard's writer is imported and opened in a thread while the first epoch trains.
     """
@@ -41,7 +44,9 @@ class TensorBoard(Callback):
         embedding_labels: Any = None,
         embedding_max: int = 2000,
         histograms: bool = True,
+        class_labels: Any = None,
     ) -> None:
+        self.class_labels = None if class_labels is None else np.asarray(class_labels).reshape(-1)
         self.log_dir, self.image_every = str(log_dir), image_every
         self.images = None if images is None else as_rows(images, "images")[:10]
         self.image_shape = image_shape
@@ -100,6 +105,8 @@ class TensorBoard(Callback):
         self._pictured = state.epoch
         if self.images is not None and self.image_shape is not None:
             self.write_images(state)
+        if self.image_shape is not None and state.model.config.is_generative:
+            self.write_samples(state)
         if self.histograms:
             for name, param in state.model.named_parameters():
                 self.writer.add_histogram(f"weights/{name}", param.detach().cpu().numpy().copy(), state.epoch)
@@ -108,7 +115,8 @@ class TensorBoard(Callback):
     def write_images(self, state: TrainState) -> None:
         was_training = state.model.training
         state.model.eval()
-        recon = state.model(self.images.to(device_of(state.model))).float().cpu().numpy()
+        with state.model.conditioned(self._labels(state.model, len(self.images))):
+            recon = state.model(self.images.to(device_of(state.model))).float().cpu().numpy()
         state.model.train(was_training)
         grid = image_grid(self.images.numpy(), recon, self.image_shape)
         if grid is not None:
@@ -120,9 +128,14 @@ class TensorBoard(Callback):
         was_training = state.model.training
         state.model.eval()
         device = device_of(state.model)
+        labels = self._labels(state.model, len(self.embedding))
         codes = torch.cat(
             [
-                state.model.encode(self.embedding[i : i + 500].to(device)).cpu()
+                state.model.encode(
+                    self.embedding[i : i + 500].to(device), None if labels is None else labels[i : i + 500]
+                )
+                .detach()
+                .cpu()
                 for i in range(0, len(self.embedding), 500)
             ]
         )
@@ -139,6 +152,28 @@ class TensorBoard(Callback):
             entry = write_projector_files(Path(self.log_dir), codes.numpy(), self.embedding_labels, thumbs, state.epoch)
         (Path(self.log_dir) / "projector_config.pbtxt").write_text(entry)
 
+    def _labels(self, model, n: int) -> np.ndarray | None:
+        """The class labels of the first `n` rows, for a cvae (None for a plain model)."""
+        if not model.conditional:
+            return None
+        if self.class_labels is None or len(self.class_labels) < n:
+            raise DataError(f"a cvae's TensorBoard pictures need {option('class_labels')} for their {n} rows")
+        return self.class_labels[:n]
+
+    @torch.no_grad()
+    def write_samples(self, state: TrainState) -> None:
+        """Draws from the prior (seeded: the same codes every time, so the grid shows the decoder learning), a row
+        of 10 per class for a cvae, as ``samples``."""
+        from aekit.codes import decode_codes, prior_codes
+
+        model, k = state.model, min(state.model.config.n_classes, 10)
+        n = 10 * k if k else 40
+        z = prior_codes(model, n, generator=torch.Generator().manual_seed(state.config.seed))
+        rows = decode_codes(model, z, labels=np.repeat(np.arange(k), 10) if k else None).numpy()
+        grid = tile_rows(list(rows.reshape(-1, 10, rows.shape[1])), self.image_shape)
+        if grid is not None:
+            self.writer.add_image("samples", grid, state.epoch, dataformats="HWC")
+
     def on_train_end(self, state: TrainState) -> None:
         writers = self._writers()
         if writers and state.epoch > self._pictured:  # stopped early: the pictures of the last epoch
@@ -153,14 +188,20 @@ class TensorBoard(Callback):
 def image_grid(originals: np.ndarray, reconstructions: np.ndarray, image_shape) -> np.ndarray | None:
     """Originals above their reconstructions, one column per row, 2 px of grey between tiles: an (H, W, C) uint8
     image; None when the rows are not images of `image_shape` ((h, w) or (c, h, w), 1 or 3 channels)."""
+    return tile_rows([originals, reconstructions], image_shape)
+
+
+def tile_rows(blocks: list[np.ndarray], image_shape) -> np.ndarray | None:
+    """Each block of rows (as many in each) as a line of images, 2 px of grey between tiles: an (H, W, C) uint8
+    image; None when the rows are not images of `image_shape` ((h, w) or (c, h, w), 1 or 3 channels)."""
     h, w = image_shape[-2:]
-    n, features = originals.shape
+    n, features = blocks[0].shape
     c = features // (h * w)
     if c * h * w != features or c not in (1, 3):
         return None
     pad = 2
-    grid = np.full((pad + 2 * (h + pad), pad + n * (w + pad), c), 0.5, dtype=np.float32)
-    for row, images in enumerate((originals, reconstructions)):
+    grid = np.full((pad + len(blocks) * (h + pad), pad + n * (w + pad), c), 0.5, dtype=np.float32)
+    for row, images in enumerate(blocks):
         tiles = np.clip(images.reshape(n, c, h, w).transpose(0, 2, 3, 1), 0, 1)
         top = pad + row * (h + pad)
         for i in range(n):

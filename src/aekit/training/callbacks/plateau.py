@@ -35,16 +35,19 @@ class Plateau(Callback):
         rtol: float = 1e-3,
     ) -> None:
         self.sample_x, self.sample_y, self.epochs, self.rtol = sample_x, sample_y, epochs, rtol
-        self.warned = False
+        self.warned, self.sample_labels = False, None  # a cvae's labels of the sample rows
 
     @classmethod
-    def of(cls, model, x, y, rows: int = 256) -> "Plateau":
-        """A Plateau with the first `rows` rows of `x` (input) and `y` (target), scaled as the network sees them."""
+    def of(cls, model, x, y, rows: int = 256, labels: torch.Tensor | None = None) -> "Plateau":
+        """A Plateau with the first `rows` rows of `x` (input) and `y` (target), scaled as the network sees them
+        (and of a cvae's one-hot `labels`)."""
         from aekit.data.reading import _rows
 
         k = min(rows, x.shape[0])
         xs = model.scale_rows(_rows(x, slice(0, k)))
-        return cls(xs, xs if y is x else model.scale_rows(_rows(y, slice(0, k))))
+        plateau = cls(xs, xs if y is x else model.scale_rows(_rows(y, slice(0, k))))
+        plateau.sample_labels = None if labels is None else labels[:k]
+        return plateau
 
     def on_train_begin(self, state: TrainState) -> None:
         self.start = state.epoch  # a resumed run: its first epochs are behind it, nothing to check
@@ -71,7 +74,7 @@ class Plateau(Callback):
         lo, hi = _BOUNDS[act]
         was_training = model.training
         model.eval()
-        with torch.no_grad():
+        with torch.no_grad(), model.labels.holding(self.sample_labels):
             device = next(model.parameters()).device  # the sample stays on the host; the model may not
             out = model.decoder(model.latent.code(model.encoder(self.sample_x.to(device)))).cpu()
         model.train(was_training)
