@@ -95,7 +95,7 @@ the negative ELBO. Each term in its own panel, training solid and validation das
         (
             "code",
             """
-from aekit.reporting.plots import term_panels
+from aekit.reporting.curves import term_panels
 
 terms = {k: round(v[-1], 2) for k, v in history.history.items() if k in ("recon", "kl", "loss")}
 print(f"last epoch: {terms} (loss = recon + kl)")
@@ -218,6 +218,31 @@ from aekit.uses.generation import traversals
 rows, units = traversals(beta_vae, x_test[a], n=9, max_units=6)
 titles = [f"unit {u}" if i == 0 else "" for u in units for i in range(9)]
 grid_figure(rows, SHAPE, ncols=9, titles=titles)
+""",
+        ),
+        (
+            "md",
+            """
+## A conditional VAE: the digit you ask for
+
+The conditional VAE (`cvae`, Sohn et al. 2015) joins each digit's label, one-hot, to the
+encoder's input and to the decoder's: the code no longer has to carry which digit it is, and a
+label chosen at sampling time draws that digit (`aekit sample RUN --label 7`). `fit` takes the
+labels beside the rows; below, each row of the grid is drawn with one label:
+""",
+        ),
+        (
+            "code",
+            """
+from aekit.uses.generation import sample
+
+cvae_cfg, cvae_train = aekit.configure("cvae", epochs=EPOCHS, batch_size=128, binarize="dynamic",
+                                       seed=SEED)
+cvae = aekit.Autoencoder(cvae_cfg)
+aekit.fit(cvae, x_train, labels=ds.y_train, config=cvae_train, verbose=0)
+drawn = np.concatenate([sample(cvae, 8, seed=SEED, label=digit) for digit in range(10)])
+titles = [f"label {d}" if i == 0 else "" for d in range(10) for i in range(8)]
+grid_figure(drawn, SHAPE, ncols=8, titles=titles)
 """,
         ),
         (
