@@ -164,18 +164,10 @@ def main() -> None:
     precisions = ("float32", "bfloat16") if args.bfloat16 else ("float32",)
     rows = []
     for precision in precisions:
-        rows.append(
-            compare(
-                "tutorial",
-                aekit.ModelConfig(),
-                ds.x_train,
-                ds.x_test,
-                args.blocks,
-                args.epochs_per_block,
-                precision=precision,
-            )
-        )
-        if args.autograd:
+        variants = [{}]  # the default step; then, as asked, autograd's step and the compiled one
+        variants += [{"analytic_grad": False}] if args.autograd else []
+        variants += [{"compile": True}] if args.compile else []
+        for extra in variants:
             rows.append(
                 compare(
                     "tutorial",
@@ -185,20 +177,7 @@ def main() -> None:
                     args.blocks,
                     args.epochs_per_block,
                     precision=precision,
-                    analytic_grad=False,
-                )
-            )
-        if args.compile:
-            rows.append(
-                compare(
-                    "tutorial",
-                    aekit.ModelConfig(),
-                    ds.x_train,
-                    ds.x_test,
-                    args.blocks,
-                    args.epochs_per_block,
-                    compile=True,
-                    precision=precision,
+                    **extra,
                 )
             )
     if args.deep:
