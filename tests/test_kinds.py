@@ -60,6 +60,14 @@ def test_explicit_fields_win_over_presets_and_bad_names_are_refused():
         ModelConfig(architecture="conv", image_shape=(1, 28, 28), hidden=(16, 8), encoding_dim=100)
 
 
+def test_a_given_epoch_count_wins_over_the_least_number_of_steps():
+    assert configure("anomaly", input_dim=5)[1].min_steps == 600
+    assert configure("anomaly", input_dim=5, epochs=4)[1].min_steps == 0
+    assert configure("anomaly", input_dim=5, epochs=4, min_steps=50)[1].min_steps == 50
+    cfg = TrainConfig(epochs=2, batch_size=10, min_steps=25)
+    assert (cfg.for_rows(95).epochs, cfg.for_rows(200).epochs, cfg.for_rows(0).epochs) == (3, 2, 2)
+
+
 def test_identity_warning_only_without_penalty_or_noise():
     m, t = configure("overcomplete")
     assert identity_risk(m, t)

@@ -234,6 +234,8 @@ class TrainConfig:
     # the step's gradients in closed form where the model allows (dense layers, BCE/MSE; training/analytic.py);
     # False: always autograd (for debugging; the same results to float rounding)
     analytic_grad: bool = True
+    # at least this many gradient steps: `aekit.train` (and the anomaly recipe) raise epochs for small data (0: off)
+    min_steps: int = 0
 
     def __post_init__(self) -> None:
         for name in ("loss", "optimizer"):  # Keras' names are stored as aekit's
@@ -291,6 +293,8 @@ class TrainConfig:
         _non_negative("beta", self.beta)
         _non_negative("commitment", self.commitment)
         _positive_int("iw_samples", self.iw_samples)
+        if isinstance(self.min_steps, bool) or not isinstance(self.min_steps, int) or self.min_steps < 0:
+            raise ConfigError(f"min_steps must be a whole number ≥ 0 (0: off), got {self.min_steps!r}")
         if isinstance(self.kl_warmup, bool) or not isinstance(self.kl_warmup, int) or self.kl_warmup < 0:
             raise ConfigError(f"kl_warmup must be a whole number of epochs ≥ 0 (0: off), got {self.kl_warmup!r}")
         if self.iw_samples > 1 and (self.beta != 1 or self.kl_warmup):
@@ -302,6 +306,17 @@ class TrainConfig:
             raise ConfigError(
                 f"binarised pixels are 0 or 1: use the Bernoulli decoder ({option('likelihood', 'bernoulli')})"
             )
+
+    def for_rows(self, rows: int) -> "TrainConfig":
+        """This config with epochs raised, where `rows` training rows make fewer than `min_steps` steps in all.
+
+        >>> TrainConfig(epochs=30, batch_size=64, min_steps=600).for_rows(300).epochs  # 5 steps an epoch
+        120
+        """
+        steps = -(-rows // self.batch_size)
+        if not self.min_steps or not steps or self.epochs * steps >= self.min_steps:
+            return self
+        return replace(self, epochs=-(-self.min_steps // steps))
 
     @property
     def learning_rate(self) -> float:

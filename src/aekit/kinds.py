@@ -173,6 +173,7 @@ KINDS: dict[str, dict[str, Any]] = {
         "optimizer": "adam",
         "batch_size": 64,
         "epochs": lambda f: 3 if f["architecture"] == "conv" else 30,
+        "min_steps": lambda f: 300 if f["architecture"] == "conv" else 600,  # small data: more epochs
     },
 }
 
@@ -272,6 +273,8 @@ def configure(kind: str = "undercomplete", **explicit: Any) -> tuple[ModelConfig
     for name, value in preset.items():  # derived presets, in table order, unless given explicitly
         if callable(value) and name not in explicit:
             resolved[name] = value(resolved)
+    if "epochs" in explicit and "min_steps" not in explicit:
+        resolved["min_steps"] = 0  # an epoch count given wins over a preset's least number of steps
     if resolved["noise"] in DEFAULT_NOISE_LEVEL and "noise_level" not in explicit and not resolved["noise_level"]:
         resolved["noise_level"] = DEFAULT_NOISE_LEVEL[resolved["noise"]]  # any kind: a noise type brings its level
     model = ModelConfig(**{k: v for k, v in resolved.items() if k in _MODEL_FIELDS})

@@ -95,3 +95,17 @@ def test_the_recipe_score_needs_a_run_folder(run, tmp_path):
     assert len(proc.stderr.strip().splitlines()) == 1 and not out.exists()
     proc = aekit("anomaly", lone, "mnist", "--limit", 10, "--contamination", 0.1, "-o", out)  # auto: no recipe known
     assert proc.returncode == 0 and "scored by mse" in proc.stdout
+
+
+@pytest.mark.parametrize("flags, epochs", [((), 100), (("--epochs", "4"), 4)])
+def test_the_recipe_on_a_small_table_trains_its_least_number_of_steps(tmp_path, flags, epochs):
+    """400 rows, 360 trained on in batches of 64: 6 steps an epoch, so the recipe's 600 steps take 100 epochs (its
+    preset is 30); an epoch count given wins."""
+    rows = np.random.default_rng(0).normal(size=(400, 5))
+    np.savetxt(tmp_path / "t.csv", rows, delimiter=",", header="a,b,c,d,e", comments="")
+    out = tmp_path / "run"
+    proc = aekit("train", "--recipe", "anomaly", "--data", tmp_path / "t.csv", "--out", out, "-q", *flags)
+    assert proc.returncode == 0, proc.stderr
+    config = json.loads((out / "config.json").read_text())
+    assert config["train"]["epochs"] == epochs
+    assert len(json.loads((out / "history.json").read_text())["epoch"]) == epochs

@@ -23,7 +23,6 @@ from aekit.uses.inputs import as_input, load_any_model
 
 SCORES = ("mse", "bce")
 TERMS = ("code", "reconstruction")  # a detector's terms: local outlier factor among the normal codes, the MSE
-MIN_STEPS = {"conv": 300, "dense": 600}  # gradient steps the recipe takes at least, however few the normal rows
 MEMBERS = {"conv": 1, "dense": 3}  # models a detector averages by default: a small table's are cheap
 MAX_NORMAL = 10_000  # normal rows whose codes a detector keeps at most (an even sample of more)
 MAX_NORM_ROWS = 2_000  # normal rows that standardise the terms at most
@@ -172,7 +171,6 @@ def fit_detector(
     terms are standardised on `validation` (normal rows not trained on), by default a seeded `val_split` of `x` held
     out from training. `members` models with seeds ``seed, seed + 1, …`` are averaged (an ensemble; default
     MEMBERS: 1 conv, 3 dense). `explicit` fields override the kind's presets (``epochs=5``)."""
-    from aekit.config import replace
     from aekit.data.rows import as_rows
     from aekit.kinds import configure
     from aekit.training.loop import fit
@@ -199,10 +197,7 @@ def fit_detector(
     models: list[Autoencoder] = []
     while len(models) < (members or 1):
         model_cfg, train_cfg = configure("anomaly", **{**fields, "seed": seed + len(models), **explicit})
-        if "epochs" not in explicit:  # small tables: enough epochs for at least MIN_STEPS gradient steps
-            steps = -(-len(rows) // train_cfg.batch_size)
-            least = MIN_STEPS[model_cfg.architecture]
-            train_cfg = replace(train_cfg, epochs=max(train_cfg.epochs, -(-least // steps)))
+        train_cfg = train_cfg.for_rows(len(rows))  # small tables: epochs for the recipe's least number of steps
         model = Autoencoder(model_cfg)
         fit(model, rows, config=train_cfg, verbose=0)
         models.append(model.eval())
