@@ -59,6 +59,13 @@ def test_a_cvae_run_reports_and_encodes_with_its_labels(cvae_run, tmp_path):
     assert main(["evaluate", str(cvae_run), "--nll", "--samples", "10", "--limit", "20", "--binarize", "fixed"]) == 0
 
 
+def test_aekit_report_alone_draws_a_cvae_with_its_runs_own_labels(cvae_run, tmp_path):
+    assert main(["report", str(cvae_run), "--out", str(tmp_path / "page.html")]) == 0
+    page = (tmp_path / "page.html").read_text()
+    assert all(f'alt="{alt}"' in page for alt in ("KL per unit", "latent traversals")), page[-2000:]
+    assert "need the labels" not in page
+
+
 def test_the_likelihood_given_the_true_labels_beats_wrong_ones(cvae_run):
     import aekit
     from aekit.uses.likelihood import nll

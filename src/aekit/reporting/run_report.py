@@ -83,19 +83,25 @@ def jacobian_figure(norms: np.ndarray):
 
 
 # --------------------------------------------------------------------------- the report
-def _eval_rows(config: Mapping[str, Any], x: Any) -> tuple[np.ndarray | None, str]:
-    """Rows to draw the figures from: `x` if given, else the run's evaluation data loaded again."""
+def _eval_rows(config: Mapping[str, Any], x: Any) -> tuple[np.ndarray | None, np.ndarray | None, str]:
+    """Rows to draw the figures from and their labels (None where unknown): `x` if given (no labels), else the run's
+    evaluation data loaded again."""
     if x is not None:
-        return np.array(x[:_ROWS_FOR_FIGURES], dtype=np.float32), ""  # a copy: a memmap's view is read-only
+        return np.array(x[:_ROWS_FOR_FIGURES], dtype=np.float32), None, ""  # a copy: a memmap's view is read-only
     from aekit.data.sources import recorded_run_data
 
     d = config.get("data") or {}
     try:
         rd = recorded_run_data(d, (config.get("train") or {}).get("seed", 0))
     except (AekitError, OSError) as exc:
-        return None, f"The run's data could not be loaded again ({exc}), so the figures that need it are left out."
-    rows = rd.x_val if rd.x_val is not None else rd.x_train
-    return np.array(rows[:_ROWS_FOR_FIGURES], dtype=np.float32), ""  # a copy: a memmap's view is read-only
+        return (
+            None,
+            None,
+            f"The run's data could not be loaded again ({exc}), so the figures that need it are left out.",
+        )
+    rows, labels = (rd.x_val, rd.y_val) if rd.x_val is not None else (rd.x_train, rd.y_train)
+    labels = None if labels is None else np.asarray(labels[:_ROWS_FOR_FIGURES])
+    return np.array(rows[:_ROWS_FOR_FIGURES], dtype=np.float32), labels, ""  # a copy: a memmap's view is read-only
 
 
 def _kind_figures(model, config: Mapping[str, Any], x: np.ndarray, has_reconstructions: bool) -> list[str]:
@@ -237,7 +243,9 @@ def report(
                 "Originals (top) and their reconstructions (bottom).",
             )
         )
-    rows, note = _eval_rows(config, x)
+    rows, recorded, note = _eval_rows(config, x)
+    if model.conditional and labels is None:  # a cvae's labels: given, else those of the run's own rows
+        labels = recorded
     if rows is not None and rows.ndim == 2 and rows.shape[1] != model.config.input_dim:
         rows, note = (
             None,
