@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 import warnings
 
@@ -34,21 +33,12 @@ from sklearn.ensemble import IsolationForest
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.neighbors import LocalOutlierFactor, NearestNeighbors
 from sklearn.svm import OneClassSVM
+from startup import cpu_name  # benchmarks/ is on sys.path when a script runs
 
 import aekit
 from aekit.uses.anomalies import fit_detector
 
 METHODS = ("aekit", "pca", "knn", "lof", "ocsvm", "iforest")
-
-
-def cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 VAL_SPLIT = 0.2  # of the normal training rows: aekit's validation rows

@@ -20,12 +20,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 import warnings
 
 import numpy as np
 import torch
+from startup import cpu_name  # benchmarks/ is on sys.path when a script runs
 
 import aekit
 from aekit.objectives import corrupt, psnr
@@ -40,16 +40,6 @@ NOISES = [
     ("salt_pepper", 0.2),
 ]
 METHODS = ["median", "gaussian", "bilateral", "tv", "wavelet", "nlm", "bm3d"]
-
-
-def cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def bm3d_available() -> bool:

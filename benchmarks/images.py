@@ -12,7 +12,6 @@ from the same initial weights, so the machine's drift hits both alike; the ratio
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -22,18 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-
-
-def cpu_name() -> str:
-    """The CPU's model name and its vector extensions, from /proc/cpuinfo where there is one."""
-    try:
-        info = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return platform.processor() or platform.machine()
-    model = next((ln.split(":", 1)[1].strip() for ln in info.splitlines() if ln.startswith("model name")), "?")
-    flags = set(next((ln.split(":", 1)[1].split() for ln in info.splitlines() if ln.startswith("flags")), []))
-    ext = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if f in flags]
-    return f"{model} ({', '.join(ext) or 'no AVX2'}; {os.cpu_count()} logical CPUs)"
+from startup import cpu_name  # noqa: E402  (benchmarks/ is on sys.path when a script runs)
 
 
 def make_images(folder: Path, n: int) -> None:

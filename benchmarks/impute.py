@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import time
 import warnings
 
@@ -30,21 +29,12 @@ from sklearn.ensemble import ExtraTreesRegressor
 from sklearn.experimental import enable_iterative_imputer  # noqa: F401
 from sklearn.impute import IterativeImputer, KNNImputer, SimpleImputer
 from sklearn.linear_model import BayesianRidge
+from startup import cpu_name  # benchmarks/ is on sys.path when a script runs
 
 from aekit.uses.imputation import impute
 
 TABLES = ("breast_cancer", "wine", "diabetes", "digits", "linnerud", "ratings")
 PATTERNS = ("mcar10", "mcar20", "mcar40", "mnar")
-
-
-def cpu_name() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def generated_ratings(

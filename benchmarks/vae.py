@@ -18,26 +18,15 @@ entries used by the test images' codes (target ≥ 90%), reconstruction error th
 
 import argparse
 import json
-import platform
 import time
 
 import numpy as np
 import torch
+from startup import cpu_name  # benchmarks/ is on sys.path when a script runs
 
 import aekit
 from aekit.latents import code_summary
 from aekit.uses.likelihood import nll
-
-
-def cpu_name() -> str:
-    try:
-        info = open("/proc/cpuinfo").read()
-    except OSError:
-        return platform.processor() or "unknown CPU"
-    name = next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("model name")), "?")
-    flags = next((line.split(":", 1)[1].split() for line in info.splitlines() if line.startswith("flags")), [])
-    vec = [f for f in ("avx2", "avx512f", "avx512_bf16", "amx_tile") if f in flags]
-    return f"{name} ({', '.join(vec) or 'no AVX2'})"
 
 
 def squared_error(model, x: np.ndarray) -> float:
