@@ -22,7 +22,7 @@ from aekit.models import Autoencoder
 from aekit.uses.inputs import as_input, load_any_model
 
 SCORES = ("mse", "bce")
-TERMS = ("code", "reconstruction")  # a detector's terms: local outlier factor among the normal codes, the MSE
+TERMS = ("code", "reconstruction")  # a detector's terms: local outlier factor among the normal codes; the MSE
 MEMBERS = {"conv": 1, "dense": 3}  # models a detector averages by default: a small table's are cheap
 MAX_NORMAL = 10_000  # normal rows whose codes a detector keeps at most (an even sample of more)
 MAX_NORM_ROWS = 2_000  # normal rows that standardise the terms at most
@@ -86,10 +86,6 @@ class Detector:
     def model(self) -> Autoencoder:
         return self.models[0]
 
-    @property
-    def score_kind(self) -> str:
-        return "code" if self.terms == ("code",) else "combined"
-
     def outlier_factors(self, x: Any, member: int = 0) -> np.ndarray:
         """Local outlier factor of each row's code among the normal codes of model `member` (about 1 inside the
         normal rows' cloud, larger outside it); `x` None: the factors of the normal rows themselves, each left out
@@ -149,8 +145,8 @@ def _codes(model: Autoencoder, x: Any) -> np.ndarray:
 
 
 def _terms_for(model: Autoencoder) -> tuple[str, ...]:
-    """The recipe's terms: the code distance for a conv model (images), the reconstruction error otherwise (on small
-    tables it beat the code distance and the two together, chosen on validation rows; docs/uses.md)."""
+    """The recipe's terms: the codes' local outlier factor for a conv model (images), the reconstruction error
+    otherwise (on small tables it beat the code term and the two together on development seeds; docs/uses.md)."""
     return ("code",) if model.config.architecture == "conv" else ("reconstruction",)
 
 
