@@ -27,6 +27,8 @@ def test_defaults_are_the_tutorial():
         (ModelConfig, {"activation": "swish2"}, "unknown activation 'swish2'"),
         (ModelConfig, {"architecture": "rnn"}, "unknown architecture"),
         (ModelConfig, {"image_shape": (1, 28, 27)}, "make them agree"),
+        (ModelConfig, {"global_residual": True}, "true only with skip=True"),
+        (ModelConfig, {"output_activation": "clamp"}, "unknown output_activation 'clamp'"),
         (TrainConfig, {"epochs": 0}, "epochs must be a positive integer"),
         (TrainConfig, {"batch_size": -1}, "batch_size must be a positive integer"),
         (TrainConfig, {"optimizer": "rmsprop2"}, "unknown optimizer"),

@@ -107,3 +107,21 @@ def test_decode_logits_matches_decode():
     model = Autoencoder(ModelConfig(encoding_dim=4))
     z = torch.rand(3, 4)
     assert torch.allclose(torch.sigmoid(model.decode_logits(z)), model.decode(z), atol=1e-6)
+
+
+def test_global_residual_adds_the_input_before_the_output_activation():
+    shape = dict(architecture="conv", image_shape=(1, 8, 8), input_dim=64, hidden=(4,), encoding_dim=32, skip=True)
+    model = Autoencoder(ModelConfig(**shape, global_residual=True, output_activation="clip"))
+    plain = Autoencoder(ModelConfig(**shape, output_activation="linear"))
+    plain.load_state_dict(model.state_dict())  # the same weights: the one difference is the input added
+    x = torch.rand(5, 64)
+    with torch.no_grad():
+        assert torch.allclose(model(x), (plain(x) + x).clamp(0, 1), atol=1e-6)
+        sig = Autoencoder(ModelConfig(**shape, global_residual=True))  # a sigmoid output: its logits hold the input
+        sig.load_state_dict(model.state_dict())
+        assert torch.allclose(sig.decode_logits(sig.encode(x), x), plain(x) + x, atol=1e-6)
+        model.decoder[-3].weight.zero_()  # the last conv: no correction, so the output is the input itself
+        model.decoder[-3].bias.zero_()
+        assert torch.equal(model(x), x)
+        assert torch.equal(model(x + 0.5), (x + 0.5).clamp(0, 1))  # 'clip' keeps the output in [0, 1]
+        assert model.decode(model.encode(x)).shape == (5, 64)  # without the input: the correction alone

@@ -13,7 +13,7 @@ from typing import Any
 
 from aekit.errors import ConfigError, option
 
-ACTIVATIONS = ("relu", "sigmoid", "tanh", "linear", "elu", "leaky_relu", "gelu")
+ACTIVATIONS = ("relu", "sigmoid", "tanh", "linear", "elu", "leaky_relu", "gelu", "clip")  # clip: to [0, 1]
 LOSSES = ("bce", "mse")
 OPTIMIZERS = ("adadelta", "adam", "sgd")
 NOISES = ("none", "gaussian", "masking", "salt_pepper", "mixed")
@@ -87,6 +87,7 @@ class ModelConfig:
     codebook_dim: int = 0  # 'categorical': values per code vector (0: a conv code's channels, else 1/8 of the code)
     codebook_decay: float = 0.99  # 'categorical': EMA decay of the codebook (0: learned by gradient, a codebook loss)
     skip: bool = False  # conv: the decoder's last block also sees the input image (U-Net-like skip; for denoising)
+    global_residual: bool = False  # with skip: the output is output_activation(input + the decoder's correction)
     n_classes: int = 0  # > 0: a label's one-hot joins the encoder's and the decoder's input (cvae; dense only)
 
     def __post_init__(self) -> None:
@@ -168,6 +169,11 @@ class ModelConfig:
                 f"skip (the input joining the decoder's last block) is true or false, and true only for "
                 f"a 'conv' architecture with a deterministic code; got skip={self.skip!r} with "
                 f"{self.architecture!r}, code {self.code!r}"
+            )
+        if not isinstance(self.global_residual, bool) or (self.global_residual and not self.skip):
+            raise ConfigError(
+                f"global_residual (the output = the input + a learned correction) is true or false, and true only "
+                f"with {option('skip', True)} (a conv decoder that sees the input); got {self.global_residual!r}"
             )
 
     @property

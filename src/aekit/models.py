@@ -28,6 +28,7 @@ _ACTIVATIONS = {
     "elu": nn.ELU,
     "leaky_relu": nn.LeakyReLU,
     "gelu": nn.GELU,
+    "clip": lambda: nn.Hardtanh(0.0, 1.0),  # values clipped to [0, 1] (a global residual's output)
 }
 
 
@@ -78,7 +79,8 @@ def _conv_stacks(config: ModelConfig) -> tuple[nn.Sequential, nn.Sequential]:
     if config.skip:  # the input image joins here: a full-resolution block sees it beside the decoded features
         head = [nn.Conv2d(n_in + c, n_in, 3, padding=1), _ACTIVATIONS[config.activation]()]
         dec += [*head, nn.Conv2d(n_in, c, 3, padding=1), nn.Flatten(), _ACTIVATIONS[config.output_activation]()]
-        return nn.Sequential(*enc), SkipDecoder(dec, join=len(dec) - len(head) - 3, image_shape=config.image_shape)
+        join, shape = len(dec) - len(head) - 3, config.image_shape
+        return nn.Sequential(*enc), SkipDecoder(dec, join=join, image_shape=shape, residual=config.global_residual)
     dec += [nn.Conv2d(n_in, c, 3, padding=1), nn.Flatten(), _ACTIVATIONS[config.output_activation]()]
     return nn.Sequential(*enc), nn.Sequential(*dec)
 
@@ -86,11 +88,15 @@ def _conv_stacks(config: ModelConfig) -> tuple[nn.Sequential, nn.Sequential]:
 class SkipDecoder(nn.Sequential):
     """A conv decoder whose layers from `join` on also see the (noisy) input image, concatenated as extra channels:
     a skip from input to output, as U-Net's, so that the code carries what the image is and the last block restores
-    pixel detail (residual learning). Called without the input (``decode(z)``), it sees a blank image."""
+    pixel detail (residual learning). Called without the input (``decode(z)``), it sees a blank image. With
+    `residual` (``ModelConfig.global_residual``) the input is also added to the last conv's output, before the output
+    activation: the network learns a correction of the noisy image (global residual learning, as DnCNN's)."""
 
-    def __init__(self, layers: list[nn.Module], *, join: int, image_shape: tuple[int, ...]) -> None:
+    def __init__(
+        self, layers: list[nn.Module], *, join: int, image_shape: tuple[int, ...], residual: bool = False
+    ) -> None:
         super().__init__(*layers)
-        self.join, self.image_shape = join, tuple(image_shape)
+        self.join, self.image_shape, self.residual = join, tuple(image_shape), residual
 
     def joined(self, h: torch.Tensor, x: torch.Tensor | None) -> torch.Tensor:
         if x is None:
@@ -98,10 +104,14 @@ class SkipDecoder(nn.Sequential):
         img = x.reshape(-1, *self.image_shape).to(h.dtype)
         return torch.cat([h, img], dim=1)
 
-    def forward(self, z: torch.Tensor, x: torch.Tensor | None = None, *, upto: int | None = None) -> torch.Tensor:
-        for i, layer in enumerate(list(self)[:upto]):
+    def forward(self, z: torch.Tensor, x: torch.Tensor | None = None, *, logits: bool = False) -> torch.Tensor:
+        """The decoded rows; with `logits`, before the output activation."""
+        layers = list(self)
+        for i, layer in enumerate(layers[:-1]):  # all but the output activation
             z = layer(self.joined(z, x) if i == self.join else z)
-        return z
+        if self.residual and x is not None:
+            z = z + x.reshape(z.shape).to(z.dtype)
+        return z if logits else layers[-1](z)
 
 
 def keras_init_(module: nn.Module, generator: torch.Generator) -> None:
@@ -276,7 +286,7 @@ class Autoencoder(nn.Module):
     def decode_logits(self, z: torch.Tensor, xs: torch.Tensor | None = None) -> torch.Tensor:
         """The decoder's output before a final sigmoid (for a numerically stable BCE), in the network's units."""
         if isinstance(self.decoder, SkipDecoder):
-            return self.decoder(z, xs, upto=-1 if isinstance(self.decoder[-1], nn.Sigmoid) else None)
+            return self.decoder(z, xs, logits=isinstance(self.decoder[-1], nn.Sigmoid))
         if isinstance(self.decoder[-1], nn.Sigmoid):
             for layer in list(self.decoder)[:-1]:
                 z = layer(z)
