@@ -1,9 +1,10 @@
 """Denoising: aekit's recipe (`aekit train --recipe denoise`) against scikit-image's filters and BM3D, PSNR and SSIM.
 
-MNIST (issue 23): for each seed, the recipe (a conv autoencoder whose last block also sees the noisy input, trained
-on mixed noise: one run for every noise below) is trained on a seeded sample of MNIST training images; the test
-images (a seeded slice of MNIST's test split) are corrupted with seeded noise (`aekit.objectives.corrupt`): gaussian
-σ 0.1, 0.3, 0.5, masking 0.25, 0.5, salt-and-pepper 0.1, 0.2. References in the same process on the same noisy
+MNIST (issue 23): for each seed, the recipe (a conv autoencoder whose last block also sees the noisy input and whose
+output is that input plus a learned correction, clipped to [0, 1], trained by MSE on mixed noise: one run for every
+noise below) is trained on a seeded sample of MNIST training images; the test images (a seeded slice of MNIST's test
+split) are corrupted with seeded noise (`aekit.objectives.corrupt`): gaussian σ 0.1, 0.3, 0.5, masking 0.25, 0.5,
+salt-and-pepper 0.1, 0.2. References in the same process on the same noisy
 images: scikit-image's median, gaussian, bilateral, total variation (Chambolle), wavelet (BayesShrink, σ estimated),
 non-local means (σ estimated) and BM3D (the `bm3d` package; printed as unavailable where it does not import). Each
 reference's parameter (filter size, σ, weight, h …) is chosen per noise by PSNR on validation images (MNIST training

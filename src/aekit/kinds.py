@@ -143,12 +143,16 @@ KINDS: dict[str, dict[str, Any]] = {
     # van den Oord et al.'s VQ-VAE: 512 code vectors (dense: 8 vectors of 8 values; conv: one per grid cell)
     "vq-vae": {"code": "categorical", **_LATENT, "encoding_dim": lambda f: _conv_code(f) if _conv(f) else 64},
     # the denoising recipe for images (`aekit train --recipe denoise`; docs/uses.md): a conv autoencoder with a 7×7×32
-    # code for 28×28 images whose last block also sees the noisy input (skip), trained on every row's own noise
+    # code for 28×28 images whose last block also sees the noisy input (skip) and whose output is that input plus a
+    # learned correction, clipped to [0, 1] (global residual), trained by MSE (PSNR's error) on every row's own noise
     # (gaussian, masking or salt-and-pepper at a random level), so one run denoises any of them
     "denoising-conv": {
         "architecture": "conv",
         "hidden": (16,),
         "skip": True,
+        "global_residual": True,
+        "output_activation": "clip",
+        "loss": "mse",
         "image_shape": _square_image,
         "encoding_dim": lambda f: _conv_code(f, 32),
         "noise": "mixed",
@@ -193,7 +197,10 @@ DESCRIPTIONS: dict[str, str] = {
     "beta-vae": "a β-VAE: the VAE with its KL term weighted by β = 4 (disentangled codes)",
     "cvae": "a conditional VAE: a label's one-hot joins encoder and decoder input; `aekit sample --label 7`",
     "vq-vae": "a VQ-VAE: a discrete codebook, straight-through gradients, commitment loss, EMA updates",
-    "denoising-conv": "image denoising (--recipe denoise): conv, the input joins the last block, mixed noise",
+    "denoising-conv": (
+        "image denoising (--recipe denoise): conv, the input joins the last block and is added to the output, MSE, "
+        "mixed noise"
+    ),
     "anomaly": "anomaly scoring (--recipe anomaly): conv for images, scored by the LOF of codes; dense for tables",
 }
 

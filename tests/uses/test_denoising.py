@@ -155,6 +155,7 @@ def test_skip_decoder_sees_the_input():
 def test_recipe_denoise_trains_one_run_for_every_noise(tmp_path, mnist_small):
     model_cfg, train_cfg = aekit.configure("denoising-conv")
     assert (model_cfg.architecture, model_cfg.skip, model_cfg.encoding_dim) == ("conv", True, 32 * 7 * 7)
+    assert (model_cfg.global_residual, model_cfg.output_activation, train_cfg.loss) == (True, "clip", "mse")
     assert (train_cfg.noise, train_cfg.noise_level) == ("mixed", 0.6)
     proc = aekit_cli(
         "train",

@@ -11,7 +11,7 @@ import torch
 from aekit.errors import AekitWarning, option
 from aekit.training.callbacks.base import Callback, TrainState
 
-_BOUNDS = {"sigmoid": (0.0, 1.0), "tanh": (-1.0, 1.0)}
+_BOUNDS = {"sigmoid": (0.0, 1.0), "clip": (0.0, 1.0), "tanh": (-1.0, 1.0)}
 
 
 class PlateauWarning(AekitWarning):
