@@ -328,15 +328,17 @@ def main(argv=None) -> dict:
     p.add_argument("--patch", type=int, default=32, help="patch side")
     p.add_argument("--patch-epochs", type=int, default=3)
     p.add_argument("--crop", type=int, default=160, help="side of the test photographs' centre crops")
+    p.add_argument("--threads", type=int, default=1, help="PyTorch threads (default 1)")
     args = p.parse_args(argv)
     if args.quick:
         args.seeds, args.train, args.epochs, args.test_images = min(args.seeds, 2), 4000, 3, 100
         args.patches, args.patch_epochs, args.crop = 3000, 2, 128
     warnings.filterwarnings("ignore")
-    torch.set_num_threads(1)
+    torch.set_num_threads(args.threads)
     has_bm3d = bm3d_available() and not args.no_bm3d
     methods = [m for m in METHODS if m != "bm3d" or has_bm3d]
-    print(f"CPU: {cpu_name()}, 1 torch thread; BM3D: {'bm3d package' if has_bm3d else 'unavailable (not run)'}")
+    bm3d_note = "bm3d package" if has_bm3d else "unavailable (not run)"
+    print(f"CPU: {cpu_name()}, {args.threads} torch thread(s); BM3D: {bm3d_note}")
     print(
         f"MNIST: {args.seeds} seeds; recipe denoising-conv, {args.train} training images, {args.epochs} epochs; "
         f"{args.test_images} test images and {args.val_images} validation images a seed"
