@@ -19,7 +19,8 @@ ATOL = 1e-5
 
 def _trained(config, x):
     model = Autoencoder(config)
-    aekit.fit(model, x, epochs=1, batch_size=64, verbose=0)  # real, non-initial weights
+    noise = {"noise": "mixed", "noise_level": 0.6} if config.skip else {}  # a denoiser trains on noise
+    aekit.fit(model, x, epochs=1, batch_size=64, verbose=0, **noise)  # real, non-initial weights
     return model.eval()
 
 
@@ -31,6 +32,7 @@ def _run(path, name, x):
 KINDS = {
     "dense": ModelConfig(),  # the tutorial's 784 → 32 → 784
     "deep": ModelConfig(hidden=(128, 64), activation="tanh", code_activation="linear"),
+    "denoising-conv": aekit.configure("denoising-conv")[0],  # its decoder also sees the input, added to its output
 }
 
 

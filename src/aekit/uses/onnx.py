@@ -51,11 +51,16 @@ def _graphs(model: Autoencoder):
     graphs = [
         ("encoder", _Graph(model, Autoencoder.encode_rows), "x", "code", d_in),
         ("decoder", _Graph(model, Autoencoder.decode_rows), "code", "reconstruction", d_code),
-        ("autoencoder", _Graph(model, lambda m, x: m.decode_rows(m.encode_rows(x))), "x", "reconstruction", d_in),
+        ("autoencoder", _Graph(model, _reconstruct), "x", "reconstruction", d_in),
     ]
     if model.config.code == "gaussian":  # a VAE's q(z|x): μ then log σ² in one row (the encoder graph gives μ)
         graphs.append(("posterior", _Graph(model, _posterior), "x", "mu_logvar", d_in))
     return graphs
+
+
+def _reconstruct(model: Autoencoder, x: torch.Tensor) -> torch.Tensor:
+    """The forward pass; a decoder with a skip (the denoising recipe) also decodes from the (scaled) input."""
+    return model.decode_rows(model.encode_rows(x), model.scale_rows(x))
 
 
 def _posterior(model: Autoencoder, x: torch.Tensor) -> torch.Tensor:
