@@ -143,12 +143,13 @@ def _plateau_warnings(record):
     return [str(w.message) for w in record if issubclass(w.category, PlateauWarning)]
 
 
-def test_a_saturated_output_warns_once_while_it_trains(rng, recwarn):
-    x = (rng.random((64, 5)) * 1000).astype(np.float32)  # raw table values, a sigmoid output and no scaling
-    model = aekit.Autoencoder(aekit.ModelConfig(input_dim=5, encoding_dim=2))
+@pytest.mark.parametrize("activation", ["sigmoid", "clip"])
+def test_a_saturated_output_warns_once_while_it_trains(rng, recwarn, activation):
+    x = (rng.random((64, 5)) * 1000).astype(np.float32)  # raw table values, a [0, 1] output and no scaling
+    model = aekit.Autoencoder(aekit.ModelConfig(input_dim=5, encoding_dim=2, output_activation=activation))
     aekit.fit(model, x, loss="mse", epochs=4, batch_size=16, verbose=0)
     (message,) = _plateau_warnings(recwarn)
-    assert "sigmoid output is saturated" in message and 'output_activation="linear"' in message
+    assert f"{activation} output is saturated" in message and 'output_activation="linear"' in message
 
 
 def test_a_loss_that_does_not_move_warns_once(rng, recwarn):
