@@ -16,6 +16,7 @@ from aekit.uses.anomalies import (
     roc_auc,
     threshold_from,
 )
+from aekit.uses.detector import error_scale, feature_errors, scaled_errors
 
 
 @pytest.fixture(scope="module")
@@ -183,12 +184,37 @@ def test_recipe_on_a_table_averages_three_models_reconstruction_errors():
     det = fit_detector(z[benign[:160]], validation=z[benign[160:200]], seed=1, epochs=20)
     assert det.model.config.architecture == "dense" and det.terms == ("reconstruction",) and len(det.models) == 3
     assert len(det.codes[0]) == 160 and set(det.norm[0]) == {"reconstruction"}
-    mid, sd = det.norm[0]["reconstruction"]  # standardised on the 40 validation rows, not on the training rows
-    assert mid == pytest.approx(float(np.median(anomaly_scores(det.models[0], z[benign[160:200]]))), rel=1e-6)
+    val = z[benign[160:200]]  # the error scale and the standardisation: the 40 validation rows, not training rows
+    np.testing.assert_allclose(det.scale[0], error_scale(feature_errors(det.models[0], val)), rtol=1e-6)
+    mid, sd = det.norm[0]["reconstruction"]
+    assert mid == pytest.approx(float(np.median(scaled_errors(det.models[0], val, det.scale[0]))), rel=1e-6)
     test = np.r_[benign[200:300], malignant[:20]]
     assert roc_auc(np.r_[np.zeros(100), np.ones(20)], det.score(z[test])) > 0.9
     model_cfg, train_cfg = aekit.configure("anomaly", input_dim=30, loss="mse", output_activation="linear")
     assert (model_cfg.hidden, model_cfg.encoding_dim) == ((240,), 15)
+
+
+def test_the_reconstruction_term_divides_each_features_error_by_its_scale_on_normal_rows():
+    from aekit.uses.anomalies import fit_detector
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 6)).astype(np.float32)
+    x[:, 5] *= 0.01  # a column normal rows hardly vary in: a small change there is an anomaly
+    det = fit_detector(x[:240], validation=x[240:], seed=0, members=1, epochs=5, min_steps=0)
+    model = det.model
+    with torch.no_grad():
+        recon = model.reconstruct_net(torch.as_tensor(x[240:])).numpy()
+    errors = np.abs(recon - x[240:])
+    np.testing.assert_allclose(feature_errors(model, x[240:]), errors, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(det.scale[0], error_scale(errors), rtol=1e-5)
+    np.testing.assert_allclose(scaled_errors(model, x[240:], det.scale[0]), (errors / det.scale[0]).mean(1), rtol=1e-5)
+    floored = error_scale(np.array([[1.0, 2.0, 3.0, 0.0]]))  # the median feature's 1.5: at least 0.15
+    np.testing.assert_allclose(floored, [1.0, 2.0, 3.0, 0.15])
+    test = rng.normal(size=(200, 6)).astype(np.float32)
+    test[:, 5] *= 0.01
+    test[100:, 5] += 0.5  # anomalies: half of the rows, off in the quiet column only
+    y = np.r_[np.zeros(100), np.ones(100)]
+    assert roc_auc(y, det.score(test)) > 0.95 > 0.7 > roc_auc(y, anomaly_scores(model, test))  # the plain MSE misses
 
 
 def test_an_ensemble_averages_its_members_standardised_scores():
@@ -229,7 +255,9 @@ def test_a_table_run_of_the_recipe_scores_by_its_reconstruction_error_standardis
     res = anomaly(out, rows, contamination=0.1)  # auto: the run's kind is the recipe
     assert res.score == "recipe"
     mid, sd = det.norm[0]["reconstruction"]
-    val = anomaly_scores(out, validation_rows(aekit.load_run(out)[1]))  # the 30 rows the run held out
+    held_out = validation_rows(aekit.load_run(out)[1])  # the 30 rows the run held out
+    np.testing.assert_allclose(det.scale[0], error_scale(feature_errors(det.model, held_out)), rtol=1e-6)
+    val = scaled_errors(det.model, held_out, det.scale[0])
     assert len(val) == 30 and mid == pytest.approx(float(np.median(val)), rel=1e-6)
-    np.testing.assert_allclose(res.scores, (anomaly_scores(out, rows) - mid) / sd, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(res.scores, (scaled_errors(det.model, rows, det.scale[0]) - mid) / sd, rtol=1e-5)
     assert anomaly(out, rows, contamination=0.1, score="mse").score == "mse"
