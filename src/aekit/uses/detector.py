@@ -26,7 +26,7 @@ TERMS = ("code", "reconstruction")  # local outlier factor among the normal code
 MEMBERS = {"conv": 1, "dense": 3}  # models a detector averages by default: a small table's are cheap
 MAX_NORMAL = 10_000  # normal rows whose codes a detector keeps at most (an even sample of more)
 MAX_NORM_ROWS = 2_000  # normal rows that standardise the terms at most
-SCALE_FLOOR = 0.1  # a feature's error scale is at least this fraction of the median feature's
+SCALE_FLOOR = 1.0  # a feature's error scale is at least this fraction of the median feature's
 
 
 @torch.no_grad()
@@ -87,7 +87,7 @@ def feature_errors(model: Autoencoder | str | os.PathLike, x: Any, *, batch_size
 @torch.no_grad()
 def scaled_errors(model: Autoencoder, x: Any, scale: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
     """Each row's mean over features of its absolute reconstruction error divided by that feature's `scale` (the
-    table recipe's reconstruction term: a feature that normal rows reconstruct closely counts more), shape (n,)."""
+    table recipe's reconstruction term: a feature that normal rows reconstruct poorly counts less), shape (n,)."""
     xt = as_input(model, x, keep_memmap=True)
     out = np.empty(xt.shape[0], dtype=np.float64)
     weight = torch.as_tensor(1.0 / scale, dtype=torch.float32, device=device_of(model))
@@ -97,8 +97,9 @@ def scaled_errors(model: Autoencoder, x: Any, scale: np.ndarray, *, batch_size: 
 
 
 def error_scale(errors: np.ndarray) -> np.ndarray:
-    """Per feature, the mean absolute error of normal rows `errors` (n, features), raised to at least SCALE_FLOOR of
-    the median feature's (a feature reconstructed all but exactly would otherwise outweigh the rest)."""
+    """Per feature, the mean absolute error of normal rows `errors` (n, features), raised to at least SCALE_FLOOR
+    times the median feature's: features that normal rows reconstruct poorly (noisy ones) are weighed down, the
+    others weigh the same (weighing up the closely reconstructed ones lost on development seeds; docs/uses.md)."""
     scale = errors.astype(np.float64).mean(axis=0)
     return np.maximum(scale, SCALE_FLOOR * float(np.median(scale)) + 1e-12)
 
@@ -111,7 +112,8 @@ class Detector:
     ``"code"``, the local outlier factor of the row's code among the normal codes (`k` neighbours: how much farther
     the code lies from its nearest normal codes than they lie from theirs; images: a conv encoder's pooled features
     make the neighbours tolerant of small shifts); ``"reconstruction"``, its absolute reconstruction error per feature,
-    each feature's divided by its mean on held-out normal rows (`scale`), averaged over the features."""
+    each feature's divided by its `scale` (its mean on held-out normal rows, at least the median feature's), averaged
+    over the features."""
 
     models: list[Autoencoder]
     codes: list[np.ndarray]  # per model: (n, encoding_dim) codes of the normal training rows
