@@ -166,7 +166,7 @@ KINDS: dict[str, dict[str, Any]] = {
     # the anomaly recipe (`aekit.uses.detector.fit_detector`, docs/uses.md): for images a conv autoencoder (16
     # channels, a code of 8 channels on a quarter-size grid), scored by its code's local outlier factor among the
     # normal codes; for other tables a dense one (8×, then ½× the columns, ELU, linear code) scored by reconstruction
-    # error
+    # error, each column's scaled by its error on held-out normal rows
     "anomaly": {
         "architecture": lambda f: "conv" if _square_image(f) else "dense",
         "image_shape": lambda f: _square_image(f) if f["architecture"] == "conv" else None,

@@ -16,6 +16,7 @@ from aekit.uses.anomalies import (
     roc_auc,
     threshold_from,
 )
+from aekit.uses.detector import error_scale, feature_errors, scaled_errors
 
 
 @pytest.fixture(scope="module")
@@ -183,12 +184,45 @@ def test_recipe_on_a_table_averages_three_models_reconstruction_errors():
     det = fit_detector(z[benign[:160]], validation=z[benign[160:200]], seed=1, epochs=20)
     assert det.model.config.architecture == "dense" and det.terms == ("reconstruction",) and len(det.models) == 3
     assert len(det.codes[0]) == 160 and set(det.norm[0]) == {"reconstruction"}
-    mid, sd = det.norm[0]["reconstruction"]  # standardised on the 40 validation rows, not on the training rows
-    assert mid == pytest.approx(float(np.median(anomaly_scores(det.models[0], z[benign[160:200]]))), rel=1e-6)
+    val = z[benign[160:200]]  # the error scale and the standardisation: the 40 validation rows, not training rows
+    np.testing.assert_allclose(det.scale[0], error_scale(feature_errors(det.models[0], val)), rtol=1e-6)
+    mid, sd = det.norm[0]["reconstruction"]
+    assert mid == pytest.approx(float(np.median(scaled_errors(det.models[0], val, det.scale[0]))), rel=1e-6)
     test = np.r_[benign[200:300], malignant[:20]]
     assert roc_auc(np.r_[np.zeros(100), np.ones(20)], det.score(z[test])) > 0.9
     model_cfg, train_cfg = aekit.configure("anomaly", input_dim=30, loss="mse", output_activation="linear")
     assert (model_cfg.hidden, model_cfg.encoding_dim) == ((240,), 15)
+
+
+def test_the_reconstruction_term_divides_each_features_error_by_its_scale_on_normal_rows():
+    from aekit.uses.anomalies import fit_detector
+
+    x = np.random.default_rng(0).normal(size=(300, 6)).astype(np.float32)
+    det = fit_detector(x[:240], validation=x[240:], seed=0, members=1, epochs=5, min_steps=0)
+    model = det.model
+    with torch.no_grad():
+        recon = model.reconstruct_net(torch.as_tensor(x[240:])).numpy()
+    errors = np.abs(recon - x[240:])
+    np.testing.assert_allclose(feature_errors(model, x[240:]), errors, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(det.scale[0], error_scale(errors), rtol=1e-5)
+    np.testing.assert_allclose(scaled_errors(model, x[240:], det.scale[0]), (errors / det.scale[0]).mean(1), rtol=1e-5)
+    floored = error_scale(np.array([[1.0, 2.0, 4.0, 0.0]]))  # at least the median feature's 1.5
+    np.testing.assert_allclose(floored, [1.5, 2.0, 4.0, 1.5])
+
+
+def test_the_reconstruction_term_weighs_down_a_noisy_feature_and_not_up_a_quiet_one():
+    from aekit.uses.detector import Detector
+
+    model = aekit.Autoencoder(aekit.ModelConfig(input_dim=4, encoding_dim=2, output_activation="linear"))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()  # reconstructs every row as 0: a row's error is the row itself
+    normal = np.random.default_rng(0).normal(size=(400, 4)) * [5.0, 1.0, 1.0, 0.01]  # noisy, two plain, quiet
+    det = Detector([model], [np.zeros((1, 2), np.float32)], ("reconstruction",)).standardise_on(normal)
+    np.testing.assert_allclose(det.scale[0], [4.0, 0.8, 0.8, 0.8], rtol=0.1)  # the quiet one's: the median's
+    rows = np.array([[10.0, 0, 0, 0], [0, 3.0, 0, 0], [0, 0, 0, 0.5]], np.float32)
+    mse, score = anomaly_scores(model, rows), det.score(rows)
+    assert mse[0] > mse[1] > mse[2] and score[1] > score[0] > score[2]  # 2 sd off in a noisy column: less than 3
 
 
 def test_an_ensemble_averages_its_members_standardised_scores():
@@ -229,7 +263,9 @@ def test_a_table_run_of_the_recipe_scores_by_its_reconstruction_error_standardis
     res = anomaly(out, rows, contamination=0.1)  # auto: the run's kind is the recipe
     assert res.score == "recipe"
     mid, sd = det.norm[0]["reconstruction"]
-    val = anomaly_scores(out, validation_rows(aekit.load_run(out)[1]))  # the 30 rows the run held out
+    held_out = validation_rows(aekit.load_run(out)[1])  # the 30 rows the run held out
+    np.testing.assert_allclose(det.scale[0], error_scale(feature_errors(det.model, held_out)), rtol=1e-6)
+    val = scaled_errors(det.model, held_out, det.scale[0])
     assert len(val) == 30 and mid == pytest.approx(float(np.median(val)), rel=1e-6)
-    np.testing.assert_allclose(res.scores, (anomaly_scores(out, rows) - mid) / sd, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(res.scores, (scaled_errors(det.model, rows, det.scale[0]) - mid) / sd, rtol=1e-5)
     assert anomaly(out, rows, contamination=0.1, score="mse").score == "mse"

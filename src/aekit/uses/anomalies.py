@@ -6,7 +6,7 @@ The score of a row (``score=``):
   anomaly``, the kind 'anomaly' in its config.json), else ``"mse"``;
 - ``"recipe"``: the anomaly recipe's score (`aekit.uses.detector.run_detector`): for a conv model (images) the local
   outlier factor of the row's code among the codes of the run's training rows, for a dense one (tables) its
-  reconstruction error; standardised on the run's validation rows;
+  reconstruction error, each feature's divided by its scale on the run's validation rows; standardised on them;
 - ``"mse"`` / ``"bce"``: the reconstruction error, mean squared error over the features (any data range) or mean
   binary cross-entropy (data in [0, 1]), in the network's units (for a model with an input scaler, the scaled rows).
 

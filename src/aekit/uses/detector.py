@@ -22,10 +22,11 @@ from aekit.models import Autoencoder
 from aekit.uses.inputs import as_input, load_any_model
 
 SCORES = ("mse", "bce")
-TERMS = ("code", "reconstruction")  # a detector's terms: local outlier factor among the normal codes; the MSE
+TERMS = ("code", "reconstruction")  # local outlier factor among the normal codes; the scaled reconstruction error
 MEMBERS = {"conv": 1, "dense": 3}  # models a detector averages by default: a small table's are cheap
 MAX_NORMAL = 10_000  # normal rows whose codes a detector keeps at most (an even sample of more)
 MAX_NORM_ROWS = 2_000  # normal rows that standardise the terms at most
+SCALE_FLOOR = 1.0  # a feature's error scale is at least this fraction of the median feature's
 
 
 @torch.no_grad()
@@ -48,10 +49,7 @@ def anomaly_scores(
         if lo < 0 or hi > 1:
             raise DataError("the 'bce' score needs values in [0, 1]; scale the data or use the 'mse' score")
     out = np.empty(xt.shape[0], dtype=np.float64)  # filled in place: a list of small results kept the heap growing
-    model._check_scaler()
-    for start, xb in place_rows(xt, device_of(model), 0).blocks(batch_size):
-        xb = model.scale_rows(xb)  # the network's units
-        rb = model.reconstruct_net(xb)
+    for start, xb, rb in _reconstructions(model, xt, batch_size):
         if score == "bce" and model.scaled and (float(xb.min()) < 0 or float(xb.max()) > 1):
             raise DataError(
                 f"the 'bce' score needs values in [0, 1] as the network sees them (rows from {start} are "
@@ -66,6 +64,46 @@ def anomaly_scores(
     return out
 
 
+def _reconstructions(model: Autoencoder, xt: Any, batch_size: int):
+    """(first row, rows, their reconstructions) of `xt` a block at a time, in the network's units."""
+    model._check_scaler()
+    for start, xb in place_rows(xt, device_of(model), 0).blocks(batch_size):
+        xb = model.scale_rows(xb)  # the network's units
+        yield start, xb, model.reconstruct_net(xb)
+
+
+@torch.no_grad()
+def feature_errors(model: Autoencoder | str | os.PathLike, x: Any, *, batch_size: int = 4096) -> np.ndarray:
+    """Absolute reconstruction error of each feature of each row of `x`, shape (n, features), in the network's
+    units."""
+    model, _ = load_any_model(model, None)
+    xt = as_input(model, x, keep_memmap=True)
+    out = np.empty(tuple(xt.shape[:1]) + (model.config.input_dim,), dtype=np.float32)
+    for start, xb, rb in _reconstructions(model, xt, batch_size):
+        out[start : start + len(rb)] = (rb - xb).abs().reshape(len(rb), -1).cpu().numpy()
+    return out
+
+
+@torch.no_grad()
+def scaled_errors(model: Autoencoder, x: Any, scale: np.ndarray, *, batch_size: int = 4096) -> np.ndarray:
+    """Each row's mean over features of its absolute reconstruction error divided by that feature's `scale` (the
+    table recipe's reconstruction term: a feature that normal rows reconstruct poorly counts less), shape (n,)."""
+    xt = as_input(model, x, keep_memmap=True)
+    out = np.empty(xt.shape[0], dtype=np.float64)
+    weight = torch.as_tensor(1.0 / scale, dtype=torch.float32, device=device_of(model))
+    for start, xb, rb in _reconstructions(model, xt, batch_size):
+        out[start : start + len(rb)] = ((rb - xb).abs().reshape(len(rb), -1) * weight).mean(dim=1).cpu().numpy()
+    return out
+
+
+def error_scale(errors: np.ndarray) -> np.ndarray:
+    """Per feature, the mean absolute error of normal rows `errors` (n, features), raised to at least SCALE_FLOOR
+    times the median feature's: features that normal rows reconstruct poorly (noisy ones) are weighed down, the
+    others weigh the same (weighing up the closely reconstructed ones lost on development seeds; docs/uses.md)."""
+    scale = errors.astype(np.float64).mean(axis=0)
+    return np.maximum(scale, SCALE_FLOOR * float(np.median(scale)) + 1e-12)
+
+
 @dataclass
 class Detector:
     """Models trained on normal rows, the codes of those rows, and how each term is standardised: the anomaly recipe.
@@ -73,13 +111,16 @@ class Detector:
     A row's score is, averaged over `models`, the sum of its `terms`, each a z-score against held-out normal rows:
     ``"code"``, the local outlier factor of the row's code among the normal codes (`k` neighbours: how much farther
     the code lies from its nearest normal codes than they lie from theirs; images: a conv encoder's pooled features
-    make the neighbours tolerant of small shifts); ``"reconstruction"``, its reconstruction error (MSE)."""
+    make the neighbours tolerant of small shifts); ``"reconstruction"``, its absolute reconstruction error per feature,
+    each feature's divided by its `scale` (its mean on held-out normal rows, at least the median feature's), averaged
+    over the features."""
 
     models: list[Autoencoder]
     codes: list[np.ndarray]  # per model: (n, encoding_dim) codes of the normal training rows
     terms: tuple[str, ...] = ("code",)
     k: int = 20
     norm: list[dict[str, tuple[float, float]]] = field(default_factory=list)  # per model: term -> (median, sd)
+    scale: list[np.ndarray] = field(default_factory=list)  # per model: each feature's error scale (reconstruction)
     _lof: dict[int, Any] = field(default_factory=dict, repr=False)  # per model: the fitted LocalOutlierFactor
 
     @property
@@ -106,15 +147,19 @@ class Detector:
         for term in self.terms:
             if term == "code":
                 out[term] = self.outlier_factors(None if leave_one_out else x, member)
+            elif self.scale:
+                out[term] = scaled_errors(self.models[member], x, self.scale[member])
             else:
-                out[term] = anomaly_scores(self.models[member], x)
+                raise ConfigError("the reconstruction term needs each feature's error scale: call standardise_on first")
         return out
 
     def standardise_on(self, normal: Any, *, leave_one_out: bool = False) -> Detector:
-        """Set each term's median and sd from normal rows `normal` (held out from training; with `leave_one_out`, the
-        training rows: each row's own code is left out of its neighbours)."""
+        """Set each feature's error scale and each term's median and sd from normal rows `normal` (held out from
+        training; with `leave_one_out`, the training rows: each row's own code is left out of its neighbours)."""
         normal = _even_sample(normal, MAX_NORM_ROWS)
         self.norm = []
+        if "reconstruction" in self.terms:
+            self.scale = [error_scale(feature_errors(m, normal)) for m in self.models]
         for i in range(len(self.models)):
             raw = self.raw_terms(normal, i, leave_one_out=leave_one_out)
             self.norm.append({t: (float(np.median(v)), float(np.std(v)) or 1.0) for t, v in raw.items()})
@@ -226,4 +271,15 @@ def run_detector(
     return det.standardise_on(normal, leave_one_out=True)
 
 
-__all__ = ["Detector", "fit_detector", "run_detector", "anomaly_scores", "SCORES", "TERMS", "MAX_NORMAL"]
+__all__ = [
+    "Detector",
+    "fit_detector",
+    "run_detector",
+    "anomaly_scores",
+    "feature_errors",
+    "scaled_errors",
+    "error_scale",
+    "SCORES",
+    "TERMS",
+    "MAX_NORMAL",
+]
