@@ -58,8 +58,9 @@ def conv_grid(image_shape: tuple[int, ...], n_pools: int) -> tuple[int, int]:
 
 
 def _check_conv_code(cfg: "ModelConfig") -> None:
-    """For 'conv', `hidden` are the encoder's channel counts and the code is channels × grid."""
-    h, w = conv_grid(cfg.image_shape, len(cfg.hidden) + 1)
+    """For 'conv', `hidden` are the encoder's channel counts and the code is channels × grid (the image's own size
+    for a full-resolution model)."""
+    h, w = conv_grid(cfg.image_shape, 0 if cfg.full_resolution else len(cfg.hidden) + 1)
     if cfg.encoding_dim % (h * w):
         raise ConfigError(
             f"a conv code is channels × {h}×{w} for image_shape {cfg.image_shape} "
@@ -87,6 +88,7 @@ class ModelConfig:
     codebook_dim: int = 0  # 'categorical': values per code vector (0: a conv code's channels, else 1/8 of the code)
     codebook_decay: float = 0.99  # 'categorical': EMA decay of the codebook (0: learned by gradient, a codebook loss)
     skip: bool = False  # conv: the decoder's last block also sees the input image (U-Net-like skip; for denoising)
+    full_resolution: bool = False  # conv: no pooling, output = input − a noise estimate (DnCNN; aekit.full_resolution)
     n_classes: int = 0  # > 0: a label's one-hot joins the encoder's and the decoder's input (cvae; dense only)
 
     def __post_init__(self) -> None:
@@ -168,6 +170,15 @@ class ModelConfig:
                 f"skip (the input joining the decoder's last block) is true or false, and true only for "
                 f"a 'conv' architecture with a deterministic code; got skip={self.skip!r} with "
                 f"{self.architecture!r}, code {self.code!r}"
+            )
+        if not isinstance(self.full_resolution, bool) or (
+            self.full_resolution and (self.architecture != "conv" or self.code != "deterministic" or self.skip)
+        ):
+            raise ConfigError(
+                f"full_resolution (no pooling; the output is the input minus a noise estimate) is true or false, and "
+                f"true only for a 'conv' architecture with a deterministic code and no skip (the input already joins "
+                f"the output); got full_resolution={self.full_resolution!r} with {self.architecture!r}, "
+                f"code {self.code!r}, skip {self.skip!r}; drop full_resolution or those settings"
             )
 
     @property
