@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from aekit_subprocess import aekit_cli
 
 import aekit
 from aekit.errors import ConfigError
@@ -96,3 +97,19 @@ def test_denoising_photo_learns_to_denoise_and_round_trips(tmp_path, mnist_small
     again = aekit.load_model(path)
     assert again.config.full_resolution
     np.testing.assert_allclose(again.reconstruct(res.noisy), model.reconstruct(res.noisy), atol=1e-6)
+
+
+def test_cli_trains_the_kind_and_denoises_with_the_run(tmp_path, mnist_small):
+    """`aekit train --kind denoising-photo` keeps the kind's linear output and MSE over the CLI's own defaults, and
+    `aekit denoise` corrupts with the run's σ 25/255 and denoises."""
+    crops = mnist_small[0][:100].reshape(-1, 28, 28)[:, 6:22, 6:22].reshape(-1, 256)
+    np.save(tmp_path / "x.npy", np.ascontiguousarray(crops))
+    args = ("--data", tmp_path / "x.npy", "--epochs", 1, "--out", tmp_path / "r", "--no-tensorboard", "--quiet")
+    aekit_cli("train", "--kind", "denoising-photo", *args, check=True)
+    from aekit.io import read_json
+
+    config = read_json(tmp_path / "r" / "config.json")
+    assert config["model"]["full_resolution"] and config["model"]["output_activation"] == "linear"
+    assert (config["train"]["loss"], config["train"]["noise"]) == ("mse", "gaussian")
+    proc = aekit_cli("denoise", tmp_path / "r", tmp_path / "x.npy", "-o", tmp_path / "clean.npy", check=True)
+    assert "gaussian noise 0.098" in proc.stdout and np.load(tmp_path / "clean.npy").shape == (100, 256)
