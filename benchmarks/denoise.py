@@ -240,7 +240,7 @@ def patches_part(args, methods) -> dict:
         rng = np.random.default_rng(seed)
         x = patches(train_imgs, args.patches, side, rng)
         res = {"seed": seed, "train_s": 0.0, "noises": {}}
-        for sigma in SIGMAS:
+        for sigma in args.sigmas:
             level = sigma / 255
             t0 = time.perf_counter()
             model_cfg, train_cfg = aekit.configure(
@@ -286,7 +286,7 @@ def patches_part(args, methods) -> dict:
             flush=True,
         )
         print("SEED " + json.dumps(res), flush=True)  # one seed's figures: runs of other seeds can be merged
-    return summarise(per_seed, ["noisy", "aekit", *methods], [f"σ {s}" for s in SIGMAS])
+    return summarise(per_seed, ["noisy", "aekit", *methods], [f"σ {s}" for s in args.sigmas])
 
 
 def seeds_of(args) -> list[int]:
@@ -356,6 +356,7 @@ def main(argv=None) -> dict:
     p.add_argument("--no-mnist", action="store_true", help="skip MNIST (the photographs only)")
     p.add_argument("--first-seed", type=int, default=0, help="photographs: seeds first-seed … first-seed + seeds − 1")
     p.add_argument("--photo-kind", default="denoising-photo", help="the kind trained on the photographs' patches")
+    p.add_argument("--sigmas", type=int, nargs="+", default=list(SIGMAS), help="photographs: σ of 255 (15 25 50)")
     p.add_argument("--patches", type=int, default=12000, help="training patches a seed")
     p.add_argument("--patch", type=int, default=32, help="patch side")
     p.add_argument("--patch-epochs", type=int, default=3)
