@@ -31,6 +31,15 @@ def _run(path, name, x):
 KINDS = {
     "dense": ModelConfig(),  # the tutorial's 784 → 32 → 784
     "deep": ModelConfig(hidden=(128, 64), activation="tanh", code_activation="linear"),
+    # the input joins the output (input − noise estimate): the autoencoder graph must pass it on
+    "full-resolution": ModelConfig(
+        architecture="conv",
+        image_shape=(1, 28, 28),
+        hidden=(4,),
+        encoding_dim=4 * 784,
+        full_resolution=True,
+        output_activation="linear",
+    ),
 }
 
 

@@ -45,13 +45,18 @@ class _Graph(nn.Module):
         return self.fn(self.model, x)
 
 
+def _reconstruct(model: Autoencoder, x: torch.Tensor) -> torch.Tensor:
+    """The reconstruction; a decoder that also sees the input (skip, full resolution) gets it, as `forward`."""
+    return model.decode_rows(model.encode_rows(x), model.scale_rows(x))
+
+
 def _graphs(model: Autoencoder):
     """(name, module, input name, output name, input width) of the three graphs."""
     d_in, d_code = model.config.input_dim, model.config.encoding_dim
     graphs = [
         ("encoder", _Graph(model, Autoencoder.encode_rows), "x", "code", d_in),
         ("decoder", _Graph(model, Autoencoder.decode_rows), "code", "reconstruction", d_code),
-        ("autoencoder", _Graph(model, lambda m, x: m.decode_rows(m.encode_rows(x))), "x", "reconstruction", d_in),
+        ("autoencoder", _Graph(model, _reconstruct), "x", "reconstruction", d_in),
     ]
     if model.config.code == "gaussian":  # a VAE's q(z|x): μ then log σ² in one row (the encoder graph gives μ)
         graphs.append(("posterior", _Graph(model, _posterior), "x", "mu_logvar", d_in))
