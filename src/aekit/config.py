@@ -175,10 +175,9 @@ class ModelConfig:
             self.full_resolution and (self.architecture != "conv" or self.code != "deterministic" or self.skip)
         ):
             raise ConfigError(
-                f"full_resolution (no pooling; the output is the input minus a noise estimate) is true or false, and "
-                f"true only for a 'conv' architecture with a deterministic code and no skip (the input already joins "
-                f"the output); got full_resolution={self.full_resolution!r} with {self.architecture!r}, "
-                f"code {self.code!r}, skip {self.skip!r}; drop full_resolution or those settings"
+                f"full_resolution is true or false, and true only for a 'conv' architecture with a deterministic code "
+                f"and no skip; got full_resolution={self.full_resolution!r} with {self.architecture!r}, code "
+                f"{self.code!r}, skip {self.skip!r}; drop full_resolution or those settings"
             )
 
     @property
