@@ -13,6 +13,11 @@ digits' zero margins keep them apart; the non-local methods get more patches to 
 MSE over every pixel of the test images; SSIM (scikit-image, data range 1) over each mosaic, averaged. Mean ± sd over
 seeds; one JSON line at the end.
 
+Photographs (`--no-mnist` for these alone): a model of `--photo-kind` (denoising-photo: a DnCNN-like full-resolution
+network predicting the noise) per σ 15, 25, 50 of 255 and seed, trained on seeded random patches of 12 scikit-image
+photographs, applied to overlapping tiles of centre crops of camera, astronaut and coffee; the references' parameters
+chosen on chelsea (one noise draw for every seed). `--first-seed` and `--merge` split the seeds over processes.
+
     python benchmarks/denoise.py                  # 5 seeds, 8,000 images, 5 epochs, 100 test images a seed; photos
     python benchmarks/denoise.py --quick          # 2 seeds, 4,000 images, 3 epochs, 100 test images
 """
@@ -232,15 +237,15 @@ def patches_part(args, methods) -> dict:
     train_imgs = [photo(n) for n in TRAIN_PHOTOS]
     val, tests = photo(VAL_PHOTO, args.crop), [photo(n, args.crop) for n in TEST_PHOTOS]
     side, per_seed, chosen = args.patch, [], {}
-    for seed in range(args.seeds):
+    for seed in seeds_of(args):
         rng = np.random.default_rng(seed)
         x = patches(train_imgs, args.patches, side, rng)
         res = {"seed": seed, "train_s": 0.0, "noises": {}}
-        for sigma in SIGMAS:
+        for sigma in args.sigmas:
             level = sigma / 255
             t0 = time.perf_counter()
             model_cfg, train_cfg = aekit.configure(
-                "denoising-conv",
+                args.photo_kind,
                 input_dim=side * side,
                 noise="gaussian",
                 noise_level=level,
@@ -250,15 +255,21 @@ def patches_part(args, methods) -> dict:
             model = aekit.Autoencoder(model_cfg)
             aekit.fit(model, x, config=train_cfg, verbose=0)
             model.eval()
-            res["train_s"] += time.perf_counter() - t0
+            secs = {"aekit_train": time.perf_counter() - t0}
+            res["train_s"] += secs["aekit_train"]
             gen = np.random.default_rng([seed, sigma])
             noisy = [np.clip(im + level * gen.standard_normal(im.shape), 0, 1) for im in tests]
-            noisy_val = np.clip(val + level * gen.standard_normal(val.shape), 0, 1)
+            val_gen = np.random.default_rng([10_000, sigma])  # the same for every seed: runs of other seeds agree
+            noisy_val = np.clip(val + level * val_gen.standard_normal(val.shape), 0, 1)
+            t0 = time.perf_counter()
             outs = {"noisy": noisy, "aekit": [denoise_tiles(model, im, side) for im in noisy]}
+            secs["aekit"] = time.perf_counter() - t0
             for method in methods:
+                t0 = time.perf_counter()
                 if (method, sigma) not in chosen:
                     chosen[method, sigma] = choose(method, val[None], noisy_val[None])
                 outs[method] = list(apply(method, chosen[method, sigma], np.stack(noisy)))
+                secs[method] = time.perf_counter() - t0
             res["noises"][f"σ {sigma}"] = {
                 "psnr": {
                     m: float(np.mean([psnr(c, o, per_image=False) for c, o in zip(tests, v)])) for m, v in outs.items()
@@ -267,7 +278,7 @@ def patches_part(args, methods) -> dict:
                     m: float(np.mean([structural_similarity(c, o, data_range=1.0) for c, o in zip(tests, v)]))
                     for m, v in outs.items()
                 },
-                "seconds": {},
+                "seconds": {m: round(v, 2) for m, v in secs.items()},
             }
         per_seed.append(res)
         print(
@@ -275,7 +286,12 @@ def patches_part(args, methods) -> dict:
             + ", ".join(f"{n}: aekit {r['psnr']['aekit']:.2f}" for n, r in res["noises"].items()),
             flush=True,
         )
-    return summarise(per_seed, ["noisy", "aekit", *methods], [f"σ {s}" for s in SIGMAS])
+        print("SEED " + json.dumps(res), flush=True)  # one seed's figures: runs of other seeds can be merged
+    return summarise(per_seed, ["noisy", "aekit", *methods], [f"σ {s}" for s in args.sigmas])
+
+
+def seeds_of(args) -> list[int]:
+    return list(range(args.first_seed, args.first_seed + args.seeds))
 
 
 def summarise(per_seed: list[dict], names: list[str], keys: list[str]) -> dict:
@@ -287,7 +303,7 @@ def summarise(per_seed: list[dict], names: list[str], keys: list[str]) -> dict:
             entry[metric] = {m: [round(float(np.mean(v)), 4), round(float(np.std(v)), 4)] for m, v in vals.items()}
         entry["seconds"] = {
             m: round(float(np.mean([s["noises"][key]["seconds"].get(m, 0) for s in per_seed])), 2)
-            for m in names
+            for m in [*names, "aekit_train"]
             if m != "noisy"
         }
         ref = {m: v[0] for m, v in entry["psnr"].items() if m not in ("noisy", "aekit")}
@@ -313,6 +329,21 @@ def print_table(title: str, part: dict, names: list[str]) -> None:
         print(f"| {key} | " + " | ".join(cells) + f" | {verdict} |")
 
 
+def merge(logs: list[str]) -> dict:
+    """The photographs' table and JSON line from the SEED lines of runs over other seeds (same settings)."""
+    lines = [line for log in logs for line in open(log, encoding="utf-8")]
+    per_seed = [json.loads(line[5:]) for line in lines if line.startswith("SEED ")]
+    if not per_seed:
+        raise SystemExit(f"no SEED lines in {', '.join(logs)}; pass the output of benchmarks/denoise.py runs")
+    first = next(iter(per_seed[0]["noises"].values()))["psnr"]
+    names = ["noisy", "aekit", *(m for m in first if m not in ("noisy", "aekit"))]
+    natural = summarise(per_seed, names, list(per_seed[0]["noises"]))
+    print_table(f"Photographs, seeds {[s['seed'] for s in per_seed]}: PSNR dB / SSIM", natural, names)
+    summary = {"benchmark": "denoise", "merged": logs, "seeds": [s["seed"] for s in per_seed], "photographs": natural}
+    print(json.dumps(summary, default=str))
+    return summary
+
+
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="2 seeds, 4,000 training images, 3 epochs, 100 test images")
@@ -324,15 +355,21 @@ def main(argv=None) -> dict:
     p.add_argument("--no-bm3d", action="store_true", help="leave BM3D out (it takes most of the references' time)")
     p.add_argument("--no-patches", action="store_true", help="skip the natural photographs")
     p.add_argument("--no-mnist", action="store_true", help="skip MNIST (the photographs only)")
-    p.add_argument("--patches", type=int, default=6000, help="training patches a seed")
+    p.add_argument("--first-seed", type=int, default=0, help="photographs: seeds first-seed … first-seed + seeds − 1")
+    p.add_argument("--photo-kind", default="denoising-photo", help="the kind trained on the photographs' patches")
+    p.add_argument("--sigmas", type=int, nargs="+", default=list(SIGMAS), help="photographs: σ of 255 (15 25 50)")
+    p.add_argument("--patches", type=int, default=12000, help="training patches a seed")
     p.add_argument("--patch", type=int, default=32, help="patch side")
     p.add_argument("--patch-epochs", type=int, default=3)
     p.add_argument("--crop", type=int, default=160, help="side of the test photographs' centre crops")
     p.add_argument("--threads", type=int, default=1, help="PyTorch threads (default 1)")
+    p.add_argument("--merge", nargs="+", metavar="LOG", help="photographs: the table of the SEED lines of earlier runs")
     args = p.parse_args(argv)
+    if args.merge:
+        return merge(args.merge)
     if args.quick:
         args.seeds, args.train, args.epochs, args.test_images = min(args.seeds, 2), 4000, 3, 100
-        args.patches, args.patch_epochs, args.crop = 3000, 2, 128
+        args.patches, args.patch_epochs, args.crop = 6000, 3, 128
     warnings.filterwarnings("ignore")
     torch.set_num_threads(args.threads)
     has_bm3d = bm3d_available() and not args.no_bm3d
@@ -350,8 +387,9 @@ def main(argv=None) -> dict:
     natural = None
     if not args.no_patches:
         print(
-            f"Natural photographs: train on {args.patches} {args.patch}×{args.patch} patches of {len(TRAIN_PHOTOS)} "
-            f"scikit-image photographs, {args.patch_epochs} epochs, one model a σ; test on {', '.join(TEST_PHOTOS)} "
+            f"Natural photographs: {args.photo_kind} trained on {args.patches} {args.patch}×{args.patch} patches of "
+            f"{len(TRAIN_PHOTOS)} scikit-image photographs, {args.patch_epochs} epochs, one model a σ; seeds "
+            f"{seeds_of(args)}; test on {', '.join(TEST_PHOTOS)} "
             f"({args.crop}×{args.crop} centre crops); the references' parameters chosen on {VAL_PHOTO}",
             flush=True,
         )
@@ -368,7 +406,14 @@ def main(argv=None) -> dict:
         "mnist": mnist,
         "mnist_aekit_best_on": mnist and sum(e["aekit_best"] for e in mnist["rows"].values()),
         "photographs": natural,
-        "patches": {"n": args.patches, "side": args.patch, "epochs": args.patch_epochs, "crop": args.crop},
+        "patches": {
+            "kind": args.photo_kind,
+            "n": args.patches,
+            "side": args.patch,
+            "epochs": args.patch_epochs,
+            "crop": args.crop,
+            "seeds": seeds_of(args),
+        },
         "wall_s": round(time.perf_counter() - t0, 1),
     }
     print(json.dumps(summary, default=str))

@@ -58,8 +58,9 @@ def conv_grid(image_shape: tuple[int, ...], n_pools: int) -> tuple[int, int]:
 
 
 def _check_conv_code(cfg: "ModelConfig") -> None:
-    """For 'conv', `hidden` are the encoder's channel counts and the code is channels × grid."""
-    h, w = conv_grid(cfg.image_shape, len(cfg.hidden) + 1)
+    """For 'conv', `hidden` are the encoder's channel counts and the code is channels × grid (the image's own size
+    for a full-resolution model)."""
+    h, w = conv_grid(cfg.image_shape, 0 if cfg.full_resolution else len(cfg.hidden) + 1)
     if cfg.encoding_dim % (h * w):
         raise ConfigError(
             f"a conv code is channels × {h}×{w} for image_shape {cfg.image_shape} "
@@ -88,6 +89,7 @@ class ModelConfig:
     codebook_decay: float = 0.99  # 'categorical': EMA decay of the codebook (0: learned by gradient, a codebook loss)
     skip: bool = False  # conv: the decoder's last block also sees the input image (U-Net-like skip; for denoising)
     global_residual: bool = False  # with skip: the output is output_activation(input + the decoder's correction)
+    full_resolution: bool = False  # conv: no pooling, output = input − a noise estimate (DnCNN; aekit.full_resolution)
     n_classes: int = 0  # > 0: a label's one-hot joins the encoder's and the decoder's input (cvae; dense only)
 
     def __post_init__(self) -> None:
@@ -174,6 +176,13 @@ class ModelConfig:
             raise ConfigError(
                 f"global_residual (the output = the input + a learned correction) is true or false, and true only "
                 f"with {option('skip', True)} (a conv decoder that sees the input); got {self.global_residual!r}"
+        if not isinstance(self.full_resolution, bool) or (
+            self.full_resolution and (self.architecture != "conv" or self.code != "deterministic" or self.skip)
+        ):
+            raise ConfigError(
+                f"full_resolution is true or false, and true only for a 'conv' architecture with a deterministic code "
+                f"and no skip; got full_resolution={self.full_resolution!r} with {self.architecture!r}, code "
+                f"{self.code!r}, skip {self.skip!r}; drop full_resolution or those settings"
             )
 
     @property

@@ -68,6 +68,12 @@ def _conv_code(f: dict[str, Any], channels: int | None = None) -> int:
     return channels * gh * gw
 
 
+def _full_resolution_code(f: dict[str, Any], channels: int) -> int:
+    """A full-resolution code: `channels` feature maps of the image's size."""
+    shape = f["image_shape"] or _square_image(f)
+    return f["encoding_dim"] if shape is None else channels * shape[1] * shape[2]
+
+
 def _conv(f: dict[str, Any]) -> bool:
     return f["architecture"] == "conv"
 
@@ -163,6 +169,25 @@ KINDS: dict[str, dict[str, Any]] = {
         "schedule": "onecycle",
         "epochs": 10,
     },
+    # the denoising network for photographs (docs/uses.md): DnCNN-like (Zhang et al. 2017), eight 3×3 conv layers of 32
+    # channels at full resolution (no pooling; the code is 32 feature maps of the image's size), the output the noisy
+    # input minus the estimated noise; MSE (PSNR is MSE), gaussian noise σ 25 of 255, one-cycle Adam, 3 epochs
+    "denoising-photo": {
+        "architecture": "conv",
+        "full_resolution": True,
+        "hidden": (32, 32, 32),
+        "image_shape": _square_image,
+        "encoding_dim": lambda f: _full_resolution_code(f, 32),
+        "output_activation": "linear",
+        "loss": "mse",
+        "noise": "gaussian",
+        "noise_level": round(25 / 255, 4),
+        "optimizer": "adam",
+        "lr": 2e-3,
+        "batch_size": 32,
+        "schedule": "onecycle",
+        "epochs": 3,
+    },
     # the anomaly recipe (`aekit.uses.detector.fit_detector`, docs/uses.md): for images a conv autoencoder (16
     # channels, a code of 8 channels on a quarter-size grid), scored by its code's local outlier factor among the
     # normal codes; for other tables a dense one (8×, then ½× the columns, ELU, linear code) scored by reconstruction
@@ -201,6 +226,7 @@ DESCRIPTIONS: dict[str, str] = {
         "image denoising (--recipe denoise): conv, the input joins the last block and is added to the output, MSE, "
         "mixed noise"
     ),
+    "denoising-photo": "photograph denoising: DnCNN-like full-resolution conv predicting the noise; gaussian σ 25/255",
     "anomaly": "anomaly scoring (--recipe anomaly): conv for images, scored by the LOF of codes; dense for tables",
 }
 
@@ -213,6 +239,8 @@ _DERIVED = {
     ("deep-hinton", "min_lr"): "lr / 4",
     ("conv", "image_shape"): "a square image",
     ("conv", "encoding_dim"): "8 channels × the code grid",
+    ("denoising-photo", "image_shape"): "a square image",
+    ("denoising-photo", "encoding_dim"): "32 channels × the image",
 }
 
 # a use's recipe (`aekit train --recipe NAME`) is the kind that use is best served by

@@ -18,6 +18,7 @@ from torch import nn
 from aekit.conditioning import JoinLabels, LabelSlot
 from aekit.config import ModelConfig, conv_grid
 from aekit.errors import DataError
+from aekit.full_resolution import ResidualDecoder, full_resolution_stacks
 from aekit.latents import encoder_config, make_latent
 
 _ACTIVATIONS = {
@@ -114,6 +115,9 @@ class SkipDecoder(nn.Sequential):
         return z if logits else layers[-1](z)
 
 
+_INPUT_DECODERS = (SkipDecoder, ResidualDecoder)  # decoders that also see the input rows the codes came from
+
+
 def keras_init_(module: nn.Module, generator: torch.Generator) -> None:
     """Keras defaults: glorot-uniform weights, zero biases, drawn from `generator`."""
     for m in module.modules():
@@ -143,7 +147,9 @@ class Autoencoder(nn.Module):
         super().__init__()
         self.config = config = config or ModelConfig()
         enc = encoder_config(config)  # a Gaussian code's encoder emits μ and log σ²
-        if config.architecture == "conv":
+        if config.architecture == "conv" and config.full_resolution:  # DnCNN-like: no pooling, input − noise
+            self.encoder, self.decoder = full_resolution_stacks(config, _ACTIVATIONS)
+        elif config.architecture == "conv":
             self.encoder, self.decoder = _conv_stacks(config)
             if enc is not config:
                 self.encoder = _conv_stacks(enc)[0]
@@ -199,7 +205,7 @@ class Autoencoder(nn.Module):
     def decode_net(self, z: torch.Tensor, xs: torch.Tensor | None = None) -> torch.Tensor:
         """The decoder, in the network's units; a model with ``skip`` also decodes from the (scaled) input rows `xs`
         the codes came from (without them its last block sees a blank image)."""
-        return self.decoder(z, xs) if isinstance(self.decoder, SkipDecoder) else self.decoder(z)
+        return self.decoder(z, xs) if isinstance(self.decoder, _INPUT_DECODERS) else self.decoder(z)
 
     def reconstruct_net(self, xs: torch.Tensor) -> torch.Tensor:
         """The reconstruction of rows already in the network's (scaled) units, in those units."""
@@ -285,7 +291,7 @@ class Autoencoder(nn.Module):
 
     def decode_logits(self, z: torch.Tensor, xs: torch.Tensor | None = None) -> torch.Tensor:
         """The decoder's output before a final sigmoid (for a numerically stable BCE), in the network's units."""
-        if isinstance(self.decoder, SkipDecoder):
+        if isinstance(self.decoder, _INPUT_DECODERS):
             return self.decoder(z, xs, logits=isinstance(self.decoder[-1], nn.Sigmoid))
         if isinstance(self.decoder[-1], nn.Sigmoid):
             for layer in list(self.decoder)[:-1]:
@@ -345,7 +351,7 @@ def _summary_rows(model: Autoencoder) -> tuple[list[tuple[str, str, int]], int, 
         for part_name, part in (("encoder", model.encoder), ("decoder", model.decoder)):
             x = model.latent.code(x) if part_name == "decoder" else x  # a Gaussian code's μ, a codebook's vectors
             for i, layer in enumerate(part):
-                x = layer(part.joined(x, None) if isinstance(part, SkipDecoder) and i == part.join else x)
+                x = layer(part.joined(x, None) if isinstance(part, _INPUT_DECODERS) and i == part.join else x)
                 shape = "(None, " + ", ".join(str(s) for s in x.shape[1:]) + ")"
                 n = sum(p.numel() for p in layer.parameters(recurse=False))
                 rows.append((f"{part_name}.{i} ({type(layer).__name__})", shape, n))

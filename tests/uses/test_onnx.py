@@ -33,6 +33,15 @@ KINDS = {
     "dense": ModelConfig(),  # the tutorial's 784 → 32 → 784
     "deep": ModelConfig(hidden=(128, 64), activation="tanh", code_activation="linear"),
     "denoising-conv": aekit.configure("denoising-conv")[0],  # its decoder also sees the input, added to its output
+    # the input joins the output (input − noise estimate): the autoencoder graph must pass it on
+    "full-resolution": ModelConfig(
+        architecture="conv",
+        image_shape=(1, 28, 28),
+        hidden=(4,),
+        encoding_dim=4 * 784,
+        full_resolution=True,
+        output_activation="linear",
+    ),
 }
 
 

@@ -45,6 +45,11 @@ class _Graph(nn.Module):
         return self.fn(self.model, x)
 
 
+def _reconstruct(model: Autoencoder, x: torch.Tensor) -> torch.Tensor:
+    """The reconstruction; a decoder that also sees the input (skip, full resolution) gets it, as `forward`."""
+    return model.decode_rows(model.encode_rows(x), model.scale_rows(x))
+
+
 def _graphs(model: Autoencoder):
     """(name, module, input name, output name, input width) of the three graphs."""
     d_in, d_code = model.config.input_dim, model.config.encoding_dim
