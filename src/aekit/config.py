@@ -176,6 +176,7 @@ class ModelConfig:
             raise ConfigError(
                 f"global_residual (the output = the input + a learned correction) is true or false, and true only "
                 f"with {option('skip', True)} (a conv decoder that sees the input); got {self.global_residual!r}"
+            )
         if not isinstance(self.full_resolution, bool) or (
             self.full_resolution and (self.architecture != "conv" or self.code != "deterministic" or self.skip)
         ):
