@@ -20,11 +20,10 @@ The loop below is `fit`'s, flat and short, with those three changes.
 
 from __future__ import annotations
 
+import dataclasses
 import math
-import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -38,6 +37,7 @@ from aekit.objectives import masked_mse
 from aekit.objectives import weight_decay as l2_penalty
 from aekit.training.callbacks.base import Callback, History, TrainState
 from aekit.training.optim import make_optimizer
+from aekit.uses.ratings import read_ratings
 
 __all__ = ["impute", "ImputeInfo", "read_ratings", "default_hidden"]
 
@@ -86,6 +86,8 @@ def impute(
     val_fraction: float = 0.1,
     activation: str = "elu",
     mask_input: bool = True,
+    linear: bool = True,
+    members: int = 1,
     bounds: tuple[float, float] | None = None,
     seed: int = 0,
     callbacks: Sequence[Callback] = (),
@@ -164,13 +166,56 @@ def impute(
     scale = np.nanstd(a, axis=0)
     scale[~(scale > 0)] = 1.0
     z = torch.from_numpy(np.where(obs, (a - mean) / scale, 0.0).astype(np.float32)).to(device)
-    rng = np.random.default_rng([seed, 1])  # held-out cells; never the same stream as a caller's seed
-    held = obs & (rng.random(a.shape) < val_fraction)
-    held[:, obs.sum(axis=0) - held.sum(axis=0) < 1] = False  # every column keeps an observed training cell
-    train_mask = torch.from_numpy(obs & ~held).to(device)
-    held_t = torch.from_numpy(held).to(device)
-    model = Autoencoder(mcfg).to(device)
-    state = TrainState(model, make_optimizer(model, tcfg), tcfg, torch.Generator(device).manual_seed(seed), History())
+    seen = torch.from_numpy(obs).to(device)
+    preds, scores, runs = [], [], []
+    for k in range(members):
+        s = seed if k == 0 else seed * 1000 + k  # member 0 is the single network `members=1` trains
+        rng = np.random.default_rng([s, 1])  # its held-out cells; never the same stream as a caller's seed
+        held = obs & (rng.random(a.shape) < val_fraction)
+        held[:, obs.sum(axis=0) - held.sum(axis=0) < 1] = False  # every column keeps an observed training cell
+        cfgs = (dataclasses.replace(mcfg, seed=s), dataclasses.replace(tcfg, seed=s))
+        model, best, run = _fit_member(z, obs & ~held, held, *cfgs, linear, mask_input, callbacks, device)
+        with torch.no_grad():
+            preds.append(_predict(model, z, seen, mask_input).double().cpu().numpy())
+        scores.append(best)
+        runs.append(run)
+    pred = np.mean(preds, axis=0)
+    filled = np.where(obs, a, pred * scale + mean).astype(dtype)
+    if bounds is not None:
+        filled[~obs] = np.clip(filled[~obs], bounds[0], bounds[1])
+    epochs_run, best_epoch, history = runs[0]
+    info = ImputeInfo(missing, float(np.mean(scores)), epochs_run, best_epoch, hidden, history)
+    filled = _like(frame, filled)
+    return (filled, info) if return_info else filled
+
+
+class _Net(torch.nn.Module):
+    """aekit's `Autoencoder` over `[values, mask]`, its output cut to the values, plus (with `linear`) a linear
+    map from the same input to the values beside it, so the near-linear relations between columns that
+    a regression finds (breast_cancer's radius, perimeter and area) need no nonlinear detour."""
+
+    def __init__(self, mcfg: ModelConfig, columns: int, linear: bool) -> None:
+        super().__init__()
+        self.ae, self.columns = Autoencoder(mcfg), columns
+        self.linear = torch.nn.Linear(mcfg.input_dim, columns) if linear else None
+        if self.linear is not None:  # starts as no path at all (zeros: deterministic without a generator)
+            torch.nn.init.zeros_(self.linear.weight)
+            torch.nn.init.zeros_(self.linear.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.ae(x)[:, : self.columns]
+        return y if self.linear is None else y + self.linear(x)
+
+
+def _fit_member(z, train, held, mcfg, tcfg, linear, mask_input, callbacks, device):
+    """Train one network on the `train` cells of `z`, stopping on the RMSE of its `held` cells; returns the
+    network at its best epoch, that RMSE (nan: no held cells) and (epochs, best epoch, history)."""
+    n, d = z.shape
+    batch_size, dropout, patience, weight_decay = tcfg.batch_size, tcfg.noise_level, tcfg.patience, tcfg.weight_decay
+    train_mask, held_t = torch.from_numpy(train).to(device), torch.from_numpy(held).to(device)
+    model = _Net(mcfg, d, linear).to(device)
+    generator = torch.Generator(device).manual_seed(tcfg.seed)
+    state = TrainState(model, make_optimizer(model, tcfg), tcfg, generator, History())
     state.steps_per_epoch = math.ceil(n / batch_size)
 
     def score() -> float:
@@ -184,7 +229,7 @@ def impute(
     model.train()
     for cb in callbacks:
         cb.on_train_begin(state)
-    while state.epoch < epochs and not state.stop_training:
+    while state.epoch < tcfg.epochs and not state.stop_training:
         for cb in callbacks:
             cb.on_epoch_begin(state)
         t0, total = time.perf_counter(), 0.0
@@ -220,21 +265,8 @@ def impute(
     if best_state is not None:
         model.load_state_dict(best_state)
     model.eval()
-    with torch.no_grad():
-        pred = _predict(model, z, torch.from_numpy(obs).to(device), mask_input).double().cpu().numpy()
-    filled = np.where(obs, a, pred * scale + mean).astype(dtype)
-    if bounds is not None:
-        filled[~obs] = np.clip(filled[~obs], bounds[0], bounds[1])
-    info = ImputeInfo(
-        missing,
-        best if held.any() else math.nan,
-        state.epoch,
-        best_epoch,
-        hidden,
-        {k: list(v) for k, v in state.history.history.items()},
-    )
-    filled = _like(frame, filled)
-    return (filled, info) if return_info else filled
+    history = {k: list(v) for k, v in state.history.history.items()}
+    return model, (best if held.any() else math.nan), (state.epoch, best_epoch, history)
 
 
 def _is_frame(x: Any) -> bool:
@@ -249,7 +281,7 @@ def _like(frame: Any, filled: np.ndarray) -> Any:
     return type(frame)(filled, index=frame.index, columns=frame.columns)
 
 
-def _predict(model: Autoencoder, values: torch.Tensor, seen: torch.Tensor, mask_input: bool) -> torch.Tensor:
+def _predict(model: torch.nn.Module, values: torch.Tensor, seen: torch.Tensor, mask_input: bool) -> torch.Tensor:
     """The network's values for every cell of `values` from its `seen` cells (the others read 0, the mean).
 
     With `mask_input` the row is [values, mask] (input_dim 2×columns); the decoder's second half is unused.
@@ -258,70 +290,3 @@ def _predict(model: Autoencoder, values: torch.Tensor, seen: torch.Tensor, mask_
     if mask_input:
         x = torch.cat([x, seen.to(x.dtype)], dim=1)
     return model(x)[:, : values.shape[1]]
-
-
-# --------------------------------------------------------------------------- ratings files (MovieLens)
-def read_ratings(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Read a MovieLens ratings file into a user × item matrix with NaN where a user did not rate.
-
-    Formats, told apart by content: ``u.data`` (ML-100K: ``user<TAB>item<TAB>rating<TAB>timestamp``, no
-    header), ``ratings.csv`` (ML-latest: header ``userId,movieId,rating,timestamp``) and ``ratings.dat``
-    (ML-1M: ``user::item::rating::timestamp``). Returns (matrix float64, sorted user ids, sorted item ids).
-    """
-    import pandas as pd
-
-    path = Path(path)
-    if not path.is_file():
-        raise DataError(f"{path}: no such file; pass a MovieLens u.data, ratings.csv or ratings.dat")
-    try:
-        first = path.open(encoding="utf-8", errors="replace").readline()
-    except OSError as e:
-        raise DataError(f"{path}: cannot read ({e.strerror or e}); check the path and its permissions") from e
-    if "::" in first:
-        sep, header = "::", None
-    elif "\t" in first:
-        sep, header = "\t", None
-    elif "," in first:
-        sep, header = ",", 0 if not first.split(",")[0].strip().lstrip("-").replace(".", "").isdigit() else None
-    else:
-        raise DataError(
-            f"{path}: not a ratings file (first line {first.strip()[:40]!r}); expected u.data "
-            "(tab-separated user item rating timestamp) or ratings.csv (userId,movieId,rating,timestamp)"
-        )
-    try:
-        df = pd.read_csv(path, sep=sep, header=header, engine="python" if sep == "::" else "c", dtype=str)
-    except (ValueError, OSError) as e:
-        raise DataError(
-            f"{path}: cannot parse the ratings ({' '.join(str(e).split())}); "
-            "write one 'user item rating' line per rating"
-        ) from e
-    if df.shape[1] < 3 or len(df) == 0:
-        raise DataError(f"{path}: needs at least 3 columns (user, item, rating) and one row, got shape {df.shape}")
-    users, items = df.iloc[:, 0].str.strip(), df.iloc[:, 1].str.strip()
-    rating = pd.to_numeric(df.iloc[:, 2], errors="coerce")
-    bad = np.flatnonzero(rating.isna().to_numpy() | ~np.isfinite(rating.to_numpy(dtype=float, na_value=np.nan)))
-    if bad.size:
-        line = int(bad[0]) + 1 + (header is not None)
-        raise DataError(f"{path}: line {line}: rating {df.iloc[bad[0], 2]!r} is not a number; fix or drop that line")
-    user_ids, ui = _ids(users)
-    item_ids, ii = _ids(items)
-    dup = pd.Series(ui * len(item_ids) + ii).duplicated().to_numpy()
-    if dup.any():
-        k = int(np.flatnonzero(dup)[0])
-        raise DataError(
-            f"{path}: user {users.iloc[k]} rated item {items.iloc[k]} twice (line {k + 1 + (header is not None)}); "
-            "keep one rating per pair"
-        )
-    matrix = np.full((len(user_ids), len(item_ids)), np.nan)
-    matrix[ui, ii] = rating.to_numpy(dtype=float)
-    return matrix, user_ids, item_ids
-
-
-def _ids(col) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted unique ids (numeric order when all are integers) and each row's index into them."""
-    import pandas as pd
-
-    num = pd.to_numeric(col, errors="coerce")
-    values = num.astype("int64") if num.notna().all() and (num % 1 == 0).all() else col
-    uniques, index = np.unique(values.to_numpy(), return_inverse=True)
-    return uniques, index
