@@ -255,3 +255,24 @@ def test_callbacks_see_each_epoch_and_can_stop():
     _, info = impute(gappy, epochs=50, callbacks=[cb], return_info=True)
     assert [e for e, _ in cb.seen] == [1, 2, 3] and info.epochs == 3
     assert [v for _, v in cb.seen] == [round(v, 6) for v in info.history["val_rmse"]]
+
+
+# --------------------------------------------------------------------------- members (an ensemble)
+
+
+def test_members_are_averaged_seeded_and_keep_observed_cells():
+    gappy, hidden = with_gaps(load_wine().data[:80, :6])
+    one, info1 = impute(gappy, epochs=4, hidden=(12, 6), members=1, return_info=True)
+    three, info3 = impute(gappy, epochs=4, hidden=(12, 6), members=3, return_info=True)
+    again = impute(gappy, epochs=4, hidden=(12, 6), members=3)
+    assert np.array_equal(three, again) and not np.array_equal(three[hidden], one[hidden])
+    assert np.array_equal(three[~hidden], gappy[~hidden]) and not np.isnan(three).any()
+    assert info3.members == 3 and len(info3.member_rmse) == 3 and info1.member_rmse == (info1.holdout_rmse,)
+    assert info3.member_rmse[0] == info1.holdout_rmse  # member 0 is the network members=1 trains
+    assert info3.holdout_rmse == pytest.approx(float(np.mean(info3.member_rmse)))
+
+
+def test_bad_members_raise():
+    gappy, _ = with_gaps(load_wine().data)
+    with pytest.raises(DataError, match="members must be a whole number of at least 1, got 0"):
+        impute(gappy, members=0)

@@ -51,7 +51,9 @@ class ImputeInfo:
     epochs: int  # epochs trained (early stopping may end before `epochs`)
     best_epoch: int  # the epoch whose weights filled the table
     hidden: tuple[int, ...]  # the hidden sizes used (input → code)
-    history: dict[str, list[float]] = field(default_factory=dict)  # per-epoch loss and val_rmse
+    history: dict[str, list[float]] = field(default_factory=dict)  # member 0's per-epoch loss and val_rmse
+    members: int = 1  # networks averaged
+    member_rmse: tuple[float, ...] = ()  # each member's RMSE on its own held-out cells (holdout_rmse: their mean)
 
 
 def default_hidden(n_columns: int) -> tuple[int, ...]:
@@ -86,7 +88,6 @@ def impute(
     val_fraction: float = 0.1,
     activation: str = "elu",
     mask_input: bool = True,
-    linear: bool = True,
     members: int = 1,
     bounds: tuple[float, float] | None = None,
     seed: int = 0,
@@ -132,6 +133,8 @@ def impute(
     hidden = tuple(hidden) if hidden else default_hidden(d)
     if not 0 <= dropout < 1:
         raise DataError(f"dropout must lie in [0, 1), got {dropout}; 0.3 is the default")
+    if isinstance(members, bool) or not isinstance(members, int) or members < 1:
+        raise DataError(f"members must be a whole number of at least 1, got {members}; 5 is the default")
     if not 0 <= val_fraction < 1:
         raise DataError(f"val_fraction must lie in [0, 1), got {val_fraction}")
     # The configs validate the sizes, activation and training numbers with aekit's usual messages.
@@ -158,7 +161,7 @@ def impute(
     )
     missing = int((~obs).sum())
     if missing == 0:
-        info = ImputeInfo(0, math.nan, 0, 0, hidden, {})
+        info = ImputeInfo(0, math.nan, 0, 0, hidden, {}, members, ())
         filled = _like(frame, a.astype(dtype))
         return (filled, info) if return_info else filled
 
@@ -174,7 +177,7 @@ def impute(
         held = obs & (rng.random(a.shape) < val_fraction)
         held[:, obs.sum(axis=0) - held.sum(axis=0) < 1] = False  # every column keeps an observed training cell
         cfgs = (dataclasses.replace(mcfg, seed=s), dataclasses.replace(tcfg, seed=s))
-        model, best, run = _fit_member(z, obs & ~held, held, *cfgs, linear, mask_input, callbacks, device)
+        model, best, run = _fit_member(z, obs & ~held, held, *cfgs, mask_input, callbacks, device)
         with torch.no_grad():
             preds.append(_predict(model, z, seen, mask_input).double().cpu().numpy())
         scores.append(best)
@@ -184,36 +187,18 @@ def impute(
     if bounds is not None:
         filled[~obs] = np.clip(filled[~obs], bounds[0], bounds[1])
     epochs_run, best_epoch, history = runs[0]
-    info = ImputeInfo(missing, float(np.mean(scores)), epochs_run, best_epoch, hidden, history)
+    info = ImputeInfo(missing, float(np.mean(scores)), epochs_run, best_epoch, hidden, history, members, tuple(scores))
     filled = _like(frame, filled)
     return (filled, info) if return_info else filled
 
 
-class _Net(torch.nn.Module):
-    """aekit's `Autoencoder` over `[values, mask]`, its output cut to the values, plus (with `linear`) a linear
-    map from the same input to the values beside it, so the near-linear relations between columns that
-    a regression finds (breast_cancer's radius, perimeter and area) need no nonlinear detour."""
-
-    def __init__(self, mcfg: ModelConfig, columns: int, linear: bool) -> None:
-        super().__init__()
-        self.ae, self.columns = Autoencoder(mcfg), columns
-        self.linear = torch.nn.Linear(mcfg.input_dim, columns) if linear else None
-        if self.linear is not None:  # starts as no path at all (zeros: deterministic without a generator)
-            torch.nn.init.zeros_(self.linear.weight)
-            torch.nn.init.zeros_(self.linear.bias)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        y = self.ae(x)[:, : self.columns]
-        return y if self.linear is None else y + self.linear(x)
-
-
-def _fit_member(z, train, held, mcfg, tcfg, linear, mask_input, callbacks, device):
+def _fit_member(z, train, held, mcfg, tcfg, mask_input, callbacks, device):
     """Train one network on the `train` cells of `z`, stopping on the RMSE of its `held` cells; returns the
     network at its best epoch, that RMSE (nan: no held cells) and (epochs, best epoch, history)."""
     n, d = z.shape
     batch_size, dropout, patience, weight_decay = tcfg.batch_size, tcfg.noise_level, tcfg.patience, tcfg.weight_decay
     train_mask, held_t = torch.from_numpy(train).to(device), torch.from_numpy(held).to(device)
-    model = _Net(mcfg, d, linear).to(device)
+    model = Autoencoder(mcfg).to(device)
     generator = torch.Generator(device).manual_seed(tcfg.seed)
     state = TrainState(model, make_optimizer(model, tcfg), tcfg, generator, History())
     state.steps_per_epoch = math.ceil(n / batch_size)
