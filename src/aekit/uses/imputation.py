@@ -57,10 +57,13 @@ class ImputeInfo:
 
 
 def default_hidden(n_columns: int) -> tuple[int, ...]:
-    """The default layers for `n_columns`: one hidden layer of 6×columns and a code of 3×columns (overcomplete,
-    as MIDA's; input dropout, not a bottleneck, keeps it from copying its input). Tuned on the benchmark:
-    2×/1× and 4×/2× were worse on all four tables, 8×/4× slightly worse."""
-    return (max(24, 6 * n_columns), max(12, 3 * n_columns))
+    """The default layers for `n_columns`: one hidden layer of 6×columns up to 192 units (never under 2×columns,
+    nor under 24) and a code of half that (overcomplete, as MIDA's; input dropout, not a bottleneck, keeps it
+    from copying its input). Chosen on the benchmark's development seeds (100-101) with five members: on
+    breast_cancer (30 columns) 2×/1× was 5% worse than 6×/3×; on the generated ratings (80 columns) 2×/1× was
+    1% better than 6×/3× and seven times faster."""
+    width = max(24, min(6 * n_columns, max(2 * n_columns, 192)))
+    return (width, max(12, width // 2))
 
 
 def _as_table(x: Any) -> np.ndarray:
@@ -88,7 +91,7 @@ def impute(
     val_fraction: float = 0.1,
     activation: str = "elu",
     mask_input: bool = True,
-    members: int = 1,
+    members: int = 5,
     bounds: tuple[float, float] | None = None,
     seed: int = 0,
     callbacks: Sequence[Callback] = (),
