@@ -23,7 +23,7 @@ def add_impute_parser(sub) -> argparse.ArgumentParser:
         "--ratings", metavar="FILE", help="MovieLens ratings file instead of INPUT (u.data, ratings.csv, ratings.dat)"
     )
     add_output(p, "where to write the filled table (.csv, .parquet, .npy)")
-    p.add_argument("--epochs", type=int, help="most epochs; early stopping on held-out cells ends sooner (default 300)")
+    p.add_argument("--epochs", type=int, help="most epochs; early stopping on held-out cells ends sooner (default 600)")
     p.add_argument(
         "--hidden",
         type=_int_list,
@@ -37,7 +37,7 @@ def add_impute_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--members", type=int, help="networks trained and averaged, each holding out its own cells (default 5)"
     )
-    p.add_argument("--lr", type=float, help="Adam learning rate (default 0.002)")
+    p.add_argument("--lr", type=float, help="Adam learning rate (default 0.001)")
     p.add_argument("--weight-decay", type=float, help="L2 penalty on the weights (default 0)")
     p.add_argument("--seed", type=int, help="seeds the model, the dropout and the held-out cells (default 0)")
     p.add_argument(
