@@ -5,11 +5,12 @@ dense autoencoder learns to reconstruct the observed cells from rows in which a 
 hidden as well (input dropout), with the loss taken over observed cells only; beside the values it is
 fed the mask of the cells it sees, so a missing cell and an observed mean are told apart. So it learns
 to predict a cell from the others, which is what filling a gap asks. A tenth of the observed cells is held out from
-training to stop early and to estimate the error; the returned table keeps every observed cell exactly.
+training to stop early and to estimate the error. Five such networks (`members`), each from its own seed and
+holding out its own tenth, are averaged. The returned table keeps every observed cell exactly.
 
 >>> import numpy as np
 >>> x = np.array([[1.0, 2.0], [2.0, np.nan], [3.0, 6.0], [4.0, 8.0]])
->>> filled = impute(x, epochs=5)
+>>> filled = impute(x, epochs=5, members=2)
 >>> filled.shape, bool(np.isnan(filled).any()), float(filled[0, 0])
 ((4, 2), False, 1.0)
 
@@ -47,9 +48,9 @@ class ImputeInfo:
     """What `impute(..., return_info=True)` reports beside the filled table."""
 
     cells_filled: int  # missing cells that were filled
-    holdout_rmse: float  # RMSE on held-out observed cells, in standard deviations of their column (nan: none)
-    epochs: int  # epochs trained (early stopping may end before `epochs`)
-    best_epoch: int  # the epoch whose weights filled the table
+    holdout_rmse: float  # members' mean RMSE on their held-out cells, in standard deviations of the column (nan: none)
+    epochs: int  # epochs the first member trained (early stopping may end before `epochs`)
+    best_epoch: int  # the epoch whose weights the first member filled with
     hidden: tuple[int, ...]  # the hidden sizes used (input → code)
     history: dict[str, list[float]] = field(default_factory=dict)  # member 0's per-epoch loss and val_rmse
     members: int = 1  # networks averaged
@@ -105,9 +106,12 @@ def impute(
     `dropout`: the fraction of observed cells also hidden from the input in each batch.
     `weight_decay`: the L2 penalty λ/2·Σw². `patience`: epochs without a better held-out RMSE before
     stopping (0: train all `epochs`). `val_fraction`: the share of observed cells held out for that.
+    `members`: networks trained and averaged, each from its own seed (member 0 from `seed`) and holding out its
+    own cells; one network's fills vary a lot with the seed on small tables, and the average is steadier.
     `mask_input`: also feed the network which cells it sees (a missing cell reads 0, the column mean;
     the mask tells it apart from an observed mean). `bounds`: (low, high) clips the filled cells
-    (ratings 1–5). `columns`: names used in messages. `callbacks`: aekit Callbacks (logs: loss, val_rmse).
+    (ratings 1–5). `columns`: names used in messages. `callbacks`: aekit Callbacks (logs: loss, val_rmse), which
+    see each member's training in turn.
     Returns the filled array (float32 stays float32, anything else becomes float64), and with
     `return_info` also an :class:`ImputeInfo`. A pandas DataFrame gives a DataFrame with its columns and index.
     """
