@@ -190,7 +190,7 @@ def test_cli_fills_a_csv_and_keeps_observed_cells(tmp_path):
     assert src.read_text().splitlines()[0] == out.read_text().splitlines()[0]
     info = json.loads(report.read_text())
     assert info["cells_filled"] == hidden.sum() and info["epochs"] <= 20 and info["hidden"] == [78, 39]
-    assert info["members"] == 2 and len(info["member_rmse"]) == 2 and "(2 network(s);" in proc.stdout
+    assert info["members"] == 2 and len(info["member_rmse"]) == 2 and "(2 networks; the first: " in proc.stdout
 
 
 def test_cli_ratings_to_predictions(tmp_path):

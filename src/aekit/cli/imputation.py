@@ -103,7 +103,7 @@ def cmd_impute(args: argparse.Namespace) -> int:
     else:
         print(
             f"{args.output}: filled {info.cells_filled:,} of {table.size:,} cells; held-out RMSE "
-            f"{info.holdout_rmse:.3f} standard deviations ({info.members} network(s); the first trained "
-            f"{info.epochs} epochs, best {info.best_epoch})"
+            f"{info.holdout_rmse:.3f} standard deviations ({info.members} network{'s' * (info.members > 1)}; "
+            f"the first: {info.epochs} epochs, best {info.best_epoch})"
         )
     return 0
