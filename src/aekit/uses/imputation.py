@@ -179,7 +179,7 @@ def impute(
     seen = torch.from_numpy(obs).to(device)
     preds, scores, runs = [], [], []
     for k in range(members):
-        s = seed if k == 0 else seed * 1000 + k  # member 0 is the single network `members=1` trains
+        s = seed if k == 0 else _member_seed(seed, k)  # member 0 is the single network `members=1` trains
         rng = np.random.default_rng([s, 1])  # its held-out cells; never the same stream as a caller's seed
         held = obs & (rng.random(a.shape) < val_fraction)
         held[:, obs.sum(axis=0) - held.sum(axis=0) < 1] = False  # every column keeps an observed training cell
@@ -197,6 +197,11 @@ def impute(
     info = ImputeInfo(missing, float(np.mean(scores)), epochs_run, best_epoch, hidden, history, members, tuple(scores))
     filled = _like(frame, filled)
     return (filled, info) if return_info else filled
+
+
+def _member_seed(seed: int, k: int) -> int:
+    """Member k's seed (k ≥ 1): drawn from (seed, k), so no member of one seed is a member of another seed."""
+    return int(np.random.SeedSequence([seed, k]).generate_state(1)[0] & 0x7FFFFFFF)
 
 
 def _fit_member(z, train, held, mcfg, tcfg, mask_input, callbacks, device):
