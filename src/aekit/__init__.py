@@ -57,7 +57,7 @@ _HOME = {  # each public name -> the module that defines it
     "anomaly": "uses.anomalies",
     "export_onnx": "uses.onnx",
     "impute": "uses.imputation",
-    "read_ratings": "uses.imputation",
+    "read_ratings": "uses.ratings",
 }
 _ALIASES = {"load": "load_model"}
 

@@ -42,7 +42,7 @@ def test_fills_sklearn_tables_better_than_the_mean(name):
     x = LOADERS[name]().data[:400].astype(np.float64)
     x = x[:, x.std(axis=0) > 0]  # digits has blank pixels (no spread to score against)
     gappy, hidden = with_gaps(x)
-    filled, info = impute(gappy, epochs=40, return_info=True)
+    filled, info = impute(gappy, epochs=40, members=2, return_info=True)
     assert filled.shape == x.shape and filled.dtype == np.float64 and not np.isnan(filled).any()
     assert np.array_equal(filled[~hidden], x[~hidden])  # observed cells exactly unchanged
     mean_fill = np.where(hidden, np.nanmean(gappy, axis=0), gappy)
@@ -88,7 +88,7 @@ def test_early_stopping_and_no_missing_cells():
     same, info = impute(x, return_info=True)
     assert np.array_equal(same, x) and info.cells_filled == 0 and info.epochs == 0 and math.isnan(info.holdout_rmse)
     gappy, _ = with_gaps(x)
-    _, info = impute(gappy, epochs=400, patience=3, return_info=True)
+    _, info = impute(gappy, epochs=400, patience=3, members=1, return_info=True)
     assert info.epochs < 400 and info.epochs - info.best_epoch == 3  # stopped 3 epochs after the best
 
 
@@ -100,14 +100,15 @@ def test_bounds_clip_only_filled_cells():
 
 
 def test_default_hidden_grows_with_columns():
-    assert default_hidden(10) == (60, 30) and default_hidden(64) == (384, 192) and default_hidden(2) == (24, 12)
+    assert default_hidden(10) == (60, 30) and default_hidden(2) == (24, 12)
+    assert default_hidden(64) == (192, 96) and default_hidden(80) == (192, 96) and default_hidden(200) == (400, 200)
 
 
 def test_recovers_a_generated_low_rank_ratings_matrix():
     r = np.random.default_rng(0)
     truth = np.clip(3 + r.normal(size=(200, 2)) @ r.normal(size=(2, 40)), 1, 5)  # generated, rank 2
     gappy, hidden = with_gaps(truth, fraction=0.5)
-    filled = impute(gappy, epochs=60, bounds=(1, 5))
+    filled = impute(gappy, epochs=60, members=2, bounds=(1, 5))
     item_mean = np.where(hidden, np.nanmean(gappy, axis=0), gappy)
     rmse = lambda f: np.sqrt(np.mean((f - truth)[hidden] ** 2))  # noqa: E731
     assert rmse(filled) < 0.6 * rmse(item_mean)
@@ -181,7 +182,7 @@ def test_cli_fills_a_csv_and_keeps_observed_cells(tmp_path):
     gappy, hidden = with_gaps(data.data.astype(np.float32))
     src, out, report = tmp_path / "wine.csv", tmp_path / "filled.csv", tmp_path / "report.json"
     write_table(src, gappy, list(data.feature_names))
-    proc = aekit("impute", src, "-o", out, "--epochs", 20, "--report", report, check=True)
+    proc = aekit("impute", src, "-o", out, "--epochs", 20, "--members", 2, "--report", report, check=True)
     assert proc.stdout.startswith(f"{out}: filled {hidden.sum():,} of {gappy.size:,} cells; held-out RMSE")
     filled, names = read_table(out)
     assert names == list(data.feature_names) and filled.shape == gappy.shape
@@ -189,6 +190,7 @@ def test_cli_fills_a_csv_and_keeps_observed_cells(tmp_path):
     assert src.read_text().splitlines()[0] == out.read_text().splitlines()[0]
     info = json.loads(report.read_text())
     assert info["cells_filled"] == hidden.sum() and info["epochs"] <= 20 and info["hidden"] == [78, 39]
+    assert info["members"] == 2 and len(info["member_rmse"]) == 2 and "(2 networks; the first: " in proc.stdout
 
 
 def test_cli_ratings_to_predictions(tmp_path):
@@ -252,6 +254,27 @@ def test_callbacks_see_each_epoch_and_can_stop():
 
     cb = StopAtThree()
     gappy, _ = with_gaps(load_wine().data)
-    _, info = impute(gappy, epochs=50, callbacks=[cb], return_info=True)
+    _, info = impute(gappy, epochs=50, callbacks=[cb], members=1, return_info=True)
     assert [e for e, _ in cb.seen] == [1, 2, 3] and info.epochs == 3
     assert [v for _, v in cb.seen] == [round(v, 6) for v in info.history["val_rmse"]]
+
+
+# --------------------------------------------------------------------------- members (an ensemble)
+
+
+def test_members_are_averaged_seeded_and_keep_observed_cells():
+    gappy, hidden = with_gaps(load_wine().data[:80, :6])
+    one, info1 = impute(gappy, epochs=4, hidden=(12, 6), members=1, return_info=True)
+    three, info3 = impute(gappy, epochs=4, hidden=(12, 6), members=3, return_info=True)
+    again = impute(gappy, epochs=4, hidden=(12, 6), members=3)
+    assert np.array_equal(three, again) and not np.array_equal(three[hidden], one[hidden])
+    assert np.array_equal(three[~hidden], gappy[~hidden]) and not np.isnan(three).any()
+    assert info3.members == 3 and len(info3.member_rmse) == 3 and info1.member_rmse == (info1.holdout_rmse,)
+    assert info3.member_rmse[0] == info1.holdout_rmse  # member 0 is the network members=1 trains
+    assert info3.holdout_rmse == pytest.approx(float(np.mean(info3.member_rmse)))
+
+
+def test_bad_members_raise():
+    gappy, _ = with_gaps(load_wine().data)
+    with pytest.raises(DataError, match="members must be a whole number of at least 1, got 0"):
+        impute(gappy, members=0)

@@ -23,7 +23,7 @@ def add_impute_parser(sub) -> argparse.ArgumentParser:
         "--ratings", metavar="FILE", help="MovieLens ratings file instead of INPUT (u.data, ratings.csv, ratings.dat)"
     )
     add_output(p, "where to write the filled table (.csv, .parquet, .npy)")
-    p.add_argument("--epochs", type=int, help="most epochs; early stopping on held-out cells ends sooner (default 300)")
+    p.add_argument("--epochs", type=int, help="most epochs; early stopping on held-out cells ends sooner (default 600)")
     p.add_argument(
         "--hidden",
         type=_int_list,
@@ -34,7 +34,10 @@ def add_impute_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--dropout", type=float, help="fraction of observed cells hidden from the input per batch (default 0.3)"
     )
-    p.add_argument("--lr", type=float, help="Adam learning rate (default 0.002)")
+    p.add_argument(
+        "--members", type=int, help="networks trained and averaged, each holding out its own cells (default 5)"
+    )
+    p.add_argument("--lr", type=float, help="Adam learning rate (default 0.001)")
     p.add_argument("--weight-decay", type=float, help="L2 penalty on the weights (default 0)")
     p.add_argument("--seed", type=int, help="seeds the model, the dropout and the held-out cells (default 0)")
     p.add_argument(
@@ -76,6 +79,7 @@ def cmd_impute(args: argparse.Namespace) -> int:
         hidden=args.hidden,
         epochs=args.epochs,
         dropout=args.dropout,
+        members=args.members,
         lr=args.lr,
         weight_decay=args.weight_decay,
         seed=args.seed,
@@ -93,12 +97,13 @@ def cmd_impute(args: argparse.Namespace) -> int:
         clean = lambda v: None if isinstance(v, float) and math.isnan(v) else v  # noqa: E731  (strict JSON: no NaN)
         report = {k: clean(v) for k, v in dataclasses.asdict(info).items()}
         report["history"] = {k: [clean(v) for v in vs] for k, vs in info.history.items()}
-        write_json(args.report, {**report, "hidden": list(info.hidden)})
+        write_json(args.report, {**report, "hidden": list(info.hidden), "member_rmse": list(info.member_rmse)})
     if info.cells_filled == 0:
         print(f"{args.output}: nothing to fill (no empty cells); wrote the table unchanged")
     else:
         print(
             f"{args.output}: filled {info.cells_filled:,} of {table.size:,} cells; held-out RMSE "
-            f"{info.holdout_rmse:.3f} standard deviations ({info.epochs} epochs, best {info.best_epoch})"
+            f"{info.holdout_rmse:.3f} standard deviations ({info.members} network{'s' * (info.members > 1)}; "
+            f"the first: {info.epochs} epochs, best {info.best_epoch})"
         )
     return 0
