@@ -223,8 +223,7 @@ DESCRIPTIONS: dict[str, str] = {
     "cvae": "a conditional VAE: a label's one-hot joins encoder and decoder input; `aekit sample --label 7`",
     "vq-vae": "a VQ-VAE: a discrete codebook, straight-through gradients, commitment loss, EMA updates",
     "denoising-conv": (
-        "image denoising (--recipe denoise): conv, the input joins the last block and is added to the output, MSE, "
-        "mixed noise"
+        "image denoising (--recipe denoise): conv, input joined to the last block, output = input + a correction"
     ),
     "denoising-photo": "photograph denoising: DnCNN-like full-resolution conv predicting the noise; gaussian σ 25/255",
     "anomaly": "anomaly scoring (--recipe anomaly): conv for images, scored by the LOF of codes; dense for tables",
