@@ -128,6 +128,10 @@ def test_cli_denoises_a_folder_of_two_sizes_whole(tmp_path, trained, folder):
     assert "2 images denoised" in proc.stdout
     with Image.open(tmp_path / "again" / "digits" / "wide.png") as im:
         assert im.size == (48, 40)
+    resized = ("--noise", "gaussian", "--noise-level", trained[1], "--image-size", 24)  # all resized, then whole
+    aekit_cli("denoise", path, folder / "in", "-o", tmp_path / "resized", *resized, check=True)
+    with Image.open(tmp_path / "resized" / "digits" / "big.png") as im:
+        assert im.size == (24, 24)
 
 
 def test_cli_keeps_a_pooled_models_sizes(tmp_path, folder):

@@ -167,7 +167,8 @@ def add_denoise_parser(sub) -> argparse.ArgumentParser:
         description="Corrupt clean INPUT rows with the run's own noise (or --noise/--noise-level) and "
         "denoise them, reporting PSNR; with --noisy, INPUT is already noisy and is only denoised. For "
         "images, train RUN with `aekit train --recipe denoise`: one run for gaussian, masking and "
-        "salt-and-pepper noise (docs/uses.md).",
+        "salt-and-pepper noise (docs/uses.md). A full-resolution run (--kind denoising-photo) denoises "
+        "images of any size whole, each at its own size.",
     )
     _add_input_args(p, labels=False)
     add_output(p, "denoised rows: .npy, .csv or .parquet; for images a folder: the same names and formats")

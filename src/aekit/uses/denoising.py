@@ -73,7 +73,9 @@ def denoise(
     trained with, read from its config.json) using a generator seeded with `seed`, then denoised, and both
     noisy and denoised rows are scored against `x` by PSNR. With ``noisy_input=True`` `x` is taken as
     already noisy and only denoised. The noise is drawn on the CPU, so it is the same on any `device` (default None:
-    where the model is, the CPU for a file), which runs the model.
+    where the model is, the CPU for a file), which runs the model. A full-resolution model (kind denoising-photo)
+    also takes images of other sizes whole: rows of another square size, a batch (n, C, H, W), or a list of
+    (C, H, W) images of any sizes; the noisy, denoised and clean images then come back in that form.
     """
     model, config = load_any_model(model, device)
     device = device_of(model)
@@ -149,6 +151,10 @@ def _whole_images(model: Autoencoder, x: Any) -> tuple[list[torch.Tensor], str] 
         if any(a.ndim != 3 or a.shape[0] != c for a in images):
             raise DataError(f"a list of images must hold ({c}, height, width) arrays, the model's channels")
         return images, "list"
+    from aekit.data.pixels import PixelRows
+
+    if isinstance(x, PixelRows):  # an image folder read at one size (--image-size): [0, 1] rows
+        x = np.asarray(x)
     if not isinstance(x, (np.ndarray, torch.Tensor)) or x.ndim not in (2, 4):
         return None
     shape = tuple(x.shape)
