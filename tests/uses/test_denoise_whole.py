@@ -94,6 +94,8 @@ def test_other_models_and_bad_images_keep_their_one_line_errors():
         denoise(model, np.random.rand(2, 50), noise="gaussian", noise_level=0.1)
     with pytest.raises(DataError, match="image 1 has values outside \\[0, 1\\]"):
         denoise(model, [np.zeros((1, 9, 9)), np.full((1, 9, 9), 2.0)], noise="gaussian", noise_level=0.1)
+    with pytest.raises(DataError, match="an empty list of images"):
+        denoise(model, [], noisy_input=True)
     with pytest.raises(DataError, match="\\(1, height, width\\) arrays"):
         denoise(model, [np.zeros((3, 9, 9))], noise="gaussian", noise_level=0.1)
 

@@ -146,6 +146,8 @@ def _whole_images(model: Autoencoder, x: Any) -> tuple[list[torch.Tensor], str] 
         return None
     c = cfg.image_shape[0]
     if isinstance(x, (list, tuple)):
+        if not x:
+            raise DataError("an empty list of images; pass at least one (C, height, width) image")
         images = [_f32(a) for a in x]
         images = [a[None] if a.ndim == 2 and c == 1 else a for a in images]
         if any(a.ndim != 3 or a.shape[0] != c for a in images):
