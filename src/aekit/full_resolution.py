@@ -57,3 +57,29 @@ class ResidualDecoder(nn.Sequential):
             z = layer(z)
         z = self.joined(z, x)
         return z if logits else layers[-1](z)
+
+
+def apply_whole(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    """A full-resolution `model` (an `aekit.Autoencoder`) applied to a batch of images (N, C, H, W) of any H, W:
+    the same conv layers and weights, run on the whole images (the network has no pooling and no dense layer, so
+    its weights do not depend on the size it was trained at). Returns the output images (N, C, H, W)."""
+    from aekit.errors import ConfigError
+
+    config = model.config
+    if not config.full_resolution or config.scale != "none":
+        why = "its input scaler is per pixel" if config.full_resolution else "it is not full-resolution"
+        raise ConfigError(f"this model takes only its own image size ({why}); pass images of {config.image_shape}")
+    if images.ndim != 4 or images.shape[1] != config.image_shape[0]:
+        raise ConfigError(
+            f"images of shape {tuple(images.shape)}: expected (n, {config.image_shape[0]}, height, width), "
+            "the model's channels"
+        )
+    shape_free = [m for m in model.encoder if not isinstance(m, (nn.Flatten, nn.Unflatten))]
+    h = images
+    for layer in shape_free:
+        h = layer(h)
+    dec = model.decoder
+    for layer in list(dec)[: dec.join]:
+        if not isinstance(layer, (nn.Flatten, nn.Unflatten)):
+            h = layer(h)
+    return dec[-1](images.to(h.dtype) - h)

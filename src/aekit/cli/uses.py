@@ -40,8 +40,9 @@ def _add_input_args(p, labels: bool = True) -> None:
     add_device_arg(p)
 
 
-def _rows(args, labels: bool = True, model=None, config=None):
-    """INPUT's rows; a folder of images is decoded at the model's size and colour, resized as the run was."""
+def _rows(args, labels: bool = True, model=None, config=None, whole: bool = False):
+    """INPUT's rows; a folder of images is decoded at the model's size and colour, resized as the run was (with
+    `whole`, for a full-resolution model, each image at its own size unless --image-size is given)."""
     from aekit.data.image_files import is_image_source
     from aekit.uses.inputs import load_any_model, load_rows
 
@@ -56,6 +57,7 @@ def _rows(args, labels: bool = True, model=None, config=None):
             color=getattr(args, "color", None),
             resize=getattr(args, "resize", None) or data.get("resize"),
             skip_bad_images=getattr(args, "skip_bad_images", False),
+            whole=whole,
         )
     return load_rows(
         args.input,
@@ -165,7 +167,8 @@ def add_denoise_parser(sub) -> argparse.ArgumentParser:
         description="Corrupt clean INPUT rows with the run's own noise (or --noise/--noise-level) and "
         "denoise them, reporting PSNR; with --noisy, INPUT is already noisy and is only denoised. For "
         "images, train RUN with `aekit train --recipe denoise`: one run for gaussian, masking and "
-        "salt-and-pepper noise (docs/uses.md).",
+        "salt-and-pepper noise (docs/uses.md). A full-resolution run (--kind denoising-photo) denoises "
+        "images of any size whole, each at its own size.",
     )
     _add_input_args(p, labels=False)
     add_output(p, "denoised rows: .npy, .csv or .parquet; for images a folder: the same names and formats")
@@ -186,7 +189,10 @@ def add_denoise_parser(sub) -> argparse.ArgumentParser:
 
 
 def cmd_denoise(args: argparse.Namespace) -> int:
+    import math
     from pathlib import Path
+
+    import numpy as np
 
     from aekit.data.arrays import write_table
     from aekit.data.image_files import is_image_source
@@ -201,7 +207,9 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     else:
         check_outputs(args.output, args.save_noisy, args.plot)
     model, config = load_any_model(args.run, args.device)
-    rows = _rows(args, labels=False, model=model, config=config)
+    rows = _rows(args, labels=False, model=model, config=config, whole=True)
+    if args.plot and isinstance(rows.x, list) and rows.image_shape is None:
+        raise DataError("--plot draws images of one size and these differ; drop --plot, or pass --image-size")
     if as_images:  # every output name checked before any work: none may exist, none may be an input
         outs = [image_outputs(args.output, rows.names, rows.root)]
         outs.append(image_outputs(args.save_noisy, rows.names, rows.root) if args.save_noisy else None)
@@ -217,6 +225,8 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         device=args.device,
     )
     shape = image_shape_of(model, rows)
+    if not as_images and res.denoised.shape[1:] != (model.config.input_dim,) and shape is not None:
+        shape = (math.isqrt(res.denoised[0].size // model.config.image_shape[0]),) * 2  # rows of another square
     if args.plot and shape is None:
         raise DataError("--plot needs image rows (a dataset, or a model with an image shape); drop --plot")
     if as_images:
@@ -236,6 +246,10 @@ def cmd_denoise(args: argparse.Namespace) -> int:
             f"PSNR noisy {res.psnr_noisy:.2f} dB, denoised {res.psnr_denoised:.2f} dB"
         )
     if args.plot:
+        if isinstance(rows.x, list):  # images of one size, read whole: as rows for the grid
+            res.noisy, res.denoised, res.clean = (
+                None if a is None else np.stack(a) for a in (res.noisy, res.denoised, res.clean)
+            )
         print(save_figure(denoise_figure(res, image_shape=rows.image_shape or shape), args.plot))
     return 0
 

@@ -55,8 +55,11 @@ def image_outputs(out: str | os.PathLike, names: list[str], source: Path | None 
     return paths
 
 
-def save_images(rows: Any, image_shape: tuple[int, int, int], paths: list[Path], out: str | os.PathLike) -> list[Path]:
-    """Write float rows in [0, 1] (one per image, (C, H, W) each) as the image files `paths` under folder `out`, the
+def save_images(
+    rows: Any, image_shape: tuple[int, int, int] | None, paths: list[Path], out: str | os.PathLike
+) -> list[Path]:
+    """Write float rows in [0, 1] (one per image, (C, H, W) each; with `image_shape` None a list of (C, H, W)
+    arrays of any sizes) as the image files `paths` under folder `out`, the
     format by each suffix (JPEG and WebP at quality 95, GIF with a 256-colour palette). All are written into a
     temporary folder inside `out` first and moved into place at the end: on an error, nothing is left."""
     import shutil
@@ -64,7 +67,10 @@ def save_images(rows: Any, image_shape: tuple[int, int, int], paths: list[Path],
 
     from PIL import Image
 
-    a = np.asarray(rows, dtype=np.float32).reshape(-1, *image_shape)
+    if image_shape is None:  # images of different sizes: a list of (C, H, W) arrays
+        a = [np.asarray(r, dtype=np.float32) for r in rows]
+    else:
+        a = np.asarray(rows, dtype=np.float32).reshape(-1, *image_shape)
     if len(a) != len(paths):
         raise DataError(f"{len(a)} images for {len(paths)} file names; pass one name per image")
     out = Path(out)
@@ -74,8 +80,9 @@ def save_images(rows: Any, image_shape: tuple[int, int, int], paths: list[Path],
         out.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=out, prefix=".aekit-"))
         staged = []
-        for img, path in zip(np.rint(np.clip(a, 0, 1) * 255).astype(np.uint8), paths):
-            im = Image.fromarray(img[0] if image_shape[0] == 1 else img.transpose(1, 2, 0))
+        for img, path in zip(a, paths):
+            img = np.rint(np.clip(img, 0, 1) * 255).astype(np.uint8)
+            im = Image.fromarray(img[0] if img.shape[0] == 1 else img.transpose(1, 2, 0))
             fmt = _FORMATS[path.suffix.lower()]
             where = tmp / path.relative_to(out)
             where.parent.mkdir(parents=True, exist_ok=True)

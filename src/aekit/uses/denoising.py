@@ -1,6 +1,10 @@
 """Denoising (`aekit denoise`): corrupt clean rows the way a denoising run was trained (or as asked), pass
 them through the model, and measure PSNR against the clean rows. Already-noisy rows are passed through as
 they are (``noisy_input=True``), with no clean reference and so no PSNR.
+
+A full-resolution model (``ModelConfig(full_resolution=True)``, the kind ``denoising-photo``) also takes images of
+any size, whole (`aekit.full_resolution.apply_whole`): rows whose length is another square image of its channels,
+a batch (n, C, H, W), or a list of (C, H, W) images of different sizes; the result has the input's form.
 """
 
 from __future__ import annotations
@@ -69,34 +73,23 @@ def denoise(
     trained with, read from its config.json) using a generator seeded with `seed`, then denoised, and both
     noisy and denoised rows are scored against `x` by PSNR. With ``noisy_input=True`` `x` is taken as
     already noisy and only denoised. The noise is drawn on the CPU, so it is the same on any `device` (default None:
-    where the model is, the CPU for a file), which runs the model.
+    where the model is, the CPU for a file), which runs the model. A full-resolution model (kind denoising-photo)
+    also takes images of other sizes whole: rows of another square size, a batch (n, C, H, W), or a list of
+    (C, H, W) images of any sizes; the noisy, denoised and clean images then come back in that form.
     """
     model, config = load_any_model(model, device)
     device = device_of(model)
+    whole = _whole_images(model, x)
+    if whole is not None:
+        return _denoise_whole(model, config, *whole, noise, noise_level, noisy_input, seed, device)
     xt = as_input(model, x)
     if xt.device.type != "cpu":
         xt = xt.cpu()
     if noisy_input:
-        if noise not in (None, "none") or noise_level is not None:
-            raise ConfigError(
-                f"noisy input is denoised as it is; drop {option('noise')}/{option('noise_level')}, "
-                f"or drop {option('noisy')} to corrupt clean input"
-            )
+        _check_noisy(noise, noise_level)
         out = batched(model, xt, batch_size, device=device)
         return Denoised(xt.numpy(), out, None, "none", 0.0, None, None)
-    trained_noise, trained_level = run_noise(config)
-    noise = trained_noise if noise is None else noise
-    if noise not in NOISES:
-        raise ConfigError(f"unknown noise {noise!r}; choose one of: {', '.join(NOISES)}")
-    level = (trained_level if noise == trained_noise else None) if noise_level is None else float(noise_level)
-    if noise == "none" or not level:
-        where = "the run was not trained with noise" if trained_noise == "none" else f"no noise level for {noise!r}"
-        raise ConfigError(
-            f"nothing to denoise: {where}; pass {option('noise', 'gaussian')} {option('noise_level', 0.5)} "
-            f"(for example), or {option('noisy', True)} if the input is already noisy"
-        )
-    if not math.isfinite(level) or level < 0 or (noise != "gaussian" and level > 1):
-        raise ConfigError(f"noise_level must be ≥ 0 (and ≤ 1 for {noise!r}), got {level}")
+    noise, level = _noise_of(config, noise, noise_level)
     if float(xt.min()) < 0 or float(xt.max()) > 1:
         raise DataError("the clean input has values outside [0, 1], which the corruptions assume; scale it to [0, 1]")
     noisy = corrupt(xt, noise, level, torch.Generator().manual_seed(seed))
@@ -110,6 +103,131 @@ def denoise(
         level,
         psnr(clean, noisy.numpy(), per_image=False),
         psnr(clean, out, per_image=False),
+    )
+
+
+def _check_noisy(noise: str | None, noise_level: float | None) -> None:
+    if noise not in (None, "none") or noise_level is not None:
+        raise ConfigError(
+            f"noisy input is denoised as it is; drop {option('noise')}/{option('noise_level')}, "
+            f"or drop {option('noisy')} to corrupt clean input"
+        )
+
+
+def _noise_of(config: dict[str, Any], noise: str | None, noise_level: float | None) -> tuple[str, float]:
+    """The (noise, level) to corrupt clean input with: as asked, else the run's; refused when there is none."""
+    trained_noise, trained_level = run_noise(config)
+    noise = trained_noise if noise is None else noise
+    if noise not in NOISES:
+        raise ConfigError(f"unknown noise {noise!r}; choose one of: {', '.join(NOISES)}")
+    level = (trained_level if noise == trained_noise else None) if noise_level is None else float(noise_level)
+    if noise == "none" or not level:
+        where = "the run was not trained with noise" if trained_noise == "none" else f"no noise level for {noise!r}"
+        raise ConfigError(
+            f"nothing to denoise: {where}; pass {option('noise', 'gaussian')} {option('noise_level', 0.5)} "
+            f"(for example), or {option('noisy', True)} if the input is already noisy"
+        )
+    if not math.isfinite(level) or level < 0 or (noise != "gaussian" and level > 1):
+        raise ConfigError(f"noise_level must be ≥ 0 (and ≤ 1 for {noise!r}), got {level}")
+    return noise, level
+
+
+def _f32(a: Any) -> torch.Tensor:
+    if isinstance(a, torch.Tensor):
+        return a.detach().float().cpu()
+    return torch.from_numpy(np.array(a, dtype=np.float32))
+
+
+def _whole_images(model: Autoencoder, x: Any) -> tuple[list[torch.Tensor], str] | None:
+    """`x` as a list of (C, H, W) images and its form ('rows', 'batch' or 'list') when a full-resolution model is
+    to take it whole: a list of images, a batch (n, C, H, W) or rows of another square size; else None."""
+    cfg = model.config
+    if not cfg.full_resolution:
+        return None
+    c = cfg.image_shape[0]
+    if isinstance(x, (list, tuple)):
+        if not x:
+            raise DataError("an empty list of images; pass at least one (C, height, width) image")
+        images = [_f32(a) for a in x]
+        images = [a[None] if a.ndim == 2 and c == 1 else a for a in images]
+        if any(a.ndim != 3 or a.shape[0] != c for a in images):
+            raise DataError(f"a list of images must hold ({c}, height, width) arrays, the model's channels")
+        return images, "list"
+    from aekit.data.pixels import PixelRows
+
+    if isinstance(x, PixelRows):  # an image folder read at one size (--image-size): [0, 1] rows
+        x = np.asarray(x)
+    if not isinstance(x, (np.ndarray, torch.Tensor)) or x.ndim not in (2, 4):
+        return None
+    shape = tuple(x.shape)
+    if x.ndim == 4 and shape[1:] != tuple(cfg.image_shape) and shape[1] == c:
+        return list(_f32(x)), "batch"
+    side = math.isqrt(shape[1] // c) if x.ndim == 2 and shape[1] % c == 0 else 0
+    if x.ndim == 2 and shape[1] != cfg.input_dim and side * side * c == shape[1]:
+        a = _f32(x).reshape(-1, c, side, side)
+        return list(a), "rows"
+    return None
+
+
+def _denoise_whole(
+    model: Autoencoder,
+    config: dict[str, Any],
+    images: list[torch.Tensor],
+    form: str,
+    noise: str | None,
+    noise_level: float | None,
+    noisy_input: bool,
+    seed: int,
+    device: torch.device,
+) -> Denoised:
+    """`denoise` for images a full-resolution model takes whole: grouped by size, a few megapixels a batch."""
+    from aekit.full_resolution import apply_whole
+
+    if noisy_input:
+        _check_noisy(noise, noise_level)
+        noise, level = "none", 0.0
+    else:
+        noise, level = _noise_of(config, noise, noise_level)
+    for i, a in enumerate(images):
+        if not bool(torch.isfinite(a).all()):
+            raise DataError(f"image {i} holds NaN or inf; clean the data")
+        if not noisy_input and (float(a.min()) < 0 or float(a.max()) > 1):
+            raise DataError(f"image {i} has values outside [0, 1], which the corruptions assume; scale it to [0, 1]")
+    generator = torch.Generator().manual_seed(seed)
+    noisy, out = list(images), [None] * len(images)
+    by_shape: dict[tuple[int, ...], list[int]] = {}
+    for i, a in enumerate(images):
+        by_shape.setdefault(tuple(a.shape), []).append(i)
+    with torch.inference_mode():
+        for shape, where in by_shape.items():
+            per_batch = max(1, 2**20 // (shape[1] * shape[2]))
+            for start in range(0, len(where), per_batch):
+                idx = where[start : start + per_batch]
+                batch = torch.stack([images[i] for i in idx])
+                if not noisy_input:
+                    batch = corrupt(batch, noise, level, generator)
+                den = apply_whole(model, batch.to(device)).float().cpu()
+                for k, i in enumerate(idx):
+                    noisy[i], out[i] = batch[k], den[k]
+
+    def shaped(parts: list[torch.Tensor]) -> Any:
+        if form == "list":
+            return [p.numpy() for p in parts]
+        a = torch.stack(parts).numpy() if parts else np.empty((0, *model.config.image_shape), np.float32)
+        return a.reshape(len(a), -1) if form == "rows" else a
+
+    if noisy_input:
+        return Denoised(shaped(noisy), shaped(out), None, "none", 0.0, None, None)
+    flat = lambda parts: torch.cat([p.reshape(-1) for p in parts]).numpy()  # noqa: E731
+    clean = flat(images)
+    return Denoised(
+        shaped(noisy),
+        shaped(out),
+        shaped(images),
+        noise,
+        level,
+        psnr(clean, flat(noisy), per_image=False),
+        psnr(clean, flat(out), per_image=False),
     )
 
 

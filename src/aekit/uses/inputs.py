@@ -54,11 +54,14 @@ def load_rows(
     resize: str | None = None,
     color: str | None = None,
     skip_bad_images: bool = False,
+    whole: bool = False,
 ) -> Rows:
     """Read INPUT: ``mnist``, ``mnist:train``, ``fashion-mnist:test`` …, a .npy/.csv/.parquet file, or a folder of
     images (or a .txt list): decoded at `image_size` and `color`, by default those of model `like`.
 
     `labels` is a file of one label per row (overrides a dataset's own labels); `limit` keeps the first rows.
+    With `whole`, a folder for a full-resolution model `like` (which takes any size) and no `image_size` is read
+    with each image at its own size: ``x`` is then a list of float32 (C, H, W) arrays (`whole_image_rows`).
     """
     from aekit.data.arrays import load_array, load_dataset
     from aekit.data.image_files import is_image_source
@@ -75,6 +78,8 @@ def load_rows(
         ds = load_dataset(name, data_dir)
         x, y = (ds.x_test, ds.y_test) if split == "test" else (ds.x_train, ds.y_train)
         rows = Rows(x, y, ds.image_shape, f"{name}:{split}")
+    elif is_image_source(spec) and whole and image_size is None and like is not None and like.config.full_resolution:
+        rows = whole_image_rows(spec, {1: "gray", 3: "rgb"}[like.config.image_shape[0]], skip_bad_images)
     elif is_image_source(spec):
         rows = _image_rows(spec, like, image_size, resize, color, skip_bad_images)
     else:
@@ -105,6 +110,31 @@ def _image_rows(
         color = color or {1: "gray", 3: "rgb"}.get(shape[0])
     s = load_images(spec, image_size=image_size, resize=resize or "crop", color=color, skip_bad=skip_bad)
     return Rows(s.rows(), s.labels, s.image_shape, Path(spec).name, list(s.names), s.root, s.classes or None)
+
+
+def whole_image_rows(spec: str | os.PathLike, color: str, skip_bad: bool = False) -> Rows:
+    """A folder's (or a .txt list's) images each at its own size, as `color` ('gray' or 'rgb'): ``x`` a list of
+    float32 (C, H, W) arrays in [0, 1], decoded in memory (no cache); ``image_shape`` None when the sizes differ."""
+    import warnings
+
+    from aekit.data.image_files import BadImage, bad_file_error, decode_image, find_images, run_parallel
+    from aekit.data.images import ImageNote
+
+    found = find_images(spec)
+    got = run_parallel(lambda i: decode_image(found.files[i], color=color), len(found.files))
+    bad = [(i, str(g)) for i, g in enumerate(got) if isinstance(g, BadImage)]
+    keep = [i for i, g in enumerate(got) if not isinstance(g, BadImage)]
+    if bad and (not skip_bad or not keep):
+        raise bad_file_error(found, bad)
+    if bad:
+        warnings.warn(
+            f"{found.root}: skipped {len(bad)} unreadable file(s) (first: {found.names[bad[0][0]]})", ImageNote
+        )
+    x = [got[i].astype(np.float32) / 255 for i in keep]
+    shapes = {a.shape for a in x}
+    labels = None if found.labels is None else found.labels[keep]
+    shape = shapes.pop() if len(shapes) == 1 else None
+    return Rows(x, labels, shape, Path(spec).name, [found.names[i] for i in keep], found.root, found.classes or None)
 
 
 def class_names(rows: Rows) -> np.ndarray | None:
