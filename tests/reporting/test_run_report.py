@@ -222,3 +222,17 @@ def test_cli_a_write_the_system_refuses_is_one_line(tiny_runs, tmp_path, capsys)
     assert main(["report", str(run), "--out", "/proc/aekit-report.html"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("aekit: error: ") and len(err.strip().splitlines()) == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize("units", [32, 8192])
+def test_the_code_activation_figure_stays_readable_for_a_code_of_thousands_of_units(units):
+    """A conv code of thousands of units (a full-resolution model's: 32 channels × 16 × 16) is drawn as one filled step
+    outline in a figure of bounded width; a small code keeps one bar per unit."""
+    from aekit.reporting.run_report import code_activation_figure
+
+    codes = np.random.default_rng(0).random((20, units))
+    fig = code_activation_figure(codes)
+    ax = fig.axes[0]
+    assert fig.get_size_inches()[0] <= 14.0
+    assert len(ax.patches) == (units if units <= 256 else 1)
+    assert f"of {units} units never active" in ax.get_title()

@@ -50,14 +50,20 @@ def term_curves(series: Mapping[str, Sequence[float]], *, title: str | None = No
     return term_panels([("", series)], loss_terms_of(series), ncols=3, title=title)
 
 
+_WIDEST, _MOST_BARS = 14.0, 256  # the code figure's widest width (inches) and most units drawn as bars
+
+
 def code_activation_figure(codes: np.ndarray, rho: float | None = None):
     """Mean activation of each code unit over the rows, with the KL target ρ when there is one."""
     from matplotlib.figure import Figure
 
     means = np.asarray(codes, dtype=np.float64).mean(axis=0)
-    fig = Figure(figsize=(max(5.0, 0.18 * means.size + 1.5), 3.2))
+    fig = Figure(figsize=(min(_WIDEST, max(5.0, 0.18 * means.size + 1.5)), 3.2))
     ax = fig.subplots()
-    ax.bar(np.arange(means.size), means, color="C0")
+    if means.size <= _MOST_BARS:
+        ax.bar(np.arange(means.size), means, color="C0")
+    else:  # a conv code's thousands of units: one filled step outline, not a patch per unit (seconds of matplotlib)
+        ax.stairs(means, np.arange(means.size + 1) - 0.5, fill=True, color="C0")
     if rho is not None:
         ax.axhline(rho, color="C3", linestyle="--", label=f"target ρ = {rho:g}")
         ax.legend(fontsize=8)
