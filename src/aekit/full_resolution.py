@@ -82,4 +82,4 @@ def apply_whole(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
     for layer in list(dec)[: dec.join]:
         if not isinstance(layer, (nn.Flatten, nn.Unflatten)):
             h = layer(h)
-    return dec[-1](images.to(h.dtype) - h)
+    return dec[-1](dec.joined(h, images))  # the input minus the noise estimate, as forward joins them
