@@ -7,10 +7,19 @@ that make an autoencoder sparse, contractive or denoising (a kind is configurati
 from __future__ import annotations
 
 import dataclasses
-import math
 from dataclasses import dataclass, fields
 from typing import Any
 
+from aekit.config_checks import (  # noqa: F401 (CODES and conv_grid are config's names too)
+    CODES,
+    check_code,
+    check_conv_code,
+    check_structure,
+    choice,
+    conv_grid,
+    non_negative,
+    positive_int,
+)
 from aekit.errors import ConfigError, option
 
 ACTIVATIONS = ("relu", "sigmoid", "tanh", "linear", "elu", "leaky_relu", "gelu", "clip")  # clip: to [0, 1]
@@ -29,44 +38,8 @@ KERAS_NAMES = {
     "Adam": "adam",
     "SGD": "sgd",
 }
-CODES = ("deterministic", "gaussian", "categorical")  # a plain code, a VAE's Gaussian code, a VQ-VAE's codebook
 LIKELIHOODS = ("bernoulli", "gaussian")  # decoder distributions whose negative log-likelihood is the recon term
 BINARIZE = ("none", "dynamic")
-
-
-def _choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise ConfigError(f"unknown {name} {value!r}; choose one of: {', '.join(allowed)}")
-
-
-def _positive_int(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ConfigError(f"{name} must be a positive integer, got {value!r}; pass a whole number ≥ 1")
-
-
-def _non_negative(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ConfigError(f"{name} must be a finite number ≥ 0, got {value!r}")
-
-
-def conv_grid(image_shape: tuple[int, ...], n_pools: int) -> tuple[int, int]:
-    """Height and width after `n_pools` 2×2 max-pools with 'same' padding (28 → 14 → 7 → 4)."""
-    _, h, w = image_shape
-    for _ in range(n_pools):
-        h, w = -(-h // 2), -(-w // 2)
-    return h, w
-
-
-def _check_conv_code(cfg: "ModelConfig") -> None:
-    """For 'conv', `hidden` are the encoder's channel counts and the code is channels × grid (the image's own size
-    for a full-resolution model)."""
-    h, w = conv_grid(cfg.image_shape, 0 if cfg.full_resolution else len(cfg.hidden) + 1)
-    if cfg.encoding_dim % (h * w):
-        raise ConfigError(
-            f"a conv code is channels × {h}×{w} for image_shape {cfg.image_shape} "
-            f"and {len(cfg.hidden)} hidden conv layers, "
-            f"so encoding_dim must be a multiple of {h * w}, got {cfg.encoding_dim}; pass e.g. {8 * h * w} (8 channels)"
-        )
 
 
 @dataclass(frozen=True)
@@ -96,19 +69,19 @@ class ModelConfig:
         object.__setattr__(self, "hidden", tuple(self.hidden))
         if self.image_shape is not None:
             object.__setattr__(self, "image_shape", tuple(self.image_shape))
-        _positive_int("input_dim", self.input_dim)
-        _positive_int("encoding_dim", self.encoding_dim)
+        positive_int("input_dim", self.input_dim)
+        positive_int("encoding_dim", self.encoding_dim)
         for h in self.hidden:
-            _positive_int("each hidden size", h)
+            positive_int("each hidden size", h)
         for name in ("activation", "code_activation", "output_activation"):
-            _choice(name, getattr(self, name), ACTIVATIONS)
-        _choice("architecture", self.architecture, ARCHITECTURES)
+            choice(name, getattr(self, name), ACTIVATIONS)
+        choice("architecture", self.architecture, ARCHITECTURES)
         if self.scale == "auto":
             raise ConfigError(
                 "scale 'auto' is decided from the data by aekit.train (or `aekit train --scale auto`); "
                 "a model stores the outcome: none, standard or minmax"
             )
-        _choice("scale", self.scale, MODEL_SCALES)
+        choice("scale", self.scale, MODEL_SCALES)
         if self.image_shape is not None:
             if len(self.image_shape) != 3 or any(
                 isinstance(s, bool) or not isinstance(s, int) or s <= 0 for s in self.image_shape
@@ -127,64 +100,11 @@ class ModelConfig:
                 "the 'conv' architecture needs image_shape (channels, height, width); use image data such as MNIST"
             )
         if self.architecture == "conv":
-            _check_conv_code(self)
+            check_conv_code(self)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ConfigError(f"seed must be an integer, got {self.seed!r}")
-        _choice("code", self.code, CODES)
-        _positive_int("codebook_size", self.codebook_size)
-        if isinstance(self.codebook_dim, bool) or not isinstance(self.codebook_dim, int) or self.codebook_dim < 0:
-            raise ConfigError(f"codebook_dim must be a whole number ≥ 0 (0: from the code), got {self.codebook_dim!r}")
-        if (
-            not isinstance(self.codebook_decay, (int, float))
-            or isinstance(self.codebook_decay, bool)
-            or not 0 <= self.codebook_decay < 1
-        ):
-            raise ConfigError(
-                f"codebook_decay must lie in [0, 1) (0.99 is usual; 0 learns the codebook by gradient), "
-                f"got {self.codebook_decay!r}"
-            )
-        if self.code == "categorical" and self.encoding_dim % self.code_vector_dim:
-            raise ConfigError(
-                f"a categorical code of {self.encoding_dim} values cannot be cut into code vectors of "
-                f"{self.code_vector_dim}; pass a codebook_dim that divides encoding_dim"
-            )
-        if self.code == "categorical" and self.architecture == "conv" and self.codebook_dim:
-            h, w = conv_grid(self.image_shape, len(self.hidden) + 1)
-            if self.codebook_dim != self.encoding_dim // (h * w):
-                channels = self.encoding_dim // (h * w)
-                raise ConfigError(
-                    f"a conv code is quantised per grid cell, so codebook_dim must be its {channels} "
-                    "channels; drop --codebook-dim or change --encoding-dim"
-                )
-
-        if isinstance(self.n_classes, bool) or not isinstance(self.n_classes, int) or self.n_classes < 0:
-            raise ConfigError(f"n_classes must be a whole number ≥ 0 (0: no labels), got {self.n_classes!r}")
-        if self.n_classes and self.architecture != "dense":
-            raise ConfigError(
-                f"label conditioning (cvae, n_classes {self.n_classes}) is built for the dense architecture only; "
-                f"drop {option('architecture', 'conv')}"
-            )
-        if not isinstance(self.skip, bool) or (
-            self.skip and (self.architecture != "conv" or self.code != "deterministic")
-        ):
-            raise ConfigError(
-                f"skip (the input joining the decoder's last block) is true or false, and true only for "
-                f"a 'conv' architecture with a deterministic code; got skip={self.skip!r} with "
-                f"{self.architecture!r}, code {self.code!r}"
-            )
-        if not isinstance(self.global_residual, bool) or (self.global_residual and not self.skip):
-            raise ConfigError(
-                f"global_residual (the output = the input + a learned correction) is true or false, and true only "
-                f"with {option('skip', True)} (a conv decoder that sees the input); got {self.global_residual!r}"
-            )
-        if not isinstance(self.full_resolution, bool) or (
-            self.full_resolution and (self.architecture != "conv" or self.code != "deterministic" or self.skip)
-        ):
-            raise ConfigError(
-                f"full_resolution is true or false, and true only for a 'conv' architecture with a deterministic code "
-                f"and no skip; got full_resolution={self.full_resolution!r} with {self.architecture!r}, code "
-                f"{self.code!r}, skip {self.skip!r}; drop full_resolution or those settings"
-            )
+        check_code(self)
+        check_structure(self)
 
     @property
     def code_vector_dim(self) -> int:
@@ -258,20 +178,20 @@ class TrainConfig:
             value = getattr(self, name)
             if isinstance(value, str) and value in KERAS_NAMES:
                 object.__setattr__(self, name, KERAS_NAMES[value])
-        _positive_int("epochs", self.epochs)
-        _positive_int("batch_size", self.batch_size)
-        _positive_int("shuffle_block", self.shuffle_block)
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
-        _choice("loss", self.loss, LOSSES)
-        _choice("noise", self.noise, NOISES)
-        _choice("schedule", self.schedule, SCHEDULES)
-        _choice("precision", self.precision, PRECISIONS)
+        positive_int("epochs", self.epochs)
+        positive_int("batch_size", self.batch_size)
+        positive_int("shuffle_block", self.shuffle_block)
+        choice("optimizer", self.optimizer, OPTIMIZERS)
+        choice("loss", self.loss, LOSSES)
+        choice("noise", self.noise, NOISES)
+        choice("schedule", self.schedule, SCHEDULES)
+        choice("precision", self.precision, PRECISIONS)
         if self.lr is not None:
-            _non_negative("lr", self.lr)
+            non_negative("lr", self.lr)
             if self.lr == 0:
                 raise ConfigError("lr must be greater than 0; pass a positive learning rate or omit it")
         for name in ("weight_decay", "l1", "kl_beta", "contractive", "noise_level", "min_delta", "min_lr"):
-            _non_negative(name, getattr(self, name))
+            non_negative(name, getattr(self, name))
         if self.min_lr and self.schedule != "cosine":
             raise ConfigError(
                 f"min_lr is where the 'cosine' schedule ends, but the schedule is {self.schedule!r}; "
@@ -304,11 +224,11 @@ class TrainConfig:
         if not isinstance(self.analytic_grad, bool):
             raise ConfigError(f"analytic_grad must be true or false, got {self.analytic_grad!r}")
         if self.likelihood is not None:
-            _choice("likelihood", self.likelihood, LIKELIHOODS)
-        _choice("binarize", self.binarize, BINARIZE)
-        _non_negative("beta", self.beta)
-        _non_negative("commitment", self.commitment)
-        _positive_int("iw_samples", self.iw_samples)
+            choice("likelihood", self.likelihood, LIKELIHOODS)
+        choice("binarize", self.binarize, BINARIZE)
+        non_negative("beta", self.beta)
+        non_negative("commitment", self.commitment)
+        positive_int("iw_samples", self.iw_samples)
         if isinstance(self.min_steps, bool) or not isinstance(self.min_steps, int) or self.min_steps < 0:
             raise ConfigError(f"min_steps must be a whole number ≥ 0 (0: off), got {self.min_steps!r}")
         if isinstance(self.kl_warmup, bool) or not isinstance(self.kl_warmup, int) or self.kl_warmup < 0:
@@ -355,7 +275,7 @@ RECIPES: dict[str, dict[str, Any]] = {
 
 def recipe(name: str = "fast", **fields_: Any) -> TrainConfig:
     """A TrainConfig from a named recipe; keyword fields override the recipe's values."""
-    _choice("recipe", name, tuple(RECIPES))
+    choice("recipe", name, tuple(RECIPES))
     base = dict(RECIPES[name])
     if "optimizer" in fields_ and "lr" not in fields_:
         base.pop("lr", None)  # another optimizer: its own default learning rate, not the recipe's

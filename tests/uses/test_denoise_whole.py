@@ -151,3 +151,27 @@ def test_cli_keeps_a_pooled_models_sizes(tmp_path, folder):
     proc = aekit_cli("denoise", path, tmp_path / "rows.npy", "-o", tmp_path / "out.npy", *noise)
     assert proc.returncode == 2 and "4096 features but the model expects 256" in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and not (tmp_path / "out.npy").exists()
+
+
+@pytest.mark.parametrize("readable_files", [2, 0])
+def test_whole_image_rows_handles_unreadable_files_as_image_folders_do(tmp_path, readable_files):
+    import warnings
+
+    from aekit.data.images import ImageNote
+    from aekit.uses.inputs import whole_image_rows
+
+    for i in range(readable_files):
+        Image.fromarray(np.full((8 + i, 9, 3), 40 * i, np.uint8)).save(tmp_path / f"ok{i}.png")
+    (tmp_path / "broken.png").write_bytes(b"not a png")
+    with pytest.raises(DataError, match="broken.png"):
+        whole_image_rows(tmp_path, "gray")
+    if not readable_files:
+        with pytest.raises(DataError, match="none of the 1 files can be read as an image"):
+            whole_image_rows(tmp_path, "gray", skip_bad=True)
+        return
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        rows = whole_image_rows(tmp_path, "gray", skip_bad=True)
+    note = [str(w.message) for w in caught if issubclass(w.category, ImageNote)]
+    assert len(note) == 1 and "skipped 1 unreadable file (first: broken.png, " in note[0]
+    assert rows.names == ["ok0.png", "ok1.png"] and [a.shape for a in rows.x] == [(1, 8, 9), (1, 9, 9)]

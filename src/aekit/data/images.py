@@ -112,14 +112,31 @@ def load_images(
     if result.note:
         warnings.warn(result.note, ImageNote, stacklevel=2)
     if result.skipped:
-        first = result.skipped[0]
-        warnings.warn(
-            f"{found.root}: skipped {len(result.skipped)} unreadable file{'s' * (len(result.skipped) > 1)} "
-            f"(first: {first[0]}, {first[1]})",
-            ImageNote,
-            stacklevel=2,
-        )
+        warnings.warn(skipped_note(found.root, result.skipped), ImageNote, stacklevel=2)
     return result
+
+
+def skipped_note(root: Path, skipped: list[tuple[str, str]]) -> str:
+    """The warning line of files skipped as unreadable, (name, reason) each."""
+    first = skipped[0]
+    return f"{root}: skipped {len(skipped)} unreadable file{'s' * (len(skipped) > 1)} (first: {first[0]}, {first[1]})"
+
+
+def readable(found: Found, candidates: list[int], bad: list[tuple[int, str]], skip_bad: bool) -> list[int]:
+    """`candidates` (indices of `found`'s files) without the files that failed to decode, `bad` as (index, reason):
+    any bad file is refused unless `skip_bad`, and so is a folder of which none can be read."""
+    if not bad:
+        return list(candidates)
+    if not skip_bad:
+        raise bad_file_error(found, bad)
+    failed = {i for i, _ in bad}
+    keep = [i for i in candidates if i not in failed]
+    if not keep:
+        raise DataError(
+            f"{found.root}: none of the {len(found.files)} files can be read as an image "
+            f"(first: {found.names[bad[0][0]]}, {bad[0][1]}); check the files"
+        )
+    return keep
 
 
 # --------------------------------------------------------------------------- the cache
@@ -275,15 +292,7 @@ def _after_decode(found: Found, plan: Plan, results: list, skip_bad: bool) -> Pl
     bad = [(plan.keep[j], str(r)) for j, r in enumerate(results) if r is not None]
     if not bad:
         return plan
-    if not skip_bad:
-        raise bad_file_error(found, bad)
-    failed = {i for i, _ in bad}
-    keep = [i for i in plan.keep if i not in failed]
-    if not keep:
-        raise DataError(
-            f"{found.root}: none of the {len(found.files)} files can be read as an image "
-            f"(first: {found.names[bad[0][0]]}, {bad[0][1]}); check the files"
-        )
+    keep = readable(found, plan.keep, bad, skip_bad)
     return Plan(plan.color, plan.size, keep, plan.skipped + [(found.names[i], r) for i, r in bad], plan.note)
 
 

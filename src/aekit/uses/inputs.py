@@ -117,19 +117,15 @@ def whole_image_rows(spec: str | os.PathLike, color: str, skip_bad: bool = False
     float32 (C, H, W) arrays in [0, 1], decoded in memory (no cache); ``image_shape`` None when the sizes differ."""
     import warnings
 
-    from aekit.data.image_files import BadImage, bad_file_error, decode_image, find_images, run_parallel
-    from aekit.data.images import ImageNote
+    from aekit.data.image_files import BadImage, decode_image, find_images, run_parallel
+    from aekit.data.images import ImageNote, readable, skipped_note
 
     found = find_images(spec)
     got = run_parallel(lambda i: decode_image(found.files[i], color=color), len(found.files))
     bad = [(i, str(g)) for i, g in enumerate(got) if isinstance(g, BadImage)]
-    keep = [i for i, g in enumerate(got) if not isinstance(g, BadImage)]
-    if bad and (not skip_bad or not keep):
-        raise bad_file_error(found, bad)
+    keep = readable(found, list(range(len(got))), bad, skip_bad)
     if bad:
-        warnings.warn(
-            f"{found.root}: skipped {len(bad)} unreadable file(s) (first: {found.names[bad[0][0]]})", ImageNote
-        )
+        warnings.warn(skipped_note(found.root, [(found.names[i], why) for i, why in bad]), ImageNote)
     x = [got[i].astype(np.float32) / 255 for i in keep]
     shapes = {a.shape for a in x}
     labels = None if found.labels is None else found.labels[keep]
