@@ -114,6 +114,7 @@ def gradient_step(model: nn.Module, cfg: TrainConfig, world_size: int = 1):
     params = [p for lin, _ in layers for p in (lin.weight, lin.bias)]
     bce, l1, kl_beta, rho, wd = cfg.loss == "bce", cfg.l1, cfg.kl_beta, cfg.kl_rho, cfg.weight_decay
     grads: list[torch.Tensor] = []
+    kept: dict[tuple, torch.Tensor] = {}  # per (layer, rows): the buffer of d(loss)/d(its input); a ones vector
 
     @torch.no_grad()
     def step(x_in: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -156,17 +157,17 @@ def gradient_step(model: nn.Module, cfg: TrainConfig, world_size: int = 1):
         for i in range(last, -1, -1):
             lin = layers[i][0]
             grads[2 * i].addmm_(delta.t(), outs[i], beta=0, alpha=scale)  # beta 0: the old values are ignored
-            torch.sum(delta, dim=0, out=grads[2 * i + 1])
-            if scale != 1.0:
-                grads[2 * i + 1].mul_(scale)
+            if scale != 1.0:  # the bias's gradient: the scaled column sums, as one product (not a sum, then a scale)
+                grads[2 * i + 1].addmv_(delta.t(), _kept(kept, ("ones", delta.shape[0]), delta, 1), beta=0, alpha=scale)
+            else:
+                torch.sum(delta, dim=0, out=grads[2 * i + 1])
             if wd:
                 grads[2 * i].add_(lin.weight, alpha=wd)
             if i == 0:
                 break
-            below = delta @ lin.weight  # d(loss)/d(the output of layer i - 1)
-            if scale != 1.0:
-                below.mul_(scale)
-                scale = 1.0
+            below = _kept(kept, (i, delta.shape[0]), delta, lin.weight.shape[1])  # d(loss)/d(layer i - 1's output)
+            below.addmm_(delta, lin.weight, beta=0, alpha=scale)
+            scale = 1.0
             if i - 1 == code_at and l1:
                 below.add_(torch.sign(code), alpha=l1 / code.shape[0])
             if i - 1 == code_at and kl_beta:
@@ -180,6 +181,20 @@ def gradient_step(model: nn.Module, cfg: TrainConfig, world_size: int = 1):
         return terms
 
     return step
+
+
+def _kept(kept: dict, key: tuple, like: torch.Tensor, width: int) -> torch.Tensor:
+    """A buffer kept from step to step: (rows of `like`, `width`) for a layer's input gradient (its values are
+    overwritten, beta 0), or for key ("ones", rows) a vector of ones."""
+    buf = kept.get(key)
+    if buf is None or buf.device != like.device:
+        rows = like.shape[0]
+        buf = kept[key] = (
+            torch.ones(rows, dtype=like.dtype, device=like.device)
+            if key[0] == "ones"
+            else (torch.empty(rows, width, dtype=like.dtype, device=like.device))
+        )
+    return buf
 
 
 def _chain(grad: torch.Tensor, out: torch.Tensor, act: type) -> torch.Tensor:
