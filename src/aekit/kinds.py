@@ -20,7 +20,7 @@ from dataclasses import fields
 from typing import Any
 
 from aekit.config import ModelConfig, TrainConfig, conv_grid
-from aekit.errors import ConfigError
+from aekit.errors import AekitWarning, ConfigError, option
 
 # noise level used when a denoising kind does not name one: keras.io uses σ 0.4–0.5 for gaussian noise,
 # Vincent et al. (2008, 2010) mask about a quarter of the inputs; salt-and-pepper flips a fifth of them.
@@ -316,7 +316,7 @@ def configure(kind: str = "undercomplete", **explicit: Any) -> tuple[ModelConfig
     return model, train
 
 
-class IdentityWarning(UserWarning):
+class IdentityWarning(AekitWarning):
     """A code at least as large as the input, trained with nothing that stops it copying the input."""
 
 
@@ -334,7 +334,9 @@ def warn_identity_risk(model_config: ModelConfig, train_config: TrainConfig, sta
     if identity_risk(model_config, train_config):
         warnings.warn(
             f"the code ({model_config.encoding_dim} units) is not smaller than the input ({model_config.input_dim}) "
-            "and nothing stops it learning the identity; add a penalty (l1, kl_beta, contractive) or input noise",
+            "and nothing stops it learning the identity; add a penalty "
+            f"({option('l1')}, {option('kl_beta')}, {option('contractive')}) or input noise ({option('noise')}), "
+            f"or make {option('encoding_dim')} smaller",
             IdentityWarning,
             stacklevel=stacklevel,
         )

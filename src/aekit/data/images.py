@@ -42,14 +42,14 @@ from aekit.data.image_files import (
     run_parallel,
 )
 from aekit.data.pixels import PixelRows
-from aekit.errors import DataError
+from aekit.errors import AekitWarning, DataError
 from aekit.files import atomic_write, one_line, removed_on_failure
 
 FORMAT = 1  # bump when what a cache holds changes: older caches are then decoded again
 PIXELS, MANIFEST = "pixels.npy", "manifest.json"
 
 
-class ImageNote(UserWarning):
+class ImageNote(AekitWarning):
     """Something about an image folder worth knowing that does not stop a run (mixed colour, skipped files)."""
 
 
