@@ -43,3 +43,71 @@ def test_warnings_name_the_flags_on_the_command_line(tmp_path, make, words):
     assert proc.returncode == 0, proc.stderr
     assert words in proc.stderr
     assert "⟦" not in proc.stderr and "aekit: warning: " in proc.stderr
+
+
+def snapshot(root):
+    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else "dir") for p in sorted(root.rglob("*"))}
+
+
+def refused(roots, args, words):
+    """Run `aekit ARGS`: exit 2, one line naming the problem, and nothing under the folders `roots` changed."""
+    before = [snapshot(root) for root in roots]
+    proc = aekit(*args, cwd=roots[0])
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2, proc.stderr
+    assert len(lines) == 1 and lines[0].startswith("aekit: error: ") and words in lines[0], proc.stderr
+    assert [snapshot(root) for root in roots] == before
+
+
+@pytest.fixture(scope="module")
+def table_run(tmp_path_factory):
+    """A 1-epoch run on a 6-column table of values around 5 (standard-scaled), and the table itself."""
+    root = tmp_path_factory.mktemp("table")
+    np.save(root / "rows.npy", np.random.default_rng(0).normal(5, 3, (24, 6)))
+    proc = aekit("train", "--data", root / "rows.npy", "--epochs", "1", "--encoding-dim", "2", "--out", root / "run")
+    assert proc.returncode == 0, proc.stderr
+    return root
+
+
+def _gray_folder(t):
+    rng = np.random.default_rng(1)
+    (t / "gray").mkdir()
+    for i in range(4):
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(t / "gray" / f"{i}.png")
+    return t / "gray"
+
+
+@pytest.mark.parametrize(
+    "setup, words",
+    [
+        (
+            lambda t, r: ["impute", _nan_csv(t), "-o", t / "holes.csv"],
+            "holes.csv: writing here would replace the input itself; choose another output path",
+        ),
+        (lambda t, r: ["encode", r / "run", r / "rows.npy", "-o", r / "rows.npy"], "would replace the input"),
+        (
+            lambda t, r: ["report", r / "run", "--out", r / "run" / "config.json"],
+            "would replace the config.json of the run folder",
+        ),
+        (
+            lambda t, r: ["anomaly", r / "run", r / "rows.npy", "-o", r / "run" / "model.safetensors"],
+            "would replace the model.safetensors of the run folder",
+        ),
+        (lambda t, r: ["compare", r / "run", "--html", r / "run" / "metrics.json"], "would replace the metrics.json"),
+    ],
+    ids=["impute-in-place", "encode-onto-its-input", "report-onto-config", "anomaly-onto-model", "compare-onto-metric"],
+)
+def test_an_output_never_replaces_what_the_command_reads(tmp_path, table_run, setup, words):
+    refused([tmp_path, table_run], setup(tmp_path, table_run), words)
+
+
+def test_denoised_images_never_replace_the_input_folder(tmp_path, table_run):
+    gray = _gray_folder(tmp_path)
+    proc = aekit("train", "--data", gray, "--epochs", "1", "--encoding-dim", "2", "--out", tmp_path / "run", "-q")
+    assert proc.returncode == 0, proc.stderr
+    refused([tmp_path], ["denoise", tmp_path / "run", gray, "--noisy", "-o", gray], "would replace the input")
+
+
+def _nan_csv(t):
+    (t / "holes.csv").write_text("a,b,c\n1,2,3\n4,,6\n7,8,9\n2,3,4\n")
+    return t / "holes.csv"

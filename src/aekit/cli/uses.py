@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import argparse
 
-from aekit.cli.args import add_device_arg, add_image_options, add_output, add_row_options, check_outputs
+from aekit.cli.args import (
+    add_device_arg,
+    add_image_options,
+    add_output,
+    add_row_options,
+    check_outputs,
+    given_inputs,
+)
 from aekit.errors import ConfigError, DataError
 
 
@@ -94,7 +101,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from aekit.uses.encoding import code_plot, encode, write_codes
     from aekit.uses.inputs import class_names, load_any_model
 
-    check_outputs(args.output, args.plot)
+    check_outputs(args.output, args.plot, inputs=given_inputs(args))
     model, config = load_any_model(args.run, args.device)
     rows = _rows(args, model=model, config=config)
     codes = encode(model, rows.x, labels=rows.y if model.conditional else None)  # a cvae: the rows' labels
@@ -142,7 +149,7 @@ def cmd_features(args: argparse.Namespace) -> int:
 
     run = Path(args.run)
     out = args.out or (run / "features" if run.is_dir() else run.with_name(run.stem + "-features"))
-    check_outputs(folders=[out])
+    check_outputs(folders=[out], inputs=given_inputs(args))
     model, config = load_any_model(args.run, args.device)
     data = config.get("data") or {}
     if args.input is None and data.get("dataset"):
@@ -203,9 +210,9 @@ def cmd_denoise(args: argparse.Namespace) -> int:
 
     as_images = is_image_source(args.input)
     if as_images:
-        check_outputs(args.plot, folders=[args.output, args.save_noisy])
+        check_outputs(args.plot, folders=[args.output, args.save_noisy], inputs=given_inputs(args))
     else:
-        check_outputs(args.output, args.save_noisy, args.plot)
+        check_outputs(args.output, args.save_noisy, args.plot, inputs=given_inputs(args))
     model, config = load_any_model(args.run, args.device)
     rows = _rows(args, labels=False, model=model, config=config, whole=True)
     if args.plot and isinstance(rows.x, list) and rows.image_shape is None:
@@ -301,7 +308,7 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
     from aekit.uses.anomalies import anomaly, write_scores
     from aekit.uses.inputs import normal_labels
 
-    check_outputs(args.output, args.plot)
+    check_outputs(args.output, args.plot, inputs=given_inputs(args))
     from aekit.devices import resolve_device
 
     device = resolve_device(args.device)  # refused before any work
