@@ -111,3 +111,21 @@ def test_denoised_images_never_replace_the_input_folder(tmp_path, table_run):
 def _nan_csv(t):
     (t / "holes.csv").write_text("a,b,c\n1,2,3\n4,,6\n7,8,9\n2,3,4\n")
     return t / "holes.csv"
+
+
+@pytest.mark.parametrize(
+    "name, words",
+    [("hist.xyz", "hist.xyz: a figure is written as .png, .svg or .pdf, not .xyz"), ("hist", "has no suffix")],
+)
+def test_a_plot_in_a_format_it_cannot_write_is_refused_before_any_work(tmp_path, table_run, name, words):
+    args = ["anomaly", table_run / "run", table_run / "rows.npy", "-o", tmp_path / "s.csv", "--plot", tmp_path / name]
+    refused([tmp_path, table_run], args, words)
+
+
+@pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG"), (".svg", b"<?xml"), (".pdf", b"%PDF")])
+def test_a_plot_is_written_in_the_format_its_name_says(tmp_path, table_run, suffix, magic):
+    plot = tmp_path / f"hist{suffix}"
+    args = ["anomaly", table_run / "run", table_run / "rows.npy", "-o", tmp_path / "s.csv", "--plot", plot]
+    proc = aekit(*args)
+    assert proc.returncode == 0, proc.stderr
+    assert plot.read_bytes().startswith(magic)

@@ -138,13 +138,19 @@ def _overwritten_input(path, inputs) -> str | None:
     return None
 
 
-def check_outputs(*files, folders=(), inputs=()) -> None:
+def check_outputs(*files, folders=(), inputs=(), figures=()) -> None:
     """Refuse, before any work is done, an output that cannot be written: a file or folder under an existing file,
     a folder where a file goes or a file where a folder goes, or a place without write permission, and one that
-    would overwrite one of `inputs` (`given_inputs`: a command never replaces what it reads). Creates nothing."""
+    would overwrite one of `inputs` (`given_inputs`: a command never replaces what it reads); `figures` are files
+    too, named .png, .svg or .pdf. Creates nothing."""
     import os
     from pathlib import Path
 
+    from aekit.files import figure_format
+
+    for figure in filter(None, figures):
+        figure_format(figure)
+    files = (*files, *figures)
     for given, is_folder in [(f, False) for f in files if f] + [(f, True) for f in folders if f]:
         path = Path(given)
         lost = _overwritten_input(path, inputs)

@@ -83,7 +83,11 @@ def add_encode_parser(sub) -> argparse.ArgumentParser:
     )
     _add_input_args(p)
     add_output(p, "codes.npy, codes.csv or codes.parquet (for images, .csv and .parquet start with each file's path)")
-    p.add_argument("--plot", metavar="PNG", help="also draw a 2-D map of the codes, coloured by label when known")
+    p.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="(.png, .svg or .pdf) also draw a 2-D map of the codes, coloured by label when known",
+    )
     p.add_argument(
         "--method",
         choices=("auto", "pca", "tsne"),
@@ -101,7 +105,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from aekit.uses.encoding import code_plot, encode, write_codes
     from aekit.uses.inputs import class_names, load_any_model
 
-    check_outputs(args.output, args.plot, inputs=given_inputs(args))
+    check_outputs(args.output, inputs=given_inputs(args), figures=[args.plot])
     model, config = load_any_model(args.run, args.device)
     rows = _rows(args, model=model, config=config)
     codes = encode(model, rows.x, labels=rows.y if model.conditional else None)  # a cvae: the rows' labels
@@ -190,7 +194,7 @@ def add_denoise_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
     p.add_argument("--save-noisy", metavar="FILE", help="also write the noisy rows (for images: a folder)")
-    p.add_argument("--plot", metavar="PNG", help="also draw a grid: noisy / denoised / clean")
+    p.add_argument("--plot", metavar="FIGURE", help="also draw a grid: noisy / denoised / clean (.png, .svg or .pdf)")
     p.set_defaults(func=cmd_denoise)
     return p
 
@@ -210,9 +214,9 @@ def cmd_denoise(args: argparse.Namespace) -> int:
 
     as_images = is_image_source(args.input)
     if as_images:
-        check_outputs(args.plot, folders=[args.output, args.save_noisy], inputs=given_inputs(args))
+        check_outputs(folders=[args.output, args.save_noisy], inputs=given_inputs(args), figures=[args.plot])
     else:
-        check_outputs(args.output, args.save_noisy, args.plot, inputs=given_inputs(args))
+        check_outputs(args.output, args.save_noisy, inputs=given_inputs(args), figures=[args.plot])
     model, config = load_any_model(args.run, args.device)
     rows = _rows(args, labels=False, model=model, config=config, whole=True)
     if args.plot and isinstance(rows.x, list) and rows.image_shape is None:
@@ -297,7 +301,9 @@ def add_anomaly_parser(sub) -> argparse.ArgumentParser:
         "tables: the reconstruction error), standardised on the run's validation rows; mse or bce: reconstruction "
         "error",
     )
-    p.add_argument("--plot", metavar="PNG", help="also draw a histogram of the scores with the threshold")
+    p.add_argument(
+        "--plot", metavar="FIGURE", help="also draw a histogram of the scores with the threshold (.png, .svg or .pdf)"
+    )
     p.set_defaults(func=cmd_anomaly)
     return p
 
@@ -308,7 +314,7 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
     from aekit.uses.anomalies import anomaly, write_scores
     from aekit.uses.inputs import normal_labels
 
-    check_outputs(args.output, args.plot, inputs=given_inputs(args))
+    check_outputs(args.output, inputs=given_inputs(args), figures=[args.plot])
     from aekit.devices import resolve_device
 
     device = resolve_device(args.device)  # refused before any work
