@@ -129,3 +129,27 @@ def test_a_plot_is_written_in_the_format_its_name_says(tmp_path, table_run, suff
     proc = aekit(*args)
     assert proc.returncode == 0, proc.stderr
     assert plot.read_bytes().startswith(magic)
+
+
+def test_denoise_corrupts_a_minmax_scaled_table_in_the_units_the_run_was_trained_in(tmp_path, table_run):
+    """`train` tells a table outside [0, 1] with gaussian noise to pass --scale minmax; `denoise` then works."""
+    rows = table_run / "rows.npy"
+    args = ["--kind", "denoising", "--noise-level", "0.2", "--epochs", "1", "--encoding-dim", "2", "-q"]
+    proc = aekit("train", "--data", rows, "--scale", "minmax", "--out", tmp_path / "dae", *args)
+    assert proc.returncode == 0, proc.stderr
+    proc = aekit("denoise", tmp_path / "dae", rows, "-o", tmp_path / "clean.npy", "--save-noisy", tmp_path / "n.npy")
+    assert proc.returncode == 0, proc.stderr
+    assert "gaussian noise 0.2: PSNR noisy" in proc.stdout
+    x, noisy, out = np.load(rows), np.load(tmp_path / "n.npy"), np.load(tmp_path / "clean.npy")
+    assert out.shape == noisy.shape == x.shape
+    lo, hi = x.min(axis=0), x.max(axis=0)  # noise clipped to the scaled [0, 1]: the training rows' range per column
+    assert (noisy >= lo - 1e-4).all() and (noisy <= hi + 1e-4).all() and not np.allclose(noisy, x)
+    assert abs(out.mean() - x.mean()) < 2  # the user's units (around 5), not the network's [0, 1]
+
+
+def test_denoise_of_a_standard_scaled_table_with_gaussian_noise_says_to_train_with_minmax(tmp_path, table_run):
+    args = ["denoise", table_run / "run", table_run / "rows.npy", "-o", tmp_path / "c.npy", "--noise", "gaussian"]
+    words = "standard-scaled by the model, has values outside [0, 1]"
+    refused([tmp_path, table_run], [*args, "--noise-level", "0.2"], words + " (min -")
+    proc = aekit(*args[:-1], "masking", "--noise-level", "0.2")  # masking needs no range: as in training
+    assert proc.returncode == 0, proc.stderr
