@@ -105,7 +105,7 @@ def test_denoised_images_never_replace_the_input_folder(tmp_path, table_run):
     gray = _gray_folder(tmp_path)
     proc = aekit("train", "--data", gray, "--epochs", "1", "--encoding-dim", "2", "--out", tmp_path / "run", "-q")
     assert proc.returncode == 0, proc.stderr
-    refused([tmp_path], ["denoise", tmp_path / "run", gray, "--noisy", "-o", gray], "would replace the input")
+    refused([tmp_path], ["denoise", tmp_path / "run", gray, "--noisy", "-o", gray], "would replace the input folder")
 
 
 def _nan_csv(t):
@@ -153,3 +153,21 @@ def test_denoise_of_a_standard_scaled_table_with_gaussian_noise_says_to_train_wi
     refused([tmp_path, table_run], [*args, "--noise-level", "0.2"], words + " (min -")
     proc = aekit(*args[:-1], "masking", "--noise-level", "0.2")  # masking needs no range: as in training
     assert proc.returncode == 0, proc.stderr
+
+
+def test_an_image_size_too_large_to_decode_is_refused_before_anything_is_written(tmp_path):
+    gray = _gray_folder(tmp_path)  # 4 images of 10^12 pixels: 3.6 TiB, more than any disk or memory here
+    args = ["train", "--data", gray, "--image-size", "1000000", "--epochs", "1", "--out", tmp_path / "run"]
+    refused([tmp_path], args, "gray: 4 images of 1000000x1000000 (gray) need 3,725.3 GiB, but only ")
+
+
+def test_an_image_size_or_colour_the_model_does_not_take_is_refused_before_decoding(tmp_path):
+    gray = _gray_folder(tmp_path)
+    proc = aekit("train", "--data", gray, "--epochs", "1", "--encoding-dim", "2", "--out", tmp_path / "run", "-q")
+    assert proc.returncode == 0, proc.stderr
+    for option, value, words in [
+        ("--image-size", "16", "16x16 gray, an image has 256 values"),
+        ("--color", "rgb", "8x8 rgb, an image has 192 values"),
+    ]:
+        args = ["encode", tmp_path / "run", gray, option, value, "-o", tmp_path / "codes.npy"]
+        refused([tmp_path], args, f"{words}, but the model takes 64 (8x8 gray); drop --image-size and --color")

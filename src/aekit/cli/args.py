@@ -132,7 +132,7 @@ def _overwritten_input(path, inputs) -> str | None:
         return None
     for given in inputs:
         if os.path.samefile(path, given):
-            return "the input itself"
+            return "the input folder itself" if path.is_dir() else "the input itself"
         if path.is_file() and os.path.isdir(given) and path.name in RUN_FILES and path.parent.samefile(given):
             return f"the {path.name} of the run folder {given}"
     return None

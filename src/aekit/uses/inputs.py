@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from aekit.errors import ConfigError, DataError
+from aekit.errors import ConfigError, DataError, option
 from aekit.models import Autoencoder
 
 DATASETS = ("mnist", "fashion-mnist")
@@ -108,8 +108,26 @@ def _image_rows(
     if shape is not None and len(shape) == 3:
         image_size = image_size if image_size is not None else tuple(shape[1:])
         color = color or {1: "gray", 3: "rgb"}.get(shape[0])
+        _check_image_fit(spec, like, image_size, color)
     s = load_images(spec, image_size=image_size, resize=resize or "crop", color=color, skip_bad=skip_bad)
     return Rows(s.rows(), s.labels, s.image_shape, Path(spec).name, list(s.names), s.root, s.classes or None)
+
+
+def _check_image_fit(spec: str, like: Autoencoder, image_size: Any, color: str | None) -> None:
+    """Refuse, before decoding, an `image_size`/`color` that gives images of another size than model `like` takes."""
+    from aekit.data.image_files import parse_image_size
+
+    c, h, w = like.config.image_shape
+    size = parse_image_size(image_size)
+    if like.config.full_resolution or size is None or color not in ("gray", "rgb"):
+        return
+    given = (1 if color == "gray" else 3) * size[0] * size[1]
+    if given != like.config.input_dim:
+        raise DataError(
+            f"{spec}: read at {size[0]}x{size[1]} {color}, an image has {given:,} values, but the model takes "
+            f"{like.config.input_dim:,} ({h}x{w} {'gray' if c == 1 else 'rgb'}); drop {option('image_size')} and "
+            f"{option('color')} to read the images as the model does"
+        )
 
 
 def whole_image_rows(spec: str | os.PathLike, color: str, skip_bad: bool = False) -> Rows:
