@@ -171,3 +171,29 @@ def test_an_image_size_or_colour_the_model_does_not_take_is_refused_before_decod
     ]:
         args = ["encode", tmp_path / "run", gray, option, value, "-o", tmp_path / "codes.npy"]
         refused([tmp_path], args, f"{words}, but the model takes 64 (8x8 gray); drop --image-size and --color")
+
+
+def _dates_parquet(t):
+    import pandas as pd
+
+    frame = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0], "when": pd.to_datetime(["2020-01-01", "2020-02-01"] * 2)})
+    frame.to_parquet(t / "dated.parquet")
+    return t / "dated.parquet"
+
+
+def _numbers_txt(t):
+    (t / "numbers.txt").write_text("1 2 3\n4 5 6\n")
+    return t / "numbers.txt"
+
+
+@pytest.mark.parametrize(
+    "make, words",
+    [
+        (_dates_parquet, "column 'when' holds dates or durations (datetime64"),  # was trained on as nanoseconds
+        (_numbers_txt, "numbers.txt: none of its 2 lines names an existing file (first: '1 2 3'); a .txt is read as"),
+    ],
+    ids=["dates-in-a-parquet-table", "numbers-in-a-txt-file"],
+)
+def test_a_table_aekit_cannot_read_as_numbers_is_refused_in_one_line(tmp_path, make, words):
+    data = make(tmp_path)
+    refused([tmp_path], ["train", "--data", data, "--epochs", "1", "--out", tmp_path / "run"], words)

@@ -181,6 +181,11 @@ def _numeric_frame(
     for j in range(df.shape[1]):
         col = df.iloc[:, j]
         name = names[j]
+        if pd.api.types.is_datetime64_any_dtype(col.dtype) or pd.api.types.is_timedelta64_dtype(col.dtype):
+            raise DataError(  # pandas would turn them into nanosecond counts without a word
+                f"{path}: column {name} holds dates or durations ({col.dtype}), not numbers; convert it to numbers "
+                "(e.g. days since a date) or drop the column"
+            )
         if not (pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype)):
             try:
                 num = pd.to_numeric(col, errors="coerce")
