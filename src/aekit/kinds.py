@@ -321,12 +321,13 @@ class IdentityWarning(AekitWarning):
 
 
 def identity_risk(model_config: ModelConfig, train_config: TrainConfig) -> bool:
-    """True for a complete/overcomplete code with no code penalty (l1, KL, contractive) and no corruption.
+    """True for a complete/overcomplete deterministic code with no code penalty (l1, KL, contractive) and no
+    corruption. A VAE's Gaussian code (its KL term) and a VQ-VAE's codebook hold the code back themselves.
 
     Weight decay alone does not count: it shrinks the weights but leaves the identity within reach.
     """
     regularised = train_config.l1 or train_config.kl_beta or train_config.contractive or train_config.noise != "none"
-    return model_config.is_overcomplete and not regularised
+    return model_config.is_overcomplete and model_config.code == "deterministic" and not regularised
 
 
 def warn_identity_risk(model_config: ModelConfig, train_config: TrainConfig, stacklevel: int = 3) -> None:
