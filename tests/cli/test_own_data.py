@@ -46,7 +46,12 @@ def test_warnings_name_the_flags_on_the_command_line(tmp_path, make, words):
 
 
 def snapshot(root):
-    return {str(p.relative_to(root)): (p.read_bytes() if p.is_file() else "dir") for p in sorted(root.rglob("*"))}
+    """Every file and folder under `root` but aekit's image cache (decoded images kept for later runs)."""
+    return {
+        str(p.relative_to(root)): (p.read_bytes() if p.is_file() else "dir")
+        for p in sorted(root.rglob("*"))
+        if p.relative_to(root).parts[0] != "cache"
+    }
 
 
 def refused(roots, args, words):
@@ -197,3 +202,15 @@ def _numbers_txt(t):
 def test_a_table_aekit_cannot_read_as_numbers_is_refused_in_one_line(tmp_path, make, words):
     data = make(tmp_path)
     refused([tmp_path], ["train", "--data", data, "--epochs", "1", "--out", tmp_path / "run"], words)
+
+
+@pytest.mark.parametrize("folder", [False, True], ids=["table", "image-folder"])
+def test_a_validation_split_that_leaves_no_training_rows_says_so(tmp_path, folder):
+    if folder:
+        data = _gray_folder(tmp_path)
+    else:
+        data = tmp_path / "rows.npy"
+        np.save(data, np.random.default_rng(0).normal(size=(4, 3)))
+    args = ["train", "--data", data, "--val-split", "0.9", "--epochs", "1", "--out", tmp_path / "run"]
+    refused([tmp_path], args, "--val-split 0.9 of 4 rows leaves no training rows; pass a smaller fraction")
+    # it said "training data has no rows; pass at least one row of data"

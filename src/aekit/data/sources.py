@@ -70,9 +70,7 @@ def load_run_data(
         x = x[:limit]
     if val_data is not None:
         return RunData(x, load_array(val_data), name=Path(data).name)
-    if not 0 <= val_split < 1:
-        raise ConfigError(f"val_split must be in [0, 1), got {val_split}")
-    n_val = int(round(len(x) * val_split))
+    n_val = held_out(len(x), val_split)
     if n_val == 0:
         return RunData(x, None, name=Path(data).name)
     if isinstance(x, np.memmap):  # keep it on disk: the last rows (views), not a random pick (copies)
@@ -106,6 +104,21 @@ def image_options(data: dict) -> dict:
     }
 
 
+def held_out(n: int, val_split: float) -> int:
+    """How many of `n` rows `val_split` holds out for validation; refused when it leaves no training rows."""
+    if not 0 <= val_split < 1:
+        raise ConfigError(
+            f"{option('val_split')} must be in [0, 1), got {val_split}; pass e.g. {option('val_split', 0.1)}"
+        )
+    n_val = int(round(n * val_split))
+    if n_val >= n:
+        raise ConfigError(
+            f"{option('val_split', val_split)} of {n} row{'s' * (n != 1)} leaves no training rows; pass a smaller "
+            f"fraction, or {option('val_split', 0.0)} to train on every row"
+        )
+    return n_val
+
+
 def _image_run_data(
     data: str, val_data: str | None, limit: int | None, val_split: float, seed: int, options: dict
 ) -> RunData:
@@ -130,9 +143,7 @@ def _image_run_data(
             )
         record.update(val_skipped=len(v.skipped))
         return RunData(x, v.rows(), y, v.labels, s.image_shape, Path(data).name, record)
-    if not 0 <= val_split < 1:
-        raise ConfigError(f"val_split must be in [0, 1), got {val_split}")
-    n_val = int(round(len(x) * val_split))
+    n_val = held_out(len(x), val_split)
     if n_val == 0:
         return RunData(x, None, y, None, s.image_shape, Path(data).name, record)
     order = rng.permutation(len(x))
