@@ -97,7 +97,8 @@ class ModelConfig:
                 )
         if self.architecture == "conv" and self.image_shape is None:
             raise ConfigError(
-                "the 'conv' architecture needs image_shape (channels, height, width); use image data such as MNIST"
+                "the 'conv' architecture needs images (an image_shape of channels, height, width); train it on a "
+                "folder of images or an image dataset such as MNIST, or a table with a dense kind (undercomplete, deep)"
             )
         if self.architecture == "conv":
             check_conv_code(self)

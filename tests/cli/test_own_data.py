@@ -214,3 +214,9 @@ def test_a_validation_split_that_leaves_no_training_rows_says_so(tmp_path, folde
     args = ["train", "--data", data, "--val-split", "0.9", "--epochs", "1", "--out", tmp_path / "run"]
     refused([tmp_path], args, "--val-split 0.9 of 4 rows leaves no training rows; pass a smaller fraction")
     # it said "training data has no rows; pass at least one row of data"
+
+
+@pytest.mark.parametrize("kind", ["conv", "denoising-conv", "denoising-photo"])
+def test_an_image_kind_on_a_table_says_what_it_needs_and_what_to_use(tmp_path, table_run, kind):
+    args = ["train", "--data", table_run / "rows.npy", "--kind", kind, "--epochs", "1", "--out", tmp_path / "run"]
+    refused([tmp_path, table_run], args, "needs images (an image_shape of channels, height, width); train it on a")
