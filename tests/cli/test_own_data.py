@@ -29,13 +29,20 @@ def _one_column(root):
     return path
 
 
+def _one_row(root):
+    root.mkdir()
+    np.save(root / "row.npy", np.array([[3.0, 40.0, -2.0, 7.0]]))
+    return root / "row.npy"
+
+
 @pytest.mark.parametrize(
     "make, words",
     [
+        (_one_row, "every column of the training data is constant (1 row): standard-scaled, the network sees only"),
         (_mixed_colours, "pass --color gray or --color rgb to choose"),
         (_one_column, "add a penalty (--l1, --kl-beta, --contractive) or input noise (--noise), or make --encoding"),
     ],
-    ids=["mixed-colour-images", "code-larger-than-a-one-column-table"],
+    ids=["one-row", "mixed-colour-images", "code-larger-than-a-one-column-table"],
 )
 def test_warnings_name_the_flags_on_the_command_line(tmp_path, make, words):
     data = make(tmp_path / "data")

@@ -13,7 +13,7 @@ import torch
 from aekit.config import ModelConfig, TrainConfig, replace
 from aekit.data.rows import as_rows, check_ranges, column_stats, fit_scaler
 from aekit.data.sources import RunData
-from aekit.errors import ConfigError, DataError, option
+from aekit.errors import AekitWarning, ConfigError, DataError, option
 from aekit.io import CONFIG
 from aekit.models import Autoencoder
 from aekit.runfolder import LOCK
@@ -94,6 +94,15 @@ def follow_data(
         explicit = {name for name, ours, default in pairs if ours != default}
     wanted = model_config.scale if model_config.scale != "none" else scale
     resolved = resolve_scale(wanted, stats, loss_given_bce="loss" in explicit and train_config.loss == "bce")
+    if resolved != "none" and stats is not None and bool((stats.max <= stats.min).all()):
+        import warnings
+
+        warnings.warn(  # one row, or copies of one row: loss 0 from the first step, and a model that learnt nothing
+            f"every column of the training data is constant ({stats.n:,} row{'s' * (stats.n != 1)}): "
+            f"{resolved}-scaled, the network sees only zeros and learns nothing; pass rows that differ",
+            AekitWarning,
+            stacklevel=4,
+        )
     in_unit = resolved == "minmax" or (resolved == "none" and (stats is None or stats.in_unit_range))
     if not in_unit:
         if "loss" not in explicit:
