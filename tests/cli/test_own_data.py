@@ -227,3 +227,8 @@ def test_a_validation_split_that_leaves_no_training_rows_says_so(tmp_path, folde
 def test_an_image_kind_on_a_table_says_what_it_needs_and_what_to_use(tmp_path, table_run, kind):
     args = ["train", "--data", table_run / "rows.npy", "--kind", kind, "--epochs", "1", "--out", tmp_path / "run"]
     refused([tmp_path, table_run], args, "needs images (an image_shape of channels, height, width); train it on a")
+
+
+def test_anomaly_normal_labels_without_labels_are_refused_not_ignored(tmp_path, table_run):
+    args = ["anomaly", table_run / "run", table_run / "rows.npy", "--normal", "1", "-o", tmp_path / "s.csv"]
+    refused([tmp_path, table_run], args, "--normal names the labels of the normal rows, but these rows have no labels")

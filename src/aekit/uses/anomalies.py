@@ -138,6 +138,11 @@ def anomaly(
     """
     if score not in SCORE_CHOICES:
         raise ConfigError(f"unknown score {score!r}; choose one of: {', '.join(SCORE_CHOICES)}")
+    if normal is not None and labels is None:  # it only turns labels into 0/1: without labels it would do nothing
+        raise ConfigError(
+            f"{option('normal')} names the labels of the normal rows, but these rows have no labels; pass "
+            f"{option('labels')} (one label per row) or rows that bring their own, or drop {option('normal')}"
+        )
     if isinstance(model, Detector):
         det, config, score = model, {}, "recipe"
     else:
