@@ -232,3 +232,15 @@ def test_an_image_kind_on_a_table_says_what_it_needs_and_what_to_use(tmp_path, t
 def test_anomaly_normal_labels_without_labels_are_refused_not_ignored(tmp_path, table_run):
     args = ["anomaly", table_run / "run", table_run / "rows.npy", "--normal", "1", "-o", tmp_path / "s.csv"]
     refused([tmp_path, table_run], args, "--normal names the labels of the normal rows, but these rows have no labels")
+
+
+def test_a_blank_line_between_rows_is_a_row_of_empty_fields_not_dropped(tmp_path):
+    (tmp_path / "two.csv").write_text("a,b\n1,2\n\n3,4\n5,6\n\n")  # the blank line at the end is no row
+    args = ["train", "--data", tmp_path / "two.csv", "--epochs", "1", "--out", tmp_path / "run"]
+    refused([tmp_path], args, "two.csv: missing value (NaN) in column 'a', row 2;")  # it trained on 3 rows in silence
+    (tmp_path / "one.csv").write_text("a\n1\n\n3\n4\n5\n")  # one column: an empty field is a blank line
+    proc = aekit("impute", tmp_path / "one.csv", "-o", tmp_path / "filled.csv", "--epochs", "2")
+    assert proc.returncode == 0, proc.stderr
+    assert "filled 1 of 5 cells" in proc.stdout  # it said "nothing to fill" and wrote 4 rows
+    filled = np.loadtxt(tmp_path / "filled.csv", delimiter=",", skiprows=1)
+    assert filled.shape == (5,) and np.isfinite(filled).all() and list(filled[[0, 2, 3, 4]]) == [1, 3, 4, 5]

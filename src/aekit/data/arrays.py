@@ -224,6 +224,20 @@ def _is_number(text: str) -> bool:
     return "_" not in text
 
 
+def _blank_lines(path: Path, tail: int = 1 << 16) -> tuple[int, int]:
+    """The blank lines at the start and at the end of a text file: the readers skip them; every other blank line is
+    a row (in a one-column table, a missing value), kept so that the rows stay those of the file, in its order."""
+    with open(path, "rb") as f:
+        head = f.read(tail)
+        f.seek(max(0, f.seek(0, os.SEEK_END) - tail))
+        end = f.read()
+    lines = head.split(b"\n")
+    lead = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
+    lines = end.split(b"\n")[:-1] if end.endswith(b"\n") else end.split(b"\n")  # the last line's own newline
+    trail = next((i for i, line in enumerate(reversed(lines)) if line.strip()), 0)
+    return lead, trail
+
+
 def _load_csv(path: Path, allow_nan: bool) -> tuple[np.ndarray, list[str] | None]:
     import pandas as pd
 
@@ -239,9 +253,18 @@ def _load_csv(path: Path, allow_nan: bool) -> tuple[np.ndarray, list[str] | None
         fields = [str(v).strip() for v in first.iloc[0].tolist()] if len(first) else []
         filled = [v for v in fields if v not in _CSV_NA]
         has_header = bool(filled) and not any(_is_number(v) for v in filled)
+        lead, trail = _blank_lines(path)  # a blank line between rows is a row of empty fields, not nothing
         df = pd.read_csv(
-            path, header=0 if has_header else None, keep_default_na=False, na_values=_CSV_NA, low_memory=False, **opts
+            path,
+            header=0 if has_header else None,
+            keep_default_na=False,
+            na_values=_CSV_NA,
+            low_memory=False,
+            skiprows=lead,
+            skip_blank_lines=False,
+            **opts,
         )
+        df = df.iloc[: len(df) - trail] if trail else df
     except DataError:
         raise
     except UnicodeDecodeError as e:
