@@ -244,3 +244,14 @@ def test_a_blank_line_between_rows_is_a_row_of_empty_fields_not_dropped(tmp_path
     assert "filled 1 of 5 cells" in proc.stdout  # it said "nothing to fill" and wrote 4 rows
     filled = np.loadtxt(tmp_path / "filled.csv", delimiter=",", skiprows=1)
     assert filled.shape == (5,) and np.isfinite(filled).all() and list(filled[[0, 2, 3, 4]]) == [1, 3, 4, 5]
+
+
+def test_a_conditional_run_on_a_folder_with_a_loose_image_says_why_it_has_no_labels(tmp_path):
+    gray = _gray_folder(tmp_path)
+    for i, cls in enumerate(["cat", "dog"]):
+        (gray / cls).mkdir()
+        for j in range(2):
+            (gray / f"{2 * i + j}.png").rename(gray / cls / f"{j}.png")
+    Image.fromarray(np.zeros((8, 8), np.uint8)).save(gray / "loose.png")
+    args = ["train", "--data", gray, "--kind", "cvae", "--epochs", "1", "--out", tmp_path / "run"]
+    refused([tmp_path], args, "a single image directly in the folder leaves the whole folder without labels")
