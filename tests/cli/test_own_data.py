@@ -255,3 +255,9 @@ def test_a_conditional_run_on_a_folder_with_a_loose_image_says_why_it_has_no_lab
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(gray / "loose.png")
     args = ["train", "--data", gray, "--kind", "cvae", "--epochs", "1", "--out", tmp_path / "run"]
     refused([tmp_path], args, "a single image directly in the folder leaves the whole folder without labels")
+
+
+def test_a_run_folder_inside_the_image_folder_it_trains_on_is_refused(tmp_path):
+    gray = _gray_folder(tmp_path)  # the next run on it read the run's figures as images of other sizes
+    args = ["train", "--data", gray, "--epochs", "1", "--out", gray / "run"]
+    refused([tmp_path], args, "the run folder would lie inside the image folder")

@@ -49,6 +49,19 @@ def prepare_out(out: str | os.PathLike, overwrite: bool = False) -> Path:
     return out
 
 
+def check_out_outside(out: str | os.PathLike, data: str | os.PathLike | None) -> None:
+    """Refuse a run folder inside the image folder it trains on: the next run on that folder would read the run's
+    figures as images (and its folder as a class)."""
+    if data is None or not os.path.isdir(data):
+        return
+    where, folder = Path(out).resolve(), Path(data).resolve()
+    if where == folder or folder in where.parents:
+        raise ConfigError(
+            f"{out}: the run folder would lie inside the image folder {data}, whose next run would read its figures "
+            f"as images; choose an {option('out')} outside it"
+        )
+
+
 def default_out(name: str) -> Path:
     return Path("runs") / f"{name or 'run'}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 

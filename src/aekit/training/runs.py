@@ -32,7 +32,15 @@ from aekit.training.finishing import RunResult, _fit_and_write
 from aekit.training.labels import with_classes
 from aekit.training.memory import check_memory, memory_errors
 from aekit.training.optim import check_compile
-from aekit.training.preparation import checked_rows, default_out, follow_data, prepare_out, seed_globals, table_stats
+from aekit.training.preparation import (
+    check_out_outside,
+    checked_rows,
+    default_out,
+    follow_data,
+    prepare_out,
+    seed_globals,
+    table_stats,
+)
 
 
 def train(
@@ -113,7 +121,9 @@ def train(
     with memory_errors(model_config, train_config.batch_size):  # beyond check_memory's estimate
         model = Autoencoder(model_config)
     x_train, x_val = checked_rows(rd, train_config, model, stats)  # every check before the run folder exists
-    path = distributed.on_main(prepare_out, out if out is not None else default_out(rd.name), overwrite)
+    path = out if out is not None else default_out(rd.name)
+    check_out_outside(path, data)
+    path = distributed.on_main(prepare_out, path, overwrite)
     main = distributed.is_main()
     lock = lock_run_folder(path, create=True) if main else None  # one training at a time in a run folder
     with lock or contextlib.nullcontext():
