@@ -261,3 +261,26 @@ def test_a_run_folder_inside_the_image_folder_it_trains_on_is_refused(tmp_path):
     gray = _gray_folder(tmp_path)  # the next run on it read the run's figures as images of other sizes
     args = ["train", "--data", gray, "--epochs", "1", "--out", gray / "run"]
     refused([tmp_path], args, "the run folder would lie inside the image folder")
+
+
+def test_a_table_whose_header_names_the_training_columns_otherwise_is_refused(tmp_path):
+    import pandas as pd
+
+    frame = pd.DataFrame(np.random.default_rng(0).normal(5, 3, (20, 3)), columns=["height", "weight", "age"])
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    proc = aekit(
+        "train", "--data", tmp_path / "train.csv", "--epochs", "1", "--encoding-dim", "2", "--out", tmp_path / "run"
+    )
+    assert proc.returncode == 0, proc.stderr
+    frame[["age", "height", "weight"]].to_parquet(tmp_path / "shuffled.parquet")  # encoded in silence before
+    frame.rename(columns={"age": "years"}).to_csv(tmp_path / "renamed.csv", index=False)
+    for name, words in [
+        (
+            "shuffled.parquet",
+            "differ from the run's training table (the same names in another order: column 1 is 'age'",
+        ),
+        ("renamed.csv", "(other names: column 3 is 'years', in training 'age'); pass the columns height, weight, age"),
+    ]:
+        refused([tmp_path], ["encode", tmp_path / "run", tmp_path / name, "-o", tmp_path / "codes.npy"], words)
+    proc = aekit("encode", tmp_path / "run", tmp_path / "train.csv", "-o", tmp_path / "codes.npy")
+    assert proc.returncode == 0, proc.stderr  # the same header: as before

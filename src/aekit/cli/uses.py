@@ -50,10 +50,19 @@ def _add_input_args(p, labels: bool = True) -> None:
 def _rows(args, labels: bool = True, model=None, config=None, whole: bool = False):
     """INPUT's rows; a folder of images is decoded at the model's size and colour, resized as the run was (with
     `whole`, for a full-resolution model, each image at its own size unless --image-size is given)."""
+    import os
+
     from aekit.data.image_files import is_image_source
-    from aekit.uses.inputs import load_any_model, load_rows
+    from aekit.uses.inputs import check_columns, load_any_model, load_rows
 
     images = {}
+    if config is None and args.input and os.path.isfile(args.input) and os.path.isdir(args.run):
+        from pathlib import Path
+
+        from aekit.runfolder import read_optional_json
+
+        config = read_optional_json(Path(args.run, "config.json"))  # a damaged one: load_any_model says so
+    check_columns(args.input, config if isinstance(config, dict) else None)  # a header of other columns
     if is_image_source(args.input):
         if model is None:
             model, config = load_any_model(args.run)

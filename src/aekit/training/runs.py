@@ -149,6 +149,7 @@ def train(
                         "name": rd.name,
                         "n_train": int(len(rd.x_train)),
                         "n_val": int(len(rd.x_val)) if rd.x_val is not None else 0,
+                        **_columns(data),
                         **({**images, "image_size": _size(image_size), "images": rd.images} if rd.images else {}),
                     },
                     "distributed": {"world_size": distributed.world_size(), "backend": distributed.backend()},
@@ -268,6 +269,14 @@ def _size(image_size) -> list[int] | None:
 
     size = parse_image_size(image_size)
     return None if size is None else list(size)
+
+
+def _columns(data) -> dict:
+    """{"columns": the names} of a table file with a header (checked against the tables a use reads), else {}."""
+    from aekit.data.arrays import column_names
+
+    names = None if data is None or os.path.isdir(data) else column_names(data)
+    return {"columns": names} if names else {}
 
 
 def _absolute(path: str | os.PathLike | None) -> str | None:

@@ -113,6 +113,26 @@ def _image_rows(
     return Rows(s.rows(), s.labels, s.image_shape, Path(spec).name, list(s.names), s.root, s.classes or None)
 
 
+def check_columns(spec: Any, config: dict | None) -> None:
+    """Refuse a table file whose header names other columns, or the same in another order, than the run's training
+    table (config.json's data.columns): its values would go to the wrong inputs without a word."""
+    from aekit.data.arrays import column_names
+
+    trained = ((config or {}).get("data") or {}).get("columns")
+    if not trained or not isinstance(spec, (str, os.PathLike)) or not os.path.isfile(spec):
+        return
+    given = column_names(spec)
+    if given is None or len(given) != len(trained) or given == trained:
+        return  # no header (nothing to compare), or another count (refused with the counts)
+    i = next(i for i, (a, b) in enumerate(zip(given, trained)) if a != b)
+    how = "the same names in another order" if sorted(given) == sorted(trained) else "other names"
+    listed = ", ".join(trained[:8]) + (" …" if len(trained) > 8 else "")
+    raise DataError(
+        f"{spec}: its columns differ from the run's training table ({how}: column {i + 1} is {given[i]!r}, in "
+        f"training {trained[i]!r}); pass the columns {listed} in that order"
+    )
+
+
 def _check_image_fit(spec: str, like: Autoencoder, image_size: Any, color: str | None) -> None:
     """Refuse, before decoding, an `image_size`/`color` that gives images of another size than model `like` takes."""
     from aekit.data.image_files import parse_image_size
