@@ -284,3 +284,9 @@ def test_a_table_whose_header_names_the_training_columns_otherwise_is_refused(tm
         refused([tmp_path], ["encode", tmp_path / "run", tmp_path / name, "-o", tmp_path / "codes.npy"], words)
     proc = aekit("encode", tmp_path / "run", tmp_path / "train.csv", "-o", tmp_path / "codes.npy")
     assert proc.returncode == 0, proc.stderr  # the same header: as before
+
+
+def test_an_onnx_opset_the_exporter_cannot_write_is_refused_not_replaced_in_silence(tmp_path, table_run):
+    args = ["export", table_run / "run", "--out", tmp_path / "onnx", "--opset", "5"]
+    refused([tmp_path, table_run], args, "cannot write this model at opset 5 (it wrote opset ")  # it wrote 18 with
+    # three tracebacks on stderr and exit 0
