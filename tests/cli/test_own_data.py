@@ -290,3 +290,7 @@ def test_an_onnx_opset_the_exporter_cannot_write_is_refused_not_replaced_in_sile
     args = ["export", table_run / "run", "--out", tmp_path / "onnx", "--opset", "5"]
     refused([tmp_path, table_run], args, "cannot write this model at opset 5 (it wrote opset ")  # it wrote 18 with
     # three tracebacks on stderr and exit 0
+
+
+def test_a_data_file_in_the_place_of_the_model_is_named_a_mix_up_not_a_damaged_model(tmp_path, table_run):
+    refused([tmp_path, table_run], ["summary", table_run / "rows.npy"], "rows.npy: not a model file; pass a run folder")
