@@ -284,6 +284,16 @@ def test_a_table_whose_header_names_the_training_columns_otherwise_is_refused(tm
         refused([tmp_path], ["encode", tmp_path / "run", tmp_path / name, "-o", tmp_path / "codes.npy"], words)
     proc = aekit("encode", tmp_path / "run", tmp_path / "train.csv", "-o", tmp_path / "codes.npy")
     assert proc.returncode == 0, proc.stderr  # the same header: as before
+    args = [
+        "train",
+        "--data",
+        tmp_path / "train.csv",
+        "--val-data",
+        tmp_path / "shuffled.parquet",
+        "--out",
+        tmp_path / "v",
+    ]
+    refused([tmp_path], args, "shuffled.parquet: its columns differ from those of train.csv (column 1 is 'age', in")
 
 
 def test_an_onnx_opset_the_exporter_cannot_write_is_refused_not_replaced_in_silence(tmp_path, table_run):

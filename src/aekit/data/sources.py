@@ -10,7 +10,7 @@ import numpy as np
 from aekit.data.arrays import load_array
 from aekit.data.datasets import load_dataset
 from aekit.data.image_files import check_image_options, is_image_source
-from aekit.errors import ConfigError, option
+from aekit.errors import ConfigError, DataError, option
 
 IMAGE_DATASETS = ("mnist", "fashion-mnist")
 
@@ -69,6 +69,7 @@ def load_run_data(
     if limit is not None:
         x = x[:limit]
     if val_data is not None:
+        _same_columns(data, val_data)
         return RunData(x, load_array(val_data), name=Path(data).name)
     n_val = held_out(len(x), val_split)
     if n_val == 0:
@@ -102,6 +103,19 @@ def image_options(data: dict) -> dict:
         "color": data.get("color"),
         "skip_bad_images": bool(data.get("skip_bad_images")),
     }
+
+
+def _same_columns(data: str, val_data: str) -> None:
+    """Refuse validation rows whose header names the training table's columns in another order or otherwise."""
+    from aekit.data.arrays import column_names
+
+    names, val_names = column_names(data), column_names(val_data)
+    if names and val_names and len(names) == len(val_names) and names != val_names:
+        i = next(i for i, (a, b) in enumerate(zip(val_names, names)) if a != b)
+        raise DataError(
+            f"{val_data}: its columns differ from those of {Path(data).name} (column {i + 1} is {val_names[i]!r}, "
+            f"in the training data {names[i]!r}); pass validation rows with the same columns in the same order"
+        )
 
 
 def held_out(n: int, val_split: float) -> int:
