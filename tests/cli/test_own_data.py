@@ -102,12 +102,12 @@ def _gray_folder(t):
             "would replace the config.json of the run folder",
         ),
         (
-            lambda t, r: ["anomaly", r / "run", r / "rows.npy", "-o", r / "run" / "model.safetensors"],
+            lambda t, r: ["encode", r / "run", r / "rows.npy", "-o", r / "run" / "model.safetensors"],
             "would replace the model.safetensors of the run folder",
         ),
         (lambda t, r: ["compare", r / "run", "--html", r / "run" / "metrics.json"], "would replace the metrics.json"),
     ],
-    ids=["impute-in-place", "encode-onto-its-input", "report-onto-config", "anomaly-onto-model", "compare-onto-metric"],
+    ids=["impute-in-place", "encode-onto-its-input", "report-onto-config", "encode-onto-model", "compare-onto-metric"],
 )
 def test_an_output_never_replaces_what_the_command_reads(tmp_path, table_run, setup, words):
     refused([tmp_path, table_run], setup(tmp_path, table_run), words)
@@ -304,3 +304,20 @@ def test_an_onnx_opset_the_exporter_cannot_write_is_refused_not_replaced_in_sile
 
 def test_a_data_file_in_the_place_of_the_model_is_named_a_mix_up_not_a_damaged_model(tmp_path, table_run):
     refused([tmp_path, table_run], ["summary", table_run / "rows.npy"], "rows.npy: not a model file; pass a run folder")
+
+
+@pytest.mark.parametrize("name", ["scores.parquet", "scores.npy", "scores.json"])
+def test_anomaly_scores_go_to_a_csv_not_csv_text_under_another_name(tmp_path, table_run, name):
+    args = ["anomaly", table_run / "run", table_run / "rows.npy", "-o", tmp_path / name]
+    refused([tmp_path, table_run], args, f"{name}: the scores are written as CSV; name the output .csv")
+
+
+@pytest.mark.parametrize("flag", ["-o", "--save-noisy"])
+def test_denoised_images_go_to_a_folder_not_a_folder_named_like_a_file(tmp_path, flag):
+    gray = _gray_folder(tmp_path)
+    proc = aekit("train", "--data", gray, "--epochs", "1", "--encoding-dim", "2", "--out", tmp_path / "run", "-q")
+    assert proc.returncode == 0, proc.stderr
+    outs = {"-o": tmp_path / "clean", flag: tmp_path / "rows.npy"}  # it made a folder named rows.npy
+    args = ["denoise", tmp_path / "run", gray, "--noise", "masking", "--noise-level", "0.2"]
+    args += [a for pair in outs.items() for a in pair]
+    refused([tmp_path], args, "rows.npy: images are written as a folder of files with their own names; pass a folder")

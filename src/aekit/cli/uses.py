@@ -208,6 +208,19 @@ def add_denoise_parser(sub) -> argparse.ArgumentParser:
     return p
 
 
+def _folder_output(path: str | None, flag: str) -> None:
+    """Refuse a file name (rows.npy, grid.png …) where images are written as a folder of files with their names."""
+    from pathlib import Path
+
+    from aekit.data.arrays import TABLE_SUFFIXES
+    from aekit.data.image_files import IMAGE_SUFFIXES
+
+    if path and Path(path).suffix.lower() in (*TABLE_SUFFIXES, *IMAGE_SUFFIXES, ".txt") and not Path(path).is_dir():
+        raise ConfigError(
+            f"{path}: images are written as a folder of files with their own names; pass a folder name for {flag}"
+        )
+
+
 def cmd_denoise(args: argparse.Namespace) -> int:
     import math
     from pathlib import Path
@@ -223,6 +236,8 @@ def cmd_denoise(args: argparse.Namespace) -> int:
 
     as_images = is_image_source(args.input)
     if as_images:
+        _folder_output(args.output, "-o")
+        _folder_output(args.save_noisy, "--save-noisy")
         check_outputs(folders=[args.output, args.save_noisy], inputs=given_inputs(args), figures=[args.plot])
     else:
         check_outputs(args.output, args.save_noisy, inputs=given_inputs(args), figures=[args.plot])
@@ -318,11 +333,15 @@ def add_anomaly_parser(sub) -> argparse.ArgumentParser:
 
 
 def cmd_anomaly(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from aekit.reporting.plots import histogram
     from aekit.reporting.rendering import save_figure
     from aekit.uses.anomalies import anomaly, write_scores
     from aekit.uses.inputs import normal_labels
 
+    if Path(args.output).suffix.lower() != ".csv":  # the scores (and the files' paths) are a CSV table
+        raise ConfigError(f"{args.output}: the scores are written as CSV; name the output .csv")
     check_outputs(args.output, inputs=given_inputs(args), figures=[args.plot])
     from aekit.devices import resolve_device
 

@@ -198,6 +198,8 @@ def write_scores(result: AnomalyResult, path: str | os.PathLike, *, names: Seque
     a first column, path."""
     from aekit.io import atomic_write_text
 
+    if Path(path).suffix.lower() != ".csv":
+        raise DataError(f"{path}: the scores are written as CSV; name the output .csv")
     head = ["score", "anomaly"] + (["label"] if result.labels is not None else [])
     cols = [result.scores, result.flags] + ([result.labels] if result.labels is not None else [])
     lines = [",".join(head)] + [",".join([f"{row[0]:.8g}", *(str(int(v)) for v in row[1:])]) for row in zip(*cols)]
