@@ -306,10 +306,25 @@ def test_a_data_file_in_the_place_of_the_model_is_named_a_mix_up_not_a_damaged_m
     refused([tmp_path, table_run], ["summary", table_run / "rows.npy"], "rows.npy: not a model file; pass a run folder")
 
 
-@pytest.mark.parametrize("name", ["scores.parquet", "scores.npy", "scores.json"])
-def test_anomaly_scores_go_to_a_csv_not_csv_text_under_another_name(tmp_path, table_run, name):
-    args = ["anomaly", table_run / "run", table_run / "rows.npy", "-o", tmp_path / name]
-    refused([tmp_path, table_run], args, f"{name}: the scores are written as CSV; name the output .csv")
+@pytest.mark.parametrize(
+    "command, name, words",
+    [
+        *[
+            ("anomaly", n, "the scores are written as CSV; name the output .csv")
+            for n in ("s.parquet", "s.npy", "s.json")
+        ],
+        ("report", "page.png", "the page is HTML; name the output .html"),
+        ("compare", "page.csv", "the page is HTML; name the output .html"),
+    ],
+)
+def test_an_output_goes_to_its_own_format_not_under_another_name(tmp_path, table_run, command, name, words):
+    run, out = table_run / "run", tmp_path / name
+    args = {
+        "anomaly": ["anomaly", run, table_run / "rows.npy", "-o", out],
+        "report": ["report", run, "--out", out],
+        "compare": ["compare", run, "--html", out],
+    }[command]
+    refused([tmp_path, table_run], args, f"{name}: {words}")
 
 
 @pytest.mark.parametrize("flag", ["-o", "--save-noisy"])

@@ -15,6 +15,16 @@ def _run_parser(sub, name: str, help: str, description: str, run_help: str) -> a
     return p
 
 
+def _html(path: str | None) -> None:
+    """Refuse a page named other than .html (a report under scores.csv or figure.png is no file anyone can open)."""
+    import os
+
+    from aekit.errors import ConfigError
+
+    if path and os.path.splitext(path)[1].lower() not in (".html", ".htm"):
+        raise ConfigError(f"{path}: the page is HTML; name the output .html")
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from aekit.uses.onnx import export
 
@@ -48,6 +58,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     from aekit.reporting.run_report import report
 
     check_outputs(args.out, inputs=given_inputs(args))
+    _html(args.out)
     print(report(args.run, args.out, device=args.device))
     return 0
 
@@ -71,6 +82,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from aekit.reporting.comparison import compare
 
     check_outputs(args.html, inputs=given_inputs(args))
+    _html(args.html)
     print(compare(args.runs, html=args.html))
     if args.html:
         print(f"wrote {args.html}")
