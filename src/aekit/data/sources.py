@@ -152,8 +152,8 @@ def _image_run_data(
         v = load_images(val_data, **{**options, "image_size": s.image_shape[1:], "color": s.color})
         if names is not None and v.classes != s.classes:
             raise ConfigError(
-                f"{val_data}: its class folders ({', '.join(v.classes)}) are not those of {data} "
-                f"({', '.join(s.classes)}); pass a validation folder with the same classes"
+                f"{val_data}: its class folders ({', '.join(v.classes) or 'none'}) are not those of {data} "
+                f"({', '.join(s.classes) or 'none'}); pass a validation folder with the same classes"
             )
         record.update(val_skipped=len(v.skipped))
         return RunData(x, v.rows(), y, v.labels, s.image_shape, Path(data).name, record)
