@@ -146,6 +146,10 @@ def _free_bytes(folder: Path | None) -> int | None:
             while not folder.exists() and folder != folder.parent:
                 folder = folder.parent
             return shutil.disk_usage(folder).free
+        if os.path.exists("/proc/meminfo"):  # MemAvailable counts the page cache the system would give back
+            for line in Path("/proc/meminfo").read_text().splitlines():
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, AttributeError):  # a system that cannot tell: let the writes decide
         return None
