@@ -39,6 +39,8 @@ def test_defaults_are_the_tutorial():
         (TrainConfig, {"noise": "gaussian"}, "needs a noise_level"),
         (TrainConfig, {"noise": "masking", "noise_level": 1.5}, "must be ≤ 1"),
         (TrainConfig, {"noise": "blur", "noise_level": 0.1}, "unknown noise"),
+        (TrainConfig, {"seed": -1}, r"seed must be a whole number from 0 to 2\*\*64 - 1"),  # numpy's traceback
+        (ModelConfig, {"seed": 2**64}, "seed must be a whole number from 0"),
     ],
 )
 def test_bad_values_are_refused_with_a_clear_message(cls, kwargs, words):

@@ -439,6 +439,7 @@ def test_the_docs_table_lists_every_row():
         ("restore_best", False, "restore_best=False", "--no-restore-best"),
         ("validation_split", 0.1, "validation_split=0.1", "--val-split 0.1"),
         ("min_lr", None, "min_lr", "--min-lr"),
+        ("l1", 1e-4, "l1=0.0001", "--l1 0.0001"),  # a name with a digit
     ],
 )
 def test_errors_name_the_python_argument_and_the_cli_the_flag(name, value, api, cli):

@@ -79,8 +79,10 @@ def test_identity_warning_only_without_penalty_or_noise():
     ):
         assert not identity_risk(*configure("overcomplete", **extra))
     assert not identity_risk(*configure("undercomplete"))
+    for kind in ("vae", "vq-vae"):  # a code larger than 6 inputs, held back by the KL term or the codebook
+        assert not identity_risk(*configure(kind, input_dim=6))
     x = np.random.default_rng(0).random((16, 6), dtype=np.float32)
-    with pytest.warns(IdentityWarning, match="learning the identity"):
+    with pytest.warns(IdentityWarning, match=r"learning the identity; add a penalty \(l1, kl_beta, contractive\)"):
         fit(Autoencoder(ModelConfig(input_dim=6, encoding_dim=12)), x, epochs=1, verbose=0)
     with warnings.catch_warnings():
         warnings.simplefilter("error", IdentityWarning)

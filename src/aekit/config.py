@@ -97,12 +97,13 @@ class ModelConfig:
                 )
         if self.architecture == "conv" and self.image_shape is None:
             raise ConfigError(
-                "the 'conv' architecture needs image_shape (channels, height, width); use image data such as MNIST"
+                "the 'conv' architecture needs images (an image_shape of channels, height, width); train it on a "
+                "folder of images or an image dataset such as MNIST, or a table with a dense kind (undercomplete, deep)"
             )
         if self.architecture == "conv":
             check_conv_code(self)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**64:
+            raise ConfigError(f"seed must be a whole number from 0 to 2**64 - 1 (numpy's range), got {self.seed!r}")
         check_code(self)
         check_structure(self)
 
@@ -217,8 +218,8 @@ class TrainConfig:
             raise ConfigError(f"{self.noise!r} noise needs a noise_level > 0 (e.g. 0.5 for gaussian, 0.25 for masking)")
         if isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 0:
             raise ConfigError(f"patience must be an integer ≥ 0 (0 turns early stopping off), got {self.patience!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise ConfigError(f"seed must be an integer, got {self.seed!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**64:
+            raise ConfigError(f"seed must be a whole number from 0 to 2**64 - 1 (numpy's range), got {self.seed!r}")
         if not isinstance(self.compile, bool):
             raise ConfigError(f"compile must be true or false, got {self.compile!r}")
         if not isinstance(self.analytic_grad, bool):

@@ -6,7 +6,7 @@ argument, ``loss="mse"``; the command line prints it as its flag, ``--loss mse``
 
 import re
 
-_OPTION = re.compile(r"⟦([A-Za-z_]+)(?:=(.*?))?⟧")
+_OPTION = re.compile(r"⟦([A-Za-z_][A-Za-z0-9_]*)(?:=(.*?))?⟧")
 _FLAGS = {"validation_split": "val-split"}  # Python names whose flag is not the name with dashes
 
 

@@ -20,6 +20,18 @@ def one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
+FIGURE_FORMATS = ("png", "svg", "pdf")  # what `aekit.reporting.rendering.save_figure` writes, by the path's suffix
+
+
+def figure_format(path) -> str:
+    """The format a figure at `path` is written in, from its suffix: png, svg or pdf; any other is refused."""
+    fmt = Path(path).suffix.lower().lstrip(".")
+    if fmt not in FIGURE_FORMATS:
+        got = f"not {Path(path).suffix}" if fmt else "and this name has no suffix"
+        raise DataError(f"{path}: a figure is written as .png, .svg or .pdf, {got}; name it with one of those")
+    return fmt
+
+
 def check_file(path: Path) -> None:
     if not path.exists():
         raise DataError(f"{path}: no such file; check the path")

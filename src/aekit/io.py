@@ -124,6 +124,11 @@ def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, st
     try:
         tensors, meta = read_safetensors(path)
     except Exception as exc:  # safetensors raises its own error types for truncated/garbled files
+        if path.suffix.lower() != ".safetensors":  # a data file in RUN's place: no damaged model, a mix-up
+            raise ModelFileError(
+                f"{path}: not a model file; pass a run folder or a .safetensors file written by aekit (a command "
+                "that reads data takes RUN first, then INPUT)"
+            ) from None
         raise ModelFileError(
             f"{path}: not a readable safetensors file ({str(exc).splitlines()[0]}); it is truncated or damaged, "
             "save it again or restore it"

@@ -20,7 +20,7 @@ from dataclasses import fields
 from typing import Any
 
 from aekit.config import ModelConfig, TrainConfig, conv_grid
-from aekit.errors import ConfigError
+from aekit.errors import AekitWarning, ConfigError, option
 
 # noise level used when a denoising kind does not name one: keras.io uses σ 0.4–0.5 for gaussian noise,
 # Vincent et al. (2008, 2010) mask about a quarter of the inputs; salt-and-pepper flips a fifth of them.
@@ -316,17 +316,18 @@ def configure(kind: str = "undercomplete", **explicit: Any) -> tuple[ModelConfig
     return model, train
 
 
-class IdentityWarning(UserWarning):
+class IdentityWarning(AekitWarning):
     """A code at least as large as the input, trained with nothing that stops it copying the input."""
 
 
 def identity_risk(model_config: ModelConfig, train_config: TrainConfig) -> bool:
-    """True for a complete/overcomplete code with no code penalty (l1, KL, contractive) and no corruption.
+    """True for a complete/overcomplete deterministic code with no code penalty (l1, KL, contractive) and no
+    corruption. A VAE's Gaussian code (its KL term) and a VQ-VAE's codebook hold the code back themselves.
 
     Weight decay alone does not count: it shrinks the weights but leaves the identity within reach.
     """
     regularised = train_config.l1 or train_config.kl_beta or train_config.contractive or train_config.noise != "none"
-    return model_config.is_overcomplete and not regularised
+    return model_config.is_overcomplete and model_config.code == "deterministic" and not regularised
 
 
 def warn_identity_risk(model_config: ModelConfig, train_config: TrainConfig, stacklevel: int = 3) -> None:
@@ -334,7 +335,9 @@ def warn_identity_risk(model_config: ModelConfig, train_config: TrainConfig, sta
     if identity_risk(model_config, train_config):
         warnings.warn(
             f"the code ({model_config.encoding_dim} units) is not smaller than the input ({model_config.input_dim}) "
-            "and nothing stops it learning the identity; add a penalty (l1, kl_beta, contractive) or input noise",
+            "and nothing stops it learning the identity; add a penalty "
+            f"({option('l1')}, {option('kl_beta')}, {option('contractive')}) or input noise ({option('noise')}), "
+            f"or make {option('encoding_dim')} smaller",
             IdentityWarning,
             stacklevel=stacklevel,
         )

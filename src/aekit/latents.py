@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aekit.config import ModelConfig, conv_grid, replace
+from aekit.errors import AekitWarning, option
 
 LOG_2PI = math.log(2 * math.pi)
 LOGVAR_RANGE = (-30.0, 20.0)  # log σ² is clamped here: exp stays finite in float32
@@ -217,7 +218,7 @@ def _all_reduce(*tensors: torch.Tensor) -> None:
             dist.all_reduce(t)
 
 
-class PosteriorCollapseWarning(UserWarning):
+class PosteriorCollapseWarning(AekitWarning):
     """Most units of a Gaussian code carry (almost) no information: their KL to the prior is below 0.01 nats."""
 
 
@@ -273,7 +274,8 @@ def warn_collapse(summary: dict, stacklevel: int = 2) -> None:
 
         warnings.warn(
             f"posterior collapse: {summary['collapsed_units']} of {units} code units carry under 0.01 nats "
-            f"(active units: {summary['active_units']}); lower --beta, add --kl-warmup, or train longer",
+            f"(active units: {summary['active_units']}); lower {option('beta')}, add {option('kl_warmup')}, "
+            "or train longer",
             PosteriorCollapseWarning,
             stacklevel=stacklevel,
         )

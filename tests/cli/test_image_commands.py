@@ -98,7 +98,7 @@ def test_denoise_writes_images_with_the_same_names_and_formats(run, photos, tmp_
     again = aekit("denoise", run, photos / "photos", "--noisy", "-o", out)  # never overwrites an image
     assert again.returncode == 2 and "exists already" in again.stderr
     into_source = aekit("denoise", run, photos / "photos", "--noisy", "-o", photos / "photos")
-    assert into_source.returncode == 2 and "is the folder the images come from" in into_source.stderr
+    assert into_source.returncode == 2 and "would replace the input folder itself" in into_source.stderr
 
 
 def test_a_bad_file_stops_with_one_line_or_is_skipped_and_counted(photos, tmp_path):

@@ -313,3 +313,15 @@ def test_pixel_rows_read_by_pread_match_the_array(tmp_path):
         assert np.array_equal(a[np.array(idx)], full[idx])
     sub = a.subset(np.array([2, 5, 6, 7]))[1:]
     assert isinstance(sub, PixelRows) and sub.shape == (3, 192) and np.array_equal(np.asarray(sub), full[[5, 6, 7]])
+
+
+@pytest.mark.parametrize("cache", [False, True], ids=["in-memory", "cached"])
+def test_a_size_whose_pixels_cannot_fit_is_refused_before_decoding(tmp_path, cache):
+    for i in range(2):
+        _write(tmp_path / "imgs" / f"{i}.png", _gray(i))
+    where = "of memory" if not cache else "free on the disk of the cache"
+    with pytest.raises(
+        DataError, match=f"2 images of 1000000x1000000 \\(gray\\) need 1,862.6 GiB, but only .* {where}"
+    ):
+        load_images(tmp_path / "imgs", image_size=1_000_000, color="gray", cache=cache and tmp_path / "c")
+    assert not (tmp_path / "c").exists()  # nothing decoded, no cache folder made

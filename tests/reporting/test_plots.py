@@ -157,3 +157,17 @@ def test_reconstruction_grid_draws_colour_images_in_colour(shape):
     grid = plots.image_grid(x, image_shape=shape, ncols=2)  # each image scaled to its own range, in colour too
     img = grid.axes[0].get_images()[0].get_array()
     assert img.shape == expected.shape and (shape[0] == 1 or (img.min() == 0 and img.max() == 1))
+
+
+@pytest.mark.parametrize("suffix, magic", [(".png", b"\x89PNG"), (".SVG", b"<?xml"), (".pdf", b"%PDF")])
+def test_save_figure_writes_the_format_of_the_suffix(tmp_path, suffix, magic):
+    fig = Figure(figsize=(2, 2))
+    fig.add_subplot().plot([0, 1], [1, 0])
+    assert rendering.save_figure(fig, tmp_path / f"f{suffix}").read_bytes().startswith(magic)
+
+
+@pytest.mark.parametrize("name", ["f.jpg", "f.xyz", "f"])
+def test_save_figure_refuses_a_format_it_does_not_write(tmp_path, name):
+    with pytest.raises(DataError, match="a figure is written as .png, .svg or .pdf"):
+        rendering.save_figure(Figure(), tmp_path / name)
+    assert list(tmp_path.iterdir()) == []

@@ -106,14 +106,56 @@ def add_row_options(p: argparse.ArgumentParser, limit_help: str = "use only the 
     p.add_argument("--data-dir", metavar="DIR", help="folder holding the dataset's IDX files")
 
 
-def check_outputs(*files, folders=()) -> None:
+# the options that name something a command reads, and the files of a run folder that its uses read back
+INPUT_ARGS = ("run", "runs", "input", "labels", "reference", "ratings", "data", "val_data")
+RUN_FILES = ("config.json", "model.safetensors", "metrics.json", "history.csv", "history.json")
+
+
+def given_inputs(args: argparse.Namespace) -> list:
+    """The existing files and folders that `args` names as something to read (INPUT, RUN, --labels …)."""
+    import os
+
+    paths = []
+    for name in INPUT_ARGS:
+        value = getattr(args, name, None)
+        paths += [
+            p for p in (value if isinstance(value, list) else [value]) if isinstance(p, str) and os.path.exists(p)
+        ]
+    return paths
+
+
+def _overwritten_input(path, inputs) -> str | None:
+    """What writing `path` would destroy of `inputs`: an input itself, or a run folder's own files."""
+    import os
+
+    if not path.exists():
+        return None
+    for given in inputs:
+        if os.path.samefile(path, given):
+            return "the input folder itself" if path.is_dir() else "the input itself"
+        if path.is_file() and os.path.isdir(given) and path.name in RUN_FILES and path.parent.samefile(given):
+            return f"the {path.name} of the run folder {given}"
+    return None
+
+
+def check_outputs(*files, folders=(), inputs=(), figures=()) -> None:
     """Refuse, before any work is done, an output that cannot be written: a file or folder under an existing file,
-    a folder where a file goes or a file where a folder goes, or a place without write permission. Creates nothing."""
+    a folder where a file goes or a file where a folder goes, or a place without write permission, and one that
+    would overwrite one of `inputs` (`given_inputs`: a command never replaces what it reads); `figures` are files
+    too, named .png, .svg or .pdf. Creates nothing."""
     import os
     from pathlib import Path
 
+    from aekit.files import figure_format
+
+    for figure in filter(None, figures):
+        figure_format(figure)
+    files = (*files, *figures)
     for given, is_folder in [(f, False) for f in files if f] + [(f, True) for f in folders if f]:
         path = Path(given)
+        lost = _overwritten_input(path, inputs)
+        if lost:
+            raise DataError(f"{path}: writing here would replace {lost}; choose another output path")
         if path.exists() and path.is_dir() != is_folder:
             raise DataError(
                 f"{path}: cannot write here (it is {'a file' if is_folder else 'a folder'}); choose another path"

@@ -6,20 +6,20 @@ from __future__ import annotations
 
 import argparse
 
-from aekit.cli.args import add_output, add_row_options, check_outputs
+from aekit.cli.args import add_output, add_row_options, check_outputs, given_inputs
 from aekit.errors import ConfigError
 
 _RUN_HELP = "run folder (from `aekit train --kind vae`) or .safetensors file"
 _IMAGE_SUFFIXES = (".png", ".npy")
 
 
-def _output(path: str) -> str:
+def _output(path: str, args: argparse.Namespace) -> str:
     from pathlib import Path
 
     suffix = Path(path).suffix.lower()
     if suffix not in _IMAGE_SUFFIXES:
         raise ConfigError(f"{path}: the output must end with .png (a grid of images) or .npy (the rows)")
-    check_outputs(path)
+    check_outputs(path, inputs=given_inputs(args))
     return suffix
 
 
@@ -69,7 +69,7 @@ def cmd_sample(args: argparse.Namespace) -> int:
     from aekit.uses.generation import manifold, sample
     from aekit.uses.inputs import load_any_model
 
-    _output(args.output)
+    _output(args.output, args)
     model, _ = load_any_model(args.run)
     if args.manifold is not None:
         rows, ncols = manifold(model, args.manifold, label=args.label), args.manifold
@@ -112,7 +112,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     from aekit.uses.generation import interpolate
     from aekit.uses.inputs import load_any_model, load_rows
 
-    _output(args.output)
+    _output(args.output, args)
     model, _ = load_any_model(args.run)
     rows = load_rows(args.input, data_dir=args.data_dir)
     for name, i in (("A", args.a), ("B", args.b)):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from aekit.cli.args import _int_list, add_device_arg, add_output, check_outputs
+from aekit.cli.args import _int_list, add_device_arg, add_output, check_outputs, given_inputs
 from aekit.errors import ConfigError, DataError
 
 
@@ -62,7 +62,7 @@ def cmd_impute(args: argparse.Namespace) -> int:
         raise ConfigError("pass either INPUT (a table with empty cells) or --ratings FILE, not both or neither")
     if os.path.splitext(args.output)[1].lower() not in TABLE_SUFFIXES:
         raise ConfigError(f"{args.output}: the output must end with one of {', '.join(TABLE_SUFFIXES)}")
-    check_outputs(args.output, args.report)
+    check_outputs(args.output, args.report, inputs=given_inputs(args))
     if args.ratings:
         table, users, items = read_ratings(args.ratings)
         if users.dtype.kind not in "iuf":

@@ -15,7 +15,7 @@ import warnings
 from aekit import __version__
 from aekit.cli import generative, imputation, run_folders, training, uses
 from aekit.cli.args import Parser
-from aekit.errors import AekitError, AekitWarning, cli_text
+from aekit.errors import AekitError, cli_text, render
 
 
 def cmd_summary(args: argparse.Namespace) -> int:
@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    text = cli_text(message) if isinstance(message, AekitWarning) else message
+    # any warning's options as flags: aekit's own, and a plain warning whose text holds aekit's option marks
+    text = cli_text(message) if isinstance(message, Warning) else render(str(message), cli=True)
     print(f"aekit: warning: {text}", file=sys.stderr)
 
 

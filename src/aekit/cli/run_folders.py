@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from aekit.cli.args import add_device_arg, check_outputs
+from aekit.cli.args import add_device_arg, check_outputs, given_inputs
 
 
 def _run_parser(sub, name: str, help: str, description: str, run_help: str) -> argparse.ArgumentParser:
@@ -15,10 +15,20 @@ def _run_parser(sub, name: str, help: str, description: str, run_help: str) -> a
     return p
 
 
+def _html(path: str | None) -> None:
+    """Refuse a page named other than .html (a report under scores.csv or figure.png is no file anyone can open)."""
+    import os
+
+    from aekit.errors import ConfigError
+
+    if path and os.path.splitext(path)[1].lower() not in (".html", ".htm"):
+        raise ConfigError(f"{path}: the page is HTML; name the output .html")
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     from aekit.uses.onnx import export
 
-    check_outputs(folders=[args.out])
+    check_outputs(folders=[args.out], inputs=given_inputs(args))
     paths = export(args.run, args.out, opset=args.opset, verify=not args.no_verify, device=args.device)
     for name, path in paths.items():
         print(f"{name}: {path}")
@@ -47,7 +57,8 @@ def add_export_parser(sub) -> argparse.ArgumentParser:
 def cmd_report(args: argparse.Namespace) -> int:
     from aekit.reporting.run_report import report
 
-    check_outputs(args.out)
+    check_outputs(args.out, inputs=given_inputs(args))
+    _html(args.out)
     print(report(args.run, args.out, device=args.device))
     return 0
 
@@ -70,7 +81,8 @@ def add_report_parser(sub) -> argparse.ArgumentParser:
 def cmd_compare(args: argparse.Namespace) -> int:
     from aekit.reporting.comparison import compare
 
-    check_outputs(args.html)
+    check_outputs(args.html, inputs=given_inputs(args))
+    _html(args.html)
     print(compare(args.runs, html=args.html))
     if args.html:
         print(f"wrote {args.html}")

@@ -8,7 +8,14 @@ from __future__ import annotations
 
 import argparse
 
-from aekit.cli.args import add_device_arg, add_image_options, add_output, add_row_options, check_outputs
+from aekit.cli.args import (
+    add_device_arg,
+    add_image_options,
+    add_output,
+    add_row_options,
+    check_outputs,
+    given_inputs,
+)
 from aekit.errors import ConfigError, DataError
 
 
@@ -43,10 +50,19 @@ def _add_input_args(p, labels: bool = True) -> None:
 def _rows(args, labels: bool = True, model=None, config=None, whole: bool = False):
     """INPUT's rows; a folder of images is decoded at the model's size and colour, resized as the run was (with
     `whole`, for a full-resolution model, each image at its own size unless --image-size is given)."""
+    import os
+
     from aekit.data.image_files import is_image_source
-    from aekit.uses.inputs import load_any_model, load_rows
+    from aekit.uses.inputs import check_columns, load_any_model, load_rows
 
     images = {}
+    if config is None and args.input and os.path.isfile(args.input) and os.path.isdir(args.run):
+        from pathlib import Path
+
+        from aekit.runfolder import read_optional_json
+
+        config = read_optional_json(Path(args.run, "config.json"))  # a damaged one: load_any_model says so
+    check_columns(args.input, config if isinstance(config, dict) else None)  # a header of other columns
     if is_image_source(args.input):
         if model is None:
             model, config = load_any_model(args.run)
@@ -76,7 +92,11 @@ def add_encode_parser(sub) -> argparse.ArgumentParser:
     )
     _add_input_args(p)
     add_output(p, "codes.npy, codes.csv or codes.parquet (for images, .csv and .parquet start with each file's path)")
-    p.add_argument("--plot", metavar="PNG", help="also draw a 2-D map of the codes, coloured by label when known")
+    p.add_argument(
+        "--plot",
+        metavar="PNG",
+        help="(.png, .svg or .pdf) also draw a 2-D map of the codes, coloured by label when known",
+    )
     p.add_argument(
         "--method",
         choices=("auto", "pca", "tsne"),
@@ -94,7 +114,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     from aekit.uses.encoding import code_plot, encode, write_codes
     from aekit.uses.inputs import class_names, load_any_model
 
-    check_outputs(args.output, args.plot)
+    check_outputs(args.output, inputs=given_inputs(args), figures=[args.plot])
     model, config = load_any_model(args.run, args.device)
     rows = _rows(args, model=model, config=config)
     codes = encode(model, rows.x, labels=rows.y if model.conditional else None)  # a cvae: the rows' labels
@@ -142,7 +162,7 @@ def cmd_features(args: argparse.Namespace) -> int:
 
     run = Path(args.run)
     out = args.out or (run / "features" if run.is_dir() else run.with_name(run.stem + "-features"))
-    check_outputs(folders=[out])
+    check_outputs(folders=[out], inputs=given_inputs(args))
     model, config = load_any_model(args.run, args.device)
     data = config.get("data") or {}
     if args.input is None and data.get("dataset"):
@@ -183,9 +203,22 @@ def add_denoise_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the noise (default 0)")
     p.add_argument("--save-noisy", metavar="FILE", help="also write the noisy rows (for images: a folder)")
-    p.add_argument("--plot", metavar="PNG", help="also draw a grid: noisy / denoised / clean")
+    p.add_argument("--plot", metavar="FIGURE", help="also draw a grid: noisy / denoised / clean (.png, .svg or .pdf)")
     p.set_defaults(func=cmd_denoise)
     return p
+
+
+def _folder_output(path: str | None, flag: str) -> None:
+    """Refuse a file name (rows.npy, grid.png …) where images are written as a folder of files with their names."""
+    from pathlib import Path
+
+    from aekit.data.arrays import TABLE_SUFFIXES
+    from aekit.data.image_files import IMAGE_SUFFIXES
+
+    if path and Path(path).suffix.lower() in (*TABLE_SUFFIXES, *IMAGE_SUFFIXES, ".txt") and not Path(path).is_dir():
+        raise ConfigError(
+            f"{path}: images are written as a folder of files with their own names; pass a folder name for {flag}"
+        )
 
 
 def cmd_denoise(args: argparse.Namespace) -> int:
@@ -203,9 +236,11 @@ def cmd_denoise(args: argparse.Namespace) -> int:
 
     as_images = is_image_source(args.input)
     if as_images:
-        check_outputs(args.plot, folders=[args.output, args.save_noisy])
+        _folder_output(args.output, "-o")
+        _folder_output(args.save_noisy, "--save-noisy")
+        check_outputs(folders=[args.output, args.save_noisy], inputs=given_inputs(args), figures=[args.plot])
     else:
-        check_outputs(args.output, args.save_noisy, args.plot)
+        check_outputs(args.output, args.save_noisy, inputs=given_inputs(args), figures=[args.plot])
     model, config = load_any_model(args.run, args.device)
     rows = _rows(args, labels=False, model=model, config=config, whole=True)
     if args.plot and isinstance(rows.x, list) and rows.image_shape is None:
@@ -290,18 +325,24 @@ def add_anomaly_parser(sub) -> argparse.ArgumentParser:
         "tables: the reconstruction error), standardised on the run's validation rows; mse or bce: reconstruction "
         "error",
     )
-    p.add_argument("--plot", metavar="PNG", help="also draw a histogram of the scores with the threshold")
+    p.add_argument(
+        "--plot", metavar="FIGURE", help="also draw a histogram of the scores with the threshold (.png, .svg or .pdf)"
+    )
     p.set_defaults(func=cmd_anomaly)
     return p
 
 
 def cmd_anomaly(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from aekit.reporting.plots import histogram
     from aekit.reporting.rendering import save_figure
     from aekit.uses.anomalies import anomaly, write_scores
     from aekit.uses.inputs import normal_labels
 
-    check_outputs(args.output, args.plot)
+    if Path(args.output).suffix.lower() != ".csv":  # the scores (and the files' paths) are a CSV table
+        raise ConfigError(f"{args.output}: the scores are written as CSV; name the output .csv")
+    check_outputs(args.output, inputs=given_inputs(args), figures=[args.plot])
     from aekit.devices import resolve_device
 
     device = resolve_device(args.device)  # refused before any work

@@ -25,6 +25,7 @@ __all__ = [
     "write_idx",
     "load_array",
     "read_table",
+    "column_names",
     "write_table",
     "Dataset",
     "load_dataset",
@@ -181,6 +182,11 @@ def _numeric_frame(
     for j in range(df.shape[1]):
         col = df.iloc[:, j]
         name = names[j]
+        if pd.api.types.is_datetime64_any_dtype(col.dtype) or pd.api.types.is_timedelta64_dtype(col.dtype):
+            raise DataError(  # pandas would turn them into nanosecond counts without a word
+                f"{path}: column {name} holds dates or durations ({col.dtype}), not numbers; convert it to numbers "
+                "(e.g. days since a date) or drop the column"
+            )
         if not (pd.api.types.is_numeric_dtype(col.dtype) or pd.api.types.is_bool_dtype(col.dtype)):
             try:
                 num = pd.to_numeric(col, errors="coerce")
@@ -219,24 +225,75 @@ def _is_number(text: str) -> bool:
     return "_" not in text
 
 
+_CSV_OPTIONS = dict(sep=",", skipinitialspace=True, encoding="utf-8")
+
+
+def _csv_header(path: Path) -> tuple[list[str], bool]:
+    """The first row's fields, and whether they are a header: every field filled in is a name, not a number."""
+    import pandas as pd
+
+    try:
+        first = pd.read_csv(path, header=None, nrows=1, dtype=str, na_filter=False, **_CSV_OPTIONS)
+    except pd.errors.EmptyDataError:
+        raise DataError(
+            f"{path}: the file is empty; write one row of comma-separated numbers per sample (a header row is optional)"
+        ) from None
+    fields = [str(v).strip() for v in first.iloc[0].tolist()] if len(first) else []
+    filled = [v for v in fields if v not in _CSV_NA]
+    return fields, bool(filled) and not any(_is_number(v) for v in filled)
+
+
+def column_names(path: str | os.PathLike) -> list[str] | None:
+    """A table file's column names without reading its rows: a CSV's header row, a parquet file's columns; None for
+    a .npy file, a CSV without a header, or a file that cannot be read (its reader then says why)."""
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".csv":
+            fields, has_header = _csv_header(path)
+            return fields if has_header else None
+        if path.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            schema = pq.read_schema(path)
+            index = {c for c in (schema.pandas_metadata or {}).get("index_columns", []) if isinstance(c, str)}
+            return [str(n) for n in schema.names if n not in index]
+    except Exception:  # unreadable: reading the rows says why
+        return None
+    return None
+
+
+def _blank_lines(path: Path, tail: int = 1 << 16) -> tuple[int, int]:
+    """The blank lines at the start and at the end of a text file: the readers skip them; every other blank line is
+    a row (in a one-column table, a missing value), kept so that the rows stay those of the file, in its order."""
+    with open(path, "rb") as f:
+        head = f.read(tail)
+        f.seek(max(0, f.seek(0, os.SEEK_END) - tail))
+        end = f.read()
+    lines = head.split(b"\n")
+    lead = next((i for i, line in enumerate(lines) if line.strip()), len(lines))
+    lines = end.split(b"\n")[:-1] if end.endswith(b"\n") else end.split(b"\n")  # the last line's own newline
+    trail = next((i for i, line in enumerate(reversed(lines)) if line.strip()), 0)
+    return lead, trail
+
+
 def _load_csv(path: Path, allow_nan: bool) -> tuple[np.ndarray, list[str] | None]:
     import pandas as pd
 
-    opts = dict(sep=",", skipinitialspace=True, encoding="utf-8")
+    opts = _CSV_OPTIONS
     try:
-        try:
-            first = pd.read_csv(path, header=None, nrows=1, dtype=str, na_filter=False, **opts)
-        except pd.errors.EmptyDataError:
-            raise DataError(
-                f"{path}: the file is empty; write one row of comma-separated numbers per sample "
-                "(a header row is optional)"
-            ) from None
-        fields = [str(v).strip() for v in first.iloc[0].tolist()] if len(first) else []
-        filled = [v for v in fields if v not in _CSV_NA]
-        has_header = bool(filled) and not any(_is_number(v) for v in filled)
+        fields, has_header = _csv_header(path)
+        lead, trail = _blank_lines(path)  # a blank line between rows is a row of empty fields, not nothing
         df = pd.read_csv(
-            path, header=0 if has_header else None, keep_default_na=False, na_values=_CSV_NA, low_memory=False, **opts
+            path,
+            header=0 if has_header else None,
+            keep_default_na=False,
+            na_values=_CSV_NA,
+            low_memory=False,
+            skiprows=lead,
+            skip_blank_lines=False,
+            **opts,
         )
+        df = df.iloc[: len(df) - trail] if trail else df
     except DataError:
         raise
     except UnicodeDecodeError as e:

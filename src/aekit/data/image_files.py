@@ -138,6 +138,11 @@ def _read_list(path: Path) -> Found:
         tags.append(tag.strip())
     if not names:
         raise DataError(f"{path}: the list names no images; write one image path a line")
+    if not any((path.parent / n).exists() for n in names):  # not a list at all (a table of numbers saved as .txt)
+        raise DataError(
+            f"{path}: none of its {len(names)} lines names an existing file (first: {names[0]!r}); a .txt is read "
+            "as a list of image paths, one a line (relative to its folder); save a table of numbers as .csv or .npy"
+        )
     labels, classes = None, []
     if any(tags):
         if not all(tags):

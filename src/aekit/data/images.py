@@ -42,14 +42,14 @@ from aekit.data.image_files import (
     run_parallel,
 )
 from aekit.data.pixels import PixelRows
-from aekit.errors import DataError
+from aekit.errors import AekitWarning, DataError, option
 from aekit.files import atomic_write, one_line, removed_on_failure
 
 FORMAT = 1  # bump when what a cache holds changes: older caches are then decoded again
 PIXELS, MANIFEST = "pixels.npy", "manifest.json"
 
 
-class ImageNote(UserWarning):
+class ImageNote(AekitWarning):
     """Something about an image folder worth knowing that does not stop a run (mixed colour, skipped files)."""
 
 
@@ -139,6 +139,41 @@ def readable(found: Found, candidates: list[int], bad: list[tuple[int, str]], sk
     return keep
 
 
+def _free_bytes(folder: Path | None) -> int | None:
+    """Free space where the decoded set goes: the disk under `folder` (the cache), or memory when None."""
+    try:
+        if folder is not None:
+            while not folder.exists() and folder != folder.parent:
+                folder = folder.parent
+            return shutil.disk_usage(folder).free
+        if os.path.exists("/proc/meminfo"):  # MemAvailable counts the page cache the system would give back
+            for line in Path("/proc/meminfo").read_text().splitlines():
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):  # a system that cannot tell: let the writes decide
+        return None
+
+
+def check_room(found: Found, plan, folder: Path | None) -> None:
+    """Refuse, before decoding, a set whose pixels do not fit where they go (the cache's disk, or memory without a
+    cache), or one image that cannot be decoded in memory: an `image_size` far too large, said in one line."""
+    channels = 1 if plan.color == "gray" else 3
+    one = channels * plan.size[0] * plan.size[1]
+    where = [(len(plan.keep) * one, folder, f"free on the disk of the cache ({folder})" if folder else "of memory")]
+    if folder is not None:
+        where.append((4 * one, None, "of memory to decode one image"))
+    for need, place, what in where:
+        free = _free_bytes(place)
+        if free is not None and need > free:
+            raise DataError(
+                f"{found.root}: {len(plan.keep)} images of {plan.size[0]}x{plan.size[1]} ({plan.color}) need "
+                f"{need / 2**30:,.1f} GiB, but only {free / 2**30:,.1f} GiB is {what}; pass a smaller "
+                f"{option('image_size')}"
+                + ("" if folder is None else ", or set AEKIT_CACHE to a folder on a larger disk")
+            )
+
+
 # --------------------------------------------------------------------------- the cache
 def cache_key(found: Found, size, resize: str, color: str | None, skip_bad: bool) -> tuple[str, dict[str, Any]]:
     """(hex key, the options part) for the files of `found` as they are now on disk."""
@@ -169,6 +204,7 @@ def _cached_images(found: Found, size, resize: str, color: str | None, skip_bad:
     """The decoded set: from the cache when it holds this exact version of the files, else decoded (and cached)."""
     if cache is False or cache is None:
         plan = plan_images(found, size, color, skip_bad, workers)
+        check_room(found, plan, None)
         c = 1 if plan.color == "gray" else 3
         out = np.empty((len(plan.keep), c, *plan.size), dtype=np.uint8)
 
@@ -204,6 +240,7 @@ def _cached_images(found: Found, size, resize: str, color: str | None, skip_bad:
     if hit is not None:
         return hit
     plan = plan_images(found, size, color, skip_bad, workers)  # bad files and sizes are refused before any write
+    check_room(found, plan, base)
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:

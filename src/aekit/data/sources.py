@@ -10,7 +10,7 @@ import numpy as np
 from aekit.data.arrays import load_array
 from aekit.data.datasets import load_dataset
 from aekit.data.image_files import check_image_options, is_image_source
-from aekit.errors import ConfigError, option
+from aekit.errors import ConfigError, DataError, option
 
 IMAGE_DATASETS = ("mnist", "fashion-mnist")
 
@@ -69,10 +69,9 @@ def load_run_data(
     if limit is not None:
         x = x[:limit]
     if val_data is not None:
+        _same_columns(data, val_data)
         return RunData(x, load_array(val_data), name=Path(data).name)
-    if not 0 <= val_split < 1:
-        raise ConfigError(f"val_split must be in [0, 1), got {val_split}")
-    n_val = int(round(len(x) * val_split))
+    n_val = held_out(len(x), val_split)
     if n_val == 0:
         return RunData(x, None, name=Path(data).name)
     if isinstance(x, np.memmap):  # keep it on disk: the last rows (views), not a random pick (copies)
@@ -106,6 +105,34 @@ def image_options(data: dict) -> dict:
     }
 
 
+def _same_columns(data: str, val_data: str) -> None:
+    """Refuse validation rows whose header names the training table's columns in another order or otherwise."""
+    from aekit.data.arrays import column_names
+
+    names, val_names = column_names(data), column_names(val_data)
+    if names and val_names and len(names) == len(val_names) and names != val_names:
+        i = next(i for i, (a, b) in enumerate(zip(val_names, names)) if a != b)
+        raise DataError(
+            f"{val_data}: its columns differ from those of {Path(data).name} (column {i + 1} is {val_names[i]!r}, "
+            f"in the training data {names[i]!r}); pass validation rows with the same columns in the same order"
+        )
+
+
+def held_out(n: int, val_split: float) -> int:
+    """How many of `n` rows `val_split` holds out for validation; refused when it leaves no training rows."""
+    if not 0 <= val_split < 1:
+        raise ConfigError(
+            f"{option('val_split')} must be in [0, 1), got {val_split}; pass e.g. {option('val_split', 0.1)}"
+        )
+    n_val = int(round(n * val_split))
+    if n_val >= n:
+        raise ConfigError(
+            f"{option('val_split', val_split)} of {n} row{'s' * (n != 1)} leaves no training rows; pass a smaller "
+            f"fraction, or {option('val_split', 0.0)} to train on every row"
+        )
+    return n_val
+
+
 def _image_run_data(
     data: str, val_data: str | None, limit: int | None, val_split: float, seed: int, options: dict
 ) -> RunData:
@@ -125,14 +152,12 @@ def _image_run_data(
         v = load_images(val_data, **{**options, "image_size": s.image_shape[1:], "color": s.color})
         if names is not None and v.classes != s.classes:
             raise ConfigError(
-                f"{val_data}: its class folders ({', '.join(v.classes)}) are not those of {data} "
-                f"({', '.join(s.classes)}); pass a validation folder with the same classes"
+                f"{val_data}: its class folders ({', '.join(v.classes) or 'none'}) are not those of {data} "
+                f"({', '.join(s.classes) or 'none'}); pass a validation folder with the same classes"
             )
         record.update(val_skipped=len(v.skipped))
         return RunData(x, v.rows(), y, v.labels, s.image_shape, Path(data).name, record)
-    if not 0 <= val_split < 1:
-        raise ConfigError(f"val_split must be in [0, 1), got {val_split}")
-    n_val = int(round(len(x) * val_split))
+    n_val = held_out(len(x), val_split)
     if n_val == 0:
         return RunData(x, None, y, None, s.image_shape, Path(data).name, record)
     order = rng.permutation(len(x))

@@ -14,6 +14,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from aekit.errors import DataError
+from aekit.files import figure_format
 
 __all__ = ["figure_to_png_bytes", "figure_to_array", "save_figure"]
 
@@ -43,12 +44,15 @@ def figure_to_array(fig: Figure, *, dpi=100) -> np.ndarray:
 
 
 def save_figure(fig: Figure, path, *, dpi=100) -> pathlib.Path:
-    """Write ``fig`` as PNG to ``path`` atomically (same-folder temp file, then ``os.replace``).
+    """Write ``fig`` to ``path`` atomically (same-folder temp file, then ``os.replace``), as PNG, SVG or PDF by the
+    path's suffix (another suffix is refused: `aekit.files.figure_format`).
 
     The parent folder is created. Returns the path written.
     """
     path = pathlib.Path(path)
-    data = figure_to_png_bytes(fig, dpi=dpi)
+    buf = BytesIO()
+    _canvas(fig).print_figure(buf, format=figure_format(path), dpi=dpi)
+    data = buf.getvalue()
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)

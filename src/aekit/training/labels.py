@@ -25,7 +25,8 @@ def with_classes(model_config: ModelConfig, rd: RunData) -> ModelConfig:
     if rd.y_train is None:
         raise ConfigError(
             f"{option('kind', 'cvae')} trains on class labels, and {rd.name or 'this data'} has none; use a named "
-            "data set (mnist, fashion-mnist) or a folder of images with one sub-folder per class"
+            "data set (mnist, fashion-mnist) or a folder of images with one sub-folder per class (every image in "
+            "one: a single image directly in the folder leaves the whole folder without labels)"
         )
     classes = (rd.images or {}).get("classes")
     return replace(model_config, n_classes=count_classes(rd.y_train, classes))

@@ -13,7 +13,7 @@ import torch
 from aekit.config import ModelConfig, TrainConfig, replace
 from aekit.data.rows import as_rows, check_ranges, column_stats, fit_scaler
 from aekit.data.sources import RunData
-from aekit.errors import ConfigError, DataError, option
+from aekit.errors import AekitWarning, ConfigError, DataError, option
 from aekit.io import CONFIG
 from aekit.models import Autoencoder
 from aekit.runfolder import LOCK
@@ -47,6 +47,19 @@ def prepare_out(out: str | os.PathLike, overwrite: bool = False) -> Path:
             f"{out}: cannot write there (no permission on {parent}); choose another {option('out')} folder"
         )
     return out
+
+
+def check_out_outside(out: str | os.PathLike, data: str | os.PathLike | None) -> None:
+    """Refuse a run folder inside the image folder it trains on: the next run on that folder would read the run's
+    figures as images (and its folder as a class)."""
+    if data is None or not os.path.isdir(data):
+        return
+    where, folder = Path(out).resolve(), Path(data).resolve()
+    if where == folder or folder in where.parents:
+        raise ConfigError(
+            f"{out}: the run folder would lie inside the image folder {data}, whose next run would read its figures "
+            f"as images; choose an {option('out')} outside it"
+        )
 
 
 def default_out(name: str) -> Path:
@@ -94,6 +107,15 @@ def follow_data(
         explicit = {name for name, ours, default in pairs if ours != default}
     wanted = model_config.scale if model_config.scale != "none" else scale
     resolved = resolve_scale(wanted, stats, loss_given_bce="loss" in explicit and train_config.loss == "bce")
+    if resolved != "none" and stats is not None and bool((stats.max <= stats.min).all()):
+        import warnings
+
+        warnings.warn(  # one row, or copies of one row: loss 0 from the first step, and a model that learnt nothing
+            f"every column of the training data is constant ({stats.n:,} row{'s' * (stats.n != 1)}): "
+            f"{resolved}-scaled, the network sees only zeros and learns nothing; pass rows that differ",
+            AekitWarning,
+            stacklevel=4,
+        )
     in_unit = resolved == "minmax" or (resolved == "none" and (stats is None or stats.in_unit_range))
     if not in_unit:
         if "loss" not in explicit:

@@ -32,7 +32,15 @@ from aekit.training.finishing import RunResult, _fit_and_write
 from aekit.training.labels import with_classes
 from aekit.training.memory import check_memory, memory_errors
 from aekit.training.optim import check_compile
-from aekit.training.preparation import checked_rows, default_out, follow_data, prepare_out, seed_globals, table_stats
+from aekit.training.preparation import (
+    check_out_outside,
+    checked_rows,
+    default_out,
+    follow_data,
+    prepare_out,
+    seed_globals,
+    table_stats,
+)
 
 
 def train(
@@ -113,7 +121,9 @@ def train(
     with memory_errors(model_config, train_config.batch_size):  # beyond check_memory's estimate
         model = Autoencoder(model_config)
     x_train, x_val = checked_rows(rd, train_config, model, stats)  # every check before the run folder exists
-    path = distributed.on_main(prepare_out, out if out is not None else default_out(rd.name), overwrite)
+    path = out if out is not None else default_out(rd.name)
+    check_out_outside(path, data)
+    path = distributed.on_main(prepare_out, path, overwrite)
     main = distributed.is_main()
     lock = lock_run_folder(path, create=True) if main else None  # one training at a time in a run folder
     with lock or contextlib.nullcontext():
@@ -139,6 +149,7 @@ def train(
                         "name": rd.name,
                         "n_train": int(len(rd.x_train)),
                         "n_val": int(len(rd.x_val)) if rd.x_val is not None else 0,
+                        **_columns(data),
                         **({**images, "image_size": _size(image_size), "images": rd.images} if rd.images else {}),
                     },
                     "distributed": {"world_size": distributed.world_size(), "backend": distributed.backend()},
@@ -258,6 +269,14 @@ def _size(image_size) -> list[int] | None:
 
     size = parse_image_size(image_size)
     return None if size is None else list(size)
+
+
+def _columns(data) -> dict:
+    """{"columns": the names} of a table file with a header (checked against the tables a use reads), else {}."""
+    from aekit.data.arrays import column_names
+
+    names = None if data is None or os.path.isdir(data) else column_names(data)
+    return {"columns": names} if names else {}
 
 
 def _absolute(path: str | os.PathLike | None) -> str | None:

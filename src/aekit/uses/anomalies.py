@@ -138,6 +138,11 @@ def anomaly(
     """
     if score not in SCORE_CHOICES:
         raise ConfigError(f"unknown score {score!r}; choose one of: {', '.join(SCORE_CHOICES)}")
+    if normal is not None and labels is None:  # it only turns labels into 0/1: without labels it would do nothing
+        raise ConfigError(
+            f"{option('normal')} names the labels of the normal rows, but these rows have no labels; pass "
+            f"{option('labels')} (one label per row) or rows that bring their own, or drop {option('normal')}"
+        )
     if isinstance(model, Detector):
         det, config, score = model, {}, "recipe"
     else:
@@ -193,6 +198,8 @@ def write_scores(result: AnomalyResult, path: str | os.PathLike, *, names: Seque
     a first column, path."""
     from aekit.io import atomic_write_text
 
+    if Path(path).suffix.lower() != ".csv":
+        raise DataError(f"{path}: the scores are written as CSV; name the output .csv")
     head = ["score", "anomaly"] + (["label"] if result.labels is not None else [])
     cols = [result.scores, result.flags] + ([result.labels] if result.labels is not None else [])
     lines = [",".join(head)] + [",".join([f"{row[0]:.8g}", *(str(int(v)) for v in row[1:])]) for row in zip(*cols)]

@@ -90,19 +90,52 @@ def denoise(
         out = batched(model, xt, batch_size, device=device)
         return Denoised(xt.numpy(), out, None, "none", 0.0, None, None)
     noise, level = _noise_of(config, noise, noise_level)
-    if float(xt.min()) < 0 or float(xt.max()) > 1:
-        raise DataError("the clean input has values outside [0, 1], which the corruptions assume; scale it to [0, 1]")
-    noisy = corrupt(xt, noise, level, torch.Generator().manual_seed(seed))
+    # corrupted as in training: in the units the network sees (a model with an input scaler: the scaled rows)
+    net = _scaled(model, xt, device)
+    _check_unit_range(model, net, noise)
+    noisy_net = corrupt(net, noise, level, torch.Generator().manual_seed(seed))
+    noisy = _unscaled(model, noisy_net, device)
     out = batched(model, noisy, batch_size, device=device)
-    clean = xt.numpy()
+    out_net = _scaled(model, torch.as_tensor(out), device).numpy()
     return Denoised(
         noisy.numpy(),
         out,
-        clean,
+        xt.numpy(),
         noise,
         level,
-        psnr(clean, noisy.numpy(), per_image=False),
-        psnr(clean, out, per_image=False),
+        psnr(net.numpy(), noisy_net.numpy(), per_image=False),  # PSNR in the network's units ([0, 1])
+        psnr(net.numpy(), out_net, per_image=False),
+    )
+
+
+@torch.no_grad()
+def _scaled(model: Autoencoder, x: torch.Tensor, device) -> torch.Tensor:
+    """Rows in the user's units → the rows the network sees, on the CPU (`x` itself without an input scaler)."""
+    return model.scale_rows(x.to(device)).cpu() if model.scaled else x
+
+
+@torch.no_grad()
+def _unscaled(model: Autoencoder, x: torch.Tensor, device) -> torch.Tensor:
+    return model.unscale_rows(x.to(device)).cpu() if model.scaled else x
+
+
+def _check_unit_range(model: Autoencoder, net: torch.Tensor, noise: str) -> None:
+    """Refuse clean rows outside [0, 1] in the network's units for the noises that clip to [0, 1] or set 0 or 1."""
+    lo, hi = float(net.min()), float(net.max())
+    if noise == "masking" or (lo >= 0 and hi <= 1):
+        return
+    if model.scaled:
+        what = f"the clean input, {model.config.scale}-scaled by the model,"
+        fix = (
+            "pass rows within the training data's range"
+            if model.config.scale == "minmax"
+            else f"train the run with {option('scale', 'minmax')}"
+        )
+    else:
+        what, fix = "the clean input", "scale it to [0, 1]"
+    raise DataError(
+        f"{what} has values outside [0, 1] (min {lo:.4g}, max {hi:.4g}), but {noise} noise puts the corrupted "
+        f"values in [0, 1]; {fix}, or pass {option('noise', 'masking')}"
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from aekit.errors import ConfigError, DataError
+from aekit.errors import ConfigError, DataError, option
 from aekit.models import Autoencoder
 
 DATASETS = ("mnist", "fashion-mnist")
@@ -108,8 +108,46 @@ def _image_rows(
     if shape is not None and len(shape) == 3:
         image_size = image_size if image_size is not None else tuple(shape[1:])
         color = color or {1: "gray", 3: "rgb"}.get(shape[0])
+        _check_image_fit(spec, like, image_size, color)
     s = load_images(spec, image_size=image_size, resize=resize or "crop", color=color, skip_bad=skip_bad)
     return Rows(s.rows(), s.labels, s.image_shape, Path(spec).name, list(s.names), s.root, s.classes or None)
+
+
+def check_columns(spec: Any, config: dict | None) -> None:
+    """Refuse a table file whose header names other columns, or the same in another order, than the run's training
+    table (config.json's data.columns): its values would go to the wrong inputs without a word."""
+    from aekit.data.arrays import column_names
+
+    trained = ((config or {}).get("data") or {}).get("columns")
+    if not trained or not isinstance(spec, (str, os.PathLike)) or not os.path.isfile(spec):
+        return
+    given = column_names(spec)
+    if given is None or len(given) != len(trained) or given == trained:
+        return  # no header (nothing to compare), or another count (refused with the counts)
+    i = next(i for i, (a, b) in enumerate(zip(given, trained)) if a != b)
+    how = "the same names in another order" if sorted(given) == sorted(trained) else "other names"
+    listed = ", ".join(trained[:8]) + (" …" if len(trained) > 8 else "")
+    raise DataError(
+        f"{spec}: its columns differ from the run's training table ({how}: column {i + 1} is {given[i]!r}, in "
+        f"training {trained[i]!r}); pass the columns {listed} in that order"
+    )
+
+
+def _check_image_fit(spec: str, like: Autoencoder, image_size: Any, color: str | None) -> None:
+    """Refuse, before decoding, an `image_size`/`color` that gives images of another size than model `like` takes."""
+    from aekit.data.image_files import parse_image_size
+
+    c, h, w = like.config.image_shape
+    size = parse_image_size(image_size)
+    if like.config.full_resolution or size is None or color not in ("gray", "rgb"):
+        return
+    given = (1 if color == "gray" else 3) * size[0] * size[1]
+    if given != like.config.input_dim:
+        raise DataError(
+            f"{spec}: read at {size[0]}x{size[1]} {color}, an image has {given:,} values, but the model takes "
+            f"{like.config.input_dim:,} ({h}x{w} {'gray' if c == 1 else 'rgb'}); drop {option('image_size')} and "
+            f"{option('color')} to read the images as the model does"
+        )
 
 
 def whole_image_rows(spec: str | os.PathLike, color: str, skip_bad: bool = False) -> Rows:

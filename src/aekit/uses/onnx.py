@@ -75,15 +75,17 @@ def _posterior(model: Autoencoder, x: torch.Tensor) -> torch.Tensor:
 @contextmanager
 def _quiet():
     """The exporter's own warnings and log lines (e.g. 'torchvision is not installed') stay out of the user's way."""
-    logger = logging.getLogger("torch.onnx")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
+    loggers = [logging.getLogger(name) for name in ("torch.onnx", "onnxscript")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:  # a failed opset conversion logs a traceback; `to_onnx_bytes` says it in one line
+        logger.setLevel(logging.CRITICAL)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             yield
     finally:
-        logger.setLevel(level)
+        for logger, level in zip(loggers, levels):
+            logger.setLevel(level)
 
 
 def _check_dependencies() -> None:
@@ -115,6 +117,12 @@ def to_onnx_bytes(
             **kwargs,
         )
     proto = program.model_proto
+    wrote = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
+    if opset is not None and wrote != opset:  # the exporter falls back to its own opset when it cannot convert
+        raise ConfigError(
+            f"the ONNX exporter cannot write this model at opset {opset} (it wrote opset {wrote}); pass "
+            f"{option('opset', wrote)} (the exporter's own), or leave {option('opset')} out"
+        )
     for key, value in metadata.items():
         prop = proto.metadata_props.add()
         prop.key, prop.value = key, value
