@@ -14,6 +14,7 @@ deviations of each column (the ratings in stars). Mean ± sd over seeds, the mea
     PYTHONPATH=src python benchmarks/impute.py                 # 5 seeds, every table and pattern
     PYTHONPATH=src python benchmarks/impute.py --quick         # 2 seeds, MCAR 20% and MNAR, no digits
     PYTHONPATH=src python benchmarks/impute.py --first-seed 100 --seeds 2 --quick   # development seeds
+    PYTHONPATH=src python benchmarks/impute.py --merge a.log b.log   # one summary of runs split by --tables
 
 aekit's defaults were chosen on the development seeds 100-101 (docs/impute.md), never on the reported seeds 0-4.
 """
@@ -124,7 +125,10 @@ def main(argv=None) -> dict:
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--trees", type=int, default=50, help="MissForest's trees per column (default 50)")
     p.add_argument("--quick", action="store_true", help="2 seeds; MCAR 20%% and MNAR; every table but digits")
+    p.add_argument("--merge", nargs="+", metavar="LOG", help="one summary of the output of runs split by --tables")
     args = p.parse_args(argv)
+    if args.merge:
+        return merge(args.merge)
     if args.quick:
         args.seeds, args.patterns = min(args.seeds, 2), "mcar20,mnar"
         args.tables = ",".join(t for t in args.tables.split(",") if t != "digits")
@@ -174,6 +178,13 @@ def main(argv=None) -> dict:
                 f"| {label} | {pattern} | {x.shape[0]}×{x.shape[1]} | {cells} | {100 * r['aekit_vs_best']:+.1f}% |",
                 flush=True,
             )
+    meta = {"seeds": args.seeds, "first_seed": args.first_seed, "threads": args.threads, "trees": args.trees}
+    return summarise(results, {**meta, "wall_s": round(time.perf_counter() - t_all, 1)})
+
+
+def summarise(results: dict, meta: dict) -> dict:
+    """Print the mean rank, seconds and the 2% count over `results` (cases by "table pattern"); the JSON line."""
+    names = list(next(iter(results.values()))["rmse"])
     mean_rank = {m: round(float(np.mean([r["rank"][m] for r in results.values()])), 2) for m in names}
     within = sum(r["aekit_vs_best"] <= 0.02 for r in results.values())
     seconds = {m: round(float(np.sum([r["seconds"][m] for r in results.values()])), 1) for m in names}
@@ -181,22 +192,27 @@ def main(argv=None) -> dict:
     print("| mean rank | " + " | ".join(f"{mean_rank[m]:.2f}" for m in names) + " |")
     print("| seconds (one seed, all cases) | " + " | ".join(f"{seconds[m]:.1f}" for m in names) + " |")
     print(f"aekit within 2% of the best on {within} of {len(results)} (table, pattern) cases")
-    summary = {
-        "benchmark": "impute",
-        "cpu": cpu_name(),
-        "seeds": args.seeds,
-        "first_seed": args.first_seed,
-        "threads": args.threads,
-        "trees": args.trees,
-        "mean_rank": mean_rank,
-        "aekit_within_2pct": within,
-        "cases": len(results),
-        "seconds": seconds,
-        "wall_s": round(time.perf_counter() - t_all, 1),
-        "results": results,
-    }
+    summary = {"benchmark": "impute", "cpu": cpu_name(), **meta, "mean_rank": mean_rank}
+    summary.update(aekit_within_2pct=within, cases=len(results), seconds=seconds, results=results)
     print(json.dumps(summary))
     return summary
+
+
+def merge(logs: list[str]) -> dict:
+    """One summary of runs split by --tables/--patterns (same seeds): the last JSON line of each log, joined."""
+    results, runs = {}, []
+    for path in logs:
+        with open(path) as f:
+            lines = [line for line in f if line.startswith('{"benchmark": "impute"')]
+        if not lines:
+            raise SystemExit(f"{path}: no summary line of benchmarks/impute.py; pass the output of a finished run")
+        run = json.loads(lines[-1])
+        if runs and (run["seeds"], run["first_seed"]) != (runs[0]["seeds"], runs[0]["first_seed"]):
+            raise SystemExit(f"{path}: other seeds than {logs[0]}; merge runs of the same seeds")
+        runs.append(run)
+        results.update(run["results"])
+    meta = {k: runs[0][k] for k in ("seeds", "first_seed", "threads", "trees")}
+    return summarise(results, {**meta, "merged": logs, "wall_s": max(r["wall_s"] for r in runs)})
 
 
 if __name__ == "__main__":

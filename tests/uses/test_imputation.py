@@ -231,6 +231,7 @@ def test_cli_parquet_npy_and_nothing_to_fill(tmp_path):
         ("a,b\n1,\n2,\n", [], "column 'b' has no observed value"),
         ("a,b\n1,2\n", ["--ratings", "r.data"], "not both"),
         ("a,b\n1,2\n", ["-o", "out.txt"], "must end with one of"),
+        ("a,b\n1,\n2,3\n3,4\n", ["--refeed", "-1"], "refeed must be a whole number of at least 0, got -1"),
     ],
 )
 def test_cli_errors_are_one_line(tmp_path, content, args, words):
@@ -278,3 +279,45 @@ def test_bad_members_raise():
     gappy, _ = with_gaps(load_wine().data)
     with pytest.raises(DataError, match="members must be a whole number of at least 1, got 0"):
         impute(gappy, members=0)
+
+
+# --------------------------------------------------------------------------- re-feeding and the batch-size rule
+
+
+def test_refeed_reads_its_own_fills_and_keeps_observed_cells():
+    gappy, hidden = with_gaps(load_wine().data[:80, :6])
+    kw = dict(epochs=6, hidden=(12, 6), members=2)
+    plain, refed, again = (impute(gappy, refeed=r, **kw) for r in (0, 1, 1))
+    assert np.array_equal(refed, again)  # seeded: the same table twice
+    assert not np.allclose(refed[hidden], plain[hidden])  # the second pass changes the fills ...
+    assert np.array_equal(refed[~hidden], gappy[~hidden]) and np.array_equal(plain[~hidden], gappy[~hidden])  # only
+    with pytest.raises(DataError, match="refeed must be a whole number of at least 0, got -1"):
+        impute(gappy, refeed=-1)
+
+
+def test_refeed_helps_on_a_table_of_related_columns():
+    r = np.random.default_rng(3)
+    truth = r.normal(size=(300, 3)) @ r.normal(size=(3, 9)) + 0.3 * r.normal(size=(300, 9))  # generated, rank 3
+    gappy, hidden = with_gaps(truth, fraction=0.1)
+    rmse = lambda f: rmse_std(f, truth, hidden)  # noqa: E731
+    kw = dict(epochs=150, members=2, seed=1)
+    assert rmse(impute(gappy, refeed=1, **kw)) < rmse(impute(gappy, refeed=0, **kw))
+
+
+@pytest.mark.parametrize("rows, batch", [(20, 16), (178, 16), (442, 36), (569, 47), (1797, 64)])
+def test_batch_size_follows_the_rows(rows, batch):
+    gappy, _ = with_gaps(np.random.default_rng(0).normal(size=(rows, 3)))
+    _, info = impute(gappy, epochs=1, members=1, return_info=True)
+    assert info.batch_size == batch  # about 12 steps an epoch, within 16-64
+    _, info = impute(gappy, epochs=1, members=1, batch_size=8, return_info=True)
+    assert info.batch_size == 8
+
+
+def test_refeed_is_kept_only_where_the_held_out_cells_prefer_it():
+    gappy, hidden = with_gaps(load_wine().data[:120], 0.2)
+    kw = dict(epochs=30, members=1, seed=2, return_info=True)
+    (plain, first), (refed, kept) = (impute(gappy, refeed=r, **kw) for r in (0, 1))
+    assert kept.holdout_rmse <= first.holdout_rmse  # the second pass only where it lowers the held-out error
+    same = [np.array_equal(plain[:, j], refed[:, j]) for j in range(gappy.shape[1])]
+    assert any(same) and not all(same)  # here some columns keep the first pass and some the second
+    assert np.array_equal(refed[~hidden], gappy[~hidden])

@@ -37,6 +37,9 @@ def add_impute_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--members", type=int, help="networks trained and averaged, each holding out its own cells (default 5)"
     )
+    p.add_argument(
+        "--refeed", type=int, help="rounds in which each network fills again from its own fills (default 1; 0: off)"
+    )
     p.add_argument("--lr", type=float, help="Adam learning rate (default 0.001)")
     p.add_argument("--weight-decay", type=float, help="L2 penalty on the weights (default 0)")
     p.add_argument("--seed", type=int, help="seeds the model, the dropout and the held-out cells (default 0)")
@@ -80,6 +83,7 @@ def cmd_impute(args: argparse.Namespace) -> int:
         epochs=args.epochs,
         dropout=args.dropout,
         members=args.members,
+        refeed=args.refeed,
         lr=args.lr,
         weight_decay=args.weight_decay,
         seed=args.seed,
