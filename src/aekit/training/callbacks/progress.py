@@ -8,6 +8,13 @@ from aekit.history import shown_keys
 from aekit.training.callbacks.base import Callback, TrainState
 
 
+def _line(stream, text: str) -> None:
+    """`text` and its newline in one write (print writes them in two, and a signal between them, SIGTERM's clean
+    stop, left the next message on the same line)."""
+    stream.write(text + "\n")
+    stream.flush()
+
+
 class ProgressBar(Callback):
     """Keras-like progress on stderr: a bar per epoch (verbose=1) or one line per epoch (verbose=2).
 
@@ -36,7 +43,7 @@ class ProgressBar(Callback):
                 bar_format="{desc} {n_fmt}/{total_fmt} |{bar}| {elapsed} {postfix}",
             )
             return
-        print(header, file=self.stream, flush=True)
+        _line(self.stream, header)
         if _is_terminal(self.stream):
             from tqdm.auto import tqdm
 
@@ -65,13 +72,9 @@ class ProgressBar(Callback):
             self.bar = None
         elif self.verbose == 1:
             steps = state.steps_per_epoch
-            print(f"{steps}/{steps} - {logs['epoch_time']:.2f}s - {text}", file=self.stream, flush=True)
+            _line(self.stream, f"{steps}/{steps} - {logs['epoch_time']:.2f}s - {text}")
         elif self.verbose == 2:
-            print(
-                f"Epoch {state.epoch}/{state.config.epochs} - {logs['epoch_time']:.2f}s - {text}",
-                file=self.stream,
-                flush=True,
-            )
+            _line(self.stream, f"Epoch {state.epoch}/{state.config.epochs} - {logs['epoch_time']:.2f}s - {text}")
 
     def on_train_end(self, state: TrainState) -> None:
         if self.bar is not None:  # a run stopped inside an epoch
