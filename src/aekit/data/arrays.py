@@ -262,6 +262,16 @@ def column_names(path: str | os.PathLike) -> list[str] | None:
     return None
 
 
+def first_difference(given: list[str] | None, expected: list[str] | None) -> tuple[int, str] | None:
+    """(index, how) of the first column where header `given` differs from `expected`, how being "the same names in
+    another order" or "other names"; None where they agree, either is missing, or their counts differ (refused
+    elsewhere with the counts)."""
+    if not given or not expected or len(given) != len(expected) or given == expected:
+        return None
+    i = next(i for i, (a, b) in enumerate(zip(given, expected)) if a != b)
+    return i, "the same names in another order" if sorted(given) == sorted(expected) else "other names"
+
+
 def _blank_lines(path: Path, tail: int = 1 << 16) -> tuple[int, int]:
     """The blank lines at the start and at the end of a text file: the readers skip them; every other blank line is
     a row (in a one-column table, a missing value), kept so that the rows stay those of the file, in its order."""

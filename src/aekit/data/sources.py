@@ -107,11 +107,12 @@ def image_options(data: dict) -> dict:
 
 def _same_columns(data: str, val_data: str) -> None:
     """Refuse validation rows whose header names the training table's columns in another order or otherwise."""
-    from aekit.data.arrays import column_names
+    from aekit.data.arrays import column_names, first_difference
 
     names, val_names = column_names(data), column_names(val_data)
-    if names and val_names and len(names) == len(val_names) and names != val_names:
-        i = next(i for i, (a, b) in enumerate(zip(val_names, names)) if a != b)
+    differ = first_difference(val_names, names)
+    if differ is not None:
+        i = differ[0]
         raise DataError(
             f"{val_data}: its columns differ from those of {Path(data).name} (column {i + 1} is {val_names[i]!r}, "
             f"in the training data {names[i]!r}); pass validation rows with the same columns in the same order"

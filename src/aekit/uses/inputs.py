@@ -116,16 +116,16 @@ def _image_rows(
 def check_columns(spec: Any, config: dict | None) -> None:
     """Refuse a table file whose header names other columns, or the same in another order, than the run's training
     table (config.json's data.columns): its values would go to the wrong inputs without a word."""
-    from aekit.data.arrays import column_names
+    from aekit.data.arrays import column_names, first_difference
 
     trained = ((config or {}).get("data") or {}).get("columns")
     if not trained or not isinstance(spec, (str, os.PathLike)) or not os.path.isfile(spec):
         return
     given = column_names(spec)
-    if given is None or len(given) != len(trained) or given == trained:
-        return  # no header (nothing to compare), or another count (refused with the counts)
-    i = next(i for i, (a, b) in enumerate(zip(given, trained)) if a != b)
-    how = "the same names in another order" if sorted(given) == sorted(trained) else "other names"
+    differ = first_difference(given, trained)  # None: no header (nothing to compare), or another count
+    if differ is None:
+        return
+    i, how = differ
     listed = ", ".join(trained[:8]) + (" …" if len(trained) > 8 else "")
     raise DataError(
         f"{spec}: its columns differ from the run's training table ({how}: column {i + 1} is {given[i]!r}, in "
