@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 
 from aekit.cli.args import _int_list, add_device_arg, add_output, check_outputs, given_inputs
 from aekit.errors import ConfigError, DataError
@@ -96,8 +97,6 @@ def cmd_impute(args: argparse.Namespace) -> int:
         filled, columns = np.column_stack([users, filled]), ["user", *columns]
     write_table(args.output, filled, columns)
     if args.report:
-        import math
-
         clean = lambda v: None if isinstance(v, float) and math.isnan(v) else v  # noqa: E731  (strict JSON: no NaN)
         report = {k: clean(v) for k, v in dataclasses.asdict(info).items()}
         report["history"] = {k: [clean(v) for v in vs] for k, vs in info.history.items()}
@@ -105,9 +104,13 @@ def cmd_impute(args: argparse.Namespace) -> int:
     if info.cells_filled == 0:
         print(f"{args.output}: nothing to fill (no empty cells); wrote the table unchanged")
     else:
+        error = (  # nan: a table this small left no observed cell to hold out
+            "no held-out estimate of the error (too few observed cells to hold some out)"
+            if math.isnan(info.holdout_rmse)
+            else f"held-out RMSE {info.holdout_rmse:.3f} standard deviations"
+        )
         print(
-            f"{args.output}: filled {info.cells_filled:,} of {table.size:,} cells; held-out RMSE "
-            f"{info.holdout_rmse:.3f} standard deviations ({info.members} network{'s' * (info.members > 1)}; "
-            f"the first: {info.epochs} epochs, best {info.best_epoch})"
+            f"{args.output}: filled {info.cells_filled:,} of {table.size:,} cells; {error} ({info.members} "
+            f"network{'s' * (info.members > 1)}; the first: {info.epochs} epochs, best {info.best_epoch})"
         )
     return 0

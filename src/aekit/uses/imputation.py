@@ -50,7 +50,7 @@ class ImputeInfo:
     """What `impute(..., return_info=True)` reports beside the filled table."""
 
     cells_filled: int  # missing cells that were filled
-    holdout_rmse: float  # members' mean RMSE on their held-out cells, in standard deviations of the column (nan: none)
+    holdout_rmse: float  # mean RMSE of the members with held-out cells, in standard deviations of a column (nan: none)
     # (of the fills kept: re-fed or not per column, chosen on those same cells, so slightly optimistic)
     epochs: int  # epochs the first member trained (early stopping may end before `epochs`)
     best_epoch: int  # the epoch whose weights the first member filled with
@@ -212,9 +212,9 @@ def impute(
     if bounds is not None:
         filled[~obs] = np.clip(filled[~obs], bounds[0], bounds[1])
     epochs_run, best_epoch, history = runs[0]
-    info = ImputeInfo(
-        missing, float(np.mean(scores)), epochs_run, best_epoch, hidden, history, members, tuple(scores), batch_size
-    )
+    measured = [v for v in scores if not math.isnan(v)]  # a tiny table may leave a member no held-out cell
+    holdout = float(np.mean(measured)) if measured else math.nan
+    info = ImputeInfo(missing, holdout, epochs_run, best_epoch, hidden, history, members, tuple(scores), batch_size)
     filled = _like(frame, filled)
     return (filled, info) if return_info else filled
 
