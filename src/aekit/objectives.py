@@ -51,12 +51,14 @@ def bce_and_sigmoid(
     (``log_sigmoid``, ~2.8 ns a value on an AVX-512 Xeon), runs on 1/64 of the values. The mean equals torch's to
     float rounding (~1e-7 relative; σ(|z|) rounds to 1 for |z| > 17, ~6e-8 absolute per value).
     """
-    with torch.no_grad():
-        work = torch.clamp_min(logits, 0.0)
-        linear = _linear_part(work, logits, target)
-        s = logits.sigmoid_() if inplace else torch.sigmoid(logits)
-        torch.sub(s, 0.5, out=work).abs_().add_(0.5)  # σ(|z|)
-        return (linear - _log_product(work)) / logits.numel(), s
+    if torch.is_grad_enabled():  # the training step calls it without gradients already
+        with torch.no_grad():
+            return bce_and_sigmoid(logits, target, inplace=inplace)
+    work = torch.clamp_min(logits, 0.0)
+    linear = _linear_part(work, logits, target)
+    s = logits.sigmoid_() if inplace else torch.sigmoid(logits)
+    torch.sub(s, 0.5, out=work).abs_().add_(0.5)  # σ(|z|)
+    return (linear - _log_product(work)) / logits.numel(), s
 
 
 def _linear_part(relu: torch.Tensor, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
