@@ -230,7 +230,8 @@ class _FlatState:
             for s, view, p in zip(states, flat.split(sizes), params):
                 s[name] = view.view_as(p)
             setattr(self, name, flat)
-        self.steps = torch.tensor([float(s["step"]) for s in states], dtype=torch.float32)  # on the CPU, as torch's
+        # float32 on the CPU, as torch.optim's (stacked, not read: no wait for a device)
+        self.steps = torch.stack([torch.as_tensor(s["step"], dtype=torch.float32, device="cpu") for s in states])
         for i, s in enumerate(states):
             s["step"] = self.steps[i]
         self.base, self.std, self.delta = base, torch.empty_like(base), torch.empty_like(base)
