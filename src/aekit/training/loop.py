@@ -270,30 +270,28 @@ class Batches:
 
 
 class EpochLosses:
-    """Every loss term of each step of an epoch, kept on the device (no copy, no wait), read once when the epoch ends:
-    their means over the rows, or a TrainingError naming the first step whose loss is not finite."""
+    """Every loss term of each step of an epoch, kept on the device (one small copy per step, no wait), read once when
+    the epoch ends: their means over the rows, or a TrainingError naming the first step whose loss is not finite."""
 
     def __init__(self, steps: int, device: torch.device) -> None:
         self.steps, self.device = steps, device
         self.keys: list[str] = []
-        self.at = 0  # the place of "loss" in `keys`
-        self.kept: list[torch.Tensor] = []  # each step's terms, detached, in the order of `keys`: stacked once
+        self.values: torch.Tensor | None = None  # (steps, terms), float32, on the device
         self.rows: list[int] = []  # rows of each step
 
     def add(self, terms: dict[str, torch.Tensor], rows: int) -> Mapping[str, float]:
         """Keep one step's terms; returns its logs for on_batch_end (the loss, read from the device only if asked)."""
-        if not self.keys:
+        if self.values is None:
             self.keys, self.at = list(terms), list(terms).index("loss")
-        step = [terms[k].detach() for k in self.keys]
-        self.kept += step
+            self.values = torch.empty((self.steps, len(self.keys)), dtype=torch.float32, device=self.device)
+        step = len(self.rows)
+        torch.stack([terms[k].detach() for k in self.keys], out=self.values[step])  # every term is float32
         self.rows.append(rows)
-        return _StepLogs(step[self.at])
+        return _StepLogs(self.values, step, self.at)
 
     def means(self, state: TrainState, par: DataParallel) -> dict[str, float]:
         """Each term's mean over the epoch's rows (over every rank's under torchrun)."""
-        kept = torch.stack(self.kept) if self.kept else torch.empty(0, device=self.device)
-        stacked = kept.float().view(len(self.rows), len(self.keys))  # every term a scalar
-        values, at = stacked.tolist(), self.at  # the one read of the device this epoch
+        values, at = self.values[: len(self.rows)].tolist(), self.at  # the one read of the device this epoch
         bad = next((i for i, v in enumerate(values) if not math.isfinite(v[at])), None)
         if par.any(bad is not None):
             cfg, epoch = state.config, state.epoch + 1
@@ -326,15 +324,15 @@ class EpochLosses:
 class _StepLogs(Mapping):
     """``{"loss": …}`` of one step, read from the device when looked up (the lookup waits for the device)."""
 
-    __slots__ = ("_loss",)
+    __slots__ = ("_values", "_step", "_at")
 
-    def __init__(self, loss: torch.Tensor) -> None:
-        self._loss = loss
+    def __init__(self, values: torch.Tensor, step: int, at: int) -> None:
+        self._values, self._step, self._at = values, step, at
 
     def __getitem__(self, key: str) -> float:
         if key != "loss":
             raise KeyError(key)
-        return float(self._loss)
+        return float(self._values[self._step, self._at])
 
     def __iter__(self):
         return iter(("loss",))
