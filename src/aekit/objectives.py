@@ -28,8 +28,8 @@ from aekit.models import Autoencoder
 def bce_from_logits(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Binary cross-entropy of sigmoid(logits) against `target`, mean over all values (Keras' BCE), computed
     from the logits (``F.binary_cross_entropy_with_logits``: stable for any logit, no clipping needed).
-    Without gradients (validation, `evaluate`) as `bce_and_sigmoid` computes it, without the sigmoid's output: σ(|z|)
-    directly (``sigmoid(|z|)``), six passes over the values where torch's BCE takes about three times as long.
+    Without gradients (validation, `evaluate`) as `bce_and_sigmoid` computes it, but without the sigmoid's output:
+    σ(|z|) directly (``sigmoid(|z|)``), six passes over the values instead of eight (0.80-0.88x the time).
     """
     if logits.requires_grad:
         return F.binary_cross_entropy_with_logits(logits, target)
