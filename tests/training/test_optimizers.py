@@ -142,3 +142,36 @@ def test_adadelta_on_flat_gradients_steps_as_torch_optim_bitwise(reload_at):
     assert sd["state"][2]["square_avg"].shape == (12, 4)
     for i, q in enumerate(m2.parameters()):
         assert torch.equal(sd["state"][i]["acc_delta"], theirs.state[q]["acc_delta"])
+
+
+@pytest.mark.parametrize("interrupt", [None, "autograd-step", "reload"])
+def test_adadelta_reuses_its_flat_buffers_step_after_step_bitwise(interrupt):
+    """Gradients in the same flat views every step (as the analytic step keeps them) take the quick path from the
+    second step on; a step on other gradients or a loaded state in between goes on exactly as torch.optim."""
+    m1, batches = model_and_batches()
+    m2, _ = model_and_batches()
+    ours = optimizers.Adadelta(list(m1.parameters()), lr=1.0, rho=0.95, eps=1e-7)
+    theirs = torch.optim.Adadelta(list(m2.parameters()), lr=1.0, rho=0.95, eps=1e-7)
+    params = list(m1.parameters())
+    flat = torch.zeros(sum(p.numel() for p in params))
+    views = [view.view_as(p) for view, p in zip(flat.split([p.numel() for p in params]), params)]
+    quick = []
+    for i, x in enumerate(batches):
+        for m, opt in ((m1, ours), (m2, theirs)):
+            opt.zero_grad(set_to_none=True)
+            ((m(x) - x) ** 2).mean().backward()
+        if not (interrupt == "autograd-step" and i == 5):
+            for p, view in zip(params, views):
+                p.grad = view.copy_(p.grad)
+        if interrupt == "reload" and i == 5:
+            ours.load_state_dict(copy.deepcopy(theirs.state_dict()))
+        cache = ours._flat_cache
+        quick.append(cache is not None and cache.current(ours, params))
+        ours.step()
+        theirs.step()
+    assert quick == [i > 0 and not (interrupt and i == 5) for i in range(len(batches))]
+    for p, q in zip(m1.parameters(), m2.parameters()):
+        assert torch.equal(p, q)
+        for name in ("step", "square_avg", "acc_delta"):
+            assert torch.equal(ours.state[p][name], theirs.state[q][name]), name
+    assert float(ours.state_dict()["state"][3]["step"]) == len(batches)

@@ -111,26 +111,29 @@ def gradient_step(model: nn.Module, cfg: TrainConfig, world_size: int = 1):
         return None
     layers = _layers(model.encoder) + _layers(model.decoder)
     code_at = len(_layers(model.encoder)) - 1  # the layer whose output is the code
-    params = [p for lin, _ in layers for p in (lin.weight, lin.bias)]
+    last = len(layers) - 1
     bce, l1, kl_beta, rho, wd = cfg.loss == "bce", cfg.l1, cfg.kl_beta, cfg.kl_rho, cfg.weight_decay
+    # per layer, looked up once (a module's attribute lookup costs more than the call it feeds):
+    weights, biases = [lin.weight for lin, _ in layers], [lin.bias for lin, _ in layers]
+    forward = [None if i == last and bce else _FORWARD[act] for i, (_, act) in enumerate(layers)]  # BCE: the logits
+    backward = [_BACKWARD[act] for _, act in layers]
+    params = [p for pair in zip(weights, biases) for p in pair]
     grads: list[torch.Tensor] = []
-    kept: dict[tuple, torch.Tensor] = {}  # per (layer, rows): the buffer of d(loss)/d(its input); a ones vector
+    kept: dict[tuple, torch.Tensor] = {}  # per (layer, rows): the buffer of d(loss)/d(its input); per rows: ones
 
     @torch.no_grad()
     def step(x_in: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
         if not grads or grads[0].device != params[0].device:  # views of one buffer: the optimizer steps it at once
             flat = torch.empty(sum(p.numel() for p in params), dtype=params[0].dtype, device=params[0].device)
             grads[:] = [view.view_as(p) for view, p in zip(flat.split([p.numel() for p in params]), params)]
+            kept.clear()
         for p, g in zip(params, grads):
             if p.grad is not g:
                 p.grad = g
         outs = [x_in]  # each layer's input, then the output
-        last = len(layers) - 1
-        for i, (lin, act) in enumerate(layers):
-            z = torch.addmm(lin.bias, outs[-1], lin.weight.t())
-            if not (i == last and bce) and _FORWARD[act] is not None:  # BCE keeps the output's logits
-                z = _FORWARD[act](z)
-            outs.append(z)
+        for w, b, act in zip(weights, biases, forward):
+            z = torch.addmm(b, outs[-1], w.t())
+            outs.append(z if act is None else act(z))
         out, n = outs[-1], target.numel()
         # delta · scale is d(loss)/d(the pre-activation) of layer i; the scale rides on the products' alpha
         if bce:
@@ -140,7 +143,7 @@ def gradient_step(model: nn.Module, cfg: TrainConfig, world_size: int = 1):
             diff = torch.sub(out, target)
             flat = diff.view(-1)
             recon = torch.dot(flat, flat) / n  # F.mse_loss
-            delta, scale = _chain(diff, out, layers[last][1]), 2.0 / n
+            delta, scale = _chain(diff, out, backward[last]), 2.0 / n
         terms = {"recon": recon}
         code = outs[code_at + 1]
         if l1:
@@ -153,27 +156,36 @@ def gradient_step(model: nn.Module, cfg: TrainConfig, world_size: int = 1):
             inside = (rho_hat >= 1e-7) & (rho_hat <= 1 - 1e-7)  # clamp passes the gradient inside its range only
             kl_grad = ((1 - rho) / (1 - clamped) - rho / clamped).mul_(inside).mul_(kl_beta / code.shape[0])
         if wd:
-            terms["weight_decay"] = wd * (0.5 * sum((lin.weight * lin.weight).sum() for lin, _ in layers))
+            terms["weight_decay"] = wd * (0.5 * sum((w * w).sum() for w in weights))
+        rows = delta.shape[0]
         for i in range(last, -1, -1):
-            lin = layers[i][0]
-            grads[2 * i].addmm_(delta.t(), outs[i], beta=0, alpha=scale)  # beta 0: the old values are ignored
+            delta_t = delta.t()
+            grads[2 * i].addmm_(delta_t, outs[i], beta=0, alpha=scale)  # beta 0: the old values are ignored
             if scale != 1.0:  # the bias's gradient: the scaled column sums, as one product (not a sum, then a scale)
-                grads[2 * i + 1].addmv_(delta.t(), _kept(kept, ("ones", delta.shape[0]), delta, 1), beta=0, alpha=scale)
+                ones = kept.get(rows)
+                if ones is None:
+                    ones = kept[rows] = torch.ones(rows, dtype=delta.dtype, device=delta.device)
+                grads[2 * i + 1].addmv_(delta_t, ones, beta=0, alpha=scale)
             else:
                 torch.sum(delta, dim=0, out=grads[2 * i + 1])
             if wd:
-                grads[2 * i].add_(lin.weight, alpha=wd)
+                grads[2 * i].add_(weights[i], alpha=wd)
             if i == 0:
                 break
-            below = _kept(kept, (i, delta.shape[0]), delta, lin.weight.shape[1])  # d(loss)/d(layer i - 1's output)
-            below.addmm_(delta, lin.weight, beta=0, alpha=scale)
+            below = kept.get((i, rows))  # d(loss)/d(layer i - 1's output), its values overwritten (beta 0)
+            if below is None:
+                below = kept[i, rows] = delta.new_empty(rows, weights[i].shape[1])
+            below.addmm_(delta, weights[i], beta=0, alpha=scale)
             scale = 1.0
             if i - 1 == code_at and l1:
                 below.add_(torch.sign(code), alpha=l1 / code.shape[0])
             if i - 1 == code_at and kl_beta:
                 below.add_(kl_grad)
-            delta = _chain(below, outs[i], layers[i - 1][1])
-        total = terms["recon"]
+            delta = _chain(below, outs[i], backward[i - 1])
+        if len(terms) == 1:
+            terms["loss"] = recon
+            return terms
+        total = recon
         for name, value in terms.items():
             if name != "recon":
                 total = total + value
@@ -183,21 +195,7 @@ def gradient_step(model: nn.Module, cfg: TrainConfig, world_size: int = 1):
     return step
 
 
-def _kept(kept: dict, key: tuple, like: torch.Tensor, width: int) -> torch.Tensor:
-    """A buffer kept from step to step: (rows of `like`, `width`) for a layer's input gradient (its values are
-    overwritten, beta 0), or for key ("ones", rows) a vector of ones."""
-    buf = kept.get(key)
-    if buf is None or buf.device != like.device:
-        rows = like.shape[0]
-        buf = kept[key] = (
-            torch.ones(rows, dtype=like.dtype, device=like.device)
-            if key[0] == "ones"
-            else (torch.empty(rows, width, dtype=like.dtype, device=like.device))
-        )
-    return buf
-
-
-def _chain(grad: torch.Tensor, out: torch.Tensor, act: type) -> torch.Tensor:
-    """d(loss)/d(pre-activation) of a layer from d(loss)/d(its output) `grad` and its output `out`."""
-    backward = _BACKWARD[act]
+def _chain(grad: torch.Tensor, out: torch.Tensor, backward) -> torch.Tensor:
+    """d(loss)/d(pre-activation) of a layer from d(loss)/d(its output) `grad`, its output `out` and its activation's
+    entry in `_BACKWARD`."""
     return grad if backward is None else backward(grad, out)

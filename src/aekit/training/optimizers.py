@@ -53,7 +53,7 @@ class _Optimizer:
         self.defaults = dict(defaults)
         self.param_groups: list[dict[str, Any]] = [{"params": params, **self.defaults}]
         self.state: dict[torch.Tensor, dict[str, torch.Tensor]] = {}
-        self._flat_cache: tuple | None = None  # Adadelta's flat buffers (`Adadelta._flat`)
+        self._flat_cache: Any = None  # Adadelta's flat buffers (`Adadelta._flat`)
 
     def __repr__(self) -> str:
         group = {k: v for k, v in self.param_groups[0].items() if k != "params"}
@@ -164,17 +164,20 @@ class Adadelta(_Optimizer):
             },
         )
 
+    @torch.no_grad()
+    def step(self) -> None:
+        """One update; on flat gradients (see `_flat`) the same operations on one buffer each, and from the second
+        step on without looking the states up again while the gradients and states are the ones of the last step."""
+        group, flat = self.param_groups[0], self._flat_cache
+        if flat is None or group["weight_decay"] or not flat.current(self, group["params"]):
+            return super().step()
+        flat.update(group["lr"], group["rho"], group["eps"])
+
     def _update(self, group: dict[str, Any], params, grads, states) -> None:
         lr, rho, eps, wd = group["lr"], group["rho"], group["eps"], group["weight_decay"]
         flat = None if wd else self._flat(params, grads, states)
-        if flat is not None:  # the same operations on one buffer each: 11 kernels a step instead of 44
-            g, square_avg, acc_delta, std, delta, deltas = flat
-            torch._foreach_add_([s["step"] for s in states], 1)
-            square_avg.mul_(rho).addcmul_(g, g, value=1 - rho)
-            torch.add(square_avg, eps, out=std).sqrt_()
-            torch.add(acc_delta, eps, out=delta).sqrt_().div_(std).mul_(g)
-            acc_delta.mul_(rho).addcmul_(delta, delta, value=1 - rho)
-            torch._foreach_add_(params, deltas, alpha=-lr)
+        if flat is not None:  # the same operations on one buffer each: 12 calls a step instead of 44 kernels
+            flat.update(lr, rho, eps)
             return
         square_avgs = [s["square_avg"] for s in states]
         acc_deltas = [s["acc_delta"] for s in states]
@@ -193,11 +196,11 @@ class Adadelta(_Optimizer):
         torch._foreach_addcmul_(acc_deltas, deltas, deltas, value=1 - rho)
         torch._foreach_add_(params, deltas, alpha=-lr)
 
-    def _flat(self, params, grads, states) -> tuple | None:
-        """(gradients, square_avg, acc_delta, two scratch buffers, per-parameter views of the delta), each one flat
-        buffer, when every parameter has a gradient and the gradients are consecutive views of one flat buffer
-        (`aekit.training.analytic` fills them so); else None. The states become views of the flat buffers (their
-        values copied in once; `load_state_dict` starts again), so `state_dict` keeps torch.optim's layout."""
+    def _flat(self, params, grads, states) -> _FlatState | None:
+        """The flat buffers (`_FlatState`) when every parameter has a gradient and the gradients are consecutive views
+        of one flat buffer (`aekit.training.analytic` fills them so); else None. The states become views of the flat
+        buffers (their values copied in once; `load_state_dict` starts again), so `state_dict` keeps torch.optim's
+        layout."""
         base = grads[0]._base
         if base is None or base.dim() != 1 or len(params) != len(self.param_groups[0]["params"]):
             return None
@@ -209,18 +212,51 @@ class Adadelta(_Optimizer):
         if offset != base.storage_offset() + base.numel() or base.dtype != params[0].dtype:
             return None
         cache = self._flat_cache
-        if cache is None or cache[0] is not base or states[0]["square_avg"]._base is not cache[1]:
-            sizes = [p.numel() for p in params]
-            buffers = []
-            for name in ("square_avg", "acc_delta"):
-                flat = torch.cat([s[name].reshape(-1) for s in states])
-                for s, view, p in zip(states, flat.split(sizes), params):
-                    s[name] = view.view_as(p)
-                buffers.append(flat)
-            delta = torch.empty_like(base)
-            deltas = [view.view_as(p) for view, p in zip(delta.split(sizes), params)]
-            cache = self._flat_cache = (base, *buffers, torch.empty_like(base), delta, deltas)
+        if cache is None or cache.base is not base or states[0]["square_avg"]._base is not cache.square_avg:
+            cache = self._flat_cache = _FlatState(self, params, grads, states, base)
+        cache.params, cache.grads = list(params), tuple(grads)
         return cache
+
+
+class _FlatState:
+    """Adadelta's state on flat gradients: the gradients' flat buffer, square_avg, acc_delta and the step counts each
+    one flat buffer whose views are the per-parameter states, two scratch buffers, the delta's per-parameter views,
+    and what `current` checks to reuse them (the parameters, their gradients, the state dict)."""
+
+    def __init__(self, owner: Adadelta, params, grads, states, base: torch.Tensor) -> None:
+        sizes = [p.numel() for p in params]
+        for name in ("square_avg", "acc_delta"):
+            flat = torch.cat([s[name].reshape(-1) for s in states])
+            for s, view, p in zip(states, flat.split(sizes), params):
+                s[name] = view.view_as(p)
+            setattr(self, name, flat)
+        # float32 on the CPU, as torch.optim's (stacked, not read: no wait for a device)
+        self.steps = torch.stack([torch.as_tensor(s["step"], dtype=torch.float32, device="cpu") for s in states])
+        for i, s in enumerate(states):
+            s["step"] = self.steps[i]
+        self.base, self.std, self.delta = base, torch.empty_like(base), torch.empty_like(base)
+        self.deltas = [view.view_as(p) for view, p in zip(self.delta.split(sizes), params)]
+        self.params, self.grads, self.state, self.first = list(params), tuple(grads), owner.state, states[0]
+
+    def current(self, owner: Adadelta, params: list[torch.Tensor]) -> bool:
+        """Whether `params` and their gradients, and the owner's states, are those these buffers were made for."""
+        return (
+            owner.state is self.state
+            and len(params) == len(self.params)
+            and all(p is q and p.grad is g for p, q, g in zip(params, self.params, self.grads))
+            and self.state.get(params[0]) is self.first
+            and self.first["square_avg"]._base is self.square_avg
+        )
+
+    def update(self, lr: float, rho: float, eps: float) -> None:
+        """torch.optim.Adadelta's operations, in its order, on the flat buffers."""
+        g, square_avg, acc_delta, std, delta = self.base, self.square_avg, self.acc_delta, self.std, self.delta
+        self.steps.add_(1)
+        square_avg.mul_(rho).addcmul_(g, g, value=1 - rho)
+        torch.add(square_avg, eps, out=std).sqrt_()
+        torch.add(acc_delta, eps, out=delta).sqrt_().div_(std).mul_(g)
+        acc_delta.mul_(rho).addcmul_(delta, delta, value=1 - rho)
+        torch._foreach_add_(self.params, self.deltas, alpha=-lr)
 
 
 def _has_fused_adam(device: torch.device) -> bool:
