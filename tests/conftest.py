@@ -6,7 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-torch.set_num_threads(min(2, os.cpu_count() or 1))
+# Each pytest process takes its share of the cores, at most 2 threads: `make test` runs two xdist workers on a 2-core
+# CPU, where 2 threads each (4 on 2 cores) made small fits many times slower (OpenMP threads waiting on each other).
+# The processes the tests start (the CLI, torchrun, notebook kernels) get the same count unless OMP_NUM_THREADS is set.
+THREADS = max(1, min(2, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
+torch.set_num_threads(THREADS)
+os.environ.setdefault("OMP_NUM_THREADS", str(THREADS))
 
 
 @pytest.fixture(scope="session")

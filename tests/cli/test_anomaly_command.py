@@ -39,7 +39,8 @@ def run(folders):
 
     os.environ["AEKIT_CACHE"] = str(folders / "cache")  # module scope: the autouse fixture is not yet active
     out = folders / "run"
-    proc = aekit("train", "--recipe", "anomaly", "--data", folders / "train", "--epochs", 2, "--out", out, "-q")
+    args = ("--epochs", 2, "--out", out, "-q", "--no-tensorboard")
+    proc = aekit("train", "--recipe", "anomaly", "--data", folders / "train", *args)
     assert proc.returncode == 0, proc.stderr
     return out
 

@@ -51,6 +51,7 @@ def run(photos):
         "--out",
         photos / "run",
         "-q",
+        "--no-tensorboard",
     )
     assert proc.returncode == 0, proc.stderr
     return photos / "run"

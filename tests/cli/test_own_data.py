@@ -36,7 +36,8 @@ def table_run(tmp_path_factory):
     """A 1-epoch run on a 6-column table of values around 5 (standard-scaled), and the table itself."""
     root = tmp_path_factory.mktemp("table")
     np.save(root / "rows.npy", np.random.default_rng(0).normal(5, 3, (24, 6)))
-    proc = aekit("train", "--data", root / "rows.npy", "--epochs", "1", "--encoding-dim", "2", "--out", root / "run")
+    args = ("--epochs", "1", "--encoding-dim", "2", "--no-tensorboard", "--out", root / "run")
+    proc = aekit("train", "--data", root / "rows.npy", *args)
     assert proc.returncode == 0, proc.stderr
     return root
 
@@ -50,7 +51,8 @@ def gray_run(tmp_path_factory):
     gray = _gray_folder(root)
     os.environ["AEKIT_CACHE"], before = str(root / "cache"), os.environ.get("AEKIT_CACHE")
     try:
-        proc = aekit("train", "--data", gray, "--epochs", "1", "--encoding-dim", "2", "--out", root / "run", "-q")
+        args = ("--epochs", "1", "--encoding-dim", "2", "--no-tensorboard", "--out", root / "run", "-q")
+        proc = aekit("train", "--data", gray, *args)
     finally:
         os.environ.pop("AEKIT_CACHE") if before is None else os.environ.update(AEKIT_CACHE=before)
     assert proc.returncode == 0, proc.stderr
@@ -104,7 +106,8 @@ def _one_row(root):
 )
 def test_warnings_name_the_flags_on_the_command_line(tmp_path, make, words):
     data = make(tmp_path / "data")
-    proc = aekit("train", "--data", data, "--epochs", "1", "--encoding-dim", "2", "--out", tmp_path / "run", "-q")
+    args = ("--epochs", "1", "--encoding-dim", "2", "--no-tensorboard", "--out", tmp_path / "run", "-q")
+    proc = aekit("train", "--data", data, *args)
     assert proc.returncode == 0, proc.stderr
     assert words in proc.stderr
     assert "⟦" not in proc.stderr and "aekit: warning: " in proc.stderr
@@ -156,6 +159,7 @@ def test_denoise_corrupts_a_minmax_scaled_table_in_the_units_the_run_was_trained
     """`train` tells a table outside [0, 1] with gaussian noise to pass --scale minmax; `denoise` then works."""
     rows = table_run / "rows.npy"
     args = ["--kind", "denoising", "--noise-level", "0.2", "--epochs", "1", "--encoding-dim", "2", "-q"]
+    args += ["--no-tensorboard"]
     proc = aekit("train", "--data", rows, "--scale", "minmax", "--out", tmp_path / "dae", *args)
     assert proc.returncode == 0, proc.stderr
     proc = aekit("denoise", tmp_path / "dae", rows, "-o", tmp_path / "clean.npy", "--save-noisy", tmp_path / "n.npy")
@@ -276,9 +280,8 @@ def test_a_table_whose_header_names_the_training_columns_otherwise_is_refused(tm
 
     frame = pd.DataFrame(np.random.default_rng(0).normal(5, 3, (20, 3)), columns=["height", "weight", "age"])
     frame.to_csv(tmp_path / "train.csv", index=False)
-    proc = aekit(
-        "train", "--data", tmp_path / "train.csv", "--epochs", "1", "--encoding-dim", "2", "--out", tmp_path / "run"
-    )
+    args = ("--epochs", "1", "--encoding-dim", "2", "--no-tensorboard", "-q", "--out", tmp_path / "run")
+    proc = aekit("train", "--data", tmp_path / "train.csv", *args)
     assert proc.returncode == 0, proc.stderr
     frame[["age", "height", "weight"]].to_parquet(tmp_path / "shuffled.parquet")  # encoded in silence before
     frame.rename(columns={"age": "years"}).to_csv(tmp_path / "renamed.csv", index=False)
