@@ -8,7 +8,9 @@ to predict a cell from the others, which is what filling a gap asks. A tenth of 
 training to stop early and to estimate the error. After training, each network reads its own fills once more as
 if they were observed and fills again (`refeed`), in the columns where that lowers the error on its held-out
 cells. Five such networks (`members`), each from its own seed and
-holding out its own tenth, are averaged. The returned table keeps every observed cell exactly.
+holding out its own tenth, are averaged. Beside each network, a linear autoencoder with a zero diagonal is fitted
+on the rows that network completed, and its fills are blended in per column by the held-out cells
+(`aekit.uses.linear_blend`). The returned table keeps every observed cell exactly.
 
 >>> import numpy as np
 >>> x = np.array([[1.0, 2.0], [2.0, np.nan], [3.0, 6.0], [4.0, 8.0]])
