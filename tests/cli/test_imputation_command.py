@@ -1,4 +1,4 @@
-"""`aekit impute`'s summary line (cli/imputation.py), run as a real subprocess."""
+"""`aekit impute`'s summary line and flags (cli/imputation.py), run as a real subprocess."""
 
 import json
 
@@ -7,19 +7,21 @@ from aekit_subprocess import aekit_cli as aekit
 
 
 @pytest.mark.parametrize(
-    "table, members, said",
+    "table, flags, said",
     [
         # one observed cell a column: none can be held out (each column keeps a training cell), so no estimate
-        ("a,b\n1,\n,2\n", 3, "filled 2 of 4 cells; no held-out estimate of the error (too few observed cells"),
+        ("a,b\n1,\n,2\n", ["--members", 3], "filled 2 of 4 cells; no held-out estimate of the error (too few observed"),
         # 8 observed cells: some of the 5 members hold none out; the estimate is the others' mean, not nan
-        ("a,b\n1,2\n,\n3,4\n5,7\n2,3\n", 5, "filled 2 of 10 cells; held-out RMSE "),
+        ("a,b\n1,2\n,\n3,4\n5,7\n2,3\n", ["--members", 5, "--no-linear"], "filled 2 of 10 cells; held-out RMSE "),
     ],
 )
-def test_a_tiny_tables_error_estimate_is_a_number_or_said_to_be_missing_never_nan(tmp_path, table, members, said):
+def test_a_tiny_tables_error_estimate_is_a_number_or_said_to_be_missing_never_nan(tmp_path, table, flags, said):
     (tmp_path / "t.csv").write_text(table)
-    args = ("-o", "out.csv", "--epochs", 3, "--members", members, "--report", "r.json")
-    proc = aekit("impute", "t.csv", *args, cwd=tmp_path, check=True)
+    proc = aekit(
+        "impute", "t.csv", "-o", "out.csv", "--epochs", 3, *flags, "--report", "r.json", cwd=tmp_path, check=True
+    )
     assert "nan" not in proc.stdout and said in proc.stdout
-    rmse = json.loads((tmp_path / "r.json").read_text())["holdout_rmse"]
-    assert (rmse is None) == ("no held-out" in said)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert (report["holdout_rmse"] is None) == ("no held-out" in said)
+    assert len(report["linear_weights"]) == (0 if "--no-linear" in flags else 2)  # the linear stage's share a column
     assert (tmp_path / "out.csv").read_text().splitlines()[2].count(",") == 1

@@ -11,7 +11,9 @@ from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, loa
 
 from aekit.data.arrays import read_table, write_table
 from aekit.errors import ConfigError, DataError
+from aekit.uses import linear_blend
 from aekit.uses.imputation import default_hidden, impute, read_ratings
+from aekit.uses.linear_blend import WEIGHTS, fit_zero_diagonal, linear_member, reconstruct
 
 
 @pytest.fixture(autouse=True)
@@ -265,9 +267,10 @@ def test_callbacks_see_each_epoch_and_can_stop():
 
 def test_members_are_averaged_seeded_and_keep_observed_cells():
     gappy, hidden = with_gaps(load_wine().data[:80, :6])
-    one, info1 = impute(gappy, epochs=4, hidden=(12, 6), members=1, return_info=True)
-    three, info3 = impute(gappy, epochs=4, hidden=(12, 6), members=3, return_info=True)
-    again = impute(gappy, epochs=4, hidden=(12, 6), members=3)
+    kw = dict(epochs=4, hidden=(12, 6), linear=False)  # the networks alone (the linear share pools the members)
+    one, info1 = impute(gappy, members=1, return_info=True, **kw)
+    three, info3 = impute(gappy, members=3, return_info=True, **kw)
+    again = impute(gappy, members=3, **kw)
     assert np.array_equal(three, again) and not np.array_equal(three[hidden], one[hidden])
     assert np.array_equal(three[~hidden], gappy[~hidden]) and not np.isnan(three).any()
     assert info3.members == 3 and len(info3.member_rmse) == 3 and info1.member_rmse == (info1.holdout_rmse,)
@@ -321,3 +324,72 @@ def test_refeed_is_kept_only_where_the_held_out_cells_prefer_it():
     same = [np.array_equal(plain[:, j], refed[:, j]) for j in range(gappy.shape[1])]
     assert any(same) and not all(same)  # here some columns keep the first pass and some the second
     assert np.array_equal(refed[~hidden], gappy[~hidden])
+
+
+# --------------------------------------------------------------------------- the linear autoencoder blended per column
+
+
+def test_zero_diagonal_linear_autoencoder_fits_each_cell_from_the_others_only():
+    r = np.random.default_rng(0)
+    rows = r.normal(size=(50, 2)) @ np.array([[1.0, 2.0, -1.0], [0.5, 0.0, 3.0]]) + 4.0  # exact linear mixtures
+    train = np.ones(rows.shape, bool)
+    w = fit_zero_diagonal(rows, rows, train, ridge=1e-9)
+    assert np.all(np.diag(w[:-1]) == 0.0)  # a cell never predicts itself
+    assert np.allclose(reconstruct(w, rows), rows, atol=1e-5)
+    changed = rows.copy()
+    changed[:, 1] += 100.0  # column 1's own values do not reach its reconstruction
+    assert np.array_equal(reconstruct(w, changed)[:, 1], reconstruct(w, rows)[:, 1])
+    wild = rows.copy()
+    wild[:5, 0] = 1e6
+    train[:5, 0] = False  # cells outside the training cells add nothing to column 0's fit
+    assert np.array_equal(
+        fit_zero_diagonal(wild, wild, train, ridge=1e-9)[:, 0], fit_zero_diagonal(rows, rows, train, ridge=1e-9)[:, 0]
+    )
+
+
+@pytest.mark.parametrize("shape", [(60, 8), (150, 700)])
+def test_a_wide_table_gets_one_shared_fit_that_equals_the_per_column_fits_on_complete_rows(shape, monkeypatch):
+    rows = np.random.default_rng(4).normal(size=shape)
+    train = np.ones(shape, bool)
+    w = fit_zero_diagonal(rows, rows, train)  # (150, 700): rows × columns³ over EXACT_LIMIT, so the shared fit
+    assert w.shape == (shape[1] + 1, shape[1]) and np.all(np.diag(w[:-1]) == 0.0)
+    if shape[0] * shape[1] ** 3 > linear_blend.EXACT_LIMIT:
+        return
+    monkeypatch.setattr(linear_blend, "EXACT_LIMIT", 0)  # every table counts as wide
+    assert np.allclose(fit_zero_diagonal(rows, rows, train), w, rtol=0, atol=1e-10)
+
+
+def test_linear_member_never_sees_its_held_out_values():
+    r = np.random.default_rng(1)
+    z = r.normal(size=(40, 4))
+    obs = r.random(z.shape) > 0.1
+    held = obs & (r.random(z.shape) < 0.2)
+    train, guess = obs & ~held, r.normal(size=z.shape)
+    z = np.where(obs, z, 0.0)
+    _, held_pred = linear_member(z, obs, train, guess, guess)
+    moved = np.where(held, z + 5.0, z)  # other values in the held-out cells
+    assert np.array_equal(linear_member(moved, obs, train, guess, guess)[1], held_pred)
+
+
+def test_linear_blend_helps_on_linearly_related_columns_and_keeps_observed_cells():
+    r = np.random.default_rng(3)
+    truth = r.normal(size=(300, 3)) @ r.normal(size=(3, 9)) + 0.1 * r.normal(size=(300, 9))  # generated, linear
+    gappy, hidden = with_gaps(truth, fraction=0.1)
+    kw = dict(epochs=60, members=2, seed=1, return_info=True)
+    (plain, off), (blended, on) = (impute(gappy, linear=flag, **kw) for flag in (False, True))
+    assert rmse_std(blended, truth, hidden) < 0.9 * rmse_std(plain, truth, hidden)
+    assert off.linear_weights == () and len(on.linear_weights) == 9
+    assert set(on.linear_weights) <= set(WEIGHTS) and max(on.linear_weights) > 0
+    assert np.array_equal(blended[~hidden], gappy[~hidden]) and not np.isnan(blended).any()
+    assert np.array_equal(blended, impute(gappy, linear=True, **kw)[0])  # seeded: the same table twice
+
+
+def test_linear_share_is_chosen_on_held_out_cells():
+    gappy, hidden = with_gaps(load_wine().data[:120], 0.2)
+    kw = dict(epochs=30, members=1, seed=2, return_info=True)
+    (_, off), (_, on) = (impute(gappy, linear=flag, **kw) for flag in (False, True))
+    assert on.holdout_rmse <= off.holdout_rmse  # the share 0 (the network alone) is one of the candidates
+    # no held-out cells: nothing to choose by, so the networks alone, bit for bit
+    kw = dict(epochs=5, members=2, val_fraction=0.0, return_info=True)
+    (net, _), (same, info) = (impute(gappy, linear=flag, **kw) for flag in (False, True))
+    assert np.array_equal(net, same) and set(info.linear_weights) == {0.0}

@@ -41,6 +41,12 @@ def add_impute_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--refeed", type=int, help="rounds in which each network fills again from its own fills (default 1; 0: off)"
     )
+    p.add_argument(
+        "--no-linear",
+        dest="linear",
+        action="store_false",
+        help="no linear autoencoder blended in per column (the networks' fills alone)",
+    )
     p.add_argument("--lr", type=float, help="Adam learning rate (default 0.001)")
     p.add_argument("--weight-decay", type=float, help="L2 penalty on the weights (default 0)")
     p.add_argument("--seed", type=int, help="seeds the model, the dropout and the held-out cells (default 0)")
@@ -85,6 +91,7 @@ def cmd_impute(args: argparse.Namespace) -> int:
         dropout=args.dropout,
         members=args.members,
         refeed=args.refeed,
+        linear=args.linear,
         lr=args.lr,
         weight_decay=args.weight_decay,
         seed=args.seed,

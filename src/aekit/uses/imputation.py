@@ -8,7 +8,9 @@ to predict a cell from the others, which is what filling a gap asks. A tenth of 
 training to stop early and to estimate the error. After training, each network reads its own fills once more as
 if they were observed and fills again (`refeed`), in the columns where that lowers the error on its held-out
 cells. Five such networks (`members`), each from its own seed and
-holding out its own tenth, are averaged. The returned table keeps every observed cell exactly.
+holding out its own tenth, are averaged. Beside each network, a linear autoencoder with a zero diagonal is fitted
+on the rows that network completed, and its fills are blended in per column by the held-out cells
+(`aekit.uses.linear_blend`). The returned table keeps every observed cell exactly.
 
 >>> import numpy as np
 >>> x = np.array([[1.0, 2.0], [2.0, np.nan], [3.0, 6.0], [4.0, 8.0]])
@@ -40,6 +42,7 @@ from aekit.objectives import masked_mse
 from aekit.objectives import weight_decay as l2_penalty
 from aekit.training.callbacks.base import Callback, History, TrainState
 from aekit.training.optim import make_optimizer
+from aekit.uses import linear_blend
 from aekit.uses.ratings import read_ratings
 
 __all__ = ["impute", "ImputeInfo", "read_ratings", "default_hidden", "default_batch_size"]
@@ -59,6 +62,7 @@ class ImputeInfo:
     members: int = 1  # networks averaged
     member_rmse: tuple[float, ...] = ()  # each member's RMSE on its own held-out cells (holdout_rmse: their mean)
     batch_size: int = 0  # rows per batch (by default from the table's rows: `default_batch_size`)
+    linear_weights: tuple[float, ...] = ()  # per column, the linear autoencoder's share of the fill (() : linear off)
 
 
 def default_hidden(n_columns: int) -> tuple[int, ...]:
@@ -104,6 +108,7 @@ def impute(
     mask_input: bool = True,
     members: int = 5,
     refeed: int = 1,
+    linear: bool = True,
     bounds: tuple[float, float] | None = None,
     seed: int = 0,
     callbacks: Sequence[Callback] = (),
@@ -123,6 +128,9 @@ def impute(
     `refeed`: rounds in which each trained network reads its own fills as observed cells (the mask says seen)
     and fills the gaps again, kept in the columns where that lowers the error on the member's held-out cells
     (0: one pass; 2 or more drifted and were worse on the development seeds).
+    `linear`: also fit, per member, a linear autoencoder with a zero diagonal (each cell from the other cells of
+    its row) on the rows the member completed, and blend its fills into the networks' per column by a weight in
+    0, ¼, ½, ¾, 1 chosen on the members' held-out cells (`aekit.uses.linear_blend`; False: the networks alone).
     `mask_input`: also feed the network which cells it sees (a missing cell reads 0, the column mean;
     the mask tells it apart from an observed mean). `bounds`: (low, high) clips the filled cells
     (ratings 1–5). `columns`: names used in messages. `callbacks`: aekit Callbacks (logs: loss, val_rmse), which
@@ -195,7 +203,8 @@ def impute(
     scale[~(scale > 0)] = 1.0
     z = torch.from_numpy(np.where(obs, (a - mean) / scale, 0.0).astype(np.float32)).to(device)
     seen = torch.from_numpy(obs).to(device)
-    preds, scores, runs = [], [], []
+    zn = z.double().cpu().numpy()
+    preds, runs, lins, errors, counts = [], [], [], [], []  # errors: per member, (blends, columns) squared errors
     for k in range(members):
         s = seed if k == 0 else _member_seed(seed, k)  # member 0 is the single network `members=1` trains
         rng = np.random.default_rng([s, 1])  # its held-out cells; never the same stream as a caller's seed
@@ -203,18 +212,26 @@ def impute(
         held[:, obs.sum(axis=0) - held.sum(axis=0) < 1] = False  # every column keeps an observed training cell
         cfgs = (dataclasses.replace(mcfg, seed=s), dataclasses.replace(tcfg, seed=s))
         model, best, run = _fit_member(z, obs & ~held, held, *cfgs, mask_input, callbacks, device)
-        pred, best = _fill(model, z, seen, torch.from_numpy(obs & ~held).to(device), held, refeed, mask_input, best)
+        pred, held_pred = _fill(model, z, seen, torch.from_numpy(obs & ~held).to(device), held, refeed, mask_input)
+        lin = linear_blend.linear_member(zn, obs, obs & ~held, held_pred, pred) if linear else (pred, held_pred)
         preds.append(pred)
-        scores.append(best)
+        lins.append(lin[0])
+        errors.append(linear_blend.blend_errors(lin[1], held_pred, zn, held))
         runs.append(run)
-    pred = np.mean(preds, axis=0)
+        counts.append(int(held.sum()))
+    pick = np.argmin(np.sum(errors, axis=0), axis=0)  # per column: the blend with the least held-out error (0: none)
+    share = np.asarray(linear_blend.WEIGHTS)[pick]
+    pred = (1 - share) * np.mean(preds, axis=0) + share * np.mean(lins, axis=0)
+    scores = [math.sqrt(e[pick, np.arange(d)].sum() / c) if c else math.nan for e, c in zip(errors, counts)]
     filled = np.where(obs, a, pred * scale + mean).astype(dtype)
     if bounds is not None:
         filled[~obs] = np.clip(filled[~obs], bounds[0], bounds[1])
     epochs_run, best_epoch, history = runs[0]
     measured = [v for v in scores if not math.isnan(v)]  # a tiny table may leave a member no held-out cell
     holdout = float(np.mean(measured)) if measured else math.nan
-    info = ImputeInfo(missing, holdout, epochs_run, best_epoch, hidden, history, members, tuple(scores), batch_size)
+    shares = tuple(float(v) for v in share) if linear else ()
+    run_info = (epochs_run, best_epoch, hidden, history, members, tuple(scores), batch_size, shares)
+    info = ImputeInfo(missing, holdout, *run_info)
     filled = _like(frame, filled)
     return (filled, info) if return_info else filled
 
@@ -227,19 +244,19 @@ def _refed(model, z, seen, pred, rounds, mask_input):
 
 
 @torch.no_grad()
-def _fill(model, z, seen, train, held, refeed, mask_input, best):
-    """One member's fills of the table and their held-out RMSE (`best`: its first pass's): re-fed `refeed` times in
-    the columns where that lowers the squared error on the member's held-out cells (filled as the gaps are, from
-    its training cells), its first pass in the others."""
+def _fill(model, z, seen, train, held, refeed, mask_input):
+    """One member's fills of the table and its values of every cell from its training cells (so its held-out
+    cells are filled as the gaps are), as numpy arrays: re-fed `refeed` times in the columns where that lowers the
+    squared error on the member's held-out cells, its first pass in the others."""
     first = _predict(model, z, seen, mask_input)
-    if not refeed or not held.any():
-        return first.double().cpu().numpy(), best
-    held_t = torch.from_numpy(held).to(z.device)
     plain = _predict(model, z, train, mask_input)
-    err = [((p - z) ** 2 * held_t).sum(0) for p in (plain, _refed(model, z, train, plain, refeed, mask_input))]
-    use = err[1] < err[0]  # per column
-    chosen = torch.where(use, _refed(model, z, seen, first, refeed, mask_input), first)
-    return chosen.double().cpu().numpy(), math.sqrt(float(torch.where(use, err[1], err[0]).sum() / held_t.sum()))
+    if refeed and held.any():
+        held_t = torch.from_numpy(held).to(z.device)
+        again = _refed(model, z, train, plain, refeed, mask_input)
+        use = ((again - z) ** 2 * held_t).sum(0) < ((plain - z) ** 2 * held_t).sum(0)  # per column
+        first = torch.where(use, _refed(model, z, seen, first, refeed, mask_input), first)
+        plain = torch.where(use, again, plain)
+    return first.double().cpu().numpy(), plain.double().cpu().numpy()
 
 
 def _member_seed(seed: int, k: int) -> int:
