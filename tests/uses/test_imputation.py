@@ -233,7 +233,7 @@ def test_cli_parquet_npy_and_nothing_to_fill(tmp_path):
         ("a,b\n1,\n2,\n", [], "column 'b' has no observed value"),
         ("a,b\n1,2\n", ["--ratings", "r.data"], "not both"),
         ("a,b\n1,2\n", ["-o", "out.txt"], "must end with one of"),
-        ("a,b\n1,\n2,3\n3,4\n", ["--refeed", "-1"], "refeed must be a whole number of at least 0, got -1"),
+        ("a,b\n1,\n2,3\n3,4\n", ["--refeed", "-1"], "--refeed must be a whole number of at least 0, got -1"),
     ],
 )
 def test_cli_errors_are_one_line(tmp_path, content, args, words):

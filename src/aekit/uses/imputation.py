@@ -36,7 +36,7 @@ import torch
 
 from aekit.config import ModelConfig, TrainConfig
 from aekit.devices import resolve_device
-from aekit.errors import DataError
+from aekit.errors import DataError, option
 from aekit.models import Autoencoder
 from aekit.objectives import masked_mse
 from aekit.objectives import weight_decay as l2_penalty
@@ -162,11 +162,11 @@ def impute(
         )
     hidden = tuple(hidden) if hidden else default_hidden(d)
     if not 0 <= dropout < 1:
-        raise DataError(f"dropout must lie in [0, 1), got {dropout}; 0.3 is the default")
+        raise DataError(f"{option('dropout')} must lie in [0, 1), got {dropout}; 0.3 is the default")
     if isinstance(members, bool) or not isinstance(members, int) or members < 1:
-        raise DataError(f"members must be a whole number of at least 1, got {members}; 5 is the default")
+        raise DataError(f"{option('members')} must be a whole number of at least 1, got {members}; 5 is the default")
     if isinstance(refeed, bool) or not isinstance(refeed, int) or refeed < 0:
-        raise DataError(f"refeed must be a whole number of at least 0, got {refeed}; 1 is the default")
+        raise DataError(f"{option('refeed')} must be a whole number of at least 0, got {refeed}; 1 is the default")
     batch_size = default_batch_size(n) if batch_size is None else batch_size
     if not 0 <= val_fraction < 1:
         raise DataError(f"val_fraction must lie in [0, 1), got {val_fraction}")
