@@ -171,3 +171,21 @@ def test_save_figure_refuses_a_format_it_does_not_write(tmp_path, name):
     with pytest.raises(DataError, match="a figure is written as .png, .svg or .pdf"):
         rendering.save_figure(Figure(), tmp_path / name)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("shape, normalize", [((6, 5), "each"), ((6, 5), "none"), ((3, 6, 5), "none")])
+def test_a_large_untitled_image_grid_is_one_tiled_image_with_white_gaps(shape, normalize):
+    m = plots.TILE_ABOVE + 6  # 70 images in rows of 8: 9 rows, the last one short
+    x = _rng().random((m, int(np.prod(shape)))) * 3 - 1
+    fig = plots.image_grid(x, image_shape=shape, ncols=8, normalize=normalize)
+    (ax,) = fig.axes
+    tiled = np.asarray(ax.get_images()[0].get_array())
+    h, w = shape[-2:]
+    assert tiled.shape[:2] == (9 * (h + 2) + 2, 8 * (w + 2) + 2)
+    img = x[9].reshape(shape).transpose(1, 2, 0) if len(shape) == 3 else x[9].reshape(shape)
+    want = (img - img.min()) / (img.max() - img.min()) if normalize == "each" else np.clip(img, 0, 1)
+    r, c = divmod(9, 8)
+    assert np.allclose(tiled[2 + r * (h + 2) : 2 + r * (h + 2) + h, 2 + c * (w + 2) : 2 + c * (w + 2) + w], want)
+    assert np.all(tiled[:2] == 1.0) and np.all(tiled[-(h + 2) :, -(w + 2) :] == 1.0)  # gaps and the empty cells white
+    titled = plots.image_grid(x, image_shape=shape, ncols=8, titles=[str(i) for i in range(m)])
+    assert len(titled.axes) == 72  # with titles: an Axes per image, as below the threshold
