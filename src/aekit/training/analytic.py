@@ -182,9 +182,6 @@ def gradient_step(model: nn.Module, cfg: TrainConfig, world_size: int = 1):
             if i - 1 == code_at and kl_beta:
                 below.add_(kl_grad)
             delta = _chain(below, outs[i], backward[i - 1])
-        if len(terms) == 1:
-            terms["loss"] = recon
-            return terms
         total = recon
         for name, value in terms.items():
             if name != "recon":

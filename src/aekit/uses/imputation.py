@@ -54,7 +54,7 @@ class ImputeInfo:
 
     cells_filled: int  # missing cells that were filled
     holdout_rmse: float  # mean RMSE of the members with held-out cells, in standard deviations of a column (nan: none)
-    # (of the fills kept: re-fed or not per column, chosen on those same cells, so slightly optimistic)
+    # (of the fills kept: re-feeding and the linear share chosen per column on those same cells: slightly optimistic)
     epochs: int  # epochs the first member trained (early stopping may end before `epochs`)
     best_epoch: int  # the epoch whose weights the first member filled with
     hidden: tuple[int, ...]  # the hidden sizes used (input → code)
@@ -211,7 +211,7 @@ def impute(
         held = obs & (rng.random(a.shape) < val_fraction)
         held[:, obs.sum(axis=0) - held.sum(axis=0) < 1] = False  # every column keeps an observed training cell
         cfgs = (dataclasses.replace(mcfg, seed=s), dataclasses.replace(tcfg, seed=s))
-        model, best, run = _fit_member(z, obs & ~held, held, *cfgs, mask_input, callbacks, device)
+        model, run = _fit_member(z, obs & ~held, held, *cfgs, mask_input, callbacks, device)
         pred, held_pred = _fill(model, z, seen, torch.from_numpy(obs & ~held).to(device), held, refeed, mask_input)
         lin = linear_blend.linear_member(zn, obs, obs & ~held, held_pred, pred) if linear else (pred, held_pred)
         preds.append(pred)
@@ -266,7 +266,7 @@ def _member_seed(seed: int, k: int) -> int:
 
 def _fit_member(z, train, held, mcfg, tcfg, mask_input, callbacks, device):
     """Train one network on the `train` cells of `z`, stopping on the RMSE of its `held` cells; returns the
-    network at its best epoch, that RMSE (nan: no held cells) and (epochs, best epoch, history)."""
+    network at its best epoch and (epochs, best epoch, history)."""
     n, d = z.shape
     batch_size, dropout, patience, weight_decay = tcfg.batch_size, tcfg.noise_level, tcfg.patience, tcfg.weight_decay
     train_mask, held_t = torch.from_numpy(train).to(device), torch.from_numpy(held).to(device)
@@ -323,7 +323,7 @@ def _fit_member(z, train, held, mcfg, tcfg, mask_input, callbacks, device):
         model.load_state_dict(best_state)
     model.eval()
     history = {k: list(v) for k, v in state.history.history.items()}
-    return model, (best if held.any() else math.nan), (state.epoch, best_epoch, history)
+    return model, (state.epoch, best_epoch, history)
 
 
 def _is_frame(x: Any) -> bool:
