@@ -40,10 +40,12 @@ def bce_from_logits(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def bce_and_sigmoid(
-    logits: torch.Tensor, target: torch.Tensor, *, inplace: bool = False
+    logits: torch.Tensor, target: torch.Tensor, *, inplace: bool = False, work: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(``F.binary_cross_entropy_with_logits(logits, target)``, the mean, and ``sigmoid(logits)``), without
     gradients; with ``inplace=True`` the sigmoid overwrites `logits` (the closed-form training step reuses it).
+    `work`: a scratch tensor of the logits' shape that the call may overwrite (the training step keeps one, so no
+    fresh memory is faulted in at every step).
 
     Per value the loss is softplus(z) - t·z = (max(z, 0) - t·z) - log σ(|z|), both parts ≥ 0, and σ(|z|) =
     |σ(z) - ½| + ½. The first part's sum is Σ max(z, 0) - Σ t·z (`_linear_part`); the logarithm of the second is taken
@@ -53,12 +55,26 @@ def bce_and_sigmoid(
     """
     if torch.is_grad_enabled():  # the training step calls it without gradients already
         with torch.no_grad():
-            return bce_and_sigmoid(logits, target, inplace=inplace)
-    work = torch.clamp_min(logits, 0.0)
+            return bce_and_sigmoid(logits, target, inplace=inplace, work=work)
+    work = torch.clamp_min(logits, 0.0, out=work) if work is not None else torch.clamp_min(logits, 0.0)
     linear = _linear_part(work, logits, target)
     s = logits.sigmoid_() if inplace else torch.sigmoid(logits)
-    torch.sub(s, 0.5, out=work).abs_().add_(0.5)  # σ(|z|)
+    half = _half(s)
+    torch.sub(s, half, out=work).abs_().add_(half)  # σ(|z|)
     return (linear - _log_product(work)) / logits.numel(), s
+
+
+_HALVES: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
+
+
+def _half(like: torch.Tensor) -> torch.Tensor:
+    """½ as a 0-d tensor of `like`'s dtype and device, made once: a Python float operand costs a conversion (~1 µs)
+    at every call."""
+    key = (like.device, like.dtype)
+    half = _HALVES.get(key)
+    if half is None:
+        half = _HALVES[key] = torch.tensor(0.5, dtype=like.dtype, device=like.device)
+    return half
 
 
 def _linear_part(relu: torch.Tensor, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,7 @@ import aekit
 from aekit import Autoencoder, ModelConfig, fit
 from aekit.config import TrainConfig
 from aekit.data.reading import _blocks, _read_runs, _run_reader, batch_reader, sort_batches
-from aekit.data.rows import as_rows
+from aekit.data.rows import as_rows, place_rows
 from aekit.errors import DataError
 
 
@@ -170,3 +170,19 @@ def test_fit_on_an_image_cache_matches_fit_on_the_same_floats_in_memory(tmp_path
         weights.append([p.detach().clone() for p in model.parameters()])
         weights.append(history.history["val_loss"])
     assert all(torch.equal(a, b) for a, b in zip(weights[0], weights[2])) and weights[1] == weights[3]
+
+
+def test_resident_rows_are_gathered_into_one_reused_buffer(rng):
+    """Rows in memory are gathered by `index_select` into one buffer per reader (no fresh memory per batch): each batch,
+    the short last one too, holds its rows, and the next call overwrites the buffer in place."""
+    a = rng.random((70, 6), dtype=np.float32)
+    rows = place_rows(torch.from_numpy(a), torch.device("cpu"), budget=None)
+    order = sort_batches(torch.randperm(70, generator=torch.Generator().manual_seed(0)), 32)
+    read = rows.reader(order, 32)
+    first = read(0)
+    assert np.array_equal(first.numpy(), a[order[:32].numpy()])
+    seen = first.clone()
+    last = read(2)  # 6 rows
+    assert last.shape == (6, 6) and np.array_equal(last.numpy(), a[order[64:].numpy()])
+    assert last.data_ptr() == first.data_ptr()  # the same memory, overwritten
+    assert not torch.equal(first[:6], seen[:6])

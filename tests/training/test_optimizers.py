@@ -144,7 +144,7 @@ def test_adadelta_on_flat_gradients_steps_as_torch_optim_bitwise(reload_at):
         assert torch.equal(sd["state"][i]["acc_delta"], theirs.state[q]["acc_delta"])
 
 
-@pytest.mark.parametrize("interrupt", [None, "autograd-step", "reload"])
+@pytest.mark.parametrize("interrupt", [None, "autograd-step", "reload", "new-rho-eps"])
 def test_adadelta_reuses_its_flat_buffers_step_after_step_bitwise(interrupt):
     """Gradients in the same flat views every step (as the analytic step keeps them) take the quick path from the
     second step on; a step on other gradients or a loaded state in between goes on exactly as torch.optim."""
@@ -165,11 +165,14 @@ def test_adadelta_reuses_its_flat_buffers_step_after_step_bitwise(interrupt):
                 p.grad = view.copy_(p.grad)
         if interrupt == "reload" and i == 5:
             ours.load_state_dict(copy.deepcopy(theirs.state_dict()))
+        if interrupt == "new-rho-eps" and i == 5:  # the flat path's 0-d ρ and ε follow the group's values
+            for opt in (ours, theirs):
+                opt.param_groups[0].update(rho=0.9, eps=1e-6)
         cache = ours._flat_cache
         quick.append(cache is not None and cache.current(ours, params))
         ours.step()
         theirs.step()
-    assert quick == [i > 0 and not (interrupt and i == 5) for i in range(len(batches))]
+    assert quick == [i > 0 and not (interrupt in ("autograd-step", "reload") and i == 5) for i in range(len(batches))]
     for p, q in zip(m1.parameters(), m2.parameters()):
         assert torch.equal(p, q)
         for name in ("step", "square_avg", "acc_delta"):

@@ -15,7 +15,7 @@ import torch
 
 from aekit.config import TrainConfig
 from aekit.data.pixels import PixelRows
-from aekit.data.reading import _blocks, _rows, batch_reader
+from aekit.data.reading import _blocks, batch_reader
 from aekit.data.scans import known_range
 from aekit.devices import memory_budget
 from aekit.errors import DataError, option
@@ -105,10 +105,19 @@ class DeviceRows:
 
     def reader(self, order: torch.Tensor, batch_size: int):
         """A function `k` -> batch k of the rows ``order[k * batch_size:(k + 1) * batch_size]`` on the device, `order`
-        sorted within each batch (`sort_batches`); no call waits for the device."""
+        sorted within each batch (`sort_batches`); no call waits for the device. Rows resident on the device are
+        gathered into one buffer, reused by every call: a batch is valid until the next call (the training loop's
+        step is done with it by then), and no fresh memory is faulted in for each batch (~9% of the tutorial's
+        step on the CPU, with the step's own buffers)."""
         if self.resident is not None:
             src = self.resident
-            return lambda k: self._ready(_rows(src, order[k * batch_size : (k + 1) * batch_size]))
+            buffer = src.new_empty((min(batch_size, src.shape[0]), *src.shape[1:]))
+
+            def gather(k: int) -> torch.Tensor:
+                idx = order[k * batch_size : (k + 1) * batch_size]
+                return self._ready(torch.index_select(src, 0, idx, out=buffer[: idx.shape[0]]))
+
+            return gather
         where = self.host.device if isinstance(self.host, torch.Tensor) else torch.device("cpu")
         read = batch_reader(self.host, order.to(where), batch_size)  # read where the rows are (a memmap: the host)
         return lambda k: self._ready(read(k))

@@ -119,7 +119,17 @@ def gradient_step(model: nn.Module, cfg: TrainConfig, world_size: int = 1):
     backward = [_BACKWARD[act] for _, act in layers]
     params = [p for pair in zip(weights, biases) for p in pair]
     grads: list[torch.Tensor] = []
-    kept: dict[tuple, torch.Tensor] = {}  # per (layer, rows): the buffer of d(loss)/d(its input); per rows: ones
+    # buffers kept from step to step, per batch size (fresh memory at every step costs page faults, ~9% of the
+    # tutorial's step): each layer's output, d(loss)/d(its input), the loss's scratch; the ones of the bias sums
+    kept: dict[tuple, torch.Tensor] = {}
+
+    def buffer(name: tuple, rows: int, cols: int) -> torch.Tensor:
+        """The kept (rows, cols) buffer `name`, made on first use; its values are the caller's to overwrite."""
+        key = (*name, rows, cols)
+        buf = kept.get(key)
+        if buf is None:
+            buf = kept[key] = weights[0].new_empty(rows, cols)
+        return buf
 
     @torch.no_grad()
     def step(x_in: torch.Tensor, target: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -130,17 +140,18 @@ def gradient_step(model: nn.Module, cfg: TrainConfig, world_size: int = 1):
         for p, g in zip(params, grads):
             if p.grad is not g:
                 p.grad = g
+        rows = x_in.shape[0]
         outs = [x_in]  # each layer's input, then the output
-        for w, b, act in zip(weights, biases, forward):
-            z = torch.addmm(b, outs[-1], w.t())
+        for i, (w, b, act) in enumerate(zip(weights, biases, forward)):
+            z = torch.addmm(b, outs[-1], w.t(), out=buffer(("out", i), rows, w.shape[0]))
             outs.append(z if act is None else act(z))
         out, n = outs[-1], target.numel()
         # delta · scale is d(loss)/d(the pre-activation) of layer i; the scale rides on the products' alpha
         if bce:
-            recon, delta = bce_and_sigmoid(out, target, inplace=True)
+            recon, delta = bce_and_sigmoid(out, target, inplace=True, work=buffer(("work",), *out.shape))
             delta, scale = delta.sub_(target), 1.0 / n  # d(mean BCE)/d(logits) = (σ(z) − t) / n
         else:
-            diff = torch.sub(out, target)
+            diff = torch.sub(out, target, out=buffer(("work",), *out.shape))
             flat = diff.view(-1)
             recon = torch.dot(flat, flat) / n  # F.mse_loss
             delta, scale = _chain(diff, out, backward[last]), 2.0 / n
@@ -157,14 +168,13 @@ def gradient_step(model: nn.Module, cfg: TrainConfig, world_size: int = 1):
             kl_grad = ((1 - rho) / (1 - clamped) - rho / clamped).mul_(inside).mul_(kl_beta / code.shape[0])
         if wd:
             terms["weight_decay"] = wd * (0.5 * sum((w * w).sum() for w in weights))
-        rows = delta.shape[0]
         for i in range(last, -1, -1):
             delta_t = delta.t()
             grads[2 * i].addmm_(delta_t, outs[i], beta=0, alpha=scale)  # beta 0: the old values are ignored
             if scale != 1.0:  # the bias's gradient: the scaled column sums, as one product (not a sum, then a scale)
-                ones = kept.get(rows)
+                ones = kept.get(("ones", rows))
                 if ones is None:
-                    ones = kept[rows] = torch.ones(rows, dtype=delta.dtype, device=delta.device)
+                    ones = kept["ones", rows] = torch.ones(rows, dtype=delta.dtype, device=delta.device)
                 grads[2 * i + 1].addmv_(delta_t, ones, beta=0, alpha=scale)
             else:
                 torch.sum(delta, dim=0, out=grads[2 * i + 1])
@@ -172,10 +182,8 @@ def gradient_step(model: nn.Module, cfg: TrainConfig, world_size: int = 1):
                 grads[2 * i].add_(weights[i], alpha=wd)
             if i == 0:
                 break
-            below = kept.get((i, rows))  # d(loss)/d(layer i - 1's output), its values overwritten (beta 0)
-            if below is None:
-                below = kept[i, rows] = delta.new_empty(rows, weights[i].shape[1])
-            below.addmm_(delta, weights[i], beta=0, alpha=scale)
+            below = buffer(("below", i), rows, weights[i].shape[1])  # d(loss)/d(layer i - 1's output)
+            below.addmm_(delta, weights[i], beta=0, alpha=scale)  # beta 0: the old values are ignored
             scale = 1.0
             if i - 1 == code_at and l1:
                 below.add_(torch.sign(code), alpha=l1 / code.shape[0])
