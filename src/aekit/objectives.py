@@ -44,13 +44,12 @@ def bce_and_sigmoid(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """(``F.binary_cross_entropy_with_logits(logits, target)``, the mean, and ``sigmoid(logits)``), without
     gradients; with ``inplace=True`` the sigmoid overwrites `logits` (the closed-form training step reuses it).
-    `work`: a scratch tensor of the logits' shape that the call may overwrite (the training step keeps one, so no
-    fresh memory is faulted in at every step).
+    `work`: a scratch tensor of the logits' shape that the call may overwrite (the training step keeps one).
 
     Per value the loss is softplus(z) - t·z = (max(z, 0) - t·z) - log σ(|z|), both parts ≥ 0, and σ(|z|) =
-    max(σ(z), 1 - σ(z)). The first part's sum is Σ max(z, 0) - Σ t·z (`_linear_part`); the logarithm of the second is taken
-    once per group of up to 64 values, of their product (`_log_product`): the log, the costliest part of torch's BCE
-    (``log_sigmoid``, ~2.8 ns a value on an AVX-512 Xeon), runs on 1/64 of the values. The mean equals torch's to
+    max(σ(z), 1 - σ(z)). The first part's sum is Σ max(z, 0) - Σ t·z (`_linear_part`); the logarithm of the second is
+    taken once per group of up to 64 values, of their product (`_log_product`): the log, the costliest part of torch's
+    BCE (``log_sigmoid``, ~2.8 ns a value on an AVX-512 Xeon), runs on 1/64 of the values. The mean equals torch's to
     float rounding (~1e-7 relative; σ(|z|) rounds to 1 for |z| > 17, ~6e-8 absolute per value).
     """
     if torch.is_grad_enabled():  # the training step calls it without gradients already

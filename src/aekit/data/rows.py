@@ -107,8 +107,7 @@ class DeviceRows:
         """A function `k` -> batch k of the rows ``order[k * batch_size:(k + 1) * batch_size]`` on the device, `order`
         sorted within each batch (`sort_batches`); no call waits for the device. Rows resident on the device are
         gathered into one buffer, reused by every call: a batch is valid until the next call (the training loop's
-        step is done with it by then), and no fresh memory is faulted in for each batch (~9% of the tutorial's
-        step on the CPU, with the step's own buffers)."""
+        step is done with it by then), and no fresh memory is taken for each batch."""
         if self.resident is not None:
             src = self.resident
             buffer = src.new_empty((min(batch_size, src.shape[0]), *src.shape[1:]))

@@ -119,8 +119,8 @@ def gradient_step(model: nn.Module, cfg: TrainConfig, world_size: int = 1):
     backward = [_BACKWARD[act] for _, act in layers]
     params = [p for pair in zip(weights, biases) for p in pair]
     grads: list[torch.Tensor] = []
-    # buffers kept from step to step, per batch size (fresh memory at every step costs page faults, ~9% of the
-    # tutorial's step): each layer's output, d(loss)/d(its input), the loss's scratch; the ones of the bias sums
+    # buffers kept from step to step, per batch size (no fresh memory taken at every step): each layer's output,
+    # d(loss)/d(its input), the loss's scratch; the ones of the bias sums
     kept: dict[tuple, torch.Tensor] = {}
 
     def buffer(name: tuple, rows: int, cols: int) -> torch.Tensor:
