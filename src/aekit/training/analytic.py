@@ -38,11 +38,12 @@ from aekit.objectives import bce_and_sigmoid
 
 _aten = torch.ops.aten
 
-# d(loss)/d(pre-activation) from d(loss)/d(output) and the output: the kernels autograd itself runs
+# d(loss)/d(pre-activation) from d(loss)/d(output) and the output, written over d(loss)/d(output) (a buffer the step
+# keeps): the kernels autograd itself runs, in their out= form
 _BACKWARD: dict[type, Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None] = {
-    nn.ReLU: lambda grad, out: _aten.threshold_backward(grad, out, 0),
-    nn.Sigmoid: lambda grad, out: _aten.sigmoid_backward(grad, out),
-    nn.Tanh: lambda grad, out: _aten.tanh_backward(grad, out),
+    nn.ReLU: lambda grad, out: _aten.threshold_backward.grad_input(grad, out, 0, grad_input=grad),
+    nn.Sigmoid: lambda grad, out: _aten.sigmoid_backward.grad_input(grad, out, grad_input=grad),
+    nn.Tanh: lambda grad, out: _aten.tanh_backward.grad_input(grad, out, grad_input=grad),
     nn.Identity: None,  # the gradient passes as it is
 }
 _FORWARD: dict[type, Callable[[torch.Tensor], torch.Tensor] | None] = {
@@ -201,6 +202,6 @@ def gradient_step(model: nn.Module, cfg: TrainConfig, world_size: int = 1):
 
 
 def _chain(grad: torch.Tensor, out: torch.Tensor, backward) -> torch.Tensor:
-    """d(loss)/d(pre-activation) of a layer from d(loss)/d(its output) `grad`, its output `out` and its activation's
-    entry in `_BACKWARD`."""
+    """d(loss)/d(pre-activation) of a layer from d(loss)/d(its output) `grad` (overwritten), its output `out` and its
+    activation's entry in `_BACKWARD`."""
     return grad if backward is None else backward(grad, out)
