@@ -393,3 +393,25 @@ def test_linear_share_is_chosen_on_held_out_cells():
     kw = dict(epochs=5, members=2, val_fraction=0.0, return_info=True)
     (net, _), (same, info) = (impute(gappy, linear=flag, **kw) for flag in (False, True))
     assert np.array_equal(net, same) and set(info.linear_weights) == {0.0}
+
+
+# --------------------------------------------------------------------------- fills kept within each column's range
+
+
+def test_fills_stay_within_each_columns_observed_range():
+    r = np.random.default_rng(5)
+    base = r.uniform(0, 10, size=(200, 1))
+    truth = np.hstack([base, 2 * base, -base]) + 0.05 * r.normal(size=(200, 3))  # linear: fills extrapolate
+    gappy = truth.copy()
+    top = np.argsort(base[:, 0])[-12:]  # column 1 misses its largest values (MNAR), column 2 some at random
+    gappy[top, 1] = np.nan
+    gappy[r.random(200) < 0.1, 2] = np.nan
+    missing = np.isnan(gappy)
+    kw = dict(epochs=40, members=2, seed=1)
+    free, clipped, again = impute(gappy, clip=False, **kw), impute(gappy, **kw), impute(gappy, **kw)
+    low, high = np.nanmin(gappy, axis=0), np.nanmax(gappy, axis=0)
+    assert (free[:, 1][missing[:, 1]] > high[1]).any()  # unclipped, the network extends the trend past the range
+    assert ((clipped >= low) & (clipped <= high)).all()  # clipped (the default): every fill within the range
+    assert np.array_equal(clipped[~missing], gappy[~missing]) and np.array_equal(clipped, again)  # kept; seeded
+    inside = missing & (free >= low) & (free <= high)
+    assert np.array_equal(clipped[inside], free[inside]) and np.array_equal(clipped, np.clip(free, low, high))

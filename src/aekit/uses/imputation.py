@@ -45,6 +45,9 @@ from aekit.training.optim import make_optimizer
 from aekit.uses import linear_blend
 from aekit.uses.ratings import read_ratings
 
+_TTA_K, _TTA_P = 0, 0.3  # dev hook: fills averaged over K passes with a further share P of the seen cells hidden
+_HIDDEN_W, _VISIBLE_W = 1.0, 1.0  # dev hook: loss weights of the observed cells hidden by dropout / left visible
+
 __all__ = ["impute", "ImputeInfo", "read_ratings", "default_hidden", "default_batch_size"]
 
 
@@ -110,6 +113,7 @@ def impute(
     refeed: int = 1,
     linear: bool = True,
     bounds: tuple[float, float] | None = None,
+    clip: bool = True,
     seed: int = 0,
     callbacks: Sequence[Callback] = (),
     return_info: bool = False,
@@ -132,7 +136,8 @@ def impute(
     its row) on the rows the member completed, and blend its fills into the networks' per column by a weight in
     0, ¼, ½, ¾, 1 chosen on the members' held-out cells (`aekit.uses.linear_blend`; False: the networks alone).
     `mask_input`: also feed the network which cells it sees (a missing cell reads 0, the column mean;
-    the mask tells it apart from an observed mean). `bounds`: (low, high) clips the filled cells
+    the mask tells it apart from an observed mean). `clip`: keep each column's fills within the range of its
+    observed cells (False: as the networks give them). `bounds`: (low, high) clips the filled cells
     (ratings 1–5). `columns`: names used in messages. `callbacks`: aekit Callbacks (logs: loss, val_rmse), which
     see each member's training in turn.
     Returns the filled array (float32 stays float32, anything else becomes float64), and with
@@ -223,7 +228,10 @@ def impute(
     share = np.asarray(linear_blend.WEIGHTS)[pick]
     pred = (1 - share) * np.mean(preds, axis=0) + share * np.mean(lins, axis=0)
     scores = [math.sqrt(e[pick, np.arange(d)].sum() / c) if c else math.nan for e, c in zip(errors, counts)]
-    filled = np.where(obs, a, pred * scale + mean).astype(dtype)
+    fills = pred * scale + mean
+    if clip:  # each column's fills within its observed range, as a tree's (a pixel is never below 0 nor above 16)
+        fills = np.clip(fills, np.nanmin(a, axis=0), np.nanmax(a, axis=0))
+    filled = np.where(obs, a, fills).astype(dtype)
     if bounds is not None:
         filled[~obs] = np.clip(filled[~obs], bounds[0], bounds[1])
     epochs_run, best_epoch, history = runs[0]
@@ -248,8 +256,8 @@ def _fill(model, z, seen, train, held, refeed, mask_input):
     """One member's fills of the table and its values of every cell from its training cells (so its held-out
     cells are filled as the gaps are), as numpy arrays: re-fed `refeed` times in the columns where that lowers the
     squared error on the member's held-out cells, its first pass in the others."""
-    first = _predict(model, z, seen, mask_input)
-    plain = _predict(model, z, train, mask_input)
+    first = _predict_avg(model, z, seen, mask_input)
+    plain = _predict_avg(model, z, train, mask_input)
     if refeed and held.any():
         held_t = torch.from_numpy(held).to(z.device)
         again = _refed(model, z, train, plain, refeed, mask_input)
@@ -257,6 +265,14 @@ def _fill(model, z, seen, train, held, refeed, mask_input):
         first = torch.where(use, _refed(model, z, seen, first, refeed, mask_input), first)
         plain = torch.where(use, again, plain)
     return first.double().cpu().numpy(), plain.double().cpu().numpy()
+
+
+def _predict_avg(model, z, seen, mask_input):
+    if not _TTA_K:
+        return _predict(model, z, seen, mask_input)
+    g = torch.Generator(z.device).manual_seed(12345)
+    outs = [_predict(model, z, seen & (torch.rand(seen.shape, generator=g) >= _TTA_P), mask_input) for _ in range(_TTA_K)]
+    return torch.stack(outs).mean(0)
 
 
 def _member_seed(seed: int, k: int) -> int:
@@ -295,7 +311,11 @@ def _fit_member(z, train, held, mcfg, tcfg, mask_input, callbacks, device):
             idx = order[start : start + batch_size]
             zb, mb = z[idx], train_mask[idx]
             keep = mb & (torch.rand(mb.shape, generator=state.generator, device=device) >= dropout)  # input dropout
-            loss = masked_mse(_predict(model, zb, keep, mask_input), zb, mb)
+            if _HIDDEN_W == _VISIBLE_W:
+                loss = masked_mse(_predict(model, zb, keep, mask_input), zb, mb)
+            else:
+                wt = mb.to(zb.dtype) * torch.where(keep, _VISIBLE_W, _HIDDEN_W)
+                loss = (((_predict(model, zb, keep, mask_input) - zb) ** 2) * wt).sum() / wt.sum().clamp_min(1e-12)
             if weight_decay:
                 loss = loss + weight_decay * l2_penalty(model)
             state.optimizer.zero_grad(set_to_none=True)
