@@ -104,6 +104,16 @@ def test_bounds_clip_only_filled_cells():
 def test_default_hidden_grows_with_columns():
     assert default_hidden(10) == (60, 30) and default_hidden(2) == (24, 12)
     assert default_hidden(64) == (192, 96) and default_hidden(80) == (192, 96) and default_hidden(200) == (400, 200)
+    assert default_hidden(61, 999) == (192, 96) and default_hidden(61, 1797) == (192, 192, 96)  # deeper from 1,000 rows
+    assert default_hidden(10, 5000) == (60, 60, 30)
+
+
+def test_a_table_of_many_rows_gets_a_second_hidden_layer():
+    gappy, hidden = with_gaps(np.random.default_rng(2).normal(size=(1000, 4)))
+    filled, info = impute(gappy, epochs=2, members=1, return_info=True)
+    assert info.hidden == (24, 24, 12) and np.array_equal(filled[~hidden], gappy[~hidden])
+    assert np.array_equal(filled, impute(gappy, epochs=2, members=1))  # seeded: the same table twice
+    assert impute(gappy[:999], epochs=2, members=1, return_info=True)[1].hidden == (24, 12)
 
 
 def test_recovers_a_generated_low_rank_ratings_matrix():
