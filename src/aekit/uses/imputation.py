@@ -10,7 +10,8 @@ if they were observed and fills again (`refeed`), in the columns where that lowe
 cells. Five such networks (`members`), each from its own seed and
 holding out its own tenth, are averaged. Beside each network, a linear autoencoder with a zero diagonal is fitted
 on the rows that network completed, and its fills are blended in per column by the held-out cells
-(`aekit.uses.linear_blend`). The returned table keeps every observed cell exactly.
+(`aekit.uses.linear_blend`). Fills stay within each column's observed range (`clip`); the returned table keeps
+every observed cell exactly.
 
 >>> import numpy as np
 >>> x = np.array([[1.0, 2.0], [2.0, np.nan], [3.0, 6.0], [4.0, 8.0]])
