@@ -104,6 +104,16 @@ def test_bounds_clip_only_filled_cells():
 def test_default_hidden_grows_with_columns():
     assert default_hidden(10) == (60, 30) and default_hidden(2) == (24, 12)
     assert default_hidden(64) == (192, 96) and default_hidden(80) == (192, 96) and default_hidden(200) == (400, 200)
+    assert default_hidden(61, 999) == (192, 96) and default_hidden(61, 1797) == (192, 192, 96)  # deeper from 1,000 rows
+    assert default_hidden(10, 5000) == (60, 60, 30)
+
+
+def test_a_table_of_many_rows_gets_a_second_hidden_layer():
+    gappy, hidden = with_gaps(np.random.default_rng(2).normal(size=(1000, 4)))
+    filled, info = impute(gappy, epochs=2, members=1, return_info=True)
+    assert info.hidden == (24, 24, 12) and np.array_equal(filled[~hidden], gappy[~hidden])
+    assert np.array_equal(filled, impute(gappy, epochs=2, members=1))  # seeded: the same table twice
+    assert impute(gappy[:999], epochs=2, members=1, return_info=True)[1].hidden == (24, 12)
 
 
 def test_recovers_a_generated_low_rank_ratings_matrix():
@@ -393,3 +403,25 @@ def test_linear_share_is_chosen_on_held_out_cells():
     kw = dict(epochs=5, members=2, val_fraction=0.0, return_info=True)
     (net, _), (same, info) = (impute(gappy, linear=flag, **kw) for flag in (False, True))
     assert np.array_equal(net, same) and set(info.linear_weights) == {0.0}
+
+
+# --------------------------------------------------------------------------- fills kept within each column's range
+
+
+def test_fills_stay_within_each_columns_observed_range():
+    r = np.random.default_rng(5)
+    base = r.uniform(0, 10, size=(200, 1))
+    truth = np.hstack([base, 2 * base, -base]) + 0.05 * r.normal(size=(200, 3))  # linear: fills extrapolate
+    gappy = truth.copy()
+    top = np.argsort(base[:, 0])[-12:]  # column 1 misses its largest values (MNAR), column 2 some at random
+    gappy[top, 1] = np.nan
+    gappy[r.random(200) < 0.1, 2] = np.nan
+    missing = np.isnan(gappy)
+    kw = dict(epochs=40, members=2, seed=1)
+    free, clipped, again = impute(gappy, clip=False, **kw), impute(gappy, **kw), impute(gappy, **kw)
+    low, high = np.nanmin(gappy, axis=0), np.nanmax(gappy, axis=0)
+    assert (free[:, 1][missing[:, 1]] > high[1]).any()  # unclipped, the network extends the trend past the range
+    assert ((clipped >= low) & (clipped <= high)).all()  # clipped (the default): every fill within the range
+    assert np.array_equal(clipped[~missing], gappy[~missing]) and np.array_equal(clipped, again)  # kept; seeded
+    inside = missing & (free >= low) & (free <= high)
+    assert np.array_equal(clipped[inside], free[inside]) and np.array_equal(clipped, np.clip(free, low, high))
