@@ -25,3 +25,26 @@ def test_a_tiny_tables_error_estimate_is_a_number_or_said_to_be_missing_never_na
     assert (report["holdout_rmse"] is None) == ("no held-out" in said)
     assert len(report["linear_weights"]) == (0 if "--no-linear" in flags else 2)  # the linear stage's share a column
     assert (tmp_path / "out.csv").read_text().splitlines()[2].count(",") == 1
+
+
+def test_no_clip_lets_the_fills_leave_the_observed_range_as_the_library_does(tmp_path):
+    """`--no-clip` is the library's `clip=False`: on a linear table whose column 1 misses its largest values, the
+    command's fills pass the observed maximum there, exactly as `impute(..., clip=False)` gives them; by default not."""
+    import numpy as np
+
+    from aekit.data.arrays import read_table, write_table
+    from aekit.uses.imputation import impute
+
+    r = np.random.default_rng(5)
+    base = r.uniform(0, 10, size=(120, 1))
+    gappy = (np.hstack([base, 2 * base]) + 0.05 * r.normal(size=(120, 2))).astype(np.float32)
+    gappy[np.argsort(base[:, 0])[-8:], 1] = np.nan
+    write_table(tmp_path / "t.csv", gappy, ["a", "b"])
+    flags = ["--epochs", 30, "--members", 1, "--seed", 1]
+    aekit("impute", "t.csv", "-o", "free.csv", "--no-clip", *flags, cwd=tmp_path, check=True)
+    aekit("impute", "t.csv", "-o", "clipped.csv", *flags, cwd=tmp_path, check=True)
+    (free, _), (clipped, _) = read_table(tmp_path / "free.csv"), read_table(tmp_path / "clipped.csv")
+    gappy = read_table(tmp_path / "t.csv", allow_nan=True)[0]  # as the command read it
+    high, missing = np.nanmax(gappy[:, 1]), np.isnan(gappy[:, 1])
+    assert (free[missing, 1] > high).any() and (clipped[missing, 1] <= high).all()
+    np.testing.assert_allclose(free, impute(gappy, clip=False, epochs=30, members=1, seed=1), rtol=1e-6)

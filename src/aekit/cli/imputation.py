@@ -30,7 +30,8 @@ def add_impute_parser(sub) -> argparse.ArgumentParser:
         type=_int_list,
         default=None,
         metavar="SIZES",
-        help="layer sizes from input to code, e.g. 64,32 (default: 6×columns, then 3×columns)",
+        help="layer sizes from input to code, e.g. 64,32 (default: 6×columns up to 192, a second such layer from "
+        "1,000 rows, then a code of half that)",
     )
     p.add_argument(
         "--dropout", type=float, help="fraction of observed cells hidden from the input per batch (default 0.3)"
@@ -46,6 +47,12 @@ def add_impute_parser(sub) -> argparse.ArgumentParser:
         dest="linear",
         action="store_false",
         help="no linear autoencoder blended in per column (the networks' fills alone)",
+    )
+    p.add_argument(
+        "--no-clip",
+        dest="clip",
+        action="store_false",
+        help="fills may leave each column's observed range (default: clipped to its observed minimum and maximum)",
     )
     p.add_argument("--lr", type=float, help="Adam learning rate (default 0.001)")
     p.add_argument("--weight-decay", type=float, help="L2 penalty on the weights (default 0)")
@@ -92,6 +99,7 @@ def cmd_impute(args: argparse.Namespace) -> int:
         members=args.members,
         refeed=args.refeed,
         linear=args.linear,
+        clip=args.clip,
         lr=args.lr,
         weight_decay=args.weight_decay,
         seed=args.seed,
