@@ -106,6 +106,7 @@ def test_default_hidden_grows_with_columns():
     assert default_hidden(64) == (192, 96) and default_hidden(80) == (192, 96) and default_hidden(200) == (400, 200)
     assert default_hidden(61, 999) == (192, 96) and default_hidden(61, 1797) == (192, 192, 96)  # deeper from 1,000 rows
     assert default_hidden(10, 5000) == (60, 60, 30)
+    assert default_hidden(3706, 6040) == (7412, 3706)  # a wide ratings table keeps one (already 2×columns) layer
 
 
 def test_a_table_of_many_rows_gets_a_second_hidden_layer():

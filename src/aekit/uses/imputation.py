@@ -75,9 +75,12 @@ def default_hidden(n_columns: int, n_rows: int = 0) -> tuple[int, ...]:
     Chosen on the benchmark's development seeds (100-102) with five members: on breast_cancer (30 columns) 2×/1× was
     5% worse than 6×/3×; on the generated ratings (80 columns) 2×/1× was 1% better than 6×/3× and seven times
     faster; on digits (1,797 rows) the second layer cut the gap to MissForest by 1.7 points at the same time, where
-    on wine (178 rows) a wider layer was worse."""
+    on wine (178 rows) a wider layer was worse. A wide table (over 96 columns: its layer is 2×columns, past the 192
+    cap, e.g. MovieLens-1M's 6,040 users × 3,706 items) keeps one hidden layer: a second of that width would square
+    it (13.7 M more weights there), and the second layer was only measured at widths up to 192."""
     width = max(24, min(6 * n_columns, max(2 * n_columns, 192)))
-    return (width,) * (2 if n_rows >= DEEP_ROWS else 1) + (max(12, width // 2),)
+    deep = n_rows >= DEEP_ROWS and width <= 192
+    return (width,) * (2 if deep else 1) + (max(12, width // 2),)
 
 
 def default_batch_size(n_rows: int) -> int:
