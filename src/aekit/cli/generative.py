@@ -26,8 +26,6 @@ def _output(path: str, args: argparse.Namespace) -> str:
 def _write(path: str, rows, model, ncols: int) -> None:
     import numpy as np
 
-    from aekit.reporting.rendering import save_figure
-    from aekit.uses.generation import grid_figure
     from aekit.uses.inputs import image_shape_of
 
     if path.lower().endswith(".npy"):
@@ -42,6 +40,9 @@ def _write(path: str, rows, model, ncols: int) -> None:
     shape = image_shape_of(model)
     if shape is None:
         raise ConfigError(f"{path}: these rows are not images (no image shape); write them to a .npy file instead")
+    from aekit.reporting.rendering import save_figure  # matplotlib only for a picture
+    from aekit.uses.generation import grid_figure
+
     save_figure(grid_figure(rows, shape, ncols=ncols), path)
 
 

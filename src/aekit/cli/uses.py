@@ -110,7 +110,6 @@ def add_encode_parser(sub) -> argparse.ArgumentParser:
 
 def cmd_encode(args: argparse.Namespace) -> int:
     from aekit.data.arrays import write_table
-    from aekit.reporting.rendering import save_figure
     from aekit.uses.encoding import code_plot, encode, write_codes
     from aekit.uses.inputs import class_names, load_any_model
 
@@ -125,6 +124,8 @@ def cmd_encode(args: argparse.Namespace) -> int:
         write_table(args.output, codes, columns=columns)
     print(f"{args.output}: {codes.shape[0]} rows × {codes.shape[1]} code units")
     if args.plot:
+        from aekit.reporting.rendering import save_figure  # matplotlib (~0.3 s) only for a plot
+
         labels = None if rows.y is None else class_names(rows)
         fig = code_plot(codes, labels, method=args.method, limit=args.plot_limit, title=f"codes of {rows.name}")
         print(save_figure(fig, args.plot))
@@ -230,7 +231,6 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     from aekit.data.arrays import write_table
     from aekit.data.image_files import is_image_source
     from aekit.data.image_out import image_outputs, save_images
-    from aekit.reporting.rendering import save_figure
     from aekit.uses.denoising import denoise, denoise_figure
     from aekit.uses.inputs import image_shape_of, load_any_model
 
@@ -285,6 +285,8 @@ def cmd_denoise(args: argparse.Namespace) -> int:
             res.noisy, res.denoised, res.clean = (
                 None if a is None else np.stack(a) for a in (res.noisy, res.denoised, res.clean)
             )
+        from aekit.reporting.rendering import save_figure  # matplotlib only for a plot
+
         print(save_figure(denoise_figure(res, image_shape=rows.image_shape or shape), args.plot))
     return 0
 
@@ -335,8 +337,6 @@ def add_anomaly_parser(sub) -> argparse.ArgumentParser:
 def cmd_anomaly(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from aekit.reporting.plots import histogram
-    from aekit.reporting.rendering import save_figure
     from aekit.uses.anomalies import anomaly, write_scores
     from aekit.uses.inputs import normal_labels
 
@@ -372,6 +372,9 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
         f"{res.n_flagged} flagged{auc}"
     )
     if args.plot:
+        from aekit.reporting.plots import histogram  # matplotlib (~0.3 s) only for a plot
+        from aekit.reporting.rendering import save_figure
+
         fig = histogram(
             res.scores,
             threshold=res.threshold,
