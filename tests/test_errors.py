@@ -6,27 +6,20 @@ created, no run folder changed, no temporary file left).
 """
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from aekit_subprocess import aekit_cli
 
 from aekit import ConfigError, TrainConfig, train
 from aekit.data.arrays import write_idx
 from aekit.errors import cli_text, option
 
-SRC = str(Path(__file__).resolve().parents[1] / "src")
-
 
 def aekit(*args, cwd=None):
-    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.run(
-        [sys.executable, "-m", "aekit", *map(str, args)], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
-    )
+    return aekit_cli(*args, cwd=cwd)
 
 
 def snapshot(root: Path) -> dict:

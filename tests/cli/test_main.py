@@ -375,3 +375,28 @@ def test_mlflow_flag_without_mlflow_says_how_to_install_it(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == ["aekit: error: MLflow is not installed; pip install 'aekit[mlflow]'"]
     assert list(tmp_path.iterdir()) == []  # no run folder, no store
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("kinds",),  # never imports torch
+        ("train", "--data", "missing.csv"),  # one-line error, exit 2
+        ("impute", "t.csv", "-o", "filled.csv", "--members", "1", "--epochs", "3", "--report", "r.json"),
+    ],
+    ids=["kinds", "error", "impute"],
+)
+def test_the_tests_forked_command_behaves_as_a_fresh_python_m_aekit(tmp_path, args):
+    """tests/aekit_subprocess.py forks the CLI tests' commands from a process that has imported torch: the same exit
+    code, output and files as a new interpreter."""
+    results = []
+    for fresh in (True, False):
+        folder = tmp_path / ("fresh" if fresh else "forked")
+        folder.mkdir()
+        (folder / "t.csv").write_text("a,b,c\n1,2,3\n2,,6\n3,6,\n4,8,12\n5,10,15\n,12,18\n")
+        proc = aekit(*args, cwd=folder, fresh=fresh)
+        files = {p.name: p.read_bytes() for p in sorted(folder.iterdir()) if p.name not in ("t.csv", "r.json")}
+        report = json.loads((folder / "r.json").read_text()) if (folder / "r.json").exists() else None
+        results.append((proc.returncode, proc.stdout, proc.stderr, files, report and report["cells_filled"]))
+    assert results[0] == results[1]
+    assert results[0][0] == (2 if "missing.csv" in args else 0) and results[0][1 if args[0] != "train" else 2]

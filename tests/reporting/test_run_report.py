@@ -5,6 +5,8 @@ import io
 import json
 import re
 import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -105,12 +107,28 @@ def test_report_of_a_contractive_run_shows_the_jacobian_norm(tiny_runs, tmp_path
     assert "Jacobian norm" in {alt for alt, _ in data_uri_images(text)}
 
 
-def test_jacobian_norms_match_a_row_by_row_jacobian():
-    model = aekit.Autoencoder(aekit.ModelConfig(input_dim=20, hidden=(8,), encoding_dim=4, code_activation="sigmoid"))
+@pytest.mark.parametrize("hidden, code", [((8,), 4), ((12, 8), 70)])  # 70 units: two chunks of backward passes
+def test_jacobian_norms_match_a_row_by_row_jacobian(hidden, code):
+    config = aekit.ModelConfig(input_dim=20, hidden=hidden, encoding_dim=code, code_activation="sigmoid")
+    model = aekit.Autoencoder(config)
     x = torch.rand(6, 20, generator=torch.Generator().manual_seed(0))
-    got = jacobian_norms(model, x)
+    got = jacobian_norms(model, x, batch_size=4)
     want = [torch.autograd.functional.jacobian(lambda r: model.encode(r[None])[0], row).norm().item() for row in x]
     np.testing.assert_allclose(got, want, rtol=1e-5)
+
+
+def test_a_deep_models_jacobian_norm_imports_no_torch_dynamo():
+    """torch.func's jacrev imports torch._dynamo (1.2 s at the end of every run of a deep model); the metric does
+    without."""
+    code = (
+        "import sys, torch, aekit\n"
+        "from aekit.objectives import jacobian_norm\n"
+        "m = aekit.Autoencoder(aekit.ModelConfig(input_dim=8, hidden=(6,), encoding_dim=2, activation='elu'))\n"
+        "assert jacobian_norm(m, torch.rand(5, 8)) > 0\n"
+        "print(sorted(m for m in sys.modules if m.startswith('torch._dynamo'))[:3])\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
 
 
 def test_report_without_its_data_still_builds_with_a_note(tiny_runs, tmp_path):
