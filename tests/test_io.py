@@ -2,6 +2,7 @@ import json
 
 import pytest
 import torch
+from aekit_subprocess import aekit_cli
 from safetensors.torch import save_file
 
 from aekit import Autoencoder, ModelConfig, load_model, save_model
@@ -75,7 +76,6 @@ def test_tampered_metadata_and_foreign_files(tmp_path):
 # --------------------------------------------------------------------------- safety and integrity
 import os  # noqa: E402
 import pickle  # noqa: E402
-import subprocess  # noqa: E402
 import sys  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -256,10 +256,7 @@ def test_wrong_dtype_and_oversized_config_are_refused(tmp_path):
 
 
 def _cli(*args, cwd):
-    env = {**os.environ, "PYTHONPATH": str(Path(aekit.__file__).parents[1])}
-    return subprocess.run(
-        [sys.executable, "-m", "aekit", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=120
-    )
+    return aekit_cli(*args, cwd=cwd)
 
 
 def test_summary_of_a_single_file_and_of_a_damaged_one(tmp_path):

@@ -3,20 +3,15 @@
 import base64
 import io
 import json
-import os
 import re
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
+from aekit_subprocess import aekit_cli
 from PIL import Image
 
 from aekit.errors import ConfigError, ModelFileError
 from aekit.reporting.comparison import compare, text_table
-
-SRC = str(Path(__file__).resolve().parents[2] / "src")
 
 
 def row(text: str, name: str) -> list[str]:
@@ -105,15 +100,8 @@ def test_text_table_aligns_numbers_right():
 
 
 def test_cli_compare(tiny_runs, tmp_path, chromium):
-    env = {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
     out = tmp_path / "cmp.html"
-    proc = subprocess.run(
-        [sys.executable, "-m", "aekit", "compare", *(str(r.path) for r in tiny_runs), "--html", str(out)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
+    proc = aekit_cli("compare", *(str(r.path) for r in tiny_runs), "--html", str(out))
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.splitlines()[0].split() == ["run", "plain", "sparse-denoising"]
     assert proc.stdout.strip().endswith(f"wrote {out}")

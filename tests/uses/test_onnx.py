@@ -1,14 +1,11 @@
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from aekit_subprocess import aekit_cli
 
 import aekit
 from aekit import Autoencoder, ModelConfig, ModelFileError
@@ -92,10 +89,7 @@ def test_onnx_graphs_of_a_scaled_model_work_in_the_users_units(tmp_path, rng):
 
 
 def _cli(*args, cwd):
-    env = {**os.environ, "PYTHONPATH": str(Path(aekit.__file__).parents[1])}
-    return subprocess.run(
-        [sys.executable, "-m", "aekit", *args], capture_output=True, text=True, cwd=cwd, env=env, timeout=300
-    )
+    return aekit_cli(*args, cwd=cwd)
 
 
 def test_export_command_on_a_run_folder(tmp_path):
