@@ -1,10 +1,12 @@
-"""benchmarks/impute.py on the 20-row linnerud table (one seed), and --merge of two runs split by --patterns."""
+"""benchmarks/impute.py on the 20-row linnerud table (one seed, 10 trees), and --merge of two runs split by pattern."""
 
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -20,8 +22,21 @@ def bench(*args):
     return proc
 
 
-def test_runs_split_by_patterns_merge_into_one_summary(tmp_path):
-    proc = bench("--tables", "linnerud", "--patterns", "mcar20,mnar", "--seeds", "1", "--first-seed", "3")
+def merge(*logs, capsys):
+    """`benchmarks/impute.py --merge LOGS` in this process (the merge reads JSON lines only): its summary line."""
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import impute
+    finally:
+        del sys.path[0]
+    impute.main(["--merge", *map(str, logs)])
+    out = capsys.readouterr().out
+    return out, json.loads(out.strip().splitlines()[-1])
+
+
+def test_runs_split_by_patterns_merge_into_one_summary(tmp_path, capsys):
+    run = ("--tables", "linnerud", "--patterns", "mcar20,mnar", "--seeds", "1", "--first-seed", "3", "--trees", "10")
+    proc = bench(*run)
     assert proc.returncode == 0, proc.stderr
     whole = json.loads(proc.stdout.strip().splitlines()[-1])
     assert set(whole["results"]) == {"linnerud mcar20", "linnerud mnar"} and whole["cases"] == 2
@@ -30,12 +45,10 @@ def test_runs_split_by_patterns_merge_into_one_summary(tmp_path):
         runs.append({**whole, "results": {key: whole["results"][key]}, "cases": 1})
         logs.append(tmp_path / f"{key.split()[1]}.log")
         logs[-1].write_text("| a table line |\n" + json.dumps(runs[-1]) + "\n")
-    proc = bench("--merge", str(logs[0]), str(logs[1]))
-    assert proc.returncode == 0, proc.stderr
-    merged = json.loads(proc.stdout.strip().splitlines()[-1])
+    text, merged = merge(*logs, capsys=capsys)
     assert merged["results"] == whole["results"] and merged["cases"] == 2
-    assert merged["mean_rank"] == whole["mean_rank"] and "aekit within 2% of the best on" in proc.stdout
+    assert merged["mean_rank"] == whole["mean_rank"] and "aekit within 2% of the best on" in text
     logs.append(tmp_path / "seed4.log")  # the mnar run's summary as if it had run seed 4: refused
     logs[-1].write_text(logs[1].read_text().replace('"first_seed": 3', '"first_seed": 4'))
-    proc = bench("--merge", str(logs[0]), str(logs[2]))
-    assert proc.returncode != 0 and "other seeds" in proc.stderr
+    with pytest.raises(SystemExit, match="other seeds"):
+        merge(logs[0], logs[2], capsys=capsys)
