@@ -9,7 +9,9 @@ its stdin at /dev/null and its stdout and stderr at files, takes the caller's fo
 `aekit` as `python -m aekit` does (`runpy.run_module`), and ends as the interpreter would (SystemExit's code,
 non-daemon threads joined, atexit handlers, stdio flushed) but without tearing down every module, which takes 0.4 s
 with torch loaded. `fresh=True` (or `AEKIT_TEST_FRESH_CLI=1`, or a system without fork)
-starts a new interpreter instead; tests/cli/test_main.py checks that both give the same output.
+starts a new interpreter instead; tests/cli/test_main.py checks that both give the same output. A command whose
+environment differs from the zygote's in what torch reads as it loads (OMP_NUM_THREADS, ATEN_CPU_CAPABILITY, …) gets
+a new zygote.
 """
 
 import json
@@ -75,20 +77,35 @@ for stream in (sys.stdout, sys.stderr):
 os._exit(code or 0)
 """
 
-_zygote: subprocess.Popen | None = None
+# read once, when torch or its libraries load: a zygote started under other values is replaced
+_AT_IMPORT = (
+    "PYTHONPATH",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "ATEN_CPU_CAPABILITY",
+    "MKL_ENABLE_INSTRUCTIONS",
+    "ONEDNN_MAX_CPU_ISA",
+    "PYTHONHASHSEED",
+)
+_zygote: tuple[tuple, subprocess.Popen] | None = None
 
 
 def _env() -> dict:
     return {**os.environ, "PYTHONPATH": SRC + os.pathsep + os.environ.get("PYTHONPATH", "")}
 
 
-def _start_zygote() -> subprocess.Popen:
+def _start_zygote(env: dict) -> subprocess.Popen:
     global _zygote
-    if _zygote is None or _zygote.poll() is not None:
-        _zygote = subprocess.Popen(
-            [sys.executable, "-c", _ZYGOTE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=_env(), text=True
+    key = tuple(env.get(name) for name in _AT_IMPORT)
+    if _zygote is None or _zygote[0] != key or _zygote[1].poll() is not None:
+        if _zygote is not None and _zygote[1].poll() is None:
+            _zygote[1].stdin.close()  # it exits at the end of its input
+            _zygote[1].wait(timeout=60)
+        zygote = subprocess.Popen(
+            [sys.executable, "-c", _ZYGOTE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True
         )
-    return _zygote
+        _zygote = (key, zygote)
+    return _zygote[1]
 
 
 def _read_reply(zygote: subprocess.Popen, timeout: float | None) -> dict:
@@ -102,7 +119,8 @@ def _read_reply(zygote: subprocess.Popen, timeout: float | None) -> dict:
 
 
 def _forked(args: list[str], cwd) -> subprocess.CompletedProcess:
-    zygote = _start_zygote()
+    env = _env()
+    zygote = _start_zygote(env)
     with tempfile.TemporaryDirectory(prefix="aekit-cli-") as tmp:
         out, err = Path(tmp, "stdout"), Path(tmp, "stderr")
         out.touch()
@@ -110,7 +128,7 @@ def _forked(args: list[str], cwd) -> subprocess.CompletedProcess:
         req = {
             "args": args,
             "cwd": str(Path(cwd or os.getcwd()).resolve()),
-            "env": _env(),
+            "env": env,
             "stdout": str(out),
             "stderr": str(err),
             "argv0": str(Path(SRC, "aekit", "__main__.py")),  # what `python -m aekit` puts in argv[0]
