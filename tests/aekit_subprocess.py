@@ -163,3 +163,12 @@ def aekit_cli(*args, cwd=None, check=False, fresh=False):
     if check:
         assert proc.returncode == 0, proc.stderr
     return proc
+
+
+def modules_after(code: str, prefix: str) -> list[str]:
+    """The modules named `prefix` or `prefix.*` that a fresh interpreter has imported after running `code`."""
+    found = f"[m for m in sorted(sys.modules) if m == {prefix!r} or m.startswith({prefix!r} + '.')]"
+    probe = f"{code}\nimport sys, json\nprint(json.dumps({found}))"
+    proc = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=_env(), timeout=TIMEOUT)
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from aekit_subprocess import modules_after
 
 from aekit import Autoencoder, ModelConfig, configure
 from aekit.errors import ConfigError, TrainingError
@@ -28,15 +29,8 @@ def test_a_dense_models_outputs_are_counted_as_its_forward_pass_on_the_meta_devi
 
 
 def test_sizing_a_dense_model_imports_no_dynamo():
-    import subprocess
-    import sys
-
-    code = (
-        "import sys, aekit; from aekit.training.memory import needed_bytes; "
-        "needed_bytes(aekit.ModelConfig(hidden=(64,)), 256); print('torch._dynamo' in sys.modules)"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    assert out.strip() == "False"
+    code = "import aekit\nfrom aekit.training.memory import needed_bytes as n\nn(aekit.ModelConfig(hidden=(64,)), 256)"
+    assert modules_after(code, "torch._dynamo") == []
 
 
 def test_a_model_too_large_is_refused_with_its_size_before_anything_is_allocated():
