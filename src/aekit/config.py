@@ -98,7 +98,8 @@ class ModelConfig:
         if self.architecture == "conv" and self.image_shape is None:
             raise ConfigError(
                 "the 'conv' architecture needs images (an image_shape of channels, height, width); train it on a "
-                "folder of images or an image dataset such as MNIST, or a table with a dense kind (undercomplete, deep)"
+                "folder of images, a .npy of images (n, h, w) or an image dataset such as MNIST, or a table with a "
+                "dense kind (undercomplete, deep)"
             )
         if self.architecture == "conv":
             check_conv_code(self)

@@ -1,6 +1,8 @@
 """`aekit` on a user's own data, as a new user meets it: tables and image folders nobody showed us, and outputs that
 cannot be written. Each either works or stops with one line ``aekit: error: …``, exit code 2, nothing left behind."""
 
+import json
+
 import numpy as np
 import pytest
 from aekit_subprocess import aekit_cli as aekit
@@ -344,3 +346,17 @@ def test_denoised_images_go_to_a_folder_not_a_folder_named_like_a_file(tmp_path,
     args = ["denoise", gray_run / "run", gray_run / "gray", "--noise", "masking", "--noise-level", "0.2"]
     args += [a for pair in outs.items() for a in pair]
     refused([tmp_path, gray_run], args, "rows.npy: images are written as a folder of files with their own names")
+
+
+def test_a_npy_of_colour_images_trains_a_conv_kind_and_its_uses_read_it(tmp_path):
+    """(n, h, w, 3) uint8, as numpy users keep photos: the conv kind learns (3, h, w) images in [0, 1]."""
+    images = np.random.default_rng(0).integers(0, 256, (40, 16, 16, 3), dtype=np.uint8)
+    np.save(tmp_path / "photos.npy", images)
+    run = tmp_path / "run"
+    args = ["--kind", "conv", "--epochs", "1", "--batch-size", "16", "--out", run, "-q", "--no-tensorboard"]
+    proc = aekit("train", "--data", tmp_path / "photos.npy", *args)
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads((run / "config.json").read_text())["model"]["image_shape"] == [3, 16, 16]
+    proc = aekit("encode", run, tmp_path / "photos.npy", "-o", tmp_path / "codes.npy")
+    assert proc.returncode == 0, proc.stderr
+    assert np.load(tmp_path / "codes.npy").shape[0] == 40

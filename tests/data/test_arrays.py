@@ -22,6 +22,7 @@ from aekit.data.arrays import (
     find_dataset,
     load_array,
     load_dataset,
+    npy_image_shape,
     read_idx,
     read_table,
     write_idx,
@@ -581,3 +582,25 @@ def test_fuzz_load_dataset_folder(tmp_path, fake_set_bytes, data, which):
         assert "\n" not in str(e)
     else:
         assert ds.x_train.shape[1] == 784 and len(ds.x_train) == len(ds.y_train)
+
+
+@pytest.mark.parametrize(
+    "shape, dtype, want_shape",
+    [
+        ((5, 6, 4), np.uint8, (1, 6, 4)),  # 8-bit gray images: divided by 255
+        ((5, 6, 4, 3), np.float32, (3, 6, 4)),  # channels last: rows in (c, h, w) order
+        ((5, 6, 4, 3), np.uint8, (3, 6, 4)),
+        ((5, 3, 6, 4), np.float32, (3, 6, 4)),  # channels first: as they are
+        ((5, 2, 6, 4), np.float32, None),  # 2 channels: not images, flattened as they are
+        ((5, 12), np.uint8, None),  # a table of small integers: never divided
+    ],
+)
+def test_a_npy_of_images_gives_rows_of_c_h_w_in_0_1_and_its_image_shape(tmp_path, shape, dtype, want_shape):
+    raw = np.random.default_rng(0).integers(0, 256, shape).astype(dtype)
+    np.save(tmp_path / "a.npy", raw)
+    x = load_array(tmp_path / "a.npy")
+    assert x.dtype == np.float32 and x.shape == (5, int(np.prod(shape[1:])))
+    assert npy_image_shape(tmp_path / "a.npy") == want_shape
+    first = np.moveaxis(raw, -1, 1) if len(shape) == 4 and shape[-1] == 3 else raw
+    scale = 255 if dtype == np.uint8 and len(shape) >= 3 else 1
+    np.testing.assert_array_equal(x, (first.reshape(5, -1) / np.float32(scale)).astype(np.float32))

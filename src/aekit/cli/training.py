@@ -219,6 +219,12 @@ def kind_configs_from_args(args: argparse.Namespace):
             ).image_shape
         explicit.setdefault("image_shape", shape)
         return configure(args.kind, input_dim=int(shape[0] * shape[1] * shape[2]), **explicit)
+    from aekit.data.arrays import npy_image_shape
+
+    shape = npy_image_shape(args.data) if args.data else None  # a .npy of images: (n, h, w), 1 or 3 channels
+    if shape is not None:
+        explicit.setdefault("image_shape", shape)
+        return configure(args.kind, input_dim=int(shape[0] * shape[1] * shape[2]), **explicit)
     if args.data and any(callable(v) for v in KINDS.get(args.kind, {}).values()):
         from aekit.data.arrays import load_array
 

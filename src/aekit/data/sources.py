@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aekit.data.arrays import load_array
+from aekit.data.arrays import load_array, npy_image_shape
 from aekit.data.datasets import load_dataset
 from aekit.data.image_files import check_image_options, is_image_source
 from aekit.errors import ConfigError, DataError, option
@@ -66,18 +66,21 @@ def load_run_data(
         options = dict(image_size=image_size, resize=resize, color=color, skip_bad=skip_bad_images)
         return _image_run_data(data, val_data, limit, val_split, seed, options)
     x = load_array(data)
+    shape, name = npy_image_shape(data), Path(data).name  # a .npy of images: (n, h, w) or with 1 or 3 channels
     if limit is not None:
         x = x[:limit]
     if val_data is not None:
         _same_columns(data, val_data)
-        return RunData(x, load_array(val_data), name=Path(data).name)
+        return RunData(x, load_array(val_data), image_shape=shape, name=name)
     n_val = held_out(len(x), val_split)
     if n_val == 0:
-        return RunData(x, None, name=Path(data).name)
+        return RunData(x, None, image_shape=shape, name=name)
     if isinstance(x, np.memmap):  # keep it on disk: the last rows (views), not a random pick (copies)
-        return RunData(x[: len(x) - n_val], x[len(x) - n_val :], name=Path(data).name)
+        return RunData(x[: len(x) - n_val], x[len(x) - n_val :], image_shape=shape, name=name)
     order = np.random.default_rng(seed).permutation(len(x))
-    return RunData(np.asarray(x[np.sort(order[n_val:])]), np.asarray(x[np.sort(order[:n_val])]), name=Path(data).name)
+    return RunData(
+        np.asarray(x[np.sort(order[n_val:])]), np.asarray(x[np.sort(order[:n_val])]), image_shape=shape, name=name
+    )
 
 
 def recorded_run_data(data: dict, seed: int) -> RunData:

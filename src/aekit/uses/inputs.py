@@ -63,7 +63,7 @@ def load_rows(
     With `whole`, a folder for a full-resolution model `like` (which takes any size) and no `image_size` is read
     with each image at its own size: ``x`` is then a list of float32 (C, H, W) arrays (`whole_image_rows`).
     """
-    from aekit.data.arrays import load_array, load_dataset
+    from aekit.data.arrays import load_array, load_dataset, npy_image_shape
     from aekit.data.image_files import is_image_source
 
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
@@ -88,7 +88,8 @@ def load_rows(
                 f"{spec}: neither a dataset ({', '.join(DATASETS)}, optionally :test or :train) "
                 "nor an existing file; pass a .npy, .csv or .parquet file, or a folder of images"
             )
-        rows = Rows(load_array(spec), None, None, Path(spec).name)  # a float32 .npy stays a memmap: read in blocks
+        # a float32 .npy stays a memmap (read in blocks); a .npy of images gives their shape
+        rows = Rows(load_array(spec), None, npy_image_shape(spec), Path(spec).name)
     if labels is not None:
         rows.y = load_labels(labels, len(rows.x))
     if limit is not None:
