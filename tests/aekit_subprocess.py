@@ -21,6 +21,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 SRC = str(Path(__file__).resolve().parents[1] / "src")
@@ -102,19 +103,27 @@ def _start_zygote(env: dict) -> subprocess.Popen:
             _zygote[1].stdin.close()  # it exits at the end of its input
             _zygote[1].wait(timeout=60)
         zygote = subprocess.Popen(
-            [sys.executable, "-c", _ZYGOTE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, text=True
+            [sys.executable, "-c", _ZYGOTE], stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env, bufsize=0
         )
+        zygote.replies = b""
         _zygote = (key, zygote)
     return _zygote[1]
 
 
 def _read_reply(zygote: subprocess.Popen, timeout: float | None) -> dict:
-    ready, _, _ = select.select([zygote.stdout], [], [], timeout)
-    if not ready:
-        raise TimeoutError
-    line = zygote.stdout.readline()
-    if not line:
-        raise RuntimeError("the aekit test zygote died")
+    """The zygote's next reply line, read straight from the pipe (a buffered reader could hold both of a fast
+    command's replies while select() waits on the empty pipe)."""
+    buffer = zygote.replies  # bytes read past the last line
+    end = None if timeout is None else time.monotonic() + timeout
+    while b"\n" not in buffer:
+        left = None if end is None else max(0.0, end - time.monotonic())
+        if not select.select([zygote.stdout], [], [], left)[0]:
+            raise TimeoutError
+        chunk = os.read(zygote.stdout.fileno(), 4096)
+        if not chunk:
+            raise RuntimeError("the aekit test zygote died")
+        buffer += chunk
+    line, _, zygote.replies = buffer.partition(b"\n")
     return json.loads(line)
 
 
@@ -133,8 +142,9 @@ def _forked(args: list[str], cwd) -> subprocess.CompletedProcess:
             "stderr": str(err),
             "argv0": str(Path(SRC, "aekit", "__main__.py")),  # what `python -m aekit` puts in argv[0]
         }
-        zygote.stdin.write(json.dumps(req) + "\n")
-        zygote.stdin.flush()
+        data = (json.dumps(req) + "\n").encode()
+        while data:
+            data = data[os.write(zygote.stdin.fileno(), data) :]
         pid = _read_reply(zygote, 60)["pid"]
         try:
             status = _read_reply(zygote, TIMEOUT)["status"]

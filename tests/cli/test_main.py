@@ -400,3 +400,16 @@ def test_the_tests_forked_command_behaves_as_a_fresh_python_m_aekit(tmp_path, ar
         results.append((proc.returncode, proc.stdout, proc.stderr, files, report and report["cells_filled"]))
     assert results[0] == results[1]
     assert results[0][0] == (2 if "missing.csv" in args else 0) and results[0][1 if args[0] != "train" else 2]
+
+
+def test_the_tests_zygote_replies_are_read_one_line_each_when_two_arrive_at_once():
+    """A fast command's two replies (its pid, then its status) can reach the pipe together: each read returns one."""
+    from aekit_subprocess import _read_reply
+
+    two = 'import sys; sys.stdout.write(\'{"pid": 7}\\n{"status": 0}\\n\'); sys.stdout.flush()'
+    proc = subprocess.Popen([sys.executable, "-c", two], stdout=subprocess.PIPE, bufsize=0)
+    proc.wait(timeout=60)
+    proc.replies = b""
+    assert _read_reply(proc, 5) == {"pid": 7} and _read_reply(proc, 5) == {"status": 0}
+    with pytest.raises(RuntimeError, match="died"):
+        _read_reply(proc, 5)
