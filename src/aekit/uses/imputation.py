@@ -10,7 +10,8 @@ if they were observed and fills again (`refeed`), in the columns where that lowe
 cells. Five such networks (`members`), each from its own seed and
 holding out its own tenth, are averaged. Beside each network, a linear autoencoder with a zero diagonal is fitted
 on the rows that network completed, and its fills are blended in per column by the held-out cells
-(`aekit.uses.linear_blend`). Fills stay within each column's observed range (`clip`); the returned table keeps
+(`aekit.uses.linear_blend`). With `variational=True` a MIWAE's fills (`aekit.uses.miwae`) are blended in
+the same way. Fills stay within each column's observed range (`clip`); the returned table keeps
 every observed cell exactly.
 
 >>> import numpy as np
@@ -43,9 +44,10 @@ from aekit.objectives import masked_mse
 from aekit.objectives import weight_decay as l2_penalty
 from aekit.training.callbacks.base import Callback, History, TrainState
 from aekit.training.optim import make_optimizer
-from aekit.uses import linear_blend
+from aekit.uses import linear_blend, miwae
 from aekit.uses.ratings import read_ratings
 
+VARIATIONAL_WEIGHTS = (0.0, 0.25, 0.5)  # `variational`: the MIWAE's share per column, chosen on held-out cells
 DEEP_ROWS = 1000  # from this many rows on, the default network has two hidden layers (`default_hidden`)
 
 __all__ = ["impute", "ImputeInfo", "read_ratings", "default_hidden", "default_batch_size"]
@@ -66,6 +68,7 @@ class ImputeInfo:
     member_rmse: tuple[float, ...] = ()  # each member's RMSE on its own held-out cells (holdout_rmse: their mean)
     batch_size: int = 0  # rows per batch (by default from the table's rows: `default_batch_size`)
     linear_weights: tuple[float, ...] = ()  # per column, the linear autoencoder's share of the fill (() : linear off)
+    variational_weights: tuple[float, ...] = ()  # per column, the MIWAE's share of the fill (() : variational off)
 
 
 def default_hidden(n_columns: int, n_rows: int = 0) -> tuple[int, ...]:
@@ -117,6 +120,7 @@ def impute(
     members: int = 5,
     refeed: int = 1,
     linear: bool = True,
+    variational: bool = False,
     bounds: tuple[float, float] | None = None,
     clip: bool = True,
     seed: int = 0,
@@ -140,6 +144,10 @@ def impute(
     `linear`: also fit, per member, a linear autoencoder with a zero diagonal (each cell from the other cells of
     its row) on the rows the member completed, and blend its fills into the networks' per column by a weight in
     0, ¼, ½, ¾, 1 chosen on the members' held-out cells (`aekit.uses.linear_blend`; False: the networks alone).
+    `variational`: also train a MIWAE (a VAE on the observed cells whose fills are importance-weighted means;
+    `aekit.uses.miwae`) on member 0's training cells and blend its fills in per column by a share in 0, ¼, ½ chosen
+    on member 0's held-out cells (off by default: on the development seeds it helped the generated ratings and wine,
+    hurt breast_cancer, and costs 1.5-2.5× the time; docs/impute.md, round 6).
     `mask_input`: also feed the network which cells it sees (a missing cell reads 0, the column mean;
     the mask tells it apart from an observed mean). `clip`: keep each column's fills within the range of its
     observed cells (False: as the networks give them). `bounds`: (low, high) clips the filled cells
@@ -227,11 +235,20 @@ def impute(
         preds.append(pred)
         lins.append(lin[0])
         errors.append(linear_blend.blend_errors(lin[1], held_pred, zn, held))
+        if variational and k == 0:  # one MIWAE on member 0's training cells: its fills and its held-out values
+            vae = _variational(z, seen, obs & ~held, held, s, device)
+            member0 = (held, held_pred, lin[1])
         runs.append(run)
         counts.append(int(held.sum()))
     pick = np.argmin(np.sum(errors, axis=0), axis=0)  # per column: the blend with the least held-out error (0: none)
     share = np.asarray(linear_blend.WEIGHTS)[pick]
     pred = (1 - share) * np.mean(preds, axis=0) + share * np.mean(lins, axis=0)
+    vshare = np.zeros(0)
+    if variational:  # the MIWAE's share per column, chosen on member 0's held-out cells (0 where there are none)
+        held, net, lin = member0
+        verr = linear_blend.blend_errors(vae[1], (1 - share) * net + share * lin, zn, held, VARIATIONAL_WEIGHTS)
+        vshare = np.asarray(VARIATIONAL_WEIGHTS)[np.argmin(verr, axis=0)]
+        pred = (1 - vshare) * pred + vshare * vae[0]
     scores = [math.sqrt(e[pick, np.arange(d)].sum() / c) if c else math.nan for e, c in zip(errors, counts)]
     fills = pred * scale + mean
     if clip:  # each column's fills within its observed range, as a tree's (a pixel is never below 0 nor above 16)
@@ -243,10 +260,19 @@ def impute(
     measured = [v for v in scores if not math.isnan(v)]  # a tiny table may leave a member no held-out cell
     holdout = float(np.mean(measured)) if measured else math.nan
     shares = tuple(float(v) for v in share) if linear else ()
-    run_info = (epochs_run, best_epoch, hidden, history, members, tuple(scores), batch_size, shares)
+    vshares = tuple(float(v) for v in vshare)
+    run_info = (epochs_run, best_epoch, hidden, history, members, tuple(scores), batch_size, shares, vshares)
     info = ImputeInfo(missing, holdout, *run_info)
     filled = _like(frame, filled)
     return (filled, info) if return_info else filled
+
+
+def _variational(z, seen, train, held, seed, device) -> tuple[np.ndarray, np.ndarray]:
+    """A MIWAE (`aekit.uses.miwae`) trained on the `train` cells: its fills of the table from every `seen` cell,
+    and its values of every cell from the training cells (so its held-out cells are filled as the gaps are)."""
+    train_t = torch.from_numpy(train).to(device)
+    model = miwae.fit(z, train_t, torch.from_numpy(held).to(device), seed=seed)
+    return tuple(miwae.fill(model, z, m, seed).double().cpu().numpy() for m in (seen, train_t))
 
 
 def _refed(model, z, seen, pred, rounds, mask_input):

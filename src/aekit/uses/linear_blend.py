@@ -76,8 +76,9 @@ def linear_member(z, obs, train, train_pred, fills, ridge: float = RIDGE) -> tup
     return reconstruct(w, np.where(obs, z, fills)), reconstruct(w, completed_train)
 
 
-def blend_errors(linear: np.ndarray, network: np.ndarray, z: np.ndarray, held: np.ndarray) -> np.ndarray:
-    """Squared error summed over the `held` cells of each column for each blend in `WEIGHTS`: (len(WEIGHTS), d)."""
+def blend_errors(linear: np.ndarray, network: np.ndarray, z: np.ndarray, held: np.ndarray, weights=WEIGHTS):
+    """Squared error summed over the `held` cells of each column for each blend `w · linear + (1 - w) · network`,
+    w in `weights`: (len(weights), d)."""
     rows = held.any(axis=1)  # only rows with a held-out cell count (and one blend at a time: no (5, rows, d) array)
     linear, network, z, held = linear[rows], network[rows], z[rows], held[rows]
-    return np.stack([(np.square(w * linear + (1 - w) * network - z) * held).sum(axis=0) for w in WEIGHTS])
+    return np.stack([(np.square(w * linear + (1 - w) * network - z) * held).sum(axis=0) for w in weights])
