@@ -48,3 +48,26 @@ def test_no_clip_lets_the_fills_leave_the_observed_range_as_the_library_does(tmp
     high, missing = np.nanmax(gappy[:, 1]), np.isnan(gappy[:, 1])
     assert (free[missing, 1] > high).any() and (clipped[missing, 1] <= high).all()
     np.testing.assert_allclose(free, impute(gappy, clip=False, epochs=30, members=1, seed=1), rtol=1e-6)
+
+
+def test_variational_blends_a_miwae_as_the_library_does(tmp_path):
+    """`--variational` is the library's `variational=True`: the same fills, and the report gives each column's share."""
+    import json
+
+    import numpy as np
+
+    from aekit.data.arrays import read_table, write_table
+    from aekit.uses.imputation import impute
+
+    r = np.random.default_rng(2)
+    base = r.normal(size=(60, 1))
+    gappy = (np.hstack([base, -base, 0.5 * base]) + 0.1 * r.normal(size=(60, 3))).astype(np.float32)
+    gappy[r.random(gappy.shape) < 0.15] = np.nan
+    write_table(tmp_path / "t.csv", gappy, ["a", "b", "c"])
+    flags = ["--epochs", 20, "--members", 1, "--seed", 1, "--report", "r.json"]
+    aekit("impute", "t.csv", "-o", "v.csv", "--variational", *flags, cwd=tmp_path, check=True)
+    shares = json.loads((tmp_path / "r.json").read_text())["variational_weights"]
+    assert len(shares) == 3 and set(shares) <= {0.0, 0.25, 0.5}
+    gappy = read_table(tmp_path / "t.csv", allow_nan=True)[0]
+    want = impute(gappy, variational=True, epochs=20, members=1, seed=1)
+    np.testing.assert_allclose(read_table(tmp_path / "v.csv")[0], want, rtol=1e-5, atol=1e-6)  # threads: 1 vs 2

@@ -54,6 +54,12 @@ def add_impute_parser(sub) -> argparse.ArgumentParser:
         action="store_false",
         help="fills may leave each column's observed range (default: clipped to its observed minimum and maximum)",
     )
+    p.add_argument(
+        "--variational",
+        action="store_true",
+        help="also train a MIWAE (an importance-weighted VAE) and blend it in per column where held-out cells prefer "
+        "it (about 2.5x the time; docs/impute.md, round 6)",
+    )
     p.add_argument("--lr", type=float, help="Adam learning rate (default 0.001)")
     p.add_argument("--weight-decay", type=float, help="L2 penalty on the weights (default 0)")
     p.add_argument("--seed", type=int, help="seeds the model, the dropout and the held-out cells (default 0)")
@@ -100,6 +106,7 @@ def cmd_impute(args: argparse.Namespace) -> int:
         refeed=args.refeed,
         linear=args.linear,
         clip=args.clip,
+        variational=args.variational,
         lr=args.lr,
         weight_decay=args.weight_decay,
         seed=args.seed,
