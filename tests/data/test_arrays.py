@@ -22,12 +22,12 @@ from aekit.data.arrays import (
     find_dataset,
     load_array,
     load_dataset,
-    npy_image_shape,
     read_idx,
     read_table,
     write_idx,
     write_table,
 )
+from aekit.data.npy_images import npy_image_shape
 from aekit.errors import DataError
 
 BUNDLED = Path(datasets.__file__).resolve().parent.parent / "bundled" / "mnist"

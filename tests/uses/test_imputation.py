@@ -5,7 +5,6 @@ import math
 
 import numpy as np
 import pytest
-import torch
 from aekit_subprocess import aekit_cli as aekit
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_wine
 
@@ -15,14 +14,7 @@ from aekit.uses import linear_blend
 from aekit.uses.imputation import default_hidden, impute, read_ratings
 from aekit.uses.linear_blend import WEIGHTS, fit_zero_diagonal, linear_member, reconstruct
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tables: one thread is faster than two fighting for a busy CPU."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/uses/conftest.py
 
 
 LOADERS = {"breast_cancer": load_breast_cancer, "wine": load_wine, "diabetes": load_diabetes, "digits": load_digits}

@@ -8,13 +8,7 @@ from aekit.uses import miwae
 from aekit.uses.imputation import impute
 from aekit.uses.linear_blend import WEIGHTS
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/uses/conftest.py
 
 
 def low_rank(rows=200, columns=6, seed=0):

@@ -219,7 +219,7 @@ def kind_configs_from_args(args: argparse.Namespace):
             ).image_shape
         explicit.setdefault("image_shape", shape)
         return configure(args.kind, input_dim=int(shape[0] * shape[1] * shape[2]), **explicit)
-    from aekit.data.arrays import npy_image_shape
+    from aekit.data.npy_images import npy_image_shape
 
     shape = npy_image_shape(args.data) if args.data else None  # a .npy of images: (n, h, w), 1 or 3 channels
     if shape is not None:

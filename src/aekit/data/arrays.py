@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 
 from aekit.data.idx import read_idx, write_idx  # noqa: F401  (re-exported)
+from aekit.data.npy_images import channels_first, channels_last
 from aekit.data.scans import note_loaded, release_pages, remember
 from aekit.errors import DataError
 from aekit.files import atomic_write, check_file, one_line
@@ -105,9 +106,9 @@ def _load_npy(path: Path, allow_nan: bool, mmap: bool) -> np.ndarray:
         raise DataError(f"{path}: holds no data (shape {raw.shape}); save an array of shape (samples, features)")
     shape = (raw.shape[0], math.prod(raw.shape[1:]))
     if raw.ndim >= 3 and raw.dtype == np.uint8:  # 8-bit images: [0, 1] as every image source gives them
-        return (_channels_first(raw).reshape(shape) / np.float32(255)).astype(np.float32)
-    if raw.ndim == 4 and _channels_last(raw.shape):
-        raw = _channels_first(raw)  # a copy: the rows are (C, H, W) images flattened, as a conv model reads them
+        return (channels_first(raw).reshape(shape) / np.float32(255)).astype(np.float32)
+    if raw.ndim == 4 and channels_last(raw.shape):
+        raw = channels_first(raw)  # a copy: the rows are (C, H, W) images flattened, as a conv model reads them
     as_is = raw.dtype == np.float32 and raw.dtype.isnative
     if as_is:
         x = raw.reshape(shape)  # a view (memmap stays memmap) unless Fortran-ordered with ndim > 2
@@ -123,33 +124,6 @@ def _load_npy(path: Path, allow_nan: bool, mmap: bool) -> np.ndarray:
         else:
             _check_finite(x, allow_nan, lambda r, c: (f"at [{r}, {c}]", raw.reshape(shape)[r, c]), path)
     return x
-
-
-def _channels_last(shape: tuple[int, ...]) -> bool:
-    """(n, h, w, c) images: 1 or 3 channels last, and not first as in (n, c, h, w)."""
-    return shape[-1] in (1, 3) and shape[1] not in (1, 3)
-
-
-def _channels_first(raw: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(np.moveaxis(raw, -1, 1)) if raw.ndim == 4 and _channels_last(raw.shape) else raw
-
-
-def npy_image_shape(path: str | os.PathLike) -> tuple[int, int, int] | None:
-    """The (channels, height, width) of the images in a .npy of shape (n, h, w), (n, c, h, w) or (n, h, w, c) with
-    1 or 3 channels (`load_array` gives their rows in that order); None for any other file or shape."""
-    if Path(path).suffix.lower() != ".npy":
-        return None
-    try:
-        shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
-    except Exception:  # load_array says what is wrong with the file
-        return None
-    if len(shape) == 3:
-        return (1, shape[1], shape[2])
-    if len(shape) == 4 and _channels_last(shape):
-        return (shape[3], shape[1], shape[2])
-    if len(shape) == 4 and shape[1] in (1, 3):
-        return (shape[1], shape[2], shape[3])
-    return None
 
 
 def _scan_npy_file(path: Path, raw: np.ndarray, shape: tuple[int, int], allow_nan: bool) -> tuple[float, float] | None:

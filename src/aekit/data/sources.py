@@ -7,9 +7,10 @@ from pathlib import Path
 
 import numpy as np
 
-from aekit.data.arrays import load_array, npy_image_shape
+from aekit.data.arrays import load_array
 from aekit.data.datasets import load_dataset
 from aekit.data.image_files import check_image_options, is_image_source
+from aekit.data.npy_images import npy_image_shape
 from aekit.errors import ConfigError, DataError, option
 
 IMAGE_DATASETS = ("mnist", "fashion-mnist")

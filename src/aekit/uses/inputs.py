@@ -63,8 +63,9 @@ def load_rows(
     With `whole`, a folder for a full-resolution model `like` (which takes any size) and no `image_size` is read
     with each image at its own size: ``x`` is then a list of float32 (C, H, W) arrays (`whole_image_rows`).
     """
-    from aekit.data.arrays import load_array, load_dataset, npy_image_shape
+    from aekit.data.arrays import load_array, load_dataset
     from aekit.data.image_files import is_image_source
+    from aekit.data.npy_images import npy_image_shape
 
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
         raise ConfigError(f"limit must be a positive integer, got {limit!r}")

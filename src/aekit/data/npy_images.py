@@ -1,0 +1,40 @@
+"""A `.npy` of images: (n, h, w) gray, or 1 or 3 channels last (n, h, w, c) or first (n, c, h, w).
+
+`aekit.data.arrays.load_array` gives their rows as flattened (c, h, w) images (a conv model's order); the shape the
+rows came from is `npy_image_shape`'s.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+
+def channels_last(shape: tuple[int, ...]) -> bool:
+    """(n, h, w, c) images: 1 or 3 channels last, and not first as in (n, c, h, w)."""
+    return shape[-1] in (1, 3) and shape[1] not in (1, 3)
+
+
+def channels_first(raw: np.ndarray) -> np.ndarray:
+    """`raw` with channels moved first where they are last (a contiguous copy), else `raw` itself."""
+    return np.ascontiguousarray(np.moveaxis(raw, -1, 1)) if raw.ndim == 4 and channels_last(raw.shape) else raw
+
+
+def npy_image_shape(path: str | os.PathLike) -> tuple[int, int, int] | None:
+    """The (channels, height, width) of the images in a .npy of shape (n, h, w), (n, c, h, w) or (n, h, w, c) with
+    1 or 3 channels (`load_array` gives their rows in that order); None for any other file or shape."""
+    if Path(path).suffix.lower() != ".npy":
+        return None
+    try:
+        shape = np.load(path, mmap_mode="r", allow_pickle=False).shape
+    except Exception:  # load_array says what is wrong with the file
+        return None
+    if len(shape) == 3:
+        return (1, shape[1], shape[2])
+    if len(shape) == 4 and channels_last(shape):
+        return (shape[3], shape[1], shape[2])
+    if len(shape) == 4 and shape[1] in (1, 3):
+        return (shape[1], shape[2], shape[3])
+    return None
