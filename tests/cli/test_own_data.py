@@ -349,7 +349,8 @@ def test_denoised_images_go_to_a_folder_not_a_folder_named_like_a_file(tmp_path,
 
 
 def test_a_npy_of_colour_images_trains_a_conv_kind_and_its_uses_read_it(tmp_path):
-    """(n, h, w, 3) uint8, as numpy users keep photos: the conv kind learns (3, h, w) images in [0, 1]."""
+    """(n, h, w, 3) uint8, as numpy users keep photos: the conv kind learns (3, h, w) images in [0, 1], and denoised
+    images are written back as (n, h, w, 3)."""
     images = np.random.default_rng(0).integers(0, 256, (40, 16, 16, 3), dtype=np.uint8)
     np.save(tmp_path / "photos.npy", images)
     run = tmp_path / "run"
@@ -360,3 +361,13 @@ def test_a_npy_of_colour_images_trains_a_conv_kind_and_its_uses_read_it(tmp_path
     proc = aekit("encode", run, tmp_path / "photos.npy", "-o", tmp_path / "codes.npy")
     assert proc.returncode == 0, proc.stderr
     assert np.load(tmp_path / "codes.npy").shape[0] == 40
+    # denoised images come back in the input's layout, (n, h, w, 3), as the library's rows of (3, h, w) say
+    noise = ["--noise", "gaussian", "--noise-level", "0.1", "--seed", "3"]
+    proc = aekit("denoise", run, tmp_path / "photos.npy", "-o", tmp_path / "clean.npy", *noise)
+    assert proc.returncode == 0, proc.stderr
+    from aekit.data.arrays import load_array
+    from aekit.uses.denoising import denoise
+
+    rows = denoise(run, load_array(tmp_path / "photos.npy"), noise="gaussian", noise_level=0.1, seed=3).denoised
+    want = np.moveaxis(rows.reshape(40, 3, 16, 16), 1, -1)
+    np.testing.assert_allclose(np.load(tmp_path / "clean.npy"), want, atol=1e-5)

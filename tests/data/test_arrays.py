@@ -27,7 +27,7 @@ from aekit.data.arrays import (
     write_idx,
     write_table,
 )
-from aekit.data.npy_images import npy_image_shape
+from aekit.data.npy_images import in_npy_layout, npy_image_shape
 from aekit.errors import DataError
 
 BUNDLED = Path(datasets.__file__).resolve().parent.parent / "bundled" / "mnist"
@@ -604,3 +604,14 @@ def test_a_npy_of_images_gives_rows_of_c_h_w_in_0_1_and_its_image_shape(tmp_path
     first = np.moveaxis(raw, -1, 1) if len(shape) == 4 and shape[-1] == 3 else raw
     scale = 255 if dtype == np.uint8 and len(shape) >= 3 else 1
     np.testing.assert_array_equal(x, (first.reshape(5, -1) / np.float32(scale)).astype(np.float32))
+
+
+@pytest.mark.parametrize("shape", [(4, 5, 6), (4, 5, 6, 3), (4, 3, 5, 6), (4, 5, 6, 2)])
+def test_rows_go_back_to_the_layout_of_the_npy_they_came_from(tmp_path, shape):
+    raw = np.random.default_rng(0).random(shape, dtype=np.float32)
+    np.save(tmp_path / "a.npy", raw)
+    rows = load_array(tmp_path / "a.npy")
+    back = in_npy_layout(rows, tmp_path / "a.npy")
+    np.testing.assert_array_equal(back, raw if shape[-1] != 2 else rows)  # 2 channels: not images, rows as they are
+    narrower = rows[:, :-1]
+    assert in_npy_layout(narrower, tmp_path / "a.npy") is narrower  # another count of values: rows as they are

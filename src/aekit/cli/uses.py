@@ -231,6 +231,8 @@ def cmd_denoise(args: argparse.Namespace) -> int:
     from aekit.data.arrays import write_table
     from aekit.data.image_files import is_image_source
     from aekit.data.image_out import image_outputs, save_images
+    from aekit.data.npy_images import in_npy_layout
+    from aekit.files import atomic_write
     from aekit.uses.denoising import denoise, denoise_figure
     from aekit.uses.inputs import image_shape_of, load_any_model
 
@@ -268,10 +270,13 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         save_images(res.denoised, rows.image_shape, outs[0], args.output)
         if args.save_noisy:
             save_images(res.noisy, rows.image_shape, outs[1], args.save_noisy)
-    else:
-        write_table(args.output, res.denoised)
-        if args.save_noisy:
-            write_table(args.save_noisy, res.noisy)
+    else:  # rows; a .npy of images as the input's images were laid out
+        for path, arr in ((args.output, res.denoised), (args.save_noisy, res.noisy)):
+            laid = in_npy_layout(arr, args.input) if path and Path(path).suffix.lower() == ".npy" else arr
+            if laid is not arr:
+                atomic_write(Path(path), lambda f, a=laid: np.save(f, a, allow_pickle=False))
+            elif path:
+                write_table(path, arr)
     what = "images" if as_images else "rows"
     if res.clean is None:
         print(f"{args.output}: {len(res.denoised)} {what} denoised")

@@ -38,3 +38,16 @@ def npy_image_shape(path: str | os.PathLike) -> tuple[int, int, int] | None:
     if len(shape) == 4 and shape[1] in (1, 3):
         return (shape[1], shape[2], shape[3])
     return None
+
+
+def in_npy_layout(rows: np.ndarray, like: str | os.PathLike) -> np.ndarray:
+    """Rows of flattened (c, h, w) images in the layout of the image .npy `like` ((n, h, w), (n, h, w, c) or
+    (n, c, h, w)); `rows` as they are when `like` is not such a file or its images hold another count of values."""
+    shape = npy_image_shape(like)
+    if shape is None or rows.ndim != 2 or rows.shape[1] != shape[0] * shape[1] * shape[2]:
+        return rows
+    images = rows.reshape(len(rows), *shape)
+    given = np.load(like, mmap_mode="r", allow_pickle=False).shape
+    if len(given) == 3:
+        return images[:, 0]
+    return np.ascontiguousarray(np.moveaxis(images, 1, -1)) if channels_last(given) else images
