@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from aekit.latents import log_posterior, log_standard_normal
+from aekit.training.optimizers import Adam
 
 K = 20  # draws of the code per row in the training bound
 DRAWS = 1000  # draws of the code per row when filling
@@ -109,7 +110,8 @@ def fit(
     with torch.random.fork_rng(devices=[]):  # the layers' initial weights, the caller's random state untouched
         torch.manual_seed(seed)
         model = Miwae(d, latent if latent else max(2, min(LATENT, d - 1)), width).to(z.device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr)
+    # torch.optim.Adam's default (unfused) steps, without the torch._dynamo import of torch.optim's wrappers
+    optimizer = Adam(list(model.parameters()), lr=lr, fused=False)
     generator = torch.Generator(z.device).manual_seed(seed)
     best, best_state, since = math.inf, None, 0
     for epoch in range(1, epochs + 1):
