@@ -27,8 +27,9 @@ import numpy as np
 import torch
 
 import aekit
+from aekit.jacobians import jacobian_norm
 from aekit.kinds import DEFAULT_NOISE_LEVEL, IdentityWarning
-from aekit.objectives import corrupt, jacobian_norm, psnr
+from aekit.objectives import corrupt, psnr
 from aekit.training.callbacks.base import Callback
 
 KIND_ROWS = [

@@ -10,8 +10,9 @@ from aekit_subprocess import aekit_cli
 
 import aekit
 from aekit import Autoencoder, ModelConfig, TrainConfig, configure, fit
+from aekit.jacobians import jacobian_norm
 from aekit.kinds import KINDS, IdentityWarning, identity_risk
-from aekit.objectives import corrupt, jacobian_norm, psnr
+from aekit.objectives import corrupt, psnr
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -30,7 +30,7 @@ _HOME = {  # each public name -> the module that defines it
     "save_model": "io",
     "KINDS": "kinds",
     "configure": "kinds",
-    "jacobian_norm": "objectives",
+    "jacobian_norm": "jacobians",
     "psnr": "objectives",
     "load_dataset": "data.datasets",
     "load_array": "data.arrays",

@@ -14,7 +14,7 @@ from PIL import Image
 
 import aekit
 from aekit.errors import ModelFileError
-from aekit.objectives import jacobian_norms
+from aekit.jacobians import jacobian_norms
 from aekit.reporting.page_parts import kind_of
 from aekit.reporting.run_report import report
 
@@ -120,7 +120,7 @@ def test_a_deep_models_jacobian_norm_imports_no_torch_dynamo():
     without."""
     code = (
         "import torch, aekit\n"
-        "from aekit.objectives import jacobian_norm\n"
+        "from aekit.jacobians import jacobian_norm\n"
         "m = aekit.Autoencoder(aekit.ModelConfig(input_dim=8, hidden=(6,), encoding_dim=2, activation='elu'))\n"
         "assert jacobian_norm(m, torch.rand(5, 8)) > 0\n"
     )

@@ -268,7 +268,7 @@ def test_run_metrics_say_how_the_jacobian_norm_was_found(config, method, rng):
     import torch
 
     from aekit import Autoencoder, History
-    from aekit.objectives import jacobian_norm
+    from aekit.jacobians import jacobian_norm
     from aekit.training.finishing import run_metrics
 
     model = Autoencoder(config)

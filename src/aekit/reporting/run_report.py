@@ -111,7 +111,8 @@ def _eval_rows(config: Mapping[str, Any], x: Any) -> tuple[np.ndarray | None, np
 
 
 def _kind_figures(model, config: Mapping[str, Any], x: np.ndarray, has_reconstructions: bool) -> list[str]:
-    from aekit.objectives import corrupt, jacobian_norms
+    from aekit.jacobians import jacobian_norms
+    from aekit.objectives import corrupt
     from aekit.reporting.plots import reconstruction_grid
 
     t = config.get("train") or {}

@@ -105,7 +105,7 @@ def run_metrics(
 
 def _jacobian_figures(model: Autoencoder, xs: torch.Tensor, seed: int, batch: int) -> dict[str, float | str]:
     """The encoder's mean Jacobian norm on `xs` (dense: exact) or its first 256 rows (conv: Hutchinson), and how."""
-    from aekit.objectives import closed_form_layer, jacobian_norm
+    from aekit.jacobians import closed_form_layer, jacobian_norm
 
     if model.conditional:  # a cvae: each row with its label
         return conditional_jacobian(model, xs[:256], seed)

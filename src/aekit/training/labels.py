@@ -87,7 +87,7 @@ def split_labels(labels: Any, validation_labels: Any, n: int) -> tuple[Any, Any]
 def conditional_jacobian(model, xs: torch.Tensor, seed: int) -> dict:
     """A cvae's encoder Jacobian norm on the rows `xs`, each with its label (the first of the evaluation rows' labels
     held as a stream): Hutchinson's estimate, 8 projections, in one block."""
-    from aekit.objectives import jacobian_norm
+    from aekit.jacobians import jacobian_norm
 
     rows = len(xs)
     with model.labels.holding(model.labels.stream[:rows]):
