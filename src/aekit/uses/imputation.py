@@ -87,9 +87,10 @@ def default_hidden(n_columns: int, n_rows: int = 0) -> tuple[int, ...]:
 
 
 def default_batch_size(n_rows: int) -> int:
-    """The default batch: about 12 steps an epoch, within 16-64 rows (a 178-row table took 3 steps an epoch at 64,
-    and 16 was 1-3% better on the development seeds; at ≥ 768 rows it stays 64)."""
-    return int(min(64, max(16, n_rows // 12)))
+    """The default batch: about 12 steps an epoch, within 16-32 rows (a 178-row table took 3 steps an epoch at 64,
+    and 16 was 1-3% better on the development seeds; from 384 rows on it stays 32, where 64 was about a point worse
+    on breast_cancer's 569 rows and digits' 1,797, and 16 no better: docs/impute.md, round 7)."""
+    return int(min(32, max(16, n_rows // 12)))
 
 
 def _as_table(x: Any) -> np.ndarray:
@@ -133,7 +134,7 @@ def impute(
 
     `hidden`: layer sizes from input to code (the last is the code; default `default_hidden(columns, rows)`).
     `dropout`: the fraction of observed cells also hidden from the input in each batch. `batch_size`: rows per
-    step (default `default_batch_size(rows)`: about 12 steps an epoch, within 16-64).
+    step (default `default_batch_size(rows)`: about 12 steps an epoch, within 16-32).
     `weight_decay`: the L2 penalty λ/2·Σw². `patience`: epochs without a better held-out RMSE before
     stopping (0: train all `epochs`). `val_fraction`: the share of observed cells held out for that.
     `members`: networks trained and averaged, each from its own seed (member 0 from `seed`) and holding out its
