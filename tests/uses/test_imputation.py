@@ -141,6 +141,8 @@ def test_bad_settings_raise():
         impute(gappy, epochs=0)
     with pytest.raises(ConfigError, match="activation"):
         impute(gappy, activation="swish9")
+    with pytest.raises(DataError, match=r"hidden sizes must be whole numbers ≥ 1 \(input → code\), got 8,0"):
+        impute(gappy, hidden=(8, 0))
 
 
 # --------------------------------------------------------------------------- MovieLens formats

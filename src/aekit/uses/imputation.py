@@ -180,6 +180,9 @@ def impute(
             f"column {names[empty[0]]!r} has no observed value, so nothing can predict it; drop that column"
         )
     hidden = tuple(hidden) if hidden else default_hidden(d, n)
+    if any(isinstance(h, bool) or not isinstance(h, (int, np.integer)) or h < 1 for h in hidden):
+        sizes = ",".join(str(h) for h in hidden)
+        raise DataError(f"{option('hidden')} sizes must be whole numbers ≥ 1 (input → code), got {sizes}; e.g. 64,32")
     if not 0 <= dropout < 1:
         raise DataError(f"{option('dropout')} must lie in [0, 1), got {dropout}; 0.3 is the default")
     if isinstance(members, bool) or not isinstance(members, int) or members < 1:
