@@ -71,3 +71,27 @@ def test_variational_blends_a_miwae_as_the_library_does(tmp_path):
     gappy = read_table(tmp_path / "t.csv", allow_nan=True)[0]
     want = impute(gappy, variational=True, epochs=20, members=1, seed=1)
     np.testing.assert_allclose(read_table(tmp_path / "v.csv")[0], want, rtol=1e-5, atol=1e-6)  # threads: 1 vs 2
+
+
+def test_method_auto_blends_missforest_as_the_library_does(tmp_path):
+    """`--method auto` is the library's `method="auto"`: the same fills, and the report gives each column's share."""
+    import json
+
+    import numpy as np
+
+    from aekit.data.arrays import read_table, write_table
+    from aekit.uses.imputation import impute
+
+    r = np.random.default_rng(4)
+    a = r.normal(size=(80, 1))
+    gappy = np.hstack([a, np.sin(a), 2.0 * (a > 0.3)]).astype(np.float32) + 0.05 * r.normal(size=(80, 3)).astype("f4")
+    gappy[r.random(gappy.shape) < 0.15] = np.nan
+    write_table(tmp_path / "t.csv", gappy, ["a", "b", "c"])
+    flags = ["--epochs", 20, "--members", 1, "--seed", 1, "--report", "r.json"]
+    aekit("impute", "t.csv", "-o", "f.csv", "--method", "auto", *flags, cwd=tmp_path, check=True)
+    shares = json.loads((tmp_path / "r.json").read_text())["forest_weights"]
+    assert len(shares) == 3 and set(shares) <= {0.0, 0.5, 1.0}
+    gappy = read_table(tmp_path / "t.csv", allow_nan=True)[0]
+    want, info = impute(gappy, method="auto", epochs=20, members=1, seed=1, return_info=True)
+    assert list(info.forest_weights) == shares
+    np.testing.assert_allclose(read_table(tmp_path / "f.csv")[0], want, rtol=1e-5, atol=1e-6)  # threads: 1 vs 2

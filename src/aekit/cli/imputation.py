@@ -60,6 +60,12 @@ def add_impute_parser(sub) -> argparse.ArgumentParser:
         help="also train a MIWAE (an importance-weighted VAE) and blend it in per column where held-out cells prefer "
         "it (about 2.5x the time; docs/impute.md, round 6)",
     )
+    p.add_argument(
+        "--method",
+        choices=("autoencoder", "auto"),
+        help="autoencoder (default) or auto: also fit MissForest (extra trees, scikit-learn) and blend its fills in "
+        "per column where held-out cells prefer them (the report's forest_weights)",
+    )
     p.add_argument("--lr", type=float, help="Adam learning rate (default 0.001)")
     p.add_argument("--weight-decay", type=float, help="L2 penalty on the weights (default 0)")
     p.add_argument("--seed", type=int, help="seeds the model, the dropout and the held-out cells (default 0)")
@@ -107,6 +113,7 @@ def cmd_impute(args: argparse.Namespace) -> int:
         linear=args.linear,
         clip=args.clip,
         variational=args.variational,
+        method=args.method,
         lr=args.lr,
         weight_decay=args.weight_decay,
         seed=args.seed,

@@ -1,18 +1,17 @@
 """Filling missing values with an autoencoder (MIDA, Gondara & Wang 2018; AutoRec, Sedhain et al. 2015).
 
-Columns are standardised over their observed cells, missing cells read as the column mean (0), and a
-dense autoencoder learns to reconstruct the observed cells from rows in which a random 30% of them are
-hidden as well (input dropout), with the loss taken over observed cells only; beside the values it is
-fed the mask of the cells it sees, so a missing cell and an observed mean are told apart. So it learns
-to predict a cell from the others, which is what filling a gap asks. A tenth of the observed cells is held out from
-training to stop early and to estimate the error. After training, each network reads its own fills once more as
-if they were observed and fills again (`refeed`), in the columns where that lowers the error on its held-out
-cells. Five such networks (`members`), each from its own seed and
-holding out its own tenth, are averaged. Beside each network, a linear autoencoder with a zero diagonal is fitted
+Columns are standardised over their observed cells, missing cells read as the column mean (0), and a dense
+autoencoder learns to reconstruct the observed cells from rows in which a random 30% of them are hidden as well (input
+dropout), with the loss taken over observed cells only; beside the values it is fed the mask of the cells it sees, so
+a missing cell and an observed mean are told apart. So it learns to predict a cell from the others, which is what
+filling a gap asks. A tenth of the observed cells is held out from training to stop early and to estimate the error.
+After training, each network reads its own fills once more as if they were observed and fills again (`refeed`), in
+the columns where that lowers the error on its held-out cells. Five such networks (`members`), each from its own seed
+and holding out its own tenth, are averaged. Beside each network, a linear autoencoder with a zero diagonal is fitted
 on the rows that network completed, and its fills are blended in per column by the held-out cells
-(`aekit.uses.linear_blend`). With `variational=True` a MIWAE's fills (`aekit.uses.miwae`) are blended in
-the same way. Fills stay within each column's observed range (`clip`); the returned table keeps
-every observed cell exactly.
+(`aekit.uses.linear_blend`). With `variational=True` a MIWAE's fills (`aekit.uses.miwae`), with `method="auto"`
+MissForest's (`aekit.uses.forest_blend`), are blended in the same way. Fills stay within each column's observed range
+(`clip`); the returned table keeps every observed cell exactly.
 
 >>> import numpy as np
 >>> x = np.array([[1.0, 2.0], [2.0, np.nan], [3.0, 6.0], [4.0, 8.0]])
@@ -44,7 +43,7 @@ from aekit.objectives import masked_mse
 from aekit.objectives import weight_decay as l2_penalty
 from aekit.training.callbacks.base import Callback, History, TrainState
 from aekit.training.optim import make_optimizer
-from aekit.uses import linear_blend, miwae
+from aekit.uses import forest_blend, linear_blend, miwae
 from aekit.uses.ratings import read_ratings
 
 VARIATIONAL_WEIGHTS = (0.0, 0.25, 0.5)  # `variational`: the MIWAE's share per column, chosen on held-out cells
@@ -69,6 +68,7 @@ class ImputeInfo:
     batch_size: int = 0  # rows per batch (by default from the table's rows: `default_batch_size`)
     linear_weights: tuple[float, ...] = ()  # per column, the linear autoencoder's share of the fill (() : linear off)
     variational_weights: tuple[float, ...] = ()  # per column, the MIWAE's share of the fill (() : variational off)
+    forest_weights: tuple[float, ...] = ()  # per column, MissForest's share of the fill (() : method="autoencoder")
 
 
 def default_hidden(n_columns: int, n_rows: int = 0) -> tuple[int, ...]:
@@ -122,6 +122,7 @@ def impute(
     refeed: int = 1,
     linear: bool = True,
     variational: bool = False,
+    method: str = "autoencoder",
     bounds: tuple[float, float] | None = None,
     clip: bool = True,
     seed: int = 0,
@@ -149,6 +150,9 @@ def impute(
     `aekit.uses.miwae`) on member 0's training cells and blend its fills in per column by a share in 0, ¼, ½ chosen
     on member 0's held-out cells (off by default: on the development seeds it helped the generated ratings and wine,
     hurt breast_cancer, and costs 1.5-2.5× the time; docs/impute.md, round 6).
+    `method`: "autoencoder" (the fills above) or "auto": also fit MissForest (scikit-learn's IterativeImputer with
+    extra trees) and blend its fills in per column by a share in 0, ½, 1 chosen on member 0's held-out cells
+    (`aekit.uses.forest_blend`; a convenience: the trees where they predict held-out cells better).
     `mask_input`: also feed the network which cells it sees (a missing cell reads 0, the column mean;
     the mask tells it apart from an observed mean). `clip`: keep each column's fills within the range of its
     observed cells (False: as the networks give them). `bounds`: (low, high) clips the filled cells
@@ -189,6 +193,8 @@ def impute(
         raise DataError(f"{option('members')} must be a whole number of at least 1, got {members}; 5 is the default")
     if isinstance(refeed, bool) or not isinstance(refeed, int) or refeed < 0:
         raise DataError(f"{option('refeed')} must be a whole number of at least 0, got {refeed}; 1 is the default")
+    if method not in ("autoencoder", "auto"):
+        raise DataError(f"unknown {option('method')} {method!r}; choose one of: autoencoder, auto")
     batch_size = default_batch_size(n) if batch_size is None else batch_size
     if not 0 <= val_fraction < 1:
         raise DataError(f"val_fraction must lie in [0, 1), got {val_fraction}")
@@ -239,20 +245,23 @@ def impute(
         preds.append(pred)
         lins.append(lin[0])
         errors.append(linear_blend.blend_errors(lin[1], held_pred, zn, held))
-        if variational and k == 0:  # one MIWAE on member 0's training cells: its fills and its held-out values
-            vae = _variational(z, seen, obs & ~held, held, s, device)
+        if k == 0:  # member 0's held-out cells choose the MIWAE's and the forest's shares; one MIWAE on its cells
             member0 = (held, held_pred, lin[1])
+            vae = _variational(z, seen, obs & ~held, held, s, device) if variational else None
         runs.append(run)
         counts.append(int(held.sum()))
     pick = np.argmin(np.sum(errors, axis=0), axis=0)  # per column: the blend with the least held-out error (0: none)
     share = np.asarray(linear_blend.WEIGHTS)[pick]
     pred = (1 - share) * np.mean(preds, axis=0) + share * np.mean(lins, axis=0)
-    vshare = np.zeros(0)
+    vshare, fshare = np.zeros(0), np.zeros(0)
+    held, net, lin = member0
+    mine = (1 - share) * net + share * lin  # member 0's values of its held-out cells, blended as the fills are
     if variational:  # the MIWAE's share per column, chosen on member 0's held-out cells (0 where there are none)
-        held, net, lin = member0
-        verr = linear_blend.blend_errors(vae[1], (1 - share) * net + share * lin, zn, held, VARIATIONAL_WEIGHTS)
+        verr = linear_blend.blend_errors(vae[1], mine, zn, held, VARIATIONAL_WEIGHTS)
         vshare = np.asarray(VARIATIONAL_WEIGHTS)[np.argmin(verr, axis=0)]
-        pred = (1 - vshare) * pred + vshare * vae[0]
+        pred, mine = (1 - vshare) * pred + vshare * vae[0], (1 - vshare) * mine + vshare * vae[1]
+    if method == "auto":  # MissForest's share per column, chosen on the same cells
+        fshare, pred = forest_blend.forest_shares(zn, obs, obs & ~held, held, mine, pred, seed)
     scores = [math.sqrt(e[pick, np.arange(d)].sum() / c) if c else math.nan for e, c in zip(errors, counts)]
     fills = pred * scale + mean
     if clip:  # each column's fills within its observed range, as a tree's (a pixel is never below 0 nor above 16)
@@ -264,10 +273,9 @@ def impute(
     measured = [v for v in scores if not math.isnan(v)]  # a tiny table may leave a member no held-out cell
     holdout = float(np.mean(measured)) if measured else math.nan
     shares = tuple(float(v) for v in share) if linear else ()
-    vshares = tuple(float(v) for v in vshare)
-    run_info = (epochs_run, best_epoch, hidden, history, members, tuple(scores), batch_size, shares, vshares)
-    info = ImputeInfo(missing, holdout, *run_info)
-    filled = _like(frame, filled)
+    vshares, fshares = tuple(float(v) for v in vshare), tuple(float(v) for v in fshare)
+    run_info = (epochs_run, best_epoch, hidden, history, members, tuple(scores), batch_size, shares, vshares, fshares)
+    filled, info = _like(frame, filled), ImputeInfo(missing, holdout, *run_info)
     return (filled, info) if return_info else filled
 
 

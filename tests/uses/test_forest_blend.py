@@ -1,0 +1,57 @@
+"""aekit.uses.forest_blend and `impute(..., method="auto")`: MissForest blended in per column by held-out cells."""
+
+import numpy as np
+import pytest
+
+from aekit.errors import DataError
+from aekit.uses import forest_blend
+from aekit.uses.imputation import impute
+
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/uses/conftest.py
+
+
+def stepped(rows=300, seed=0):
+    """A generated table whose third column is a step function of the first (trees' ground), the second smooth."""
+    r = np.random.default_rng(seed)
+    a = r.normal(size=rows)
+    truth = np.column_stack([a, np.sin(a) + 0.1 * r.normal(size=rows), 2.0 * (a > 0.3) + 0.05 * r.normal(size=rows)])
+    hidden = r.random(truth.shape) < 0.15
+    return truth, hidden
+
+
+def test_forest_fill_keeps_observed_cells_and_fills_every_gap():
+    truth, hidden = stepped(rows=80)
+    filled = forest_blend.forest_fill(np.where(hidden, np.nan, truth), trees=5, seed=0)
+    assert not np.isnan(filled).any()
+    np.testing.assert_array_equal(filled[~hidden], truth[~hidden])
+
+
+def test_auto_gives_the_step_column_to_the_trees_and_fills_it_better():
+    truth, hidden = stepped()
+    gappy = np.where(hidden, np.nan, truth)
+    kw = dict(epochs=80, members=2, seed=0, return_info=True)
+    plain, info = impute(gappy, **kw)
+    auto, info_auto = impute(gappy, method="auto", **kw)
+    assert info.forest_weights == () and len(info_auto.forest_weights) == 3
+    assert set(info_auto.forest_weights) <= set(forest_blend.WEIGHTS) and info_auto.forest_weights[2] > 0
+    err = lambda f: np.sqrt(np.mean((f - truth)[:, 2][hidden[:, 2]] ** 2))  # noqa: E731
+    assert err(auto) < err(plain)
+    np.testing.assert_array_equal(auto[~hidden], truth[~hidden])  # observed cells unchanged
+
+
+def test_a_column_the_trees_never_win_keeps_the_autoencoders_fills():
+    truth, hidden = stepped()
+    gappy = np.where(hidden, np.nan, truth)
+    kw = dict(epochs=80, members=2, seed=0, return_info=True)
+    plain, _ = impute(gappy, **kw)
+    auto, info = impute(gappy, method="auto", **kw)
+    kept = [j for j, w in enumerate(info.forest_weights) if w == 0]
+    assert kept  # here: the first column, which the others predict only loosely
+    np.testing.assert_array_equal(auto[:, kept], plain[:, kept])
+    assert not np.array_equal(auto[:, 2], plain[:, 2])
+
+
+def test_an_unknown_method_is_refused():
+    truth, hidden = stepped(rows=20)
+    with pytest.raises(DataError, match="unknown method 'forest'; choose one of: autoencoder, auto"):
+        impute(np.where(hidden, np.nan, truth), method="forest")
