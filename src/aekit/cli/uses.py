@@ -270,10 +270,10 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         save_images(res.denoised, rows.image_shape, outs[0], args.output)
         if args.save_noisy:
             save_images(res.noisy, rows.image_shape, outs[1], args.save_noisy)
-    else:  # rows; a .npy of images as the input's images were laid out
+    else:  # rows; a .npy of images as the input's images were laid out (other rows as they are)
         for path, arr in ((args.output, res.denoised), (args.save_noisy, res.noisy)):
-            laid = in_npy_layout(arr, args.input) if path and Path(path).suffix.lower() == ".npy" else arr
-            if laid is not arr:
+            if path and Path(path).suffix.lower() == ".npy":
+                laid = in_npy_layout(arr, args.input)
                 atomic_write(Path(path), lambda f, a=laid: np.save(f, a, allow_pickle=False))
             elif path:
                 write_table(path, arr)
