@@ -29,12 +29,12 @@ import warnings
 import numpy as np
 import torch
 from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_linnerud, load_wine
-from sklearn.ensemble import ExtraTreesRegressor
 from sklearn.experimental import enable_iterative_imputer  # noqa: F401
 from sklearn.impute import IterativeImputer, KNNImputer, SimpleImputer
 from sklearn.linear_model import BayesianRidge
 from startup import cpu_name  # benchmarks/ is on sys.path when a script runs
 
+from aekit.uses.forest_blend import missforest
 from aekit.uses.imputation import impute
 
 TABLES = ("breast_cancer", "wine", "diabetes", "digits", "linnerud", "ratings")
@@ -99,14 +99,7 @@ def methods(seed: int, trees: int) -> dict:
         "mean": lambda x, b: sklearn_fill(SimpleImputer(strategy="mean"), x),
         "knn": lambda x, b: sklearn_fill(KNNImputer(), x),
         "iterative": lambda x, b: sklearn_fill(IterativeImputer(BayesianRidge(), max_iter=10, random_state=seed), x),
-        "missforest": lambda x, b: sklearn_fill(
-            IterativeImputer(
-                ExtraTreesRegressor(n_estimators=trees, min_samples_leaf=2, n_jobs=1, random_state=seed),
-                max_iter=5,
-                random_state=seed,
-            ),
-            x,
-        ),
+        "missforest": lambda x, b: sklearn_fill(missforest(trees=trees, seed=seed), x),  # aekit's method="auto" too
         "aekit": lambda x, b: impute(x, bounds=b, seed=seed),
     }
 

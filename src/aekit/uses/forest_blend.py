@@ -24,21 +24,27 @@ from aekit.uses import linear_blend
 WEIGHTS = (0.0, 0.5, 1.0)  # the forest's share per column, chosen on member 0's held-out cells
 TREES = 50  # trees per column's forest (the benchmark's MissForest)
 
-__all__ = ["WEIGHTS", "TREES", "forest_fill", "forest_shares"]
+__all__ = ["WEIGHTS", "TREES", "missforest", "forest_fill", "forest_shares"]
 
 
-def forest_fill(z: np.ndarray, *, trees: int = TREES, seed: int = 0) -> np.ndarray:
-    """The table `z` (NaN in the gaps) with its gaps filled by MissForest; observed cells as they are."""
+def missforest(*, trees: int = TREES, seed: int = 0):
+    """MissForest as scikit-learn builds it, unfitted: `IterativeImputer` with an `ExtraTreesRegressor` (`trees`
+    trees, at least 2 rows a leaf), 5 rounds; the benchmark's baseline (benchmarks/impute.py) is this one."""
     from sklearn.ensemble import ExtraTreesRegressor
-    from sklearn.exceptions import ConvergenceWarning
     from sklearn.experimental import enable_iterative_imputer  # noqa: F401  (IterativeImputer is experimental)
     from sklearn.impute import IterativeImputer
 
     forest = ExtraTreesRegressor(n_estimators=trees, min_samples_leaf=2, n_jobs=1, random_state=seed)
-    imputer = IterativeImputer(forest, max_iter=5, random_state=seed, keep_empty_features=True)
+    return IterativeImputer(forest, max_iter=5, random_state=seed, keep_empty_features=True)
+
+
+def forest_fill(z: np.ndarray, *, trees: int = TREES, seed: int = 0) -> np.ndarray:
+    """The table `z` (NaN in the gaps) with its gaps filled by MissForest; observed cells as they are."""
+    from sklearn.exceptions import ConvergenceWarning
+
     with warnings.catch_warnings():  # "Early stopping criterion not reached": 5 rounds, as MissForest's benchmark
         warnings.simplefilter("ignore", category=ConvergenceWarning)
-        return imputer.fit_transform(z)
+        return missforest(trees=trees, seed=seed).fit_transform(z)
 
 
 def forest_shares(zn, obs, train, held, autoencoder_held, autoencoder_fills, seed: int = 0):
