@@ -48,6 +48,42 @@ def test_bad_values_are_refused_with_a_clear_message(cls, kwargs, words):
         cls(**kwargs)
 
 
+@pytest.mark.parametrize(
+    "cls, kwargs, library, cli",
+    [
+        (TrainConfig, {"epochs": -1}, "epochs must be a positive integer, got -1; pass a whole number ≥ 1", "--epochs"),
+        (
+            TrainConfig,
+            {"batch_size": 0},
+            "batch_size must be a positive integer, got 0; pass a whole number ≥ 1",
+            "--batch-size",
+        ),
+        (TrainConfig, {"lr": -1}, "lr must be a finite number ≥ 0, got -1", "--lr"),
+        (
+            TrainConfig,
+            {"patience": -2},
+            "patience must be an integer ≥ 0 (0 turns early stopping off), got -2",
+            "--patience",
+        ),
+        (
+            ModelConfig,
+            {"codebook_dim": -1},
+            "codebook_dim must be a whole number ≥ 0 (0: from the code), got -1",
+            "--codebook-dim",
+        ),
+    ],
+)
+def test_a_library_caller_reads_the_field_and_the_cli_prints_the_flag(cls, kwargs, library, cli):
+    from aekit.errors import cli_text
+
+    with pytest.raises(ConfigError) as e:
+        cls(**kwargs)
+    assert str(e.value) == library
+    field = library.split(" ")[0]
+    assert cli_text(e.value) == cli + library[len(field) :]
+    assert cli_text(e.value, frozenset({"--quiet"})) == library  # a command without that flag: the field's name
+
+
 def test_json_round_trip():
     m = ModelConfig(hidden=(128, 64), encoding_dim=16, image_shape=(1, 28, 28))
     t = TrainConfig(epochs=3, noise="gaussian", noise_level=0.5, l1=1e-5)

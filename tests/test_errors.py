@@ -15,7 +15,7 @@ from aekit_subprocess import aekit_cli
 
 from aekit import ConfigError, TrainConfig, train
 from aekit.data.arrays import write_idx
-from aekit.errors import cli_text, option
+from aekit.errors import cli_text, option, render
 
 
 def aekit(*args, cwd=None):
@@ -233,12 +233,12 @@ ROWS = {
     ),
     "unknown optimizer": (
         lambda t, r: ["train", "--optimizer", "rmsprop9"],
-        "unknown optimizer 'rmsprop9'; choose one of",
+        "unknown --optimizer 'rmsprop9'; choose one of",
     ),
-    "unknown loss": (lambda t, r: ["train", "--loss", "hinge"], "unknown loss 'hinge'; choose one of: bce, mse"),
+    "unknown loss": (lambda t, r: ["train", "--loss", "hinge"], "unknown --loss 'hinge'; choose one of: bce, mse"),
     "unknown precision": (
         lambda t, r: ["train", "--precision", "fp16"],
-        "unknown precision 'fp16'; choose one of: float32, bfloat16",
+        "unknown --precision 'fp16'; choose one of: float32, bfloat16",
     ),
     "unknown kind": (
         lambda t, r: ["train", "--kind", "sparse2"],
@@ -257,21 +257,27 @@ ROWS = {
         lambda t, r: ["train", "--limit", 50, "--hidden", 20000000],
         "the model has 32,680,000,816 parameters and needs about ",
     ),
-    "zero code size": (lambda t, r: ["train", "--encoding-dim", 0], "encoding_dim must be a positive integer, got 0"),
+    "zero code size": (
+        lambda t, r: ["train", "--encoding-dim", 0],
+        "aekit: error: --encoding-dim must be a positive integer, got 0",
+    ),
     "negative hidden size": (
         lambda t, r: ["train", "--hidden", "64,-3"],
         "each hidden size must be a positive integer, got -3",
     ),
-    "zero epochs": (lambda t, r: ["train", "--epochs", 0], "epochs must be a positive integer, got 0"),
-    "negative batch": (lambda t, r: ["train", "--batch-size", -5], "batch_size must be a positive integer, got -5"),
+    "zero epochs": (lambda t, r: ["train", "--epochs", 0], "aekit: error: --epochs must be a positive integer, got 0"),
+    "negative batch": (
+        lambda t, r: ["train", "--batch-size", -5],
+        "aekit: error: --batch-size must be a positive integer, got -5",
+    ),
     "zero limit": (
         lambda t, r: ["train", "--limit", 0],
-        "limit must be a positive integer, got 0; pass a whole number",
+        "aekit: error: --limit must be a positive integer, got 0; pass a whole number",
     ),
-    "negative patience": (lambda t, r: ["train", "--patience", -1], "patience must be an integer ≥ 0"),
+    "negative patience": (lambda t, r: ["train", "--patience", -1], "aekit: error: --patience must be an integer ≥ 0"),
     "moving-average decay of 1": (
         lambda t, r: ["train", "--ema", 1],
-        "ema is the decay of the weights' moving average and must lie in [0, 1)",
+        "--ema is the decay of the weights' moving average and must lie in [0, 1)",
     ),
     "a recipe with a kind that sets its own training": (
         lambda t, r: ["train", "--kind", "deep-hinton", "--recipe", "fast"],
@@ -439,3 +445,32 @@ def test_errors_name_the_python_argument_and_the_cli_the_flag(name, value, api, 
     exc = ConfigError(f"bad; pass {option(name, value)}")
     assert str(exc) == f"bad; pass {api}"  # what a library caller reads
     assert cli_text(exc) == f"bad; pass {cli}"  # what `aekit` prints
+
+
+@pytest.mark.parametrize(
+    "name, value, flags, cli",
+    [
+        ("loss", "mse", {"--loss"}, "--loss mse"),
+        ("loss", "mse", {"--lr"}, 'loss="mse"'),  # the command has no --loss: the library's name
+        ("min_lr", None, {"--min-lr"}, "--min-lr"),
+        ("min_lr", None, set(), "min_lr"),
+        ("restore_best", False, {"--no-restore-best"}, "--no-restore-best"),
+        ("restore_best", False, {"--restore-best"}, "restore_best=False"),  # only the other way round
+        ("analytic_grad", True, {"--no-analytic-grad"}, "analytic_grad=True"),
+        ("overwrite", True, {"--overwrite"}, "--overwrite"),
+        ("validation_split", 0.1, {"--val-split"}, "--val-split 0.1"),  # _FLAGS
+        ("validation_split", 0.1, {"--validation-split"}, "validation_split=0.1"),
+    ],
+)
+def test_the_cli_names_a_flag_only_where_the_command_has_it(name, value, flags, cli):
+    exc = ConfigError(f"bad; pass {option(name, value)}")
+    assert cli_text(exc, frozenset(flags)) == f"bad; pass {cli}"
+    assert render(str(exc.args[0]), flags=frozenset(flags)) == str(exc)  # the library's words ignore flags
+
+
+def test_one_message_names_the_flags_there_are_and_the_names_of_the_others():
+    exc = ConfigError(f"{option('epochs')} must be set; drop {option('skip', True)} or {option('beta')}")
+    flags = frozenset({"--epochs", "--beta", "-q"})
+    assert cli_text(exc, flags) == "--epochs must be set; drop skip=True or --beta"
+    assert cli_text(exc) == "--epochs must be set; drop --skip or --beta"  # no flags given: every option a flag
+    assert str(exc) == "epochs must be set; drop skip=True or beta"

@@ -30,7 +30,7 @@ def prior_codes(model, n: int, *, generator: torch.Generator | None = None, temp
     if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
         raise ConfigError(f"the number of samples must be a positive whole number, got {n!r}")
     if not math.isfinite(temperature) or temperature <= 0:
-        raise ConfigError(f"temperature must be a positive number, got {temperature!r}")
+        raise ConfigError(f"{option('temperature')} must be a positive number, got {temperature!r}")
     device = next(model.parameters()).device
     z = torch.randn(n, model.config.encoding_dim, generator=generator)
     return (temperature * z).to(device)
@@ -42,7 +42,7 @@ def path(a: torch.Tensor, b: torch.Tensor, steps: int, method: str = "linear") -
     if method not in PATHS:
         raise ConfigError(f"unknown interpolation {method!r}; choose one of: {', '.join(PATHS)}")
     if not isinstance(steps, int) or isinstance(steps, bool) or steps < 2:
-        raise ConfigError(f"steps must be a whole number ≥ 2 (the two ends included), got {steps!r}")
+        raise ConfigError(f"{option('steps')} must be a whole number ≥ 2 (the two ends included), got {steps!r}")
     t = torch.linspace(0, 1, steps, dtype=a.dtype, device=a.device)[:, None]
     if method == "spherical":
         cos = torch.dot(a, b) / (a.norm() * b.norm()).clamp_min(1e-12)

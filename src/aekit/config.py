@@ -87,12 +87,14 @@ class ModelConfig:
                 isinstance(s, bool) or not isinstance(s, int) or s <= 0 for s in self.image_shape
             ):
                 raise ConfigError(
-                    f"image_shape must be (channels, height, width) of positive ints, got {self.image_shape}"
+                    f"{option('image_shape')} must be (channels, height, width) of positive ints, "
+                    f"got {self.image_shape}"
                 )
             c, h, w = self.image_shape
             if c * h * w != self.input_dim:
                 raise ConfigError(
-                    f"image_shape {self.image_shape} holds {c * h * w} values but input_dim is {self.input_dim}; "
+                    f"{option('image_shape')} {self.image_shape} holds {c * h * w} values but "
+                    f"{option('input_dim')} is {self.input_dim}; "
                     "make them agree"
                 )
         if self.architecture == "conv" and self.image_shape is None:
@@ -104,7 +106,9 @@ class ModelConfig:
         if self.architecture == "conv":
             check_conv_code(self)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**64:
-            raise ConfigError(f"seed must be a whole number from 0 to 2**64 - 1 (numpy's range), got {self.seed!r}")
+            raise ConfigError(
+                f"{option('seed')} must be a whole number from 0 to 2**64 - 1 (numpy's range), got {self.seed!r}"
+            )
         check_code(self)
         check_structure(self)
 
@@ -191,40 +195,47 @@ class TrainConfig:
         if self.lr is not None:
             non_negative("lr", self.lr)
             if self.lr == 0:
-                raise ConfigError("lr must be greater than 0; pass a positive learning rate or omit it")
+                raise ConfigError(f"{option('lr')} must be greater than 0; pass a positive learning rate or omit it")
         for name in ("weight_decay", "l1", "kl_beta", "contractive", "noise_level", "min_delta", "min_lr"):
             non_negative(name, getattr(self, name))
         if self.min_lr and self.schedule != "cosine":
             raise ConfigError(
-                f"min_lr is where the 'cosine' schedule ends, but the schedule is {self.schedule!r}; "
+                f"{option('min_lr')} is where the 'cosine' schedule ends, but the schedule is {self.schedule!r}; "
                 f"pass {option('schedule', 'cosine')} or drop {option('min_lr')}"
             )
         if self.min_lr and self.min_lr >= self.learning_rate:
             raise ConfigError(
-                f"min_lr {self.min_lr:g} must be below the learning rate {self.learning_rate:g} where the "
+                f"{option('min_lr')} {self.min_lr:g} must be below the learning rate {self.learning_rate:g} where the "
                 f"cosine schedule starts; pass a smaller {option('min_lr')}"
             )
         if isinstance(self.ema, bool) or not isinstance(self.ema, (int, float)) or not 0 <= self.ema < 1:
             raise ConfigError(
-                "ema is the decay of the weights' moving average and must lie in [0, 1) "
+                f"{option('ema')} is the decay of the weights' moving average and must lie in [0, 1) "
                 f"(e.g. 0.999; 0 turns it off), got {self.ema!r}"
             )
         if not 0 < self.kl_rho < 1:
-            raise ConfigError(f"kl_rho must lie strictly between 0 and 1, got {self.kl_rho!r}")
+            raise ConfigError(f"{option('kl_rho')} must lie strictly between 0 and 1, got {self.kl_rho!r}")
         if self.noise in ("masking", "salt_pepper", "mixed") and not self.noise_level <= 1:
             raise ConfigError(
-                f"noise_level is a fraction for {self.noise!r} noise and must be ≤ 1, got {self.noise_level}"
+                f"{option('noise_level')} is a fraction for {self.noise!r} noise and must be ≤ 1, "
+                f"got {self.noise_level}"
             )
         if self.noise != "none" and self.noise_level == 0:
-            raise ConfigError(f"{self.noise!r} noise needs a noise_level > 0 (e.g. 0.5 for gaussian, 0.25 for masking)")
+            raise ConfigError(
+                f"{self.noise!r} noise needs a {option('noise_level')} > 0 (e.g. 0.5 for gaussian, 0.25 for masking)"
+            )
         if isinstance(self.patience, bool) or not isinstance(self.patience, int) or self.patience < 0:
-            raise ConfigError(f"patience must be an integer ≥ 0 (0 turns early stopping off), got {self.patience!r}")
+            raise ConfigError(
+                f"{option('patience')} must be an integer ≥ 0 (0 turns early stopping off), got {self.patience!r}"
+            )
         if isinstance(self.seed, bool) or not isinstance(self.seed, int) or not 0 <= self.seed < 2**64:
-            raise ConfigError(f"seed must be a whole number from 0 to 2**64 - 1 (numpy's range), got {self.seed!r}")
+            raise ConfigError(
+                f"{option('seed')} must be a whole number from 0 to 2**64 - 1 (numpy's range), got {self.seed!r}"
+            )
         if not isinstance(self.compile, bool):
-            raise ConfigError(f"compile must be true or false, got {self.compile!r}")
+            raise ConfigError(f"{option('compile')} must be true or false, got {self.compile!r}")
         if not isinstance(self.analytic_grad, bool):
-            raise ConfigError(f"analytic_grad must be true or false, got {self.analytic_grad!r}")
+            raise ConfigError(f"{option('analytic_grad')} must be true or false, got {self.analytic_grad!r}")
         if self.likelihood is not None:
             choice("likelihood", self.likelihood, LIKELIHOODS)
         choice("binarize", self.binarize, BINARIZE)
@@ -232,13 +243,15 @@ class TrainConfig:
         non_negative("commitment", self.commitment)
         positive_int("iw_samples", self.iw_samples)
         if isinstance(self.min_steps, bool) or not isinstance(self.min_steps, int) or self.min_steps < 0:
-            raise ConfigError(f"min_steps must be a whole number ≥ 0 (0: off), got {self.min_steps!r}")
+            raise ConfigError(f"{option('min_steps')} must be a whole number ≥ 0 (0: off), got {self.min_steps!r}")
         if isinstance(self.kl_warmup, bool) or not isinstance(self.kl_warmup, int) or self.kl_warmup < 0:
-            raise ConfigError(f"kl_warmup must be a whole number of epochs ≥ 0 (0: off), got {self.kl_warmup!r}")
+            raise ConfigError(
+                f"{option('kl_warmup')} must be a whole number of epochs ≥ 0 (0: off), got {self.kl_warmup!r}"
+            )
         if self.iw_samples > 1 and (self.beta != 1 or self.kl_warmup):
             raise ConfigError(
-                "iw_samples > 1 trains on the importance-weighted bound, which has no KL weight; "
-                "drop --beta and --kl-warmup, or train with --iw-samples 1"
+                f"{option('iw_samples')} > 1 trains on the importance-weighted bound, which has no KL weight; "
+                f"drop {option('beta')} and {option('kl_warmup')}, or train with {option('iw_samples', 1)}"
             )
         if self.binarize == "dynamic" and self.likelihood == "gaussian":
             raise ConfigError(

@@ -1,7 +1,9 @@
 """aekit's own error types: every one carries a message that names the problem and the fix.
 
 A message names an option with `option` (``option("loss", "mse")``): the library's callers read it as the Python
-argument, ``loss="mse"``; the command line prints it as its flag, ``--loss mse`` (`cli_text`).
+argument, ``loss="mse"``; the command line prints it as its flag, ``--loss mse`` (`cli_text`), where the command
+being run has that flag, and as the Python argument where it has not (a field set only by a kind's presets or a run's
+config.json, or an option of another command).
 """
 
 import re
@@ -17,26 +19,27 @@ def option(name: str, value=None) -> str:
     return f"⟦{name}={chr(34) + value + chr(34) if isinstance(value, str) else repr(value)}⟧"
 
 
-def render(text: str, cli: bool = False) -> str:
-    """`text` with each `option` written as the library's argument, or with `cli` as the command line's flag."""
+def render(text: str, cli: bool = False, flags=None) -> str:
+    """`text` with each `option` written as the library's argument, or with `cli` as the command line's flag; with
+    `flags` (the option strings of the command being run), only a flag among them, and the argument otherwise."""
 
     def one(m: re.Match) -> str:
         name, value = m.group(1), m.group(2)
-        if not cli:
-            return name if value is None else f"{name}={value}"
         flag = "--" + _FLAGS.get(name, name.replace("_", "-"))
-        if value in (None, "True"):
-            return flag
         if value == "False":
-            return "--no-" + flag[2:]
+            flag = "--no-" + flag[2:]
+        if not cli or (flags is not None and flag not in flags):
+            return name if value is None else f"{name}={value}"
+        if value in (None, "True", "False"):
+            return flag
         return f"{flag} {value.strip(chr(34))}"
 
     return _OPTION.sub(one, text)
 
 
-def cli_text(exc: BaseException) -> str:
-    """The message of `exc` as the command line prints it (options as flags)."""
-    return render(str(exc.args[0]) if exc.args else "", cli=True)
+def cli_text(exc: BaseException, flags=None) -> str:
+    """The message of `exc` as the command line prints it (options as flags; with `flags`, only those flags)."""
+    return render(str(exc.args[0]) if exc.args else "", cli=True, flags=flags)
 
 
 class AekitError(Exception):

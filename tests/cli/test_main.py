@@ -83,11 +83,19 @@ def test_progress_shows_by_default_and_no_recipe_is_the_tutorials_settings(tmp_p
     "args, words",
     [
         # --optimizer rmsprop9: test_an_argument_error_is_one_line_before_torch_loads (also no torch, no file)
-        (["--loss", "hinge"], "unknown loss 'hinge'"),
-        (["--precision", "fp16"], "unknown precision 'fp16'; choose one of: float32, bfloat16"),
-        (["--epochs", "0"], "epochs must be a positive integer"),
-        (["--batch-size", "-5"], "batch_size must be a positive integer"),
-        (["--encoding-dim", "0"], "encoding_dim must be a positive integer"),
+        # a config field's message names the flag that was typed, not the Python field (TrainConfig's words)
+        (["--loss", "hinge"], "aekit: error: unknown --loss 'hinge'"),
+        (["--precision", "fp16"], "aekit: error: unknown --precision 'fp16'; choose one of: float32, bfloat16"),
+        (["--epochs", "0"], "aekit: error: --epochs must be a positive integer, got 0; pass a whole number ≥ 1"),
+        (["--epochs", "-1", "--quick"], "aekit: error: --epochs must be a positive integer, got -1"),
+        (["--batch-size", "-5"], "aekit: error: --batch-size must be a positive integer, got -5"),
+        (["--batch-size", "0"], "aekit: error: --batch-size must be a positive integer, got 0"),
+        (["--lr", "-1"], "aekit: error: --lr must be a finite number ≥ 0, got -1.0"),
+        (["--lr", "0"], "aekit: error: --lr must be greater than 0; pass a positive learning rate or omit it"),
+        (["--shuffle-block", "0"], "aekit: error: --shuffle-block must be a positive integer, got 0"),
+        (["--min-lr", "0.5"], "aekit: error: --min-lr is where the 'cosine' schedule ends"),
+        (["--encoding-dim", "0"], "aekit: error: --encoding-dim must be a positive integer"),
+        (["--iw-samples", "2", "--beta", "2"], "drop --beta and --kl-warmup, or train with --iw-samples 1"),
         (["--data", "nowhere.csv"], "nowhere.csv"),
         (["--dataset", "cifar"], "unknown dataset 'cifar'"),
     ],
@@ -100,6 +108,45 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, args, words):
     assert len(lines) == 1 and lines[0].startswith("aekit: error: ") and words in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+@pytest.fixture(scope="module")
+def plain_run(tmp_path_factory):
+    """A real 1-epoch run folder with a deterministic code, on a 6-feature table."""
+    import numpy as np
+
+    from aekit import TrainConfig, train
+
+    root = tmp_path_factory.mktemp("plain")
+    np.save(root / "rows.npy", np.random.default_rng(0).random((40, 6), dtype=np.float32))
+    train(None, TrainConfig(epochs=1, batch_size=16), data=str(root / "rows.npy"), out=root / "run", verbose=0)
+    return root / "run"
+
+
+@pytest.mark.parametrize(
+    "args, words, flag",
+    [
+        # skip is set by the kind's presets; `aekit train` has no --skip flag
+        (
+            ["train", "--kind", "denoising-conv", "--code", "gaussian", "--out", "r", "--quiet"],
+            "aekit: error: skip (the input joining the decoder's last block) is true or false",
+            "--skip",
+        ),
+        # the library names kind="vae"; `aekit sample` has no --kind (`aekit train` has)
+        (
+            ["sample", "RUN", "-o", "s.npy"],
+            'needs a generative model (a Gaussian code, e.g. kind="vae")',
+            "--kind vae)",
+        ),
+    ],
+    ids=["a kind's preset on train", "another command's option on sample"],
+)
+def test_an_option_the_command_has_no_flag_for_is_named_as_the_library_names_it(tmp_path, plain_run, args, words, flag):
+    proc = aekit(*[plain_run if a == "RUN" else a for a in args], cwd=tmp_path)
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 2 and len(lines) == 1 and lines[0].startswith("aekit: error: "), proc.stderr
+    assert words in lines[0] and flag not in lines[0], lines[0]
+    assert not list(tmp_path.iterdir())  # no run folder, no samples
 
 
 def test_summary_of_a_missing_run(tmp_path):
@@ -282,7 +329,7 @@ def _imported(stderr: str) -> set[str]:
             ["train", "--verbose", "5"],
             "argument --verbose: invalid choice: 5 (choose from 0, 1, 2); see `aekit train --help`",
         ),
-        (["train", "--optimizer", "rmsprop9"], "unknown optimizer 'rmsprop9'; choose one of: adadelta, adam, sgd"),
+        (["train", "--optimizer", "rmsprop9"], "unknown --optimizer 'rmsprop9'; choose one of: adadelta, adam, sgd"),
         (["train", "--kind", "deep-hinton", "--recipe", "fast"], "--kind deep-hinton sets its own batch_size"),
         (["trian"], "invalid choice: 'trian' (choose from 'train', 'kinds', "),
         ([], "aekit: error: the following arguments are required: COMMAND; see `aekit --help`"),
@@ -413,3 +460,21 @@ def test_the_tests_zygote_replies_are_read_one_line_each_when_two_arrive_at_once
     assert _read_reply(proc, 5) == {"pid": 7} and _read_reply(proc, 5) == {"status": 0}
     with pytest.raises(RuntimeError, match="died"):
         _read_reply(proc, 5)
+
+
+def test_each_commands_parser_knows_its_own_flags():
+    from aekit.cli.main import build_parser
+
+    commands = build_parser().commands
+    assert {"--epochs", "--batch-size", "--lr", "--no-restore-best", "-q"} <= commands["train"].flags  # in groups
+    assert {"--contamination", "--quantile"} <= commands["anomaly"].flags  # in a mutually exclusive group
+    assert "--kind" not in commands["sample"].flags and "--epochs" not in commands["anomaly"].flags
+
+
+def test_a_warning_names_only_the_running_commands_flags(capsys):
+    from aekit.cli.main import _show_warning
+    from aekit.errors import AekitWarning, option
+
+    warning = AekitWarning(f"not learning; change {option('lr')} or scale the data ({option('scale', 'standard')})")
+    _show_warning(warning, AekitWarning, "x.py", 1, flags=frozenset({"--lr", "--epochs"}))
+    assert capsys.readouterr().err == 'aekit: warning: not learning; change --lr or scale the data (scale="standard")\n'

@@ -38,6 +38,12 @@ class Parser(argparse.ArgumentParser):
             message += f" (did you mean {close[0]!r}?)" if close else ""
         self.exit(2, f"aekit: error: {message}; see `{self.prog} --help`\n")
 
+    @property
+    def flags(self) -> frozenset[str]:
+        """The option strings this parser takes (``--epochs``, ``-q`` …), its argument groups' included: the flags
+        an error message may name (`aekit.errors.render`)."""
+        return frozenset(s for action in self._actions for s in action.option_strings)  # groups share _actions
+
 
 def choice(name: str, allowed) -> "Callable[[str], str]":
     """An argparse `type` that accepts one of `allowed` and refuses any other value in one line, with the closest

@@ -9,6 +9,7 @@ Errors that aekit raises on purpose print as one line, ``aekit: error: …``, an
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import warnings
 
@@ -72,12 +73,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     for add in commands():
         add(sub)
+    parser.commands = dict(sub.choices)  # the name of each subcommand → its parser (whose flags errors may name)
     return parser
 
 
-def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    # any warning's options as flags: aekit's own, and a plain warning whose text holds aekit's option marks
-    text = cli_text(message) if isinstance(message, Warning) else render(str(message), cli=True)
+def _show_warning(message, category, filename, lineno, file=None, line=None, *, flags=None) -> None:
+    # any warning's options as flags (of `flags`, the running command's): aekit's own, and a plain warning whose
+    # text holds aekit's option marks
+    text = cli_text(message, flags) if isinstance(message, Warning) else render(str(message), cli=True, flags=flags)
     print(f"aekit: warning: {text}", file=sys.stderr)
 
 
@@ -92,11 +95,13 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _show_warning  # one line per warning, like the errors
     parser = build_parser()
     args = parser.parse_args(argv)
+    flags = parser.commands[args.command].flags  # a message names only the flags this command takes
+    warnings.showwarning = functools.partial(_show_warning, flags=flags)
     try:
         return args.func(args)
     except AekitError as exc:
         _close_progress_bars()
-        print(f"aekit: error: {cli_text(exc)}", file=sys.stderr)
+        print(f"aekit: error: {cli_text(exc, flags)}", file=sys.stderr)
         return 2
     except OSError as exc:  # a write that failed past the up-front checks (disk full, permissions changed …)
         _close_progress_bars()

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from aekit.data.idx import read_idx
-from aekit.errors import DataError
+from aekit.errors import DataError, option
 from aekit.files import atomic_write
 
 __all__ = ["Dataset", "load_dataset", "find_dataset", "download", "cache_dir", "FILES", "CHECKSUMS", "MIRRORS"]
@@ -170,7 +170,9 @@ def load_dataset(name: str = "mnist", path: str | os.PathLike | None = None, *, 
     """
     name = _canonical(name)
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, (int, np.integer)) or limit < 1):
-        raise DataError(f"limit must be a whole number of at least 1, got {limit!r}; pass e.g. limit=1000")
+        raise DataError(
+            f"{option('limit')} must be a whole number of at least 1, got {limit!r}; pass e.g. {option('limit', 1000)}"
+        )
     folder = find_dataset(name, path)
     x_train, y_train = _load_split(folder, name, "train", limit)
     x_test, y_test = _load_split(folder, name, "t10k", None if limit is None else max(1, int(limit) // 6))

@@ -47,7 +47,7 @@ def load_run_data(
     list of them; see `aekit.data.images`), with a validation file, folder or split."""
 
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
-        raise ConfigError(f"limit must be a positive integer, got {limit!r}; pass a whole number ≥ 1")
+        raise ConfigError(f"{option('limit')} must be a positive integer, got {limit!r}; pass a whole number ≥ 1")
     check_image_options(image_size, resize, color)
     if (image_size is not None or color is not None or skip_bad_images) and not is_image_source(data):
         raise ConfigError(

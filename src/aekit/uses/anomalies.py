@@ -42,13 +42,15 @@ def threshold_from(
     ``quantile=q``: the q quantile of `reference` (scores of normal rows).
     """
     if (contamination is None) == (quantile is None):
-        raise ConfigError("give exactly one of contamination (a rate) or quantile (of reference scores)")
+        raise ConfigError(
+            f"give exactly one of {option('contamination')} (a rate) or {option('quantile')} (of reference scores)"
+        )
     if contamination is not None:
         if not 0 < contamination < 1:
-            raise ConfigError(f"contamination must lie strictly between 0 and 1, got {contamination}")
+            raise ConfigError(f"{option('contamination')} must lie strictly between 0 and 1, got {contamination}")
         return float(np.quantile(np.asarray(scores), 1 - contamination))
     if not 0 < quantile <= 1:
-        raise ConfigError(f"quantile must lie in (0, 1], got {quantile}")
+        raise ConfigError(f"{option('quantile')} must lie in (0, 1], got {quantile}")
     if reference is None or len(reference) == 0:
         raise ConfigError(
             f"a quantile threshold needs reference scores of normal rows; pass {option('reference')} (normal rows) "

@@ -161,7 +161,7 @@ def _noise_of(config: dict[str, Any], noise: str | None, noise_level: float | No
             f"(for example), or {option('noisy', True)} if the input is already noisy"
         )
     if not math.isfinite(level) or level < 0 or (noise != "gaussian" and level > 1):
-        raise ConfigError(f"noise_level must be ≥ 0 (and ≤ 1 for {noise!r}), got {level}")
+        raise ConfigError(f"{option('noise_level')} must be ≥ 0 (and ≤ 1 for {noise!r}), got {level}")
     return noise, level
 
 

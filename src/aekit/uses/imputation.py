@@ -197,7 +197,7 @@ def impute(
         raise DataError(f"unknown {option('method')} {method!r}; choose one of: autoencoder, auto")
     batch_size = default_batch_size(n) if batch_size is None else batch_size
     if not 0 <= val_fraction < 1:
-        raise DataError(f"val_fraction must lie in [0, 1), got {val_fraction}")
+        raise DataError(f"{option('val_fraction')} must lie in [0, 1), got {val_fraction}")
     # The configs validate the sizes, activation and training numbers with aekit's usual messages.
     mcfg = ModelConfig(
         input_dim=2 * d if mask_input else d,

@@ -68,7 +68,7 @@ def load_rows(
     from aekit.data.npy_images import npy_image_shape
 
     if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0):
-        raise ConfigError(f"limit must be a positive integer, got {limit!r}")
+        raise ConfigError(f"{option('limit')} must be a positive integer, got {limit!r}")
     spec = str(spec)
     if _is_dataset_spec(spec):
         name, _, split = spec.partition(":")

@@ -71,9 +71,9 @@ def nll(
     require_generative(model, "a likelihood estimate")
     lik = _likelihood_of(model, config, likelihood)
     if lik not in ("bernoulli", "gaussian"):
-        raise ConfigError(f"unknown likelihood {lik!r}; choose bernoulli or gaussian")
+        raise ConfigError(f"unknown {option('likelihood')} {lik!r}; choose bernoulli or gaussian")
     if not isinstance(samples, int) or isinstance(samples, bool) or samples < 1:
-        raise ConfigError(f"samples must be a whole number ≥ 1, got {samples!r}")
+        raise ConfigError(f"{option('samples')} must be a whole number ≥ 1, got {samples!r}")
     rows = as_input(model, x)
     if lik == "bernoulli" and (float(rows.min()) < 0 or float(rows.max()) > 1):
         raise DataError(

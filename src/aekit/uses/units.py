@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from aekit.devices import device_of
-from aekit.errors import ConfigError
+from aekit.errors import ConfigError, option
 from aekit.models import Autoencoder
 from aekit.uses.inputs import as_input, batched, image_shape_of, load_any_model
 
@@ -53,7 +53,7 @@ def features(
     model, _ = load_any_model(model, device)
     device = device_of(model)
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
-        raise ConfigError(f"top must be a positive integer, got {top!r}")
+        raise ConfigError(f"{option('top')} must be a positive integer, got {top!r}")
     first = next(m for m in model.encoder if isinstance(m, nn.Linear))
     weights = first.weight.detach().cpu().numpy().astype(np.float32).copy()
     k = model.config.encoding_dim
