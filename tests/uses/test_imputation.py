@@ -41,7 +41,8 @@ def test_fills_sklearn_tables_better_than_the_mean(name):
     assert np.array_equal(filled[~hidden], x[~hidden])  # observed cells exactly unchanged
     mean_fill = np.where(hidden, np.nanmean(gappy, axis=0), gappy)
     assert rmse_std(filled, x, hidden) < 0.9 * rmse_std(mean_fill, x, hidden)
-    assert info.cells_filled == hidden.sum() and 0 < info.best_epoch <= info.epochs <= 40
+    assert info.cells_filled == hidden.sum() and 0 < info.best_epoch <= info.epochs <= 80
+    assert 0 < info.epochs - info.self_train_epochs <= 40 and info.self_train_epochs <= 40  # each phase: 40 at most
     assert 0 < info.holdout_rmse < 1.0 and len(info.history["val_rmse"]) == info.epochs
 
 
@@ -82,8 +83,14 @@ def test_early_stopping_and_no_missing_cells():
     same, info = impute(x, return_info=True)
     assert np.array_equal(same, x) and info.cells_filled == 0 and info.epochs == 0 and math.isnan(info.holdout_rmse)
     gappy, _ = with_gaps(x)
-    _, info = impute(gappy, epochs=400, patience=3, members=1, return_info=True)
+    _, info = impute(gappy, epochs=400, patience=3, members=1, self_train=False, return_info=True)
     assert info.epochs < 400 and info.epochs - info.best_epoch == 3  # stopped 3 epochs after the best
+    assert info.self_train_epochs == 0
+    _, two = impute(gappy, epochs=400, patience=3, members=1, return_info=True)
+    assert two.epochs - two.self_train_epochs == info.epochs  # the first phase is the same run
+    assert 3 <= two.self_train_epochs < 400 and len(two.history["val_rmse"]) == two.epochs
+    # the second phase stops 3 epochs after its best, or after 3 without beating the first phase's weights
+    assert two.epochs - two.best_epoch == 3 or (two.best_epoch == info.best_epoch and two.self_train_epochs == 3)
 
 
 def test_bounds_clip_only_filled_cells():
@@ -196,7 +203,11 @@ def test_cli_fills_a_csv_and_keeps_observed_cells(tmp_path):
     assert np.array_equal(filled[~hidden], gappy[~hidden])
     assert src.read_text().splitlines()[0] == out.read_text().splitlines()[0]
     info = json.loads(report.read_text())
-    assert info["cells_filled"] == hidden.sum() and info["epochs"] <= 20 and info["hidden"] == [78, 39]
+    assert (
+        info["cells_filled"] == hidden.sum()
+        and info["epochs"] - info["self_train_epochs"] <= 20
+        and info["hidden"] == [78, 39]
+    )
     assert info["members"] == 2 and len(info["member_rmse"]) == 2 and "(2 networks; the first: " in proc.stdout
 
 

@@ -24,7 +24,9 @@ def add_impute_parser(sub) -> argparse.ArgumentParser:
         "--ratings", metavar="FILE", help="MovieLens ratings file instead of INPUT (u.data, ratings.csv, ratings.dat)"
     )
     add_output(p, "where to write the filled table (.csv, .parquet, .npy)")
-    p.add_argument("--epochs", type=int, help="most epochs; early stopping on held-out cells ends sooner (default 600)")
+    p.add_argument(
+        "--epochs", type=int, help="most epochs a phase; early stopping on held-out cells ends sooner (default 600)"
+    )
     p.add_argument(
         "--hidden",
         type=_int_list,
@@ -41,6 +43,12 @@ def add_impute_parser(sub) -> argparse.ArgumentParser:
     )
     p.add_argument(
         "--refeed", type=int, help="rounds in which each network fills again from its own fills (default 1; 0: off)"
+    )
+    p.add_argument(
+        "--no-self-train",
+        dest="self_train",
+        action="store_false",
+        help="one training phase (default: each network then learns from the rows it completed, its fills as seen)",
     )
     p.add_argument(
         "--no-linear",
@@ -110,6 +118,7 @@ def cmd_impute(args: argparse.Namespace) -> int:
         dropout=args.dropout,
         members=args.members,
         refeed=args.refeed,
+        self_train=args.self_train,
         linear=args.linear,
         clip=args.clip,
         variational=args.variational,
