@@ -144,7 +144,7 @@ def impute(
     `self_train`: after its first training, each network goes on learning from the rows it completed (its
     training cells as observed, the other cells as it filled them, the mask saying seen), stopped by its held-out
     cells re-fed as the gaps are, and keeps the weights that fill those best (`aekit.uses.imputer_training`; False:
-    one phase; on the development seeds it lowered the error on 15 of 18 cases, docs/impute.md round 8).
+    one phase; on the development seeds it lowered the error on 13 of 15 cases, docs/impute.md round 8).
     `linear`: also fit, per member, a linear autoencoder with a zero diagonal (each cell from the other cells of
     its row) on the rows the member completed, and blend its fills into the networks' per column by a weight in
     0, ¼, ½, ¾, 1 chosen on the members' held-out cells (`aekit.uses.linear_blend`; False: the networks alone).
