@@ -1,9 +1,8 @@
 """aekit's own error types: every one carries a message that names the problem and the fix.
 
 A message names an option with `option` (``option("loss", "mse")``): the library's callers read it as the Python
-argument, ``loss="mse"``; the command line prints it as its flag, ``--loss mse`` (`cli_text`), where the command
-being run has that flag, and as the Python argument where it has not (a field set only by a kind's presets or a run's
-config.json, or an option of another command).
+argument, ``loss="mse"``; the command line prints it as its flag, ``--loss mse`` (`cli_text`), where a command has
+that flag, and as the Python argument where none has (a field set only by a kind's presets or a run's config.json).
 """
 
 import re
@@ -21,7 +20,7 @@ def option(name: str, value=None) -> str:
 
 def render(text: str, cli: bool = False, flags=None) -> str:
     """`text` with each `option` written as the library's argument, or with `cli` as the command line's flag; with
-    `flags` (the option strings of the command being run), only a flag among them, and the argument otherwise."""
+    `flags` (the option strings the command line takes), only a flag among them, and the argument otherwise."""
 
     def one(m: re.Match) -> str:
         name, value = m.group(1), m.group(2)

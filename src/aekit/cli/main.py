@@ -95,7 +95,9 @@ def main(argv: list[str] | None = None) -> int:
     warnings.showwarning = _show_warning  # one line per warning, like the errors
     parser = build_parser()
     args = parser.parse_args(argv)
-    flags = parser.commands[args.command].flags  # a message names only the flags this command takes
+    # a message names an option as a flag where some command takes it (a hint may point at `aekit train`'s --kind
+    # from `aekit sample`), and as the library's argument where none does (a field only a kind's presets set)
+    flags = frozenset().union(*(p.flags for p in parser.commands.values()))
     warnings.showwarning = functools.partial(_show_warning, flags=flags)
     try:
         return args.func(args)
