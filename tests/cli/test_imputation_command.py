@@ -95,3 +95,30 @@ def test_method_auto_blends_missforest_as_the_library_does(tmp_path):
     want, info = impute(gappy, method="auto", epochs=20, members=1, seed=1, return_info=True)
     assert list(info.forest_weights) == shares
     np.testing.assert_allclose(read_table(tmp_path / "f.csv")[0], want, rtol=1e-5, atol=1e-6)  # threads: 1 vs 2
+
+
+@pytest.mark.parametrize("flags, second_phase", [([], True), (["--no-self-train"], False)])
+def test_self_training_is_on_by_default_and_no_self_train_is_the_librarys_self_train_false(
+    tmp_path, flags, second_phase
+):
+    """The report counts the first member's self-training epochs; `--no-self-train` gives `self_train=False`'s fills."""
+    import numpy as np
+
+    from aekit.data.arrays import read_table, write_table
+    from aekit.uses.imputation import impute
+
+    r = np.random.default_rng(6)
+    base = r.normal(size=(70, 1))
+    gappy = (np.hstack([base, 2 * base, base**2]) + 0.1 * r.normal(size=(70, 3))).astype(np.float32)
+    gappy[r.random(gappy.shape) < 0.15] = np.nan
+    write_table(tmp_path / "t.csv", gappy, ["a", "b", "c"])
+    common = ["--epochs", 20, "--members", 1, "--seed", 2, "--report", "r.json"]
+    aekit("impute", "t.csv", "-o", "f.csv", *flags, *common, cwd=tmp_path, check=True)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert (report["self_train_epochs"] > 0) == second_phase
+    assert (
+        report["epochs"] - report["self_train_epochs"] <= 20 and len(report["history"]["val_rmse"]) == report["epochs"]
+    )
+    gappy = read_table(tmp_path / "t.csv", allow_nan=True)[0]
+    want = impute(gappy, self_train=second_phase, epochs=20, members=1, seed=2)
+    np.testing.assert_allclose(read_table(tmp_path / "f.csv")[0], want, rtol=1e-5, atol=1e-6)  # threads: 1 vs 2
