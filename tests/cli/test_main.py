@@ -474,7 +474,7 @@ def test_each_commands_parser_knows_its_own_flags():
     assert "--kind" not in commands["sample"].flags and "--epochs" not in commands["anomaly"].flags
 
 
-def test_a_warning_names_only_the_running_commands_flags(capsys):
+def test_a_warning_names_only_the_flags_it_is_given(capsys):
     from aekit.cli.main import _show_warning
     from aekit.errors import AekitWarning, option
 

@@ -78,8 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None, *, flags=None) -> None:
-    # any warning's options as flags (of `flags`, the running command's): aekit's own, and a plain warning whose
-    # text holds aekit's option marks
+    # any warning's options as flags (those among `flags`): aekit's own, and a plain warning whose text holds
+    # aekit's option marks
     text = cli_text(message, flags) if isinstance(message, Warning) else render(str(message), cli=True, flags=flags)
     print(f"aekit: warning: {text}", file=sys.stderr)
 
@@ -92,13 +92,12 @@ def _close_progress_bars() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    warnings.showwarning = _show_warning  # one line per warning, like the errors
     parser = build_parser()
-    args = parser.parse_args(argv)
     # a message names an option as a flag where some command takes it (a hint may point at `aekit train`'s --kind
     # from `aekit sample`), and as the library's argument where none does (a field only a kind's presets set)
     flags = frozenset().union(*(p.flags for p in parser.commands.values()))
-    warnings.showwarning = functools.partial(_show_warning, flags=flags)
+    warnings.showwarning = functools.partial(_show_warning, flags=flags)  # one line per warning, like the errors
+    args = parser.parse_args(argv)
     try:
         return args.func(args)
     except AekitError as exc:
