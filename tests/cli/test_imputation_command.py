@@ -97,11 +97,14 @@ def test_method_auto_blends_missforest_as_the_library_does(tmp_path):
     np.testing.assert_allclose(read_table(tmp_path / "f.csv")[0], want, rtol=1e-5, atol=1e-6)  # threads: 1 vs 2
 
 
-@pytest.mark.parametrize("flags, second_phase", [([], True), (["--no-self-train"], False)])
-def test_self_training_is_on_by_default_and_no_self_train_is_the_librarys_self_train_false(
-    tmp_path, flags, second_phase
+@pytest.mark.parametrize(
+    "flags, second_phase, refit", [([], True, True), (["--no-self-train"], False, True), (["--no-refit"], True, False)]
+)
+def test_self_training_and_refit_are_on_by_default_and_their_flags_are_the_librarys_false(
+    tmp_path, flags, second_phase, refit
 ):
-    """The report counts the first member's self-training epochs; `--no-self-train` gives `self_train=False`'s fills."""
+    """The report counts the first member's self-training and refit epochs; `--no-self-train` gives
+    `self_train=False`'s fills and `--no-refit` `refit=False`'s."""
     import numpy as np
 
     from aekit.data.arrays import read_table, write_table
@@ -115,10 +118,10 @@ def test_self_training_is_on_by_default_and_no_self_train_is_the_librarys_self_t
     common = ["--epochs", 20, "--members", 1, "--seed", 2, "--report", "r.json"]
     aekit("impute", "t.csv", "-o", "f.csv", *flags, *common, cwd=tmp_path, check=True)
     report = json.loads((tmp_path / "r.json").read_text())
-    assert (report["self_train_epochs"] > 0) == second_phase
+    assert (report["self_train_epochs"] > 0) == second_phase and (report["refit_epochs"] > 0) == refit
     assert (
         report["epochs"] - report["self_train_epochs"] <= 20 and len(report["history"]["val_rmse"]) == report["epochs"]
     )
     gappy = read_table(tmp_path / "t.csv", allow_nan=True)[0]
-    want = impute(gappy, self_train=second_phase, epochs=20, members=1, seed=2)
+    want = impute(gappy, self_train=second_phase, refit=refit, epochs=20, members=1, seed=2)
     np.testing.assert_allclose(read_table(tmp_path / "f.csv")[0], want, rtol=1e-5, atol=1e-6)  # threads: 1 vs 2

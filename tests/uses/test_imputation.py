@@ -93,6 +93,29 @@ def test_early_stopping_and_no_missing_cells():
     assert two.epochs - two.best_epoch == 3 or (two.best_epoch == info.best_epoch and two.self_train_epochs == 3)
 
 
+@pytest.mark.parametrize("val_fraction", [0.1, 0.2])
+def test_refit_trains_each_phases_best_epochs_scaled_and_leaves_the_held_out_choices_alone(val_fraction):
+    """The refit trains the first phase's best epochs and the second's (after the first) × 1/(1 - val_fraction) and
+    fills the gaps; the held-out network still scores the members and chooses the linear share and re-fed columns."""
+    gappy, hidden = with_gaps(load_wine().data, 0.2)
+    kw = dict(epochs=60, patience=5, members=2, seed=3, val_fraction=val_fraction, return_info=True)
+    (off, a), (on, b) = (impute(gappy, refit=flag, **kw) for flag in (False, True))
+    first_end = b.epochs - b.self_train_epochs
+    first_best = int(np.argmin(b.history["val_rmse"][:first_end])) + 1
+    second_best = b.best_epoch - first_end if b.best_epoch > first_end else 0
+    assert a.refit_epochs == 0 and b.refit_epochs == sum(
+        round(e / (1 - val_fraction)) for e in (first_best, second_best)
+    )
+    assert (a.epochs, a.best_epoch, a.member_rmse, a.linear_weights) == (
+        b.epochs,
+        b.best_epoch,
+        b.member_rmse,
+        b.linear_weights,
+    )
+    assert np.array_equal(on[~hidden], gappy[~hidden]) and not np.allclose(on[hidden], off[hidden])
+    assert np.array_equal(on, impute(gappy, **kw)[0])  # on by default, and seeded
+
+
 def test_bounds_clip_only_filled_cells():
     gappy, hidden = with_gaps(load_wine().data[:, :5])
     filled = impute(gappy, epochs=3, bounds=(0.0, 1.0))
