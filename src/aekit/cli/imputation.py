@@ -55,7 +55,7 @@ def add_impute_parser(sub) -> argparse.ArgumentParser:
         dest="refit",
         action="store_false",
         help="the held-out networks fill the gaps (default: each is trained again on every observed cell, the "
-        "held-out ones too, for its best epochs, and that network fills; about 1.6x the time)",
+        "held-out ones too, for its best epochs, and that network fills; 1.6-1.9x the time)",
     )
     p.add_argument(
         "--no-linear",

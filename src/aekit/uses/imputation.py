@@ -153,7 +153,7 @@ def impute(
     `refit`: then each member trains a fresh network of its seed on every observed cell, its held-out ones too, for
     its best epochs of each phase × 1/(1 - `val_fraction`), and that network fills the gaps; the held-out network
     still chooses the re-fed columns and the linear share and gives `holdout_rmse` (False: the held-out network
-    fills; refit costs about 1.6× the time, and gained 0.5 point on wine and 2.8 on digits at MCAR 10% on the
+    fills; refit costs 1.6-1.9× the time, and gained 0.5 point on wine and 2.8 on digits at MCAR 10% on the
     development seeds, docs/impute.md round 9).
     `linear`: also fit, per member, a linear autoencoder with a zero diagonal (each cell from the other cells of
     its row) on the rows the member completed, and blend its fills into the networks' per column by a weight in
@@ -254,9 +254,8 @@ def impute(
         model, run = fit_member(z, obs & ~held, held, *cfgs, mask_input, self_train, callbacks, device)
         scorer, train = model, torch.from_numpy(obs & ~held).to(device)
         refits.append((0, 0))
-        if refit and held.any():  # each phase's best epochs (the second's: 0 if it never won), scaled by the cells
-            best = (run[4], max(0, run[1] - (run[0] - run[3])))  # gained: every observed cell against 1 - val_fraction
-            refits[-1] = tuple(round(e / (1 - val_fraction)) for e in best)
+        if refit and held.any():  # each phase's best epochs, scaled by the cells gained (all observed: 1/0.9 as many)
+            refits[-1] = tuple(round(e / (1 - val_fraction)) for e in run[4])
             model = refit_member(z, obs, *cfgs, refits[-1], mask_input, device)
         pred, held_pred = fill(model, z, seen, train, held, refeed, mask_input, scorer)
         lin = linear_blend.linear_member(zn, obs, obs & ~held, held_pred, pred) if linear else (pred, held_pred)

@@ -42,8 +42,8 @@ REFIT_STREAM = 17  # the refit network's batches and dropout: the member's seed 
 def fit_member(z, train, held, mcfg, tcfg, mask_input, self_train, callbacks, device):
     """Train one network on the `train` cells of `z`, stopping on the RMSE of its `held` cells; then, with
     `self_train`, on the rows it completed. Returns the network at its best epoch and (epochs, best epoch,
-    history, epochs of the second phase, the first phase's best epoch), the epochs and history of both phases
-    together."""
+    history, epochs of the second phase, each phase's best number of epochs: the second's counted from its start,
+    0 if it never beat the first), the epochs and history of both phases together."""
     train_t, held_t = torch.from_numpy(train).to(device), torch.from_numpy(held).to(device)
     model = Autoencoder(mcfg).to(device)
     generator = torch.Generator(device).manual_seed(tcfg.seed)
@@ -53,11 +53,11 @@ def fit_member(z, train, held, mcfg, tcfg, mask_input, self_train, callbacks, de
     for cb in callbacks:
         cb.on_train_begin(state)
     best_epoch = first_best = _phase(state, z, train_t, z, train_t, held_t, mask_input, callbacks, math.inf, False)
-    first = state.epoch
+    first, second = state.epoch, 0
     if self_train and held.any():  # the rows it completed from its training cells (held-out cells filled too)
+        completed = _completed(model, z, train_t, mask_input)
         with torch.no_grad():
             model.eval()
-            completed = torch.where(train_t, z, predict(model, z, train_t, mask_input))
             start = _score(model, z, train_t, held_t, mask_input, refed=True)
             model.train()
         all_seen = torch.ones_like(train_t)
@@ -67,7 +67,7 @@ def fit_member(z, train, held, mcfg, tcfg, mask_input, self_train, callbacks, de
         cb.on_train_end(state)
     model.eval()
     history = {k: list(v) for k, v in state.history.history.items()}
-    return model, (state.epoch, best_epoch, history, state.epoch - first, first_best)
+    return model, (state.epoch, best_epoch, history, state.epoch - first, (first_best, second and second - first))
 
 
 def refit_member(z, cells, mcfg, tcfg, epochs: tuple[int, int], mask_input, device):
@@ -83,14 +83,21 @@ def refit_member(z, cells, mcfg, tcfg, epochs: tuple[int, int], mask_input, devi
     model.train()
     _phase(state, z, cells_t, z, cells_t, none, mask_input, (), math.inf, refed=False)
     if epochs[1]:
-        with torch.no_grad():
-            model.eval()
-            completed = torch.where(cells_t, z, predict(model, z, cells_t, mask_input))
-            model.train()
+        completed = _completed(model, z, cells_t, mask_input)
         state.config = dataclasses.replace(tcfg, epochs=epochs[1], patience=0)
         _phase(state, completed, torch.ones_like(cells_t), z, cells_t, none, mask_input, (), math.inf, refed=True)
     model.eval()
     return model
+
+
+@torch.no_grad()
+def _completed(model, z, cells, mask_input):
+    """The rows of `z` completed by the network: its `cells` as they are, every other cell as it fills it from
+    those (the network is evaluated, then left in training mode)."""
+    model.eval()
+    completed = torch.where(cells, z, predict(model, z, cells, mask_input))
+    model.train()
+    return completed
 
 
 def _phase(state, values, cells, z, train, held, mask_input, callbacks, best, refed: bool) -> int:
