@@ -11,7 +11,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, loa
 from aekit.data.arrays import read_table, write_table
 from aekit.errors import ConfigError, DataError
 from aekit.uses import linear_blend
-from aekit.uses.imputation import REFIT_LONGER, default_hidden, impute, read_ratings
+from aekit.uses.imputation import default_hidden, impute, read_ratings
 from aekit.uses.linear_blend import WEIGHTS, fit_zero_diagonal, linear_member, reconstruct
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/uses/conftest.py
@@ -95,9 +95,8 @@ def test_early_stopping_and_no_missing_cells():
 
 @pytest.mark.parametrize("val_fraction", [0.1, 0.2])
 def test_refit_trains_each_phases_best_epochs_scaled_and_leaves_the_held_out_choices_alone(val_fraction):
-    """The refit trains the first phase's best epochs and the second's (after the first) × REFIT_LONGER / (1 -
-    val_fraction) and fills the gaps; the held-out network still scores the members and chooses the linear share and
-    re-fed columns."""
+    """The refit trains the first phase's best epochs and the second's (after the first) × 1/(1 - val_fraction) and
+    fills the gaps; the held-out network still scores the members and chooses the linear share and re-fed columns."""
     gappy, hidden = with_gaps(load_wine().data, 0.2)
     kw = dict(epochs=60, patience=5, members=2, seed=3, val_fraction=val_fraction, return_info=True)
     (off, a), (on, b) = (impute(gappy, refit=flag, **kw) for flag in (False, True))
@@ -105,7 +104,7 @@ def test_refit_trains_each_phases_best_epochs_scaled_and_leaves_the_held_out_cho
     first_best = int(np.argmin(b.history["val_rmse"][:first_end])) + 1
     second_best = b.best_epoch - first_end if b.best_epoch > first_end else 0
     assert a.refit_epochs == 0 and b.refit_epochs == sum(
-        round(e * REFIT_LONGER / (1 - val_fraction)) for e in (first_best, second_best)
+        round(e / (1 - val_fraction)) for e in (first_best, second_best)
     )
     assert (a.epochs, a.best_epoch, a.member_rmse, a.linear_weights) == (
         b.epochs,

@@ -7,13 +7,13 @@ a missing cell and an observed mean are told apart. So it learns to predict a ce
 filling a gap asks. A tenth of the observed cells is held out from training to stop early and to estimate the error.
 Then each network goes on learning from the rows it completed, its fills read as observed (`self_train`), and a
 fresh network of the same seed learns from every observed cell, held-out ones too, for as many epochs as the first
-needed (scaled by the cells gained, and 1.17 times more), and fills the gaps in its place (`refit`). After that, each
-network reads its own fills once more as if they were observed and fills again (`refeed`), in the columns where that
-lowers the error on its held-out cells. Five such networks (`members`), each from its own seed and holding out its own
-tenth, are averaged. Beside each network, a linear autoencoder with a zero diagonal is fitted on the rows that network
-completed, and its fills are blended in per column by the held-out cells (`aekit.uses.linear_blend`). With
-`variational=True` a MIWAE's fills (`aekit.uses.miwae`), with `method="auto"` MissForest's (`aekit.uses.forest_blend`),
-are blended in the same way. Fills stay within each column's observed range
+needed (scaled by the cells gained), and fills the gaps in its place (`refit`). After that, each network reads its
+own fills once more as if they were observed and fills again (`refeed`), in the columns where that lowers the error
+on its held-out cells. Five such networks (`members`), each from its own seed
+and holding out its own tenth, are averaged. Beside each network, a linear autoencoder with a zero diagonal is fitted
+on the rows that network completed, and its fills are blended in per column by the held-out cells
+(`aekit.uses.linear_blend`). With `variational=True` a MIWAE's fills (`aekit.uses.miwae`), with `method="auto"`
+MissForest's (`aekit.uses.forest_blend`), are blended in the same way. Fills stay within each column's observed range
 (`clip`); the returned table keeps every observed cell exactly.
 
 >>> import numpy as np
@@ -44,7 +44,6 @@ from aekit.uses.imputer_training import fill, fit_member, refit_member
 from aekit.uses.ratings import read_ratings
 
 VARIATIONAL_WEIGHTS = (0.0, 0.25, 0.5)  # `variational`: the MIWAE's share per column, chosen on held-out cells
-REFIT_LONGER = 1.17  # `refit`: each phase's best epochs × this / (1 - val_fraction) (1.3 at a tenth held out)
 DEEP_ROWS = 1000  # from this many rows on, the default network has two hidden layers (`default_hidden`)
 
 __all__ = ["impute", "ImputeInfo", "read_ratings", "default_hidden", "default_batch_size"]
@@ -152,10 +151,10 @@ def impute(
     cells re-fed as the gaps are, and keeps the weights that fill those best (`aekit.uses.imputer_training`; False:
     one phase; on the development seeds it lowered the error on 13 of 15 cases, docs/impute.md round 8).
     `refit`: then each member trains a fresh network of its seed on every observed cell, its held-out ones too, for
-    its best epochs of each phase × 1.17/(1 - `val_fraction`) (`REFIT_LONGER`: 1.3 at a tenth held out), and that
-    network fills the gaps; the held-out network still chooses the re-fed columns and the linear share and gives
-    `holdout_rmse` (False: the held-out network fills; refit costs about twice the time, and gained 0.5 point on wine
-    and 2.8 on digits at MCAR 10% on the development seeds, docs/impute.md rounds 9 and 10).
+    its best epochs of each phase × 1/(1 - `val_fraction`), and that network fills the gaps; the held-out network
+    still chooses the re-fed columns and the linear share and gives `holdout_rmse` (False: the held-out network
+    fills; refit costs 1.6-1.9× the time, and gained 0.5 point on wine and 2.8 on digits at MCAR 10% on the
+    development seeds, docs/impute.md round 9).
     `linear`: also fit, per member, a linear autoencoder with a zero diagonal (each cell from the other cells of
     its row) on the rows the member completed, and blend its fills into the networks' per column by a weight in
     0, ¼, ½, ¾, 1 chosen on the members' held-out cells (`aekit.uses.linear_blend`; False: the networks alone).
@@ -255,8 +254,8 @@ def impute(
         model, run = fit_member(z, obs & ~held, held, *cfgs, mask_input, self_train, callbacks, device)
         scorer, train = model, torch.from_numpy(obs & ~held).to(device)
         refits.append((0, 0))
-        if refit and held.any():  # each phase's best epochs, scaled by the cells gained (1/0.9 as many) and a bit more
-            refits[-1] = tuple(round(e * REFIT_LONGER / (1 - val_fraction)) for e in run[4])
+        if refit and held.any():  # each phase's best epochs, scaled by the cells gained (all observed: 1/0.9 as many)
+            refits[-1] = tuple(round(e / (1 - val_fraction)) for e in run[4])
             model = refit_member(z, obs, *cfgs, refits[-1], mask_input, device)
         pred, held_pred = fill(model, z, seen, train, held, refeed, mask_input, scorer)
         lin = linear_blend.linear_member(zn, obs, obs & ~held, held_pred, pred) if linear else (pred, held_pred)

@@ -16,11 +16,10 @@ Both phases stop when the RMSE of the held-out cells, filled as that phase reads
 beats them.
 
 3. With `refit`, a fresh network of the same seed then learns from every observed cell, the held-out ones too, for
-   each phase's best number of epochs scaled by the cells it gains and 1.17 times more (`refit_member`), and fills the
-   gaps; the held-out network still scores the member's cells (which columns to re-feed, the linear share, the
-   reported RMSE). On the development seeds it lowered the error by 0.5 point on wine and linnerud and by 2.8 on
-   digits at MCAR 10% (docs/impute.md, round 9), and training it longer than the cells gained ask helped digits
-   MNAR (round 10).
+   each phase's best number of epochs scaled by the cells it gains (`refit_member`), and fills the gaps; the held-out
+   network still scores the member's cells (which columns to re-feed, the linear share, the reported RMSE). On the
+   development seeds it lowered the error by 0.5 point on wine and linnerud and by 2.8 on digits at MCAR 10%
+   (docs/impute.md, round 9).
 """
 
 from __future__ import annotations
@@ -74,7 +73,7 @@ def fit_member(z, train, held, mcfg, tcfg, mask_input, self_train, callbacks, de
 def refit_member(z, cells, mcfg, tcfg, epochs: tuple[int, int], mask_input, device):
     """A fresh network (`mcfg`'s seed, its own batch stream) trained on every one of the `cells` of `z`, without
     early stopping: `epochs[0]` epochs as the first phase reads the table, then `epochs[1]` on the rows it completed
-    (0: none), as `fit_member`'s held-out network learnt them (pass its best epochs, scaled: `REFIT_LONGER`)."""
+    (0: none), as `fit_member`'s held-out network learnt them (pass its best epochs, scaled by the cells gained)."""
     cells_t = torch.from_numpy(cells).to(device)
     model = Autoencoder(mcfg).to(device)
     generator = torch.Generator(device).manual_seed(tcfg.seed + REFIT_STREAM)
