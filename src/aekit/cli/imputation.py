@@ -58,6 +58,13 @@ def add_impute_parser(sub) -> argparse.ArgumentParser:
         "held-out ones too, for its best epochs, and that network fills; 1.6-1.9x the time)",
     )
     p.add_argument(
+        "--no-self-masking",
+        dest="self_masking",
+        action="store_false",
+        help="no shift of the fills (default: where the gaps are likelier at high or low values, as a logistic "
+        "regression of the gaps on the fills finds, each column's fills move by the tilt that implies)",
+    )
+    p.add_argument(
         "--no-linear",
         dest="linear",
         action="store_false",
@@ -127,6 +134,7 @@ def cmd_impute(args: argparse.Namespace) -> int:
         refeed=args.refeed,
         self_train=args.self_train,
         refit=args.refit,
+        self_masking=args.self_masking,
         linear=args.linear,
         clip=args.clip,
         variational=args.variational,

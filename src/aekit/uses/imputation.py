@@ -13,8 +13,10 @@ on its held-out cells. Five such networks (`members`), each from its own seed
 and holding out its own tenth, are averaged. Beside each network, a linear autoencoder with a zero diagonal is fitted
 on the rows that network completed, and its fills are blended in per column by the held-out cells
 (`aekit.uses.linear_blend`). With `variational=True` a MIWAE's fills (`aekit.uses.miwae`), with `method="auto"`
-MissForest's (`aekit.uses.forest_blend`), are blended in the same way. Fills stay within each column's observed range
-(`clip`); the returned table keeps every observed cell exactly.
+MissForest's (`aekit.uses.forest_blend`), are blended in the same way. Where the gaps are likelier at high (or low)
+values than the fills explain, each column's fills then move by the tilt that a self-masking model of the gaps implies
+(`self_masking`, `aekit.uses.self_masking`). Fills stay within each column's observed range (`clip`); the returned
+table keeps every observed cell exactly.
 
 >>> import numpy as np
 >>> x = np.array([[1.0, 2.0], [2.0, np.nan], [3.0, 6.0], [4.0, 8.0]])
@@ -39,7 +41,7 @@ from aekit.config import ModelConfig, TrainConfig
 from aekit.devices import resolve_device
 from aekit.errors import DataError, option
 from aekit.training.callbacks.base import Callback
-from aekit.uses import forest_blend, linear_blend, miwae
+from aekit.uses import forest_blend, linear_blend, miwae, self_masking
 from aekit.uses.imputer_training import fill, fit_member, refit_member
 from aekit.uses.ratings import read_ratings
 
@@ -69,6 +71,8 @@ class ImputeInfo:
     forest_weights: tuple[float, ...] = ()  # per column, MissForest's share of the fill (() : method="autoencoder")
     self_train_epochs: int = 0  # of `epochs`, those the first member learned from its completed rows (`self_train`)
     refit_epochs: int = 0  # epochs of the first member's refit on every observed cell, both phases (0: no `refit`)
+    self_masking_slope: float = 0.0  # logit of a gap per standard deviation of its own value, shrunk (0: none found)
+    self_masking_shift: tuple[float, ...] = ()  # per column, what was added to its fills, in its units (() : off)
 
 
 def default_hidden(n_columns: int, n_rows: int = 0) -> tuple[int, ...]:
@@ -122,6 +126,7 @@ def impute(
     refeed: int = 1,
     self_train: bool = True,
     refit: bool = True,
+    self_masking: bool = True,
     linear: bool = True,
     variational: bool = False,
     method: str = "autoencoder",
@@ -155,6 +160,12 @@ def impute(
     still chooses the re-fed columns and the linear share and gives `holdout_rmse` (False: the held-out network
     fills; refit costs 1.6-1.9× the time, and gained 0.5 point on wine and 2.8 on digits at MCAR 10% on the
     development seeds, docs/impute.md round 9).
+    `self_masking`: allow for gaps likelier where the cell's own value is high (or low; missing not at random, e.g.
+    incomes left blank when high): a logistic regression of "missing" on the fills, over the gaps and the members'
+    held-out cells, gives one slope for every column, and each column's fills move by slope × its held-out residuals'
+    variance (`aekit.uses.self_masking`); where the gaps do not follow the values the slope is shrunk to 0 and
+    nothing moves (False: no shift). On the development seeds it cut the error of the benchmark's MNAR pattern by
+    2-5% (digits, wine, linnerud, breast_cancer) and moved MCAR cases by under 0.6 point (docs/impute.md, round 11).
     `linear`: also fit, per member, a linear autoencoder with a zero diagonal (each cell from the other cells of
     its row) on the rows the member completed, and blend its fills into the networks' per column by a weight in
     0, ¼, ½, ¾, 1 chosen on the members' held-out cells (`aekit.uses.linear_blend`; False: the networks alone).
@@ -245,6 +256,7 @@ def impute(
     seen = torch.from_numpy(obs).to(device)
     zn = z.double().cpu().numpy()
     preds, runs, lins, errors, counts, refits = [], [], [], [], [], []  # errors: per member, (blends, columns)
+    heldout = []  # per member: its held-out cells' rows and columns, and the network's and the linear fills of them
     for k in range(members):
         s = seed if k == 0 else _member_seed(seed, k)  # member 0 is the single network `members=1` trains
         rng = np.random.default_rng([s, 1])  # its held-out cells; never the same stream as a caller's seed
@@ -262,6 +274,8 @@ def impute(
         preds.append(pred)
         lins.append(lin[0])
         errors.append(linear_blend.blend_errors(lin[1], held_pred, zn, held))
+        rows, cols = np.nonzero(held)
+        heldout.append((rows, cols, held_pred[rows, cols], lin[1][rows, cols]))
         if k == 0:  # member 0's held-out cells choose the MIWAE's and the forest's shares; one MIWAE on its cells
             member0 = (held, held_pred, lin[1])
             vae = _variational(z, seen, obs & ~held, held, s, device) if variational else None
@@ -279,6 +293,10 @@ def impute(
         pred, mine = (1 - vshare) * pred + vshare * vae[0], (1 - vshare) * mine + vshare * vae[1]
     if method == "auto":  # MissForest's share per column, chosen on the same cells
         fshare, pred = forest_blend.forest_shares(zn, obs, obs & ~held, held, mine, pred, seed)
+    shift, slope = np.zeros(d), 0.0
+    if self_masking:  # gaps likelier where the value is high (or low): each column's fills shifted by the tilt
+        shift, slope = _self_masking_shift(zn, obs, pred, share, heldout)
+        pred = pred + shift
     scores = [math.sqrt(e[pick, np.arange(d)].sum() / c) if c else math.nan for e, c in zip(errors, counts)]
     fills = pred * scale + mean
     if clip:  # each column's fills within its observed range, as a tree's (a pixel is never below 0 nor above 16)
@@ -292,8 +310,24 @@ def impute(
     shares = tuple(float(v) for v in share) if linear else ()
     vshares, fshares = tuple(float(v) for v in vshare), tuple(float(v) for v in fshare)
     run_info = (epochs_run, best_epoch, hidden, history, members, tuple(scores), batch_size, shares, vshares, fshares)
-    filled, info = _like(frame, filled), ImputeInfo(missing, holdout, *run_info, second, sum(refits[0]))
+    masking = (slope, tuple(float(v) for v in shift * scale)) if self_masking else (0.0, ())
+    filled, info = _like(frame, filled), ImputeInfo(missing, holdout, *run_info, second, sum(refits[0]), *masking)
     return (filled, info) if return_info else filled
+
+
+def _self_masking_shift(zn, obs, pred, share, heldout) -> tuple[np.ndarray, float]:
+    """Per column, the shift of the fills under self-masking gaps (`aekit.uses.self_masking`; standard deviations),
+    and the common slope: from the members' blended fills of their held-out cells and the fills of the gaps."""
+    d = zn.shape[1]
+    rows, cols, net, lin = (np.concatenate(v) for v in zip(*heldout))
+    mu = (1 - share[cols]) * net + share[cols] * lin
+    gap_rows, gap_cols = np.nonzero(~obs)
+    values = np.concatenate([mu, pred[gap_rows, gap_cols]])
+    missing = np.concatenate([np.zeros(mu.size), np.ones(gap_rows.size)])
+    slope = self_masking.slope(values, missing, np.concatenate([cols, gap_cols]), d) if mu.size else 0.0
+    if slope == 0.0:
+        return np.zeros(d), 0.0
+    return slope * self_masking.spreads(zn[rows, cols] - mu, cols, d), slope
 
 
 def _variational(z, seen, train, held, seed, device) -> tuple[np.ndarray, np.ndarray]:
