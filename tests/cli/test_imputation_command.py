@@ -125,3 +125,25 @@ def test_self_training_and_refit_are_on_by_default_and_their_flags_are_the_libra
     gappy = read_table(tmp_path / "t.csv", allow_nan=True)[0]
     want = impute(gappy, self_train=second_phase, refit=refit, epochs=20, members=1, seed=2)
     np.testing.assert_allclose(read_table(tmp_path / "f.csv")[0], want, rtol=1e-5, atol=1e-6)  # threads: 1 vs 2
+
+
+@pytest.mark.parametrize("flags, on", [([], True), (["--no-self-masking"], False)])
+def test_the_self_masking_shift_is_on_by_default_and_its_flag_is_the_librarys_false(tmp_path, flags, on):
+    """Gaps at high values: the report gives the slope and each column's shift (none with `--no-self-masking`), and
+    the fills are the library's with `self_masking` as the flag says."""
+    import numpy as np
+
+    from aekit.data.arrays import read_table, write_table
+    from aekit.uses.imputation import impute
+
+    r = np.random.default_rng(8)
+    x = r.normal(size=(150, 2)) @ r.normal(size=(2, 5)) + 0.5 * r.normal(size=(150, 5))  # two factors, five columns
+    gappy = np.where(r.random(x.shape) < np.where(x > 0, 0.35, 0.05), np.nan, x).astype(np.float32)
+    write_table(tmp_path / "t.csv", gappy, list("abcde"))
+    common = ["--epochs", 20, "--members", 2, "--report", "r.json"]
+    proc = aekit("impute", "t.csv", "-o", "f.csv", *flags, *common, cwd=tmp_path, check=True)
+    assert ("the gaps are likelier at high values (self-masking slope +" in proc.stdout) == on
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert (report["self_masking_slope"] > 0) == on and len(report["self_masking_shift"]) == (5 if on else 0)
+    want = impute(read_table(tmp_path / "t.csv", allow_nan=True)[0], self_masking=on, epochs=20, members=2)
+    np.testing.assert_allclose(read_table(tmp_path / "f.csv")[0], want, rtol=1e-5, atol=1e-6)

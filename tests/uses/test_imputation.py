@@ -357,7 +357,7 @@ def test_batch_size_follows_the_rows(rows, batch):
 
 def test_refeed_is_kept_only_where_the_held_out_cells_prefer_it():
     gappy, hidden = with_gaps(load_wine().data[:120], 0.2)
-    kw = dict(epochs=30, members=1, seed=2, return_info=True)
+    kw = dict(epochs=30, members=1, seed=2, return_info=True, self_masking=False)  # no shift from the fills' spread
     (plain, first), (refed, kept) = (impute(gappy, refeed=r, **kw) for r in (0, 1))
     assert kept.holdout_rmse <= first.holdout_rmse  # the second pass only where it lowers the held-out error
     same = [np.array_equal(plain[:, j], refed[:, j]) for j in range(gappy.shape[1])]
@@ -454,3 +454,37 @@ def test_fills_stay_within_each_columns_observed_range():
     assert np.array_equal(clipped[~missing], gappy[~missing]) and np.array_equal(clipped, again)  # kept; seeded
     inside = missing & (free >= low) & (free <= high)
     assert np.array_equal(clipped[inside], free[inside]) and np.array_equal(clipped, np.clip(free, low, high))
+
+
+def low_rank_table(seed=0, rows=400):
+    """8 columns from 3 factors and noise: each column predicted well, not exactly, by the others."""
+    r = np.random.default_rng(seed)
+    factors = r.normal(size=(rows, 3))
+    return factors @ r.normal(size=(3, 8)) + 0.5 * r.normal(size=(rows, 8))
+
+
+def test_gaps_at_high_values_move_the_fills_up_and_lower_the_error():
+    """Cells above their column's median hidden 8 times as often: the fills learnt from the observed cells are low;
+    the self-masking shift finds a positive slope, raises every column's fills and lowers the error and the bias
+    (which it overshoots here, +0.17 against -0.26 unshifted: a logistic tilt read from a step of 8× in the odds)."""
+    x = low_rank_table()
+    hidden = np.random.default_rng(1).random(x.shape) < np.where(x > np.median(x, axis=0), 0.4, 0.05)
+    gappy = np.where(hidden, np.nan, x)
+    kw = dict(epochs=60, members=2, seed=0, return_info=True)
+    (off, off_info), (on, info) = (impute(gappy, self_masking=flag, **kw) for flag in (False, True))
+    assert off_info.self_masking_slope == 0.0 and off_info.self_masking_shift == ()
+    assert info.self_masking_slope > 0.3 and len(info.self_masking_shift) == 8 and min(info.self_masking_shift) > 0
+    inside = hidden & (on < np.nanmax(gappy, axis=0)) & (off > np.nanmin(gappy, axis=0))  # not clipped
+    assert inside.sum() > 0.8 * hidden.sum()
+    np.testing.assert_allclose((on - off)[inside], np.asarray(info.self_masking_shift)[np.nonzero(inside)[1]])
+    assert rmse_std(on, x, hidden) < 0.97 * rmse_std(off, x, hidden)
+    assert np.mean((off - x)[hidden]) < 0 and abs(np.mean((on - x)[hidden])) < abs(np.mean((off - x)[hidden]))
+
+
+def test_random_gaps_leave_the_fills_nearly_where_they_were():
+    x = low_rank_table(seed=2)
+    gappy, hidden = with_gaps(x, fraction=0.2, seed=3)
+    kw = dict(epochs=60, members=2, seed=0, return_info=True)
+    (off, _), (on, info) = (impute(gappy, self_masking=flag, **kw) for flag in (False, True))
+    assert abs(info.self_masking_slope) < 0.15 and max(np.abs(info.self_masking_shift)) < 0.05 * x.std()
+    assert rmse_std(on, x, hidden) == pytest.approx(rmse_std(off, x, hidden), rel=0.01)

@@ -167,4 +167,13 @@ def cmd_impute(args: argparse.Namespace) -> int:
             f"{args.output}: filled {info.cells_filled:,} of {table.size:,} cells; {error} ({info.members} "
             f"network{'s' * (info.members > 1)}; the first: {info.epochs} epochs, best {info.best_epoch})"
         )
+        if info.self_masking_slope:  # say so: a model of the gaps moved the fills (wrong where other columns drive it)
+            spread = np.nanstd(table, axis=0)
+            moved = np.abs(np.asarray(info.self_masking_shift)) / np.where(spread > 0, spread, 1.0)
+            side = "high" if info.self_masking_slope > 0 else "low"
+            print(
+                f"{args.output}: the gaps are likelier at {side} values (self-masking slope "
+                f"{info.self_masking_slope:+.2f} per standard deviation): fills moved by up to {moved.max():.2f} "
+                "standard deviations; --no-self-masking if other columns' values, not their own, drive the gaps"
+            )
     return 0

@@ -324,7 +324,9 @@ def _self_masking_shift(zn, obs, pred, share, heldout) -> tuple[np.ndarray, floa
     gap_rows, gap_cols = np.nonzero(~obs)
     values = np.concatenate([mu, pred[gap_rows, gap_cols]])
     missing = np.concatenate([np.zeros(mu.size), np.ones(gap_rows.size)])
-    slope = self_masking.slope(values, missing, np.concatenate([cols, gap_cols]), d) if mu.size else 0.0
+    rows_all, cols_all = np.concatenate([rows, gap_rows]), np.concatenate([cols, gap_cols])
+    others = self_masking.drivers(np.where(obs, zn, pred), rows_all, cols_all)
+    slope = self_masking.slope(values, missing, cols_all, d, others) if mu.size else 0.0
     if slope == 0.0:
         return np.zeros(d), 0.0
     return slope * self_masking.spreads(zn[rows, cols] - mu, cols, d), slope

@@ -30,27 +30,38 @@ import numpy as np
 STEPS = 25  # Newton steps of each logistic fit (each is convex; a few suffice)
 RIDGE = 1e-6  # added to each Hessian's diagonal, so a column with one class only stays finite
 SHRINK = 2.0  # the slope is shrunk by (1 − SHRINK/z²)⁺: z² = 2 is where one more parameter pays its AIC
+DRIVERS = 2  # other columns per column whose values may explain its gaps instead (gaps at random given them: MAR)
 MAD_TO_SD = 1.4826  # a Gaussian's σ over its median absolute deviation
 
 
-def common_slope(mu: np.ndarray, missing: np.ndarray, cols: np.ndarray, d: int) -> tuple[float, float]:
-    """One slope b for every column, each with its own intercept: logit P(missing) = a_j + b·μ, and its standard
-    error. The Hessian is an arrow (intercepts on the diagonal, the slope on the edge): solved in O(columns)."""
-    a, b = np.zeros(d), 0.0
+def common_slope(
+    mu: np.ndarray, missing: np.ndarray, cols: np.ndarray, d: int, others: np.ndarray | None = None
+) -> tuple[float, float]:
+    """One slope b for every column, and its standard error, in logit P(missing) = a_j + c_j·others + b·μ: each
+    column j its own intercept and, with `others` (cells × k), its own weights of k other values of the cell's row.
+    The Hessian is a block arrow (a block per column, the slope on the edge): solved in O(columns·(k + 1)³)."""
+    x = np.ones((mu.size, 1)) if others is None else np.column_stack([np.ones(mu.size), others])
+    k = x.shape[1]
+    theta, b = np.zeros((d, k)), 0.0
     for _ in range(STEPS):
-        p = _sigmoid(a[cols] + b * mu)
+        p = _sigmoid((x * theta[cols]).sum(axis=1) + b * mu)
         w, g = p * (1 - p), missing - p
-        haa, hab = np.bincount(cols, w, d) + RIDGE, np.bincount(cols, w * mu, d)
-        hbb, ga, gb = float((w * mu * mu).sum()) + RIDGE, np.bincount(cols, g, d), float((g * mu).sum())
-        schur = hbb - float((hab**2 / haa).sum())
-        step = (gb - float((hab * ga / haa).sum())) / schur
-        a, b = a + (ga - hab * step) / haa, b + step
+        blocks = np.zeros((d, k, k))
+        np.add.at(blocks, cols, w[:, None, None] * x[:, :, None] * x[:, None, :])
+        inverse = np.linalg.inv(blocks + RIDGE * np.eye(k))
+        edge, grad = np.zeros((d, k)), np.zeros((d, k))
+        np.add.at(edge, cols, (w * mu)[:, None] * x)
+        np.add.at(grad, cols, g[:, None] * x)
+        ie, ig = np.einsum("dij,dj->di", inverse, edge), np.einsum("dij,dj->di", inverse, grad)
+        schur = float((w * mu * mu).sum()) + RIDGE - float((edge * ie).sum())
+        step = (float((g * mu).sum()) - float((edge * ig).sum())) / schur
+        theta, b = theta + ig - ie * step, b + step
     return b, float(np.sqrt(1 / schur))
 
 
-def slope(mu: np.ndarray, missing: np.ndarray, cols: np.ndarray, d: int) -> float:
+def slope(mu: np.ndarray, missing: np.ndarray, cols: np.ndarray, d: int, others: np.ndarray | None = None) -> float:
     """The common self-masking slope, shrunk by (1 − 2/z²)⁺ (0 where it is within √2 standard errors of 0)."""
-    b, se = common_slope(mu, missing, cols, d)
+    b, se = common_slope(mu, missing, cols, d, others)
     if not (math.isfinite(b) and math.isfinite(se) and b):  # e.g. no held-out cell: nothing to compare the gaps with
         return 0.0
     return b * max(0.0, 1 - SHRINK * (se / b) ** 2)
@@ -66,6 +77,19 @@ def spreads(residuals: np.ndarray, cols: np.ndarray, d: int) -> np.ndarray:
         if r.size:
             out[j] = (MAD_TO_SD * np.median(np.abs(r - np.median(r)))) ** 2
     return out
+
+
+def drivers(completed: np.ndarray, rows: np.ndarray, cols: np.ndarray) -> np.ndarray | None:
+    """For each cell (`rows`, `cols`), the values in its row of the DRIVERS other columns that go most with its own
+    column (|correlation| over the `completed` table), as (cells, DRIVERS); None for a table of one column."""
+    d = completed.shape[1]
+    if d < 2:
+        return None
+    with np.errstate(divide="ignore", invalid="ignore"):  # a constant column correlates with nothing
+        strength = np.abs(np.nan_to_num(np.corrcoef(completed, rowvar=False)))
+    np.fill_diagonal(strength, -1.0)  # never its own column
+    best = np.argsort(-strength, axis=1, kind="stable")[:, : min(DRIVERS, d - 1)]
+    return completed[rows[:, None], best[cols]]
 
 
 def _sigmoid(t: np.ndarray) -> np.ndarray:
