@@ -52,3 +52,37 @@ def test_spreads_read_a_gaussians_variance_and_not_a_few_large_misses():
     got = self_masking.spreads(np.concatenate([plain, spiked]), cols, 3)
     assert got[1] == pytest.approx(4.0, rel=0.1) and got[0] == pytest.approx(4.0, rel=0.3) and got[2] == 0.0
     assert np.var(spiked) > 100  # the plain variance would not have been
+
+
+def test_drivers_are_the_columns_that_go_most_with_each_column_never_itself():
+    r = np.random.default_rng(4)
+    t = r.normal(size=(200, 4))
+    t[:, 2] = -2 * t[:, 0] + 0.1 * t[:, 3]  # columns 0 and 2 go together (negatively)
+    t[:, 1] = 5.0  # a constant column goes with nothing
+    rows, cols = np.array([0, 1, 2]), np.array([0, 2, 1])
+    got = self_masking.drivers(t, rows, cols)
+    assert got.shape == (3, min(self_masking.DRIVERS, 3))
+    assert got[0, 0] == t[0, 2] and got[1, 0] == t[1, 0]  # column 0's likeliest driver is 2, and 2's is 0
+    if self_masking.DRIVERS >= 2:  # then column 3, which goes with column 0 a little, before the constant one
+        assert got[0, 1] == t[0, 3]
+    assert self_masking.drivers(t[:, :1], rows, np.zeros(3, dtype=int)) is None  # one column: nothing else
+
+
+@pytest.mark.parametrize("driven_by", ["another column (MAR)", "its own value (self-masking)"])
+def test_the_slope_beside_the_drivers_is_zero_for_gaps_at_random_given_them_and_stays_for_self_masking(driven_by):
+    """x and a driver column k that goes with it (r 0.8); μ, the fill, predicts x better than k alone. Gaps driven by
+    k's value: the slope on μ alone is large, beside k about 0. Gaps driven by x itself: it stays beside k."""
+    r = np.random.default_rng(5)
+    n = 6000
+    x = r.normal(size=n)
+    k = 0.8 * x + 0.6 * r.normal(size=n)
+    mu = 0.95 * x + np.sqrt(1 - 0.95**2) * r.normal(size=n)
+    cause = k if driven_by.startswith("another") else x
+    missing = (r.random(n) < 1 / (1 + np.exp(-(-1.0 + 1.5 * cause)))).astype(float)
+    cols = np.zeros(n, dtype=int)
+    alone, beside = self_masking.slope(mu, missing, cols, 1), self_masking.slope(mu, missing, cols, 1, k[:, None])
+    assert alone > 0.8
+    if driven_by.startswith("another"):
+        assert abs(beside) < 0.15
+    else:
+        assert beside > 0.8

@@ -16,9 +16,14 @@ One slope serves every column (each has its own intercept; in standard deviation
 (1 − 2/z²)⁺: a slope within √2 standard errors of 0 (where it would not lower the AIC) is taken as 0, so gaps that do
 not depend on the values (MCAR) leave the fills alone. σ is each column's median absolute held-out residual × 1.4826,
 the Gaussian's σ read from the bulk of the residuals: a few large misses (ink where the network saw none in a
-digit) say little about every row. A gap that depends on *other* columns' values (MAR) the imputer already handles,
-and this model reads the part of that dependence which runs through μ as self-masking: that is its assumption, and
-`self_masking=False` in `aekit.impute` turns it off.
+digit) say little about every row.
+
+Gaps that depend on *another* column's value (MAR: a test ordered when another reading is high) the imputer already
+handles, but they follow μ too wherever that column predicts this one. So each column's regression also takes, with
+weights of its own, the values of the DRIVERS other columns that go most with it (its likeliest drivers), and b is
+the slope on μ beyond them: under MAR it falls to about 0, under self-masking it stays (μ predicts x better than any
+one or two columns). This is still a model: gaps driven by columns it does not take, or by what no column shows, can
+read as self-masking; `self_masking=False` in `aekit.impute` turns it off.
 """
 
 from __future__ import annotations
