@@ -127,10 +127,10 @@ def test_self_training_and_refit_are_on_by_default_and_their_flags_are_the_libra
     np.testing.assert_allclose(read_table(tmp_path / "f.csv")[0], want, rtol=1e-5, atol=1e-6)  # threads: 1 vs 2
 
 
-@pytest.mark.parametrize("flags, on", [([], True), (["--no-self-masking"], False)])
-def test_the_self_masking_shift_is_on_by_default_and_its_flag_is_the_librarys_false(tmp_path, flags, on):
-    """Gaps at high values: the report gives the slope and each column's shift (none with `--no-self-masking`), and
-    the fills are the library's with `self_masking` as the flag says."""
+@pytest.mark.parametrize("flags, on", [([], False), (["--self-masking"], True)])
+def test_the_self_masking_shift_is_off_by_default_and_its_flag_is_the_librarys_true(tmp_path, flags, on):
+    """Gaps at high values: with `--self-masking` the report gives the slope and each column's shift (none without),
+    and the fills are the library's with `self_masking` as the flag says."""
     import numpy as np
 
     from aekit.data.arrays import read_table, write_table

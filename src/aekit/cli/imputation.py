@@ -58,11 +58,11 @@ def add_impute_parser(sub) -> argparse.ArgumentParser:
         "held-out ones too, for its best epochs, and that network fills; 1.6-1.9x the time)",
     )
     p.add_argument(
-        "--no-self-masking",
+        "--self-masking",
         dest="self_masking",
-        action="store_false",
-        help="no shift of the fills (default: where the gaps are likelier at high or low values, as a logistic "
-        "regression of the gaps on the fills finds, each column's fills move by the tilt that implies)",
+        action="store_true",
+        help="shift the fills where the gaps are likelier at high or low values (missing not at random), as a "
+        "logistic regression of the gaps on the fills finds (default: off)",
     )
     p.add_argument(
         "--no-linear",
@@ -174,6 +174,6 @@ def cmd_impute(args: argparse.Namespace) -> int:
             print(
                 f"{args.output}: the gaps are likelier at {side} values (self-masking slope "
                 f"{info.self_masking_slope:+.2f} per standard deviation): fills moved by up to {moved.max():.2f} "
-                "standard deviations; --no-self-masking if other columns' values, not their own, drive the gaps"
+                "standard deviations (--self-masking: leave it off where other columns' values drive the gaps)"
             )
     return 0

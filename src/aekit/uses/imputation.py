@@ -14,9 +14,9 @@ and holding out its own tenth, are averaged. Beside each network, a linear autoe
 on the rows that network completed, and its fills are blended in per column by the held-out cells
 (`aekit.uses.linear_blend`). With `variational=True` a MIWAE's fills (`aekit.uses.miwae`), with `method="auto"`
 MissForest's (`aekit.uses.forest_blend`), are blended in the same way. Where the gaps are likelier at high (or low)
-values than the fills explain, each column's fills then move by the tilt that a self-masking model of the gaps implies
-(`self_masking`, `aekit.uses.self_masking`). Fills stay within each column's observed range (`clip`); the returned
-table keeps every observed cell exactly.
+values than the fills explain, `self_masking=True` then moves each column's fills by the tilt that a self-masking
+model of the gaps implies (`aekit.uses.self_masking`). Fills stay within each column's observed range (`clip`); the
+returned table keeps every observed cell exactly.
 
 >>> import numpy as np
 >>> x = np.array([[1.0, 2.0], [2.0, np.nan], [3.0, 6.0], [4.0, 8.0]])
@@ -126,7 +126,7 @@ def impute(
     refeed: int = 1,
     self_train: bool = True,
     refit: bool = True,
-    self_masking: bool = True,
+    self_masking: bool = False,
     linear: bool = True,
     variational: bool = False,
     method: str = "autoencoder",
@@ -165,9 +165,9 @@ def impute(
     held-out cells and beside each column's two likeliest driver columns (so that gaps driven by another column's
     value do not count), gives one slope for every column, and each column's fills move by slope × its held-out
     residuals' variance (`aekit.uses.self_masking`); where the gaps do not follow the values the slope is shrunk to
-    0 and nothing moves (False: no shift). On the development seeds it cut the error of the benchmark's MNAR pattern
-    by 0.7 (linnerud) to 9 (diabetes) points and left MCAR cases and a generated MAR pattern within a point
-    (docs/impute.md, round 11).
+    0 and nothing moves. Off by default: on the benchmark's seeds 0-4 it cut the MNAR error on wine, diabetes and
+    breast_cancer by 2-8%, but on linnerud's 20 rows a chance slope cost 9% at MCAR 20% and it missed wine MCAR 10%
+    by more (docs/impute.md, round 11): turn it on where high (or low) values are known to go missing.
     `linear`: also fit, per member, a linear autoencoder with a zero diagonal (each cell from the other cells of
     its row) on the rows the member completed, and blend its fills into the networks' per column by a weight in
     0, ¼, ½, ¾, 1 chosen on the members' held-out cells (`aekit.uses.linear_blend`; False: the networks alone).

@@ -23,7 +23,7 @@ handles, but they follow μ too wherever that column predicts this one. So each 
 weights of its own, the values of the DRIVERS other columns that go most with it (its likeliest drivers), and b is
 the slope on μ beyond them: under MAR it falls to about 0, under self-masking it stays (μ predicts x better than any
 one or two columns). This is still a model: gaps driven by columns it does not take, or by what no column shows, can
-read as self-masking; `self_masking=False` in `aekit.impute` turns it off.
+read as self-masking. So it is off by default: `self_masking=True` in `aekit.impute` turns it on.
 """
 
 from __future__ import annotations
