@@ -166,8 +166,9 @@ def impute(
     value do not count), gives one slope for every column, and each column's fills move by slope × its held-out
     residuals' variance (`aekit.uses.self_masking`); where the gaps do not follow the values the slope is shrunk to
     0 and nothing moves. Off by default: on the benchmark's seeds 0-4 it cut the MNAR error on wine, diabetes and
-    breast_cancer by 2-8%, but on linnerud's 20 rows a chance slope cost 9% at MCAR 20% and it missed wine MCAR 10%
-    by more (docs/impute.md, round 11): turn it on where high (or low) values are known to go missing.
+    breast_cancer by 1.7-7.6%, but on linnerud's 20 rows a chance slope cost 13.5% at MCAR 20%, and wine MCAR 10%
+    went from +1.9% to +2.4% of the best (docs/impute.md, round 11): turn it on where high (or low) values are
+    known to go missing more often, in a table of hundreds of rows.
     `linear`: also fit, per member, a linear autoencoder with a zero diagonal (each cell from the other cells of
     its row) on the rows the member completed, and blend its fills into the networks' per column by a weight in
     0, ¼, ½, ¾, 1 chosen on the members' held-out cells (`aekit.uses.linear_blend`; False: the networks alone).
