@@ -259,7 +259,7 @@ def impute(
     seen = torch.from_numpy(obs).to(device)
     zn = z.double().cpu().numpy()
     preds, runs, lins, errors, counts, refits = [], [], [], [], [], []  # errors: per member, (blends, columns)
-    heldout = []  # per member: its held-out cells' rows and columns, and the network's and the linear fills of them
+    heldout = []  # `self_masking`: per member, its held-out cells' rows and columns, the network's and linear fills
     for k in range(members):
         s = seed if k == 0 else _member_seed(seed, k)  # member 0 is the single network `members=1` trains
         rng = np.random.default_rng([s, 1])  # its held-out cells; never the same stream as a caller's seed
@@ -277,8 +277,9 @@ def impute(
         preds.append(pred)
         lins.append(lin[0])
         errors.append(linear_blend.blend_errors(lin[1], held_pred, zn, held))
-        rows, cols = np.nonzero(held)
-        heldout.append((rows, cols, held_pred[rows, cols], lin[1][rows, cols]))
+        if self_masking:
+            rows, cols = np.nonzero(held)
+            heldout.append((rows, cols, held_pred[rows, cols], lin[1][rows, cols]))
         if k == 0:  # member 0's held-out cells choose the MIWAE's and the forest's shares; one MIWAE on its cells
             member0 = (held, held_pred, lin[1])
             vae = _variational(z, seen, obs & ~held, held, s, device) if variational else None
@@ -296,10 +297,11 @@ def impute(
         pred, mine = (1 - vshare) * pred + vshare * vae[0], (1 - vshare) * mine + vshare * vae[1]
     if method == "auto":  # MissForest's share per column, chosen on the same cells
         fshare, pred = forest_blend.forest_shares(zn, obs, obs & ~held, held, mine, pred, seed)
-    shift, slope = np.zeros(d), 0.0
+    masking = (0.0, ())  # the slope, and each column's shift in its units (`ImputeInfo`)
     if self_masking:  # gaps likelier where the value is high (or low): each column's fills shifted by the tilt
         shift, slope = _self_masking_shift(zn, obs, pred, share, heldout)
         pred = pred + shift
+        masking = (slope, tuple(float(v) for v in shift * scale))
     scores = [math.sqrt(e[pick, np.arange(d)].sum() / c) if c else math.nan for e, c in zip(errors, counts)]
     fills = pred * scale + mean
     if clip:  # each column's fills within its observed range, as a tree's (a pixel is never below 0 nor above 16)
@@ -313,7 +315,6 @@ def impute(
     shares = tuple(float(v) for v in share) if linear else ()
     vshares, fshares = tuple(float(v) for v in vshare), tuple(float(v) for v in fshare)
     run_info = (epochs_run, best_epoch, hidden, history, members, tuple(scores), batch_size, shares, vshares, fshares)
-    masking = (slope, tuple(float(v) for v in shift * scale)) if self_masking else (0.0, ())
     filled, info = _like(frame, filled), ImputeInfo(missing, holdout, *run_info, second, sum(refits[0]), *masking)
     return (filled, info) if return_info else filled
 
