@@ -127,23 +127,24 @@ def test_self_training_and_refit_are_on_by_default_and_their_flags_are_the_libra
     np.testing.assert_allclose(read_table(tmp_path / "f.csv")[0], want, rtol=1e-5, atol=1e-6)  # threads: 1 vs 2
 
 
-@pytest.mark.parametrize("flags, on", [([], False), (["--self-masking"], True)])
-def test_the_self_masking_shift_is_off_by_default_and_its_flag_is_the_librarys_true(tmp_path, flags, on):
-    """Gaps at high values: with `--self-masking` the report gives the slope and each column's shift (none without),
-    and the fills are the library's with `self_masking` as the flag says."""
+@pytest.mark.parametrize("flags, on", [([], True), (["--no-self-masking"], False), (["--self-masking"], True)])
+def test_the_self_masking_shift_is_on_by_default_and_its_flags_are_the_librarys(tmp_path, flags, on):
+    """Gaps at high values: by default (or `--self-masking`) the report gives the slope and each column's shift, and a
+    line says the fills moved; `--no-self-masking` gives none; the fills are the library's with `self_masking` as
+    the flags say."""
     import numpy as np
 
     from aekit.data.arrays import read_table, write_table
     from aekit.uses.imputation import impute
 
-    r = np.random.default_rng(8)
-    x = r.normal(size=(150, 2)) @ r.normal(size=(2, 5)) + 0.5 * r.normal(size=(150, 5))  # two factors, five columns
-    gappy = np.where(r.random(x.shape) < np.where(x > 0, 0.35, 0.05), np.nan, x).astype(np.float32)
-    write_table(tmp_path / "t.csv", gappy, list("abcde"))
+    r = np.random.default_rng(0)
+    x = r.normal(size=(400, 3)) @ r.normal(size=(3, 8)) + 0.5 * r.normal(size=(400, 8))  # three factors, 8 columns
+    hidden = np.random.default_rng(1).random(x.shape) < np.where(x > np.median(x, axis=0), 0.4, 0.05)
+    write_table(tmp_path / "t.csv", np.where(hidden, np.nan, x).astype(np.float32), list("abcdefgh"))
     common = ["--epochs", 20, "--members", 2, "--report", "r.json"]
     proc = aekit("impute", "t.csv", "-o", "f.csv", *flags, *common, cwd=tmp_path, check=True)
     assert ("the gaps are likelier at high values (self-masking slope +" in proc.stdout) == on
     report = json.loads((tmp_path / "r.json").read_text())
-    assert (report["self_masking_slope"] > 0) == on and len(report["self_masking_shift"]) == (5 if on else 0)
+    assert (report["self_masking_slope"] > 0) == on and len(report["self_masking_shift"]) == (8 if on else 0)
     want = impute(read_table(tmp_path / "t.csv", allow_nan=True)[0], self_masking=on, epochs=20, members=2)
     np.testing.assert_allclose(read_table(tmp_path / "f.csv")[0], want, rtol=1e-5, atol=1e-6)

@@ -357,7 +357,7 @@ def test_batch_size_follows_the_rows(rows, batch):
 
 def test_refeed_is_kept_only_where_the_held_out_cells_prefer_it():
     gappy, hidden = with_gaps(load_wine().data[:120], 0.2)
-    kw = dict(epochs=30, members=1, seed=2, return_info=True)
+    kw = dict(epochs=30, members=1, seed=2, self_masking=False, return_info=True)  # its chance slope moves all columns
     (plain, first), (refed, kept) = (impute(gappy, refeed=r, **kw) for r in (0, 1))
     assert kept.holdout_rmse <= first.holdout_rmse  # the second pass only where it lowers the held-out error
     same = [np.array_equal(plain[:, j], refed[:, j]) for j in range(gappy.shape[1])]
@@ -481,10 +481,10 @@ def test_gaps_at_high_values_move_the_fills_up_and_lower_the_error():
     assert np.mean((off - x)[hidden]) < 0 and abs(np.mean((on - x)[hidden])) < abs(np.mean((off - x)[hidden]))
 
 
-def test_random_gaps_leave_the_fills_nearly_where_they_were():
+def test_random_gaps_leave_the_fills_where_they_were():
     x = low_rank_table(seed=2)
     gappy, hidden = with_gaps(x, fraction=0.2, seed=3)
     kw = dict(epochs=60, members=2, seed=0, return_info=True)
     (off, _), (on, info) = (impute(gappy, self_masking=flag, **kw) for flag in (False, True))
-    assert abs(info.self_masking_slope) < 0.15 and max(np.abs(info.self_masking_shift)) < 0.05 * x.std()
-    assert rmse_std(on, x, hidden) == pytest.approx(rmse_std(off, x, hidden), rel=0.01)
+    assert info.self_masking_slope == 0.0 and info.self_masking_shift == (0.0,) * 8  # on, and nothing found
+    assert np.array_equal(on, off)  # the slope's |z| under the BIC's bar: the fills are the unshifted ones

@@ -60,9 +60,9 @@ def add_impute_parser(sub) -> argparse.ArgumentParser:
     p.add_argument(
         "--self-masking",
         dest="self_masking",
-        action="store_true",
-        help="shift the fills where the gaps are likelier at high or low values (missing not at random), as a "
-        "logistic regression of the gaps on the fills finds (default: off)",
+        action=argparse.BooleanOptionalAction,
+        help="shift the fills where the gaps are clearly likelier at high or low values (missing not at random), as "
+        "a logistic regression of the gaps on the fills finds (default: on; --no-self-masking: never shift)",
     )
     p.add_argument(
         "--no-linear",
@@ -174,6 +174,6 @@ def cmd_impute(args: argparse.Namespace) -> int:
             print(
                 f"{args.output}: the gaps are likelier at {side} values (self-masking slope "
                 f"{info.self_masking_slope:+.2f} per standard deviation): fills moved by up to {moved.max():.2f} "
-                "standard deviations (--self-masking: leave it off where other columns' values drive the gaps)"
+                "standard deviations (--no-self-masking: leave them where other columns' values drive the gaps)"
             )
     return 0
