@@ -52,12 +52,13 @@ def common_slope(
     for _ in range(STEPS):
         p = _sigmoid((x * theta[cols]).sum(axis=1) + b * mu)
         w, g = p * (1 - p), missing - p
-        blocks = np.zeros((d, k, k))
-        np.add.at(blocks, cols, w[:, None, None] * x[:, :, None] * x[:, None, :])
+        blocks = np.empty((d, k, k))
+        for i in range(k):  # per-column sums by bincount: no (cells, k, k) temporary, one pass over the cells each
+            for j in range(i, k):
+                blocks[:, i, j] = blocks[:, j, i] = np.bincount(cols, w * x[:, i] * x[:, j], d)
         inverse = np.linalg.inv(blocks + RIDGE * np.eye(k))
-        edge, grad = np.zeros((d, k)), np.zeros((d, k))
-        np.add.at(edge, cols, (w * mu)[:, None] * x)
-        np.add.at(grad, cols, g[:, None] * x)
+        edge = np.column_stack([np.bincount(cols, w * mu * x[:, i], d) for i in range(k)])
+        grad = np.column_stack([np.bincount(cols, g * x[:, i], d) for i in range(k)])
         ie, ig = np.einsum("dij,dj->di", inverse, edge), np.einsum("dij,dj->di", inverse, grad)
         schur = float((w * mu * mu).sum()) + RIDGE - float((edge * ie).sum())
         step = (float((g * mu).sum()) - float((edge * ig).sum())) / schur
