@@ -6,7 +6,7 @@ import math
 import numpy as np
 import pytest
 from aekit_subprocess import aekit_cli as aekit
-from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_wine
+from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, load_linnerud, load_wine
 
 from aekit.data.arrays import read_table, write_table
 from aekit.errors import ConfigError, DataError
@@ -488,3 +488,17 @@ def test_random_gaps_leave_the_fills_where_they_were():
     (off, _), (on, info) = (impute(gappy, self_masking=flag, **kw) for flag in (False, True))
     assert info.self_masking_slope == 0.0 and info.self_masking_shift == (0.0,) * 8  # on, and nothing found
     assert np.array_equal(on, off)  # the slope's |z| under the BIC's bar: the fills are the unshifted ones
+
+
+def test_a_twenty_row_table_with_its_high_values_missing_is_not_shifted_far():
+    """linnerud (20 rows × 6) with cells above their column's median hidden 3 times as often (a development draw of
+    the benchmark's MNAR pattern): its regression has 59 cells for 19 weights, and plain maximum likelihood found a
+    slope of 19 ± 7 that moved the fills by up to 2.2 sd (RMSE 2.13 against 0.66 unshifted). Firth's fit and its
+    likelihood ratio find a small slope, and the fills move by under half a standard deviation."""
+    d = load_linnerud()
+    x = np.column_stack([d.data, d.target]).astype(np.float64)
+    hidden = np.random.default_rng(112007).random(x.shape) < np.where(x > np.median(x, axis=0), 0.3, 0.1)
+    filled, info = impute(np.where(hidden, np.nan, x), seed=112, return_info=True)
+    assert abs(info.self_masking_slope) < 1.0
+    assert np.all(np.abs(info.self_masking_shift) < 0.5 * np.nanstd(np.where(hidden, np.nan, x), axis=0))
+    assert rmse_std(filled, x, hidden) < 1.0

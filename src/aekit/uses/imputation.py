@@ -164,10 +164,10 @@ def impute(
     incomes left blank when high): a logistic regression of "missing" on the fills, over the gaps and the members'
     held-out cells and beside each column's two likeliest driver columns (so that gaps driven by another column's
     value do not count), gives one slope for every column, and each column's fills move by slope × its held-out
-    residuals' variance (`aekit.uses.self_masking`). The slope is shrunk by (1 − ln(n)/z²)⁺ over the regression's n
-    cells (BIC's price of a parameter), so where the gaps do not clearly follow the values it is 0 and nothing
-    moves (under MCAR a chance slope passes 4% of the time over 70 cells, 0.7% over 1,300). False: never shift
-    (docs/impute.md, rounds 11 and 12).
+    residuals' variance (`aekit.uses.self_masking`). The regression is Firth-penalised (finite on a small table) and
+    the slope shrunk by (1 − ln(n)/χ²)⁺ over its n cells, χ² its likelihood ratio (BIC's price of a parameter), so
+    where the gaps do not clearly follow the values it is 0 and nothing moves (under MCAR a chance slope passes 4% of
+    the time over 70 cells, 0.7% over 1,300). False: never shift (docs/impute.md, rounds 11 to 13).
     `linear`: also fit, per member, a linear autoencoder with a zero diagonal (each cell from the other cells of
     its row) on the rows the member completed, and blend its fills into the networks' per column by a weight in
     0, ¼, ½, ¾, 1 chosen on the members' held-out cells (`aekit.uses.linear_blend`; False: the networks alone).
