@@ -15,6 +15,7 @@ from aekit.objectives import (
     loss_terms,
     mse,
     psnr,
+    warn_slow_bfloat16,
     weight_decay,
 )
 
@@ -27,6 +28,21 @@ def test_bce_from_logits_equals_keras_bce_of_probabilities():
     manual = -(target * p.log() + (1 - target) * (1 - p).log()).mean()
     assert torch.allclose(bce(p, target), manual, atol=1e-6)
     assert torch.allclose(mse(p, target), ((p - target) ** 2).mean())
+
+
+@pytest.mark.parametrize("capability, name, warns", [((7, 5), "Tesla T4", True), ((8, 0), "A100", False)])
+def test_bfloat16_warns_on_a_gpu_older_than_ampere(monkeypatch, capability, name, warns):
+    """No GPU here: torch's answers about one stand in (get_device_capability, on every torch from 2.2 on)."""
+    import warnings
+
+    monkeypatch.setattr(torch.version, "hip", None)
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device=None: capability)
+    monkeypatch.setattr(torch.cuda, "get_device_name", lambda device=None: name)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        warn_slow_bfloat16("bfloat16", torch.device("cuda", 0))
+    said = f"precision='bfloat16' on a GPU without bfloat16 arithmetic ({name}): the products are emulated"
+    assert [str(w.message).startswith(said) for w in caught] == ([True] if warns else [])
 
 
 def test_l1_activity_is_keras_sum_over_batch():

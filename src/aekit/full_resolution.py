@@ -48,7 +48,7 @@ class ResidualDecoder(nn.Sequential):
         self.join = len(layers) - 1
 
     def joined(self, h: torch.Tensor, x: torch.Tensor | None) -> torch.Tensor:
-        return -h if x is None else x.reshape(h.shape).to(h.dtype) - h
+        return -h if x is None else x.reshape_as(h).to(h.dtype) - h
 
     def forward(self, z: torch.Tensor, x: torch.Tensor | None = None, *, logits: bool = False) -> torch.Tensor:
         """The denoised rows; with `logits`, before the output activation (the logits of a sigmoid output)."""

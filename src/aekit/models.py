@@ -100,8 +100,9 @@ class SkipDecoder(nn.Sequential):
         self.join, self.image_shape, self.residual = join, tuple(image_shape), residual
 
     def joined(self, h: torch.Tensor, x: torch.Tensor | None) -> torch.Tensor:
-        if x is None:
-            return torch.cat([h, h.new_zeros((h.shape[0], *self.image_shape))], dim=1)
+        if x is None:  # a blank image, as h's rows × 0: zeros of h's shape (new_zeros, zeros_like) became a constant
+            # of the traced batch size in torch 2.2's ONNX graph (its TorchScript exporter), whatever the batch
+            return torch.cat([h, h[:, :1].mul(0).expand(-1, self.image_shape[0], -1, -1)], dim=1)
         img = x.reshape(-1, *self.image_shape).to(h.dtype)
         return torch.cat([h, img], dim=1)
 
@@ -111,7 +112,7 @@ class SkipDecoder(nn.Sequential):
         for i, layer in enumerate(layers[:-1]):  # all but the output activation
             z = layer(self.joined(z, x) if i == self.join else z)
         if self.residual and x is not None:
-            z = z + x.reshape(z.shape).to(z.dtype)
+            z = z + x.reshape_as(z).to(z.dtype)
         return z if logits else layers[-1](z)
 
 

@@ -142,7 +142,8 @@ def warn_slow_bfloat16(precision: str, device: torch.device | None = None) -> No
     kind = "cpu" if device is None else device.type
     if kind == "cpu" and not cpu_has_bfloat16():
         where = "a CPU without bfloat16 instructions (AVX512-BF16 or AMX)"
-    elif kind == "cuda" and not torch.cuda.is_bf16_supported(including_emulation=False):
+    # Ampere on, as torch.cuda.is_bf16_supported(including_emulation=False), whose argument torch 2.2 lacks
+    elif kind == "cuda" and not (torch.version.hip or torch.cuda.get_device_capability(device)[0] >= 8):
         where = f"a GPU without bfloat16 arithmetic ({torch.cuda.get_device_name(device)})"
     else:
         return
@@ -175,13 +176,27 @@ def batch_mean(code: torch.Tensor) -> torch.Tensor:
 
     if not (code.requires_grad and dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1):
         return code.mean(dim=0)
-    from torch.distributed._functional_collectives import (
-        all_reduce,  # differentiable: its backward sums the gradients
-    )
-
     rows = code.new_full((1,), float(code.shape[0]))  # a fill on the device, not a copy from the host
-    total = all_reduce(torch.cat([code.sum(dim=0), rows]), "sum", dist.group.WORLD)
+    total = _SumOverRanks.apply(torch.cat([code.sum(dim=0), rows]))
     return total[:-1] / total[-1]
+
+
+class _SumOverRanks(torch.autograd.Function):
+    """``all_reduce`` (sum) whose backward sums the gradients over the ranks too, as SyncBatchNorm's. Not
+    ``torch.distributed._functional_collectives.all_reduce``: torch 2.2's has no backward (its result does not
+    require grad, and the penalty's gradient was lost without a word); nor ``torch.distributed.nn``'s, deprecated."""
+
+    @staticmethod
+    def forward(ctx, t: torch.Tensor) -> torch.Tensor:
+        import torch.distributed as dist
+
+        t = t.clone(memory_format=torch.contiguous_format)
+        dist.all_reduce(t)
+        return t
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor) -> torch.Tensor:
+        return _SumOverRanks.apply(grad)
 
 
 def weight_decay(model: Autoencoder) -> torch.Tensor:

@@ -119,7 +119,9 @@ class _Optimizer:
         saved = groups[0]
         ids = {pid: p for pid, p in zip(saved["params"], params)}
         state: dict[torch.Tensor, dict[str, torch.Tensor]] = {}
-        for key, values in state_dict["state"].items():
+        # plain SGD keeps no state; torch 2.2's SGD saves {"momentum_buffer": None} for each parameter
+        saved_state = state_dict["state"] if self.buffers else {}
+        for key, values in saved_state.items():
             p = ids[key]
             missing = [name for name in ("step", *self.buffers) if name not in values]
             if missing:
@@ -133,10 +135,10 @@ class _Optimizer:
 
 def _as_state(name: str, value: Any, param: torch.Tensor, step_device: torch.device) -> Any:
     """A saved state value on the parameter's device and dtype ("step": a float32 scalar), as torch.optim."""
+    if name == "step":  # a tensor, or a Python int (torch 2.2's Adadelta)
+        return torch.as_tensor(value, dtype=torch.float32, device=step_device).clone()
     if not isinstance(value, torch.Tensor):
         return value
-    if name == "step":
-        return value.to(dtype=torch.float32, device=step_device).clone()
     return value.to(dtype=param.dtype if param.is_floating_point() else value.dtype, device=param.device).clone()
 
 

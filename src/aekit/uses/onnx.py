@@ -3,14 +3,17 @@ x → μ and log σ² side by side, 2 × encoding_dim values; its encoder graph 
 
 Each graph has a dynamic batch axis (``x`` → ``code``, ``code`` → ``reconstruction``,
 ``x`` → ``reconstruction``) and carries the aekit version and the model config in its metadata.
-The export uses PyTorch's own exporter (``torch.onnx.export(dynamo=True)``, offline); before a file
-is written, onnxruntime runs it and its outputs are compared with PyTorch's. A graph holds no device: it is traced
-from the model on the CPU; ``device`` runs PyTorch's side of the comparison (in float32, no TF32).
+The export uses PyTorch's own exporter (``torch.onnx.export(dynamo=True)``, offline; torch < 2.5, which has no
+``dynamo``: its TorchScript exporter); before a file is written, onnxruntime runs it and its outputs are compared
+with PyTorch's. A graph holds no device: it is traced from the model on the CPU; ``device`` runs PyTorch's side of
+the comparison (in float32, no TF32).
 """
 
 from __future__ import annotations
 
 import copy
+import inspect
+import io
 import json
 import logging
 import os
@@ -105,18 +108,21 @@ def to_onnx_bytes(
     """One module as a serialized ONNX model with a dynamic batch axis and `metadata` in its metadata_props."""
     example = torch.rand(2, width, generator=torch.Generator().manual_seed(0))
     kwargs = {} if opset is None else {"opset_version": opset}
-    with _quiet():
-        program = torch.onnx.export(
-            module,
-            (example,),
-            dynamo=True,
-            input_names=[input_name],
-            output_names=[output_name],
-            dynamic_shapes=({0: torch.export.Dim("batch")},),
-            verbose=False,
-            **kwargs,
-        )
-    proto = program.model_proto
+    if "dynamo" not in inspect.signature(torch.onnx.export).parameters:  # torch < 2.5
+        proto = _torchscript_export(module, example, input_name, output_name, opset)
+    else:
+        with _quiet():
+            program = torch.onnx.export(
+                module,
+                (example,),
+                dynamo=True,
+                input_names=[input_name],
+                output_names=[output_name],
+                dynamic_shapes=({0: torch.export.Dim("batch")},),
+                verbose=False,
+                **kwargs,
+            )
+        proto = program.model_proto
     wrote = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
     if opset is not None and wrote != opset:  # the exporter falls back to its own opset when it cannot convert
         raise ConfigError(
@@ -127,6 +133,31 @@ def to_onnx_bytes(
         prop = proto.metadata_props.add()
         prop.key, prop.value = key, value
     return proto.SerializeToString()
+
+
+def _torchscript_export(module: nn.Module, example: torch.Tensor, input_name: str, output_name: str, opset):
+    """The graph by torch < 2.5's exporter (TorchScript tracing; it has no ``dynamo``), with the same dynamic axis."""
+    import onnx
+    from torch.onnx._constants import ONNX_DEFAULT_OPSET, ONNX_MAX_OPSET, ONNX_MIN_OPSET
+
+    if opset is not None and not ONNX_MIN_OPSET <= opset <= ONNX_MAX_OPSET:
+        raise ConfigError(
+            f"the ONNX exporter cannot write this model at opset {opset} (torch {torch.__version__} writes opsets "
+            f"{ONNX_MIN_OPSET} to {ONNX_MAX_OPSET}); pass {option('opset', ONNX_DEFAULT_OPSET)} (the exporter's "
+            f"own), or leave {option('opset')} out"
+        )
+    buffer = io.BytesIO()
+    with _quiet():
+        torch.onnx.export(
+            module,
+            (example,),
+            buffer,
+            input_names=[input_name],
+            output_names=[output_name],
+            dynamic_axes={input_name: {0: "batch"}, output_name: {0: "batch"}},
+            **({} if opset is None else {"opset_version": opset}),
+        )
+    return onnx.load_from_string(buffer.getvalue())
 
 
 def verify_onnx(data: bytes, module: nn.Module, input_name: str, width: int, *, rows: int = 5) -> float:
