@@ -1,11 +1,13 @@
 """`aekit` on inputs an adversarial sweep found mishandled: each is refused in one line, exit code 2, with nothing
-written and nothing of the user's lost."""
+written and nothing of the user's lost, or (a file name that is not UTF-8) works."""
 
+import json
 import shutil
 
 import numpy as np
 import pytest
 from aekit_subprocess import aekit_cli as aekit
+from PIL import Image
 
 
 def snapshot(root):
@@ -94,3 +96,34 @@ def test_resuming_a_finished_run_whose_checkpoint_is_gone_keeps_its_model(tmp_pa
     shutil.rmtree(run / "checkpoint")  # it trained again from the start, and replaced model.safetensors, exit 0
     words = "dense/checkpoint/last.safetensors: not there, but dense holds a trained model.safetensors, which resuming"
     refused(tmp_path, ["train", "--resume", "dense", "--epochs", "2"], words)
+
+
+def test_file_names_that_are_not_utf8_train_and_are_used(tmp_path):
+    """A folder and files named in Latin-1 bytes: safetensors took no such path (every command said the model was
+    "truncated or damaged", after `train` had written it), and the report, the scores, the codes' table and the
+    comparison's figures could not write the names (tracebacks)."""
+    import os
+
+    folder, run = os.fsdecode(b"bilder-\xe9t\xe9"), os.fsdecode(b"lauf-\xe9")
+    (tmp_path / folder).mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        name = os.fsdecode(b"bild-\xe9%d.png" % i)
+        Image.fromarray(rng.integers(0, 255, (8, 8), dtype=np.uint8)).save(tmp_path / folder / name)
+    quiet = ("--epochs", "1", "--encoding-dim", "2", "--no-tensorboard", "-q")
+    for args in (
+        ["train", "--data", folder, "--out", run, *quiet],
+        ["train", "--resume", run, "--epochs", "2", "-q"],
+        ["encode", run, folder, "-o", "codes.csv"],
+        ["anomaly", run, folder, "-o", "scores.csv", "--contamination", "0.25"],
+        ["compare", run, run, "--html", "c.html"],
+        ["summary", run],
+    ):
+        proc = aekit(*args, cwd=tmp_path)
+        assert proc.returncode == 0 and proc.stderr == "", (args, proc.stderr)
+    assert (tmp_path / run / "report.html").is_file()
+    assert json.loads((tmp_path / run / "metrics.json").read_text())
+    scores = (tmp_path / "scores.csv").read_bytes().splitlines()
+    assert scores[1].startswith(b"bild-\xe90.png,")  # the file's own bytes: a name to open it by
+    codes = (tmp_path / "codes.csv").read_text().splitlines()
+    assert codes[1].startswith("bild-\ufffd0.png,")  # pandas writes only UTF-8 text
