@@ -244,7 +244,9 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device | None = N
         try:
             config = from_dict(ModelConfig, cfg_dict)
         except AekitError as exc:
-            raise ModelFileError(f"{path / CONFIG}: bad model config ({exc})") from None
+            raise ModelFileError(
+                f"{path / CONFIG}: bad model config ({exc}); the file was edited or damaged, restore it or train again"
+            ) from None
         if file_config is not None and file_config != config:
             fields = [k for k, v in to_dict(config).items() if to_dict(file_config)[k] != v]
             raise ModelFileError(

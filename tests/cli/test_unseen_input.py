@@ -127,3 +127,20 @@ def test_file_names_that_are_not_utf8_train_and_are_used(tmp_path):
     assert scores[1].startswith(b"bild-\xe90.png,")  # the file's own bytes: a name to open it by
     codes = (tmp_path / "codes.csv").read_text().splitlines()
     assert codes[1].startswith("bild-\ufffd0.png,")  # pandas writes only UTF-8 text
+
+
+@pytest.mark.parametrize(
+    "section, field, value, words",
+    [
+        # it said "--epochs must be a positive integer, got 'x'", a flag `encode` has not and nobody typed
+        ("train", "epochs", "x", "dense/config.json: bad train config (epochs must be a positive integer, got 'x'"),
+        ("model", "bogus", 3, "dense/config.json: bad model config (unknown ModelConfig field(s) bogus; known"),
+    ],
+)
+def test_an_edited_run_config_is_named_with_what_to_do(tmp_path, runs, section, field, value, words):
+    run = _copy(runs, tmp_path, "dense")
+    config = json.loads((run / "config.json").read_text())
+    config[section][field] = value
+    (run / "config.json").write_text(json.dumps(config))
+    refused(tmp_path, ["encode", "dense", "rows.npy", "-o", "c.npy"], words)
+    refused(tmp_path, ["encode", "dense", "rows.npy", "-o", "c.npy"], "; the file was edited or damaged, restore it or")

@@ -358,6 +358,13 @@ def test_npy_shapes_and_dtypes(tmp_path):
     np.save(tmp_path / "s.npy", np.array(["a", "b"]))
     with pytest.raises(DataError, match="not numbers"):
         load_array(tmp_path / "s.npy")
+
+
+@pytest.mark.parametrize("content", [b"", b"hello world", b"a,b\n1,2\n"])
+def test_a_file_that_is_no_npy_is_not_called_pickled_data(tmp_path, content):
+    (tmp_path / "x.npy").write_bytes(content)  # numpy: "This file contains pickled (object) data. If you trust …"
+    with pytest.raises(DataError, match=r"x.npy: not a readable .npy file \(it does not start with \\x93NUMPY\); save"):
+        load_array(tmp_path / "x.npy")
     np.save(tmp_path / "e.npy", np.zeros((0, 3)))
     with pytest.raises(DataError, match="no data"):
         load_array(tmp_path / "e.npy")
