@@ -117,7 +117,7 @@ def train(
     stats = table_stats(rd, scale if model_config.scale == "none" else model_config.scale, is_table)
     model_config, train_config = follow_data(model_config, train_config, scale, stats, explicit)
     train_config = train_config.for_rows(len(rd.x_train))  # a recipe's least number of steps (min_steps): small data
-    check_memory(model_config, train_config.batch_size)
+    check_memory(model_config, min(train_config.batch_size, len(rd.x_train)))  # a batch is at most the rows
     seed_globals(train_config.seed)
     with memory_errors(model_config, train_config.batch_size):  # beyond check_memory's estimate
         model = Autoencoder(model_config)
