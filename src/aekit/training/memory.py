@@ -80,7 +80,13 @@ def _meta_outputs(model: Autoencoder, model_config: ModelConfig, batch_size: int
 def needed_bytes(model_config: ModelConfig, batch_size: int) -> tuple[int, int]:
     """(bytes needed to train, parameters): weights, gradients, optimizer state and one batch's activations."""
     params, values = model_size(model_config, batch_size)
-    return params * BYTES_PER_PARAMETER + values * BYTES_PER_ACTIVATION, params
+    with torch.device("meta"):  # buffers too: a VQ-VAE's codebook and its moving averages are no parameters
+        buffers = sum(b.numel() for b in Autoencoder(model_config).buffers())
+    return params * BYTES_PER_PARAMETER + values * BYTES_PER_ACTIVATION + 4 * buffers, params
+
+
+def _fix(model_config: ModelConfig) -> str:
+    return FIX + (", or a smaller codebook_size" if model_config.code == "categorical" else "")
 
 
 def available_bytes(device: str | torch.device = "cpu") -> int | None:
@@ -121,7 +127,7 @@ def check_memory(model_config: ModelConfig, batch_size: int, device: str | torch
         raise ConfigError(
             f"the model has {params:,} parameters and needs about {gib(need)} of memory to train "
             f"(weights, gradients, optimizer state and a batch of {batch_size}), but only {gib(free)} "
-            f"is available{_on(device)}; {FIX}"
+            f"is available{_on(device)}; {_fix(model_config)}"
         )
 
 
@@ -160,4 +166,4 @@ def memory_errors(model_config: ModelConfig, batch_size: int, device: str | torc
             size = f"; the model has {params:,} parameters and needs about {gib(need)} to train"
         except Exception:
             size = ""
-        raise TrainingError(f"out of memory{_on(device)}{_tried(str(exc))}{size}; {FIX}") from None
+        raise TrainingError(f"out of memory{_on(device)}{_tried(str(exc))}{size}; {_fix(model_config)}") from None
