@@ -417,6 +417,9 @@ def test_csv_with_and_without_header(tmp_path):
         ("a,b\n1,inf\n", "infinite value in column 'b', row 1"),
         ("a,b\n1,2\n3,4,5\n", "cannot parse as CSV"),
         ("a,b\n1,2,3\n", "more fields than the header"),
+        # it said "missing value (NaN) in column '', row 1; fill in or drop the missing values first"
+        ("a,b,\n1,2,\n3,4,\n", "every row ends with a comma \\(an empty last column\\); remove the trailing commas"),
+        ("1,2,\n3,4,\n", "every row ends with a comma"),
     ],
 )
 def test_csv_errors(tmp_path, text, expect):

@@ -338,6 +338,8 @@ def _load_csv(path: Path, allow_nan: bool) -> tuple[np.ndarray, list[str] | None
         names, shown = None, [str(j + 1) for j in range(df.shape[1])]
     if len(df) == 0 or df.shape[1] == 0:
         raise DataError(f"{path}: has a header row but no data rows; add one row of numbers per sample")
+    if df.shape[1] > 1 and (not names or not names[-1].strip()) and df.iloc[:, -1].isna().all():
+        raise DataError(f"{path}: every row ends with a comma (an empty last column); remove the trailing commas")
     return _numeric_frame(path, df, shown, 1, allow_nan, headless_csv=not has_header), names
 
 
