@@ -206,6 +206,13 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device | None = N
         if not isinstance(run_config, dict):
             raise ModelFileError(f"{path / CONFIG}: not a JSON object; the file is damaged, restore it or train again")
         cfg_dict = run_config.get("model")
+        last = path / "checkpoint" / "last.safetensors"  # aekit.training.checkpoint's, written after every epoch
+        if not weights.is_file() and last.is_file():
+            raise ModelFileError(
+                f"{weights}: not there, the run has not finished or the file was removed (its last complete epoch "
+                f"is in {last}); "
+                f"continue it with `aekit train --resume {path}`, or pass {last.parent / 'best.safetensors'}"
+            )
     else:
         weights, cfg_dict = path, None
     tensors, meta = _read_safetensors(weights)
