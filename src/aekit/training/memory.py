@@ -1,8 +1,9 @@
 """Memory: what a model needs to train, checked before anything is allocated, and out-of-memory errors as one line.
 
 `check_memory` sizes the model on PyTorch's meta device (shapes only, no memory): float32 weights, their gradients
-and two optimizer moments (adam's and adadelta's; 4 × 4 bytes a parameter), plus each layer's output for a batch,
-kept for the backward pass with its gradient (2 × 4 bytes a value). It refuses a model that needs more than the
+and two optimizer moments (adam's and adadelta's; 4 × 4 bytes a parameter), its buffers (4 bytes a value: a
+VQ-VAE's codebook and its moving averages), plus each layer's output for a batch, kept for the backward pass with
+its gradient (2 × 4 bytes a value). It refuses a model that needs more than the
 memory available (the system's MemAvailable, within a cgroup's limit; a GPU's free memory), in one line with the
 size. `memory_errors` turns an allocation that fails anyway (PyTorch's ``OutOfMemoryError``, CUDA's included, or
 the CPU allocator's "can't allocate memory") into a `TrainingError` naming the size and the fix.
