@@ -216,6 +216,20 @@ def test_run_folder_whose_config_does_not_match_the_weights(tmp_path):
         load_model(tmp_path)
 
 
+def test_a_run_that_has_not_finished_says_to_resume_it(tmp_path):
+    import numpy as np
+
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).random((20, 4), dtype=np.float32))
+    aekit.train(aekit.ModelConfig(encoding_dim=2), aekit.TrainConfig(epochs=1), data=str(tmp_path / "x.npy"),
+                out=tmp_path / "run", verbose=0, tensorboard=False)  # fmt: skip
+    (tmp_path / "run" / "model.safetensors").unlink()  # as a run killed after its first epoch leaves it
+    with pytest.raises(
+        ModelFileError, match=r"run/model.safetensors: not there, the run has not finished .* `aekit train --resume "
+    ):  # it said "model file not found; pass a run folder"
+        load_model(tmp_path / "run")
+    assert load_model(tmp_path / "run" / "checkpoint" / "best.safetensors").config.encoding_dim == 2
+
+
 def test_other_versions(tmp_path):
     good = save_model(_model(), tmp_path / "m.safetensors")
     x = torch.rand(3, 30)

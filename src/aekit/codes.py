@@ -28,7 +28,7 @@ def prior_codes(model, n: int, *, generator: torch.Generator | None = None, temp
     """`n` codes drawn from the prior N(0, I) (scaled by `temperature`), on the model's device."""
     require_generative(model)
     if not isinstance(n, int) or isinstance(n, bool) or n <= 0:
-        raise ConfigError(f"the number of samples must be a positive whole number, got {n!r}")
+        raise ConfigError(f"the number of samples must be a positive whole number, got {n!r}; draw at least 1")
     if not math.isfinite(temperature) or temperature <= 0:
         raise ConfigError(f"{option('temperature')} must be a positive number, got {temperature!r}")
     device = next(model.parameters()).device

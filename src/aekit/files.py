@@ -20,6 +20,12 @@ def one_line(text: object) -> str:
     return " ".join(str(text).split())
 
 
+def printable(text: str) -> str:
+    """`text` for a figure or a table cell, which take only valid UTF-8: the lone surrogates that stand for the bytes
+    of a non-UTF-8 file name (as Python reads one) become U+FFFD."""
+    return "".join("\ufffd" if 0xD800 <= ord(c) <= 0xDFFF else c for c in text)
+
+
 FIGURE_FORMATS = ("png", "svg", "pdf")  # what `aekit.reporting.rendering.save_figure` writes, by the path's suffix
 
 

@@ -50,7 +50,8 @@ def sync_file(path: str | os.PathLike) -> None:
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
+    """`text` as UTF-8; a file name of other bytes in it (lone surrogates, as Python reads one) keeps its bytes."""
+    return atomic_write_bytes(path, text.encode("utf-8", errors="surrogateescape"))
 
 
 def write_json(path: str | os.PathLike, data: Any) -> Path:
@@ -114,8 +115,40 @@ def read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str
     error types for a truncated or garbled file; callers turn them into their one-line message."""
     from safetensors import safe_open
 
+    if not _utf8(path):  # safetensors opens only UTF-8 paths: read the bytes here instead
+        from safetensors.torch import load
+
+        data = Path(path).read_bytes()
+        return load(data), safetensors_metadata(path, data)
     with safe_open(str(path), framework="pt") as f:
         return {k: f.get_tensor(k) for k in f.keys()}, f.metadata() or {}
+
+
+def safetensors_metadata(path: Path, data: bytes | None = None) -> dict[str, str]:
+    """The metadata of a safetensors file (its header only, unless its `data` are given); raises on a damaged one."""
+    from safetensors import safe_open
+
+    if data is None and _utf8(path):
+        with safe_open(str(path), framework="pt") as f:
+            return f.metadata() or {}
+    if data is None:
+        with open(path, "rb") as f:
+            data = f.read(8)
+            data += f.read(int.from_bytes(data, "little"))
+    size = int.from_bytes(data[:8], "little")
+    if len(data) < 8 or len(data) < 8 + size:
+        raise ValueError("the header is cut short")
+    header = json.loads(data[8 : 8 + size])
+    return dict(header.get("__metadata__") or {}) if isinstance(header, dict) else {}
+
+
+def _utf8(path: str | os.PathLike) -> bool:
+    """Whether `path` is valid UTF-8 (a file name of other bytes reads as lone surrogates)."""
+    try:
+        os.fspath(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -173,6 +206,13 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device | None = N
         if not isinstance(run_config, dict):
             raise ModelFileError(f"{path / CONFIG}: not a JSON object; the file is damaged, restore it or train again")
         cfg_dict = run_config.get("model")
+        last = path / "checkpoint" / "last.safetensors"  # aekit.training.checkpoint's, written after every epoch
+        if not weights.is_file() and last.is_file():
+            raise ModelFileError(
+                f"{weights}: not there, the run has not finished or the file was removed (its last complete epoch "
+                f"is in {last}); "
+                f"continue it with `aekit train --resume {path}`, or pass {last.parent / 'best.safetensors'}"
+            )
     else:
         weights, cfg_dict = path, None
     tensors, meta = _read_safetensors(weights)
@@ -211,7 +251,9 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device | None = N
         try:
             config = from_dict(ModelConfig, cfg_dict)
         except AekitError as exc:
-            raise ModelFileError(f"{path / CONFIG}: bad model config ({exc})") from None
+            raise ModelFileError(
+                f"{path / CONFIG}: bad model config ({exc}); the file was edited or damaged, restore it or train again"
+            ) from None
         if file_config is not None and file_config != config:
             fields = [k for k, v in to_dict(config).items() if to_dict(file_config)[k] != v]
             raise ModelFileError(

@@ -24,7 +24,12 @@ def load_run(path: str | os.PathLike) -> tuple[Autoencoder, dict[str, Any], Hist
     hist_path = path / "history.json"
     history = History.from_dict(read_json(hist_path)) if hist_path.is_file() else History()
     if "train" in config:
-        from_dict(TrainConfig, config["train"])  # validates
+        try:
+            from_dict(TrainConfig, config["train"])  # validates
+        except ConfigError as exc:  # not an option given now: the file's (a bare message would name the flag)
+            raise ModelFileError(
+                f"{path / CONFIG}: bad train config ({exc}); the file was edited or damaged, restore it or train again"
+            ) from None
     return model, config, history
 
 

@@ -358,6 +358,13 @@ def test_npy_shapes_and_dtypes(tmp_path):
     np.save(tmp_path / "s.npy", np.array(["a", "b"]))
     with pytest.raises(DataError, match="not numbers"):
         load_array(tmp_path / "s.npy")
+
+
+@pytest.mark.parametrize("content", [b"", b"hello world", b"a,b\n1,2\n"])
+def test_a_file_that_is_no_npy_is_not_called_pickled_data(tmp_path, content):
+    (tmp_path / "x.npy").write_bytes(content)  # numpy: "This file contains pickled (object) data. If you trust …"
+    with pytest.raises(DataError, match=r"x.npy: not a readable .npy file \(it does not start with \\x93NUMPY\); save"):
+        load_array(tmp_path / "x.npy")
     np.save(tmp_path / "e.npy", np.zeros((0, 3)))
     with pytest.raises(DataError, match="no data"):
         load_array(tmp_path / "e.npy")
@@ -410,6 +417,9 @@ def test_csv_with_and_without_header(tmp_path):
         ("a,b\n1,inf\n", "infinite value in column 'b', row 1"),
         ("a,b\n1,2\n3,4,5\n", "cannot parse as CSV"),
         ("a,b\n1,2,3\n", "more fields than the header"),
+        # it said "missing value (NaN) in column '', row 1; fill in or drop the missing values first"
+        ("a,b,\n1,2,\n3,4,\n", "every row ends with a comma \\(an empty last column\\); remove the trailing commas"),
+        ("1,2,\n3,4,\n", "every row ends with a comma"),
     ],
 )
 def test_csv_errors(tmp_path, text, expect):

@@ -168,6 +168,14 @@ def test_a_txt_list_with_and_without_labels(tmp_path):
         load_images(tmp_path / "half.txt")
 
 
+@pytest.mark.parametrize("sep", [" ", ","])
+def test_a_txt_list_with_labels_after_a_space_or_comma_says_to_use_a_tab(tmp_path, sep):
+    _write(tmp_path / "x" / "1.png", _gray(1))
+    (tmp_path / "list.txt").write_text(f"x/1.png{sep}cat\n")  # "none of its 1 lines names an existing file"
+    with pytest.raises(DataError, match=f"list.txt: 'x/1.png{sep}cat' is a file name and more after it; separate each"):
+        load_images(tmp_path / "list.txt")
+
+
 @pytest.mark.parametrize(
     "text, size", [("64", (64, 64)), ("64x48", (64, 48)), (32, (32, 32)), ((8, 4), (8, 4)), ("28×28", (28, 28))]
 )

@@ -186,3 +186,8 @@ def test_resident_rows_are_gathered_into_one_reused_buffer(rng):
     assert last.shape == (6, 6) and np.array_equal(last.numpy(), a[order[64:].numpy()])
     assert last.data_ptr() == first.data_ptr()  # the same memory, overwritten
     assert not torch.equal(first[:6], seen[:6])
+
+
+def test_one_batch_shorter_than_the_batch_size_is_sorted_without_a_batch_wide_buffer():
+    order = torch.randperm(50, generator=torch.Generator().manual_seed(0))  # torch sorted a (0, 10**12) view: 8 TB
+    assert torch.equal(sort_batches(order, 10**12), torch.arange(50))

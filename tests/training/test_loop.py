@@ -337,6 +337,9 @@ def test_shuffle_block_permutes_runs_of_consecutive_rows():
     assert torch.equal(epoch_order(5, aekit.TrainConfig(shuffle=False, shuffle_block=4), gen), torch.arange(5))
     with pytest.raises(aekit.ConfigError, match="shuffle_block must be a positive integer"):
         aekit.TrainConfig(shuffle_block=0)
+    # a block longer than the rows is all of them, as a block of exactly the rows (it allocated 8 bytes a place)
+    huge = epoch_order(103, aekit.TrainConfig(shuffle_block=10**12), torch.Generator().manual_seed(0))
+    assert torch.equal(huge, epoch_order(103, aekit.TrainConfig(shuffle_block=103), torch.Generator().manual_seed(0)))
 
 
 def test_recipe_fields_and_explicit_values_win():

@@ -46,6 +46,18 @@ def test_a_model_too_large_is_refused_with_its_size_before_anything_is_allocated
     check_memory(ModelConfig(), 256)  # the tutorial's model fits
 
 
+def test_a_codebook_too_large_is_refused_by_its_size_and_named():
+    from aekit.config import replace
+
+    vq = replace(configure("vq-vae", input_dim=6)[0], codebook_size=10**9)  # 17e9 buffer values: not counted before
+    need, _ = needed_bytes(vq, 36)  # (the allocator failed building it: "needs about 0.0 GiB")
+    assert need > 4 * 17 * 10**9
+    with pytest.raises(
+        ConfigError, match=r"needs about 63\.\d GiB .*, or a smaller batch_size, or a smaller codebook_size$"
+    ):
+        check_memory(vq, 36)
+
+
 def test_an_allocation_that_fails_becomes_one_training_error_with_the_size():
     with pytest.raises(
         TrainingError,

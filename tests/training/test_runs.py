@@ -56,6 +56,24 @@ def test_user_csv_file_with_a_validation_split(tmp_path, rng):
     assert not (tmp_path / "r" / "reconstructions.png").exists()  # a table has no images
 
 
+def test_a_batch_larger_than_the_data_trains_as_one_batch_of_all_rows(tmp_path, rng):
+    """`--batch-size 1000000000` on 40 rows: one batch a step, as `--batch-size 36` (its 36 training rows); it was
+    refused as needing 566 GiB, and past that check the epoch's sort allocated 7.5 GiB."""
+    np.save(tmp_path / "x.npy", rng.random((40, 6), dtype=np.float32))
+    runs = [
+        train(
+            ModelConfig(encoding_dim=2),
+            TrainConfig(epochs=2, batch_size=b),
+            data=str(tmp_path / "x.npy"),
+            out=tmp_path / str(b),
+            verbose=0,
+            tensorboard=False,
+        )  # fmt: skip
+        for b in (36, 10**9)
+    ]
+    assert runs[0].history.history["loss"] == runs[1].history.history["loss"]
+
+
 def test_existing_run_folder_is_refused_then_overwritten(tmp_path):
     out = tmp_path / "run"
     kw = dict(limit=300, out=out, verbose=0, tensorboard=False)

@@ -52,3 +52,18 @@ def test_manifold_and_traversals(vae2):
 def test_a_plain_autoencoder_cannot_sample():
     with pytest.raises(ConfigError, match="aekit sample needs a generative model"):
         sample(aekit.Autoencoder(aekit.ModelConfig(input_dim=16, encoding_dim=2)), 3)
+
+
+@pytest.mark.parametrize(
+    "draw, fix",
+    [
+        (lambda m, x: sample(m, 10**12), "draw fewer rows"),
+        (lambda m, x: manifold(m, 10**6), "draw a smaller grid"),
+        (lambda m, x: interpolate(m, x[0], x[1], steps=10**12), "pass fewer steps"),
+    ],
+    ids=["sample", "manifold", "interpolate"],
+)
+def test_more_rows_than_memory_holds_are_refused_before_any_is_drawn(vae2, draw, fix):
+    x = np.random.default_rng(0).random((2, 16), dtype=np.float32)  # the allocator's RuntimeError, a traceback
+    with pytest.raises(ConfigError, match=rf"1,000,000,000,000 rows need about 134,110.5 GiB of memory, .*; {fix}$"):
+        draw(vae2, x)

@@ -202,6 +202,8 @@ def test_read_ratings_csv_and_dat(tmp_path):
         ("1\t2\t3\t0\n1\t2\t4\t1\n", "rated item 2 twice"),
         ("userId,movieId,rating,timestamp\n1,2,good,0\n", "line 2: rating 'good' is not a number"),
         ("just some words\n", "not a ratings file"),
+        ("1\t\t3\t0\n2\t5\t4\t1\n", "line 1: no item id; fill it in or drop that line"),  # a TypeError
+        ("userId,movieId,rating\n1,2,3\n ,5,4\n", "line 3: no user id"),
     ],
 )
 def test_read_ratings_errors(tmp_path, text, words):

@@ -157,7 +157,17 @@ def check_outputs(*files, folders=(), inputs=(), figures=()) -> None:
     for figure in filter(None, figures):
         figure_format(figure)
     files = (*files, *figures)
-    for given, is_folder in [(f, False) for f in files if f] + [(f, True) for f in folders if f]:
+    outputs = [(f, False) for f in files if f] + [(f, True) for f in folders if f]
+    seen = set()
+    for given, _ in outputs:  # two outputs of one command at one path: the second would replace the first
+        where = os.path.realpath(given)
+        if where in seen:
+            raise DataError(
+                f"{given}: named for two outputs of this command, so the second would replace the first; "
+                "give each output its own path"
+            )
+        seen.add(where)
+    for given, is_folder in outputs:
         path = Path(given)
         lost = _overwritten_input(path, inputs)
         if lost:

@@ -109,10 +109,12 @@ def add_encode_parser(sub) -> argparse.ArgumentParser:
 
 
 def cmd_encode(args: argparse.Namespace) -> int:
+    from aekit.config_checks import positive_int
     from aekit.data.arrays import write_table
     from aekit.uses.encoding import code_plot, encode, write_codes
     from aekit.uses.inputs import class_names, load_any_model
 
+    positive_int("plot_limit", args.plot_limit)  # before the codes are written: not after, with them left behind
     check_outputs(args.output, inputs=given_inputs(args), figures=[args.plot])
     model, config = load_any_model(args.run, args.device)
     rows = _rows(args, model=model, config=config)
@@ -158,9 +160,11 @@ def add_features_parser(sub) -> argparse.ArgumentParser:
 def cmd_features(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    from aekit.config_checks import positive_int
     from aekit.uses.inputs import load_any_model
     from aekit.uses.units import features, write_features
 
+    positive_int("max_units", args.max_units)
     run = Path(args.run)
     out = args.out or (run / "features" if run.is_dir() else run.with_name(run.stem + "-features"))
     check_outputs(folders=[out], inputs=given_inputs(args))

@@ -89,14 +89,22 @@ def _load(path: Path, *, allow_nan: bool, mmap: bool) -> tuple[np.ndarray, list[
     )
 
 
+def _npy_magic(path: Path) -> bool:
+    """Whether the file starts as a .npy does (numpy takes any other file for a pickle)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(6) == b"\x93NUMPY"
+    except OSError:
+        return True  # numpy's own error says what went wrong
+
+
 def _load_npy(path: Path, allow_nan: bool, mmap: bool) -> np.ndarray:
     try:
         with np.errstate(all="ignore"):  # a bogus header shape overflows numpy's size arithmetic: reported below
             raw = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
     except Exception as e:  # numpy raises ValueError, OSError, EOFError, SyntaxError... for bad files
-        raise DataError(
-            f"{path}: not a readable .npy file ({one_line(e)}); save a numeric array with numpy.save"
-        ) from e
+        why = one_line(e) if _npy_magic(path) else "it does not start with \\x93NUMPY"  # numpy says "pickled"
+        raise DataError(f"{path}: not a readable .npy file ({why}); save a numeric array with numpy.save") from e
     if not isinstance(raw, np.ndarray):
         raw.close()
         raise DataError(f"{path}: holds an .npz archive, not a single array; save one array with numpy.save")
@@ -330,6 +338,8 @@ def _load_csv(path: Path, allow_nan: bool) -> tuple[np.ndarray, list[str] | None
         names, shown = None, [str(j + 1) for j in range(df.shape[1])]
     if len(df) == 0 or df.shape[1] == 0:
         raise DataError(f"{path}: has a header row but no data rows; add one row of numbers per sample")
+    if df.shape[1] > 1 and (not names or not names[-1].strip()) and df.iloc[:, -1].isna().all():
+        raise DataError(f"{path}: every row ends with a comma (an empty last column); remove the trailing commas")
     return _numeric_frame(path, df, shown, 1, allow_nan, headless_csv=not has_header), names
 
 

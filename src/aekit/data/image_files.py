@@ -5,6 +5,7 @@ with Pillow in parallel threads; `aekit.data.images` keeps the result in the cac
 from __future__ import annotations
 
 import os
+import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -139,6 +140,11 @@ def _read_list(path: Path) -> Found:
     if not names:
         raise DataError(f"{path}: the list names no images; write one image path a line")
     if not any((path.parent / n).exists() for n in names):  # not a list at all (a table of numbers saved as .txt)
+        near = [n for n in names if (path.parent / re.split(r"[ ,;]", n)[0]).exists()]
+        if near:  # a path and a label, but not a tab between them
+            raise DataError(
+                f"{path}: {near[0]!r} is a file name and more after it; separate each path from its label with a tab"
+            )
         raise DataError(
             f"{path}: none of its {len(names)} lines names an existing file (first: {names[0]!r}); a .txt is read "
             "as a list of image paths, one a line (relative to its folder); save a table of numbers as .csv or .npy"

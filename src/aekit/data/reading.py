@@ -131,6 +131,8 @@ def sort_batches(order: torch.Tensor, batch_size: int) -> torch.Tensor:
     """`order` with the rows of each batch (each `batch_size` slice) sorted, in one sort for the epoch: a batch's rows
     and so its gradient are the same (up to float summation order), and a memmap's reads go forward in the file."""
     full = len(order) // batch_size * batch_size
+    if full == 0:  # one batch, shorter than batch_size: torch's sort of a (0, batch_size) view allocates for its width
+        return order.sort().values
     head = order[:full].reshape(-1, batch_size).sort(dim=1).values.reshape(-1)
     return torch.cat([head, order[full:].sort().values]) if full < len(order) else head
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from aekit.errors import ConfigError
+from aekit.files import printable
 from aekit.reporting.page_parts import (
     figure_html,
     figure_uri,
@@ -144,6 +145,7 @@ def compare(runs: Sequence[str | os.PathLike], html: str | os.PathLike | None = 
     names = [r["path"].resolve().name for r in loaded]
     if len(set(names)) < len(names):
         names = [str(r) for r in runs]
+    names = [printable(n) for n in names]  # a figure's labels take only valid UTF-8
     rows = _rows(loaded)
     text = text_table(["run", *names], rows)
     if html is not None:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from aekit.devices import device_of
-from aekit.errors import AekitError
+from aekit.errors import AekitError, ModelFileError
 from aekit.reporting.page_parts import (
     _number,
     figure_html,
@@ -196,6 +196,10 @@ def report(
     path, config = run_config(run_dir)
     model = load_model(path, device=device)
     metrics = read_optional_json(path / "metrics.json") or {}
+    if not isinstance(metrics, dict):
+        raise ModelFileError(
+            f"{path / 'metrics.json'}: not a JSON object; the file is damaged, restore it or train again"
+        )
     series = history_series(read_optional_json(path / "history.json"))
     name = path.resolve().name
     kind = kind_of(config)

@@ -44,7 +44,7 @@ from aekit.data.pixels import PixelRows
 from aekit.data.reading import _read_runs
 from aekit.data.scans import release_pages
 from aekit.errors import AekitError, ModelFileError, option
-from aekit.io import CHECKPOINT_FORMAT, atomic_write_bytes, read_safetensors, sync_file
+from aekit.io import CHECKPOINT_FORMAT, atomic_write_bytes, read_safetensors, safetensors_metadata, sync_file
 from aekit.io import _digest as tensor_digest  # SHA-256 of named tensors + a text
 from aekit.models import Autoencoder
 from aekit.training.background import InThread
@@ -210,12 +210,9 @@ def _read(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
 
 def checkpoint_epoch(path: str | os.PathLike) -> int:
     """The number of complete epochs a checkpoint holds (reads the header only)."""
-    from safetensors import safe_open
-
     path = Path(path)
     try:
-        with safe_open(str(path), framework="pt") as f:
-            return int((f.metadata() or {})["epoch"])
+        return int(safetensors_metadata(path)["epoch"])
     except Exception:
         raise _bad(path, "cannot read its epoch") from None
 

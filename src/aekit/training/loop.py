@@ -225,7 +225,7 @@ def epoch_order(n: int, cfg: TrainConfig, generator: torch.Generator) -> torch.T
     device = generator.device
     if not cfg.shuffle:
         return torch.arange(n, device=device)
-    b = cfg.shuffle_block
+    b = min(cfg.shuffle_block, max(n, 1))  # a run longer than the rows is all of them: the same order
     if b == 1:
         return torch.randperm(n, generator=generator, device=device)
     runs = torch.randperm(-(-n // b), generator=generator, device=device)

@@ -1,8 +1,9 @@
 """Memory: what a model needs to train, checked before anything is allocated, and out-of-memory errors as one line.
 
 `check_memory` sizes the model on PyTorch's meta device (shapes only, no memory): float32 weights, their gradients
-and two optimizer moments (adam's and adadelta's; 4 × 4 bytes a parameter), plus each layer's output for a batch,
-kept for the backward pass with its gradient (2 × 4 bytes a value). It refuses a model that needs more than the
+and two optimizer moments (adam's and adadelta's; 4 × 4 bytes a parameter), its buffers (4 bytes a value: a
+VQ-VAE's codebook and its moving averages), plus each layer's output for a batch, kept for the backward pass with
+its gradient (2 × 4 bytes a value). It refuses a model that needs more than the
 memory available (the system's MemAvailable, within a cgroup's limit; a GPU's free memory), in one line with the
 size. `memory_errors` turns an allocation that fails anyway (PyTorch's ``OutOfMemoryError``, CUDA's included, or
 the CPU allocator's "can't allocate memory") into a `TrainingError` naming the size and the fix.
@@ -80,7 +81,13 @@ def _meta_outputs(model: Autoencoder, model_config: ModelConfig, batch_size: int
 def needed_bytes(model_config: ModelConfig, batch_size: int) -> tuple[int, int]:
     """(bytes needed to train, parameters): weights, gradients, optimizer state and one batch's activations."""
     params, values = model_size(model_config, batch_size)
-    return params * BYTES_PER_PARAMETER + values * BYTES_PER_ACTIVATION, params
+    with torch.device("meta"):  # buffers too: a VQ-VAE's codebook and its moving averages are no parameters
+        buffers = sum(b.numel() for b in Autoencoder(model_config).buffers())
+    return params * BYTES_PER_PARAMETER + values * BYTES_PER_ACTIVATION + 4 * buffers, params
+
+
+def _fix(model_config: ModelConfig) -> str:
+    return FIX + (", or a smaller codebook_size" if model_config.code == "categorical" else "")
 
 
 def available_bytes(device: str | torch.device = "cpu") -> int | None:
@@ -121,7 +128,7 @@ def check_memory(model_config: ModelConfig, batch_size: int, device: str | torch
         raise ConfigError(
             f"the model has {params:,} parameters and needs about {gib(need)} of memory to train "
             f"(weights, gradients, optimizer state and a batch of {batch_size}), but only {gib(free)} "
-            f"is available{_on(device)}; {FIX}"
+            f"is available{_on(device)}; {_fix(model_config)}"
         )
 
 
@@ -160,4 +167,4 @@ def memory_errors(model_config: ModelConfig, batch_size: int, device: str | torc
             size = f"; the model has {params:,} parameters and needs about {gib(need)} to train"
         except Exception:
             size = ""
-        raise TrainingError(f"out of memory{_on(device)}{_tried(str(exc))}{size}; {FIX}") from None
+        raise TrainingError(f"out of memory{_on(device)}{_tried(str(exc))}{size}; {_fix(model_config)}") from None

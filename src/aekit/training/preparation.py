@@ -62,6 +62,21 @@ def check_out_outside(out: str | os.PathLike, data: str | os.PathLike | None) ->
         )
 
 
+def check_inputs_outside(out: str | os.PathLike, inputs) -> None:
+    """Refuse an existing run folder that holds a file or folder the run reads (`inputs`: --data, --val-data,
+    --data-dir): replacing the run (--overwrite) empties the folder first, and would delete it."""
+    if not os.path.isdir(out):
+        return
+    where = Path(out).resolve()
+    for given in filter(None, inputs):
+        path = Path(given).resolve()
+        if path == where or where in path.parents:
+            raise ConfigError(
+                f"{given}: lies inside the run folder {out}, which a new run empties first; move it out of the "
+                f"run folder, or choose another {option('out')}"
+            )
+
+
 def default_out(name: str) -> Path:
     return Path("runs") / f"{name or 'run'}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 

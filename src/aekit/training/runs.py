@@ -22,8 +22,8 @@ from aekit.config import ModelConfig, TrainConfig, from_dict, replace, to_dict
 from aekit.data.rows import check_features
 from aekit.data.sources import load_run_data, recorded_run_data
 from aekit.devices import describe, resolve_device
-from aekit.errors import ConfigError, DataError, ModelFileError
-from aekit.io import CONFIG, read_json, write_json
+from aekit.errors import ConfigError, DataError, ModelFileError, option
+from aekit.io import CONFIG, WEIGHTS, read_json, write_json
 from aekit.models import Autoencoder
 from aekit.runfolder import clear_run_folder, lock_run_folder
 from aekit.training import distributed
@@ -33,6 +33,7 @@ from aekit.training.labels import with_classes
 from aekit.training.memory import check_memory, memory_errors
 from aekit.training.optim import check_compile
 from aekit.training.preparation import (
+    check_inputs_outside,
     check_out_outside,
     checked_rows,
     default_out,
@@ -116,13 +117,14 @@ def train(
     stats = table_stats(rd, scale if model_config.scale == "none" else model_config.scale, is_table)
     model_config, train_config = follow_data(model_config, train_config, scale, stats, explicit)
     train_config = train_config.for_rows(len(rd.x_train))  # a recipe's least number of steps (min_steps): small data
-    check_memory(model_config, train_config.batch_size)
+    check_memory(model_config, min(train_config.batch_size, len(rd.x_train)))  # a batch is at most the rows
     seed_globals(train_config.seed)
     with memory_errors(model_config, train_config.batch_size):  # beyond check_memory's estimate
         model = Autoencoder(model_config)
     x_train, x_val = checked_rows(rd, train_config, model, stats)  # every check before the run folder exists
     path = out if out is not None else default_out(rd.name)
     check_out_outside(path, data)
+    check_inputs_outside(path, [data, val_data, data_dir])
     path = distributed.on_main(prepare_out, path, overwrite)
     main = distributed.is_main()
     lock = lock_run_folder(path, create=True) if main else None  # one training at a time in a run folder
@@ -245,6 +247,11 @@ def _resume_locked(
             )
         state.config = train_config
         model = state.model
+    elif (path / WEIGHTS).is_file():  # a finished run whose checkpoint is gone: a restart would replace its model
+        raise ModelFileError(
+            f"{ckpt}: not there, but {path} holds a trained {WEIGHTS}, which resuming from the start would replace; "
+            f"restore {CHECKPOINT_DIR}/, or train a new run with another {option('out')}"
+        )
     else:
         seed_globals(train_config.seed)  # as `train` did
         model = Autoencoder(model_config)

@@ -107,12 +107,12 @@ def write_codes(path: str | os.PathLike, codes: Any, columns: list[str], names: 
     """Codes as a .csv or .parquet table whose first column is each file's path (then its label, when known); atomic."""
     import pandas as pd
 
-    from aekit.files import atomic_write
+    from aekit.files import atomic_write, printable
 
     codes = np.asarray(codes)
     if len(names) != len(codes):
         raise DataError(f"{len(names)} paths for {len(codes)} rows of codes; pass one path per row")
-    head = {"path": list(names)} | ({} if labels is None else {"label": np.asarray(labels)})
+    head = {"path": [printable(n) for n in names]} | ({} if labels is None else {"label": np.asarray(labels)})
     df = pd.concat([pd.DataFrame(head), pd.DataFrame(codes, columns=columns)], axis=1)
     suffix = os.path.splitext(str(path))[1].lower()
     if suffix == ".csv":

@@ -39,6 +39,7 @@ def sample(
     """
     model, _ = load_any_model(model)
     require_generative(model, "aekit sample")
+    _room_for(model, n, "draw fewer rows")
     z = prior_codes(model, n, generator=torch.Generator().manual_seed(seed), temperature=temperature)
     return decode_codes(model, z, labels=class_labels(model, n, label)).numpy()
 
@@ -75,6 +76,7 @@ def interpolate(
     A cvae needs the two rows' `labels`; the path is drawn in the class of `a` up to its middle, then of `b`."""
     model, _ = load_any_model(model)
     model.eval()
+    _room_for(model, steps, f"pass fewer {option('steps')}")
     with model.conditioned(labels):
         ends = _codes_of(model, np.stack([np.asarray(r, dtype=np.float32).reshape(-1) for r in (a, b)]))
     along = None if labels is None else np.where(np.arange(steps) < steps / 2, labels[0], labels[1])
@@ -92,7 +94,21 @@ def manifold(model: Autoencoder | str | os.PathLike, n: int = 15, label: int | N
             f"the manifold grid draws a 2-D code, this one has {model.config.encoding_dim} units; "
             f"train with {option('encoding_dim', 2)}, or use `aekit sample`"
         )
+    _room_for(model, n * n if isinstance(n, int) else None, "draw a smaller grid")
     return decode_codes(model, manifold_codes(n), labels=class_labels(model, n * n, label)).numpy()
+
+
+def _room_for(model: Autoencoder, rows: Any, fix: str) -> None:
+    """Refuse, before anything is drawn, more decoded rows than the free memory holds (a count that is no positive
+    whole number is left to the checks that name it)."""
+    from aekit.training.memory import available_bytes, gib
+
+    if not isinstance(rows, int) or isinstance(rows, bool) or rows < 1:
+        return
+    need = 2 * 4 * rows * (model.config.input_dim + model.config.encoding_dim)  # float32 codes and rows, twice
+    free = available_bytes(next(model.parameters()).device)
+    if free is not None and need > free:
+        raise ConfigError(f"{rows:,} rows need about {gib(need)} of memory, but only {gib(free)} is available; {fix}")
 
 
 def traversals(

@@ -50,6 +50,11 @@ def read_ratings(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.nd
     if df.shape[1] < 3 or len(df) == 0:
         raise DataError(f"{path}: needs at least 3 columns (user, item, rating) and one row, got shape {df.shape}")
     users, items = df.iloc[:, 0].str.strip(), df.iloc[:, 1].str.strip()
+    for what, ids in (("user", users), ("item", items)):
+        empty = np.flatnonzero((ids.isna() | (ids == "")).to_numpy())
+        if empty.size:
+            line = int(empty[0]) + 1 + (header is not None)
+            raise DataError(f"{path}: line {line}: no {what} id; fill it in or drop that line")
     rating = pd.to_numeric(df.iloc[:, 2], errors="coerce")
     bad = np.flatnonzero(rating.isna().to_numpy() | ~np.isfinite(rating.to_numpy(dtype=float, na_value=np.nan)))
     if bad.size:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from aekit.config_checks import positive_int
 from aekit.devices import device_of
 from aekit.errors import ConfigError, option
 from aekit.models import Autoencoder
@@ -54,7 +55,13 @@ def features(
     device = device_of(model)
     if isinstance(top, bool) or not isinstance(top, int) or top < 1:
         raise ConfigError(f"{option('top')} must be a positive integer, got {top!r}")
-    first = next(m for m in model.encoder if isinstance(m, nn.Linear))
+    first = next((m for m in model.encoder if isinstance(m, nn.Linear)), None)
+    if first is None:
+        raise ConfigError(
+            f"features draws the weights of a dense first encoder layer, but this model's encoder is "
+            f"{model.config.architecture} (its first layer has no weight per input value); pass a run trained with "
+            f"{option('architecture', 'dense')}"
+        )
     weights = first.weight.detach().cpu().numpy().astype(np.float32).copy()
     k = model.config.encoding_dim
     levels = np.ones(k, dtype=np.float32)
@@ -90,6 +97,7 @@ def feature_figures(f: Features, x: Any = None, *, max_units: int = 64) -> dict[
     """Figures by file name: weights.png, decoded.png and (with `x` and image inputs) top_inputs.png."""
     from aekit.reporting.plots import image_grid
 
+    positive_int("max_units", max_units)
     w, d = f.weights[:max_units], f.decoded[:max_units]
     figs: dict[str, Any] = {}
     if f.image_shape is not None:
