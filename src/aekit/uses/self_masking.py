@@ -39,6 +39,7 @@ import numpy as np
 
 STEPS = 200  # the most Newton steps of each logistic fit (it stops once they move nothing by TOLERANCE)
 TOLERANCE = 1e-8  # a step that moves no weight by more (logits per unit) ends the fit
+RISE = 1e-10  # as does one that raises the penalised log-likelihood by less, relative to its size
 MAX_STEP = 5.0  # the most any weight moves in one step (logistf's maxstep): Firth's steps may overshoot
 HALVINGS = 30  # a step is halved until the penalised log-likelihood rises, at most this often
 RIDGE = 1e-6  # added to each Hessian's diagonal, so a column with one class only stays finite
@@ -103,9 +104,9 @@ def _fit(mu, missing, cols, d, x, free: bool) -> tuple[float, float, float]:
             scale /= 2
         else:
             break  # no step uphill: at the top, up to rounding
-        theta, b, at = theta + scale * d_theta, b + scale * d_b, trial
-        if scale * max(float(np.abs(d_theta).max()), abs(d_b)) < TOLERANCE:
-            break
+        rise, (theta, b, at) = trial.penalised - at.penalised, (theta + scale * d_theta, b + scale * d_b, trial)
+        if scale * max(float(np.abs(d_theta).max()), abs(d_b)) < TOLERANCE or rise < RISE * (1 + abs(at.penalised)):
+            break  # (weights a column's cells never weigh, e.g. of a driver that is 0 there, may wander: no matter)
     return b, float(np.sqrt(1 / at.schur)), at.penalised
 
 
