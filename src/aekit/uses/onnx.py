@@ -66,11 +66,6 @@ def _graphs(model: Autoencoder):
     return graphs
 
 
-def _reconstruct(model: Autoencoder, x: torch.Tensor) -> torch.Tensor:
-    """The forward pass; a decoder with a skip (the denoising recipe) also decodes from the (scaled) input."""
-    return model.decode_rows(model.encode_rows(x), model.scale_rows(x))
-
-
 def _posterior(model: Autoencoder, x: torch.Tensor) -> torch.Tensor:
     return torch.cat(model.latent.stats(model.encoder(model.scale_rows(x))), dim=1)
 
