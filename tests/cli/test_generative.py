@@ -72,3 +72,30 @@ def test_sample_on_a_plain_run_and_a_bad_output_exit_2(vae_run, tmp_path):
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1
     assert "needs a generative model" in proc.stderr and not (tmp_path / "s.png").exists()
     assert main(["sample", str(vae_run), "-o", str(tmp_path / "s.txt")]) == 2
+
+
+def test_evaluate_on_a_minmax_scaled_table_run_scales_the_rows_and_says_in_what_units(tmp_path):
+    import dataclasses
+
+    import aekit
+    from aekit.uses.inputs import load_any_model
+    from aekit.uses.likelihood import nll
+
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(120, 2)) @ rng.normal(size=(2, 4)) * [50.0, 1.0, 0.01, 3.0] + [1000.0, 0.0, -2.0, 7.0]
+    np.savetxt(tmp_path / "t.csv", table, delimiter=",", header="a,b,c,d", comments="", fmt="%.6f")
+    args = ["--kind", "vae", "--scale", "minmax", "--hidden", "8", "--encoding-dim", "2", "--epochs", "2"]
+    aekit_cli("train", "--data", tmp_path / "t.csv", *args, "--out", tmp_path / "run", "--no-tensorboard", check=True)
+    evaluate = ["evaluate", tmp_path / "run", tmp_path / "t.csv", "--nll", "--samples", "20"]
+    proc = aekit_cli(*evaluate, check=True)  # the raw rows (up to ~1000) were refused as outside [0, 1]
+    assert "NLL" in proc.stdout and "nats of the minmax-scaled rows the network sees (120 rows" in proc.stdout
+    proc = aekit_cli(*evaluate, "--likelihood", "gaussian", check=True)
+    model = load_any_model(tmp_path / "run")[0]  # by hand: the same network without its scaler, on scaled rows
+    twin = aekit.Autoencoder(dataclasses.replace(model.config, scale="none"))
+    twin.load_state_dict({k: v for k, v in model.state_dict().items() if not k.startswith("input_")})
+    x = np.loadtxt(tmp_path / "t.csv", delimiter=",", skiprows=1, dtype=np.float32)
+    hand = (x - model.input_offset.numpy()) / model.input_scale.numpy()
+    jacobian = float(np.log(model.input_scale.numpy().astype(np.float64)).sum())
+    figure = nll(twin, hand, samples=20, likelihood="gaussian").nll + jacobian
+    assert f"NLL {figure:.2f} ± " in proc.stdout and abs(jacobian) > 1
+    assert f"of the rows as given, the minmax scaling's log-Jacobian ({jacobian:+.2f} nats) included" in proc.stdout

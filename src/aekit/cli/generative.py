@@ -172,10 +172,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         x = (np.random.default_rng(args.seed).random(x.shape, dtype=np.float32) < x).astype(np.float32)
     r = nll(args.run, x, samples=args.samples, likelihood=args.likelihood, seed=args.seed, labels=_labels(args, rows))
     print(
-        f"{rows.name}: NLL {r.nll:.2f} ± {r.stderr:.2f} nats ({r.n} rows, {r.samples} importance samples, "
+        f"{rows.name}: NLL {r.nll:.2f} ± {r.stderr:.2f} nats{_units(r)} ({r.n} rows, {r.samples} importance samples, "
         f"{r.likelihood} decoder{', binarised once' if args.binarize == 'fixed' else ''})"
     )
     return 0
+
+
+def _units(r) -> str:
+    """Nothing for a model without an input scaler; for one with, what the figure is a likelihood of."""
+    return "" if r.units == "the rows as given" else f" of {r.units}"
 
 
 def _labels(args: argparse.Namespace, rows):
