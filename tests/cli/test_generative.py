@@ -99,3 +99,5 @@ def test_evaluate_on_a_minmax_scaled_table_run_scales_the_rows_and_says_in_what_
     figure = nll(twin, hand, samples=20, likelihood="gaussian").nll + jacobian
     assert f"NLL {figure:.2f} ± " in proc.stdout and abs(jacobian) > 1
     assert f"of the rows as given, the minmax scaling's log-Jacobian ({jacobian:+.2f} nats) included" in proc.stdout
+    refused = aekit_cli(*evaluate, "--binarize", "fixed")  # a Bernoulli draw of the raw rows: ~1000 was always 1
+    assert refused.returncode == 2 and refused.stderr.count("\n") == 1 and "lie in [" in refused.stderr

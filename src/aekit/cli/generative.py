@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 
 from aekit.cli.args import add_output, add_row_options, check_outputs, given_inputs
-from aekit.errors import ConfigError
+from aekit.errors import ConfigError, DataError
 
 _RUN_HELP = "run folder (from `aekit train --kind vae`) or .safetensors file"
 _IMAGE_SUFFIXES = (".png", ".npy")
@@ -169,6 +169,11 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     rows = load_rows(args.input, limit=args.limit, data_dir=args.data_dir)
     x = np.asarray(rows.x, dtype=np.float32)
     if args.binarize == "fixed":
+        if x.size and not (x.min() >= 0 and x.max() <= 1):  # a Bernoulli draw of 1000 is always 1: nothing of it kept
+            raise DataError(
+                f"{rows.name}: --binarize fixed draws each value as a Bernoulli of its intensity in [0, 1], but the "
+                f"rows lie in [{x.min():g}, {x.max():g}]; leave --binarize out (a scaled run scales them itself)"
+            )
         x = (np.random.default_rng(args.seed).random(x.shape, dtype=np.float32) < x).astype(np.float32)
     r = nll(args.run, x, samples=args.samples, likelihood=args.likelihood, seed=args.seed, labels=_labels(args, rows))
     print(
