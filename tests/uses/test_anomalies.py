@@ -72,6 +72,8 @@ def test_thresholds_and_labels():
         threshold_from(s, contamination=1.5)
     assert binary_labels([3, 5, 3, 7], normal=[3]).tolist() == [0, 1, 0, 1]
     assert binary_labels([3, 5, 3, 7], normal=[3, 7]).tolist() == [0, 1, 0, 0]
+    with pytest.raises(DataError, match=r"no row has the normal label\(s\) 9.*labels are 3, 5, 7"):
+        binary_labels([3, 5, 3, 7], normal=[9])  # every row an anomaly: no ROC-AUC to give, a typo to name
     with pytest.raises(DataError, match="not 0/1"):
         binary_labels([3, 5, 3, 7])
     assert roc_auc([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4]) == 1.0 and roc_auc([0, 0], [1, 2]) is None

@@ -63,7 +63,14 @@ def binary_labels(labels: Any, normal: Sequence[Any] | None = None) -> np.ndarra
     """0 (normal) / 1 (anomaly) labels: `labels` already 0/1, or 1 wherever the label is not in `normal`."""
     y = np.asarray(labels).reshape(-1)
     if normal is not None:
-        return (~np.isin(y, np.asarray(list(normal), dtype=y.dtype))).astype(np.int64)
+        anomalous = (~np.isin(y, np.asarray(list(normal), dtype=y.dtype))).astype(np.int64)
+        if y.size and anomalous.all():  # every row an anomaly: a typo or a label from another data set
+            shown = ", ".join(map(str, np.unique(y)[:10].tolist())) + (", …" if np.unique(y).size > 10 else "")
+            raise DataError(
+                f"no row has the normal label(s) {', '.join(map(str, normal))}: every row would count as an anomaly; "
+                f"these rows' labels are {shown}, so name one of them ({option('normal')})"
+            )
+        return anomalous
     values = set(np.unique(y).tolist())
     if not values <= {0, 1}:
         raise DataError(
