@@ -56,6 +56,33 @@ def test_user_csv_file_with_a_validation_split(tmp_path, rng):
     assert not (tmp_path / "r" / "reconstructions.png").exists()  # a table has no images
 
 
+def test_a_write_refused_after_training_says_the_trained_model_is_kept(tmp_path, rng, monkeypatch):
+    """A full disk when the loss curve is written (after model.safetensors): one DataError naming the figure, the
+    system's reason, and where the trained model is; that model loads."""
+    import errno
+
+    import aekit.reporting.rendering as rendering
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    def on_a_full_disk(*args, **kwargs):  # the real save_figure, its fsync refused
+        with monkeypatch.context() as m:
+            m.setattr(rendering.os, "fsync", full)
+            return real(*args, **kwargs)
+
+    real = rendering.save_figure
+    np.save(tmp_path / "x.npy", rng.random((60, 5)).astype(np.float32))
+    monkeypatch.setattr(rendering, "save_figure", on_a_full_disk)
+    out = tmp_path / "r"
+    with pytest.raises(
+        DataError, match=r"loss\.png: cannot write \(No space left on device\).*kept in .*model\.safetensors"
+    ):
+        train(ModelConfig(encoding_dim=2), TrainConfig(epochs=2, loss="mse"), data=str(tmp_path / "x.npy"), out=out)
+    monkeypatch.undo()
+    assert load_run(out)[0].config.encoding_dim == 2
+
+
 def test_a_batch_larger_than_the_data_trains_as_one_batch_of_all_rows(tmp_path, rng):
     """`--batch-size 1000000000` on 40 rows: one batch a step, as `--batch-size 36` (its 36 training rows); it was
     refused as needing 566 GiB, and past that check the epoch's sort allocated 7.5 GiB."""

@@ -225,14 +225,19 @@ def _fit_and_write(
     if rd.images is not None:
         metrics["skipped_images"] = rd.images["skipped"] + rd.images.get("val_skipped", 0)
     if main:
-        save_model(model, path)
-        write_history(path, history)
-        write_json(path / "metrics.json", metrics)
-        with holding_evaluation_labels(model, rd):
-            write_figures(path, model, eval_x, history, rd.image_shape)
-        from aekit.reporting.run_report import report
+        try:
+            save_model(model, path)
+            write_history(path, history)
+            write_json(path / "metrics.json", metrics)
+            with holding_evaluation_labels(model, rd):
+                write_figures(path, model, eval_x, history, rd.image_shape)
+            from aekit.reporting.run_report import report
 
-        report(path, x=eval_x, device=device, labels=evaluation_labels(model, rd))
+            report(path, x=eval_x, device=device, labels=evaluation_labels(model, rd))
+        except DataError as exc:  # a write refused after training (a full disk): say what the run kept
+            saved = path / "model.safetensors"
+            kept = saved if saved.is_file() else path / CHECKPOINT_DIR / LAST
+            raise DataError(f"{exc.args[0] if exc.args else exc}; the trained model is kept in {kept}") from None
         for cb in callbacks:
             cb.on_run_end(path, metrics)
     distributed.barrier()  # on every rank, train() returns once the run folder is complete
