@@ -11,7 +11,7 @@ from sklearn.datasets import load_breast_cancer, load_diabetes, load_digits, loa
 from aekit.data.arrays import read_table, write_table
 from aekit.errors import ConfigError, DataError
 from aekit.uses import linear_blend
-from aekit.uses.imputation import default_hidden, impute, read_ratings
+from aekit.uses.imputation import default_hidden, default_members, impute, read_ratings
 from aekit.uses.linear_blend import WEIGHTS, fit_zero_diagonal, linear_member, reconstruct
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/uses/conftest.py
@@ -317,6 +317,15 @@ def test_members_are_averaged_seeded_and_keep_observed_cells():
     assert info3.members == 3 and len(info3.member_rmse) == 3 and info1.member_rmse == (info1.holdout_rmse,)
     assert info3.member_rmse[0] == info1.holdout_rmse  # member 0 is the network members=1 trains
     assert info3.holdout_rmse == pytest.approx(float(np.mean(info3.member_rmse)))
+
+
+@pytest.mark.parametrize("rows, want", [(20, 15), (99, 15), (100, 5), (178, 5)])
+def test_the_default_members_are_fifteen_under_a_hundred_rows(rows, want):
+    assert default_members(rows) == want
+    if rows == 20:  # and impute uses them
+        x = np.random.default_rng(0).normal(size=(rows, 3))
+        _, info = impute(np.where(np.eye(rows, 3, dtype=bool), np.nan, x), epochs=2, return_info=True)
+        assert info.members == 15 and len(info.member_rmse) == 15
 
 
 def test_bad_members_raise():
