@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import aekit
-from aekit import Autoencoder, DataError, ModelConfig
+from aekit import Autoencoder, ConfigError, DataError, ModelConfig
 
 
 def test_tutorial_model_has_50992_parameters(capsys):
@@ -151,3 +151,10 @@ def test_global_residual_adds_the_input_before_the_output_activation():
         assert torch.equal(model(x), x)
         assert torch.equal(model(x + 0.5), (x + 0.5).clamp(0, 1))  # 'clip' keeps the output in [0, 1]
         assert model.decode(model.encode(x)).shape == (5, 64)  # without the input: the correction alone
+
+
+def test_a_dict_for_a_config_names_the_fix():
+    with pytest.raises(
+        ConfigError, match=r"config must be a ModelConfig, got dict; .*ModelConfig\(\*\*d\) for a dict d"
+    ):
+        Autoencoder({"input_dim": 4})

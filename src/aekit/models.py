@@ -17,6 +17,7 @@ from torch import nn
 
 from aekit.conditioning import JoinLabels, LabelSlot
 from aekit.config import ModelConfig, conv_grid
+from aekit.config_checks import must_be
 from aekit.errors import DataError
 from aekit.full_resolution import ResidualDecoder, full_resolution_stacks
 from aekit.latents import encoder_config, make_latent
@@ -146,6 +147,8 @@ class Autoencoder(nn.Module):
 
     def __init__(self, config: ModelConfig | None = None) -> None:
         super().__init__()
+        if config is not None:
+            must_be("config", config, ModelConfig, "pass ModelConfig(input_dim=…, …); ModelConfig(**d) for a dict d")
         self.config = config = config or ModelConfig()
         enc = encoder_config(config)  # a Gaussian code's encoder emits μ and log σ²
         if config.architecture == "conv" and config.full_resolution:  # DnCNN-like: no pooling, input − noise
