@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from aekit.config import ModelConfig, TrainConfig, from_dict, to_dict
+from aekit.config import ModelConfig, TrainConfig, from_dict, replace, to_dict
 from aekit.errors import ConfigError
 
 
@@ -24,6 +24,9 @@ def test_defaults_are_the_tutorial():
         (ModelConfig, {"encoding_dim": 0}, "encoding_dim must be a positive integer"),
         (ModelConfig, {"input_dim": -3}, "input_dim must be a positive integer"),
         (ModelConfig, {"hidden": (128, 0)}, "hidden size"),
+        (ModelConfig, {"hidden": 64}, r"hidden must be a list of layer sizes, got 64; e\.g\. \(128, 64\)"),
+        (ModelConfig, {"hidden": "64,32"}, "hidden must be a list of layer sizes, got '64,32'"),
+        (ModelConfig, {"hidden": None}, "hidden must be a list of layer sizes, got None"),
         (ModelConfig, {"activation": "swish2"}, "unknown activation 'swish2'"),
         (ModelConfig, {"architecture": "rnn"}, "unknown architecture"),
         (ModelConfig, {"image_shape": (1, 28, 27)}, "make them agree"),
@@ -46,6 +49,14 @@ def test_defaults_are_the_tutorial():
 def test_bad_values_are_refused_with_a_clear_message(cls, kwargs, words):
     with pytest.raises(ConfigError, match=words):
         cls(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "name, words", [("epoch", "did you mean 'epochs'"), ("zzz", "known fields: analytic_grad, batch_size")]
+)
+def test_replace_with_an_unknown_field_names_it_and_the_closest(name, words):
+    with pytest.raises(ConfigError, match=f"unknown TrainConfig field '{name}'; {words}"):
+        replace(TrainConfig(), **{name: 1})
 
 
 @pytest.mark.parametrize(

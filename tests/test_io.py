@@ -382,3 +382,15 @@ def test_a_training_checkpoint_is_not_taken_for_a_model_file(tmp_path):
     (tmp_path / "elsewhere.safetensors").write_bytes(last.read_bytes())
     with pytest.raises(ModelFileError, match="is a training checkpoint, not a model file; pass its run folder"):
         load_model(tmp_path / "elsewhere.safetensors")
+
+
+@pytest.mark.parametrize("path", [None, 3])
+def test_load_model_of_a_path_that_is_not_one_names_the_fix(path):
+    with pytest.raises(ModelFileError, match="the path must be a str or a Path, got .*; pass a run folder or a"):
+        load_model(path)
+
+
+def test_save_model_of_something_else_than_a_model_names_the_fix(tmp_path):
+    with pytest.raises(aekit.ConfigError, match="model must be an Autoencoder, got NoneType; pass the Autoencoder"):
+        save_model(None, tmp_path / "m.safetensors")
+    assert not (tmp_path / "m.safetensors").exists()

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 import aekit
-from aekit import Autoencoder, DataError, ModelConfig
+from aekit import Autoencoder, ConfigError, DataError, ModelConfig
 
 
 def test_tutorial_model_has_50992_parameters(capsys):
@@ -46,11 +46,37 @@ def test_torch_in_torch_out_keeps_gradients():
 
 @pytest.mark.parametrize(
     "bad, words",
-    [(np.zeros((2, 5)), "rows of 5 values but the model expects 6"), (np.array([["a"] * 6]), "must be numeric")],
+    [
+        (np.zeros((2, 5)), "rows of 5 values but the model expects 6"),
+        (np.array([["a"] * 6]), "must be numeric"),
+        (np.zeros((0, 6)), r"x has no rows; pass an array of shape \(n, 6\) with n ≥ 1"),
+        (np.array([[0.0] * 6, [0.0] * 5 + [np.nan]]), r"x holds NaN or inf \(first in row 1\); clean the data"),
+        (np.array([[np.inf] * 6]), r"x holds NaN or inf \(first in row 0\)"),
+    ],
 )
 def test_numpy_input_errors_name_the_fix(bad, words):
     with pytest.raises(DataError, match=words):
         Autoencoder(ModelConfig(input_dim=6, encoding_dim=3)).encode(bad)
+
+
+@pytest.mark.parametrize("method, width", [("encode", 6), ("decode", 3), ("reconstruct", 6)])
+def test_a_tensor_of_the_wrong_width_names_the_shape_expected(method, width):
+    model = Autoencoder(ModelConfig(input_dim=6, encoding_dim=3))
+    with pytest.raises(DataError, match=rf"has shape \(2, {width + 1}\) but the model expects rows of {width} values"):
+        getattr(model, method)(torch.zeros(2, width + 1))
+    with pytest.raises(DataError, match=rf"pass a tensor of shape \(n, {width}\)"):
+        getattr(model, method)(torch.zeros(2, 1, width))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.int64, torch.bool])
+@pytest.mark.parametrize("method, width", [("encode", 6), ("decode", 3), ("reconstruct", 6)])
+def test_a_tensor_of_another_dtype_is_cast_as_numpy_rows_are(method, width, dtype):
+    model = Autoencoder(ModelConfig(input_dim=6, encoding_dim=3))
+    x = (torch.arange(2 * width).reshape(2, width) % 2).to(dtype)
+    out = getattr(model, method)(x)
+    assert out.dtype == torch.float32
+    torch.testing.assert_close(out, getattr(model, method)(x.float()))
+    torch.testing.assert_close(getattr(model, method)(x[0]), out[:1])  # one row of `width` values: one row, as NumPy
 
 
 def test_scaler_works_in_user_units():
@@ -125,3 +151,10 @@ def test_global_residual_adds_the_input_before_the_output_activation():
         assert torch.equal(model(x), x)
         assert torch.equal(model(x + 0.5), (x + 0.5).clamp(0, 1))  # 'clip' keeps the output in [0, 1]
         assert model.decode(model.encode(x)).shape == (5, 64)  # without the input: the correction alone
+
+
+def test_a_dict_for_a_config_names_the_fix():
+    with pytest.raises(
+        ConfigError, match=r"config must be a ModelConfig, got dict; .*ModelConfig\(\*\*d\) for a dict d"
+    ):
+        Autoencoder({"input_dim": 4})

@@ -7,6 +7,7 @@ that make an autoencoder sparse, contractive or denoising (a kind is configurati
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -66,6 +67,8 @@ class ModelConfig:
     n_classes: int = 0  # > 0: a label's one-hot joins the encoder's and the decoder's input (cvae; dense only)
 
     def __post_init__(self) -> None:
+        if isinstance(self.hidden, str) or not hasattr(self.hidden, "__iter__"):  # 64 or "64,32": not a list of sizes
+            raise ConfigError(f"{option('hidden')} must be a list of layer sizes, got {self.hidden!r}; e.g. (128, 64)")
         object.__setattr__(self, "hidden", tuple(self.hidden))
         if self.image_shape is not None:
             object.__setattr__(self, "image_shape", tuple(self.image_shape))
@@ -319,7 +322,13 @@ def from_dict(cls: type, data: dict[str, Any]):
 
 
 def replace(config, **changes):
-    """`dataclasses.replace` that validates again."""
+    """`dataclasses.replace` that validates again; an unknown field raises ConfigError naming the closest one."""
+    known = sorted(f.name for f in fields(config))
+    for name in changes:
+        if name not in known:
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]!r}?" if close else f"known fields: {', '.join(known)}"
+            raise ConfigError(f"unknown {type(config).__name__} field {name!r}; {hint}")
     return dataclasses.replace(config, **changes)
 
 

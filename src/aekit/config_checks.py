@@ -20,6 +20,15 @@ def named(name: str) -> str:
     return option(name) if name.isidentifier() else name
 
 
+def must_be(name: str, value: Any, cls: type | tuple[type, ...], fix: str) -> None:
+    """Refuse a `value` of `name` that is not a `cls` (the first of a tuple names it in the message; a dict for a
+    config, None for a model), saying what to pass."""
+    if not isinstance(value, cls):
+        want = (cls[0] if isinstance(cls, tuple) else cls).__name__
+        article = "an" if want[0] in "AEIOU" else "a"
+        raise ConfigError(f"{named(name)} must be {article} {want}, got {type(value).__name__}; {fix}")
+
+
 def choice(name: str, value: str, allowed: tuple[str, ...]) -> None:
     if value not in allowed:
         raise ConfigError(f"unknown {named(name)} {value!r}; choose one of: {', '.join(allowed)}")

@@ -17,6 +17,7 @@ import torch
 
 from aekit import __version__
 from aekit.config import ModelConfig, from_dict, to_dict
+from aekit.config_checks import must_be
 from aekit.devices import resolve_device
 from aekit.errors import AekitError, ConfigError, ModelFileError
 from aekit.files import atomic_write
@@ -77,6 +78,7 @@ def save_model(model: Autoencoder, path: str | os.PathLike, extra: dict[str, Any
     holds ``model.safetensors``. Another suffix (``ae.h5``, ``ae.pt`` …) is refused: the file would not be what
     its name says.
     """
+    must_be("model", model, Autoencoder, "pass the Autoencoder to save, then the path")
     path = Path(path)
     if path.is_dir() or not path.suffix:
         path = path / WEIGHTS
@@ -199,6 +201,11 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device | None = N
     """Load a model from a run folder or a ``.safetensors`` file; never unpickles, never runs code. The weights load
     on the CPU, whatever device wrote them, and move to `device` when one is given ('auto', 'cuda', …)."""
 
+    if not isinstance(path, (str, os.PathLike)):  # Path(None) was a TypeError from pathlib
+        raise ModelFileError(
+            f"the path must be a str or a Path, got {type(path).__name__}; "
+            "pass a run folder or a .safetensors file written by aekit"
+        )
     path = Path(path)
     if path.is_dir():
         weights = path / WEIGHTS

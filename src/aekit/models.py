@@ -17,6 +17,7 @@ from torch import nn
 
 from aekit.conditioning import JoinLabels, LabelSlot
 from aekit.config import ModelConfig, conv_grid
+from aekit.config_checks import must_be
 from aekit.errors import DataError
 from aekit.full_resolution import ResidualDecoder, full_resolution_stacks
 from aekit.latents import encoder_config, make_latent
@@ -146,6 +147,8 @@ class Autoencoder(nn.Module):
 
     def __init__(self, config: ModelConfig | None = None) -> None:
         super().__init__()
+        if config is not None:
+            must_be("config", config, ModelConfig, "pass ModelConfig(input_dim=…, …); ModelConfig(**d) for a dict d")
         self.config = config = config or ModelConfig()
         enc = encoder_config(config)  # a Gaussian code's encoder emits μ and log σ²
         if config.architecture == "conv" and config.full_resolution:  # DnCNN-like: no pooling, input − noise
@@ -241,7 +244,7 @@ class Autoencoder(nn.Module):
         if not isinstance(x, torch.Tensor):
             return self._numpy(self.encode, x, self.config.input_dim, "x")
         self._check_scaler()
-        return self.encode_rows(x)
+        return self.encode_rows(self._tensor_rows(x, self.config.input_dim, "x"))
 
     def decode(self, z: Any, labels: Any = None) -> Any:
         """Reconstructions of codes, shape (n, input_dim), in the user's units: a tensor for a tensor, else NumPy.
@@ -252,7 +255,7 @@ class Autoencoder(nn.Module):
         if not isinstance(z, torch.Tensor):
             return self._numpy(self.decode, z, self.config.encoding_dim, "z")
         self._check_scaler()
-        return self.decode_rows(z)
+        return self.decode_rows(self._tensor_rows(z, self.config.encoding_dim, "z"))
 
     def reconstruct(self, x: Any, labels: Any = None) -> Any:
         """The reconstruction of rows, ``decode(encode(x))``: a tensor for a tensor, else a NumPy array."""
@@ -261,9 +264,22 @@ class Autoencoder(nn.Module):
                 return self.reconstruct(x)
         if not isinstance(x, torch.Tensor):
             return self._numpy(self.reconstruct, x, self.config.input_dim, "x")
-        return self(x)
+        return self(self._tensor_rows(x, self.config.input_dim, "x"))
 
     predict = reconstruct  # Keras' name: `autoencoder.predict(x_test)`
+
+    def _tensor_rows(self, x: torch.Tensor, width: int, name: str) -> torch.Tensor:
+        """A tensor of rows as the network takes them: (n, `width`) (one row of `width` values becomes (1, `width`),
+        as `_numpy` reads it), in the model's dtype (int, bool or float64 rows are cast, as NumPy rows are)."""
+        if x.ndim == 1 and x.numel() == width:
+            x = x.unsqueeze(0)
+        if x.ndim != 2 or x.shape[1] != width:
+            raise DataError(
+                f"{name} has shape {tuple(x.shape)} but the model expects rows of {width} values; "
+                f"pass a tensor of shape (n, {width})"
+            )
+        dtype = next(self.parameters()).dtype
+        return x if x.dtype == dtype else x.to(dtype)
 
     def _numpy(
         self, fn: Callable[[torch.Tensor], torch.Tensor], x: Any, width: int, name: str, batch_size: int = 8192
@@ -272,11 +288,18 @@ class Autoencoder(nn.Module):
         a = np.asarray(x)
         if a.dtype.kind not in "biuf":
             raise DataError(f"{name} must be numeric, got dtype {a.dtype}; pass a NumPy array of numbers")
+        if a.ndim > 0 and len(a) == 0:
+            raise DataError(f"{name} has no rows; pass an array of shape (n, {width}) with n ≥ 1")
         rows = a.reshape(len(a), -1) if a.ndim > 1 else a.reshape(1, -1) if a.size == width else a.reshape(-1, 1)
         if rows.shape[1] != width:
             raise DataError(
                 f"{name} has rows of {rows.shape[1]} values but the model expects {width}; "
                 f"pass an array of shape (n, {width})"
+            )
+        if a.dtype.kind == "f" and not np.isfinite(rows).all():  # else every value of that row's output is NaN
+            bad = int(np.flatnonzero(~np.isfinite(rows).all(axis=1))[0])
+            raise DataError(
+                f"{name} holds NaN or inf (first in row {bad}); clean the data or use `aekit impute` for gaps"
             )
         rows = rows.astype(np.float32, copy=False)
         out, held = None, self.labels.onehot  # a cvae's labels of all the rows: each batch gets its own

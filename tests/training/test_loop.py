@@ -100,6 +100,29 @@ def test_bad_training_data_is_refused(bad, words):
         fit(Autoencoder(), bad, epochs=1, verbose=0)
 
 
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (
+            lambda x: fit(None, x, epochs=1, verbose=0),
+            r"model must be an Autoencoder, got NoneType; pass Autoencoder\(",
+        ),
+        (lambda x: fit(Autoencoder(ModelConfig(input_dim=6)), x, config={"epochs": 1}), "config must be a TrainConfig"),
+        (
+            lambda x: evaluate(Autoencoder(ModelConfig(input_dim=6)), x, config={}),
+            "config must be a TrainConfig, got dict",
+        ),
+        (
+            lambda x: fit(Autoencoder(ModelConfig(input_dim=6)), x, epoch=1),
+            "unknown TrainConfig field 'epoch'; did you",
+        ),
+    ],
+)
+def test_a_model_or_config_of_the_wrong_type_names_the_fix(rng, call, words):
+    with pytest.raises(aekit.ConfigError, match=words):
+        call(rng.random((4, 6)))
+
+
 def test_validation_split_holds_out_the_last_rows_before_shuffling(rng):
     x = rng.random((40, 6), dtype=np.float32)
     split = fit(

@@ -9,6 +9,7 @@ import aekit
 from aekit.errors import DataError
 from aekit.uses.encoding import (
     code_plot,
+    decode,
     encode,
     knn_accuracy,
     pca_baseline,
@@ -65,6 +66,18 @@ def test_wrong_feature_count_is_a_data_error(run):
     ):
         encode(run, np.zeros(784, dtype=np.float32))  # one image as a 1-D array: a column of 784 values
     assert encode(run, np.zeros((1, 784), dtype=np.float32)).shape == (1, 8)
+
+
+@pytest.mark.parametrize(
+    "codes, words",
+    [
+        (np.zeros(3), r"codes have 1 value per row but the model's code has 3; a single code\? .*z.reshape\(1, -1\)"),
+        (np.zeros((2, 5)), "codes have 5 values per row but the model's code has 3; pass codes from encode"),
+    ],
+)
+def test_decode_of_codes_of_the_wrong_width_names_the_fix(codes, words):
+    with pytest.raises(DataError, match=words):
+        decode(aekit.Autoencoder(aekit.ModelConfig(input_dim=4, encoding_dim=3)), codes)
 
 
 def test_load_rows_splits_and_labels(tmp_path):

@@ -175,6 +175,30 @@ def test_bad_settings_raise():
         impute(gappy, hidden=(8, 0))
 
 
+@pytest.mark.parametrize("bounds", [(5.0, 1.0), (math.nan, 1.0), (0.0, 1.0, 2.0), (1.0,), ("a", "b")])
+def test_bad_bounds_raise_before_training_and_leave_the_table_alone(bounds):
+    table = np.array([[1.0, 2.0], [np.nan, 3.0], [4.0, np.nan], [5.0, 6.0]])
+    before = table.copy()
+    with pytest.raises(DataError, match=r"bounds must be \(low, high\) with low ≤ high, got .*; e\.g\. \(1, 5\)"):
+        impute(table, epochs=1, bounds=bounds)
+    np.testing.assert_array_equal(table, before)
+
+
+def test_columns_of_the_wrong_length_raise():
+    table = np.array([[1.0, 2.0], [np.nan, 3.0], [4.0, 5.0]])
+    with pytest.raises(DataError, match="columns names 1 columns but the table has 2; pass one name per column"):
+        impute(table, epochs=1, columns=["a"])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32, np.float16])
+def test_the_callers_table_comes_back_unmodified(dtype):
+    table = np.array([[1.0, 2.0], [np.nan, 3.0], [4.0, np.nan], [5.0, 6.0], [2.0, 2.5]], dtype=dtype)
+    before = table.copy()
+    filled = impute(table, epochs=2, members=1, bounds=(0.0, 10.0))
+    np.testing.assert_array_equal(table, before)
+    assert filled.dtype == dtype and not np.isnan(filled).any()
+
+
 # --------------------------------------------------------------------------- MovieLens formats
 def test_read_ratings_u_data(tmp_path):
     path = tmp_path / "u.data"

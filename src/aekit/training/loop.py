@@ -24,6 +24,7 @@ from typing import Any, Sequence
 import torch
 
 from aekit.config import TrainConfig, replace
+from aekit.config_checks import must_be
 from aekit.data.reading import sort_batches
 from aekit.data.rows import (
     DeviceRows,
@@ -84,6 +85,7 @@ def fit(
     A conditional model (``n_classes`` > 0, kind cvae) trains on class `labels` (one per row, and
     `validation_labels` for the validation rows).
     """
+    _check_model_and_config(model, config)
     cfg = replace(config or TrainConfig(), **overrides) if overrides else (config or TrainConfig())
     if validation_split:
         x, y, validation_data = _split_off(x, y, validation_data, validation_split)
@@ -343,6 +345,11 @@ class _StepLogs(Mapping):
 
 # --------------------------------------------------------------------------- evaluation
 @torch.no_grad()
+def _check_model_and_config(model: Any, config: Any) -> None:
+    must_be("model", model, Autoencoder, "pass Autoencoder(ModelConfig(…)) or aekit.load_model(path)")
+    must_be("config", config, (TrainConfig, type(None)), "pass TrainConfig(…), or its fields as keywords (epochs=10)")
+
+
 def evaluate(
     model: Autoencoder,
     x: Any,
@@ -355,6 +362,7 @@ def evaluate(
 ) -> dict[str, float]:
     """Every loss term on (x, y), averaged over rows; a denoising config corrupts x with fixed noise. `device`
     (default None: where the model is) is where it runs; the model moves there. A cvae needs the rows' `labels`."""
+    _check_model_and_config(model, config)
     x = as_rows(x, "validation x", keep_memmap=True)
     y = x if y is None else as_rows(y, "validation y", keep_memmap=True)
     check_features(model, x, "validation x")

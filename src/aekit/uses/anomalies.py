@@ -25,6 +25,7 @@ from typing import Any, Sequence
 import numpy as np
 import torch
 
+from aekit.config_checks import positive_int
 from aekit.errors import ConfigError, DataError, option
 from aekit.models import Autoencoder
 from aekit.uses.detector import SCORES, Detector, anomaly_scores, fit_detector, run_detector
@@ -147,6 +148,7 @@ def anomaly(
     """
     if score not in SCORE_CHOICES:
         raise ConfigError(f"unknown score {score!r}; choose one of: {', '.join(SCORE_CHOICES)}")
+    positive_int("batch_size", batch_size)  # as encode's and denoise's (2.5 was a TypeError, -1 the default)
     if normal is not None and labels is None:  # it only turns labels into 0/1: without labels it would do nothing
         raise ConfigError(
             f"{option('normal')} names the labels of the normal rows, but these rows have no labels; pass "

@@ -74,10 +74,12 @@ def decode(
     model, _ = load_any_model(model, device)
     model.eval()
     z = as_rows(codes, "codes")
-    if z.shape[1] != model.config.encoding_dim:
+    have, want = z.shape[1], model.config.encoding_dim
+    if have != want:  # a lone code as a 1-D array reads as a column: it gets its own hint, as check_features gives
+        fix = "a single code? pass it as one row, z.reshape(1, -1)" if have == 1 and z.shape[0] == want else ""
         raise DataError(
-            f"codes have {z.shape[1]} values per row but the model's code has {model.config.encoding_dim}; "
-            "pass codes from encode"
+            f"codes have {have} value{'s' * (have != 1)} per row but the model's code has {want}; "
+            f"{fix or 'pass codes from encode'}"
         )
     if labels is not None:  # a cvae: each block with its own labels
         from aekit.codes import decode_codes

@@ -116,6 +116,20 @@ def _as_table(x: Any) -> np.ndarray:
     return a
 
 
+def _check_bounds(bounds: Any) -> None:
+    """`bounds` is None or (low, high): two numbers, neither NaN, low ≤ high (a NaN bound made every fill NaN)."""
+    if bounds is None:
+        return
+    try:
+        low, high = (float(b) for b in bounds)
+    except (TypeError, ValueError):
+        low = high = math.nan
+    if not low <= high:  # also NaN, and anything that is not two numbers
+        raise DataError(
+            f"{option('bounds')} must be (low, high) with low ≤ high, got {bounds!r}; e.g. (1, 5) for ratings"
+        )
+
+
 def impute(
     x: Any,
     *,
@@ -210,6 +224,11 @@ def impute(
     a = a.astype(np.float64)
     n, d = a.shape
     names = list(columns) if columns is not None else [str(j) for j in range(d)]
+    if len(names) != d:
+        raise DataError(
+            f"{option('columns')} names {len(names)} columns but the table has {d}; pass one name per column"
+        )
+    _check_bounds(bounds)
     obs = ~np.isnan(a)
     empty = np.flatnonzero(~obs.any(axis=0))
     if empty.size:

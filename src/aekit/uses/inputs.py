@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from aekit.config_checks import positive_int
 from aekit.errors import ConfigError, DataError, option
 from aekit.models import Autoencoder
 
@@ -274,6 +275,8 @@ def batched(
     much as encoding it."""
     from aekit.data.rows import _check_finite, place_rows
 
+    if batch_size is not None:  # -1 gave an empty (0, 0) array, 0 one block of every row
+        positive_int("batch_size", batch_size)
     device = device or torch.device("cpu")
     pinned = device.type == "cuda"  # results copied into pinned memory without waiting; one wait at the end
     out = None  # filled in place: a list of per-batch results kept the heap from shrinking
