@@ -343,13 +343,13 @@ class _StepLogs(Mapping):
         return 1
 
 
-# --------------------------------------------------------------------------- evaluation
-@torch.no_grad()
 def _check_model_and_config(model: Any, config: Any) -> None:
     must_be("model", model, Autoencoder, "pass Autoencoder(ModelConfig(…)) or aekit.load_model(path)")
     must_be("config", config, (TrainConfig, type(None)), "pass TrainConfig(…), or its fields as keywords (epochs=10)")
 
 
+# --------------------------------------------------------------------------- evaluation
+@torch.no_grad()
 def evaluate(
     model: Autoencoder,
     x: Any,
