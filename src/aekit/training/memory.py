@@ -37,13 +37,20 @@ def model_size(model_config: ModelConfig, batch_size: int) -> tuple[int, int]:
 
     A dense model's outputs are counted from its layers' widths; other models run a forward pass on the meta
     device (whose shape functions import ``torch._dynamo``, ~2 s of start-up, hence not for the common case)."""
+    return _sizes(model_config, batch_size)[:2]
+
+
+def _sizes(model_config: ModelConfig, batch_size: int) -> tuple[int, int, int]:
+    """`model_size`'s two counts and the values of the model's buffers (a VQ-VAE's codebook and its moving averages
+    are no parameters), from one model built on the meta device."""
     with torch.device("meta"):
         model = Autoencoder(model_config)
     params = sum(p.numel() for p in model.parameters())
+    buffers = sum(b.numel() for b in model.buffers())
     widths = _dense_widths(model)
     if widths is not None:
-        return params, batch_size * widths
-    return params, _meta_outputs(model, model_config, batch_size)
+        return params, batch_size * widths, buffers
+    return params, _meta_outputs(model, model_config, batch_size), buffers
 
 
 _ELEMENTWISE = (nn.ReLU, nn.Sigmoid, nn.Tanh, nn.Identity, nn.ELU, nn.LeakyReLU, nn.GELU)
@@ -80,9 +87,7 @@ def _meta_outputs(model: Autoencoder, model_config: ModelConfig, batch_size: int
 
 def needed_bytes(model_config: ModelConfig, batch_size: int) -> tuple[int, int]:
     """(bytes needed to train, parameters): weights, gradients, optimizer state and one batch's activations."""
-    params, values = model_size(model_config, batch_size)
-    with torch.device("meta"):  # buffers too: a VQ-VAE's codebook and its moving averages are no parameters
-        buffers = sum(b.numel() for b in Autoencoder(model_config).buffers())
+    params, values, buffers = _sizes(model_config, batch_size)
     return params * BYTES_PER_PARAMETER + values * BYTES_PER_ACTIVATION + 4 * buffers, params
 
 
