@@ -22,7 +22,7 @@ from aekit.data.sources import RunData
 from aekit.devices import device_of
 from aekit.errors import DataError, TrainingError
 from aekit.history import shown_keys
-from aekit.io import atomic_write_text, save_model, write_json
+from aekit.io import WEIGHTS, atomic_write_text, save_model, write_json
 from aekit.models import Autoencoder
 from aekit.training import distributed
 from aekit.training.callbacks.base import Callback, History
@@ -235,7 +235,7 @@ def _fit_and_write(
 
             report(path, x=eval_x, device=device, labels=evaluation_labels(model, rd))
         except DataError as exc:  # a write refused after training (a full disk): say what the run kept
-            saved = path / "model.safetensors"
+            saved = path / WEIGHTS
             kept = saved if saved.is_file() else path / CHECKPOINT_DIR / LAST
             raise DataError(f"{exc.args[0] if exc.args else exc}; the trained model is kept in {kept}") from None
         for cb in callbacks:
