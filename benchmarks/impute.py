@@ -160,6 +160,8 @@ def main(argv=None) -> dict:
                 "rank": {m: order.index(m) + 1 for m in names},
                 "best": best,
                 "aekit_vs_best": round(mean["aekit"] / mean[best] - 1, 4),
+                "aekit_vs_best_se": paired_se(rmse["aekit"], rmse[best]),
+                "per_seed": {m: [round(v, 4) for v in rmse[m]] for m in names},
                 "seconds": {m: round(float(np.mean(v)), 2) for m, v in secs.items()},
             }
             r = results[f"{table} {pattern}"]
@@ -169,11 +171,21 @@ def main(argv=None) -> dict:
                 for m in names
             )
             print(
-                f"| {label} | {pattern} | {x.shape[0]}×{x.shape[1]} | {cells} | {100 * r['aekit_vs_best']:+.1f}% |",
+                f"| {label} | {pattern} | {x.shape[0]}×{x.shape[1]} | {cells} | {100 * r['aekit_vs_best']:+.1f}%"
+                f" ± {100 * r['aekit_vs_best_se']:.1f} |",
                 flush=True,
             )
     meta = {"seeds": args.seeds, "first_seed": args.first_seed, "threads": args.threads, "trees": args.trees}
     return summarise(results, {**meta, "wall_s": round(time.perf_counter() - t_all, 1)})
+
+
+def paired_se(aekit: list[float], best: list[float]) -> float:
+    """The standard error of `aekit_vs_best` from the seeds' paired differences (both methods ran on the same cells
+    of each seed): sd(aekit − best) / √seeds / mean(best); 0 for one seed or where aekit is the best."""
+    diff = np.subtract(aekit, best)
+    if len(diff) < 2:
+        return 0.0
+    return round(float(np.std(diff, ddof=1) / np.sqrt(len(diff)) / np.mean(best)), 4)
 
 
 def summarise(results: dict, meta: dict) -> dict:

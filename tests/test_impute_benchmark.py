@@ -40,6 +40,9 @@ def test_runs_split_by_patterns_merge_into_one_summary(tmp_path, capsys):
     assert proc.returncode == 0, proc.stderr
     whole = json.loads(proc.stdout.strip().splitlines()[-1])
     assert set(whole["results"]) == {"linnerud mcar20", "linnerud mnar"} and whole["cases"] == 2
+    case = whole["results"]["linnerud mnar"]
+    assert {m: v[0] for m, v in case["per_seed"].items()} == {m: v[0] for m, v in case["rmse"].items()}
+    assert case["aekit_vs_best_se"] == 0.0  # one seed: no spread to measure
     logs, runs = [], []  # the one real run's summary, split as if two runs had each done one pattern
     for key in ("linnerud mcar20", "linnerud mnar"):
         runs.append({**whole, "results": {key: whole["results"][key]}, "cases": 1})
@@ -52,3 +55,15 @@ def test_runs_split_by_patterns_merge_into_one_summary(tmp_path, capsys):
     logs[-1].write_text(logs[1].read_text().replace('"first_seed": 3', '"first_seed": 4'))
     with pytest.raises(SystemExit, match="other seeds"):
         merge(logs[0], logs[2], capsys=capsys)
+
+
+def test_paired_standard_error_is_of_the_seeds_differences_relative_to_the_best():
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import impute
+    finally:
+        del sys.path[0]
+    # differences 0.1 and 0.2: sd 0.0707, over √2 seeds 0.05, over the best's mean 0.95
+    assert impute.paired_se([1.0, 1.2], [0.9, 1.0]) == pytest.approx(0.05 / 0.95, abs=1e-4)
+    assert impute.paired_se([1.0, 1.1], [0.9, 1.0]) == 0.0  # the same gap on every seed: no doubt about it
+    assert impute.paired_se([1.0], [0.9]) == 0.0

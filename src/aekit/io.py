@@ -26,6 +26,10 @@ from aekit.models import Autoencoder
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 CHECKPOINT_FORMAT = "aekit-checkpoint"  # the 'format' of a training checkpoint's metadata (aekit.training.checkpoint)
+# A run folder's checkpoints, written by aekit.training.checkpoint (which imports these, so load_model names them too)
+CHECKPOINT_DIR = "checkpoint"
+LAST = "last.safetensors"  # the state after the last complete epoch
+BEST = "best.safetensors"  # the best epoch's state (keep_best)
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes, *, sync: bool = True) -> Path:
@@ -185,10 +189,10 @@ def _check_version(meta: dict[str, str], path: Path) -> None:
 
 def _checkpoint_hint(path: Path) -> str:
     """What to say when a training checkpoint is passed where a model file is expected."""
-    run = path.parent.parent if path.parent.name == "checkpoint" else None
+    run = path.parent.parent if path.parent.name == CHECKPOINT_DIR else None
     where = (
         (
-            f"pass the run folder {run} (or {run / 'checkpoint' / 'best.safetensors'}, the best epoch's model), "
+            f"pass the run folder {run} (or {run / CHECKPOINT_DIR / BEST}, the best epoch's model), "
             f"or continue training with `aekit train --resume {run}`"
         )
         if run is not None
@@ -213,12 +217,12 @@ def load_model(path: str | os.PathLike, *, device: str | torch.device | None = N
         if not isinstance(run_config, dict):
             raise ModelFileError(f"{path / CONFIG}: not a JSON object; the file is damaged, restore it or train again")
         cfg_dict = run_config.get("model")
-        last = path / "checkpoint" / "last.safetensors"  # aekit.training.checkpoint's, written after every epoch
+        last = path / CHECKPOINT_DIR / LAST  # aekit.training.checkpoint's, written after every epoch
         if not weights.is_file() and last.is_file():
             raise ModelFileError(
                 f"{weights}: not there, the run has not finished or the file was removed (its last complete epoch "
                 f"is in {last}); "
-                f"continue it with `aekit train --resume {path}`, or pass {last.parent / 'best.safetensors'}"
+                f"continue it with `aekit train --resume {path}`, or pass {last.parent / BEST}"
             )
     else:
         weights, cfg_dict = path, None

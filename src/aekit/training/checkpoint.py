@@ -44,16 +44,22 @@ from aekit.data.pixels import PixelRows
 from aekit.data.reading import _read_runs
 from aekit.data.scans import release_pages
 from aekit.errors import AekitError, ModelFileError, option
-from aekit.io import CHECKPOINT_FORMAT, atomic_write_bytes, read_safetensors, safetensors_metadata, sync_file
+from aekit.io import (
+    BEST,
+    CHECKPOINT_DIR,
+    CHECKPOINT_FORMAT,
+    LAST,
+    atomic_write_bytes,
+    read_safetensors,
+    safetensors_metadata,
+    sync_file,
+)
 from aekit.io import _digest as tensor_digest  # SHA-256 of named tensors + a text
 from aekit.models import Autoencoder
 from aekit.training.background import InThread
 from aekit.training.callbacks.base import History, TrainState, seed_of
 from aekit.training.optim import make_optimizer
 
-CHECKPOINT_DIR = "checkpoint"
-LAST = "last.safetensors"
-BEST = "best.safetensors"
 FORMAT = CHECKPOINT_FORMAT  # "aekit-checkpoint"
 FORMAT_VERSION = 1
 
