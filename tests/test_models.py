@@ -59,7 +59,7 @@ def test_numpy_input_errors_name_the_fix(bad, words):
         Autoencoder(ModelConfig(input_dim=6, encoding_dim=3)).encode(bad)
 
 
-@pytest.mark.parametrize("method, width", [("encode", 6), ("decode", 3), ("reconstruct", 6)])
+@pytest.mark.parametrize("method, width", [("encode", 6), ("decode", 3), ("reconstruct", 6), ("__call__", 6)])
 def test_a_tensor_of_the_wrong_width_names_the_shape_expected(method, width):
     model = Autoencoder(ModelConfig(input_dim=6, encoding_dim=3))
     with pytest.raises(DataError, match=rf"has shape \(2, {width + 1}\) but the model expects rows of {width} values"):
@@ -69,7 +69,7 @@ def test_a_tensor_of_the_wrong_width_names_the_shape_expected(method, width):
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.int64, torch.bool])
-@pytest.mark.parametrize("method, width", [("encode", 6), ("decode", 3), ("reconstruct", 6)])
+@pytest.mark.parametrize("method, width", [("encode", 6), ("decode", 3), ("reconstruct", 6), ("__call__", 6)])
 def test_a_tensor_of_another_dtype_is_cast_as_numpy_rows_are(method, width, dtype):
     model = Autoencoder(ModelConfig(input_dim=6, encoding_dim=3))
     x = (torch.arange(2 * width).reshape(2, width) % 2).to(dtype)

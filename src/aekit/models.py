@@ -264,7 +264,7 @@ class Autoencoder(nn.Module):
                 return self.reconstruct(x)
         if not isinstance(x, torch.Tensor):
             return self._numpy(self.reconstruct, x, self.config.input_dim, "x")
-        return self(self._tensor_rows(x, self.config.input_dim, "x"))
+        return self(x)  # forward checks the width
 
     predict = reconstruct  # Keras' name: `autoencoder.predict(x_test)`
 
@@ -324,8 +324,10 @@ class Autoencoder(nn.Module):
         return self.decoder(z)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """The reconstruction of a batch of rows, in the user's units (as `reconstruct`)."""
+        """The reconstruction of a batch of rows, in the user's units (as `reconstruct`; a tensor of the wrong width is
+        refused in one line, other dtypes are cast)."""
         self._check_scaler()
+        x = self._tensor_rows(x, self.config.input_dim, "x")
         return self.unscale_rows(self.reconstruct_net(self.scale_rows(x)))
 
     def summary(self, print_fn: Callable[[str], Any] | None = None) -> None:
