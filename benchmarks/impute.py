@@ -9,7 +9,8 @@ SimpleImputer(mean), KNNImputer(), IterativeImputer(BayesianRidge, max_iter 10),
 ExtraTreesRegressor(n_estimators) , max_iter 5) and aekit.impute at the defaults users get (nothing here is tuned on
 these tables' hidden cells). Every method sees the same standardised columns. RMSE on the hidden cells, in standard
 deviations of each column (the ratings in stars). Mean ± sd over seeds, the mean rank (1 = best) over every
-(table, pattern), and each method's seconds. One JSON line at the end.
+(table, pattern), each method's seconds, and aekit's gap to the best method with its standard error from the seeds'
+paired differences (both ran on the same cells; `paired_se`). One JSON line at the end, with every seed's RMSE.
 
     PYTHONPATH=src python benchmarks/impute.py                 # 5 seeds, every table and pattern
     PYTHONPATH=src python benchmarks/impute.py --quick         # 2 seeds, MCAR 20% and MNAR, no digits
