@@ -625,3 +625,21 @@ def test_rows_go_back_to_the_layout_of_the_npy_they_came_from(tmp_path, shape):
     np.testing.assert_array_equal(back, raw if shape[-1] != 2 else rows)  # 2 channels: not images, rows as they are
     narrower = rows[:, :-1]
     assert in_npy_layout(narrower, tmp_path / "a.npy") is narrower  # another count of values: rows as they are
+
+
+@pytest.mark.parametrize(
+    "write, dtype",
+    [
+        (lambda p, x: np.save(p.with_suffix(".npy"), x), np.float64),
+        (lambda p, x: np.save(p.with_suffix(".npy"), x.astype(np.float32)), np.float32),  # float32 stays float32
+        (lambda p, x: pd.DataFrame(x, columns=["a", "b"]).to_csv(p.with_suffix(".csv"), index=False), np.float64),
+        (lambda p, x: pd.DataFrame(x, columns=["a", "b"]).to_parquet(p.with_suffix(".parquet")), np.float64),
+    ],
+)
+def test_read_table_exact_keeps_what_float32_would_round(tmp_path, write, dtype):
+    x = np.array([[1e9 + 0.126, 16777217.0], [np.nan, 2.5]])
+    write(tmp_path / "t", x)
+    (path,) = tmp_path.glob("t.*")
+    got, _ = read_table(path, allow_nan=True, exact=True)
+    assert got.dtype == dtype and np.array_equal(got, x.astype(dtype), equal_nan=True)
+    assert read_table(path, allow_nan=True)[0].dtype == np.float32  # the default is unchanged

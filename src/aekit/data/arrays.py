@@ -70,20 +70,21 @@ def load_array(path: str | os.PathLike, *, allow_nan: bool = False, mmap: bool =
     return _load(Path(path), allow_nan=allow_nan, mmap=mmap)[0]
 
 
-def read_table(path: str | os.PathLike, *, allow_nan: bool = False) -> tuple[np.ndarray, list[str] | None]:
-    """Like :func:`load_array` (in memory, writable), also returning the column names (None if none)."""
-    return _load(Path(path), allow_nan=allow_nan, mmap=False)
+def read_table(path: str | os.PathLike, *, allow_nan: bool = False, exact: bool = False) -> tuple[np.ndarray, list]:
+    """Like :func:`load_array` (in memory, writable), also returning the column names (None if none). ``exact``:
+    a float32 ``.npy`` stays float32, every other table becomes float64 (float32 rounds 1000000000.126 to 1e9)."""
+    return _load(Path(path), allow_nan=allow_nan, mmap=False, exact=exact)
 
 
-def _load(path: Path, *, allow_nan: bool, mmap: bool) -> tuple[np.ndarray, list[str] | None]:
+def _load(path: Path, *, allow_nan: bool, mmap: bool, exact: bool = False) -> tuple[np.ndarray, list[str] | None]:
     check_file(path)
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        return _load_npy(path, allow_nan, mmap), None
+        return _load_npy(path, allow_nan, mmap, exact), None
     if suffix == ".csv":
-        return _load_csv(path, allow_nan)
+        return _load_csv(path, allow_nan, exact)
     if suffix == ".parquet":
-        return _load_parquet(path, allow_nan)
+        return _load_parquet(path, allow_nan, exact)
     raise DataError(
         f"{path}: unsupported file type {suffix or '(no suffix)'!r}; convert it to one of {', '.join(TABLE_SUFFIXES)}"
     )
@@ -98,7 +99,7 @@ def _npy_magic(path: Path) -> bool:
         return True  # numpy's own error says what went wrong
 
 
-def _load_npy(path: Path, allow_nan: bool, mmap: bool) -> np.ndarray:
+def _load_npy(path: Path, allow_nan: bool, mmap: bool, exact: bool = False) -> np.ndarray:
     try:
         with np.errstate(all="ignore"):  # a bogus header shape overflows numpy's size arithmetic: reported below
             raw = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
@@ -118,6 +119,10 @@ def _load_npy(path: Path, allow_nan: bool, mmap: bool) -> np.ndarray:
     if raw.ndim == 4 and channels_last(raw.shape):
         raw = channels_first(raw)  # a copy: the rows are (C, H, W) images flattened, as a conv model reads them
     as_is = raw.dtype == np.float32 and raw.dtype.isnative
+    if exact and raw.dtype != np.float32:  # float64 and integers: float32 would round them (`read_table`)
+        x = raw.astype(np.float64).reshape(shape)
+        _check_finite(x, allow_nan, lambda r, c: (f"at [{r}, {c}]", x[r, c]), path)
+        return x
     if as_is:
         x = raw.reshape(shape)  # a view (memmap stays memmap) unless Fortran-ordered with ndim > 2
     else:
@@ -184,9 +189,9 @@ def _check_finite(x: np.ndarray, allow_nan: bool, where: Callable, path: Path) -
 
 
 def _numeric_frame(
-    path: Path, df, names: list[str], row_base: int, allow_nan: bool, headless_csv: bool = False
+    path: Path, df, names: list[str], row_base: int, allow_nan: bool, headless_csv: bool = False, exact: bool = False
 ) -> np.ndarray:
-    """Turn a DataFrame into float32, naming column, row and value of the first non-numeric entry.
+    """Turn a DataFrame into float32 (`exact`: float64), naming column, row and value of the first non-numeric entry.
 
     ``row_base`` is added to the 0-based data row index to give the 1-based row number shown to users.
     """
@@ -225,6 +230,9 @@ def _numeric_frame(
             col = num
         cols.append(col.to_numpy(dtype=np.float64, na_value=np.nan))
     x = np.stack(cols, axis=1) if cols else np.zeros((len(df), 0))
+    if exact:
+        _check_finite(x, allow_nan, lambda r, c: (f"in column {names[c]}, row {r + row_base}", x[r, c]), path)
+        return x
     with np.errstate(over="ignore"):
         x32 = x.astype(np.float32)
     _check_finite(x32, allow_nan, lambda r, c: (f"in column {names[c]}, row {r + row_base}", x[r, c]), path)
@@ -300,7 +308,7 @@ def _blank_lines(path: Path, tail: int = 1 << 16) -> tuple[int, int]:
     return lead, trail
 
 
-def _load_csv(path: Path, allow_nan: bool) -> tuple[np.ndarray, list[str] | None]:
+def _load_csv(path: Path, allow_nan: bool, exact: bool = False) -> tuple[np.ndarray, list[str] | None]:
     import pandas as pd
 
     opts = _CSV_OPTIONS
@@ -340,10 +348,10 @@ def _load_csv(path: Path, allow_nan: bool) -> tuple[np.ndarray, list[str] | None
         raise DataError(f"{path}: has a header row but no data rows; add one row of numbers per sample")
     if df.shape[1] > 1 and (not names or not names[-1].strip()) and df.iloc[:, -1].isna().all():
         raise DataError(f"{path}: every row ends with a comma (an empty last column); remove the trailing commas")
-    return _numeric_frame(path, df, shown, 1, allow_nan, headless_csv=not has_header), names
+    return _numeric_frame(path, df, shown, 1, allow_nan, headless_csv=not has_header, exact=exact), names
 
 
-def _load_parquet(path: Path, allow_nan: bool) -> tuple[np.ndarray, list[str] | None]:
+def _load_parquet(path: Path, allow_nan: bool, exact: bool = False) -> tuple[np.ndarray, list[str] | None]:
     import pandas as pd
 
     try:
@@ -357,7 +365,7 @@ def _load_parquet(path: Path, allow_nan: bool) -> tuple[np.ndarray, list[str] | 
     if len(df) == 0 or df.shape[1] == 0:
         raise DataError(f"{path}: holds no data (shape {df.shape}); write at least one row and one column")
     names = [str(c) for c in df.columns]
-    return _numeric_frame(path, df, [repr(n) for n in names], 1, allow_nan), names
+    return _numeric_frame(path, df, [repr(n) for n in names], 1, allow_nan, exact=exact), names
 
 
 def write_table(path: str | os.PathLike, array, columns: list[str] | None = None) -> None:
