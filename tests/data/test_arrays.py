@@ -410,7 +410,7 @@ def test_csv_with_and_without_header(tmp_path):
         ("", "empty"),
         ("\n\n", "empty"),
         ("a,b\n", "no data rows"),
-        ("age,w\n1,2\n3,n/a\n", r"column 'w' is not numeric \(row 2: 'n/a'\)"),
+        ("age,w\n1,2\n3,12kg\n", r"column 'w' is not numeric \(row 2: '12kg'\)"),
         ("1,2\nx,3\n", r"column 1 is not numeric \(row 2: 'x'\)"),
         ("1;2\n3;4\n", "separator"),
         ("id,2020\n1,2\n", r"column 1 is not numeric \(row 1: 'id'\) \(row 1 was read as data"),
@@ -643,3 +643,11 @@ def test_read_table_exact_keeps_what_float32_would_round(tmp_path, write, dtype)
     got, _ = read_table(path, allow_nan=True, exact=True)
     assert got.dtype == dtype and np.array_equal(got, x.astype(dtype), equal_nan=True)
     assert read_table(path, allow_nan=True)[0].dtype == np.float32  # the default is unchanged
+
+
+@pytest.mark.parametrize("marker", ["", "NA", "nan", "N/A", "n/a", "#N/A", "NULL", "null", "None", "<NA>"])
+def test_a_csv_reads_the_usual_missing_markers_as_missing(tmp_path, marker):
+    """R writes NA, SQL exports NULL, spreadsheets N/A or #N/A, Python None: each is a missing cell, not a text."""
+    (tmp_path / "t.csv").write_text(f"a,b\n1,2\n{marker},3\n4,{marker}\n")
+    x, names = read_table(tmp_path / "t.csv", allow_nan=True)
+    assert names == ["a", "b"] and np.array_equal(np.isnan(x), [[False, False], [True, False], [False, True]])

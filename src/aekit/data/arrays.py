@@ -37,7 +37,8 @@ __all__ = [
 ]
 
 TABLE_SUFFIXES = (".npy", ".csv", ".parquet")
-_CSV_NA = ["", "nan", "NaN", "NAN", "-nan", "-NaN", "NA"]  # read as missing values; anything else must be a number
+_CSV_NA = ["", "nan", "NaN", "NAN", "-nan", "-NaN", "NA", "N/A", "n/a", "#N/A", "NULL", "null", "None", "<NA>"]
+# read as missing values (R's NA, SQL's NULL, spreadsheets' N/A / #N/A, Python's None); anything else must be a number
 _CHUNK_BYTES = 64 << 20  # scans of big arrays go in blocks of about this size
 
 
