@@ -120,10 +120,6 @@ def _load_npy(path: Path, allow_nan: bool, mmap: bool, exact: bool = False) -> n
     if raw.ndim == 4 and channels_last(raw.shape):
         raw = channels_first(raw)  # a copy: the rows are (C, H, W) images flattened, as a conv model reads them
     as_is = raw.dtype == np.float32 and raw.dtype.isnative
-    if exact and raw.dtype != np.float32:  # float64 and integers: float32 would round them (`read_table`)
-        x = raw.astype(np.float64).reshape(shape)
-        _check_finite(x, allow_nan, lambda r, c: (f"at [{r}, {c}]", x[r, c]), path)
-        return x
     if as_is:
         x = raw.reshape(shape)  # a view (memmap stays memmap) unless Fortran-ordered with ndim > 2
     else:
@@ -137,7 +133,7 @@ def _load_npy(path: Path, allow_nan: bool, mmap: bool, exact: bool = False) -> n
                 remember(x, *known)
         else:
             _check_finite(x, allow_nan, lambda r, c: (f"at [{r}, {c}]", raw.reshape(shape)[r, c]), path)
-    return x
+    return raw.astype(np.float64).reshape(shape) if exact and not as_is else x  # float32 would round (`read_table`)
 
 
 def _scan_npy_file(path: Path, raw: np.ndarray, shape: tuple[int, int], allow_nan: bool) -> tuple[float, float] | None:
@@ -231,13 +227,10 @@ def _numeric_frame(
             col = num
         cols.append(col.to_numpy(dtype=np.float64, na_value=np.nan))
     x = np.stack(cols, axis=1) if cols else np.zeros((len(df), 0))
-    if exact:
-        _check_finite(x, allow_nan, lambda r, c: (f"in column {names[c]}, row {r + row_base}", x[r, c]), path)
-        return x
     with np.errstate(over="ignore"):
         x32 = x.astype(np.float32)
     _check_finite(x32, allow_nan, lambda r, c: (f"in column {names[c]}, row {r + row_base}", x[r, c]), path)
-    return x32
+    return x if exact else x32  # `exact`: as read, within float32's range (the rest of aekit computes in float32)
 
 
 def _is_number(text: str) -> bool:
