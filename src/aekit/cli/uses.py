@@ -360,8 +360,10 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
     reference = None if args.reference is None else _rows(ref, labels=False).x
     labels = rows.y
     normal = None if args.normal is None else normal_labels(args.normal, rows)
-    if labels is not None and args.normal is None and not set(map(int, set(labels.tolist()))) <= {0, 1}:
-        print(f"(labels of {rows.name} are not 0/1 and no --normal was given: no ROC-AUC)")
+    named = rows.classes and any(c != str(i) for i, c in enumerate(rows.classes))  # 0/1 would be the folders' order
+    if labels is not None and args.normal is None and (named or not set(map(int, set(labels.tolist()))) <= {0, 1}):
+        what = f"the folders {', '.join(rows.classes)}" if named else "not 0/1"  # (crack, good): good the anomaly
+        print(f"(labels of {rows.name} are {what} and no --normal was given: no ROC-AUC)")
         labels = None
     res = anomaly(
         args.run,
