@@ -256,17 +256,22 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         outs.append(image_outputs(args.save_noisy, rows.names, rows.root) if args.save_noisy else None)
         if args.save_noisy and Path(args.save_noisy).resolve() == Path(args.output).resolve():
             raise ConfigError("--save-noisy and -o name the same folder; pass two folders")
+    batch = not as_images and model.config.full_resolution and rows.image_shape is not None  # .npy images, any size
     res = denoise(
         args.run,
-        rows.x,
+        np.reshape(rows.x, (len(rows.x), *rows.image_shape)) if batch else rows.x,  # a batch keeps their (H, W)
         noise=args.noise,
         noise_level=args.noise_level,
         noisy_input=args.noisy,
         seed=args.seed,
         device=args.device,
     )
+    if batch:  # rows again, as the other inputs give them
+        res.noisy, res.denoised, res.clean = (
+            None if a is None else a.reshape(len(a), -1) for a in (res.noisy, res.denoised, res.clean)
+        )
     shape = image_shape_of(model, rows)
-    if not as_images and res.denoised.shape[1:] != (model.config.input_dim,) and shape is not None:
+    if not (as_images or batch) and res.denoised.shape[1:] != (model.config.input_dim,) and shape is not None:
         shape = (math.isqrt(res.denoised[0].size // model.config.image_shape[0]),) * 2  # rows of another square
     if args.plot and shape is None:
         raise DataError("--plot needs image rows (a dataset, or a model with an image shape); drop --plot")
