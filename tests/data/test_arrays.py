@@ -411,6 +411,8 @@ def test_csv_with_and_without_header(tmp_path):
         ("\n\n", "empty"),
         ("a,b\n", "no data rows"),
         ("age,w\n1,2\n3,12kg\n", r"column 'w' is not numeric \(row 2: '12kg'\)"),
+        # pandas' to_csv writes its index as a nameless first column: it was read as a feature, the row number
+        (",a,b\n0,1,2\n1,3,4\n2,5,6\n", "the first column has no name and holds the row numbers 0, 1, 2"),
         ("1,2\nx,3\n", r"column 1 is not numeric \(row 2: 'x'\)"),
         ("1;2\n3;4\n", "separator"),
         ("id,2020\n1,2\n", r"column 1 is not numeric \(row 1: 'id'\) \(row 1 was read as data"),

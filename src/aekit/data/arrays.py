@@ -342,6 +342,11 @@ def _load_csv(path: Path, allow_nan: bool, exact: bool = False) -> tuple[np.ndar
         raise DataError(f"{path}: has a header row but no data rows; add one row of numbers per sample")
     if df.shape[1] > 1 and (not names or not names[-1].strip()) and df.iloc[:, -1].isna().all():
         raise DataError(f"{path}: every row ends with a comma (an empty last column); remove the trailing commas")
+    if names and not names[0] and df.shape[1] > 1 and np.array_equal(df.iloc[:, 0].to_numpy(), np.arange(len(df))):
+        raise DataError(  # pandas' to_csv writes its index so: as a feature, the row number would drive the model
+            f"{path}: the first column has no name and holds the row numbers 0, 1, 2, … (an index written by pandas' "
+            "to_csv); write the file with to_csv(index=False), or name that column if it is data"
+        )
     return _numeric_frame(path, df, shown, 1, allow_nan, headless_csv=not has_header, exact=exact), names
 
 
