@@ -120,16 +120,17 @@ def cmd_encode(args: argparse.Namespace) -> int:
     rows = _rows(args, model=model, config=config)
     codes = encode(model, rows.x, labels=rows.y if model.conditional else None)  # a cvae: the rows' labels
     columns = [f"code_{j}" for j in range(codes.shape[1])]
+    labels = None if rows.y is None else class_names(rows)
+    title = f"codes of {rows.name}"  # the map is drawn first: a refusal (t-SNE of 2 rows) leaves no codes file behind
+    fig = code_plot(codes, labels, method=args.method, limit=args.plot_limit, title=title) if args.plot else None
     if rows.names is not None and not args.output.lower().endswith(".npy"):
-        write_codes(args.output, codes, columns, rows.names, None if rows.y is None else class_names(rows))
+        write_codes(args.output, codes, columns, rows.names, labels)
     else:
         write_table(args.output, codes, columns=columns)
     print(f"{args.output}: {codes.shape[0]} rows × {codes.shape[1]} code units")
-    if args.plot:
+    if fig is not None:
         from aekit.reporting.rendering import save_figure  # matplotlib (~0.3 s) only for a plot
 
-        labels = None if rows.y is None else class_names(rows)
-        fig = code_plot(codes, labels, method=args.method, limit=args.plot_limit, title=f"codes of {rows.name}")
         print(save_figure(fig, args.plot))
     return 0
 
