@@ -120,8 +120,7 @@ def cmd_encode(args: argparse.Namespace) -> int:
     rows = _rows(args, model=model, config=config)
     codes = encode(model, rows.x, labels=rows.y if model.conditional else None)  # a cvae: the rows' labels
     columns = [f"code_{j}" for j in range(codes.shape[1])]
-    labels = None if rows.y is None else class_names(rows)
-    title = f"codes of {rows.name}"  # the map is drawn first: a refusal (t-SNE of 2 rows) leaves no codes file behind
+    labels, title = None if rows.y is None else class_names(rows), f"codes of {rows.name}"  # map before codes file
     fig = code_plot(codes, labels, method=args.method, limit=args.plot_limit, title=title) if args.plot else None
     if rows.names is not None and not args.output.lower().endswith(".npy"):
         write_codes(args.output, codes, columns, rows.names, labels)
@@ -267,10 +266,8 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         seed=args.seed,
         device=args.device,
     )
-    if batch:  # rows again, as the other inputs give them
-        res.noisy, res.denoised, res.clean = (
-            None if a is None else a.reshape(len(a), -1) for a in (res.noisy, res.denoised, res.clean)
-        )
+    for name in ("noisy", "denoised", "clean") if batch else ():  # rows again, as the other inputs give them
+        setattr(res, name, None if getattr(res, name) is None else getattr(res, name).reshape(len(rows.x), -1))
     shape = image_shape_of(model, rows)
     if not (as_images or batch) and res.denoised.shape[1:] != (model.config.input_dim,) and shape is not None:
         shape = (math.isqrt(res.denoised[0].size // model.config.image_shape[0]),) * 2  # rows of another square
