@@ -169,8 +169,12 @@ ROWS = {
     ),
     "empty CSV": (lambda t, r: ["train", "--data", text(t, "e.csv", "")], "e.csv: the file is empty"),
     "non-numeric column": (
-        lambda t, r: ["train", "--data", text(t, "n.csv", "a,b\n0.1,0.2\n0.3,n/a\n")],
-        "column 'b' is not numeric (row 2: 'n/a')",
+        lambda t, r: ["train", "--data", text(t, "n.csv", "a,b\n0.1,0.2\n0.3,12kg\n")],
+        "column 'b' is not numeric (row 2: '12kg')",
+    ),
+    "CSV with pandas' index": (
+        lambda t, r: ["train", "--data", text(t, "p.csv", ",a,b\n0,0.1,0.2\n1,0.3,0.4\n")],
+        "p.csv: the first column has no name and holds the row numbers 0, 1, 2, …",
     ),
     "NaN in training data": (
         lambda t, r: ["train", "--data", npy(t, [[0.1, np.nan], [0.2, 0.3]])],

@@ -88,6 +88,16 @@ def test_encode_and_anomaly_write_one_row_per_file_with_its_path(run, photos, tm
     assert proc.returncode == 2 and "unknown normal label 'cow'; the classes of photos are cat, dog" in proc.stderr
 
 
+def test_anomaly_on_class_folders_without_normal_gives_no_roc_auc(run, photos, tmp_path):
+    """Folders cat and dog are labels 0 and 1 by their order alone: taken as 0/1, dog was the anomaly (and in an
+    MVTec-like folder of crack/ and good/, good would be), so without --normal there is no ROC-AUC, and a note."""
+    proc = aekit("anomaly", run, photos / "photos", "-o", tmp_path / "scores.csv")
+    assert proc.returncode == 0, proc.stderr
+    assert "flagged, ROC-AUC" not in proc.stdout and "are the folders cat, dog and no --normal was given" in proc.stdout
+    with open(tmp_path / "scores.csv") as f:
+        assert len(list(csv.DictReader(f))) == 16
+
+
 def test_denoise_writes_images_with_the_same_names_and_formats(run, photos, tmp_path):
     out = tmp_path / "clean"
     proc = aekit("denoise", run, photos / "photos", "--noisy", "-o", out)

@@ -148,3 +148,24 @@ def test_the_self_masking_shift_is_on_by_default_and_its_flags_are_the_librarys(
     assert (report["self_masking_slope"] > 0) == on and len(report["self_masking_shift"]) == (8 if on else 0)
     want = impute(read_table(tmp_path / "t.csv", allow_nan=True)[0], self_masking=on, epochs=20, members=2)
     np.testing.assert_allclose(read_table(tmp_path / "f.csv")[0], want, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".npy", ".parquet"])
+def test_observed_cells_come_back_exactly_from_a_file_float32_would_round(tmp_path, suffix):
+    """A column at a 1e9 offset (timestamps, ids) and integers past 2**24: float32 rounded them (1000000000.126 came
+    back as 1e+09), so the file is read in float64 and every observed cell is written back exactly."""
+    import numpy as np
+    import pandas as pd
+
+    from aekit.data.arrays import write_table
+
+    r = np.random.default_rng(0)
+    x = np.column_stack([1e9 + np.round(r.random(30), 3), 16777217 + np.arange(30), r.normal(size=30)])
+    x[[2, 7, 11], [0, 1, 2]] = np.nan
+    write_table(tmp_path / f"t{suffix}", x, ["a", "b", "c"])
+    aekit("impute", f"t{suffix}", "-o", f"out{suffix}", "--epochs", 3, "--members", 1, cwd=tmp_path, check=True)
+    out = tmp_path / f"out{suffix}"
+    filled = np.load(out) if suffix == ".npy" else (pd.read_csv if suffix == ".csv" else pd.read_parquet)(out).values
+    seen = ~np.isnan(x)
+    assert np.array_equal(filled[seen], x[seen]) and np.isfinite(filled).all()
+    assert (filled[2, 0] >= 1e9) and (filled[2, 0] <= 1e9 + 1)  # the fill lies in the column's range too

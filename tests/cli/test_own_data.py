@@ -372,3 +372,42 @@ def test_a_npy_of_colour_images_trains_a_conv_kind_and_its_uses_read_it(tmp_path
     rows = denoise(run, load_array(tmp_path / "photos.npy"), noise="gaussian", noise_level=0.1, seed=3).denoised
     want = np.moveaxis(rows.reshape(40, 3, 16, 16), 1, -1)
     np.testing.assert_allclose(np.load(tmp_path / "clean.npy"), want, atol=1e-5)
+
+
+def test_the_anomaly_recipe_on_a_csv_of_nine_columns_trains_the_table_recipe(tmp_path):
+    """9 columns outside [0, 1] are a table, not a 3×3 image: a dense run (it was a conv one, below chance on it)."""
+    r = np.random.default_rng(0)
+    x = r.normal(size=(80, 9))
+    (tmp_path / "t.csv").write_text(
+        ",".join(f"f{j}" for j in range(9)) + "\n" + "\n".join(",".join(f"{v:.4f}" for v in row) for row in x) + "\n"
+    )
+    proc = aekit(
+        "train",
+        "--recipe",
+        "anomaly",
+        "--data",
+        "t.csv",
+        "--epochs",
+        1,
+        "--out",
+        "run",
+        "-q",
+        "--no-tensorboard",
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["model"]["architecture"] == "dense" and config["model"]["image_shape"] is None
+    proc = aekit("anomaly", "run", "t.csv", "-o", "s.csv", cwd=tmp_path)
+    assert proc.returncode == 0 and "80 rows scored by recipe" in proc.stdout, proc.stderr
+
+
+def test_encode_refusing_its_map_leaves_no_codes_file(tmp_path):
+    """t-SNE of 2 rows is refused in one line, naming the fix; the codes were written before and left behind."""
+    (tmp_path / "t.csv").write_text("a,b,c\n" + "\n".join(f"{i % 7},{i % 5},{i % 3}" for i in range(40)) + "\n")
+    aekit("train", "--data", "t.csv", "--epochs", 1, "--out", "run", "-q", "--no-tensorboard", cwd=tmp_path, check=True)
+    (tmp_path / "two.csv").write_text("a,b,c\n1,2,0\n3,4,1\n")
+    proc = aekit("encode", "run", "two.csv", "-o", "codes.csv", "--plot", "map.png", "--method", "tsne", cwd=tmp_path)
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1
+    assert "t-SNE needs at least 3 points, got 2; pass --method pca, or more rows" in proc.stderr
+    assert not (tmp_path / "codes.csv").exists() and not (tmp_path / "map.png").exists()

@@ -271,3 +271,18 @@ def test_a_table_run_of_the_recipe_scores_by_its_reconstruction_error_standardis
     assert len(val) == 30 and mid == pytest.approx(float(np.median(val)), rel=1e-6)
     np.testing.assert_allclose(res.scores, (scaled_errors(det.model, rows, det.scale[0]) - mid) / sd, rtol=1e-5)
     assert anomaly(out, rows, contamination=0.1, score="mse").score == "mse"
+
+
+@pytest.mark.parametrize("columns", [4, 9, 16])
+def test_recipe_on_a_table_with_a_square_number_of_columns_is_the_table_recipe(columns):
+    """4, 9 or 16 columns outside [0, 1] (iris, sensors) are a table, not a 2×2 to 4×4 image: the dense model scored
+    by its reconstruction error (a conv model of a 3×3 'image' scored this table below chance, ROC-AUC 0.27)."""
+    from aekit.uses.anomalies import fit_detector
+
+    r = np.random.default_rng(0)
+    x = r.normal(size=(60, columns)).astype(np.float32)
+    det = fit_detector(x, epochs=1, members=1)
+    assert det.model.config.architecture == "dense" and det.terms == ("reconstruction",)
+    assert np.isfinite(det.score(x[:5])).all()
+    pixels = fit_detector(r.random((60, 784)).astype(np.float32), epochs=1)  # in [0, 1]: 28×28 images, as before
+    assert pixels.model.config.architecture == "conv"

@@ -136,6 +136,26 @@ def test_cli_denoises_a_folder_of_two_sizes_whole(tmp_path, trained, folder):
         assert im.size == (24, 24)
 
 
+@pytest.mark.parametrize("layout", ["nhw", "nhwc"])
+def test_cli_denoises_a_npy_of_images_of_another_size_whole(tmp_path, trained, mnist_small, layout):
+    """A .npy of 40×48 gray images for a model trained on 16×16 patches: denoised whole, written back in the input's
+    layout (it said "input has 1920 features but the model expects 256"); RGB ones for a gray model: one line."""
+    images = np.stack([_mosaic(_crops(mnist_small[2])[k:])[:40, :48] for k in (0, 16, 32)]).astype(np.float32)
+    np.save(tmp_path / "in.npy", images if layout == "nhw" else np.repeat(images[..., None], 3, axis=3))
+    path = aekit.save_model(trained[0], tmp_path / "photo.safetensors")
+    args = ("--noise", "gaussian", "--noise-level", trained[1], "--save-noisy", "noisy.npy", "--plot", "grid.png")
+    proc = aekit_cli("denoise", path, "in.npy", "-o", "out.npy", *args, cwd=tmp_path)
+    if layout == "nhwc":  # colour images for a gray model: refused in one line, nothing written
+        assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and not (tmp_path / "out.npy").exists()
+        return
+    assert proc.returncode == 0, proc.stderr
+    assert "3 rows, gaussian noise" in proc.stdout
+    before, after = (float(v.split(" dB")[0]) for v in proc.stdout.split("PSNR noisy ")[1].split("denoised ")[:2])
+    assert after > before + 1.5
+    out, noisy = np.load(tmp_path / "out.npy"), np.load(tmp_path / "noisy.npy")
+    assert out.shape == noisy.shape == (3, 40, 48) and np.isfinite(out).all() and (tmp_path / "grid.png").exists()
+
+
 def test_cli_keeps_a_pooled_models_sizes(tmp_path, folder):
     """A pooled conv model takes only its own size: a folder is resized to it as before, rows of another size get
     today's one-line error (exit 2, nothing written)."""

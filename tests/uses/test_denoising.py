@@ -76,6 +76,8 @@ def test_plain_run_needs_a_noise(runs, mnist_small):
     x = mnist_small[2][:20]
     with pytest.raises(ConfigError, match="the run was not trained with noise"):
         denoise(runs[1], x)
+    with pytest.raises(ConfigError, match='no noise level for .masking.; pass noise="masking" noise_level=0.5'):
+        denoise(runs[1], x, noise="masking")  # it said "the run was not trained with noise; pass noise='gaussian' …"
     assert denoise(runs[1], x, noise="salt_pepper", noise_level=0.2).noise == "salt_pepper"
     with pytest.raises(ConfigError, match="≤ 1"):
         denoise(runs[1], x, noise="masking", noise_level=1.5)

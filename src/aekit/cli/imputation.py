@@ -122,7 +122,7 @@ def cmd_impute(args: argparse.Namespace) -> int:
             raise DataError(f"{args.ratings}: user ids must be numbers to be written in a table (first: {users[0]!r})")
         columns, bounds = [f"item_{i}" for i in items], (float(np.nanmin(table)), float(np.nanmax(table)))
     else:
-        table, columns = read_table(args.input, allow_nan=True)
+        table, columns = read_table(args.input, allow_nan=True, exact=True)  # observed cells kept exactly
         bounds = None
     if table.shape[1] <= 256:  # a small network: one thread beats several contending for the cores
         import torch

@@ -227,8 +227,14 @@ def kind_configs_from_args(args: argparse.Namespace):
         return configure(args.kind, input_dim=int(shape[0] * shape[1] * shape[2]), **explicit)
     if args.data and any(callable(v) for v in KINDS.get(args.kind, {}).values()):
         from aekit.data.arrays import load_array
+        from aekit.data.scans import known_range
 
-        input_dim = int(load_array(args.data)[:1].reshape(1, -1).shape[1])
+        rows = load_array(args.data)
+        input_dim = int(rows[:1].reshape(1, -1).shape[1])
+        if args.kind == "anomaly":  # rows outside [0, 1] are a table, not images: 9 columns are not a 3×3 image
+            lo, hi = known_range(rows) or (float(rows.min()), float(rows.max()))
+            if not (0 <= lo and hi <= 1):
+                explicit.setdefault("architecture", "dense")
     return configure(args.kind, input_dim=input_dim, **explicit)
 
 

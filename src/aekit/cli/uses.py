@@ -120,16 +120,16 @@ def cmd_encode(args: argparse.Namespace) -> int:
     rows = _rows(args, model=model, config=config)
     codes = encode(model, rows.x, labels=rows.y if model.conditional else None)  # a cvae: the rows' labels
     columns = [f"code_{j}" for j in range(codes.shape[1])]
+    labels, title = None if rows.y is None else class_names(rows), f"codes of {rows.name}"  # map before codes file
+    fig = code_plot(codes, labels, method=args.method, limit=args.plot_limit, title=title) if args.plot else None
     if rows.names is not None and not args.output.lower().endswith(".npy"):
-        write_codes(args.output, codes, columns, rows.names, None if rows.y is None else class_names(rows))
+        write_codes(args.output, codes, columns, rows.names, labels)
     else:
         write_table(args.output, codes, columns=columns)
     print(f"{args.output}: {codes.shape[0]} rows × {codes.shape[1]} code units")
-    if args.plot:
+    if fig is not None:
         from aekit.reporting.rendering import save_figure  # matplotlib (~0.3 s) only for a plot
 
-        labels = None if rows.y is None else class_names(rows)
-        fig = code_plot(codes, labels, method=args.method, limit=args.plot_limit, title=f"codes of {rows.name}")
         print(save_figure(fig, args.plot))
     return 0
 
@@ -256,17 +256,20 @@ def cmd_denoise(args: argparse.Namespace) -> int:
         outs.append(image_outputs(args.save_noisy, rows.names, rows.root) if args.save_noisy else None)
         if args.save_noisy and Path(args.save_noisy).resolve() == Path(args.output).resolve():
             raise ConfigError("--save-noisy and -o name the same folder; pass two folders")
+    batch = not as_images and model.config.full_resolution and rows.image_shape is not None  # .npy images, any size
     res = denoise(
         args.run,
-        rows.x,
+        np.reshape(rows.x, (len(rows.x), *rows.image_shape)) if batch else rows.x,  # a batch keeps their (H, W)
         noise=args.noise,
         noise_level=args.noise_level,
         noisy_input=args.noisy,
         seed=args.seed,
         device=args.device,
     )
+    for name in ("noisy", "denoised", "clean") if batch else ():  # rows again, as the other inputs give them
+        setattr(res, name, None if getattr(res, name) is None else getattr(res, name).reshape(len(rows.x), -1))
     shape = image_shape_of(model, rows)
-    if not as_images and res.denoised.shape[1:] != (model.config.input_dim,) and shape is not None:
+    if not (as_images or batch) and res.denoised.shape[1:] != (model.config.input_dim,) and shape is not None:
         shape = (math.isqrt(res.denoised[0].size // model.config.image_shape[0]),) * 2  # rows of another square
     if args.plot and shape is None:
         raise DataError("--plot needs image rows (a dataset, or a model with an image shape); drop --plot")
@@ -360,8 +363,10 @@ def cmd_anomaly(args: argparse.Namespace) -> int:
     reference = None if args.reference is None else _rows(ref, labels=False).x
     labels = rows.y
     normal = None if args.normal is None else normal_labels(args.normal, rows)
-    if labels is not None and args.normal is None and not set(map(int, set(labels.tolist()))) <= {0, 1}:
-        print(f"(labels of {rows.name} are not 0/1 and no --normal was given: no ROC-AUC)")
+    named = rows.classes and any(c != str(i) for i, c in enumerate(rows.classes))  # 0/1 would be the folders' order
+    if labels is not None and args.normal is None and (named or not set(map(int, set(labels.tolist()))) <= {0, 1}):
+        what = f"the folders {', '.join(rows.classes)}" if named else "not 0/1"  # (crack, good): good the anomaly
+        print(f"(labels of {rows.name} are {what} and no --normal was given: no ROC-AUC)")
         labels = None
     res = anomaly(
         args.run,

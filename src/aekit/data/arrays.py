@@ -37,7 +37,8 @@ __all__ = [
 ]
 
 TABLE_SUFFIXES = (".npy", ".csv", ".parquet")
-_CSV_NA = ["", "nan", "NaN", "NAN", "-nan", "-NaN", "NA"]  # read as missing values; anything else must be a number
+_CSV_NA = ["", "nan", "NaN", "NAN", "-nan", "-NaN", "NA", "N/A", "n/a", "#N/A", "NULL", "null", "None", "<NA>"]
+# read as missing values (R's NA, SQL's NULL, spreadsheets' N/A / #N/A, Python's None); anything else must be a number
 _CHUNK_BYTES = 64 << 20  # scans of big arrays go in blocks of about this size
 
 
@@ -70,20 +71,21 @@ def load_array(path: str | os.PathLike, *, allow_nan: bool = False, mmap: bool =
     return _load(Path(path), allow_nan=allow_nan, mmap=mmap)[0]
 
 
-def read_table(path: str | os.PathLike, *, allow_nan: bool = False) -> tuple[np.ndarray, list[str] | None]:
-    """Like :func:`load_array` (in memory, writable), also returning the column names (None if none)."""
-    return _load(Path(path), allow_nan=allow_nan, mmap=False)
+def read_table(path: str | os.PathLike, *, allow_nan: bool = False, exact: bool = False) -> tuple[np.ndarray, list]:
+    """Like :func:`load_array` (in memory, writable), also returning the column names (None if none). ``exact``:
+    a float32 ``.npy`` stays float32, every other table becomes float64 (float32 rounds 1000000000.126 to 1e9)."""
+    return _load(Path(path), allow_nan=allow_nan, mmap=False, exact=exact)
 
 
-def _load(path: Path, *, allow_nan: bool, mmap: bool) -> tuple[np.ndarray, list[str] | None]:
+def _load(path: Path, *, allow_nan: bool, mmap: bool, exact: bool = False) -> tuple[np.ndarray, list[str] | None]:
     check_file(path)
     suffix = path.suffix.lower()
     if suffix == ".npy":
-        return _load_npy(path, allow_nan, mmap), None
+        return _load_npy(path, allow_nan, mmap, exact), None
     if suffix == ".csv":
-        return _load_csv(path, allow_nan)
+        return _load_csv(path, allow_nan, exact)
     if suffix == ".parquet":
-        return _load_parquet(path, allow_nan)
+        return _load_parquet(path, allow_nan, exact)
     raise DataError(
         f"{path}: unsupported file type {suffix or '(no suffix)'!r}; convert it to one of {', '.join(TABLE_SUFFIXES)}"
     )
@@ -98,7 +100,7 @@ def _npy_magic(path: Path) -> bool:
         return True  # numpy's own error says what went wrong
 
 
-def _load_npy(path: Path, allow_nan: bool, mmap: bool) -> np.ndarray:
+def _load_npy(path: Path, allow_nan: bool, mmap: bool, exact: bool = False) -> np.ndarray:
     try:
         with np.errstate(all="ignore"):  # a bogus header shape overflows numpy's size arithmetic: reported below
             raw = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
@@ -131,7 +133,7 @@ def _load_npy(path: Path, allow_nan: bool, mmap: bool) -> np.ndarray:
                 remember(x, *known)
         else:
             _check_finite(x, allow_nan, lambda r, c: (f"at [{r}, {c}]", raw.reshape(shape)[r, c]), path)
-    return x
+    return raw.astype(np.float64).reshape(shape) if exact and not as_is else x  # float32 would round (`read_table`)
 
 
 def _scan_npy_file(path: Path, raw: np.ndarray, shape: tuple[int, int], allow_nan: bool) -> tuple[float, float] | None:
@@ -184,9 +186,9 @@ def _check_finite(x: np.ndarray, allow_nan: bool, where: Callable, path: Path) -
 
 
 def _numeric_frame(
-    path: Path, df, names: list[str], row_base: int, allow_nan: bool, headless_csv: bool = False
+    path: Path, df, names: list[str], row_base: int, allow_nan: bool, headless_csv: bool = False, exact: bool = False
 ) -> np.ndarray:
-    """Turn a DataFrame into float32, naming column, row and value of the first non-numeric entry.
+    """Turn a DataFrame into float32 (`exact`: float64), naming column, row and value of the first non-numeric entry.
 
     ``row_base`` is added to the 0-based data row index to give the 1-based row number shown to users.
     """
@@ -228,7 +230,7 @@ def _numeric_frame(
     with np.errstate(over="ignore"):
         x32 = x.astype(np.float32)
     _check_finite(x32, allow_nan, lambda r, c: (f"in column {names[c]}, row {r + row_base}", x[r, c]), path)
-    return x32
+    return x if exact else x32  # `exact`: as read, within float32's range (the rest of aekit computes in float32)
 
 
 def _is_number(text: str) -> bool:
@@ -300,7 +302,7 @@ def _blank_lines(path: Path, tail: int = 1 << 16) -> tuple[int, int]:
     return lead, trail
 
 
-def _load_csv(path: Path, allow_nan: bool) -> tuple[np.ndarray, list[str] | None]:
+def _load_csv(path: Path, allow_nan: bool, exact: bool = False) -> tuple[np.ndarray, list[str] | None]:
     import pandas as pd
 
     opts = _CSV_OPTIONS
@@ -340,10 +342,15 @@ def _load_csv(path: Path, allow_nan: bool) -> tuple[np.ndarray, list[str] | None
         raise DataError(f"{path}: has a header row but no data rows; add one row of numbers per sample")
     if df.shape[1] > 1 and (not names or not names[-1].strip()) and df.iloc[:, -1].isna().all():
         raise DataError(f"{path}: every row ends with a comma (an empty last column); remove the trailing commas")
-    return _numeric_frame(path, df, shown, 1, allow_nan, headless_csv=not has_header), names
+    if names and not names[0] and df.shape[1] > 1 and np.array_equal(df.iloc[:, 0].to_numpy(), np.arange(len(df))):
+        raise DataError(  # pandas' to_csv writes its index so: as a feature, the row number would drive the model
+            f"{path}: the first column has no name and holds the row numbers 0, 1, 2, … (an index written by pandas' "
+            "to_csv); write the file with to_csv(index=False), or name that column if it is data"
+        )
+    return _numeric_frame(path, df, shown, 1, allow_nan, headless_csv=not has_header, exact=exact), names
 
 
-def _load_parquet(path: Path, allow_nan: bool) -> tuple[np.ndarray, list[str] | None]:
+def _load_parquet(path: Path, allow_nan: bool, exact: bool = False) -> tuple[np.ndarray, list[str] | None]:
     import pandas as pd
 
     try:
@@ -357,7 +364,7 @@ def _load_parquet(path: Path, allow_nan: bool) -> tuple[np.ndarray, list[str] | 
     if len(df) == 0 or df.shape[1] == 0:
         raise DataError(f"{path}: holds no data (shape {df.shape}); write at least one row and one column")
     names = [str(c) for c in df.columns]
-    return _numeric_frame(path, df, [repr(n) for n in names], 1, allow_nan), names
+    return _numeric_frame(path, df, [repr(n) for n in names], 1, allow_nan, exact=exact), names
 
 
 def write_table(path: str | os.PathLike, array, columns: list[str] | None = None) -> None:

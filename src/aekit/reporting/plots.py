@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 
-from aekit.errors import ConfigError, DataError
+from aekit.errors import ConfigError, DataError, option
 
 __all__ = ["reconstruction_grid", "image_grid", "code_map", "histogram"]
 
@@ -212,7 +212,7 @@ def code_map(codes, labels=None, *, method="auto", random_state=0, title=None) -
         from sklearn.manifold import TSNE
 
         if n < 3:
-            raise DataError(f"t-SNE needs at least 3 points, got {n}")
+            raise DataError(f"t-SNE needs at least 3 points, got {n}; pass {option('method', 'pca')}, or more rows")
         perplexity = float(min(30.0, max(1.0, (n - 1) / 3)))
         points = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=random_state).fit_transform(x)
     else:

@@ -155,9 +155,10 @@ def _noise_of(config: dict[str, Any], noise: str | None, noise_level: float | No
         raise ConfigError(f"unknown noise {noise!r}; choose one of: {', '.join(NOISES)}")
     level = (trained_level if noise == trained_noise else None) if noise_level is None else float(noise_level)
     if noise == "none" or not level:
-        where = "the run was not trained with noise" if trained_noise == "none" else f"no noise level for {noise!r}"
+        where = "the run was not trained with noise" if noise == "none" else f"no noise level for {noise!r}"
+        asked = "gaussian" if noise == "none" else noise  # a noise named without its level: that noise's level
         raise ConfigError(
-            f"nothing to denoise: {where}; pass {option('noise', 'gaussian')} {option('noise_level', 0.5)} "
+            f"nothing to denoise: {where}; pass {option('noise', asked)} {option('noise_level', 0.5)} "
             f"(for example), or {option('noisy', True)} if the input is already noisy"
         )
     if not math.isfinite(level) or level < 0 or (noise != "gaussian" and level > 1):

@@ -207,11 +207,11 @@ def fit_detector(
 ) -> Detector:
     """Train the anomaly recipe (the kind 'anomaly') on normal rows `x` and keep their codes for scoring.
 
-    Images (`image_shape`, or a square row length) get a conv autoencoder scored in code space; other tables a dense
-    one scored by reconstruction error. Rows outside [0, 1] are trained with the MSE loss and a linear output. The
-    terms are standardised on `validation` (normal rows not trained on), by default a seeded `val_split` of `x` held
-    out from training. `members` models with seeds ``seed, seed + 1, …`` are averaged (an ensemble; default
-    MEMBERS: 1 conv, 3 dense). `explicit` fields override the kind's presets (``epochs=5``)."""
+    Images (`image_shape`, or a square row length of values in [0, 1]) get a conv autoencoder scored in code space;
+    other tables a dense one scored by reconstruction error. Rows outside [0, 1] are trained with the MSE loss and a
+    linear output. The terms are standardised on `validation` (normal rows not trained on), by default a seeded
+    `val_split` of `x` held out from training. `members` models with seeds ``seed, seed + 1, …`` are averaged (an
+    ensemble; default MEMBERS: 1 conv, 3 dense). `explicit` fields override the kind's presets (``epochs=5``)."""
     from aekit.data.rows import as_rows
     from aekit.kinds import configure
     from aekit.training.loop import fit
@@ -231,8 +231,8 @@ def fit_detector(
         validation = as_rows(validation, "validation").numpy()
     unit = float(rows.min()) >= 0 and float(rows.max()) <= 1
     fields = {"input_dim": rows.shape[1]}
-    if not unit:
-        fields.update(loss="mse", output_activation="linear")
+    if not unit:  # and not images (they lie in [0, 1]): a square row length (9 columns: 3×3) is a table
+        fields.update(loss="mse", output_activation="linear", architecture="conv" if image_shape else "dense")
     if image_shape is not None:
         fields["image_shape"] = tuple(image_shape)
     models: list[Autoencoder] = []
