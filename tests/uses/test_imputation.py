@@ -61,6 +61,27 @@ def test_float32_in_float32_out_and_observed_bits_kept():
     assert np.array_equal(filled[~hidden].view(np.uint32), gappy[~hidden].view(np.uint32))
 
 
+def test_nullable_float32_columns_come_back_float32():
+    import pandas as pd
+
+    x, _ = with_gaps(load_wine().data[:40, :4].astype(np.float32))
+    df = pd.DataFrame({c: pd.array(x[:, c], dtype="Float32") for c in range(4)})  # NaN reads as <NA>
+    out = impute(df, epochs=3, members=1)
+    assert all(str(d) == "float32" for d in out.dtypes) and not out.isna().any().any()
+
+
+@pytest.mark.parametrize("unit", [1e200, 1e-300])
+def test_columns_of_huge_or_tiny_values_get_finite_fills_in_their_range(unit):
+    x = load_wine().data[:60, :4].copy()
+    x[:, 1] *= unit  # squares past float64's range (1e400) or below its smallest number (1e-600)
+    gappy, hidden = with_gaps(x)
+    filled = impute(gappy, epochs=5, members=1)
+    assert np.isfinite(filled).all() and np.array_equal(filled[~hidden], x[~hidden])
+    fills = filled[:, 1][hidden[:, 1]]
+    assert (fills >= np.nanmin(gappy[:, 1])).all() and (fills <= np.nanmax(gappy[:, 1])).all()
+    assert np.ptp(fills) > 0  # the column's values still tell its rows apart (not all one value)
+
+
 @pytest.mark.parametrize("gaps", [True, False])
 def test_a_dataframe_comes_back_a_dataframe_with_its_columns_and_index(gaps):
     import pandas as pd

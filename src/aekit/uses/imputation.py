@@ -44,6 +44,7 @@ from aekit.training.callbacks.base import Callback
 from aekit.uses import forest_blend, linear_blend, miwae, self_masking
 from aekit.uses.imputer_training import fill, fit_member, refit_member
 from aekit.uses.ratings import read_ratings
+from aekit.uses.tables import as_table, check_bounds, column_scales, is_frame, like_frame
 
 VARIATIONAL_WEIGHTS = (0.0, 0.25, 0.5)  # `variational`: the MIWAE's share per column, chosen on held-out cells
 DEEP_ROWS = 1000  # from this many rows on, the default network has two hidden layers (`default_hidden`)
@@ -102,32 +103,6 @@ def default_members(n_rows: int) -> int:
     its seed and fifteen still take seconds (on tables of 20-60 rows the average of 15 was better than that of 5 on
     the development seeds: docs/impute.md, round 13)."""
     return 15 if n_rows < 100 else 5
-
-
-def _as_table(x: Any) -> np.ndarray:
-    a = np.asarray(x)
-    if a.dtype.kind not in "biuf":
-        raise DataError(f"the table must be numeric, got dtype {a.dtype}; convert it to floats with NaN for the gaps")
-    if a.ndim != 2 or a.shape[0] == 0 or a.shape[1] == 0:
-        raise DataError(f"the table must be 2-D (rows, columns) with at least one of each, got shape {a.shape}")
-    if np.isinf(a).any():
-        r, c = (int(i) for i in np.argwhere(np.isinf(a))[0])
-        raise DataError(f"the table holds an infinite value at [{r}, {c}]; replace it with a number or NaN (missing)")
-    return a
-
-
-def _check_bounds(bounds: Any) -> None:
-    """`bounds` is None or (low, high): two numbers, neither NaN, low ≤ high (a NaN bound made every fill NaN)."""
-    if bounds is None:
-        return
-    try:
-        low, high = (float(b) for b in bounds)
-    except (TypeError, ValueError):
-        low = high = math.nan
-    if not low <= high:  # also NaN, and anything that is not two numbers
-        raise DataError(
-            f"{option('bounds')} must be (low, high) with low ≤ high, got {bounds!r}; e.g. (1, 5) for ratings"
-        )
 
 
 def impute(
@@ -208,16 +183,16 @@ def impute(
     Returns the filled array (float32 stays float32, anything else becomes float64), and with
     `return_info` also an :class:`ImputeInfo`. A pandas DataFrame gives a DataFrame with its columns and index.
     """
-    frame = x if _is_frame(x) else None
+    frame = x if is_frame(x) else None
     if frame is not None:
         text = [str(c) for c in frame.columns[[k not in "biuf" for k in frame.dtypes.map(lambda d: d.kind)]]]
         if text:
             raise DataError(f"column {text[0]!r} of the DataFrame is not numeric; convert it to numbers or drop it")
         columns = [str(c) for c in frame.columns] if columns is None else columns
-        single = all(str(d) == "float32" for d in frame.dtypes)
+        single = all(str(d).lower() == "float32" for d in frame.dtypes)  # pandas' nullable Float32 too
         x = frame.to_numpy(dtype=np.float32 if single else np.float64, na_value=np.nan)  # pd.NA (nullable columns) too
     device = torch.device("cpu") if device is None else resolve_device(device)
-    a = _as_table(x)
+    a = as_table(x)
     dtype = (
         a.dtype if a.dtype.kind == "f" else np.dtype(np.float64)
     )  # float32 in, float32 out: observed cells identical
@@ -228,7 +203,7 @@ def impute(
         raise DataError(
             f"{option('columns')} names {len(names)} columns but the table has {d}; pass one name per column"
         )
-    _check_bounds(bounds)
+    check_bounds(bounds)
     obs = ~np.isnan(a)
     empty = np.flatnonzero(~obs.any(axis=0))
     if empty.size:
@@ -279,12 +254,10 @@ def impute(
     missing = int((~obs).sum())
     if missing == 0:
         info = ImputeInfo(0, math.nan, 0, 0, hidden, {}, members, (), batch_size)
-        filled = _like(frame, a.astype(dtype))
+        filled = like_frame(frame, a.astype(dtype))
         return (filled, info) if return_info else filled
 
-    mean = np.nanmean(a, axis=0)
-    scale = np.nanstd(a, axis=0)
-    scale[~(scale > 0)] = 1.0
+    mean, scale = column_scales(a)
     z = torch.from_numpy(np.where(obs, (a - mean) / scale, 0.0).astype(np.float32)).to(device)
     seen = torch.from_numpy(obs).to(device)
     zn = z.double().cpu().numpy()
@@ -345,7 +318,7 @@ def impute(
     shares = tuple(float(v) for v in share) if linear else ()
     vshares, fshares = tuple(float(v) for v in vshare), tuple(float(v) for v in fshare)
     run_info = (epochs_run, best_epoch, hidden, history, members, tuple(scores), batch_size, shares, vshares, fshares)
-    filled, info = _like(frame, filled), ImputeInfo(missing, holdout, *run_info, second, sum(refits[0]), *masking)
+    filled, info = like_frame(frame, filled), ImputeInfo(missing, holdout, *run_info, second, sum(refits[0]), *masking)
     return (filled, info) if return_info else filled
 
 
@@ -377,15 +350,3 @@ def _variational(z, seen, train, held, seed, device) -> tuple[np.ndarray, np.nda
 def _member_seed(seed: int, k: int) -> int:
     """Member k's seed (k ≥ 1): drawn from (seed, k), so no member of one seed is a member of another seed."""
     return int(np.random.SeedSequence([seed, k]).generate_state(1)[0] & 0x7FFFFFFF)
-
-
-def _is_frame(x: Any) -> bool:
-    """A pandas DataFrame (told without importing pandas)."""
-    return type(x).__name__ == "DataFrame" and type(x).__module__.startswith("pandas")
-
-
-def _like(frame: Any, filled: np.ndarray) -> Any:
-    """`filled` as a DataFrame with `frame`'s columns and index, or as it is when there is no frame."""
-    if frame is None:
-        return filled
-    return type(frame)(filled, index=frame.index, columns=frame.columns)
