@@ -1,6 +1,7 @@
 """anomaly: per-row reconstruction error, thresholds, ROC-AUC, `aekit anomaly`; on MNIST and sklearn's tables."""
 
 import csv
+import warnings
 
 import numpy as np
 import pytest
@@ -77,6 +78,22 @@ def test_thresholds_and_labels():
     with pytest.raises(DataError, match="not 0/1"):
         binary_labels([3, 5, 3, 7])
     assert roc_auc([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4]) == 1.0 and roc_auc([0, 0], [1, 2]) is None
+
+
+@pytest.mark.parametrize("n_ref, warned", [(1, True), (19, True), (20, False)])
+def test_a_quantile_of_too_few_reference_rows_is_warned_of(n_ref, warned):
+    from aekit.errors import AekitWarning
+
+    model = aekit.Autoencoder(aekit.ModelConfig(input_dim=6, encoding_dim=2, hidden=(4,)))
+    x = np.random.default_rng(0).random((30, 6)).astype(np.float32)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = anomaly(model, x, reference=x[:n_ref])
+    assert res.rule == f"quantile 0.99 of {n_ref} reference row{'s' * (n_ref != 1)}"
+    ours = [w for w in caught if issubclass(w.category, AekitWarning)]
+    assert len(ours) == warned
+    if warned:
+        assert f"only {n_ref} reference row" in str(ours[0].message) and "unreliable" in str(ours[0].message)
 
 
 def test_breast_cancer_table_one_class():
