@@ -10,6 +10,7 @@ from aekit_subprocess import aekit_cli
 
 import aekit
 from aekit.errors import ConfigError, DataError
+from aekit.kinds import IdentityWarning
 from aekit.uses.anomalies import (
     anomaly,
     anomaly_scores,
@@ -189,6 +190,19 @@ def test_recipe_on_images_scores_in_code_space(mnist_small):
     assert scores.shape == (200,) and roc_auc((yt[:200] != 1).astype(int), scores) > 0.9
     ones = xt[:200][yt[:200] == 1]  # normal rows not trained on: z-scores near 0, anomalies far above
     assert abs(np.median(det.score(ones))) < 1.0 and np.median(scores[yt[:200] != 1]) > 2
+
+
+@pytest.mark.parametrize("side", [5, 8])
+def test_recipe_on_small_images_trains_without_an_identity_warning(side):
+    """8×8 digits (as images, in [0, 1]) and 5×5 images: a code smaller than the image, nothing to warn of."""
+    from aekit.uses.anomalies import fit_detector
+
+    x = np.random.default_rng(0).random((40, side * side)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IdentityWarning)
+        det = fit_detector(x, epochs=1)
+    assert det.model.config.image_shape == (1, side, side)
+    assert det.model.config.encoding_dim < side * side and np.isfinite(det.score(x[:3])).all()
 
 
 def test_recipe_on_a_table_averages_three_models_reconstruction_errors():
