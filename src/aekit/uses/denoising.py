@@ -87,7 +87,7 @@ def denoise(
         xt = xt.cpu()
     if noisy_input:
         _check_noisy(noise, noise_level)
-        out = batched(model, xt, batch_size, device=device)
+        out = _in_unit_range(model, batched(model, xt, batch_size, device=device))
         return Denoised(xt.numpy(), out, None, "none", 0.0, None, None)
     noise, level = _noise_of(config, noise, noise_level)
     # corrupted as in training: in the units the network sees (a model with an input scaler: the scaled rows)
@@ -95,7 +95,7 @@ def denoise(
     _check_unit_range(model, net, noise)
     noisy_net = corrupt(net, noise, level, torch.Generator().manual_seed(seed))
     noisy = _unscaled(model, noisy_net, device)
-    out = batched(model, noisy, batch_size, device=device)
+    out = _in_unit_range(model, batched(model, noisy, batch_size, device=device))
     out_net = _scaled(model, torch.as_tensor(out), device).numpy()
     return Denoised(
         noisy.numpy(),
@@ -106,6 +106,15 @@ def denoise(
         psnr(net.numpy(), noisy_net.numpy(), per_image=False),  # PSNR in the network's units ([0, 1])
         psnr(net.numpy(), out_net, per_image=False),
     )
+
+
+def _in_unit_range(model: Autoencoder, out: np.ndarray) -> np.ndarray:
+    """A full-resolution model's output (the noisy input minus a noise estimate: a few values just outside [0, 1])
+    clipped to [0, 1], the range of the images it denoises; other models' output as it is (a pooled conv recipe's is
+    clipped by the model, a model with an input scaler's is in the user's units)."""
+    if model.config.full_resolution and not model.scaled:
+        np.clip(out, 0, 1, out=out)
+    return out
 
 
 @torch.no_grad()
@@ -240,7 +249,7 @@ def _denoise_whole(
                 batch = torch.stack([images[i] for i in idx])
                 if not noisy_input:
                     batch = corrupt(batch, noise, level, generator)
-                den = apply_whole(model, batch.to(device)).float().cpu()
+                den = apply_whole(model, batch.to(device)).float().cpu().clamp_(0, 1)  # as `_in_unit_range`
                 for k, i in enumerate(idx):
                     noisy[i], out[i] = batch[k], den[k]
 
