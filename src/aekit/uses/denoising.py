@@ -75,20 +75,23 @@ def denoise(
     already noisy and only denoised. The noise is drawn on the CPU, so it is the same on any `device` (default None:
     where the model is, the CPU for a file), which runs the model. A full-resolution model (kind denoising-photo)
     also takes images of other sizes whole: rows of another square size, a batch (n, C, H, W), or a list of
-    (C, H, W) images of any sizes; the noisy, denoised and clean images then come back in that form.
+    (C, H, W) images of any sizes; the noisy, denoised and clean images then come back in that form. Any model's
+    batch of images, (n, C, H, W) or (n, H, W), comes back as such a batch; rows as rows.
     """
     model, config = load_any_model(model, device)
     device = device_of(model)
     whole = _whole_images(model, x)
     if whole is not None:
         return _denoise_whole(model, config, *whole, noise, noise_level, noisy_input, seed, device)
+    shape = tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+    laid = (lambda a: a.reshape(shape)) if len(shape) > 2 else (lambda a: a)  # a batch (n, C, H, W) stays one
     xt = as_input(model, x)
     if xt.device.type != "cpu":
         xt = xt.cpu()
     if noisy_input:
         _check_noisy(noise, noise_level)
         out = _in_unit_range(model, batched(model, xt, batch_size, device=device))
-        return Denoised(xt.numpy(), out, None, "none", 0.0, None, None)
+        return Denoised(laid(xt.numpy()), laid(out), None, "none", 0.0, None, None)
     noise, level = _noise_of(config, noise, noise_level)
     # corrupted as in training: in the units the network sees (a model with an input scaler: the scaled rows)
     net = _scaled(model, xt, device)
@@ -98,9 +101,9 @@ def denoise(
     out = _in_unit_range(model, batched(model, noisy, batch_size, device=device))
     out_net = _scaled(model, torch.as_tensor(out), device).numpy()
     return Denoised(
-        noisy.numpy(),
-        out,
-        xt.numpy(),
+        laid(noisy.numpy()),
+        laid(out),
+        laid(xt.numpy()),
         noise,
         level,
         psnr(net.numpy(), noisy_net.numpy(), per_image=False),  # PSNR in the network's units ([0, 1])
