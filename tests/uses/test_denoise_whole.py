@@ -97,7 +97,7 @@ def test_other_models_and_bad_images_keep_their_one_line_errors():
     with pytest.raises(DataError, match="an empty list of images"):
         denoise(model, [], noisy_input=True)
     with pytest.raises(DataError, match="\\(1, height, width\\) arrays"):
-        denoise(model, [np.zeros((3, 9, 9))], noise="gaussian", noise_level=0.1)
+        denoise(model, [np.zeros((2, 9, 9))], noise="gaussian", noise_level=0.1)
 
 
 @pytest.fixture(scope="module")
@@ -230,3 +230,28 @@ def test_cli_writes_a_full_resolution_runs_npy_images_in_the_unit_range(tmp_path
         aekit_cli("denoise", path, tmp_path / "in.npy", "-o", out, *flags, check=True)
         a = np.load(out)
         assert a.shape == (2, 12, 10) and a.dtype == np.float32 and a.min() >= 0 and a.max() <= 1
+
+
+@pytest.mark.parametrize(
+    "x", [np.zeros((2, 3, 12, 20)), [np.zeros((1, 9, 9)), np.zeros((3, 9, 9))], np.zeros((2, 3, 8, 8))]
+)
+def test_colour_images_for_a_gray_model_are_refused_naming_the_channels(x):
+    with pytest.raises(
+        DataError, match=r"trained on grayscale images \(1 channel\) but these are colour images \(3 ch"
+    ):
+        denoise(_tiny().eval(), x, noisy_input=True)  # it said "input has 720 features but the model expects 64"
+    colour = _tiny(image_shape=(3, 8, 8), input_dim=192, encoding_dim=6 * 64).eval()
+    with pytest.raises(DataError, match="trained on colour images \\(3 channels\\) but these are grayscale images"):
+        denoise(colour, np.zeros((2, 1, 8, 8)), noisy_input=True)
+
+
+@pytest.mark.parametrize("layout", [(2, 12, 20, 3), (2, 3, 12, 20)], ids=["channels-last", "channels-first"])
+def test_cli_refuses_colour_npy_images_for_a_gray_photo_run_in_one_line(tmp_path, layout):
+    path = aekit.save_model(_tiny().eval(), tmp_path / "photo.safetensors")
+    np.save(tmp_path / "rgb.npy", np.random.default_rng(0).random(layout).astype(np.float32))
+    proc = aekit_cli("denoise", path, tmp_path / "rgb.npy", "--noisy", "-o", tmp_path / "out.npy")
+    assert proc.returncode == 2 and not (tmp_path / "out.npy").exists()
+    assert proc.stderr.strip() == (
+        "aekit: error: the model was trained on grayscale images (1 channel) but these are colour images (3 channels); "
+        "convert them to grayscale or train on colour images"
+    )

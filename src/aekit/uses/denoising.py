@@ -80,6 +80,7 @@ def denoise(
     """
     model, config = load_any_model(model, device)
     device = device_of(model)
+    _check_channels(model, x)
     whole = _whole_images(model, x)
     if whole is not None:
         return _denoise_whole(model, config, *whole, noise, noise_level, noisy_input, seed, device)
@@ -176,6 +177,26 @@ def _noise_of(config: dict[str, Any], noise: str | None, noise_level: float | No
     if not math.isfinite(level) or level < 0 or (noise != "gaussian" and level > 1):
         raise ConfigError(f"{option('noise_level')} must be ≥ 0 (and ≤ 1 for {noise!r}), got {level}")
     return noise, level
+
+
+def _check_channels(model: Autoencoder, x: Any) -> None:
+    """Refuse a batch (n, C, H, W) of 1 or 3 channels, or a list of such images, whose channels are not the run's:
+    its rows' length alone said "input has 720 features but the model expects 64" for colour images and a gray run."""
+    if model.config.image_shape is None:
+        return
+    want = model.config.image_shape[0]
+    if isinstance(x, (list, tuple)):
+        shapes = [a.shape for a in x if getattr(a, "ndim", 0) == 3]
+    else:
+        shapes = [x.shape[1:]] if getattr(x, "ndim", 0) == 4 else []
+    have = next((s[0] for s in shapes if s[0] in (1, 3) and s[0] != want), None)
+    if have is None:
+        return
+    colour = lambda n: f"{'colour' if n == 3 else 'grayscale'} images ({n} channel{'s' * (n != 1)})"  # noqa: E731
+    raise DataError(
+        f"the model was trained on {colour(want)} but these are {colour(have)}; convert them to "
+        f"{'grayscale' if want == 1 else 'colour (RGB)'} or train on {'colour' if have == 3 else 'grayscale'} images"
+    )
 
 
 def _f32(a: Any) -> torch.Tensor:
