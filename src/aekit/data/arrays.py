@@ -17,6 +17,7 @@ import numpy as np
 
 from aekit.data.idx import read_idx, write_idx  # noqa: F401  (re-exported)
 from aekit.data.npy_images import channels_first, channels_last
+from aekit.data.precision import warn_rounded
 from aekit.data.scans import note_loaded, release_pages, remember
 from aekit.data.table_out import TABLE_SUFFIXES, write_table  # noqa: F401  (re-exported)
 from aekit.errors import DataError
@@ -133,6 +134,8 @@ def _load_npy(path: Path, allow_nan: bool, mmap: bool, exact: bool = False) -> n
                 remember(x, *known)
         else:
             _check_finite(x, allow_nan, lambda r, c: (f"at [{r}, {c}]", raw.reshape(shape)[r, c]), path)
+    if raw.ndim <= 2 and not as_is and not exact:  # a table of float64 or integers, rounded to float32 above
+        warn_rounded(raw.reshape(shape), x, [str(j + 1) for j in range(shape[1])], path)
     return raw.astype(np.float64).reshape(shape) if exact and not as_is else x  # float32 would round (`read_table`)
 
 
@@ -230,6 +233,8 @@ def _numeric_frame(
     with np.errstate(over="ignore"):
         x32 = x.astype(np.float32)
     _check_finite(x32, allow_nan, lambda r, c: (f"in column {names[c]}, row {r + row_base}", x[r, c]), path)
+    if not exact:
+        warn_rounded(x, x32, names, path)
     return x if exact else x32  # `exact`: as read, within float32's range (the rest of aekit computes in float32)
 
 
