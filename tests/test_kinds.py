@@ -61,6 +61,25 @@ def test_explicit_fields_win_over_presets_and_bad_names_are_refused():
         ModelConfig(architecture="conv", image_shape=(1, 28, 28), hidden=(16, 8), encoding_dim=100)
 
 
+@pytest.mark.parametrize(
+    "image_shape, code",
+    [
+        ((1, 5, 5), 12),  # 8 channels on a 2×2 grid were 32 values for a 25-pixel image: an identity at hand
+        ((1, 2, 2), 2),
+        ((1, 2, 8), 8),  # a strip: 8 × 1×2 = 16 values for 16
+        ((1, 8, 8), 32),  # 8×8 digits and larger: 8 channels, unchanged
+        ((1, 28, 28), 8 * 7 * 7),
+        ((3, 32, 32), 16 * 8 * 8),
+        ((1, 30, 30), 8 * 8 * 8),
+    ],
+)
+def test_the_anomaly_recipe_picks_a_code_smaller_than_a_small_image(image_shape, code):
+    c, h, w = image_shape
+    model_config, train_config = configure("anomaly", input_dim=c * h * w, image_shape=image_shape)
+    assert model_config.architecture == "conv" and model_config.encoding_dim == code
+    assert model_config.encoding_dim < model_config.input_dim and not identity_risk(model_config, train_config)
+
+
 def test_a_given_epoch_count_wins_over_the_least_number_of_steps():
     assert configure("anomaly", input_dim=5)[1].min_steps == 600
     assert configure("anomaly", input_dim=5, epochs=4)[1].min_steps == 0

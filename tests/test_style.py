@@ -1,4 +1,5 @@
-"""The code style the project keeps: ruff (pycodestyle, pyflakes, import order; lines of at most 120 columns)."""
+"""The code style the project keeps: ruff (pycodestyle, pyflakes, import order; lines of at most 120 columns), and
+modules of at most 400 lines."""
 
 import subprocess
 import sys
@@ -16,3 +17,12 @@ def test_ruff_finds_nothing_in_the_sources_tests_benchmarks_and_examples():
         timeout=120,
     )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-1000:]
+
+
+def test_every_module_of_the_package_is_at_most_400_lines():
+    long = {
+        str(p.relative_to(ROOT)): n
+        for p in sorted((ROOT / "src" / "aekit").rglob("*.py"))
+        if (n := len(p.read_text(encoding="utf-8").splitlines())) > 400
+    }
+    assert not long, f"modules over 400 lines (split them): {long}"

@@ -68,6 +68,18 @@ def _conv_code(f: dict[str, Any], channels: int | None = None) -> int:
     return channels * gh * gw
 
 
+def _anomaly_code(f: dict[str, Any]) -> int:
+    """The anomaly recipe's conv code (`_conv_code`), cut to at most half the image's values where it would not be
+    smaller than the image (5×5, or a strip 1 or 2 pixels high: 8 channels on a 2×2 grid are 32 values for 25; a
+    code that can copy the image learns nothing of what is normal). 8×8 (32 of 64) and larger keep 8 channels."""
+    code = _conv_code(f)
+    shape = f["image_shape"] or _square_image(f)
+    if shape is None or code < f["input_dim"]:
+        return code
+    gh, gw = conv_grid(shape, len(f["hidden"]) + 1)
+    return max(1, f["input_dim"] // 2 // (gh * gw)) * gh * gw
+
+
 def _full_resolution_code(f: dict[str, Any], channels: int) -> int:
     """A full-resolution code: `channels` feature maps of the image's size."""
     shape = f["image_shape"] or _square_image(f)
@@ -196,7 +208,7 @@ KINDS: dict[str, dict[str, Any]] = {
         "architecture": lambda f: "conv" if _square_image(f) else "dense",
         "image_shape": lambda f: _square_image(f) if f["architecture"] == "conv" else None,
         "hidden": lambda f: (16,) if f["architecture"] == "conv" else (8 * f["input_dim"],),
-        "encoding_dim": lambda f: _conv_code(f) if f["architecture"] == "conv" else max(2, f["input_dim"] // 2),
+        "encoding_dim": lambda f: _anomaly_code(f) if f["architecture"] == "conv" else max(2, f["input_dim"] // 2),
         "activation": lambda f: "relu" if f["architecture"] == "conv" else "elu",
         "code_activation": lambda f: "relu" if f["architecture"] == "conv" else "linear",
         "optimizer": "adam",

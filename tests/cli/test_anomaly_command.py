@@ -111,3 +111,22 @@ def test_the_recipe_on_a_small_table_trains_its_least_number_of_steps(tmp_path, 
     config = json.loads((out / "config.json").read_text())
     assert config["train"]["epochs"] == epochs
     assert len(json.loads((out / "history.json").read_text())["epoch"]) == epochs
+
+
+def test_a_threshold_on_too_few_reference_rows_is_warned_of_in_one_line(tmp_path):
+    """6 normal rows: the run holds out 1 validation row, whose score is the whole threshold (half the normal rows
+    were flagged); the command still scores, and says so in one line naming what to do."""
+    r = np.random.default_rng(0)
+    np.save(tmp_path / "normal.npy", r.normal(size=(6, 5)).astype(np.float32))
+    np.save(tmp_path / "test.npy", r.normal(size=(20, 5)).astype(np.float32))
+    out = tmp_path / "run"
+    proc = aekit("train", "--recipe", "anomaly", "--data", tmp_path / "normal.npy", "--epochs", 3, "--out", out, "-q")
+    assert proc.returncode == 0, proc.stderr
+    proc = aekit("anomaly", out, tmp_path / "test.npy", "-o", tmp_path / "s.csv")
+    assert proc.returncode == 0, proc.stderr
+    assert "(quantile 0.99 of 1 reference row)" in proc.stdout and (tmp_path / "s.csv").is_file()
+    (warning,) = proc.stderr.strip().splitlines()
+    assert warning.startswith("aekit: warning: the threshold is the 0.99 quantile of the scores of only 1 reference")
+    assert "unreliable" in warning and "--reference" in warning and "--contamination" in warning
+    proc = aekit("anomaly", out, tmp_path / "test.npy", "--contamination", 0.1, "-o", tmp_path / "c.csv")
+    assert proc.returncode == 0 and proc.stderr == ""  # a rate needs no reference rows

@@ -1,6 +1,7 @@
 """anomaly: per-row reconstruction error, thresholds, ROC-AUC, `aekit anomaly`; on MNIST and sklearn's tables."""
 
 import csv
+import warnings
 
 import numpy as np
 import pytest
@@ -9,6 +10,7 @@ from aekit_subprocess import aekit_cli
 
 import aekit
 from aekit.errors import ConfigError, DataError
+from aekit.kinds import IdentityWarning
 from aekit.uses.anomalies import (
     anomaly,
     anomaly_scores,
@@ -77,6 +79,22 @@ def test_thresholds_and_labels():
     with pytest.raises(DataError, match="not 0/1"):
         binary_labels([3, 5, 3, 7])
     assert roc_auc([0, 0, 1, 1], [0.1, 0.2, 0.3, 0.4]) == 1.0 and roc_auc([0, 0], [1, 2]) is None
+
+
+@pytest.mark.parametrize("n_ref, warned", [(1, True), (19, True), (20, False)])
+def test_a_quantile_of_too_few_reference_rows_is_warned_of(n_ref, warned):
+    from aekit.errors import AekitWarning
+
+    model = aekit.Autoencoder(aekit.ModelConfig(input_dim=6, encoding_dim=2, hidden=(4,)))
+    x = np.random.default_rng(0).random((30, 6)).astype(np.float32)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        res = anomaly(model, x, reference=x[:n_ref])
+    assert res.rule == f"quantile 0.99 of {n_ref} reference row{'s' * (n_ref != 1)}"
+    ours = [w for w in caught if issubclass(w.category, AekitWarning)]
+    assert len(ours) == warned
+    if warned:
+        assert f"only {n_ref} reference row" in str(ours[0].message) and "unreliable" in str(ours[0].message)
 
 
 def test_breast_cancer_table_one_class():
@@ -172,6 +190,19 @@ def test_recipe_on_images_scores_in_code_space(mnist_small):
     assert scores.shape == (200,) and roc_auc((yt[:200] != 1).astype(int), scores) > 0.9
     ones = xt[:200][yt[:200] == 1]  # normal rows not trained on: z-scores near 0, anomalies far above
     assert abs(np.median(det.score(ones))) < 1.0 and np.median(scores[yt[:200] != 1]) > 2
+
+
+@pytest.mark.parametrize("side", [5, 8])
+def test_recipe_on_small_images_trains_without_an_identity_warning(side):
+    """8×8 digits (as images, in [0, 1]) and 5×5 images: a code smaller than the image, nothing to warn of."""
+    from aekit.uses.anomalies import fit_detector
+
+    x = np.random.default_rng(0).random((40, side * side)).astype(np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", IdentityWarning)
+        det = fit_detector(x, epochs=1)
+    assert det.model.config.image_shape == (1, side, side)
+    assert det.model.config.encoding_dim < side * side and np.isfinite(det.score(x[:3])).all()
 
 
 def test_recipe_on_a_table_averages_three_models_reconstruction_errors():

@@ -97,7 +97,7 @@ def test_other_models_and_bad_images_keep_their_one_line_errors():
     with pytest.raises(DataError, match="an empty list of images"):
         denoise(model, [], noisy_input=True)
     with pytest.raises(DataError, match="\\(1, height, width\\) arrays"):
-        denoise(model, [np.zeros((3, 9, 9))], noise="gaussian", noise_level=0.1)
+        denoise(model, [np.zeros((2, 9, 9))], noise="gaussian", noise_level=0.1)
 
 
 @pytest.fixture(scope="module")
@@ -195,3 +195,63 @@ def test_whole_image_rows_handles_unreadable_files_as_image_folders_do(tmp_path,
     note = [str(w.message) for w in caught if issubclass(w.category, ImageNote)]
     assert len(note) == 1 and "skipped 1 unreadable file (first: broken.png, " in note[0]
     assert rows.names == ["ok0.png", "ok1.png"] and [a.shape for a in rows.x] == [(1, 8, 9), (1, 9, 9)]
+
+
+@pytest.mark.parametrize("noisy_input", [False, True])
+@pytest.mark.parametrize("form", ["own size", "batch", "rows", "list"])
+def test_a_full_resolution_models_denoised_images_lie_in_the_unit_range(form, noisy_input):
+    """Its output is the input minus a noise estimate, a little outside [0, 1] (−0.02 … 1.01 for a trained photo
+    run, far outside for these random weights): clipped, in every form, as the images it denoises are."""
+    torch.manual_seed(0)
+    model = _tiny().eval()
+    r = np.random.default_rng(0)
+    with torch.no_grad():
+        raw = model(torch.as_tensor(r.random((3, 64)), dtype=torch.float32))
+    assert float(raw.min()) < 0 or float(raw.max()) > 1  # the network's own output leaves [0, 1]
+    x = {
+        "own size": r.random((3, 64)),
+        "batch": r.random((2, 1, 12, 10)),
+        "rows": r.random((2, 100)),
+        "list": [r.random((1, 9, 9)), r.random((1, 6, 7))],
+    }[form]
+    kw = {"noisy_input": True} if noisy_input else {"noise": "gaussian", "noise_level": 0.1}
+    res = denoise(model, x, **kw)
+    for a in res.denoised if form == "list" else [res.denoised]:
+        assert a.dtype == np.float32 and float(a.min()) >= 0 and float(a.max()) <= 1
+
+
+def test_cli_writes_a_full_resolution_runs_npy_images_in_the_unit_range(tmp_path):
+    """docs/images.md: the denoised .npy images are float32 in [0, 1] (a photo run wrote −0.02 … 1.01)."""
+    torch.manual_seed(0)
+    path = aekit.save_model(_tiny().eval(), tmp_path / "photo.safetensors")
+    np.save(tmp_path / "in.npy", np.random.default_rng(0).random((2, 12, 10)).astype(np.float32))
+    for flags in (("--noisy",), ("--noise", "gaussian", "--noise-level", "0.1")):
+        out = tmp_path / f"out{len(flags)}.npy"
+        aekit_cli("denoise", path, tmp_path / "in.npy", "-o", out, *flags, check=True)
+        a = np.load(out)
+        assert a.shape == (2, 12, 10) and a.dtype == np.float32 and a.min() >= 0 and a.max() <= 1
+
+
+@pytest.mark.parametrize(
+    "x", [np.zeros((2, 3, 12, 20)), [np.zeros((1, 9, 9)), np.zeros((3, 9, 9))], np.zeros((2, 3, 8, 8))]
+)
+def test_colour_images_for_a_gray_model_are_refused_naming_the_channels(x):
+    with pytest.raises(
+        DataError, match=r"trained on grayscale images \(1 channel\) but these are colour images \(3 ch"
+    ):
+        denoise(_tiny().eval(), x, noisy_input=True)  # it said "input has 720 features but the model expects 64"
+    colour = _tiny(image_shape=(3, 8, 8), input_dim=192, encoding_dim=6 * 64).eval()
+    with pytest.raises(DataError, match="trained on colour images \\(3 channels\\) but these are grayscale images"):
+        denoise(colour, np.zeros((2, 1, 8, 8)), noisy_input=True)
+
+
+@pytest.mark.parametrize("layout", [(2, 12, 20, 3), (2, 3, 12, 20)], ids=["channels-last", "channels-first"])
+def test_cli_refuses_colour_npy_images_for_a_gray_photo_run_in_one_line(tmp_path, layout):
+    path = aekit.save_model(_tiny().eval(), tmp_path / "photo.safetensors")
+    np.save(tmp_path / "rgb.npy", np.random.default_rng(0).random(layout).astype(np.float32))
+    proc = aekit_cli("denoise", path, tmp_path / "rgb.npy", "--noisy", "-o", tmp_path / "out.npy")
+    assert proc.returncode == 2 and not (tmp_path / "out.npy").exists()
+    assert proc.stderr.strip() == (
+        "aekit: error: the model was trained on grayscale images (1 channel) but these are colour images (3 channels); "
+        "convert them to grayscale or train on colour images"
+    )

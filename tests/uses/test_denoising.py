@@ -183,3 +183,22 @@ def test_recipe_denoise_trains_one_run_for_every_noise(tmp_path, mnist_small):
         assert res.denoised.shape == x.shape and np.isfinite(res.psnr_denoised)
     proc = aekit_cli("train", "--recipe", "denoise", "--kind", "sparse", "--out", tmp_path / "s")
     assert proc.returncode == 2 and "--recipe denoise is the kind denoising-conv" in proc.stderr
+
+
+@pytest.mark.parametrize("full_resolution", [False, True], ids=["pooled", "full-resolution"])
+@pytest.mark.parametrize("shape", [(3, 1, 8, 8), (3, 8, 8)])
+@pytest.mark.parametrize("noisy_input", [False, True])
+def test_a_batch_of_images_of_the_models_size_comes_back_as_a_batch(shape, full_resolution, noisy_input):
+    """A pooled conv run (or a photo run at its own size) gave a (n, C, H, W) batch back as flat rows."""
+    kind = "denoising-photo" if full_resolution else "denoising-conv"
+    model = aekit.Autoencoder(aekit.configure(kind, input_dim=64, image_shape=(1, 8, 8), hidden=(4,))[0]).eval()
+    x = np.random.default_rng(0).random(shape).astype(np.float32)
+    kw = {"noisy_input": True} if noisy_input else {"noise": "gaussian", "noise_level": 0.1}
+    res = denoise(model, x, **kw)
+    rows = denoise(model, x.reshape(3, -1), **kw)
+    assert res.denoised.shape == res.noisy.shape == shape and rows.denoised.shape == (3, 64)
+    assert res.clean is None if noisy_input else res.clean.shape == shape
+    np.testing.assert_array_equal(res.denoised.reshape(3, -1), rows.denoised)
+    assert (res.psnr_denoised, res.psnr_noisy) == (rows.psnr_denoised, rows.psnr_noisy)
+    torch_res = denoise(model, torch.from_numpy(x), **kw)
+    assert torch_res.denoised.shape == shape

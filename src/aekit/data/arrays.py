@@ -1,5 +1,5 @@
 """Reading and writing user arrays and tables (.npy, .csv, .parquet); IDX files (MNIST's format) are read by
-:mod:`aekit.data.idx`, re-exported here.
+:mod:`aekit.data.idx`, and tables written by :mod:`aekit.data.table_out`, both re-exported here.
 
 Every problem a user can cause with their input is raised as a one-line :class:`~aekit.errors.DataError`
 naming the file, the problem and the fix. Locating, downloading and loading MNIST / Fashion-MNIST lives in
@@ -17,9 +17,11 @@ import numpy as np
 
 from aekit.data.idx import read_idx, write_idx  # noqa: F401  (re-exported)
 from aekit.data.npy_images import channels_first, channels_last
+from aekit.data.precision import warn_rounded
 from aekit.data.scans import note_loaded, release_pages, remember
+from aekit.data.table_out import TABLE_SUFFIXES, write_table  # noqa: F401  (re-exported)
 from aekit.errors import DataError
-from aekit.files import atomic_write, check_file, one_line
+from aekit.files import check_file, one_line
 
 __all__ = [
     "read_idx",
@@ -36,7 +38,6 @@ __all__ = [
     "TABLE_SUFFIXES",
 ]
 
-TABLE_SUFFIXES = (".npy", ".csv", ".parquet")
 _CSV_NA = ["", "nan", "NaN", "NAN", "-nan", "-NaN", "NA", "N/A", "n/a", "#N/A", "NULL", "null", "None", "<NA>"]
 # read as missing values (R's NA, SQL's NULL, spreadsheets' N/A / #N/A, Python's None); anything else must be a number
 _CHUNK_BYTES = 64 << 20  # scans of big arrays go in blocks of about this size
@@ -133,6 +134,8 @@ def _load_npy(path: Path, allow_nan: bool, mmap: bool, exact: bool = False) -> n
                 remember(x, *known)
         else:
             _check_finite(x, allow_nan, lambda r, c: (f"at [{r}, {c}]", raw.reshape(shape)[r, c]), path)
+    if raw.ndim <= 2 and not as_is and not exact:  # a table of float64 or integers, rounded to float32 above
+        warn_rounded(raw.reshape(shape), x, [str(j + 1) for j in range(shape[1])], path)
     return raw.astype(np.float64).reshape(shape) if exact and not as_is else x  # float32 would round (`read_table`)
 
 
@@ -230,6 +233,8 @@ def _numeric_frame(
     with np.errstate(over="ignore"):
         x32 = x.astype(np.float32)
     _check_finite(x32, allow_nan, lambda r, c: (f"in column {names[c]}, row {r + row_base}", x[r, c]), path)
+    if not exact:
+        warn_rounded(x, x32, names, path)
     return x if exact else x32  # `exact`: as read, within float32's range (the rest of aekit computes in float32)
 
 
@@ -365,43 +370,6 @@ def _load_parquet(path: Path, allow_nan: bool, exact: bool = False) -> tuple[np.
         raise DataError(f"{path}: holds no data (shape {df.shape}); write at least one row and one column")
     names = [str(c) for c in df.columns]
     return _numeric_frame(path, df, [repr(n) for n in names], 1, allow_nan, exact=exact), names
-
-
-def write_table(path: str | os.PathLike, array, columns: list[str] | None = None) -> None:
-    """Write a 2-D array (1-D becomes one column) as ``.npy``, ``.csv`` or ``.parquet`` by suffix; atomic.
-
-    ``columns`` names the columns (csv header / parquet names; ignored for .npy). Parquet columns
-    without names are called "0", "1", ... NaN is written as an empty field in CSV.
-    """
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in TABLE_SUFFIXES:
-        raise DataError(
-            f"{path}: unsupported file type {suffix or '(no suffix)'!r}; use one of {', '.join(TABLE_SUFFIXES)}"
-        )
-    arr = np.asarray(array)
-    if arr.ndim == 1:
-        arr = arr[:, None]
-    if arr.ndim != 2 or arr.dtype.kind not in "biuf":
-        raise DataError(
-            f"{path}: can only write a 2-D numeric array, got {arr.dtype} of shape {arr.shape}; "
-            "reshape it to (samples, features)"
-        )
-    if columns is not None:
-        columns = [str(c) for c in columns]
-        if len(columns) != arr.shape[1]:
-            raise DataError(f"{path}: {len(columns)} column names for {arr.shape[1]} columns; pass one name per column")
-    if suffix == ".npy":
-        atomic_write(path, lambda f: np.save(f, arr, allow_pickle=False))
-        return
-    import pandas as pd
-
-    if suffix == ".csv":
-        df = pd.DataFrame(arr, columns=columns)
-        atomic_write(path, lambda f: df.to_csv(f, index=False, header=columns is not None, na_rep=""))
-    else:
-        df = pd.DataFrame(arr, columns=columns or [str(j) for j in range(arr.shape[1])])
-        atomic_write(path, lambda f: df.to_parquet(f, index=False))
 
 
 from aekit.data.datasets import Dataset, cache_dir, download, find_dataset, load_dataset  # noqa: E402  (re-export)

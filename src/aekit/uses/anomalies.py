@@ -26,12 +26,13 @@ import numpy as np
 import torch
 
 from aekit.config_checks import positive_int
-from aekit.errors import ConfigError, DataError, option
+from aekit.errors import AekitWarning, ConfigError, DataError, option
 from aekit.models import Autoencoder
 from aekit.uses.detector import SCORES, Detector, anomaly_scores, fit_detector, run_detector
 from aekit.uses.inputs import load_any_model
 
 SCORE_CHOICES = ("auto", "recipe", *SCORES)  # what `anomaly(score=...)` and `aekit anomaly --score` take
+MIN_REFERENCE = 20  # reference rows below which a quantile threshold is one or two rows' scores: a warning
 
 
 def threshold_from(
@@ -180,11 +181,22 @@ def anomaly(
         if reference is not None:
             ref_scores = scorer(reference)
     threshold = threshold_from(scores, contamination=contamination, reference=ref_scores, quantile=quantile)
-    rule = (
-        f"contamination {contamination:g}"
-        if contamination is not None
-        else f"quantile {quantile:g} of {len(ref_scores)} reference rows"
-    )
+    if contamination is None:
+        n_ref = len(ref_scores)
+        rule = f"quantile {quantile:g} of {n_ref} reference row{'s' * (n_ref != 1)}"
+        if n_ref < MIN_REFERENCE:  # 6 normal rows held out 1: its score was the threshold, half the normal rows flagged
+            import warnings
+
+            warnings.warn(
+                f"the threshold is the {quantile:g} quantile of the scores of only {n_ref} reference "
+                f"row{'s' * (n_ref != 1)}, so it is unreliable (normal rows may be flagged); pass at least "
+                f"{MIN_REFERENCE} normal rows ({option('reference')}, or train on more), or flag a fraction of the "
+                f"rows instead ({option('contamination')})",
+                AekitWarning,
+                stacklevel=2,
+            )
+    else:
+        rule = f"contamination {contamination:g}"
     y = None if labels is None else binary_labels(labels, normal)
     if y is not None and len(y) != len(scores):
         raise DataError(f"{len(y)} labels for {len(scores)} rows; pass one label per row")

@@ -75,37 +75,50 @@ def denoise(
     already noisy and only denoised. The noise is drawn on the CPU, so it is the same on any `device` (default None:
     where the model is, the CPU for a file), which runs the model. A full-resolution model (kind denoising-photo)
     also takes images of other sizes whole: rows of another square size, a batch (n, C, H, W), or a list of
-    (C, H, W) images of any sizes; the noisy, denoised and clean images then come back in that form.
+    (C, H, W) images of any sizes; the noisy, denoised and clean images then come back in that form. Any model's
+    batch of images, (n, C, H, W) or (n, H, W), comes back as such a batch; rows as rows.
     """
     model, config = load_any_model(model, device)
     device = device_of(model)
+    _check_channels(model, x)
     whole = _whole_images(model, x)
     if whole is not None:
         return _denoise_whole(model, config, *whole, noise, noise_level, noisy_input, seed, device)
+    shape = tuple(x.shape) if hasattr(x, "shape") else np.shape(x)
+    laid = (lambda a: a.reshape(shape)) if len(shape) > 2 else (lambda a: a)  # a batch (n, C, H, W) stays one
     xt = as_input(model, x)
     if xt.device.type != "cpu":
         xt = xt.cpu()
     if noisy_input:
         _check_noisy(noise, noise_level)
-        out = batched(model, xt, batch_size, device=device)
-        return Denoised(xt.numpy(), out, None, "none", 0.0, None, None)
+        out = _in_unit_range(model, batched(model, xt, batch_size, device=device))
+        return Denoised(laid(xt.numpy()), laid(out), None, "none", 0.0, None, None)
     noise, level = _noise_of(config, noise, noise_level)
     # corrupted as in training: in the units the network sees (a model with an input scaler: the scaled rows)
     net = _scaled(model, xt, device)
     _check_unit_range(model, net, noise)
     noisy_net = corrupt(net, noise, level, torch.Generator().manual_seed(seed))
     noisy = _unscaled(model, noisy_net, device)
-    out = batched(model, noisy, batch_size, device=device)
+    out = _in_unit_range(model, batched(model, noisy, batch_size, device=device))
     out_net = _scaled(model, torch.as_tensor(out), device).numpy()
     return Denoised(
-        noisy.numpy(),
-        out,
-        xt.numpy(),
+        laid(noisy.numpy()),
+        laid(out),
+        laid(xt.numpy()),
         noise,
         level,
         psnr(net.numpy(), noisy_net.numpy(), per_image=False),  # PSNR in the network's units ([0, 1])
         psnr(net.numpy(), out_net, per_image=False),
     )
+
+
+def _in_unit_range(model: Autoencoder, out: np.ndarray) -> np.ndarray:
+    """A full-resolution model's output (the noisy input minus a noise estimate: a few values just outside [0, 1])
+    clipped to [0, 1], the range of the images it denoises; other models' output as it is (a pooled conv recipe's is
+    clipped by the model, a model with an input scaler's is in the user's units)."""
+    if model.config.full_resolution and not model.scaled:
+        np.clip(out, 0, 1, out=out)
+    return out
 
 
 @torch.no_grad()
@@ -164,6 +177,26 @@ def _noise_of(config: dict[str, Any], noise: str | None, noise_level: float | No
     if not math.isfinite(level) or level < 0 or (noise != "gaussian" and level > 1):
         raise ConfigError(f"{option('noise_level')} must be ≥ 0 (and ≤ 1 for {noise!r}), got {level}")
     return noise, level
+
+
+def _check_channels(model: Autoencoder, x: Any) -> None:
+    """Refuse a batch (n, C, H, W) of 1 or 3 channels, or a list of such images, whose channels are not the run's:
+    its rows' length alone said "input has 720 features but the model expects 64" for colour images and a gray run."""
+    if model.config.image_shape is None:
+        return
+    want = model.config.image_shape[0]
+    if isinstance(x, (list, tuple)):
+        shapes = [a.shape for a in x if getattr(a, "ndim", 0) == 3]
+    else:
+        shapes = [x.shape[1:]] if getattr(x, "ndim", 0) == 4 else []
+    have = next((s[0] for s in shapes if s[0] in (1, 3) and s[0] != want), None)
+    if have is None:
+        return
+    colour = lambda n: f"{'colour' if n == 3 else 'grayscale'} images ({n} channel{'s' * (n != 1)})"  # noqa: E731
+    raise DataError(
+        f"the model was trained on {colour(want)} but these are {colour(have)}; convert them to "
+        f"{'grayscale' if want == 1 else 'colour (RGB)'} or train on {'colour' if have == 3 else 'grayscale'} images"
+    )
 
 
 def _f32(a: Any) -> torch.Tensor:
@@ -240,7 +273,7 @@ def _denoise_whole(
                 batch = torch.stack([images[i] for i in idx])
                 if not noisy_input:
                     batch = corrupt(batch, noise, level, generator)
-                den = apply_whole(model, batch.to(device)).float().cpu()
+                den = apply_whole(model, batch.to(device)).float().cpu().clamp_(0, 1)  # as `_in_unit_range`
                 for k, i in enumerate(idx):
                     noisy[i], out[i] = batch[k], den[k]
 
