@@ -17,6 +17,7 @@ import numpy as np
 
 from aekit.data.idx import read_idx, write_idx  # noqa: F401  (re-exported)
 from aekit.data.npy_images import channels_first, channels_last
+from aekit.data.precision import CHUNK_BYTES as _CHUNK_BYTES  # scans of big arrays go in blocks of about this size
 from aekit.data.precision import warn_rounded
 from aekit.data.scans import note_loaded, release_pages, remember
 from aekit.data.table_out import TABLE_SUFFIXES, write_table  # noqa: F401  (re-exported)
@@ -40,7 +41,6 @@ __all__ = [
 
 _CSV_NA = ["", "nan", "NaN", "NAN", "-nan", "-NaN", "NA", "N/A", "n/a", "#N/A", "NULL", "null", "None", "<NA>"]
 # read as missing values (R's NA, SQL's NULL, spreadsheets' N/A / #N/A, Python's None); anything else must be a number
-_CHUNK_BYTES = 64 << 20  # scans of big arrays go in blocks of about this size
 
 
 def _show(value: object) -> str:

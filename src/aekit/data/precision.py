@@ -11,7 +11,7 @@ import numpy as np
 
 from aekit.errors import AekitWarning
 
-CHUNK_BYTES = 64 << 20  # rows compared a block of about this size at a time
+CHUNK_BYTES = 64 << 20  # big tables are scanned a block of about this size at a time (here and in data.arrays)
 
 
 def warn_rounded(x: np.ndarray, x32: np.ndarray, names: list[str], path: Path) -> None:

@@ -18,6 +18,7 @@ With labels (1 = anomaly, or a set of labels named normal) the ROC-AUC of the sc
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
@@ -185,8 +186,6 @@ def anomaly(
         n_ref = len(ref_scores)
         rule = f"quantile {quantile:g} of {n_ref} reference row{'s' * (n_ref != 1)}"
         if n_ref < MIN_REFERENCE:  # 6 normal rows held out 1: its score was the threshold, half the normal rows flagged
-            import warnings
-
             warnings.warn(
                 f"the threshold is the {quantile:g} quantile of the scores of only {n_ref} reference "
                 f"row{'s' * (n_ref != 1)}, so it is unreliable (normal rows may be flagged); pass at least "
